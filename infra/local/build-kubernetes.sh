@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, kube-controller-manager and kube-scheduler from Debian's `kubernetes`
+# source package (no prebuilt Kubernetes binary is reachable from these machines) and caches them
+# outside the repo. Idempotent: exits at once when the cached binaries are present.
+#
+#   FERRY_CACHE_DIR   where the binaries go (default ~/.cache/ferry)
+#
+# Needs root for apt (the machines run as root). Installs: golang-go dpkg-dev rsync make
+# etcd-server openssl. Never edits /etc: deb-src is enabled through a private apt config.
+set -euo pipefail
+
+K8S_VERSION=1.20.2
+CACHE_DIR="${FERRY_CACHE_DIR:-$HOME/.cache/ferry}"
+OUT="$CACHE_DIR/k8s-$K8S_VERSION"
+BINS=(kube-apiserver kube-controller-manager kube-scheduler)
+
+have_all() { for b in "${BINS[@]}"; do [ -x "$OUT/$b" ] || return 1; done; }
+if have_all; then echo "kubernetes $K8S_VERSION: cached in $OUT"; exit 0; fi
+
+log() { printf '[build-kubernetes] %s\n' "$*" >&2; }
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+need=()
+for pkg in golang-go dpkg-dev rsync make etcd-server openssl; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+WORK="$CACHE_DIR/build"
+mkdir -p "$WORK/apt/lists/partial" "$WORK/apt/cache/archives/partial" "$WORK/src"
+# A private sources list with deb-src, derived from the machine's own apt configuration.
+SRC_LIST="$WORK/apt/deb-src.sources"
+found=0
+for f in /etc/apt/sources.list.d/*.sources; do
+  [ -f "$f" ] || continue
+  sed 's/^Types: .*/Types: deb-src/' "$f" >> "$SRC_LIST.tmp"; echo >> "$SRC_LIST.tmp"; found=1
+done
+if [ -f /etc/apt/sources.list ]; then
+  grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' > "$WORK/apt/deb-src.list" || true
+  found=1
+fi
+[ "$found" = 1 ] || { log "no apt sources found under /etc/apt"; exit 1; }
+mkdir -p "$WORK/apt/parts"
+mv "$SRC_LIST.tmp" "$WORK/apt/parts/deb-src.sources"
+[ -f "$WORK/apt/deb-src.list" ] && mv "$WORK/apt/deb-src.list" "$WORK/apt/parts/"
+APT_OPTS=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$WORK/apt/parts"
+          -o "Dir::State::Lists=$WORK/apt/lists" -o "Dir::Cache=$WORK/apt/cache")
+
+cd "$WORK/src"
+if ! ls -d kubernetes-*/ >/dev/null 2>&1; then
+  log "fetching Debian source package 'kubernetes'"
+  apt-get "${APT_OPTS[@]}" update -qq
+  apt-get "${APT_OPTS[@]}" source --download-only kubernetes >/dev/null
+  dpkg-source --no-check -x kubernetes_*.dsc >/dev/null
+fi
+TREE=$(ls -d "$WORK"/src/kubernetes-*/ | head -1)
+log "building ${BINS[*]} in $TREE (takes ~5-8 min on 2 cores)"
+cd "$TREE"
+start=$(date +%s)
+CGO_ENABLED=0 GOPROXY=off GOFLAGS=-mod=vendor GO111MODULE=on \
+  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler" >"$WORK/build.log" 2>&1 \
+  || { log "build failed; last lines of $WORK/build.log:"; tail -30 "$WORK/build.log" >&2; exit 1; }
+mkdir -p "$OUT"
+for b in "${BINS[@]}"; do cp "_output/local/go/bin/$b" "$OUT/$b" 2>/dev/null || cp "_output/bin/$b" "$OUT/$b"; done
+end=$(date +%s)
+echo "$((end-start))" > "$OUT/build-seconds"
+log "built in $((end-start)) s → $OUT"
+# The source tree is ~2 GB; keep only the binaries.
+rm -rf "$WORK/src"

@@ -1,0 +1,92 @@
+/**
+ * `ferry` — the command line. Each command is its own module, imported only when used, so
+ * `ferry --help` stays instant. Variables not set in the environment come from .ferry/local.env
+ * (written by `npm start`), so the CLI talks to the local stack without any setup.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readLocalEnv, mergeEnv } from '../config.ts';
+import { EXIT, type CliIo, type Command } from './io.ts';
+import { isFerryError } from '../domain/errors.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+interface CommandEntry {
+  summary: string;
+  usage: string;
+  load: () => Promise<Command>;
+}
+
+export const COMMANDS: Record<string, CommandEntry> = {
+  validate: {
+    summary: 'validate a checkpoint by reading only its safetensors headers',
+    usage: 'ferry validate <dir | gs://bucket/prefix> [--json]',
+    load: async () => (await import('./commands/validate.ts')).validateCommand,
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'ferry — get a model from a bucket onto GPUs',
+    '',
+    'Usage: ferry <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `ferry <command> --help` for a command\'s options. Locally, `npm start` brings up the stack and',
+    'writes .ferry/local.env, which ferry reads for any variable not set in the environment.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(help() + '\n');
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === '--version') {
+    io.stdout('ferry 0.1.0\n');
+    return EXIT.ok;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    io.stderr(`ferry: unknown command "${name}"\n\n${help()}\n`);
+    return EXIT.usage;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout(`Usage: ${entry.usage}\n`);
+    return EXIT.ok;
+  }
+  try {
+    const command = await entry.load();
+    return await command(rest, io);
+  } catch (e) {
+    if (isFerryError(e)) {
+      io.stderr(`ferry ${name}: ${e.message} [${e.code}]\n${e.hint ? `  next: ${e.hint}\n` : ''}`);
+    } else {
+      io.stderr(`ferry ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+    return EXIT.usage;
+  }
+}
+
+const isEntry = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+const viaLauncher = process.argv[1]?.endsWith('ferry.mjs') || process.argv[1]?.endsWith('/ferry');
+if (isEntry || viaLauncher) {
+  let env: Record<string, string | undefined>;
+  try {
+    env = mergeEnv(process.env, readLocalEnv(process.env['FERRY_ROOT'] ?? process.cwd()) ?? readLocalEnv(ROOT));
+  } catch (e) {
+    process.stderr.write(`ferry: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(EXIT.usage);
+  }
+  const code = await main(process.argv.slice(2), {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    env,
+  });
+  process.exitCode = code;
+}
