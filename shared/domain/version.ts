@@ -1,0 +1,254 @@
+/**
+ * Firestore documents for models and versions (versioned zod schemas) and the pure decisions that
+ * keep them right under duplicate, late and concurrent events. Adapters read a document, call one
+ * of these functions inside a transaction, and write what it returns.
+ */
+import { z } from 'zod';
+
+export const VERSION_STATUSES = ['incomplete', 'validating', 'valid', 'invalid', 'superseded'] as const;
+export const VersionStatus = z.enum(VERSION_STATUSES);
+export type VersionStatus = z.infer<typeof VersionStatus>;
+
+export const StoredFinding = z.object({
+  code: z.string(),
+  severity: z.enum(['error', 'warning']).optional(),
+  file: z.string(),
+  tensor: z.string().optional(),
+  message: z.string(),
+});
+export type StoredFinding = z.infer<typeof StoredFinding>;
+
+export const PinnedFile = z.object({ name: z.string(), size: z.number().int().nonnegative(), generation: z.string() });
+export type PinnedFile = z.infer<typeof PinnedFile>;
+
+export const RUN_OUTCOMES = ['running', 'valid', 'invalid', 'superseded', 'error'] as const;
+export const ValidationRun = z.object({
+  contentKey: z.string(),
+  generation: z.string(),
+  eventId: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  outcome: z.enum(RUN_OUTCOMES),
+  errorCode: z.string().optional(),
+});
+export type ValidationRun = z.infer<typeof ValidationRun>;
+
+const MAX_RUNS = 20;
+const MAX_EVENT_IDS = 50;
+
+export const VersionDoc = z.object({
+  schemaVersion: z.literal(1),
+  model: z.string(),
+  version: z.string(),
+  uri: z.string(),
+  status: VersionStatus,
+  /** How many validation runs this version has had (one per distinct content, plus takeovers). */
+  validations: z.number().int().nonnegative(),
+  /** Highest object generation among the observations this document reflects (ordering key). */
+  observedGeneration: z.string(),
+  /** Still missing for the upload to be complete (status incomplete). */
+  missing: z.array(z.string()),
+  /** The generation-pinned file list of the content last validated or being validated. */
+  files: z.array(PinnedFile),
+  contentKey: z.string().nullable(),
+  summary: z.record(z.string(), z.unknown()).nullable(),
+  errors: z.array(StoredFinding),
+  warnings: z.array(StoredFinding),
+  runs: z.array(ValidationRun),
+  eventIds: z.array(z.string()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  validatedAt: z.string().nullable(),
+});
+export type VersionDoc = z.infer<typeof VersionDoc>;
+
+export const AutodeployTarget = z.object({
+  cluster: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  replicas: z.number().int().min(0).max(64).optional(),
+  accelerator: z.object({ type: z.string(), count: z.number().int().min(1).max(16) }).optional(),
+});
+export type AutodeployTarget = z.infer<typeof AutodeployTarget>;
+
+export const ModelDoc = z.object({
+  schemaVersion: z.literal(1),
+  model: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  latestValid: z.object({ version: z.string(), validatedAt: z.string(), contentKey: z.string() }).nullable(),
+  autodeploy: z.object({ targets: z.array(AutodeployTarget) }),
+});
+export type ModelDoc = z.infer<typeof ModelDoc>;
+
+/** The claim that makes "one validation per content" true: keyed by the content's (name, generation) set. */
+export const ValidationClaim = z.object({
+  schemaVersion: z.literal(1),
+  contentKey: z.string(),
+  generation: z.string(),
+  state: z.enum(['running', 'done']),
+  attempts: z.number().int().positive(),
+  leaseUntil: z.string(),
+  eventId: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  outcome: z.enum(RUN_OUTCOMES),
+  /** Autodeploy targets (target keys) whose deploy request is not yet published. */
+  autodeployPending: z.array(z.string()),
+});
+export type ValidationClaim = z.infer<typeof ValidationClaim>;
+
+const gen = (s: string) => BigInt(/^\d+$/.test(s) ? s : '0');
+const pushBounded = <T>(arr: T[], item: T, max: number): T[] => [...arr, item].slice(-max);
+const withEvent = (ids: string[], id: string) => (ids.includes(id) ? ids : pushBounded(ids, id, MAX_EVENT_IDS));
+
+export function newVersionDoc(model: string, version: string, uri: string, now: string): VersionDoc {
+  return {
+    schemaVersion: 1, model, version, uri, status: 'incomplete', validations: 0, observedGeneration: '0',
+    missing: [], files: [], contentKey: null, summary: null, errors: [], warnings: [], runs: [], eventIds: [],
+    createdAt: now, updatedAt: now, validatedAt: null,
+  };
+}
+
+export function newModelDoc(model: string, now: string): ModelDoc {
+  return { schemaVersion: 1, model, createdAt: now, updatedAt: now, latestValid: null, autodeploy: { targets: [] } };
+}
+
+/** An incomplete listing: record what is missing, unless a later observation is already reflected. */
+export function applyIncomplete(
+  doc: VersionDoc,
+  obs: { generation: string; missing: string[]; eventId: string; now: string },
+): VersionDoc | null {
+  if (gen(obs.generation) < gen(doc.observedGeneration)) return null;
+  if (doc.status === 'incomplete' && sameList(doc.missing, obs.missing) && doc.eventIds.includes(obs.eventId)) return null;
+  return {
+    ...doc,
+    status: 'incomplete',
+    missing: obs.missing,
+    observedGeneration: obs.generation,
+    eventIds: withEvent(doc.eventIds, obs.eventId),
+    updatedAt: obs.now,
+  };
+}
+
+export type ClaimDecision =
+  | { action: 'claim'; claim: ValidationClaim }
+  | { action: 'skip'; reason: 'ALREADY_VALIDATED' | 'VALIDATION_IN_PROGRESS'; claim: ValidationClaim };
+
+/** Claim the validation of one content, or take over a claim whose holder stopped renewing it. */
+export function decideClaim(
+  existing: ValidationClaim | undefined,
+  req: { contentKey: string; generation: string; eventId: string; now: Date; leaseMs: number },
+): ClaimDecision {
+  if (existing?.state === 'done') return { action: 'skip', reason: 'ALREADY_VALIDATED', claim: existing };
+  if (existing && new Date(existing.leaseUntil).getTime() > req.now.getTime()) {
+    return { action: 'skip', reason: 'VALIDATION_IN_PROGRESS', claim: existing };
+  }
+  const now = req.now.toISOString();
+  return {
+    action: 'claim',
+    claim: {
+      schemaVersion: 1,
+      contentKey: req.contentKey,
+      generation: req.generation,
+      state: 'running',
+      attempts: (existing?.attempts ?? 0) + 1,
+      leaseUntil: new Date(req.now.getTime() + req.leaseMs).toISOString(),
+      eventId: req.eventId,
+      startedAt: now,
+      finishedAt: null,
+      outcome: 'running',
+      autodeployPending: [],
+    },
+  };
+}
+
+/** The version starts validating this content, unless it already reflects a later observation. */
+export function applyValidationStart(
+  doc: VersionDoc,
+  run: { contentKey: string; generation: string; files: PinnedFile[]; eventId: string; now: string },
+): VersionDoc | null {
+  if (gen(run.generation) < gen(doc.observedGeneration)) return null;
+  return {
+    ...doc,
+    status: 'validating',
+    missing: [],
+    files: run.files,
+    contentKey: run.contentKey,
+    observedGeneration: run.generation,
+    validations: doc.validations + 1,
+    runs: pushBounded(doc.runs, { contentKey: run.contentKey, generation: run.generation, eventId: run.eventId, startedAt: run.now, outcome: 'running' }, MAX_RUNS),
+    eventIds: withEvent(doc.eventIds, run.eventId),
+    updatedAt: run.now,
+  };
+}
+
+export interface ValidationOutcome {
+  contentKey: string;
+  generation: string;
+  valid: boolean;
+  summary: Record<string, unknown>;
+  errors: StoredFinding[];
+  warnings: StoredFinding[];
+  now: string;
+}
+
+/**
+ * A finished validation. Applied only when the version still shows this content; a result for
+ * content that was overwritten meanwhile is recorded on its run as `superseded` and changes
+ * nothing else — an earlier result never overwrites a later one.
+ */
+export function applyValidationResult(doc: VersionDoc, r: ValidationOutcome): { doc: VersionDoc; applied: boolean } {
+  // Only a running run can finish: a repeated result (a duplicate worker) changes nothing.
+  if (!doc.runs.some((run) => run.contentKey === r.contentKey && run.outcome === 'running')) return { doc, applied: false };
+  const current = doc.contentKey === r.contentKey;
+  const outcome = current ? (r.valid ? 'valid' : 'invalid') : 'superseded';
+  const runs = doc.runs.map((run) =>
+    run.contentKey === r.contentKey && run.outcome === 'running' ? { ...run, outcome, finishedAt: r.now } : run,
+  ) as ValidationRun[];
+  if (!current) return { doc: { ...doc, runs, updatedAt: r.now }, applied: false };
+  return {
+    applied: true,
+    doc: {
+      ...doc,
+      status: r.valid ? 'valid' : 'invalid',
+      summary: r.summary,
+      errors: r.errors,
+      warnings: r.warnings,
+      runs,
+      validatedAt: r.now,
+      updatedAt: r.now,
+    },
+  };
+}
+
+/** A validation that could not finish for a permanent reason (e.g. the object vanished). */
+export function applyValidationError(doc: VersionDoc, r: { contentKey: string; code: string; message: string; now: string }): VersionDoc | null {
+  if (doc.contentKey !== r.contentKey) return null;
+  return {
+    ...doc,
+    status: 'invalid',
+    errors: [{ code: r.code, severity: 'error', file: '', message: r.message }],
+    warnings: [],
+    runs: doc.runs.map((run) =>
+      run.contentKey === r.contentKey && run.outcome === 'running' ? { ...run, outcome: 'error' as const, errorCode: r.code, finishedAt: r.now } : run,
+    ),
+    validatedAt: r.now,
+    updatedAt: r.now,
+  };
+}
+
+/** "latest" = the valid version validated last. */
+export function applyLatestValid(model: ModelDoc, v: { version: string; validatedAt: string; contentKey: string }, valid: boolean): ModelDoc {
+  if (valid) {
+    if (model.latestValid && model.latestValid.validatedAt > v.validatedAt) return model;
+    return { ...model, latestValid: v, updatedAt: v.validatedAt };
+  }
+  // The version that was latest turned invalid (its content was overwritten with a bad one).
+  if (model.latestValid?.version === v.version) return { ...model, latestValid: null, updatedAt: v.validatedAt };
+  return model;
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
