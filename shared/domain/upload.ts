@@ -5,6 +5,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ObjectInfo } from '../ports/object-store.ts';
+import { CONFIG_FILE, SINGLE_FILE, INDEX_FILE, SHARD_NAME_PATTERN } from './checkpoint.ts';
+
+export { CONFIG_FILE, SINGLE_FILE, INDEX_FILE };
 
 /** Model and version names: safe in GCS paths, Firestore ids, Kubernetes label values and URLs. */
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -14,9 +17,6 @@ export const VersionName = z
   .regex(NAME_RE, 'version names are 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit')
   .refine((v) => v !== 'latest', '"latest" is reserved (it means the newest valid version)');
 
-export const CONFIG_FILE = 'config.json';
-export const SINGLE_FILE = 'model.safetensors';
-export const INDEX_FILE = 'model.safetensors.index.json';
 
 export type ObjectPath =
   | { kind: 'checkpoint-file'; model: string; version: string; file: string; prefix: string }
@@ -77,24 +77,21 @@ export function checkCompleteness(
   return { complete: false, missing: [...missing, ...missingNumberedShards([...rel.keys()])] };
 }
 
-const SHARD_RE = /^(.*?)-(\d{5,6})-of-(\d{5,6})\.safetensors$/;
-
 function missingNumberedShards(names: string[]): string[] {
-  const groups = new Map<string, { total: number; width: number; seen: Set<number> }>();
+  const groups = new Map<string, { prefix: string; total: number; width: number; seen: Set<number> }>();
   for (const n of names) {
-    const m = SHARD_RE.exec(n);
-    if (!m) continue;
-    const key = `${m[1]}|${m[3]}`;
-    const g = groups.get(key) ?? { total: Number(m[3]), width: m[2]!.length, seen: new Set<number>() };
-    g.seen.add(Number(m[2]));
+    const g0 = SHARD_NAME_PATTERN.exec(n)?.groups;
+    if (!g0) continue;
+    const key = `${g0['prefix']}|${g0['total']}`;
+    const g = groups.get(key) ?? { prefix: g0['prefix']!, total: Number(g0['total']), width: g0['shard']!.length, seen: new Set<number>() };
+    g.seen.add(Number(g0['shard']));
     groups.set(key, g);
   }
   const out: string[] = [];
-  for (const [key, g] of groups) {
+  for (const g of groups.values()) {
     if (g.total > 10_000) continue;
-    const base = key.split('|')[0]!;
     for (let i = 1; i <= g.total; i++) {
-      if (!g.seen.has(i)) out.push(`${base}-${String(i).padStart(g.width, '0')}-of-${String(g.total).padStart(g.width, '0')}.safetensors`);
+      if (!g.seen.has(i)) out.push(`${g.prefix}${String(i).padStart(g.width, '0')}-of-${String(g.total).padStart(g.width, '0')}.safetensors`);
     }
   }
   return out.slice(0, 50);

@@ -4,6 +4,7 @@
  * of these functions inside a transaction, and write what it returns.
  */
 import { z } from 'zod';
+import { Target, Accelerator } from './deploy-request.ts';
 
 export const VERSION_STATUSES = ['incomplete', 'validating', 'valid', 'invalid', 'superseded'] as const;
 export const VersionStatus = z.enum(VERSION_STATUSES);
@@ -62,12 +63,11 @@ export const VersionDoc = z.object({
 });
 export type VersionDoc = z.infer<typeof VersionDoc>;
 
-export const AutodeployTarget = z.object({
-  cluster: z.string(),
-  namespace: z.string(),
-  name: z.string(),
+/** Where a newly valid version of the model is deployed automatically (fields as in a deploy request). */
+export const AutodeployTarget = Target.extend({
   replicas: z.number().int().min(0).max(64).optional(),
-  accelerator: z.object({ type: z.string(), count: z.number().int().min(1).max(16) }).optional(),
+  /** Required: a deploy request names its GPUs (sizing from the checkpoint comes later). */
+  accelerator: Accelerator,
 });
 export type AutodeployTarget = z.infer<typeof AutodeployTarget>;
 
