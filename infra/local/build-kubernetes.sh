@@ -15,10 +15,17 @@ OUT="$CACHE_DIR/k8s-$K8S_VERSION"
 BINS=(kube-apiserver kube-controller-manager kube-scheduler)
 
 have_all() { for b in "${BINS[@]}"; do [ -x "$OUT/$b" ] || return 1; done; }
-if have_all; then echo "kubernetes $K8S_VERSION: cached in $OUT"; exit 0; fi
-
 log() { printf '[build-kubernetes] %s\n' "$*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+if have_all; then
+  # The cluster also needs etcd at run time (a Debian package, never cached with the binaries).
+  if ! command -v etcd >/dev/null 2>&1; then
+    log "installing etcd-server"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq etcd-server >/dev/null
+  fi
+  echo "kubernetes $K8S_VERSION: cached in $OUT"; exit 0
+fi
 
 need=()
 for pkg in golang-go dpkg-dev rsync make etcd-server openssl; do

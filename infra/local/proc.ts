@@ -56,11 +56,11 @@ export function startProcess(opts: StartOptions): ManagedProcess {
     stop(graceMs = 5000) {
       stopping ??= (async () => {
         killGroup(pid, 'SIGTERM');
-        const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+        const done = await Promise.race([exited.then(() => true), sleep(graceMs, undefined, { ref: false }).then(() => false)]);
         if (!done) killGroup(pid, 'SIGKILL');
         // The leader may be gone while children in its group linger (e.g. a JVM under a shell).
         killGroup(pid, 'SIGKILL');
-        await Promise.race([exited, sleep(1000)]);
+        await Promise.race([exited, sleep(1000, undefined, { ref: false })]);
         running.delete(proc);
       })();
       return stopping;

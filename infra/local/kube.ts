@@ -1,0 +1,467 @@
+/**
+ * A real Kubernetes control plane on 127.0.0.1 for the local stack and the integration tests:
+ * etcd, kube-apiserver, kube-controller-manager and kube-scheduler (1.20.2, built once from
+ * Debian's source package by infra/local/build-kubernetes.sh), plus simulated GKE GPU nodes
+ * (./node-simulator.ts) that play the kubelet so the real controllers finish or fail rollouts.
+ *
+ * Every start is fresh: the state directory `<dir>/kube` (etcd data, certificates, tokens,
+ * kubeconfigs, logs) is recreated. Two users matter to callers:
+ *  - `ferry` (kubeconfig): least-privilege RBAC, exactly what the deploy controller needs;
+ *  - `admin` (adminKubeconfig): group system:masters, for tests and the simulator.
+ */
+import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync, accessSync, constants } from 'node:fs';
+import { join, delimiter } from 'node:path';
+import { homedir } from 'node:os';
+import { randomBytes, generateKeyPairSync } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { KubeConfig, RbacAuthorizationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { V1ClusterRole, V1ClusterRoleBinding } from '@kubernetes/client-node';
+import { startProcess, waitUntil, freePort, httpAnswers, tailLog, type ManagedProcess } from './proc.ts';
+import { startNodeSimulator, type SimulatorOptions, type SimulatedNode } from './node-simulator.ts';
+
+export type { SimulatorOptions } from './node-simulator.ts';
+
+export const KUBE_VERSION = '1.20.2';
+export const KUBE_BIN_DIR = join(process.env['FERRY_CACHE_DIR'] ?? join(homedir(), '.cache', 'ferry'), `k8s-${KUBE_VERSION}`);
+const KUBE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+const BUILD_HINT = 'run `bash infra/local/build-kubernetes.sh` (builds them once from Debian\'s source package, ~5-8 min, and installs etcd-server)';
+
+/** The RBAC role of the `ferry` user: what the deploy controller needs, nothing more. */
+export const FERRY_CLUSTER_ROLE: V1ClusterRole = {
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRole',
+  metadata: { name: 'ferry-deployer' },
+  rules: [
+    {
+      apiGroups: ['apps'],
+      resources: ['deployments', 'replicasets'],
+      verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
+    },
+    { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch', 'update'] },
+    { apiGroups: ['apps'], resources: ['deployments/status', 'replicasets/status'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['pods/log', 'pods/proxy', 'services/proxy'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
+    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'create'] },
+    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+  ],
+};
+
+export interface KubeStackOptions {
+  /** State directory; data, certificates and logs go under `<dir>/kube` (wiped at each start). */
+  dir: string;
+  /** Fixed ports; each one left out is picked free. */
+  ports?: { etcdClient?: number; etcdPeer?: number; apiserver?: number };
+  log?: (msg: string) => void;
+  /** Where kube-apiserver, kube-controller-manager and kube-scheduler are (default KUBE_BIN_DIR). */
+  binDir?: string;
+  /** Simulated GKE nodes (default: the simulator's default nodes); false: no nodes at all. */
+  simulator?: SimulatorOptions | false;
+}
+
+export interface KubeStack {
+  /** https://127.0.0.1:<port> */
+  server: string;
+  /** Kubeconfig of user `ferry` (least-privilege RBAC, ClusterRole `ferry-deployer`). */
+  kubeconfig: string;
+  /** Kubeconfig of user `admin` (group system:masters). */
+  adminKubeconfig: string;
+  nodes: Array<{ name: string; zone: string; accelerator: string; gpus: number }>;
+  /** Process ids of etcd, kube-apiserver, kube-controller-manager, kube-scheduler. */
+  pids: Record<string, number>;
+  /** Directory of the components' logs. */
+  logDir: string;
+  stop(): Promise<void>;
+}
+
+/** True when kube-apiserver, kube-controller-manager, kube-scheduler and etcd are all present. */
+export function kubeBinariesPresent(binDir: string = KUBE_BIN_DIR): boolean {
+  return KUBE_BINARIES.every((b) => isExecutable(join(binDir, b))) && findEtcd() !== undefined;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findEtcd(): string | undefined {
+  const fromEnv = process.env['FERRY_ETCD_BIN'];
+  if (fromEnv) return isExecutable(fromEnv) ? fromEnv : undefined;
+  for (const d of [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/usr/local/bin']) {
+    if (d && isExecutable(join(d, 'etcd'))) return join(d, 'etcd');
+  }
+  return undefined;
+}
+
+interface Token {
+  token: string;
+  user: string;
+  groups: string[];
+}
+
+function kubeconfigYaml(server: string, caPem: string, user: string, token: string): string {
+  const ca = Buffer.from(caPem).toString('base64');
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: ferry-local',
+    '  cluster:',
+    `    server: ${server}`,
+    `    certificate-authority-data: ${ca}`,
+    'users:',
+    `- name: ${user}`,
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    `- name: ${user}@ferry-local`,
+    '  context:',
+    '    cluster: ferry-local',
+    `    user: ${user}`,
+    '    namespace: default',
+    `current-context: ${user}@ferry-local`,
+    '',
+  ].join('\n');
+}
+
+/** GET over TLS with a bearer token, trusting `ca`; resolves with the status and body. */
+function httpsGet(url: string, token: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const PIDS_FILE = 'pids.json';
+
+/**
+ * A previous stack in the same directory whose owner was killed outright (SIGKILL leaves no chance
+ * to clean up) still runs: stop its processes — only those whose command line names this directory.
+ */
+async function killStale(root: string, log: (m: string) => void): Promise<void> {
+  let pids: Record<string, number>;
+  try {
+    pids = JSON.parse(readFileSync(join(root, PIDS_FILE), 'utf8')) as Record<string, number>;
+  } catch {
+    return;
+  }
+  const alive: number[] = [];
+  for (const [name, pid] of Object.entries(pids)) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!cmdline.includes(root)) continue;
+    log(`stopping ${name} (pid ${pid}) left over from a previous run in ${root}`);
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    alive.push(pid);
+  }
+  for (let i = 0; i < 50 && alive.some((pid) => existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`).length > 0); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function logContains(file: string, needle: string): boolean {
+  try {
+    return readFileSync(file, 'utf8').includes(needle);
+  } catch {
+    return false;
+  }
+}
+
+export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
+  const t0 = Date.now();
+  const log = opts.log ?? (() => undefined);
+  const binDir = opts.binDir ?? KUBE_BIN_DIR;
+  for (const b of KUBE_BINARIES) {
+    if (!isExecutable(join(binDir, b))) throw new Error(`${b} is missing from ${binDir}: ${BUILD_HINT}.`);
+  }
+  const etcdBin = findEtcd();
+  if (!etcdBin) {
+    throw new Error(`etcd is not installed (Debian package etcd-server): apt-get install etcd-server, or ${BUILD_HINT}.`);
+  }
+
+  const root = join(opts.dir, 'kube');
+  await killStale(root, log);
+  rmSync(root, { recursive: true, force: true });
+  const logDir = join(root, 'logs');
+  const certDir = join(root, 'certs');
+  for (const d of [root, logDir, certDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+
+  const etcdClient = opts.ports?.etcdClient ?? (await freePort());
+  const etcdPeer = opts.ports?.etcdPeer ?? (await freePort());
+  const apiPort = opts.ports?.apiserver ?? (await freePort());
+  const server = `https://127.0.0.1:${apiPort}`;
+
+  // Service-account signing key pair (the apiserver insists on one), made without openssl.
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  });
+  writeFileSync(join(root, 'sa.pub'), publicKey, { mode: 0o600 });
+  writeFileSync(join(root, 'sa.key'), privateKey, { mode: 0o600 });
+
+  const tok = (): string => randomBytes(24).toString('hex');
+  const tokens = {
+    admin: { token: tok(), user: 'admin', groups: ['system:masters'] },
+    ferry: { token: tok(), user: 'ferry', groups: [] },
+    // With --use-service-account-credentials=false every controller acts as this one identity,
+    // which therefore needs the union of the controllers' roles: system:masters is the simple way.
+    controllerManager: { token: tok(), user: 'system:kube-controller-manager', groups: ['system:masters'] },
+    // The bootstrap ClusterRoleBindings system:kube-scheduler and system:volume-scheduler cover it.
+    scheduler: { token: tok(), user: 'system:kube-scheduler', groups: [] },
+  } satisfies Record<string, Token>;
+  writeFileSync(
+    join(root, 'tokens.csv'),
+    Object.values(tokens)
+      .map((t: Token) => `${t.token},${t.user},${t.user}` + (t.groups.length ? `,"${t.groups.join(',')}"` : ''))
+      .join('\n') + '\n',
+    { mode: 0o600 },
+  );
+
+  const procs: ManagedProcess[] = [];
+  const died = new Map<string, number | null>();
+  // Safety net: if this Node process ends without stop() — an uncaught error, or a signal nobody
+  // else handles — don't leave the servers behind (their process groups are detached from ours).
+  const killAll = (): void => {
+    for (const p of procs) {
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (process.listenerCount(sig) > 1) return; // someone else handles it (and calls stop())
+    killAll();
+    unhook();
+    process.kill(process.pid, sig); // default action, as if we had not been listening
+  };
+  const unhook = (): void => {
+    process.off('exit', killAll);
+    for (const sig of signals) process.off(sig, onSignal);
+  };
+  process.on('exit', killAll);
+  for (const sig of signals) process.on(sig, onSignal);
+  let simulator: Awaited<ReturnType<typeof startNodeSimulator>> | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await simulator?.stop().catch(() => undefined);
+      const [etcd, apiserver, ...rest] = procs;
+      await Promise.allSettled(rest.map((p) => p.stop(3000)));
+      await apiserver?.stop(5000);
+      await etcd?.stop(5000);
+      unhook();
+    })();
+    return stopping;
+  };
+
+  const start = (name: string, command: string, args: string[]): ManagedProcess => {
+    const p = startProcess({ name, command, args, logFile: join(logDir, `${name}.log`) });
+    procs.push(p);
+    void p.exited.then((code) => {
+      if (stopping) return;
+      died.set(name, code);
+      log(`${name} exited unexpectedly (code ${code}); the last lines of ${p.logFile}:\n${tailLog(p.logFile)}`);
+    });
+    writeFileSync(join(root, PIDS_FILE), JSON.stringify(Object.fromEntries(procs.map((x) => [x.name, x.pid]))));
+    return p;
+  };
+
+  try {
+    // etcd: fresh data directory, loopback only.
+    const etcd = start('etcd', etcdBin, [
+      '--name=default',
+      `--data-dir=${join(root, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster-state=new',
+      '--listen-metrics-urls=',
+    ]);
+    await waitUntil('etcd', () => httpAnswers(`http://127.0.0.1:${etcdClient}/health`, (s) => s === 200), {
+      proc: etcd,
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    log(`etcd ready on 127.0.0.1:${etcdClient} (${Date.now() - t0} ms)`);
+
+    const apiserver = start('kube-apiserver', join(binDir, 'kube-apiserver'), [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      '--insecure-port=0',
+      `--cert-dir=${certDir}`,
+      `--token-auth-file=${join(root, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${join(root, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(root, 'sa.key')}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      // No kubelet mounts tokens, so the ServiceAccount admission plugin would only get in the way.
+      '--disable-admission-plugins=ServiceAccount',
+      // As on GKE: pods requesting nvidia.com/gpu tolerate the GPU nodes' taint.
+      '--enable-admission-plugins=ExtendedResourceToleration',
+      '--allow-privileged=true',
+      '--profiling=false',
+      '--logtostderr=true',
+      '--v=0',
+    ]);
+    const crtFile = join(certDir, 'apiserver.crt');
+    let ca = '';
+    await waitUntil(
+      'kube-apiserver',
+      async () => {
+        if (!ca) {
+          if (!existsSync(crtFile)) return false;
+          ca = readFileSync(crtFile, 'utf8');
+          if (!ca.includes('END CERTIFICATE')) return (ca = ''), false;
+        }
+        const r = await httpsGet(`${server}/readyz`, tokens.admin.token, ca);
+        return r.status === 200;
+      },
+      { proc: apiserver, timeoutMs: 60_000, intervalMs: 100 },
+    );
+    log(`kube-apiserver ready at ${server} (${Date.now() - t0} ms)`);
+
+    const kubeconfigs: Record<keyof typeof tokens, string> = {
+      admin: join(root, 'admin.kubeconfig'),
+      ferry: join(root, 'ferry.kubeconfig'),
+      controllerManager: join(root, 'controller-manager.kubeconfig'),
+      scheduler: join(root, 'scheduler.kubeconfig'),
+    };
+    for (const [k, t] of Object.entries(tokens) as Array<[keyof typeof tokens, Token]>) {
+      writeFileSync(kubeconfigs[k], kubeconfigYaml(server, ca, t.user, t.token), { mode: 0o600 });
+    }
+
+    const kcm = start('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
+      `--kubeconfig=${kubeconfigs.controllerManager}`,
+      // deployment/replicaset: rollouts; garbagecollector: owned ReplicaSets/pods go with their owner;
+      // namespace: namespace deletion; endpoint/endpointslice: Services get endpoints of Ready pods.
+      '--controllers=deployment,replicaset,garbagecollector,namespace,endpoint,endpointslice',
+      '--leader-elect=false',
+      '--port=0',
+      '--secure-port=0',
+      '--use-service-account-credentials=false',
+      '--logtostderr=true',
+      '--v=0',
+    ]);
+    const sched = start('kube-scheduler', join(binDir, 'kube-scheduler'), [
+      `--kubeconfig=${kubeconfigs.scheduler}`,
+      '--leader-elect=false',
+      '--port=0',
+      '--secure-port=0',
+      '--logtostderr=true',
+      '--v=0',
+      // server: its start; node_tree: each node it sees (our readiness signal); scheduler: each binding.
+      '--vmodule=server=1,node_tree=2,scheduler=2',
+    ]);
+
+    // RBAC for the ferry user, applied as admin (server-side apply: idempotent).
+    const adminKc = new KubeConfig();
+    adminKc.loadFromFile(kubeconfigs.admin);
+    const rbac = adminKc.makeApiClient(RbacAuthorizationV1Api);
+    const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+    await rbac.patchClusterRole(
+      { name: 'ferry-deployer', body: FERRY_CLUSTER_ROLE, fieldManager: 'ferry-local', force: true },
+      ssa,
+    );
+    const binding: V1ClusterRoleBinding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'ferry-deployer' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ferry-deployer' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'ferry' }],
+    };
+    await rbac.patchClusterRoleBinding(
+      { name: 'ferry-deployer', body: binding, fieldManager: 'ferry-local', force: true },
+      ssa,
+    );
+
+    let nodes: SimulatedNode[] = [];
+    if (opts.simulator !== false) {
+      simulator = await startNodeSimulator(kubeconfigs.admin, { ...(opts.simulator ?? {}), log });
+      nodes = simulator.nodes;
+    }
+
+    // The controllers are ready once their informers have synced (1.20.2's log lines).
+    await waitUntil('kube-controller-manager', async () => logContains(kcm.logFile, 'Caches are synced for deployment'), {
+      proc: kcm,
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
+    // The scheduler logs no cache-sync line, but (--vmodule node_tree=2) each node entering its node tree.
+    const schedulerSees = (): boolean => {
+      let text = '';
+      try {
+        text = readFileSync(sched.logFile, 'utf8');
+      } catch {
+        return false;
+      }
+      if (!text.includes('Starting Kubernetes Scheduler')) return false;
+      return nodes.every((n) => text.includes(`Added node "${n.name}"`));
+    };
+    await waitUntil('kube-scheduler', async () => schedulerSees(), { proc: sched, timeoutMs: 60_000, intervalMs: 100 });
+    log(`Kubernetes ${KUBE_VERSION} ready (${Date.now() - t0} ms): ${nodes.length} simulated node(s); KUBECONFIG=${kubeconfigs.ferry}`);
+
+    return {
+      server,
+      kubeconfig: kubeconfigs.ferry,
+      adminKubeconfig: kubeconfigs.admin,
+      nodes: nodes.map((n) => ({ name: n.name, zone: n.zone, accelerator: n.accelerator, gpus: n.gpus })),
+      pids: Object.fromEntries(procs.map((p) => [p.name, p.pid])),
+      logDir,
+      stop,
+    };
+  } catch (e) {
+    // A step that failed because a server died: say which one, and why.
+    let err = e instanceof Error ? e : new Error(String(e));
+    await new Promise((r) => setTimeout(r, 200));
+    const dead = procs.filter((p) => died.has(p.name) && !err.message.includes(p.name));
+    if (dead.length) {
+      err = new Error(
+        `${err.message}\n` + dead.map((p) => `${p.name} exited with code ${died.get(p.name)}:\n${tailLog(p.logFile)}`).join('\n'),
+      );
+    }
+    await stop();
+    throw err;
+  }
+}
+
+/** Last lines of each component's log (for error reports). */
+export function kubeLogTails(logDir: string, lines = 15): string {
+  return ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']
+    .map((n) => `--- ${n}\n${tailLog(join(logDir, `${n}.log`), lines)}`)
+    .join('\n');
+}
