@@ -1,0 +1,193 @@
+/**
+ * Use case: validate the checkpoint under a prefix of an ObjectStore (a GCS bucket or a directory).
+ *
+ * I/O budget: one listing of the prefix (skipped when the caller passes `listing`), one whole read of
+ * `model.safetensors.index.json` and of `config.json`, then per shard ONE ranged read from byte 0,
+ * sized to cover the whole header (predicted from the index's tensor names; 64 KiB without an index),
+ * and a second read only when the header turns out longer. Tensor bytes are not read beyond that
+ * first read. Sizes and generations come from the listing; reads are pinned to the listed generation.
+ */
+import { z } from 'zod';
+import { FerryError } from '../domain/errors.ts';
+import { Finding } from '../domain/findings.ts';
+import {
+  CheckpointSummary,
+  evaluateCheckpoint,
+  normalizePrefix,
+  parseIndex,
+  predictHeaderBytes,
+  relativeFiles,
+  shardsToRead,
+  sideFilesToRead,
+  type CheckpointFile,
+  type ParsedIndex,
+  type ShardHeaderInput,
+} from '../domain/checkpoint.ts';
+import { needsMoreBytes, parseShardHeader, type ParsedShardHeader } from '../domain/safetensors.ts';
+import type { ObjectInfo, ObjectStore } from '../ports/object-store.ts';
+
+// Re-exported so callers (the upload gate, the CLI) reuse the same name/index rules.
+export {
+  checkShardNames,
+  detectLayout,
+  normalizePrefix,
+  parseIndex,
+  parseShardName,
+  predictHeaderBytes,
+  relativeFiles,
+  shardsToRead,
+  unsafeShardName,
+  CONFIG_FILE,
+  INDEX_FILE,
+  SINGLE_FILE,
+  SHARD_NAME_PATTERN,
+} from '../domain/checkpoint.ts';
+export type { CheckpointFile, ParsedIndex } from '../domain/checkpoint.ts';
+
+export const DEFAULT_FIRST_READ_BYTES = 64 * 1024;
+export const DEFAULT_CONCURRENCY = 16;
+/** Floor of a predicted first read (a large `__metadata__` still fits). */
+export const MIN_FIRST_READ_BYTES = 16 * 1024;
+
+export const ValidationReport = z.object({
+  ok: z.boolean(),
+  /** Where the checkpoint is, e.g. `gs://bucket/models/llama/v1/` or `/data/llama/`. */
+  location: z.string(),
+  /** The normalised prefix inside the store (`''` or ending in `/`); `files[].name` and findings are relative to it. */
+  prefix: z.string(),
+  errors: z.array(Finding),
+  warnings: z.array(Finding),
+  summary: CheckpointSummary,
+  io: z.object({ requests: z.number(), bytesRead: z.number() }),
+  files: z.array(z.object({ name: z.string(), size: z.number(), generation: z.string() })),
+});
+export type ValidationReport = z.infer<typeof ValidationReport>;
+
+export interface ValidateOptions {
+  /** Shard headers read in parallel (default 16). */
+  concurrency?: number;
+  /** Size of the first ranged read of a shard whose header size the index cannot predict (default 64 KiB). */
+  firstReadBytes?: number;
+  /** The objects under the prefix, when the caller listed them already (no listing request is made). */
+  listing?: readonly ObjectInfo[];
+}
+
+export async function validateCheckpoint(
+  store: ObjectStore,
+  prefix: string,
+  opts: ValidateOptions = {},
+): Promise<ValidationReport> {
+  const p = normalizePrefix(prefix);
+  const firstRead = Math.max(1, Math.floor(opts.firstReadBytes ?? DEFAULT_FIRST_READ_BYTES));
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_CONCURRENCY));
+  const before = store.stats();
+
+  const listing = opts.listing ?? (await store.list(p));
+  const files = relativeFiles(listing, p);
+  const side = sideFilesToRead(files);
+  const readWhole = (f: CheckpointFile | undefined): Promise<Uint8Array | undefined> =>
+    f === undefined ? Promise.resolve(undefined) : readExactly(store, p + f.name, 0, f.size, f.generation);
+
+  const [indexBytes, configBytes] = await Promise.all([readWhole(side.index), readWhole(side.config)]);
+  const index: ParsedIndex | undefined = indexBytes === undefined ? undefined : parseIndex(indexBytes);
+
+  const shards = await mapLimit(shardsToRead(files, index), concurrency, async (f): Promise<ShardHeaderInput> => ({
+    file: f.name,
+    size: f.size,
+    header: await readShardHeader(store, p + f.name, f, firstReadSize(predictHeaderBytes(index, f.name), firstRead)),
+  }));
+
+  const evaluation = evaluateCheckpoint({ files, index, config: configBytes, shards });
+  const after = store.stats();
+  return {
+    ok: evaluation.ok,
+    location: `${store.location.replace(/\/+$/, '')}/${p}`,
+    prefix: p,
+    errors: evaluation.findings.filter((f) => f.severity === 'error'),
+    warnings: evaluation.findings.filter((f) => f.severity === 'warning'),
+    summary: evaluation.summary,
+    io: { requests: after.requests - before.requests, bytesRead: after.bytesRead - before.bytesRead },
+    files: files.map((f) => ({ name: f.name, size: f.size, generation: f.generation })),
+  };
+}
+
+/**
+ * Size of the first read of a shard. Without an index: `firstReadBytes` (64 KiB covers nearly every
+ * real header). With one, the index names each shard's tensors, so the header size is predicted
+ * (an over-estimate): read 1.25 × that, at least MIN_FIRST_READ_BYTES — far fewer bytes than 64 KiB
+ * for ordinary shards, and still one request for MoE shards whose headers exceed 64 KiB.
+ */
+export function firstReadSize(predicted: number | undefined, firstReadBytes: number): number {
+  if (predicted === undefined) return firstReadBytes;
+  return Math.max(MIN_FIRST_READ_BYTES, Math.ceil(predicted * 1.25));
+}
+
+/** Reads just enough of a shard to judge its header: usually one read, two when the header is long. */
+export async function readShardHeader(
+  store: ObjectStore,
+  object: string,
+  file: CheckpointFile,
+  firstReadBytes = DEFAULT_FIRST_READ_BYTES,
+): Promise<ParsedShardHeader> {
+  let buf: Uint8Array = new Uint8Array(0);
+  let result = parseShardHeader(buf, file.size, file.name);
+  let first = true;
+  while (needsMoreBytes(result)) {
+    const need = result.needMoreBytes;
+    if (need <= buf.length || need > file.size) {
+      throw new FerryError('INTERNAL', `header parser asked for ${need} bytes of ${object} holding ${buf.length} of ${file.size}`);
+    }
+    const end = first ? Math.max(need, Math.min(file.size, firstReadBytes)) : need;
+    first = false;
+    const more = await readExactly(store, object, buf.length, end, file.generation);
+    buf = buf.length === 0 ? more : concat(buf, more);
+    result = parseShardHeader(buf, file.size, file.name);
+  }
+  return result;
+}
+
+async function readExactly(
+  store: ObjectStore,
+  object: string,
+  start: number,
+  endExclusive: number,
+  generation: string,
+): Promise<Uint8Array> {
+  if (endExclusive <= start) return new Uint8Array(0);
+  const bytes = await store.read(object, start, endExclusive, generation);
+  if (bytes.length !== endExclusive - start) {
+    throw new FerryError(
+      'OBJECT_CHANGED',
+      `${object} returned ${bytes.length} bytes for [${start}, ${endExclusive}); the object is shorter than its listing says`,
+      { retryable: true, hint: 'The object changed while it was being validated; validate again once the upload is finished.' },
+    );
+  }
+  return bytes;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Maps with at most `limit` promises in flight, keeping order; the first rejection rejects the whole. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,199 @@
+/**
+ * `ferry validate <dir | gs://bucket/prefix> [--json]`
+ *
+ * Validates a checkpoint from its safetensors headers, index and config. Exit codes: 0 valid
+ * (warnings allowed), 1 invalid, 2 usage or I/O error.
+ */
+import { stat } from 'node:fs/promises';
+import { asFerryError } from '../../domain/errors.ts';
+import type { Finding } from '../../domain/findings.ts';
+import type { ObjectStore } from '../../ports/object-store.ts';
+import { gcsObjectStore } from '../../adapters/gcs.ts';
+import { localDirObjectStore } from '../../adapters/local-dir.ts';
+import { validateCheckpoint, type ValidationReport } from '../../app/validate-checkpoint.ts';
+
+export interface CommandIo {
+  stdout(s: string): void;
+  stderr(s: string): void;
+  env: Record<string, string | undefined>;
+}
+
+export const EXIT_VALID = 0;
+export const EXIT_INVALID = 1;
+export const EXIT_USAGE_OR_IO = 2;
+
+export const VALIDATE_USAGE = `usage: ferry validate <dir | gs://bucket/prefix> [--json] [--concurrency N]
+
+Checks a checkpoint the way vLLM will load it, from the safetensors headers alone: every rule of the
+reference safetensors reader per shard, plus index / shard / config consistency.
+
+  --json             print one JSON object {ok, errors, warnings, summary, io, ...}
+  --concurrency N    shard headers read in parallel (default 16)
+
+exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error
+`;
+
+export type Target = { kind: 'local'; dir: string } | { kind: 'gcs'; bucket: string; prefix: string };
+
+/** Parses a `gs://bucket/prefix` URL strictly; returns an error message when it is not one. */
+export function parseGcsUrl(url: string): { bucket: string; prefix: string } | { error: string } {
+  const m = /^gs:\/\/([^/]*)(?:\/(.*))?$/s.exec(url);
+  if (!m) return { error: `"${url}" is not a gs://bucket/prefix URL` };
+  const bucket = m[1]!;
+  const prefix = m[2] ?? '';
+  if (bucket === '') return { error: `"${url}" has no bucket name` };
+  const bucketOk =
+    /^[a-z0-9][a-z0-9._-]*[a-z0-9]$/.test(bucket) &&
+    bucket.length >= 3 &&
+    (bucket.includes('.') ? bucket.length <= 222 && bucket.split('.').every((c) => c.length > 0 && c.length <= 63) : bucket.length <= 63) &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(bucket) &&
+    !bucket.startsWith('goog');
+  if (!bucketOk) {
+    return { error: `"${bucket}" is not a valid bucket name (3–63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit)` };
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(prefix)) return { error: 'the prefix contains control characters' };
+  const segments = prefix.replace(/\/$/, '').split('/');
+  if (prefix !== '' && segments.some((s) => s === '' || s === '.' || s === '..')) {
+    return { error: `the prefix "${prefix}" has an empty, '.' or '..' path segment` };
+  }
+  return { bucket, prefix };
+}
+
+interface ParsedArgs {
+  target: string;
+  json: boolean;
+  concurrency: number | undefined;
+}
+
+function parseArgs(args: readonly string[]): ParsedArgs | { help: true } | { error: string } {
+  let json = false;
+  let concurrency: number | undefined;
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (a === '-h' || a === '--help') return { help: true };
+    if (a === '--json') json = true;
+    else if (a === '--concurrency' || a.startsWith('--concurrency=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
+      const n = Number(v);
+      if (v === undefined || !Number.isInteger(n) || n < 1 || n > 256) return { error: '--concurrency needs an integer from 1 to 256' };
+      concurrency = n;
+    } else if (a.startsWith('-') && a !== '-') return { error: `unknown option ${a}` };
+    else positional.push(a);
+  }
+  if (positional.length === 0) return { error: 'missing the checkpoint: a directory or gs://bucket/prefix' };
+  if (positional.length > 1) return { error: `expected one checkpoint, got ${positional.length}: ${positional.join(' ')}` };
+  return { target: positional[0]!, json, concurrency };
+}
+
+export async function validateCommand(args: string[], io: CommandIo): Promise<number> {
+  const parsed = parseArgs(args);
+  if ('help' in parsed) {
+    io.stdout(VALIDATE_USAGE);
+    return EXIT_VALID;
+  }
+  if ('error' in parsed) {
+    io.stderr(`ferry validate: ${parsed.error}\n\n${VALIDATE_USAGE}`);
+    return EXIT_USAGE_OR_IO;
+  }
+
+  let store: ObjectStore;
+  let prefix: string;
+  if (parsed.target.startsWith('gs:')) {
+    const url = parseGcsUrl(parsed.target);
+    if ('error' in url) {
+      io.stderr(`ferry validate: ${url.error}\n`);
+      return EXIT_USAGE_OR_IO;
+    }
+    store = gcsObjectStore(url.bucket, { env: io.env, retryOptions: { maxRetries: 1 } });
+    prefix = url.prefix;
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(parsed.target)) {
+    io.stderr(`ferry validate: "${parsed.target}": only local directories and gs://bucket/prefix are supported\n`);
+    return EXIT_USAGE_OR_IO;
+  } else {
+    const st = await stat(parsed.target).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      io.stderr(`ferry validate: ${parsed.target} ${st ? 'is not a directory' : 'does not exist'}\n`);
+      return EXIT_USAGE_OR_IO;
+    }
+    store = localDirObjectStore(parsed.target);
+    prefix = '';
+  }
+
+  let report: ValidationReport;
+  try {
+    report = await validateCheckpoint(store, prefix, parsed.concurrency ? { concurrency: parsed.concurrency } : {});
+  } catch (e) {
+    const err = asFerryError(e, 'STORAGE_ERROR');
+    io.stderr(`ferry validate: ${err.code}: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}\n`);
+    if (parsed.json) io.stdout(JSON.stringify({ ok: false, error: err.toJSON() }) + '\n');
+    return EXIT_USAGE_OR_IO;
+  }
+
+  io.stdout(parsed.json ? JSON.stringify(jsonReport(report)) + '\n' : humanReport(report));
+  return report.ok ? EXIT_VALID : EXIT_INVALID;
+}
+
+/** The `--json` object: {ok, errors, warnings, summary, io} plus where it was and what it saw. */
+export function jsonReport(r: ValidationReport): Record<string, unknown> {
+  const strip = (f: Finding) => ({ code: f.code, file: f.file, ...(f.tensor !== undefined ? { tensor: f.tensor } : {}), message: f.message });
+  return {
+    ok: r.ok,
+    location: r.location,
+    errors: r.errors.map(strip),
+    warnings: r.warnings.map(strip),
+    summary: r.summary,
+    io: r.io,
+    files: r.files,
+  };
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+const plural = (n: number, word: string): string => `${fmt(n)} ${word}${n === 1 ? '' : 's'}`;
+
+export function humanReport(r: ValidationReport): string {
+  const lines: string[] = [];
+  const counts = `${plural(r.errors.length, 'error')}, ${plural(r.warnings.length, 'warning')}`;
+  lines.push(r.ok ? `VALID    ${r.location}  (${counts})` : `INVALID  ${r.location}  (${counts})`);
+  lines.push('');
+  const s = r.summary;
+  lines.push(`  layout      ${s.layout}, ${plural(s.shards, 'shard')}, ${plural(s.tensors, 'tensor')}`);
+  const byDtype = Object.entries(s.parametersByDtype).map(([d, n]) => `${d} ${fmt(n)}`).join(', ');
+  lines.push(`  parameters  ${fmt(s.parameters)}${byDtype ? ` (${byDtype})` : ''}`);
+  lines.push(`  bytes       ${fmt(s.tensorBytes)} of tensors, ${fmt(s.headerBytes)} of headers, ${fmt(s.shardBytes)} in shard files`);
+  if (s.config) {
+    const c = s.config;
+    const dims = [
+      c.numLayers !== null ? `${c.numLayers} layers` : null,
+      c.hiddenSize !== null ? `hidden ${c.hiddenSize}` : null,
+      c.numHeads !== null ? `${c.numHeads} heads` : null,
+      c.numKvHeads !== null ? `${c.numKvHeads} kv-heads` : null,
+      c.torchDtype,
+      c.quantization ? `quantization ${c.quantization}` : null,
+    ].filter((x) => x !== null);
+    lines.push(`  config      ${c.architectures.join(', ') || '?'} (${c.modelType ?? '?'})${dims.length ? `: ${dims.join(', ')}` : ''}`);
+  }
+  lines.push(`  io          ${plural(r.io.requests, 'request')}, ${fmt(r.io.bytesRead)} bytes read`);
+
+  const all = [...r.errors, ...r.warnings];
+  if (all.length > 0) {
+    const byFile = new Map<string, Finding[]>();
+    for (const f of all) {
+      const list = byFile.get(f.file);
+      if (list) list.push(f);
+      else byFile.set(f.file, [f]);
+    }
+    for (const [file, findings] of byFile) {
+      lines.push('', file || '(checkpoint)');
+      for (const f of findings) {
+        lines.push(`  ${f.severity.padEnd(7)}  ${f.code}  ${f.tensor !== undefined ? `${f.tensor}: ` : ''}${f.message}`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
