@@ -28,11 +28,12 @@ export const StorageConfig = z.object({
 });
 
 export const DeployConfig = z.object({
-  FERRY_BUCKET: bucketName,
   FERRY_DEPLOY_TOPIC: z.string().min(3).default('ferry-deploy-requests'),
   FERRY_RESULTS_TOPIC: z.string().min(3).optional(),
   /** Kubeconfig for the cluster named `local` (the local stack writes it). */
   KUBECONFIG: z.string().optional(),
+  /** Kubernetes service account the vLLM pods run as (bound to a Google SA by Workload Identity). */
+  FERRY_VLLM_SERVICE_ACCOUNT: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).optional(),
 });
 
 /** Parses `env` against `schema`, throwing a FerryError('CONFIG_INVALID') that names each variable. */

@@ -23,6 +23,31 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: 'ferry validate <dir | gs://bucket/prefix> [--json]',
     load: async () => (await import('./commands/validate.ts')).validateCommand,
   },
+  upload: {
+    summary: 'upload a checkpoint directory (validated locally first; index and config.json last)',
+    usage: 'ferry upload <dir> gs://bucket/models/<model>/<version> [--force] [--concurrency N] [--json]',
+    load: async () => (await import('./commands/upload.ts')).uploadCommand,
+  },
+  status: {
+    summary: 'models, versions (and their validation) and rollouts',
+    usage: 'ferry status [<model>] [--json]',
+    load: async () => (await import('./commands/status.ts')).statusCommand,
+  },
+  deploy: {
+    summary: 'publish a deploy request; --wait follows the rollout to its end',
+    usage: 'ferry deploy <model>@<version|latest> --cluster <c> --namespace <ns> --name <d> --accelerator T [--wait] [--json]',
+    load: async () => (await import('./commands/deploy.ts')).deployCommand,
+  },
+  rollback: {
+    summary: 'roll a target back to its previous good version',
+    usage: 'ferry rollback --cluster <c> --namespace <ns> --name <deployment> [--wait] [--json]',
+    load: async () => (await import('./commands/rollback.ts')).rollbackCommand,
+  },
+  autodeploy: {
+    summary: 'deploy every newly valid version of a model to a target',
+    usage: 'ferry autodeploy <model> --cluster <c> --namespace <ns> --name <deployment> [--replicas N] | --remove … | --list',
+    load: async () => (await import('./commands/autodeploy.ts')).autodeployCommand,
+  },
 };
 
 function help(): string {

@@ -1,0 +1,8 @@
+/**
+ * The Cloud Functions entry module (package.json `main` after `npm run build`). Each import
+ * registers one function with functions-framework; the SDKs each needs load on its first call.
+ * Every function here must also be listed in ./manifest.ts (a test checks both ways).
+ */
+export { onCheckpointUpload } from './onCheckpointUpload.ts';
+export { onDeployRequest } from './onDeployRequest.ts';
+export { reconcileRollouts } from './reconcileRollouts.ts';

@@ -1,0 +1,40 @@
+/**
+ * Every Cloud Function of ferry and how it is triggered. One list serves three readers: the local
+ * stack (which wires each trigger the way Eventarc / Pub/Sub / Cloud Scheduler would), the
+ * Terraform consistency test, and the docs. Keep it free of imports so loading it costs nothing.
+ */
+export const FUNCTIONS = [
+  {
+    name: 'onCheckpointUpload',
+    signature: 'cloudevent',
+    trigger: { kind: 'storage', eventType: 'google.cloud.storage.object.v1.finalized' },
+    summary: 'GCS finalize → upload-complete gate → one header-only validation per checkpoint content',
+  },
+  {
+    name: 'onDeployRequest',
+    signature: 'cloudevent',
+    trigger: { kind: 'pubsub', topicEnv: 'FERRY_DEPLOY_TOPIC', defaultTopic: 'ferry-deploy-requests' },
+    summary: 'deploy request (Pub/Sub) → validated, deduplicated, rendered, admitted rollout',
+  },
+  {
+    name: 'reconcileRollouts',
+    signature: 'cloudevent',
+    trigger: { kind: 'schedule', topicEnv: 'FERRY_RECONCILE_TOPIC', defaultTopic: 'ferry-reconcile-tick', schedule: '* * * * *', localEverySeconds: 3 },
+    summary: 'every minute: advance every rollout in flight (watch, succeed, roll back)',
+  },
+] as const satisfies readonly FunctionSpec[];
+
+export type Trigger =
+  | { kind: 'storage'; eventType: 'google.cloud.storage.object.v1.finalized' }
+  | { kind: 'pubsub'; topicEnv: string; defaultTopic: string }
+  | { kind: 'schedule'; topicEnv: string; defaultTopic: string; schedule: string; localEverySeconds: number }
+  | { kind: 'http' };
+
+export interface FunctionSpec {
+  name: string;
+  signature: 'cloudevent' | 'http';
+  trigger: Trigger;
+  summary: string;
+}
+
+export type FunctionName = (typeof FUNCTIONS)[number]['name'];

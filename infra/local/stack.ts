@@ -1,0 +1,251 @@
+/**
+ * The local stack (`npm start`): Google's Firestore/Pub/Sub emulators and the Firebase Storage
+ * emulator, a real Kubernetes control plane with simulated GKE GPU nodes, and every Cloud Function
+ * served by functions-framework — wired the way Eventarc, Pub/Sub push and Cloud Scheduler wire them
+ * in production. Everything listens on 127.0.0.1 only. Ctrl-C stops every process it started.
+ */
+import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { PubSub } from '@google-cloud/pubsub';
+import { startProcess, waitUntil, portOpen, stopAll, type ManagedProcess } from './proc.ts';
+import { startEmulators, checkEmulatorPrerequisites, freeEmulatorPorts, freeStablePort, type EmulatorStack } from './emulators.ts';
+import { startKube, kubeBinariesPresent, type KubeStack } from './kube.ts';
+import { FUNCTIONS } from '../../functions/manifest.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_PROJECT = 'demo-ferry';
+export const DEFAULT_BUCKET = 'ferry-models-local';
+
+export interface StackOptions {
+  /** State directory: logs, data, generated configs (default .ferry/stack). */
+  dir?: string;
+  projectId?: string;
+  bucket?: string;
+  /** 'default' uses firebase.json's and the documented ports; 'free' picks free ports (tests). */
+  ports?: 'default' | 'free';
+  /** Simulated pods become Ready this long after being bound (ms). */
+  podReadyDelayMs?: number;
+  /** Local Cloud Scheduler period for scheduled functions, overriding each function's own. */
+  scheduleEverySeconds?: number;
+  /** Where to write KEY=VALUE lines for the CLI (default .ferry/local.env; null: don't). */
+  envFile?: string | null;
+  log?: (msg: string) => void;
+}
+
+export interface Stack {
+  env: Record<string, string>;
+  functionUrls: Record<string, string>;
+  kube: KubeStack;
+  emulators: EmulatorStack;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_FUNCTION_PORT = 7001;
+
+async function pickPort(mode: 'default' | 'free', preferred: number): Promise<number> {
+  if (mode === 'default' && !(await portOpen(preferred))) return preferred;
+  return freeStablePort();
+}
+
+/** Names what is missing, or builds it when it can build itself. Throws with one clear message. */
+export function ensurePrerequisites(log: (m: string) => void): void {
+  const problems = checkEmulatorPrerequisites();
+  if (problems.length) {
+    throw new Error(`The local stack cannot start:\n  - ${problems.join('\n  - ')}`);
+  }
+  if (!kubeBinariesPresent()) {
+    log('Kubernetes binaries are not built yet: building them once from Debian\'s source package (~5 min)…');
+    const r = spawnSync('bash', [join(REPO_ROOT, 'infra/local/build-kubernetes.sh')], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      throw new Error('Building Kubernetes failed (see the output above). Re-run: bash infra/local/build-kubernetes.sh');
+    }
+  }
+}
+
+function slackSecret(dir: string): string {
+  const file = join(dir, 'slack-signing-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const log = opts.log ?? ((m: string) => process.stdout.write(`[ferry] ${m}\n`));
+  const dir = resolve(opts.dir ?? join(REPO_ROOT, '.ferry', 'stack'));
+  const projectId = opts.projectId ?? DEFAULT_PROJECT;
+  const bucket = opts.bucket ?? DEFAULT_BUCKET;
+  const ports = opts.ports ?? 'default';
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+
+  ensurePrerequisites(log);
+
+  const functionPorts: Record<string, number> = {};
+  let next = DEFAULT_FUNCTION_PORT;
+  for (const fn of FUNCTIONS) functionPorts[fn.name] = await pickPort(ports, next++);
+  const functionUrls = Object.fromEntries(
+    Object.entries(functionPorts).map(([name, port]) => [name, `http://127.0.0.1:${port}`]),
+  );
+  const uploadFn = FUNCTIONS.find((f) => f.trigger.kind === 'storage');
+
+  let kube: KubeStack | undefined;
+  let emulators: EmulatorStack | undefined;
+  let host: ManagedProcess | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let pubsub: PubSub | undefined;
+  const stop = async () => {
+    for (const t of timers) clearInterval(t);
+    await pubsub?.close().catch(() => undefined);
+    await host?.stop();
+    await Promise.allSettled([kube?.stop(), emulators?.stop()]);
+    await stopAll();
+  };
+
+  try {
+    log('starting Firestore, Pub/Sub and Storage emulators and the Kubernetes control plane…');
+    const started = await Promise.allSettled([
+      startEmulators({
+        dir,
+        projectId,
+        bucket,
+        ...(ports === 'free' ? { ports: await freeEmulatorPorts() } : {}),
+        ...(uploadFn ? { uploadFunctionUrl: functionUrls[uploadFn.name]! } : {}),
+        log,
+      }),
+      startKube({
+        dir,
+        ...(ports === 'free'
+          ? { ports: { etcdClient: await freeStablePort(), etcdPeer: await freeStablePort(), apiserver: await freeStablePort() } }
+          : {}),
+        log,
+        simulator: { podReadyDelayMs: opts.podReadyDelayMs ?? 1500 },
+      }),
+    ]);
+    if (started[0].status === 'fulfilled') emulators = started[0].value;
+    if (started[1].status === 'fulfilled') kube = started[1].value;
+    const failed = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed.length) throw new Error(failed.map((f) => String(f.reason?.message ?? f.reason)).join('\n\n'));
+    const em = emulators!;
+    const k = kube!;
+
+    const env: Record<string, string> = {
+      ...em.env,
+      GOOGLE_CLOUD_PROJECT: projectId,
+      KUBECONFIG: k.kubeconfig,
+      FERRY_KUBE_ADMIN_KUBECONFIG: k.adminKubeconfig,
+      FERRY_BUCKET: bucket,
+      FERRY_MODEL_PREFIX: 'models/',
+      FERRY_DEPLOY_TOPIC: 'ferry-deploy-requests',
+      FERRY_RESULTS_TOPIC: 'ferry-deploy-results',
+      FERRY_SLACK_SIGNING_SECRET: slackSecret(dir),
+      FERRY_STACK_DIR: dir,
+    };
+    for (const fn of FUNCTIONS) env[`FERRY_URL_${fn.name.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()}`] = functionUrls[fn.name]!;
+
+    log('starting the Cloud Functions (functions-framework)…');
+    host = startProcess({
+      name: 'functions',
+      command: process.execPath,
+      args: [join(REPO_ROOT, 'infra/local/functions-host.ts'), JSON.stringify(functionPorts)],
+      logFile: join(dir, 'logs', 'functions.log'),
+      env: { ...process.env, ...env, FERRY_LOG_LEVEL: process.env['FERRY_LOG_LEVEL'] ?? 'debug' },
+      cwd: REPO_ROOT,
+    });
+    for (const fn of FUNCTIONS) {
+      await waitUntil(`function ${fn.name}`, () => portOpen(functionPorts[fn.name]!), { proc: host, timeoutMs: 30_000 });
+    }
+
+    // Pub/Sub push subscriptions and the local Cloud Scheduler.
+    pubsub = new PubSub({ projectId, apiEndpoint: em.pubsubHost });
+    for (const fn of FUNCTIONS) {
+      const t = fn.trigger as { kind: string; topicEnv?: string; defaultTopic?: string; localEverySeconds?: number };
+      if (t.kind !== 'pubsub' && t.kind !== 'schedule') continue;
+      const topicName = env[t.topicEnv!] ?? t.defaultTopic!;
+      env[t.topicEnv!] = topicName;
+      const [topic] = await pubsub.topic(topicName).get({ autoCreate: true });
+      const endpoint = `${functionUrls[fn.name]}/projects/${projectId}/topics/${topicName}`;
+      await topic.createSubscription(`${fn.name}-push`, { pushConfig: { pushEndpoint: endpoint }, ackDeadlineSeconds: 60 });
+      if (t.kind === 'schedule') {
+        const every = opts.scheduleEverySeconds ?? t.localEverySeconds ?? 60;
+        const tick = () => void topic.publishMessage({ json: { scheduledAt: new Date().toISOString() } }).catch(() => undefined);
+        timers.push(setInterval(tick, every * 1000));
+      }
+    }
+    const resultsTopic = env['FERRY_RESULTS_TOPIC']!;
+    await pubsub.topic(resultsTopic).get({ autoCreate: true });
+
+    const envFile = opts.envFile === undefined ? join(REPO_ROOT, '.ferry', 'local.env') : opts.envFile;
+    if (envFile) {
+      mkdirSync(dirname(envFile), { recursive: true });
+      const body = Object.entries(env)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k2, v]) => `${k2}=${v}`)
+        .join('\n');
+      writeFileSync(envFile, `# written by \`npm start\` (${new Date().toISOString()}); removed when it stops\n${body}\n`);
+    }
+    return { env, functionUrls, kube: k, emulators: em, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** Record of a running `npm start`, so `npm run demo` and tests can reuse it. */
+export interface StackRecord {
+  pid: number;
+  env: Record<string, string>;
+  functionUrls: Record<string, string>;
+  startedAt: string;
+}
+
+export const STACK_RECORD = join(REPO_ROOT, '.ferry', 'stack.json');
+
+export function runningStack(): StackRecord | undefined {
+  if (!existsSync(STACK_RECORD)) return undefined;
+  try {
+    const rec = JSON.parse(readFileSync(STACK_RECORD, 'utf8')) as StackRecord;
+    process.kill(rec.pid, 0);
+    return rec;
+  } catch {
+    return undefined;
+  }
+}
+
+async function cli(): Promise<void> {
+  const existing = runningStack();
+  if (existing) {
+    process.stdout.write(`ferry: the local stack is already running (pid ${existing.pid}); see .ferry/local.env\n`);
+    process.exit(0);
+  }
+  const t0 = Date.now();
+  let stack: Stack;
+  try {
+    stack = await startStack({ scheduleEverySeconds: Number(process.env['FERRY_LOCAL_SCHEDULE_SECONDS'] ?? 5) });
+  } catch (e) {
+    process.stderr.write(`ferry: the local stack failed to start:\n${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+  const rec: StackRecord = { pid: process.pid, env: stack.env, functionUrls: stack.functionUrls, startedAt: new Date().toISOString() };
+  writeFileSync(STACK_RECORD, JSON.stringify(rec, null, 2));
+  for (const [name, url] of Object.entries(stack.functionUrls)) process.stdout.write(`  ${name.padEnd(22)} ${url}\n`);
+  process.stdout.write(`  logs                   ${stack.env['FERRY_STACK_DIR']}/logs\n`);
+  process.stdout.write(`ferry: ready in ${((Date.now() - t0) / 1000).toFixed(1)} s — env in .ferry/local.env; Ctrl-C stops everything\n`);
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nferry: stopping…\n');
+    await stack.stop();
+    rmSync(STACK_RECORD, { force: true });
+    rmSync(join(REPO_ROOT, '.ferry', 'local.env'), { force: true });
+    process.stdout.write('ferry: stopped\n');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) await cli();

@@ -1,0 +1,246 @@
+/**
+ * Firestore adapter. Every write that depends on what is stored runs in a transaction that reads
+ * the documents, asks a pure function in shared/domain what to write, and writes it — so duplicate,
+ * late and concurrent events converge. SDK errors become FerryErrors with a retryable flag.
+ */
+import { Firestore, type Transaction, type DocumentReference } from '@google-cloud/firestore';
+import { FerryError } from '../domain/errors.ts';
+import {
+  VersionDoc, ModelDoc, ValidationClaim, newVersionDoc, newModelDoc, applyIncomplete, decideClaim,
+  applyValidationStart, applyValidationResult, applyValidationError, applyLatestValid,
+  type AutodeployTarget, type ClaimDecision,
+} from '../domain/version.ts';
+import { autodeployTargetKey, type CheckpointState, type VersionRef } from '../ports/checkpoint-state.ts';
+import type { z } from 'zod';
+
+/** gRPC status codes that mean "try again". */
+const RETRYABLE = new Set([1, 4, 8, 10, 13, 14]);
+
+export function firestoreError(e: unknown, what: string): FerryError {
+  if (e instanceof FerryError) return e;
+  const code = typeof (e as { code?: unknown })?.code === 'number' ? (e as { code: number }).code : undefined;
+  const message = e instanceof Error ? e.message : String(e);
+  if (code === undefined || RETRYABLE.has(code)) {
+    return new FerryError('STATE_UNAVAILABLE', `Firestore ${what} failed: ${message}`, { retryable: true, cause: e });
+  }
+  if (code === 7 || code === 16) {
+    return new FerryError('STATE_FORBIDDEN', `Firestore ${what} was refused: ${message}`, {
+      cause: e,
+      hint: "Give the function's service account roles/datastore.user.",
+    });
+  }
+  return new FerryError('STATE_ERROR', `Firestore ${what} failed: ${message}`, { cause: e });
+}
+
+let shared: Firestore | undefined;
+/** One client per process (Cloud Functions reuse instances between invocations). */
+export function firestoreClient(projectId?: string): Firestore {
+  shared ??= new Firestore({ ...(projectId ? { projectId } : {}), ignoreUndefinedProperties: true });
+  return shared;
+}
+
+function parse<S extends z.ZodType>(schema: S, data: unknown, path: string): z.infer<S> {
+  const r = schema.safeParse(data);
+  if (!r.success) {
+    throw new FerryError('STATE_CORRUPT', `document ${path} does not match its schema: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+      hint: 'A document written by an incompatible ferry version; inspect or delete it.',
+    });
+  }
+  return r.data;
+}
+
+export class FirestoreCheckpointState implements CheckpointState {
+  private readonly db: Firestore;
+  constructor(db: Firestore) {
+    this.db = db;
+  }
+
+  private modelRef(model: string): DocumentReference {
+    return this.db.collection('models').doc(model);
+  }
+  private versionRef(model: string, version: string): DocumentReference {
+    return this.modelRef(model).collection('versions').doc(version);
+  }
+  private claimRef(ref: VersionRef, contentKey: string): DocumentReference {
+    return this.versionRef(ref.model, ref.version).collection('validations').doc(contentKey);
+  }
+
+  private async tx<T>(what: string, fn: (t: Transaction) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.runTransaction(fn, { maxAttempts: 10 });
+    } catch (e) {
+      throw firestoreError(e, what);
+    }
+  }
+
+  private async readVersion(t: Transaction, ref: VersionRef, now: string): Promise<VersionDoc> {
+    const snap = await t.get(this.versionRef(ref.model, ref.version));
+    return snap.exists ? parse(VersionDoc, snap.data(), snap.ref.path) : newVersionDoc(ref.model, ref.version, ref.uri, now);
+  }
+
+  private async readModel(t: Transaction, model: string, now: string): Promise<{ doc: ModelDoc; exists: boolean }> {
+    const snap = await t.get(this.modelRef(model));
+    return snap.exists ? { doc: parse(ModelDoc, snap.data(), snap.ref.path), exists: true } : { doc: newModelDoc(model, now), exists: false };
+  }
+
+  async recordIncomplete(ref: VersionRef, obs: { generation: string; missing: string[]; eventId: string; now: Date }): Promise<void> {
+    const now = obs.now.toISOString();
+    await this.tx('recordIncomplete', async (t) => {
+      const doc = await this.readVersion(t, ref, now);
+      const model = await this.readModel(t, ref.model, now);
+      const next = applyIncomplete(doc, { ...obs, now });
+      if (!model.exists) t.set(this.modelRef(ref.model), model.doc);
+      if (next) t.set(this.versionRef(ref.model, ref.version), next);
+    });
+  }
+
+  async claimValidation(
+    ref: VersionRef,
+    run: { contentKey: string; generation: string; files: VersionDoc['files']; eventId: string; now: Date; leaseMs: number },
+  ): Promise<ClaimDecision> {
+    const now = run.now.toISOString();
+    return this.tx('claimValidation', async (t) => {
+      const claimSnap = await t.get(this.claimRef(ref, run.contentKey));
+      const doc = await this.readVersion(t, ref, now);
+      const model = await this.readModel(t, ref.model, now);
+      const existing = claimSnap.exists ? parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path) : undefined;
+      const decision = decideClaim(existing, run);
+      if (decision.action === 'skip') return decision;
+      const started = applyValidationStart(doc, { ...run, now });
+      if (!started) {
+        // A later observation already owns the version: this content is stale before it starts.
+        return { action: 'skip', reason: 'ALREADY_VALIDATED', claim: decision.claim } as ClaimDecision;
+      }
+      if (!model.exists) t.set(this.modelRef(ref.model), model.doc);
+      t.set(this.claimRef(ref, run.contentKey), decision.claim);
+      t.set(this.versionRef(ref.model, ref.version), started);
+      return decision;
+    });
+  }
+
+  async finishValidation(ref: VersionRef, outcome: Parameters<CheckpointState['finishValidation']>[1]): Promise<{ applied: boolean; autodeploy: AutodeployTarget[] }> {
+    return this.tx('finishValidation', async (t) => {
+      const claimSnap = await t.get(this.claimRef(ref, outcome.contentKey));
+      const doc = await this.readVersion(t, ref, outcome.now);
+      const model = await this.readModel(t, ref.model, outcome.now);
+      const { doc: next, applied } = applyValidationResult(doc, outcome);
+      const targets = applied && outcome.valid ? model.doc.autodeploy.targets : [];
+      t.set(this.versionRef(ref.model, ref.version), next);
+      if (applied) {
+        t.set(this.modelRef(ref.model), applyLatestValid(model.doc, { version: ref.version, validatedAt: outcome.now, contentKey: outcome.contentKey }, outcome.valid));
+      }
+      if (claimSnap.exists) {
+        const claim = parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path);
+        t.set(this.claimRef(ref, outcome.contentKey), {
+          ...claim,
+          state: 'done',
+          finishedAt: outcome.now,
+          outcome: applied ? (outcome.valid ? 'valid' : 'invalid') : 'superseded',
+          autodeployPending: targets.map(autodeployTargetKey),
+        } satisfies ValidationClaim);
+      }
+      return { applied, autodeploy: targets };
+    });
+  }
+
+  async failValidation(ref: VersionRef, r: { contentKey: string; code: string; message: string; now: Date }): Promise<void> {
+    const now = r.now.toISOString();
+    await this.tx('failValidation', async (t) => {
+      const claimSnap = await t.get(this.claimRef(ref, r.contentKey));
+      const doc = await this.readVersion(t, ref, now);
+      const next = applyValidationError(doc, { ...r, now });
+      if (next) t.set(this.versionRef(ref.model, ref.version), next);
+      if (claimSnap.exists) {
+        const claim = parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path);
+        t.set(this.claimRef(ref, r.contentKey), { ...claim, state: 'done', finishedAt: now, outcome: 'error' } satisfies ValidationClaim);
+      }
+    });
+  }
+
+  async releaseClaim(ref: VersionRef, contentKey: string, now: Date): Promise<void> {
+    await this.tx('releaseClaim', async (t) => {
+      const snap = await t.get(this.claimRef(ref, contentKey));
+      if (!snap.exists) return;
+      const claim = parse(ValidationClaim, snap.data(), snap.ref.path);
+      if (claim.state === 'running') t.set(snap.ref, { ...claim, leaseUntil: now.toISOString() } satisfies ValidationClaim);
+    });
+  }
+
+  async pendingAutodeploy(ref: VersionRef, contentKey: string): Promise<AutodeployTarget[]> {
+    try {
+      const [claimSnap, modelSnap] = await Promise.all([this.claimRef(ref, contentKey).get(), this.modelRef(ref.model).get()]);
+      if (!claimSnap.exists || !modelSnap.exists) return [];
+      const claim = parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path);
+      const model = parse(ModelDoc, modelSnap.data(), modelSnap.ref.path);
+      if (claim.state !== 'done' || claim.outcome !== 'valid') return [];
+      return model.autodeploy.targets.filter((t) => claim.autodeployPending.includes(autodeployTargetKey(t)));
+    } catch (e) {
+      throw firestoreError(e, 'pendingAutodeploy');
+    }
+  }
+
+  async autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string): Promise<void> {
+    await this.tx('autodeployPublished', async (t) => {
+      const snap = await t.get(this.claimRef(ref, contentKey));
+      if (!snap.exists) return;
+      const claim = parse(ValidationClaim, snap.data(), snap.ref.path);
+      t.set(snap.ref, { ...claim, autodeployPending: claim.autodeployPending.filter((k) => k !== targetKey) } satisfies ValidationClaim);
+    });
+  }
+
+  async getModel(model: string): Promise<ModelDoc | undefined> {
+    try {
+      const snap = await this.modelRef(model).get();
+      return snap.exists ? parse(ModelDoc, snap.data(), snap.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'getModel');
+    }
+  }
+
+  async getVersion(model: string, version: string): Promise<VersionDoc | undefined> {
+    try {
+      const snap = await this.versionRef(model, version).get();
+      return snap.exists ? parse(VersionDoc, snap.data(), snap.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'getVersion');
+    }
+  }
+
+  async listModels(): Promise<ModelDoc[]> {
+    try {
+      const snap = await this.db.collection('models').get();
+      return snap.docs.map((d) => parse(ModelDoc, d.data(), d.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'listModels');
+    }
+  }
+
+  async listVersions(model: string): Promise<VersionDoc[]> {
+    try {
+      const snap = await this.modelRef(model).collection('versions').get();
+      return snap.docs.map((d) => parse(VersionDoc, d.data(), d.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'listVersions');
+    }
+  }
+
+  async latestValidVersion(model: string): Promise<VersionDoc | undefined> {
+    try {
+      const snap = await this.modelRef(model).collection('versions').where('status', '==', 'valid').orderBy('validatedAt', 'desc').limit(1).get();
+      const d = snap.docs[0];
+      return d ? parse(VersionDoc, d.data(), d.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'latestValidVersion');
+    }
+  }
+
+  async setAutodeploy(model: string, targets: AutodeployTarget[], now: Date): Promise<ModelDoc> {
+    const iso = now.toISOString();
+    return this.tx('setAutodeploy', async (t) => {
+      const m = await this.readModel(t, model, iso);
+      const next: ModelDoc = { ...m.doc, autodeploy: { targets }, updatedAt: iso };
+      t.set(this.modelRef(model), next);
+      return next;
+    });
+  }
+}

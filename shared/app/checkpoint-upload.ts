@@ -1,0 +1,164 @@
+/**
+ * Use case: one GCS finalize event → the version's state recomputed from one listing of its prefix.
+ * Works from state, not from the event, so duplicate, late and reordered events are harmless:
+ * incomplete → record what is missing; complete → claim this content (name, generation set) once,
+ * validate headers, store the result, and publish one deploy request per autodeploy target.
+ */
+import type { ObjectStore, ObjectInfo } from '../ports/object-store.ts';
+import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
+import { autodeployTargetKey } from '../ports/checkpoint-state.ts';
+import type { Publisher } from '../ports/publisher.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { StorageFinalizedEvent } from '../domain/events.ts';
+import type { AutodeployTarget } from '../domain/version.ts';
+import { asFerryError } from '../domain/errors.ts';
+import {
+  parseObjectPath, checkCompleteness, contentKey, maxGeneration, INDEX_FILE,
+} from '../domain/upload.ts';
+import { validateCheckpoint, parseIndex } from './validate-checkpoint.ts';
+
+export interface UploadDeps {
+  objects: (bucket: string) => ObjectStore;
+  state: CheckpointState;
+  publisher: Publisher;
+  clock: Clock;
+  logger: Logger;
+  config: {
+    modelPrefix: string;
+    validationConcurrency: number;
+    /** How long a validation claim holds before another delivery may take it over. */
+    claimLeaseMs: number;
+    deployTopic: string;
+  };
+}
+
+export type UploadOutcome =
+  | { outcome: 'ignored'; reason: string }
+  | { outcome: 'rejected'; reason: string; message: string }
+  | { outcome: 'incomplete'; ref: VersionRef; missing: string[] }
+  | { outcome: 'skipped'; ref: VersionRef; reason: string; published: number }
+  | { outcome: 'validated'; ref: VersionRef; valid: boolean; applied: boolean; published: number; contentKey: string };
+
+/** Largest index file read whole; a 10,000-shard index with a million tensors is ~60 MB. */
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+
+export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps: UploadDeps): Promise<UploadOutcome> {
+  const { bucket, name } = event.data;
+  const path = parseObjectPath(name, deps.config.modelPrefix);
+  const log = deps.logger.child({ eventId: event.id, object: `gs://${bucket}/${name}`, generation: event.data.generation });
+  if (path.kind === 'ignored') {
+    log.debug('object is not part of a checkpoint; ignored', { reason: path.reason });
+    return { outcome: 'ignored', reason: path.reason };
+  }
+  if (path.kind === 'rejected') {
+    log.warn(`object ignored: ${path.message}`, { reason: path.reason });
+    return { outcome: 'rejected', reason: path.reason, message: path.message };
+  }
+  const ref: VersionRef = { model: path.model, version: path.version, uri: `gs://${bucket}/${path.prefix.replace(/\/$/, '')}` };
+  const vlog = log.child({ model: ref.model, version: ref.version });
+  const store = deps.objects(bucket);
+
+  const listing = await store.list(path.prefix);
+  const index = listing.find((o) => o.name === path.prefix + INDEX_FILE);
+  let completeness = checkCompleteness(listing, path.prefix);
+  if (!completeness.complete && completeness.needsIndex && index) {
+    completeness = checkCompleteness(listing, path.prefix, await readIndexShards(store, index));
+  }
+  if (!completeness.complete) {
+    const missing = completeness.needsIndex ? [INDEX_FILE] : completeness.missing;
+    await deps.state.recordIncomplete(ref, { generation: maxGeneration(listing), missing, eventId: event.id, now: deps.clock.now() });
+    vlog.info('checkpoint upload not complete yet', { missing: missing.slice(0, 20), missingCount: missing.length });
+    return { outcome: 'incomplete', ref, missing };
+  }
+
+  const files = completeness.files;
+  const key = contentKey(ref.model, ref.version, files);
+  const generation = maxGeneration(files);
+  const claim = await deps.state.claimValidation(ref, {
+    contentKey: key,
+    generation,
+    files: files.map((f) => ({ name: f.name.slice(path.prefix.length), size: f.size, generation: f.generation })),
+    eventId: event.id,
+    now: deps.clock.now(),
+    leaseMs: deps.config.claimLeaseMs,
+  });
+  if (claim.action === 'skip') {
+    // The content is validated (or being validated) already. Finish any autodeploy a crash left.
+    const published = claim.reason === 'ALREADY_VALIDATED' ? await publishPending(ref, key, deps, vlog) : 0;
+    vlog.info('checkpoint content already claimed; no work', { reason: claim.reason, contentKey: key, claimedBy: claim.claim.eventId });
+    return { outcome: 'skipped', ref, reason: claim.reason, published };
+  }
+
+  vlog.info('checkpoint complete; validating headers', { contentKey: key, files: files.length, attempt: claim.claim.attempts });
+  let report;
+  try {
+    report = await validateCheckpoint(store, path.prefix, { listing: files, concurrency: deps.config.validationConcurrency });
+  } catch (e) {
+    const err = asFerryError(e, 'VALIDATION_FAILED');
+    if (err.retryable) {
+      await deps.state.releaseClaim(ref, key, deps.clock.now());
+      throw err; // redelivered; the released claim lets the redelivery take over
+    }
+    await deps.state.failValidation(ref, { contentKey: key, code: err.code, message: err.message, now: deps.clock.now() });
+    vlog.error('checkpoint could not be validated', { code: err.code, error: err });
+    return { outcome: 'validated', ref, valid: false, applied: true, published: 0, contentKey: key };
+  }
+
+  const now = deps.clock.now().toISOString();
+  const { applied, autodeploy } = await deps.state.finishValidation(ref, {
+    contentKey: key,
+    generation,
+    valid: report.ok,
+    summary: { ...report.summary, io: report.io } as Record<string, unknown>,
+    errors: report.errors,
+    warnings: report.warnings,
+    now,
+  });
+  const verdict = { valid: report.ok, applied, errors: report.errors.length, warnings: report.warnings.length, io: report.io, contentKey: key };
+  if (report.ok) vlog.info('checkpoint is valid', verdict);
+  else vlog.warn('checkpoint is invalid; it will not be deployed', { ...verdict, codes: [...new Set(report.errors.map((f) => f.code))] });
+  const published = autodeploy.length ? await publishAutodeploy(ref, key, autodeploy, deps, vlog) : 0;
+  return { outcome: 'validated', ref, valid: report.ok, applied, published, contentKey: key };
+}
+
+async function readIndexShards(store: ObjectStore, index: ObjectInfo): Promise<string[] | 'unparseable'> {
+  if (index.size > MAX_INDEX_BYTES) return 'unparseable';
+  const parsed = parseIndex(await store.read(index.name, 0, index.size, index.generation));
+  // An index with no usable weight_map cannot say what is missing; the validator reports it.
+  return parsed.weightMap.size === 0 && !parsed.ok ? 'unparseable' : parsed.shardNames;
+}
+
+async function publishPending(ref: VersionRef, key: string, deps: UploadDeps, log: Logger): Promise<number> {
+  const pending = await deps.state.pendingAutodeploy(ref, key);
+  return pending.length ? publishAutodeploy(ref, key, pending, deps, log) : 0;
+}
+
+/** One deploy request per target; the idempotency key makes a re-publish after a crash harmless. */
+async function publishAutodeploy(ref: VersionRef, key: string, targets: AutodeployTarget[], deps: UploadDeps, log: Logger): Promise<number> {
+  let n = 0;
+  for (const t of targets) {
+    const targetKey = autodeployTargetKey(t);
+    const request = {
+      apiVersion: 'ferry/v1',
+      model: ref.model,
+      version: ref.version,
+      target: { cluster: t.cluster, namespace: t.namespace, name: t.name },
+      ...(t.replicas !== undefined ? { replicas: t.replicas } : {}),
+      accelerator: t.accelerator,
+      requestedBy: { source: 'upload', principal: ref.uri },
+      idempotencyKey: `upload-${key}-${targetKey}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200),
+    };
+    try {
+      const messageId = await deps.publisher.publishJson(deps.config.deployTopic, request, { source: 'upload' });
+      await deps.state.autodeployPublished(ref, key, targetKey);
+      log.info('autodeploy: deploy request published', { target: t, messageId });
+      n++;
+    } catch (e) {
+      const err = asFerryError(e, 'PUBLISH_FAILED', true);
+      log.error('autodeploy: could not publish deploy request', { target: t, error: err });
+      throw err; // retryable → redelivered; the claim still lists this target as pending
+    }
+  }
+  return n;
+}

@@ -1,0 +1,101 @@
+import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { cliState } from '../deps.ts';
+import type { VersionDoc } from '../../domain/version.ts';
+
+export interface StatusJson {
+  models: Array<{
+    model: string;
+    latestValid: string | null;
+    autodeploy: unknown[];
+    versions: Array<{
+      version: string; status: string; validations: number; uri: string;
+      parameters: number | null; tensors: number | null; tensorBytes: number | null;
+      errors: unknown[]; warnings: unknown[]; missing: string[]; validatedAt: string | null; updatedAt: string;
+    }>;
+    rollouts: unknown[];
+  }>;
+  rejectedRequests: unknown[];
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : null);
+
+function versionRow(v: VersionDoc) {
+  const s = (v.summary ?? {}) as Record<string, unknown>;
+  const params = s['parameters'];
+  return {
+    version: v.version,
+    status: v.status,
+    validations: v.validations,
+    uri: v.uri,
+    parameters: num(typeof params === 'object' && params ? (params as Record<string, unknown>)['total'] : params),
+    tensors: num(s['tensors']),
+    tensorBytes: num(s['tensorBytes']),
+    errors: v.errors,
+    warnings: v.warnings,
+    missing: v.missing,
+    validatedAt: v.validatedAt,
+    updatedAt: v.updatedAt,
+  };
+}
+
+export async function statusCommand(args: string[], io: CliIo): Promise<number> {
+  const p = parseFlags(args, { booleans: ['json'] });
+  if ('error' in p) {
+    io.stderr(`ferry status: ${p.error}\nUsage: ferry status [<model>] [--json]\n`);
+    return EXIT.usage;
+  }
+  if (p.positional.length > 1) {
+    io.stderr('Usage: ferry status [<model>] [--json]\n');
+    return EXIT.usage;
+  }
+  const only = p.positional[0];
+  const { state, db } = await cliState(io.env);
+  const { FirestoreRolloutState } = await import('../../adapters/firestore-rollouts.ts');
+  const rollouts = new FirestoreRolloutState(db);
+  const models = only ? [await state.getModel(only)].filter((m) => m !== undefined) : await state.listModels();
+  const json: StatusJson = { models: [], rejectedRequests: [] };
+  for (const m of models.sort((a, b) => a.model.localeCompare(b.model))) {
+    const versions = (await state.listVersions(m.model)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const modelRollouts = (await rollouts.listRollouts({ model: m.model, limit: 20 })).map((r) => ({
+      id: r.id, phase: r.phase, reason: r.reason, message: r.message, version: r.version, target: r.target,
+      createdAt: r.createdAt, updatedAt: r.updatedAt, requestedBy: r.request.requestedBy,
+    }));
+    json.models.push({ model: m.model, latestValid: m.latestValid?.version ?? null, autodeploy: m.autodeploy.targets, versions: versions.map(versionRow), rollouts: modelRollouts });
+  }
+  json.rejectedRequests = await rollouts.listRejected(only);
+  if (p.flags['json']) {
+    io.stdout(JSON.stringify(json, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  if (only && json.models.length === 0) {
+    io.stdout(`No model named ${only}. Upload a checkpoint under gs://<bucket>/models/${only}/<version>/ first.\n`);
+    return EXIT.failed;
+  }
+  if (json.models.length === 0) io.stdout('No models yet. Upload one: ferry upload <dir> gs://<bucket>/models/<model>/<version>\n');
+  for (const m of json.models) {
+    io.stdout(`\n${m.model}  (latest valid: ${m.latestValid ?? '—'}${m.autodeploy.length ? `, autodeploy → ${m.autodeploy.length} target(s)` : ''})\n`);
+    const rows = m.versions.map((v) => [
+      v.version, v.status, String(v.validations),
+      v.parameters === null ? '' : v.parameters.toLocaleString('en-US'),
+      v.tensors === null ? '' : String(v.tensors),
+      v.status === 'incomplete' ? `missing: ${v.missing.slice(0, 3).join(', ')}${v.missing.length > 3 ? ` (+${v.missing.length - 3})` : ''}`
+        : v.errors.length ? `${(v.errors[0] as { code: string }).code}: ${(v.errors[0] as { message: string }).message}` : '',
+    ]);
+    table(io, ['VERSION', 'STATUS', 'RUNS', 'PARAMETERS', 'TENSORS', 'DETAIL'], rows);
+    for (const r of m.rollouts as Array<Record<string, unknown>>) {
+      io.stdout(`  rollout ${String(r['id'])}: ${String(r['phase'])} ${String(r['version'])} → ${JSON.stringify(r['target'])} ${r['reason'] ? `(${String(r['reason'])})` : ''}\n`);
+    }
+  }
+  if (json.rejectedRequests.length) {
+    io.stdout(`\nRejected deploy requests (${json.rejectedRequests.length}):\n`);
+    for (const r of json.rejectedRequests as Array<Record<string, unknown>>) io.stdout(`  ${String(r['messageId'])}  ${String(r['reason'])}: ${String(r['message'] ?? '')}\n`);
+  }
+  return EXIT.ok;
+}
+
+export function table(io: CliIo, head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n';
+  io.stdout(line(head));
+  for (const r of rows) io.stdout(line(r));
+}

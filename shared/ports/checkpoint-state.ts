@@ -1,0 +1,45 @@
+/** Where models, versions and validation claims live (Firestore in production and locally). */
+import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationOutcome, VersionDoc } from '../domain/version.ts';
+
+export interface VersionRef {
+  model: string;
+  version: string;
+  uri: string;
+}
+
+export interface CheckpointState {
+  /** Record an incomplete observation (ignored when a later one is already reflected). */
+  recordIncomplete(ref: VersionRef, obs: { generation: string; missing: string[]; eventId: string; now: Date }): Promise<void>;
+  /**
+   * Atomically claim the validation of one content and mark the version `validating`.
+   * `skip` when it is already validated or a live claim holds it.
+   */
+  claimValidation(
+    ref: VersionRef,
+    run: { contentKey: string; generation: string; files: PinnedFile[]; eventId: string; now: Date; leaseMs: number },
+  ): Promise<ClaimDecision>;
+  /**
+   * Atomically store the result on the version (unless superseded), close the claim, update the
+   * model's latest valid version, and note which autodeploy targets still need a deploy request.
+   */
+  finishValidation(ref: VersionRef, outcome: ValidationOutcome): Promise<{ applied: boolean; autodeploy: AutodeployTarget[] }>;
+  /** Give up a claim after a retryable failure, so the redelivered event can take it over. */
+  releaseClaim(ref: VersionRef, contentKey: string, now: Date): Promise<void>;
+  /** A permanent failure to validate: the version becomes invalid with that code. */
+  failValidation(ref: VersionRef, r: { contentKey: string; code: string; message: string; now: Date }): Promise<void>;
+  /** Autodeploy targets recorded on a finished claim whose deploy request is not yet published. */
+  pendingAutodeploy(ref: VersionRef, contentKey: string): Promise<AutodeployTarget[]>;
+  /** The deploy request for this target is published. */
+  autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string): Promise<void>;
+
+  getModel(model: string): Promise<ModelDoc | undefined>;
+  getVersion(model: string, version: string): Promise<VersionDoc | undefined>;
+  listModels(): Promise<ModelDoc[]>;
+  listVersions(model: string): Promise<VersionDoc[]>;
+  /** Newest valid version of a model (by validation time), if any. */
+  latestValidVersion(model: string): Promise<VersionDoc | undefined>;
+  setAutodeploy(model: string, targets: AutodeployTarget[], now: Date): Promise<ModelDoc>;
+}
+
+export const autodeployTargetKey = (t: { cluster: string; namespace: string; name: string }): string =>
+  `${t.cluster}|${t.namespace}|${t.name}`;
