@@ -1,0 +1,188 @@
+/**
+ * Firestore storage for rollouts: `rollouts/{id}`, `targets/{targetKey}` (one active rollout per
+ * target, at most one queued, the last good spec), `deployRequests/{messageId}` and
+ * `idempotencyKeys/{key}` (exactly-once), `rejectedRequests/{messageId}`.
+ */
+import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { Rollout, TargetState, admitRollout, releaseTarget, newTargetState, isTerminalPhase, ROLLOUT_PHASES, TERMINAL_PHASES } from '../domain/rollout.ts';
+import { targetKey, type Target } from '../domain/deploy-request.ts';
+import type { AdmitResult, RejectedRequest, RolloutState } from '../ports/rollout-state.ts';
+import { firestoreError } from './firestore.ts';
+import { FerryError } from '../domain/errors.ts';
+import type { z } from 'zod';
+
+const IN_FLIGHT = ROLLOUT_PHASES.filter((p) => !(TERMINAL_PHASES as readonly string[]).includes(p));
+/** Idempotency records are kept this long (a Firestore TTL policy on `expireAt` deletes them). */
+const IDEMPOTENCY_TTL_MS = 7 * 24 * 3600 * 1000;
+
+function parse<S extends z.ZodType>(schema: S, data: unknown, path: string): z.infer<S> {
+  const r = schema.safeParse(data);
+  if (!r.success) {
+    throw new FerryError('STATE_CORRUPT', `document ${path} does not match its schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}
+
+/** Firestore keeps what JSON keeps; a round trip drops undefined and normalises the spec objects. */
+const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+export class FirestoreRolloutState implements RolloutState {
+  private readonly db: Firestore;
+  constructor(db: Firestore) {
+    this.db = db;
+  }
+
+  private rolloutRef(id: string) {
+    return this.db.collection('rollouts').doc(id);
+  }
+  private targetRef(key: string) {
+    return this.db.collection('targets').doc(key);
+  }
+
+  private async tx<T>(what: string, fn: (t: Transaction) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.runTransaction(fn, { maxAttempts: 20 });
+    } catch (e) {
+      throw firestoreError(e, what);
+    }
+  }
+
+  async admit(req: Parameters<RolloutState['admit']>[0]): Promise<AdmitResult> {
+    const { rollout, now } = req;
+    const expireAt = new Date(now.getTime() + IDEMPOTENCY_TTL_MS);
+    const keyId = req.idempotencyKey ? encodeURIComponent(req.idempotencyKey).slice(0, 1400) : undefined;
+    return this.tx('admit', async (t) => {
+      const msgRef = this.db.collection('deployRequests').doc(encodeURIComponent(req.messageId));
+      const keyRef = keyId ? this.db.collection('idempotencyKeys').doc(keyId) : undefined;
+      const tRef = this.targetRef(rollout.targetKey);
+      const [msgSnap, keySnap, tSnap] = await Promise.all([t.get(msgRef), keyRef ? t.get(keyRef) : undefined, t.get(tRef)]);
+      if (msgSnap.exists) return { outcome: 'duplicate', by: 'messageId', rolloutId: (msgSnap.get('rolloutId') as string | null) ?? null };
+      if (keySnap?.exists) {
+        // A new message with a known key: remember which rollout it maps to, so it can be followed.
+        const rolloutId = (keySnap.get('rolloutId') as string | null) ?? null;
+        t.create(msgRef, { messageId: req.messageId, rolloutId, outcome: 'duplicate-idempotency-key', at: now.toISOString(), expireAt });
+        return { outcome: 'duplicate', by: 'idempotencyKey', rolloutId };
+      }
+      const state = tSnap.exists ? parse(TargetState, tSnap.data(), tSnap.ref.path) : newTargetState(rollout.target, now);
+      // The same rendered spec for the same target: already there, or already on its way.
+      const activeOrQueued = [state.activeRolloutId, state.queuedRolloutId].filter((x): x is string => x !== null);
+      const others = await Promise.all(activeOrQueued.map((id) => t.get(this.rolloutRef(id))));
+      const sameInFlight = others.find((s) => s.exists && s.get('specDigest') === rollout.specDigest && !isTerminalPhase(s.get('phase')));
+      const sameOnTarget = state.activeRolloutId === null && state.lastGood?.specDigest === rollout.specDigest;
+      const record = (rolloutId: string | null, outcome: string) => {
+        t.create(msgRef, { messageId: req.messageId, rolloutId, outcome, at: now.toISOString(), expireAt });
+        if (keyRef) t.create(keyRef, { key: req.idempotencyKey, rolloutId, at: now.toISOString(), expireAt });
+      };
+      if (sameInFlight || sameOnTarget) {
+        const rolloutId = sameInFlight ? sameInFlight.id : state.lastGood!.rolloutId;
+        record(rolloutId, 'duplicate-spec');
+        return { outcome: 'duplicate', by: 'specDigest', rolloutId };
+      }
+      const admission = admitRollout(state, rollout.id, now);
+      let superseded: Rollout | null = null;
+      if (admission.supersedes) {
+        const snap = others.find((s) => s.id === admission.supersedes);
+        if (snap?.exists) {
+          superseded = req.supersede(parse(Rollout, snap.data(), snap.ref.path));
+          t.set(snap.ref, plain(superseded));
+        }
+      }
+      t.create(this.rolloutRef(rollout.id), plain(rollout));
+      t.set(tRef, plain(admission.state));
+      record(rollout.id, admission.decision);
+      return { outcome: 'admitted', decision: admission.decision === 'queued' ? 'queued' : 'start', rollout, superseded };
+    });
+  }
+
+  async recordRejected(r: RejectedRequest): Promise<void> {
+    try {
+      await this.db
+        .collection('rejectedRequests')
+        .doc(encodeURIComponent(r.messageId))
+        .set({ ...r, expireAt: new Date(Date.parse(r.receivedAt) + 30 * 24 * 3600 * 1000) });
+    } catch (e) {
+      throw firestoreError(e, 'recordRejected');
+    }
+  }
+
+  async rolloutIdForMessage(messageId: string): Promise<string | null> {
+    try {
+      const snap = await this.db.collection('deployRequests').doc(encodeURIComponent(messageId)).get();
+      return snap.exists ? ((snap.get('rolloutId') as string | null) ?? null) : null;
+    } catch (e) {
+      throw firestoreError(e, 'rolloutIdForMessage');
+    }
+  }
+
+  async listRejected(model?: string, limit = 50): Promise<RejectedRequest[]> {
+    try {
+      const snap = await this.db.collection('rejectedRequests').get();
+      return snap.docs
+        .map((d) => {
+          const { expireAt: _e, ...rest } = d.data() as RejectedRequest & { expireAt?: unknown };
+          return rest;
+        })
+        .filter((r) => model === undefined || r.model === model)
+        .sort((a, b) => b.receivedAt.localeCompare(a.receivedAt))
+        .slice(0, limit);
+    } catch (e) {
+      throw firestoreError(e, 'listRejected');
+    }
+  }
+
+  async getRollout(id: string): Promise<Rollout | undefined> {
+    try {
+      const snap = await this.rolloutRef(id).get();
+      return snap.exists ? parse(Rollout, snap.data(), snap.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'getRollout');
+    }
+  }
+
+  async getTarget(target: Target): Promise<TargetState | undefined> {
+    try {
+      const snap = await this.targetRef(targetKey(target)).get();
+      return snap.exists ? parse(TargetState, snap.data(), snap.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'getTarget');
+    }
+  }
+
+  async listInFlight(): Promise<Rollout[]> {
+    try {
+      const snap = await this.db.collection('rollouts').where('phase', 'in', IN_FLIGHT).get();
+      return snap.docs.map((d) => parse(Rollout, d.data(), d.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'listInFlight');
+    }
+  }
+
+  async listRollouts(filter: { model?: string; targetKey?: string; limit?: number }): Promise<Rollout[]> {
+    try {
+      let q: FirebaseFirestore.Query = this.db.collection('rollouts');
+      if (filter.model) q = q.where('model', '==', filter.model);
+      if (filter.targetKey) q = q.where('targetKey', '==', filter.targetKey);
+      const snap = await q.get();
+      return snap.docs
+        .map((d) => parse(Rollout, d.data(), d.ref.path))
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+        .slice(0, filter.limit ?? 100);
+    } catch (e) {
+      throw firestoreError(e, 'listRollouts');
+    }
+  }
+
+  async saveStep(rollout: Rollout, expectedUpdatedAt: string, now: Date): Promise<{ saved: boolean; next: string | null }> {
+    return this.tx('saveStep', async (t) => {
+      const ref = this.rolloutRef(rollout.id);
+      const tRef = this.targetRef(rollout.targetKey);
+      const [snap, tSnap] = await Promise.all([t.get(ref), t.get(tRef)]);
+      if (!snap.exists || snap.get('updatedAt') !== expectedUpdatedAt) return { saved: false, next: null };
+      t.set(ref, plain(rollout));
+      if (!isTerminalPhase(rollout.phase) || !tSnap.exists) return { saved: true, next: null };
+      const released = releaseTarget(parse(TargetState, tSnap.data(), tSnap.ref.path), rollout, now);
+      t.set(tRef, plain(released.state));
+      return { saved: true, next: released.next };
+    });
+  }
+}

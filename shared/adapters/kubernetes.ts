@@ -1,0 +1,172 @@
+/**
+ * Kubernetes adapter (@kubernetes/client-node 2.x). `local` uses the kubeconfig the local stack
+ * writes; a GKE cluster is reached with its endpoint and CA from the GKE API and a fresh access
+ * token from application default credentials (there is no gcloud auth plugin in Cloud Functions).
+ */
+import {
+  KubeConfig, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, ApiException,
+  type V1Deployment, type V1Service, type V1Pod,
+} from '@kubernetes/client-node';
+import { FerryError } from '../domain/errors.ts';
+import type { ClusterClient, ClusterProvider } from '../ports/cluster.ts';
+
+export const FIELD_MANAGER = 'ferry';
+const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Turns an ApiException (or a network error) into a FerryError with a retryable flag. */
+export function kubeError(e: unknown, what: string): FerryError {
+  if (e instanceof FerryError) return e;
+  if (e instanceof ApiException) {
+    const status = e.code;
+    const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
+    let message = body;
+    try {
+      message = (JSON.parse(body) as { message?: string }).message ?? body;
+    } catch {
+      /* not JSON */
+    }
+    if (status === 401 || status === 403) {
+      return new FerryError('CLUSTER_FORBIDDEN', `${what}: ${message}`, {
+        cause: e,
+        hint: "Grant ferry's identity the Kubernetes permissions it needs (roles/container.developer on GKE, or the RBAC role the local stack creates).",
+      });
+    }
+    if (status === 409) return new FerryError('CLUSTER_CONFLICT', `${what}: ${message}`, { cause: e, retryable: true });
+    if (status === 422 || status === 400) return new FerryError('MANIFEST_REJECTED', `${what}: ${message}`, { cause: e, hint: 'The rendered manifest was refused by the API server; this is a ferry bug or an incompatible cluster version.' });
+    if (status === 404) return new FerryError('CLUSTER_NOT_FOUND', `${what}: ${message}`, { cause: e });
+    return new FerryError('CLUSTER_UNAVAILABLE', `${what}: HTTP ${status}: ${message}`, { cause: e, retryable: status === 429 || status >= 500 });
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return new FerryError('CLUSTER_UNAVAILABLE', `${what}: ${message}`, { cause: e, retryable: true });
+}
+
+export class KubeClusterClient implements ClusterClient {
+  private readonly apps: AppsV1Api;
+  private readonly core: CoreV1Api;
+  constructor(kc: KubeConfig) {
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  async applyDeployment(obj: V1Deployment): Promise<V1Deployment> {
+    const { name, namespace } = meta(obj);
+    try {
+      return await this.apps.patchNamespacedDeployment({ name, namespace, body: obj, fieldManager: FIELD_MANAGER, force: true }, APPLY);
+    } catch (e) {
+      throw kubeError(e, `apply Deployment ${namespace}/${name}`);
+    }
+  }
+
+  async applyService(obj: V1Service): Promise<V1Service> {
+    const { name, namespace } = meta(obj);
+    try {
+      return await this.core.patchNamespacedService({ name, namespace, body: obj, fieldManager: FIELD_MANAGER, force: true }, APPLY);
+    } catch (e) {
+      throw kubeError(e, `apply Service ${namespace}/${name}`);
+    }
+  }
+
+  async getDeployment(namespace: string, name: string): Promise<V1Deployment | undefined> {
+    try {
+      return await this.apps.readNamespacedDeployment({ name, namespace });
+    } catch (e) {
+      if (e instanceof ApiException && e.code === 404) return undefined;
+      throw kubeError(e, `read Deployment ${namespace}/${name}`);
+    }
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    try {
+      return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+    } catch (e) {
+      throw kubeError(e, `list pods in ${namespace}`);
+    }
+  }
+
+  async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {
+    try {
+      await this.apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, MERGE);
+    } catch (e) {
+      throw kubeError(e, `scale Deployment ${namespace}/${name}`);
+    }
+  }
+
+  async ensureNamespace(namespace: string): Promise<void> {
+    try {
+      await this.core.readNamespace({ name: namespace });
+    } catch (e) {
+      if (!(e instanceof ApiException && e.code === 404)) throw kubeError(e, `read Namespace ${namespace}`);
+      try {
+        await this.core.createNamespace({ body: { metadata: { name: namespace, labels: { 'app.kubernetes.io/managed-by': 'ferry' } } } });
+      } catch (e2) {
+        if (!(e2 instanceof ApiException && e2.code === 409)) throw kubeError(e2, `create Namespace ${namespace}`);
+      }
+    }
+  }
+}
+
+function meta(obj: { metadata?: { name?: string; namespace?: string } }): { name: string; namespace: string } {
+  const name = obj.metadata?.name;
+  const namespace = obj.metadata?.namespace;
+  if (!name || !namespace) throw new FerryError('MANIFEST_INVALID', 'a rendered object has no metadata.name/namespace');
+  return { name, namespace };
+}
+
+export interface ClusterProviderOptions {
+  /** Kubeconfig path for the cluster named `local` (the local stack's KUBECONFIG). */
+  localKubeconfig?: string;
+}
+
+/**
+ * `local` → the local kubeconfig. `projects/P/locations/L/clusters/C` → GKE: endpoint + CA from
+ * getCluster, a bearer token from ADC, built fresh per call (tokens last about an hour).
+ */
+export function clusterProvider(opts: ClusterProviderOptions): ClusterProvider {
+  let local: KubeClusterClient | undefined;
+  return {
+    async get(cluster: string): Promise<ClusterClient> {
+      if (cluster === 'local') {
+        if (!opts.localKubeconfig) {
+          throw new FerryError('CLUSTER_NOT_CONFIGURED', 'the target cluster is "local" but no KUBECONFIG is configured', {
+            hint: 'Start the local stack with `npm start` (it writes KUBECONFIG to .ferry/local.env), or target a GKE cluster.',
+          });
+        }
+        if (!local) {
+          const kc = new KubeConfig();
+          kc.loadFromFile(opts.localKubeconfig);
+          local = new KubeClusterClient(kc);
+        }
+        return local;
+      }
+      return gkeClient(cluster);
+    },
+  };
+}
+
+async function gkeClient(cluster: string): Promise<ClusterClient> {
+  const [{ ClusterManagerClient }, { GoogleAuth }] = await Promise.all([import('@google-cloud/container'), import('google-auth-library')]);
+  const gke = new ClusterManagerClient();
+  let info;
+  try {
+    [info] = await gke.getCluster({ name: cluster });
+  } catch (e) {
+    const code = (e as { code?: number }).code;
+    if (code === 5) {
+      throw new FerryError('CLUSTER_DELETED', `GKE cluster ${cluster} does not exist`, { cause: e, hint: 'Create the cluster or deploy to another target.' });
+    }
+    if (code === 7) throw new FerryError('CLUSTER_FORBIDDEN', `not allowed to read GKE cluster ${cluster}`, { cause: e, hint: 'Grant roles/container.developer.' });
+    throw new FerryError('CLUSTER_UNAVAILABLE', `GKE getCluster ${cluster} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e, retryable: true });
+  }
+  const endpoint = info.controlPlaneEndpointsConfig?.dnsEndpointConfig?.endpoint || info.endpoint;
+  if (!endpoint) throw new FerryError('CLUSTER_UNAVAILABLE', `GKE cluster ${cluster} has no endpoint yet (status ${String(info.status)})`, { retryable: true });
+  const token = await new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/cloud-platform' }).getAccessToken();
+  if (!token) throw new FerryError('CLUSTER_FORBIDDEN', 'no access token from application default credentials');
+  const kc = new KubeConfig();
+  const caData = info.masterAuth?.clusterCaCertificate ?? undefined;
+  kc.loadFromClusterAndUser(
+    { name: 'gke', server: `https://${endpoint}`, ...(caData ? { caData } : {}), skipTLSVerify: false },
+    { name: 'ferry', token },
+  );
+  return new KubeClusterClient(kc);
+}

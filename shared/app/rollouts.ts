@@ -1,0 +1,282 @@
+/**
+ * Use cases for deploys: turn a deploy request message into (at most) one rollout, and advance
+ * rollouts by observing the cluster and applying the pure state machine's actions. Every step
+ * recomputes from stored + observed state, so a crash or timeout anywhere is finished by the next
+ * call (the scheduled reconciler calls advanceAll every minute).
+ */
+import { createHash } from 'node:crypto';
+import type { V1Deployment, V1Service } from '@kubernetes/client-node';
+import { parseDeployRequest, isLatest, targetKey, type DeployRequest } from '../domain/deploy-request.ts';
+import { render } from '../domain/render.ts';
+import { newRollout, nextStep, isTerminalPhase, type Rollout, type Action, type Observation } from '../domain/rollout.ts';
+import { FerryError, asFerryError } from '../domain/errors.ts';
+import type { VersionDoc } from '../domain/version.ts';
+import type { CheckpointState } from '../ports/checkpoint-state.ts';
+import type { RolloutState } from '../ports/rollout-state.ts';
+import type { ClusterProvider, ClusterClient } from '../ports/cluster.ts';
+import type { Publisher } from '../ports/publisher.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+
+export interface RolloutDeps {
+  rollouts: RolloutState;
+  versions: CheckpointState;
+  clusters: ClusterProvider;
+  publisher: Publisher;
+  clock: Clock;
+  logger: Logger;
+  config: {
+    /** Where rejections and terminal rollout results are published (optional). */
+    resultsTopic?: string | undefined;
+    serviceAccountName?: string | undefined;
+  };
+}
+
+export interface DeployMessage {
+  data: Uint8Array;
+  messageId: string;
+  publishTime?: string | undefined;
+  attributes?: Record<string, string> | undefined;
+}
+
+export type DeployOutcome =
+  | { outcome: 'rejected'; reason: string; message: string }
+  | { outcome: 'duplicate'; by: string; rolloutId: string | null }
+  | { outcome: 'admitted'; rolloutId: string; decision: 'start' | 'queued'; phase: string };
+
+/** Rollout ids derive from the message, so a redelivered message maps to the same rollout. */
+export function rolloutIdFor(messageId: string, publishTime: string | undefined): string {
+  const t = publishTime && !Number.isNaN(Date.parse(publishTime)) ? new Date(publishTime) : undefined;
+  const stamp = t ? t.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-') : 'x';
+  return `ro-${stamp}-${createHash('sha256').update(messageId).digest('hex').slice(0, 10)}`;
+}
+
+function peekModel(data: Uint8Array): string | null {
+  try {
+    const m = (JSON.parse(new TextDecoder().decode(data)) as { model?: unknown }).model;
+    return typeof m === 'string' && m.length <= 63 ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps): Promise<DeployOutcome> {
+  const log = deps.logger.child({ messageId: msg.messageId });
+  const now = deps.clock.now();
+  const reject = async (reason: string, message: string, issues: Array<{ path: string; message: string }> = [], source = 'unknown'): Promise<DeployOutcome> => {
+    await deps.rollouts.recordRejected({ messageId: msg.messageId, reason, message, issues, source, receivedAt: now.toISOString(), model: peekModel(msg.data) });
+    log.warn(`deploy request rejected: ${message}`, { reason, issues });
+    await publishResult(deps, { kind: 'rejected', messageId: msg.messageId, reason, message, issues }, log);
+    return { outcome: 'rejected', reason, message };
+  };
+
+  const parsed = parseDeployRequest(msg.data);
+  if (!parsed.ok) return reject(parsed.reason, parsed.message, parsed.issues ?? []);
+  const request = parsed.request;
+  const rlog = log.child({ model: request.model, version: request.version, target: targetKey(request.target) });
+
+  const resolved = await resolveVersion(request, deps.versions);
+  if ('reason' in resolved) return reject(resolved.reason, resolved.message, [], request.requestedBy.source);
+  const version = resolved.doc;
+
+  const rolloutId = rolloutIdFor(msg.messageId, msg.publishTime);
+  const summary = (version.summary ?? {}) as Record<string, unknown>;
+  const bucket = /^gs:\/\/([^/]+)\//.exec(version.uri)?.[1];
+  if (!bucket) return reject('VERSION_URI_INVALID', `version ${version.model}/${version.version} has no gs:// uri`, [], request.requestedBy.source);
+  let rendered;
+  try {
+    rendered = render({
+      request: { ...request, version: version.version },
+      rolloutId,
+      bucket,
+      checkpoint: {
+        uri: version.uri,
+        tensorBytes: Number(summary['tensorBytes'] ?? 0),
+        digest: version.contentKey ?? 'unknown',
+        shards: Number(summary['shards'] ?? 0),
+      },
+      ...(deps.config.serviceAccountName ? { serviceAccountName: deps.config.serviceAccountName } : {}),
+    });
+  } catch (e) {
+    const err = asFerryError(e, 'RENDER_FAILED');
+    return reject(err.code, err.message, [], request.requestedBy.source);
+  }
+  for (const w of rendered.warnings) rlog.warn(`render: ${w}`);
+  const rollout = newRollout({ id: rolloutId, request, version: version.version, spec: rendered, timeoutSeconds: rendered.rolloutTimeoutSeconds, now });
+  const admitted = await deps.rollouts.admit({
+    messageId: msg.messageId,
+    idempotencyKey: request.idempotencyKey,
+    rollout,
+    now,
+    supersede: (queued) => nextStep(queued, { kind: 'superseded', byRolloutId: rolloutId }, now).rollout,
+  });
+  if (admitted.outcome === 'duplicate') {
+    rlog.info('duplicate deploy request; no new rollout', { by: admitted.by, rolloutId: admitted.rolloutId });
+    return { outcome: 'duplicate', by: admitted.by, rolloutId: admitted.rolloutId };
+  }
+  rlog.info(`rollout ${rolloutId} ${admitted.decision === 'start' ? 'started' : 'queued behind the active rollout'}`, {
+    rolloutId, resolvedVersion: version.version, specDigest: rendered.specDigest, superseded: admitted.superseded?.id,
+  });
+  if (admitted.superseded) await publishResult(deps, resultOf(admitted.superseded), rlog);
+  let phase: string = rollout.phase;
+  if (admitted.decision === 'start') {
+    try {
+      phase = (await advanceRollout(rolloutId, deps)).phase ?? phase;
+    } catch (e) {
+      // Admitted is what matters here: the reconciler carries the rollout on from its stored state.
+      rlog.warn('first rollout step failed; the reconciler will retry it', { rolloutId, error: asFerryError(e) });
+    }
+  }
+  return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase };
+}
+
+async function resolveVersion(
+  request: DeployRequest,
+  versions: CheckpointState,
+): Promise<{ doc: VersionDoc } | { reason: string; message: string }> {
+  if (isLatest(request)) {
+    const doc = await versions.latestValidVersion(request.model);
+    if (doc) return { doc };
+    const model = await versions.getModel(request.model);
+    return model
+      ? { reason: 'NO_VALID_VERSION', message: `model ${request.model} has no valid version yet; upload one or wait for validation` }
+      : { reason: 'UNKNOWN_MODEL', message: `no model named ${request.model}; upload a checkpoint to gs://<bucket>/models/${request.model}/<version>/ first` };
+  }
+  const doc = await versions.getVersion(request.model, request.version);
+  if (!doc) {
+    const model = await versions.getModel(request.model);
+    return model
+      ? { reason: 'UNKNOWN_VERSION', message: `model ${request.model} has no version ${request.version}` }
+      : { reason: 'UNKNOWN_MODEL', message: `no model named ${request.model}` };
+  }
+  if (doc.status === 'valid') return { doc };
+  if (doc.status === 'invalid') {
+    return { reason: 'VERSION_INVALID', message: `${request.model}/${request.version} is invalid (${doc.errors.map((e) => e.code).slice(0, 3).join(', ')}); it will never be deployed` };
+  }
+  return { reason: 'VERSION_NOT_READY', message: `${request.model}/${request.version} is ${doc.status}${doc.missing.length ? ` (missing ${doc.missing.slice(0, 3).join(', ')})` : ''}; deploy it once it is valid (or set an autodeploy policy)` };
+}
+
+/**
+ * One reconcile step for one rollout: observe, decide (pure), act, save. Safe to call any number
+ * of times, from any number of workers: actions are idempotent and the save is conditional.
+ */
+export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ phase: string | undefined; changed: boolean }> {
+  const r = await deps.rollouts.getRollout(id);
+  if (!r) return { phase: undefined, changed: false };
+  if (isTerminalPhase(r.phase)) return { phase: r.phase, changed: false };
+  const log = deps.logger.child({ rolloutId: r.id, model: r.model, version: r.version, target: r.targetKey });
+  const target = await deps.rollouts.getTarget(r.target);
+  if (target?.activeRolloutId !== r.id) return { phase: r.phase, changed: false }; // queued behind another
+
+  let cluster: ClusterClient;
+  try {
+    cluster = await deps.clusters.get(r.target.cluster);
+  } catch (e) {
+    const err = asFerryError(e, 'CLUSTER_UNAVAILABLE', true);
+    if (err.retryable) throw err;
+    // A cluster that cannot be reached for good (deleted, not configured): the rollout fails here.
+    return finish(r, nextStep(r, { kind: 'apply-rejected', action: 'apply', message: err.message, code: err.code }, deps.clock.now()), deps, log);
+  }
+  const now = deps.clock.now();
+  const [deployment, pods] = await Promise.all([
+    cluster.getDeployment(r.target.namespace, r.target.name),
+    cluster.listPods(r.target.namespace, `app.kubernetes.io/instance=${r.target.name}`),
+  ]);
+  const obs: Observation = { kind: 'cluster', deployment: deployment ?? null, pods, lastGoodRolloutId: target.lastGood?.rolloutId ?? null };
+  let step = nextStep(r, obs, now);
+  try {
+    await carryOut(step.actions, cluster, deps, log);
+  } catch (e) {
+    const err = asFerryError(e, 'APPLY_FAILED');
+    if (err.retryable) throw err;
+    const failed = step.actions.find((a) => a.kind === 'apply' || a.kind === 'reapply-previous') as Extract<Action, { kind: 'apply' | 'reapply-previous' }> | undefined;
+    if (!failed) throw err;
+    log.error(`the cluster refused the ${failed.kind}: ${err.message}`, { code: err.code });
+    step = nextStep(step.rollout, { kind: 'apply-rejected', action: failed.kind, message: err.message, code: err.code }, now);
+    await carryOut(step.actions, cluster, deps, log);
+  }
+  return finish(r, step, deps, log);
+}
+
+async function finish(before: Rollout, step: { rollout: Rollout; actions: Action[] }, deps: RolloutDeps, log: Logger): Promise<{ phase: string; changed: boolean }> {
+  const after = step.rollout;
+  if (after === before || JSON.stringify(after) === JSON.stringify(before)) return { phase: after.phase, changed: false };
+  const saved = await deps.rollouts.saveStep(after, before.updatedAt, deps.clock.now());
+  if (!saved.saved) return { phase: before.phase, changed: false }; // another worker advanced it first
+  if (after.phase !== before.phase) {
+    const entry = { from: before.phase, to: after.phase, reason: after.reason, detail: after.message };
+    if (after.phase === 'failed' || after.phase === 'rolling_back') log.warn(`rollout ${after.phase}: ${after.message}`, entry);
+    else log.info(`rollout ${after.phase}`, entry);
+  }
+  if (saved.next) {
+    log.info(`target free: starting queued rollout ${saved.next}`);
+    await advanceRollout(saved.next, deps);
+  }
+  return { phase: after.phase, changed: true };
+}
+
+async function carryOut(actions: Action[], cluster: ClusterClient, deps: RolloutDeps, log: Logger): Promise<void> {
+  for (const a of actions) {
+    switch (a.kind) {
+      case 'apply':
+        await applySpec(cluster, a.spec);
+        log.info(`applied ${a.target.namespace}/${a.target.name} (server-side apply, field manager ferry)`, { action: a.kind });
+        break;
+      case 'reapply-previous': {
+        const prev = await deps.rollouts.getRollout(a.rolloutId);
+        if (!prev) throw new FerryError('PREVIOUS_ROLLOUT_MISSING', `rollout ${a.rolloutId} (the previous good one) is gone; cannot roll back`);
+        await applySpec(cluster, prev.spec);
+        log.warn(`rolling back ${a.target.namespace}/${a.target.name} to ${a.rolloutId} (${prev.model}/${prev.version})`, { action: a.kind });
+        break;
+      }
+      case 'scale-to-zero':
+        try {
+          await cluster.scaleDeployment(a.target.namespace, a.target.name, 0);
+        } catch (e) {
+          if (asFerryError(e).code !== 'CLUSTER_NOT_FOUND') throw e;
+        }
+        log.warn(`scaled ${a.target.namespace}/${a.target.name} to zero: no previous good version to roll back to`, { action: a.kind });
+        break;
+      case 'notify':
+        await publishResult(deps, { kind: 'rollout', rolloutId: a.rolloutId, target: a.target, phase: a.phase, reason: a.reason, message: a.message }, log);
+        break;
+    }
+  }
+}
+
+async function applySpec(cluster: ClusterClient, spec: { deployment: V1Deployment; service: V1Service }): Promise<void> {
+  const ns = spec.deployment.metadata?.namespace;
+  if (ns) await cluster.ensureNamespace(ns);
+  await cluster.applyService(spec.service);
+  await cluster.applyDeployment(spec.deployment);
+}
+
+function resultOf(r: Rollout) {
+  return { kind: 'rollout', rolloutId: r.id, target: r.target, phase: r.phase, reason: r.reason, message: r.message };
+}
+
+async function publishResult(deps: RolloutDeps, result: Record<string, unknown>, log: Logger): Promise<void> {
+  if (!deps.config.resultsTopic) return;
+  try {
+    await deps.publisher.publishJson(deps.config.resultsTopic, result, { kind: String(result['kind']) });
+  } catch (e) {
+    // A lost notification must not undo or stall a rollout; it is logged with its reason.
+    log.error('could not publish a deploy result', { error: asFerryError(e), result });
+  }
+}
+
+/** The scheduled reconciler: advance every rollout in flight; one failing never blocks the others. */
+export async function advanceAll(deps: RolloutDeps): Promise<{ advanced: number; changed: number; failed: number }> {
+  const inflight = await deps.rollouts.listInFlight();
+  let changed = 0;
+  let failed = 0;
+  for (const r of inflight) {
+    try {
+      if ((await advanceRollout(r.id, deps)).changed) changed++;
+    } catch (e) {
+      failed++;
+      deps.logger.warn(`could not advance rollout ${r.id}; the next tick retries`, { rolloutId: r.id, error: asFerryError(e) });
+    }
+  }
+  return { advanced: inflight.length, changed, failed };
+}

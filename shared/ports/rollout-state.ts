@@ -1,0 +1,49 @@
+/** Where rollouts, targets and deploy-request bookkeeping live (Firestore). */
+import type { Rollout, TargetState } from '../domain/rollout.ts';
+import type { Target } from '../domain/deploy-request.ts';
+
+export interface RejectedRequest {
+  messageId: string;
+  reason: string;
+  message: string;
+  issues: Array<{ path: string; message: string }>;
+  source: string;
+  receivedAt: string;
+  /** The request's model, when it could be read (for `ferry status <model>`). */
+  model: string | null;
+}
+
+export type AdmitResult =
+  | { outcome: 'admitted'; decision: 'start' | 'queued'; rollout: Rollout; superseded: Rollout | null }
+  | { outcome: 'duplicate'; by: 'messageId' | 'idempotencyKey' | 'specDigest'; rolloutId: string | null };
+
+export interface RolloutState {
+  /**
+   * In one transaction: refuse a message id or idempotency key seen before, or a spec already on
+   * (or heading to) the target; otherwise store the rollout, admit it to its target (start or
+   * queue, superseding a queued one via `supersede`), and remember the message id and key.
+   */
+  admit(req: {
+    messageId: string;
+    idempotencyKey: string | undefined;
+    rollout: Rollout;
+    now: Date;
+    supersede: (queued: Rollout) => Rollout;
+  }): Promise<AdmitResult>;
+  recordRejected(r: RejectedRequest): Promise<void>;
+  /** The rollout a deploy request message started (or duplicated), once it was handled. */
+  rolloutIdForMessage(messageId: string): Promise<string | null>;
+  listRejected(model?: string, limit?: number): Promise<RejectedRequest[]>;
+
+  getRollout(id: string): Promise<Rollout | undefined>;
+  getTarget(target: Target): Promise<TargetState | undefined>;
+  /** Rollouts not in a terminal phase. */
+  listInFlight(): Promise<Rollout[]>;
+  listRollouts(filter: { model?: string; targetKey?: string; limit?: number }): Promise<Rollout[]>;
+  /**
+   * Save a step's result if the stored rollout is still `expectedUpdatedAt` (else another worker
+   * got there first: returns false). A terminal rollout releases its target in the same
+   * transaction; the returned `next` is the queued rollout promoted to active.
+   */
+  saveStep(rollout: Rollout, expectedUpdatedAt: string, now: Date): Promise<{ saved: boolean; next: string | null }>;
+}
