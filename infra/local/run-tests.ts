@@ -28,7 +28,7 @@ const stopStack = async () => {
 process.on('SIGINT', () => void stopStack().then(() => process.exit(130)));
 process.on('SIGTERM', () => void stopStack().then(() => process.exit(143)));
 
-let env: NodeJS.ProcessEnv = { ...process.env };
+let env: NodeJS.ProcessEnv = { ...process.env, METADATA_SERVER_DETECTION: 'none' };
 if (needsStack) {
   mkdirSync(join(REPO_ROOT, '.ferry'), { recursive: true });
   const dir = mkdtempSync(join(REPO_ROOT, '.ferry', 'test-'));

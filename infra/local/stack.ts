@@ -142,6 +142,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_RESULTS_TOPIC: 'ferry-deploy-results',
       FERRY_SLACK_SIGNING_SECRET: slackSecret(dir),
       FERRY_STACK_DIR: dir,
+      // Nothing local should probe the GCE metadata server for credentials (it is not there).
+      METADATA_SERVER_DETECTION: 'none',
     };
     for (const fn of FUNCTIONS) env[`FERRY_URL_${fn.name.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()}`] = functionUrls[fn.name]!;
 
