@@ -6,7 +6,7 @@
 import { parseConfig, BaseConfig, StorageConfig, DeployConfig } from '../shared/config.ts';
 import { systemClock } from '../shared/ports/clock.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../shared/adapters/firestore.ts';
-import { gcsObjectStore } from '../shared/adapters/gcs.ts';
+import { gcsObjectStore, storageClient } from '../shared/adapters/gcs.ts';
 import { PubSubPublisher, pubsubClient } from '../shared/adapters/pubsub.ts';
 import { logger } from './edge.ts';
 import type { UploadDeps } from '../shared/app/checkpoint-upload.ts';
@@ -20,13 +20,10 @@ export function uploadDeps(): UploadDeps {
   const base = parseConfig(BaseConfig, env);
   const storage = parseConfig(StorageConfig, env);
   const deploy = parseConfig(DeployConfig.pick({ FERRY_DEPLOY_TOPIC: true }), env);
-  const stores = new Map<string, ReturnType<typeof gcsObjectStore>>();
+  const gcs = storageClient(env);
   return {
-    objects: (bucket) => {
-      let s = stores.get(bucket);
-      if (!s) stores.set(bucket, (s = gcsObjectStore(bucket)));
-      return s;
-    },
+    // One Storage client per instance; a fresh store per event so its request counts are its own.
+    objects: (bucket) => gcsObjectStore(bucket, { storage: gcs }),
     state: new FirestoreCheckpointState(firestoreClient(base.GOOGLE_CLOUD_PROJECT)),
     publisher: new PubSubPublisher(pubsubClient(base.GOOGLE_CLOUD_PROJECT)),
     clock: systemClock,

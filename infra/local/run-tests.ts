@@ -42,7 +42,10 @@ if (needsStack) {
       scheduleEverySeconds: 2,
       projectId: 'demo-ferry-test',
       bucket: 'ferry-test-models',
-      log: (m) => process.stdout.write(`[ferry test] ${m}\n`),
+      // Per-pod simulator lines are noise between test results; they stay in the stack's logs.
+      log: (m) => {
+        if (!m.startsWith('[node-simulator] pod')) process.stdout.write(`[ferry test] ${m}\n`);
+      },
     });
   } catch (e) {
     process.stderr.write(`[ferry test] the local stack failed to start:\n${e instanceof Error ? e.message : String(e)}\n`);

@@ -36,9 +36,9 @@ export interface UploadDeps {
 export type UploadOutcome =
   | { outcome: 'ignored'; reason: string }
   | { outcome: 'rejected'; reason: string; message: string }
-  | { outcome: 'incomplete'; ref: VersionRef; missing: string[] }
-  | { outcome: 'skipped'; ref: VersionRef; reason: string; published: number }
-  | { outcome: 'validated'; ref: VersionRef; valid: boolean; applied: boolean; published: number; contentKey: string };
+  | { outcome: 'incomplete'; ref: VersionRef; missing: string[]; gcsRequests: number }
+  | { outcome: 'skipped'; ref: VersionRef; reason: string; published: number; gcsRequests: number }
+  | { outcome: 'validated'; ref: VersionRef; valid: boolean; applied: boolean; published: number; contentKey: string; gcsRequests: number };
 
 /** Largest index file read whole; a 10,000-shard index with a million tensors is ~60 MB. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
@@ -58,6 +58,8 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
   const ref: VersionRef = { model: path.model, version: path.version, uri: `gs://${bucket}/${path.prefix.replace(/\/$/, '')}` };
   const vlog = log.child({ model: ref.model, version: ref.version });
   const store = deps.objects(bucket);
+  const requestsBefore = store.stats().requests;
+  const gcsRequests = () => store.stats().requests - requestsBefore;
 
   const listing = await store.list(path.prefix);
   const index = listing.find((o) => o.name === path.prefix + INDEX_FILE);
@@ -69,7 +71,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     const missing = completeness.needsIndex ? [INDEX_FILE] : completeness.missing;
     await deps.state.recordIncomplete(ref, { generation: maxGeneration(listing), missing, eventId: event.id, now: deps.clock.now() });
     vlog.info('checkpoint upload not complete yet', { missing: missing.slice(0, 20), missingCount: missing.length });
-    return { outcome: 'incomplete', ref, missing };
+    return { outcome: 'incomplete', ref, missing, gcsRequests: gcsRequests() };
   }
 
   const files = completeness.files;
@@ -87,7 +89,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     // The content is validated (or being validated) already. Finish any autodeploy a crash left.
     const published = claim.reason === 'ALREADY_VALIDATED' ? await publishPending(ref, key, deps, vlog) : 0;
     vlog.info('checkpoint content already claimed; no work', { reason: claim.reason, contentKey: key, claimedBy: claim.claim.eventId });
-    return { outcome: 'skipped', ref, reason: claim.reason, published };
+    return { outcome: 'skipped', ref, reason: claim.reason, published, gcsRequests: gcsRequests() };
   }
 
   vlog.info('checkpoint complete; validating headers', { contentKey: key, files: files.length, attempt: claim.claim.attempts });
@@ -102,7 +104,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     }
     await deps.state.failValidation(ref, { contentKey: key, code: err.code, message: err.message, now: deps.clock.now() });
     vlog.error('checkpoint could not be validated', { code: err.code, error: err });
-    return { outcome: 'validated', ref, valid: false, applied: true, published: 0, contentKey: key };
+    return { outcome: 'validated', ref, valid: false, applied: true, published: 0, contentKey: key, gcsRequests: gcsRequests() };
   }
 
   const now = deps.clock.now().toISOString();
@@ -119,7 +121,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
   if (report.ok) vlog.info('checkpoint is valid', verdict);
   else vlog.warn('checkpoint is invalid; it will not be deployed', { ...verdict, codes: [...new Set(report.errors.map((f) => f.code))] });
   const published = autodeploy.length ? await publishAutodeploy(ref, key, autodeploy, deps, vlog) : 0;
-  return { outcome: 'validated', ref, valid: report.ok, applied, published, contentKey: key };
+  return { outcome: 'validated', ref, valid: report.ok, applied, published, contentKey: key, gcsRequests: gcsRequests() };
 }
 
 async function readIndexShards(store: ObjectStore, index: ObjectInfo): Promise<string[] | 'unparseable'> {

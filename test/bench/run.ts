@@ -1,0 +1,51 @@
+/**
+ * `npm run bench`: every benchmark, on this machine. Prints JSON (and writes it to
+ * .ferry/bench-results.json); BENCHMARKS.md records the numbers with date and machine.
+ *   npm run bench -- stack coldload validate upload rollout     (default: all)
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { startStack, REPO_ROOT } from '../../infra/local/stack.ts';
+
+const which = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['stack', 'coldload', 'validate', 'upload', 'rollout']);
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release() },
+};
+const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+if (which.has('stack')) {
+  say('stack: npm start to ferry: ready, RSS, clean stop…');
+  results['stack'] = await (await import('./stack.bench.ts')).run();
+}
+if (which.has('coldload')) {
+  say('coldload: functions entry module vs functions-framework hello world…');
+  results['coldload'] = await (await import('./coldload.bench.ts')).run();
+}
+const needsStack = ['validate', 'upload', 'rollout'].some((k) => which.has(k));
+if (needsStack) {
+  say('starting a local stack for the remaining benchmarks…');
+  const stack = await startStack({ dir: join(REPO_ROOT, '.ferry', 'bench'), ports: 'free', envFile: null, podReadyDelayMs: 300, scheduleEverySeconds: 2, log: () => undefined });
+  try {
+    Object.assign(process.env, stack.env);
+    if (which.has('validate')) {
+      say('validate: ferry vs @huggingface/hub vs naive download, 1/100/1000 shards…');
+      results['validate'] = await (await import('./validate.bench.ts')).run();
+    }
+    if (which.has('upload')) {
+      say('upload: a 200-shard checkpoint uploaded concurrently…');
+      results['upload'] = await (await import('./upload.bench.ts')).run(stack.env);
+    }
+    if (which.has('rollout')) {
+      say('rollout: request → applied latency, and 100 requests over 10 targets…');
+      results['rollout'] = await (await import('./rollout.bench.ts')).run(stack.env);
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+mkdirSync(join(REPO_ROOT, '.ferry'), { recursive: true });
+writeFileSync(join(REPO_ROOT, '.ferry', 'bench-results.json'), JSON.stringify(results, null, 2));
+console.log(JSON.stringify(results, null, 2));
+process.exit(0);
