@@ -146,6 +146,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       METADATA_SERVER_DETECTION: 'none',
     };
     for (const fn of FUNCTIONS) env[`FERRY_URL_${fn.name.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()}`] = functionUrls[fn.name]!;
+    // Where a Slack app's slash command would POST (the HTTP function that verifies and answers it).
+    const slack = FUNCTIONS.find((f) => (f.name as string) === 'slackCommand');
+    if (slack) env['FERRY_SLACK_URL'] = functionUrls[slack.name]!;
 
     log('starting the Cloud Functions (functions-framework)…');
     host = startProcess({
