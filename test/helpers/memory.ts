@@ -1,0 +1,154 @@
+/**
+ * In-memory stand-ins for the ports, for unit tests of use cases. They run the same pure domain
+ * decisions the Firestore adapter runs inside its transactions, and can be told to fail.
+ */
+import type { ObjectInfo, ObjectStore, ReadStats } from '../../shared/ports/object-store.ts';
+import type { CheckpointState, VersionRef } from '../../shared/ports/checkpoint-state.ts';
+import { autodeployTargetKey } from '../../shared/ports/checkpoint-state.ts';
+import type { Publisher } from '../../shared/ports/publisher.ts';
+import {
+  newVersionDoc, newModelDoc, applyIncomplete, decideClaim, applyValidationStart, applyValidationResult,
+  applyValidationError, applyLatestValid, type ModelDoc, type VersionDoc, type ValidationClaim, type AutodeployTarget,
+} from '../../shared/domain/version.ts';
+import { FerryError } from '../../shared/domain/errors.ts';
+
+/** A bucket in memory: objects with generations; `failNext` makes the next calls throw. */
+export class MemoryBucket implements ObjectStore {
+  readonly location = 'mem://bucket';
+  readonly objects = new Map<string, { bytes: Uint8Array; generation: string }>();
+  private gen = 1_700_000_000_000_000n;
+  private counters: ReadStats = { requests: 0, bytesRead: 0 };
+  /** Fail the `nth` next call of `op` (1 = the very next one). */
+  failures: Array<{ op: 'list' | 'read'; error: Error; nth?: number }> = [];
+
+  put(name: string, bytes: Uint8Array): string {
+    this.gen += 1n;
+    this.objects.set(name, { bytes, generation: this.gen.toString() });
+    return this.gen.toString();
+  }
+  private maybeFail(op: 'list' | 'read'): void {
+    const i = this.failures.findIndex((f) => f.op === op);
+    if (i < 0) return;
+    const f = this.failures[i]!;
+    if ((f.nth ?? 1) > 1) {
+      f.nth = (f.nth ?? 1) - 1;
+      return;
+    }
+    this.failures.splice(i, 1);
+    throw f.error;
+  }
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    this.counters.requests++;
+    this.maybeFail('list');
+    return [...this.objects.entries()]
+      .filter(([n]) => n.startsWith(prefix))
+      .map(([name, o]) => ({ name, size: o.bytes.length, generation: o.generation }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+  async read(name: string, start: number, endExclusive: number, generation?: string): Promise<Uint8Array> {
+    this.counters.requests++;
+    this.maybeFail('read');
+    const o = this.objects.get(name);
+    if (!o || (generation && generation !== o.generation)) throw new FerryError('OBJECT_NOT_FOUND', `${name}#${generation} not found`);
+    const out = o.bytes.subarray(start, Math.min(endExclusive, o.bytes.length));
+    this.counters.bytesRead += out.length;
+    return out;
+  }
+  stats(): ReadStats {
+    return { ...this.counters };
+  }
+}
+
+export class MemoryCheckpointState implements CheckpointState {
+  readonly models = new Map<string, ModelDoc>();
+  readonly versions = new Map<string, VersionDoc>();
+  readonly claims = new Map<string, ValidationClaim>();
+  private vkey = (r: { model: string; version: string }) => `${r.model}/${r.version}`;
+  private ckey = (r: VersionRef, k: string) => `${this.vkey(r)}/${k}`;
+  private version(ref: VersionRef, now: string) {
+    return this.versions.get(this.vkey(ref)) ?? newVersionDoc(ref.model, ref.version, ref.uri, now);
+  }
+  private model(m: string, now: string) {
+    return this.models.get(m) ?? newModelDoc(m, now);
+  }
+
+  async recordIncomplete(ref: VersionRef, obs: { generation: string; missing: string[]; eventId: string; now: Date }) {
+    const now = obs.now.toISOString();
+    const next = applyIncomplete(this.version(ref, now), { ...obs, now });
+    this.models.set(ref.model, this.model(ref.model, now));
+    if (next) this.versions.set(this.vkey(ref), next);
+  }
+  async claimValidation(ref: VersionRef, run: Parameters<CheckpointState['claimValidation']>[1]) {
+    const now = run.now.toISOString();
+    const d = decideClaim(this.claims.get(this.ckey(ref, run.contentKey)), run);
+    if (d.action === 'skip') return d;
+    const started = applyValidationStart(this.version(ref, now), { ...run, now });
+    if (!started) return { action: 'skip' as const, reason: 'ALREADY_VALIDATED' as const, claim: d.claim };
+    this.models.set(ref.model, this.model(ref.model, now));
+    this.claims.set(this.ckey(ref, run.contentKey), d.claim);
+    this.versions.set(this.vkey(ref), started);
+    return d;
+  }
+  async finishValidation(ref: VersionRef, o: Parameters<CheckpointState['finishValidation']>[1]) {
+    const { doc, applied } = applyValidationResult(this.version(ref, o.now), o);
+    const model = this.model(ref.model, o.now);
+    const targets = applied && o.valid ? model.autodeploy.targets : [];
+    this.versions.set(this.vkey(ref), doc);
+    if (applied) this.models.set(ref.model, applyLatestValid(model, { version: ref.version, validatedAt: o.now, contentKey: o.contentKey }, o.valid));
+    const c = this.claims.get(this.ckey(ref, o.contentKey));
+    if (c) this.claims.set(this.ckey(ref, o.contentKey), { ...c, state: 'done', finishedAt: o.now, outcome: applied ? (o.valid ? 'valid' : 'invalid') : 'superseded', autodeployPending: targets.map(autodeployTargetKey) });
+    return { applied, autodeploy: targets };
+  }
+  async releaseClaim(ref: VersionRef, contentKey: string, now: Date) {
+    const c = this.claims.get(this.ckey(ref, contentKey));
+    if (c?.state === 'running') this.claims.set(this.ckey(ref, contentKey), { ...c, leaseUntil: now.toISOString() });
+  }
+  async failValidation(ref: VersionRef, r: { contentKey: string; code: string; message: string; now: Date }) {
+    const now = r.now.toISOString();
+    const next = applyValidationError(this.version(ref, now), { ...r, now });
+    if (next) this.versions.set(this.vkey(ref), next);
+    const c = this.claims.get(this.ckey(ref, r.contentKey));
+    if (c) this.claims.set(this.ckey(ref, r.contentKey), { ...c, state: 'done', finishedAt: now, outcome: 'error' });
+  }
+  async pendingAutodeploy(ref: VersionRef, contentKey: string): Promise<AutodeployTarget[]> {
+    const c = this.claims.get(this.ckey(ref, contentKey));
+    const m = this.models.get(ref.model);
+    if (!c || !m || c.state !== 'done' || c.outcome !== 'valid') return [];
+    return m.autodeploy.targets.filter((t) => c.autodeployPending.includes(autodeployTargetKey(t)));
+  }
+  async autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string) {
+    const c = this.claims.get(this.ckey(ref, contentKey));
+    if (c) this.claims.set(this.ckey(ref, contentKey), { ...c, autodeployPending: c.autodeployPending.filter((k) => k !== targetKey) });
+  }
+  async getModel(m: string) {
+    return this.models.get(m);
+  }
+  async getVersion(m: string, v: string) {
+    return this.versions.get(`${m}/${v}`);
+  }
+  async listModels() {
+    return [...this.models.values()];
+  }
+  async listVersions(m: string) {
+    return [...this.versions.values()].filter((v) => v.model === m);
+  }
+  async latestValidVersion(m: string) {
+    return (await this.listVersions(m)).filter((v) => v.status === 'valid').sort((a, b) => (b.validatedAt ?? '').localeCompare(a.validatedAt ?? ''))[0];
+  }
+  async setAutodeploy(m: string, targets: AutodeployTarget[], now: Date) {
+    const next = { ...this.model(m, now.toISOString()), autodeploy: { targets } };
+    this.models.set(m, next);
+    return next;
+  }
+}
+
+export class MemoryPublisher implements Publisher {
+  readonly messages: Array<{ topic: string; data: unknown; attributes: Record<string, string> }> = [];
+  failures: Error[] = [];
+  async publishJson(topic: string, data: unknown, attributes: Record<string, string> = {}): Promise<string> {
+    const f = this.failures.shift();
+    if (f) throw f;
+    this.messages.push({ topic, data, attributes });
+    return String(this.messages.length);
+  }
+}

@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { handleCheckpointUpload, type UploadDeps } from '../../../shared/app/checkpoint-upload.ts';
+import { memoryLogger } from '../../../shared/adapters/logging.ts';
+import { FerryError } from '../../../shared/domain/errors.ts';
+import { MemoryBucket, MemoryCheckpointState, MemoryPublisher } from '../../helpers/memory.ts';
+import type { StorageFinalizedEvent } from '../../../shared/domain/events.ts';
+
+const LLAMA = join(import.meta.dirname, '..', '..', 'fixtures', 'checkpoints', 'llama-sharded');
+const PREFIX = 'models/llama/v1/';
+
+function setup() {
+  const bucket = new MemoryBucket();
+  const state = new MemoryCheckpointState();
+  const publisher = new MemoryPublisher();
+  let t = Date.UTC(2026, 10, 21, 12, 0, 0);
+  const deps: UploadDeps = {
+    objects: () => bucket,
+    state,
+    publisher,
+    clock: { now: () => new Date((t += 1000)) },
+    logger: memoryLogger(),
+    config: { modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'deploys' },
+  };
+  const event = (name: string, id = `${name}#${bucket.objects.get(name)?.generation}`): StorageFinalizedEvent => ({
+    id, source: '//storage.googleapis.com/projects/_/buckets/b', type: 'google.cloud.storage.object.v1.finalized',
+    data: { bucket: 'b', name, generation: bucket.objects.get(name)?.generation ?? '1' },
+  });
+  const uploadAll = () => {
+    for (const f of readdirSync(LLAMA)) bucket.put(PREFIX + f, readFileSync(join(LLAMA, f)));
+  };
+  return { bucket, state, publisher, deps, event, uploadAll };
+}
+
+const autodeploy = [{ cluster: 'local', namespace: 'serving', name: 'llama', accelerator: { type: 'nvidia-l4' as const, count: 1 } }];
+
+test('no header is read before the checkpoint is complete: one listing per event', async () => {
+  const { bucket, deps, event } = setup();
+  bucket.put(PREFIX + 'model-00001-of-00006.safetensors', readFileSync(join(LLAMA, 'model-00001-of-00006.safetensors')));
+  const out = await handleCheckpointUpload(event(PREFIX + 'model-00001-of-00006.safetensors'), deps);
+  assert.equal(out.outcome, 'incomplete');
+  assert.equal(bucket.stats().requests, 1);
+  assert.equal(bucket.stats().bytesRead, 0);
+});
+
+test('a transient storage error during validation releases the claim and is thrown for redelivery', async () => {
+  const { bucket, state, deps, event, uploadAll } = setup();
+  uploadAll();
+  // Read 1 is the index (the upload gate); read 2 is inside the validation.
+  bucket.failures.push({ op: 'read', nth: 2, error: new FerryError('STORAGE_UNAVAILABLE', '503 from GCS', { retryable: true }) });
+  const e = event(PREFIX + 'config.json');
+  await assert.rejects(handleCheckpointUpload(e, deps), (err: FerryError) => err.code === 'STORAGE_UNAVAILABLE' && err.retryable);
+  assert.equal((await state.getVersion('llama', 'v1'))?.status, 'validating');
+  // The redelivered event takes the released claim over and finishes: still one content, valid.
+  const out = await handleCheckpointUpload(e, deps);
+  assert.equal(out.outcome, 'validated');
+  const v = (await state.getVersion('llama', 'v1'))!;
+  assert.equal(v.status, 'valid');
+  assert.equal(v.validations, 2, 'the interrupted attempt is counted as a run');
+  assert.deepEqual(v.runs.map((r) => r.outcome), ['valid', 'valid']);
+});
+
+test('a transient error before the claim (reading the index) is thrown with nothing recorded', async () => {
+  const { bucket, state, deps, event, uploadAll } = setup();
+  uploadAll();
+  bucket.failures.push({ op: 'read', error: new FerryError('STORAGE_UNAVAILABLE', '429', { retryable: true }) });
+  await assert.rejects(handleCheckpointUpload(event(PREFIX + 'config.json'), deps), (err: FerryError) => err.retryable);
+  assert.equal(await state.getVersion('llama', 'v1'), undefined);
+  assert.equal(state.claims.size, 0);
+});
+
+test('a permanent error (an object gone mid-validation) is recorded on the version and acked', async () => {
+  const { bucket, state, deps, event, uploadAll } = setup();
+  uploadAll();
+  bucket.failures.push({ op: 'read', nth: 2, error: new FerryError('OBJECT_NOT_FOUND', 'model-00003 vanished') });
+  const out = await handleCheckpointUpload(event(PREFIX + 'config.json'), deps);
+  assert.equal(out.outcome, 'validated');
+  const v = (await state.getVersion('llama', 'v1'))!;
+  assert.equal(v.status, 'invalid');
+  assert.equal(v.errors[0]?.code, 'OBJECT_NOT_FOUND');
+});
+
+test('a crash while publishing autodeploy requests is finished by the next event, once per target', async () => {
+  const { state, publisher, deps, event, uploadAll } = setup();
+  await state.setAutodeploy('llama', autodeploy, new Date());
+  uploadAll();
+  publisher.failures.push(new FerryError('PUBLISH_FAILED', 'Pub/Sub unavailable', { retryable: true }));
+  await assert.rejects(handleCheckpointUpload(event(PREFIX + 'config.json'), deps), /Pub\/Sub unavailable/);
+  assert.equal(publisher.messages.length, 0);
+  assert.equal((await state.getVersion('llama', 'v1'))?.status, 'valid', 'the verdict is stored before publishing');
+  // Redelivery (or any later event of the version) publishes what is still pending, exactly once.
+  const again = await handleCheckpointUpload(event(PREFIX + 'config.json'), deps);
+  assert.deepEqual([again.outcome, again.outcome === 'skipped' && again.published], ['skipped', 1]);
+  const late = await handleCheckpointUpload(event(PREFIX + 'model-00002-of-00006.safetensors'), deps);
+  assert.deepEqual([late.outcome, late.outcome === 'skipped' && late.published], ['skipped', 0]);
+  assert.equal(publisher.messages.length, 1);
+  const msg = publisher.messages[0]!.data as Record<string, unknown>;
+  assert.equal(msg['version'], 'v1');
+  assert.deepEqual(msg['requestedBy'], { source: 'upload', principal: 'gs://b/models/llama/v1' });
+  assert.equal((await state.getVersion('llama', 'v1'))?.validations, 1);
+});
+
+test('an invalid checkpoint never publishes a deploy request', async () => {
+  const { bucket, state, publisher, deps, event, uploadAll } = setup();
+  await state.setAutodeploy('llama', autodeploy, new Date());
+  uploadAll();
+  const shard = PREFIX + 'model-00004-of-00006.safetensors';
+  bucket.put(shard, bucket.objects.get(shard)!.bytes.subarray(0, 1000));
+  const out = await handleCheckpointUpload(event(shard), deps);
+  assert.equal(out.outcome === 'validated' && out.valid, false);
+  assert.equal(publisher.messages.length, 0);
+  assert.equal((await state.getModel('llama'))?.latestValid, null);
+});

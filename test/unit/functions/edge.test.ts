@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getFunction } from '@google-cloud/functions-framework/testing';
+import * as entry from '../../../functions/index.ts';
+import { FUNCTIONS } from '../../../functions/manifest.ts';
+import { runEvent } from '../../../functions/edge.ts';
+import { FerryError } from '../../../shared/domain/errors.ts';
+import type { CloudEvent } from '@google-cloud/functions-framework';
+
+const ce = (over: Partial<CloudEvent<unknown>>): CloudEvent<unknown> =>
+  ({ specversion: '1.0', id: 'e1', source: '//x', type: 'google.cloud.storage.object.v1.finalized', ...over }) as CloudEvent<unknown>;
+
+test('every function in the manifest is exported by the entry module and registered with functions-framework, and no other', () => {
+  const exported = Object.keys(entry).sort();
+  assert.deepEqual(exported, FUNCTIONS.map((f) => f.name).sort());
+  for (const f of FUNCTIONS) assert.equal(typeof getFunction(f.name), 'function', `${f.name} is registered`);
+});
+
+test('a malformed storage event is acked (no throw), so it never loops', async () => {
+  await entry.onCheckpointUpload(ce({ data: { bucket: 7, name: '' } }));
+  await entry.onCheckpointUpload(ce({ data: undefined }));
+});
+
+test('a malformed Pub/Sub event is acked (no throw)', async () => {
+  await entry.onDeployRequest(ce({ type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: 'not an object' } }));
+});
+
+test('the edge throws retryable errors (redelivery) and swallows permanent ones (ack)', async () => {
+  await assert.rejects(
+    runEvent('t', ce({}), async () => {
+      throw new FerryError('STATE_UNAVAILABLE', 'Firestore unavailable', { retryable: true });
+    }),
+    /Firestore unavailable/,
+  );
+  await runEvent('t', ce({}), async () => {
+    throw new FerryError('MANIFEST_REJECTED', 'bad manifest');
+  });
+  await runEvent('t', ce({}), async () => {
+    throw new Error('a bug');
+  });
+});
