@@ -7,21 +7,13 @@ import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { Rollout, TargetState, admitRollout, releaseTarget, newTargetState, isTerminalPhase, ROLLOUT_PHASES, TERMINAL_PHASES } from '../domain/rollout.ts';
 import { targetKey, type Target } from '../domain/deploy-request.ts';
 import type { AdmitResult, RejectedRequest, RolloutState } from '../ports/rollout-state.ts';
-import { firestoreError } from './firestore.ts';
-import { FerryError } from '../domain/errors.ts';
-import type { z } from 'zod';
+import { firestoreError, parseDoc } from './firestore.ts';
 
 const IN_FLIGHT = ROLLOUT_PHASES.filter((p) => !(TERMINAL_PHASES as readonly string[]).includes(p));
 /** Idempotency records are kept this long (a Firestore TTL policy on `expireAt` deletes them). */
 const IDEMPOTENCY_TTL_MS = 7 * 24 * 3600 * 1000;
 
-function parse<S extends z.ZodType>(schema: S, data: unknown, path: string): z.infer<S> {
-  const r = schema.safeParse(data);
-  if (!r.success) {
-    throw new FerryError('STATE_CORRUPT', `document ${path} does not match its schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  return r.data;
-}
+const parse = parseDoc;
 
 /** Firestore keeps what JSON keeps; a round trip drops undefined and normalises the spec objects. */
 const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;

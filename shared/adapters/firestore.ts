@@ -39,15 +39,17 @@ export function firestoreClient(projectId?: string): Firestore {
   return shared;
 }
 
-function parse<S extends z.ZodType>(schema: S, data: unknown, path: string): z.infer<S> {
+/** A stored document, checked against its schema; a mismatch is STATE_CORRUPT, never silently used. */
+export function parseDoc<S extends z.ZodType>(schema: S, data: unknown, path: string): z.infer<S> {
   const r = schema.safeParse(data);
   if (!r.success) {
-    throw new FerryError('STATE_CORRUPT', `document ${path} does not match its schema: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+    throw new FerryError('STATE_CORRUPT', `document ${path} does not match its schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
       hint: 'A document written by an incompatible ferry version; inspect or delete it.',
     });
   }
   return r.data;
 }
+const parse = parseDoc;
 
 export class FirestoreCheckpointState implements CheckpointState {
   private readonly db: Firestore;
