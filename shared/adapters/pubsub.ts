@@ -36,7 +36,13 @@ export class PubSubPublisher implements Publisher {
 }
 
 let shared: PubSub | undefined;
+/** The process-wide client (Cloud Functions instances reuse it). Never close it. */
 export function pubsubClient(projectId?: string): PubSub {
-  shared ??= new PubSub(projectId ? { projectId } : {});
+  shared ??= newPubsubClient(projectId);
   return shared;
+}
+
+/** A client the caller owns and closes (short-lived CLI commands). */
+export function newPubsubClient(projectId?: string): PubSub {
+  return new PubSub(projectId ? { projectId } : {});
 }

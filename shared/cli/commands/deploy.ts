@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { parseConfig, BaseConfig, DeployConfig } from '../../config.ts';
-import { parseDeployRequest, targetKey, type DeployRequestInput } from '../../domain/deploy-request.ts';
+import { parseDeployRequest, targetKey, type DeployRequest, type DeployRequestInput } from '../../domain/deploy-request.ts';
+import type { Publisher } from '../../ports/publisher.ts';
 import { isTerminalPhase, type Rollout } from '../../domain/rollout.ts';
 
 const USAGE = `Usage: ferry deploy <model>@<version|latest> --cluster <c> --namespace <ns> --name <deployment>
@@ -61,19 +62,32 @@ export async function publishAndFollow(input: DeployRequestInput, flags: Record<
   }
   const base = parseConfig(BaseConfig, io.env);
   const cfg = parseConfig(DeployConfig, io.env);
-  const { PubSubPublisher, pubsubClient } = await import('../../adapters/pubsub.ts');
-  const client = pubsubClient(base.GOOGLE_CLOUD_PROJECT);
-  const publisher = new PubSubPublisher(client);
-  const messageId = await publisher.publishJson(cfg.FERRY_DEPLOY_TOPIC, checked.request, { source: 'cli', requestId: randomUUID() });
-  if (!flags['wait']) {
-    if (flags['json']) io.stdout(JSON.stringify({ messageId, target: checked.request.target, model: checked.request.model, version: checked.request.version }) + '\n');
-    else io.stdout(`deploy request ${messageId} published to ${cfg.FERRY_DEPLOY_TOPIC}: ${checked.request.model}@${checked.request.version} → ${targetKey(checked.request.target)}\nfollow it with: ferry status ${checked.request.model}\n`);
+  const { PubSubPublisher, newPubsubClient } = await import('../../adapters/pubsub.ts');
+  const client = newPubsubClient(base.GOOGLE_CLOUD_PROJECT);
+  try {
+    return await publishWith(new PubSubPublisher(client), checked.request, cfg.FERRY_DEPLOY_TOPIC, base.GOOGLE_CLOUD_PROJECT, flags, io);
+  } finally {
     await client.close();
+  }
+}
+
+async function publishWith(
+  publisher: Publisher,
+  request: DeployRequest,
+  topic: string,
+  project: string,
+  flags: Record<string, string | boolean>,
+  io: CliIo,
+): Promise<number> {
+  const messageId = await publisher.publishJson(topic, request, { source: 'cli', requestId: randomUUID() });
+  if (!flags['wait']) {
+    if (flags['json']) io.stdout(JSON.stringify({ messageId, target: request.target, model: request.model, version: request.version }) + '\n');
+    else io.stdout(`deploy request ${messageId} published to ${topic}: ${request.model}@${request.version} → ${targetKey(request.target)}\nfollow it with: ferry status ${request.model}\n`);
     return EXIT.ok;
   }
   const { FirestoreRolloutState } = await import('../../adapters/firestore-rollouts.ts');
   const { firestoreClient } = await import('../../adapters/firestore.ts');
-  const rollouts = new FirestoreRolloutState(firestoreClient(base.GOOGLE_CLOUD_PROJECT));
+  const rollouts = new FirestoreRolloutState(firestoreClient(project));
   const timeoutMs = Number(flags['timeout'] ?? 1800) * 1000;
   const deadline = Date.now() + timeoutMs;
   let last = '';
@@ -83,11 +97,10 @@ export async function publishAndFollow(input: DeployRequestInput, flags: Record<
   for (;;) {
     const id = await rollouts.rolloutIdForMessage(messageId);
     rollout = id ? await rollouts.getRollout(id) : undefined;
-    const rejected = rollout ? undefined : (await rollouts.listRejected(checked.request.model, 200)).find((r) => r.messageId === messageId);
+    const rejected = rollout ? undefined : (await rollouts.listRejected(request.model, 200)).find((r) => r.messageId === messageId);
     if (rejected) {
       if (flags['json']) io.stdout(JSON.stringify({ messageId, rejected }) + '\n');
       else io.stderr(`deploy request rejected (${rejected.reason}): ${rejected.message}\n`);
-      await client.close();
       return EXIT.failed;
     }
     if (rollout) {
@@ -98,12 +111,10 @@ export async function publishAndFollow(input: DeployRequestInput, flags: Record<
     }
     if (Date.now() > deadline) {
       io.stderr(`ferry deploy: gave up waiting after ${timeoutMs / 1000} s (the rollout goes on; see ferry status)\n`);
-      await client.close();
       return EXIT.failed;
     }
     await sleep(500);
   }
-  await client.close();
   if (flags['json']) {
     io.stdout(JSON.stringify({ id: rollout.id, phase: rollout.phase, reason: rollout.reason, message: rollout.message, model: rollout.model, version: rollout.version, target: rollout.target, history: rollout.history, messageId }, null, 2) + '\n');
   } else {
