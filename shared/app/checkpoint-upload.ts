@@ -164,3 +164,37 @@ async function publishAutodeploy(ref: VersionRef, key: string, targets: Autodepl
   }
   return n;
 }
+
+/**
+ * Finishes validations whose worker died (instance crash or timeout with retries off or spent):
+ * a version still `validating` after the claim lease re-runs the upload step from stored state,
+ * as a synthetic event for its config.json. Called by the scheduled reconciler.
+ */
+export async function resumeStaleValidations(deps: UploadDeps): Promise<{ resumed: number; failed: number }> {
+  const now = deps.clock.now();
+  let resumed = 0;
+  let failed = 0;
+  for (const model of await deps.state.listModels()) {
+    for (const v of await deps.state.listVersions(model.model)) {
+      if (v.status !== 'validating' || now.getTime() - Date.parse(v.updatedAt) < deps.config.claimLeaseMs) continue;
+      const m = /^gs:\/\/([^/]+)\/(.*)$/.exec(v.uri);
+      const config = v.files.find((f) => f.name === 'config.json');
+      if (!m || !config) continue;
+      const event: StorageFinalizedEvent = {
+        id: `resume-${v.contentKey ?? 'none'}-${now.getTime()}`,
+        source: `//storage.googleapis.com/projects/_/buckets/${m[1]}`,
+        type: 'google.cloud.storage.object.v1.finalized',
+        data: { bucket: m[1]!, name: `${m[2]}/config.json`, generation: config.generation },
+      };
+      try {
+        await handleCheckpointUpload(event, deps);
+        resumed++;
+        deps.logger.warn('resumed a validation whose worker stopped', { model: v.model, version: v.version, contentKey: v.contentKey });
+      } catch (e) {
+        failed++;
+        deps.logger.warn('could not resume a stale validation; the next tick retries', { model: v.model, version: v.version, error: asFerryError(e) });
+      }
+    }
+  }
+  return { resumed, failed };
+}

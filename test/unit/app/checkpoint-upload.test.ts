@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { handleCheckpointUpload, type UploadDeps } from '../../../shared/app/checkpoint-upload.ts';
+import { handleCheckpointUpload, resumeStaleValidations, type UploadDeps } from '../../../shared/app/checkpoint-upload.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import { MemoryBucket, MemoryCheckpointState, MemoryPublisher } from '../../helpers/memory.ts';
@@ -31,7 +31,8 @@ function setup() {
   const uploadAll = () => {
     for (const f of readdirSync(LLAMA)) bucket.put(PREFIX + f, readFileSync(join(LLAMA, f)));
   };
-  return { bucket, state, publisher, deps, event, uploadAll };
+  const advance = (ms: number) => (t += ms);
+  return { bucket, state, publisher, deps, event, uploadAll, advance };
 }
 
 const autodeploy = [{ cluster: 'local', namespace: 'serving', name: 'llama', accelerator: { type: 'nvidia-l4' as const, count: 1 } }];
@@ -112,4 +113,24 @@ test('an invalid checkpoint never publishes a deploy request', async () => {
   assert.equal(out.outcome === 'validated' && out.valid, false);
   assert.equal(publisher.messages.length, 0);
   assert.equal((await state.getModel('llama'))?.latestValid, null);
+});
+
+test('a validation whose worker died is resumed by the reconciler once its lease has expired', async () => {
+  const { bucket, state, deps, event, uploadAll, advance } = setup();
+  uploadAll();
+  // The worker reads the index, claims, then its instance dies mid-validation: its shard reads
+  // never return, so nothing after the claim is ever released or recorded.
+  let reads = 0;
+  const dying = Object.assign(Object.create(bucket) as MemoryBucket, {
+    read: (name: string, a: number, b: number, g?: string) => (++reads === 1 ? bucket.read(name, a, b, g) : new Promise<Uint8Array>(() => undefined)),
+  });
+  void handleCheckpointUpload(event(PREFIX + 'config.json'), { ...deps, objects: () => dying });
+  for (let i = 0; i < 50 && (await state.getVersion('llama', 'v1'))?.status !== 'validating'; i++) await new Promise((r) => setImmediate(r));
+  assert.equal((await state.getVersion('llama', 'v1'))?.status, 'validating');
+  assert.deepEqual(await resumeStaleValidations(deps), { resumed: 0, failed: 0 }, 'not while the lease holds');
+  advance(61_000);
+  assert.deepEqual(await resumeStaleValidations(deps), { resumed: 1, failed: 0 });
+  const v = (await state.getVersion('llama', 'v1'))!;
+  assert.equal(v.status, 'valid');
+  assert.deepEqual(await resumeStaleValidations(deps), { resumed: 0, failed: 0 }, 'nothing left to resume');
 });
