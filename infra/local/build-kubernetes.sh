@@ -6,15 +6,27 @@
 #   FERRY_CACHE_DIR   where the binaries go (default ~/.cache/ferry)
 #
 # Needs root for apt (the machines run as root). Installs: golang-go dpkg-dev rsync make
-# etcd-server openssl. Never edits /etc: deb-src is enabled through a private apt config.
+# etcd-server openssl golang-github-modern-go-reflect2-dev. Never edits /etc: deb-src is enabled
+# through a private apt config.
+#
+# Kubernetes 1.20 vendors github.com/modern-go/reflect2 v1.0.1, which corrupts memory when built
+# with Go >= 1.18 (its map iterator predates Go 1.18's runtime layout; fixed in v1.0.2): the
+# apiserver then dies with "unexpected fault address" (SIGSEGV in mapiterinit) as soon as it
+# decodes a custom resource. Debian's Go is 1.19, so the build swaps in Debian's reflect2 1.0.2.
+# BUILD_ID names that recipe; cached binaries without it are rebuilt.
 set -euo pipefail
 
 K8S_VERSION=1.20.2
+BUILD_ID="k8s-$K8S_VERSION+reflect2-1.0.2"
 CACHE_DIR="${FERRY_CACHE_DIR:-$HOME/.cache/ferry}"
 OUT="$CACHE_DIR/k8s-$K8S_VERSION"
 BINS=(kube-apiserver kube-controller-manager kube-scheduler)
+REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
 
-have_all() { for b in "${BINS[@]}"; do [ -x "$OUT/$b" ] || return 1; done; }
+have_all() {
+  for b in "${BINS[@]}"; do [ -x "$OUT/$b" ] || return 1; done
+  [ "$(cat "$OUT/build-id" 2>/dev/null)" = "$BUILD_ID" ]
+}
 log() { printf '[build-kubernetes] %s\n' "$*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
@@ -28,7 +40,7 @@ if have_all; then
 fi
 
 need=()
-for pkg in golang-go dpkg-dev rsync make etcd-server openssl; do
+for pkg in golang-go dpkg-dev rsync make etcd-server openssl golang-github-modern-go-reflect2-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -65,6 +77,12 @@ if ! ls -d kubernetes-*/ >/dev/null 2>&1; then
   dpkg-source --no-check -x kubernetes_*.dsc >/dev/null
 fi
 TREE=$(ls -d "$WORK"/src/kubernetes-*/ | head -1)
+[ -f "$REFLECT2_SRC/go_above_118.go" ] || { log "$REFLECT2_SRC is not reflect2 >= 1.0.2 (golang-github-modern-go-reflect2-dev)"; exit 1; }
+log "vendoring reflect2 1.0.2 from $REFLECT2_SRC (Go >= 1.18 map iteration)"
+rm -rf "$TREE/vendor/github.com/modern-go/reflect2"
+mkdir -p "$TREE/vendor/github.com/modern-go/reflect2"
+find "$REFLECT2_SRC" -maxdepth 1 -name '*.go' ! -name '*_test.go' -exec cp {} "$TREE/vendor/github.com/modern-go/reflect2/" \;
+[ -f "$REFLECT2_SRC/LICENSE" ] && cp "$REFLECT2_SRC/LICENSE" "$TREE/vendor/github.com/modern-go/reflect2/"
 log "building ${BINS[*]} in $TREE (takes ~5-8 min on 2 cores)"
 cd "$TREE"
 start=$(date +%s)
@@ -72,9 +90,14 @@ CGO_ENABLED=0 GOPROXY=off GOFLAGS=-mod=vendor GO111MODULE=on \
   make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler" >"$WORK/build.log" 2>&1 \
   || { log "build failed; last lines of $WORK/build.log:"; tail -30 "$WORK/build.log" >&2; exit 1; }
 mkdir -p "$OUT"
-for b in "${BINS[@]}"; do cp "_output/local/go/bin/$b" "$OUT/$b" 2>/dev/null || cp "_output/bin/$b" "$OUT/$b"; done
+# Copy then rename: a stack running the previous binaries keeps them (no "text file busy").
+for b in "${BINS[@]}"; do
+  cp "_output/local/go/bin/$b" "$OUT/.$b.new" 2>/dev/null || cp "_output/bin/$b" "$OUT/.$b.new"
+  mv -f "$OUT/.$b.new" "$OUT/$b"
+done
 end=$(date +%s)
 echo "$((end-start))" > "$OUT/build-seconds"
+echo "$BUILD_ID" > "$OUT/build-id"
 log "built in $((end-start)) s → $OUT"
 # The source tree is ~2 GB; keep only the binaries.
 rm -rf "$WORK/src"

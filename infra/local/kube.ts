@@ -9,13 +9,14 @@
  *  - `ferry` (kubeconfig): least-privilege RBAC, exactly what the deploy controller needs;
  *  - `admin` (adminKubeconfig): group system:masters, for tests and the simulator.
  */
-import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync, accessSync, constants } from 'node:fs';
-import { join, delimiter } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync, accessSync, constants, readdirSync } from 'node:fs';
+import { join, delimiter, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
-import { KubeConfig, RbacAuthorizationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { V1ClusterRole, V1ClusterRoleBinding } from '@kubernetes/client-node';
+import { KubeConfig, RbacAuthorizationV1Api, ApiextensionsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { V1ClusterRole, V1ClusterRoleBinding, V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { startProcess, waitUntil, freePort, httpAnswers, tailLog, type ManagedProcess } from './proc.ts';
 import { startNodeSimulator, type SimulatorOptions, type SimulatedNode } from './node-simulator.ts';
 
@@ -46,8 +47,59 @@ export const FERRY_CLUSTER_ROLE: V1ClusterRole = {
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'create'] },
     { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+    // Serving profile extras (shared/domain/serving-profile.ts): HPA, PodMonitoring, ComputeClass.
+    {
+      apiGroups: ['autoscaling'],
+      resources: ['horizontalpodautoscalers'],
+      verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
+    },
+    {
+      apiGroups: ['monitoring.googleapis.com'],
+      resources: ['podmonitorings'],
+      verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
+    },
+    {
+      apiGroups: ['cloud.google.com'],
+      resources: ['computeclasses'],
+      verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
+    },
   ],
 };
+
+/** Minimal CRDs of the GKE kinds ferry renders (PodMonitoring, ComputeClass), installed at start. */
+export const LOCAL_CRDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'crds');
+
+/**
+ * Server-side applies every CRD in `dir` (JSON, one per file; a top-level "//" key is a comment) with
+ * `kc` (an admin), then waits until each is Established, so their kinds can be applied right away.
+ */
+export async function installLocalCrds(kc: KubeConfig, dir: string = LOCAL_CRDS_DIR, timeoutMs = 30_000): Promise<string[]> {
+  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+  const crds = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const { '//': _comment, ...crd } = JSON.parse(readFileSync(join(dir, f), 'utf8')) as V1CustomResourceDefinition & { '//'?: string };
+      return crd as V1CustomResourceDefinition;
+    });
+  for (const crd of crds) {
+    await api.patchCustomResourceDefinition({ name: crd.metadata!.name!, body: crd, fieldManager: 'ferry-local', force: true }, ssa);
+  }
+  const names = crds.map((c) => c.metadata!.name!);
+  await waitUntil(
+    `CRDs ${names.join(', ')} established`,
+    async () => {
+      for (const name of names) {
+        const live = await api.readCustomResourceDefinition({ name });
+        if (!live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return false;
+      }
+      return true;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  return names;
+}
 
 export interface KubeStackOptions {
   /** State directory; data, certificates and logs go under `<dir>/kube` (wiped at each start). */
@@ -76,9 +128,24 @@ export interface KubeStack {
   stop(): Promise<void>;
 }
 
-/** True when kube-apiserver, kube-controller-manager, kube-scheduler and etcd are all present. */
+/**
+ * The build recipe of infra/local/build-kubernetes.sh (its BUILD_ID): 1.20.2 with reflect2 1.0.2
+ * vendored, without which a Go ≥ 1.18 build of the apiserver crashes on custom resources.
+ */
+export const KUBE_BUILD_ID = `k8s-${KUBE_VERSION}+reflect2-1.0.2`;
+
+/**
+ * True when kube-apiserver, kube-controller-manager, kube-scheduler (built by the current recipe,
+ * KUBE_BUILD_ID) and etcd are all present.
+ */
 export function kubeBinariesPresent(binDir: string = KUBE_BIN_DIR): boolean {
-  return KUBE_BINARIES.every((b) => isExecutable(join(binDir, b))) && findEtcd() !== undefined;
+  let buildId = '';
+  try {
+    buildId = readFileSync(join(binDir, 'build-id'), 'utf8').trim();
+  } catch {
+    /* an older build, or none */
+  }
+  return buildId === KUBE_BUILD_ID && KUBE_BINARIES.every((b) => isExecutable(join(binDir, b))) && findEtcd() !== undefined;
 }
 
 function isExecutable(file: string): boolean {
@@ -408,6 +475,8 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
       { name: 'ferry-deployer', body: binding, fieldManager: 'ferry-local', force: true },
       ssa,
     );
+    const crds = await installLocalCrds(adminKc);
+    log(`CRDs established: ${crds.join(', ')} (${Date.now() - t0} ms)`);
 
     let nodes: SimulatedNode[] = [];
     if (opts.simulator !== false) {
