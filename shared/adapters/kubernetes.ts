@@ -5,9 +5,11 @@
  */
 import {
   KubeConfig, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, ApiException,
-  type V1Deployment, type V1Service, type V1Pod,
+  KubernetesObjectApi, ApisApi,
+  type V1Deployment, type V1Service, type V1Pod, type V1Node,
 } from '@kubernetes/client-node';
 import { FerryError } from '../domain/errors.ts';
+import { HPA_API_VERSION, HPA_FALLBACK_API_VERSION, type KubeObject, type KubeObjectRef } from '../domain/serving-profile.ts';
 import type { ClusterClient, ClusterProvider } from '../ports/cluster.ts';
 
 export const FIELD_MANAGER = 'ferry';
@@ -41,12 +43,85 @@ export function kubeError(e: unknown, what: string): FerryError {
   return new FerryError('CLUSTER_UNAVAILABLE', `${what}: ${message}`, { cause: e, retryable: true });
 }
 
+/** What to do when the cluster does not serve a kind ferry renders. */
+const MISSING_API_HINTS: Readonly<Record<string, string>> = {
+  PodMonitoring: 'Enable Google Cloud Managed Service for Prometheus on the cluster (on by default since GKE 1.27), or deploy without autoscaling.',
+  ComputeClass: 'Custom compute classes need GKE 1.30.3-gke.1451000 or later; or deploy without capacity.computeClass.',
+  HorizontalPodAutoscaler: 'The cluster serves neither autoscaling/v2 nor autoscaling/v2beta2.',
+};
+
+/** KubernetesObjectApi's "this kind is not served" failures (discovery 404, or the group lacks the kind). */
+function isMissingApi(e: unknown): boolean {
+  if (e instanceof ApiException) return e.code === 404 && /Failed to fetch resource metadata/.test(String((e as Error).message));
+  return e instanceof Error && /^Unrecognized API version and kind/.test(e.message);
+}
+
+const describeObject = (o: { apiVersion: string; kind: string; metadata?: { name?: string; namespace?: string } }): string =>
+  `${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'} (${o.apiVersion})`;
+
 export class KubeClusterClient implements ClusterClient {
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
+  private readonly objects: KubernetesObjectApi;
+  private readonly apis: ApisApi;
+  private served: Promise<ReadonlySet<string>> | undefined;
   constructor(kc: KubeConfig) {
     this.apps = kc.makeApiClient(AppsV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
+    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.apis = kc.makeApiClient(ApisApi);
+  }
+
+  /** Group versions the server serves (`autoscaling/v2`, …), discovered once per client. */
+  private servedGroupVersions(): Promise<ReadonlySet<string>> {
+    this.served ??= this.apis.getAPIVersions().then(
+      (list) => new Set(list.groups.flatMap((g) => g.versions.map((v) => v.groupVersion))),
+      (e: unknown) => {
+        this.served = undefined;
+        throw kubeError(e, 'discover API groups');
+      },
+    );
+    return this.served;
+  }
+
+  /** autoscaling/v2 → autoscaling/v2beta2 on servers without v2 (Kubernetes < 1.23); everything else as is. */
+  private async servedApiVersion(apiVersion: string, kind: string): Promise<string> {
+    if (kind !== 'HorizontalPodAutoscaler' || apiVersion !== HPA_API_VERSION) return apiVersion;
+    const served = await this.servedGroupVersions();
+    return !served.has(HPA_API_VERSION) && served.has(HPA_FALLBACK_API_VERSION) ? HPA_FALLBACK_API_VERSION : apiVersion;
+  }
+
+  async applyObject(obj: KubeObject): Promise<KubeObject> {
+    // KubernetesObjectApi fills in metadata/namespace on the object it is given: hand it a copy.
+    const body = structuredClone(obj);
+    body.apiVersion = await this.servedApiVersion(body.apiVersion, body.kind);
+    const what = `apply ${describeObject(body)}`;
+    try {
+      const live = await this.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      return live as unknown as KubeObject;
+    } catch (e) {
+      if (isMissingApi(e)) {
+        throw new FerryError('CLUSTER_API_MISSING', `${what}: the cluster does not serve ${body.apiVersion} ${body.kind}`, {
+          cause: e,
+          ...(MISSING_API_HINTS[body.kind] ? { hint: MISSING_API_HINTS[body.kind] } : {}),
+        });
+      }
+      throw kubeError(e, what);
+    }
+  }
+
+  async deleteObject(ref: KubeObjectRef): Promise<void> {
+    const spec = {
+      apiVersion: await this.servedApiVersion(ref.apiVersion, ref.kind),
+      kind: ref.kind,
+      metadata: { name: ref.name, ...(ref.namespace !== undefined ? { namespace: ref.namespace } : {}) },
+    };
+    try {
+      await this.objects.delete(spec);
+    } catch (e) {
+      if (isMissingApi(e) || (e instanceof ApiException && e.code === 404)) return;
+      throw kubeError(e, `delete ${describeObject(spec)}`);
+    }
   }
 
   async applyDeployment(obj: V1Deployment): Promise<V1Deployment> {
@@ -89,6 +164,14 @@ export class KubeClusterClient implements ClusterClient {
       await this.apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, MERGE);
     } catch (e) {
       throw kubeError(e, `scale Deployment ${namespace}/${name}`);
+    }
+  }
+
+  async listNodes(labelSelector?: string): Promise<V1Node[]> {
+    try {
+      return (await this.core.listNode(labelSelector ? { labelSelector } : {})).items;
+    } catch (e) {
+      throw kubeError(e, 'list nodes');
     }
   }
 

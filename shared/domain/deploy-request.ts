@@ -100,10 +100,9 @@ export function targetKey(target: Target): string {
 
 /**
  * GKE GPU accelerator label values (`cloud.google.com/gke-accelerator`) that vLLM ≥ 0.11 can use
- * (compute capability ≥ 7.0, so no P4/P100). TPUs are out of scope: they need `vllm/vllm-tpu`, a
- * different resource and selector, and Run:ai + GCS only from TPU vLLM 0.18 (FACTS §3).
+ * (compute capability ≥ 7.0, so no P4/P100).
  */
-export const ACCELERATOR_TYPES = [
+export const GPU_ACCELERATOR_TYPES = [
   'nvidia-tesla-t4',
   'nvidia-tesla-v100',
   'nvidia-l4',
@@ -116,13 +115,38 @@ export const ACCELERATOR_TYPES = [
   'nvidia-gb200',
   'nvidia-rtx-pro-6000',
 ] as const;
+/**
+ * GKE TPU accelerator label values (`cloud.google.com/gke-tpu-accelerator`): v5e and v6e (Trillium).
+ * Only single-host slices: vLLM on GKE TPUs serves from one host (multi-host is not supported, see
+ * the GKE "Serve an LLM using TPU Trillium on GKE with vLLM" tutorial). They need the `vllm/vllm-tpu`
+ * image, `google.com/tpu` resources, a topology selector, and Run:ai + GCS only from TPU vLLM 0.18.0;
+ * the streamer's `distributed` mode is CUDA/ROCm only (FACTS §3).
+ */
+export const TPU_ACCELERATOR_TYPES = ['tpu-v5-lite-podslice', 'tpu-v6e-slice'] as const;
+export const ACCELERATOR_TYPES = [...GPU_ACCELERATOR_TYPES, ...TPU_ACCELERATOR_TYPES] as const;
 export const AcceleratorType = z.enum(ACCELERATOR_TYPES);
 export type AcceleratorType = z.infer<typeof AcceleratorType>;
+export type GpuAcceleratorType = (typeof GPU_ACCELERATOR_TYPES)[number];
+export type TpuAcceleratorType = (typeof TPU_ACCELERATOR_TYPES)[number];
+export const ACCELERATOR_FAMILIES = ['gpu', 'tpu'] as const;
+export type AcceleratorFamily = (typeof ACCELERATOR_FAMILIES)[number];
+
+export const isTpuType = (t: AcceleratorType): t is TpuAcceleratorType => (TPU_ACCELERATOR_TYPES as readonly string[]).includes(t);
+export const acceleratorFamily = (t: AcceleratorType): AcceleratorFamily => (isTpuType(t) ? 'tpu' : 'gpu');
 
 /**
- * GPUs per node that GKE machine shapes offer for each accelerator (N1+T4/V100, G2, A2 high/mega,
- * A2 ultra, A3 high/mega/ultra, A4, A4X, G4). A pod asks for `count` GPUs on one node, so other
- * counts could never schedule.
+ * Single-host TPU v5e / v6e topologies (`cloud.google.com/gke-tpu-topology`) and their chips: machine
+ * types ct5lp-hightpu-{1,4,8}t and ct6e-standard-{1,4,8}t (GKE "Plan TPUs in GKE"). Larger
+ * topologies span hosts, which vLLM on GKE does not serve.
+ */
+export const TPU_TOPOLOGIES = { '1x1': 1, '2x2': 4, '2x4': 8 } as const;
+export type TpuTopology = keyof typeof TPU_TOPOLOGIES;
+const TOPOLOGY_BY_CHIPS: Readonly<Record<number, TpuTopology>> = { 1: '1x1', 4: '2x2', 8: '2x4' };
+
+/**
+ * GPUs (or TPU chips) per node that GKE machine shapes offer for each accelerator (N1+T4/V100, G2,
+ * A2 high/mega, A2 ultra, A3 high/mega/ultra, A4, A4X, G4; TPU single-host slices). A pod asks for
+ * `count` devices on one node, so other counts could never schedule.
  */
 export const ACCELERATOR_COUNTS: Readonly<Record<AcceleratorType, readonly number[]>> = {
   'nvidia-tesla-t4': [1, 2, 4],
@@ -136,25 +160,71 @@ export const ACCELERATOR_COUNTS: Readonly<Record<AcceleratorType, readonly numbe
   'nvidia-b200': [8],
   'nvidia-gb200': [4],
   'nvidia-rtx-pro-6000': [1, 2, 4, 8],
+  'tpu-v5-lite-podslice': [1, 4, 8],
+  'tpu-v6e-slice': [1, 4, 8],
 };
 
+/**
+ * `{type, count}` for GPUs (count default 1). For TPUs `{type, count?, topology?}`: the count is the
+ * chips of the single-host slice and the topology follows from it (1 → 1x1, 4 → 2x2, 8 → 2x4), or
+ * the other way round; given both, they must agree. The parsed value of a TPU always carries both;
+ * a GPU's never has a topology (so stored GPU requests keep their exact shape).
+ */
 export const Accelerator = z
   .object({
     type: AcceleratorType,
-    count: z.int().min(1).max(16).default(1),
+    count: z.int().min(1).max(16).optional(),
+    /** TPU only: `cloud.google.com/gke-tpu-topology`, e.g. 2x4. */
+    topology: z.string().regex(/^[0-9]{1,2}x[0-9]{1,2}(?:x[0-9]{1,2})?$/, 'topologies look like 2x4').optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
     const allowed = ACCELERATOR_COUNTS[a.type];
-    if (!allowed.includes(a.count)) {
+    if (!isTpuType(a.type)) {
+      const count = a.count ?? 1;
+      if (a.topology !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['topology'], message: `${a.type} is a GPU; topology is for TPU slices only` });
+      }
+      if (!allowed.includes(count)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['count'],
+          message: `${a.type} nodes have ${allowed.join(', ')} GPUs; count ${count} could never schedule`,
+        });
+      }
+      return;
+    }
+    const single = Object.keys(TPU_TOPOLOGIES).join(', ');
+    if (a.topology !== undefined && !(a.topology in TPU_TOPOLOGIES)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['topology'],
+        message: `${a.type} topology ${a.topology} is not a single-host slice (${single}); vLLM on GKE serves from one TPU host`,
+      });
+      return;
+    }
+    if (a.count !== undefined && !allowed.includes(a.count)) {
       ctx.addIssue({
         code: 'custom',
         path: ['count'],
-        message: `${a.type} nodes have ${allowed.join(', ')} GPUs; count ${a.count} could never schedule`,
+        message: `${a.type} single-host slices have ${allowed.join(', ')} chips; count ${a.count} could never schedule`,
+      });
+      return;
+    }
+    if (a.count !== undefined && a.topology !== undefined && TPU_TOPOLOGIES[a.topology as TpuTopology] !== a.count) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['count'],
+        message: `topology ${a.topology} has ${TPU_TOPOLOGIES[a.topology as TpuTopology]} chips, not ${a.count}`,
       });
     }
+  })
+  .transform((a): { type: AcceleratorType; count: number; topology?: string } => {
+    if (!isTpuType(a.type)) return { type: a.type, count: a.count ?? 1 };
+    const count = a.count ?? (a.topology !== undefined ? TPU_TOPOLOGIES[a.topology as TpuTopology] : 1);
+    return { type: a.type, count, topology: a.topology ?? TOPOLOGY_BY_CHIPS[count]! };
   });
-export type Accelerator = z.infer<typeof Accelerator>;
+export type Accelerator = z.output<typeof Accelerator>;
 
 // ---------------------------------------------------------------------------------------------
 // Image
@@ -217,22 +287,36 @@ export function parseVllmTag(tag: string): { parts: number[]; prerelease: boolea
   return { parts, prerelease: m[5] !== undefined };
 }
 
-/** True when the tag is an explicit vLLM version older than 0.11.1 (pre-releases of 0.11.1 count as older). */
-export function isVllmTagTooOld(tag: string): boolean {
+/** TPU vLLM needed for the Run:ai streamer with GCS on TPUs (FACTS §3, discuss.google.dev/t/374835). */
+export const MIN_TPU_VLLM_VERSION = [0, 18, 0] as const;
+
+/**
+ * True when the tag is an explicit vLLM version older than `min` (pre-releases of `min` count as
+ * older); false for tags that are not explicit versions.
+ */
+export function isVllmTagOlderThan(tag: string, min: readonly number[]): boolean {
   const v = parseVllmTag(tag);
   if (!v) return false;
-  const min = [...MIN_VLLM_VERSION, 0];
-  for (let i = 0; i < min.length; i++) {
+  const full = [...min, 0, 0, 0, 0].slice(0, 4);
+  for (let i = 0; i < full.length; i++) {
     const a = v.parts[i] ?? 0;
-    const b = min[i] ?? 0;
+    const b = full[i] ?? 0;
     if (a !== b) return a < b;
   }
   return v.prerelease;
 }
 
+/** True when the tag is an explicit vLLM version older than 0.11.1 (pre-releases of 0.11.1 count as older). */
+export const isVllmTagTooOld = (tag: string): boolean => isVllmTagOlderThan(tag, MIN_VLLM_VERSION);
+
 /** Whether the repository is vLLM's OpenAI server image (Docker Hub or a mirror keeping its name). */
 export function isVllmOpenAiImage(ref: ImageReference): boolean {
   return ref.repository === 'vllm-openai' || ref.repository.endsWith('/vllm-openai');
+}
+
+/** Whether the repository is vLLM's TPU image `vllm/vllm-tpu` (Docker Hub or a mirror keeping its name). */
+export function isVllmTpuImage(ref: ImageReference): boolean {
+  return ref.repository === 'vllm-tpu' || ref.repository.endsWith('/vllm-tpu');
 }
 
 export const Image = z
@@ -289,6 +373,23 @@ export function ownedFlagOf(arg: string): string | null {
     if (arg === short || arg.startsWith(`${short}=`) || new RegExp(`^${short}\\d`).test(arg)) return long;
   }
   return null;
+}
+
+/**
+ * The value vllmArgs give a (non-owned) flag, e.g. `--max-model-len`: `--flag=value` or `--flag value`,
+ * underscores read as dashes; the last one wins as in argparse; undefined when absent.
+ */
+export function vllmArgValue(args: readonly string[], flag: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) continue;
+    const eq = a.indexOf('=');
+    const name = `--${a.slice(2, eq === -1 ? undefined : eq).replaceAll('_', '-')}`;
+    if (name !== flag) continue;
+    value = eq !== -1 ? a.slice(eq + 1) : args[i + 1];
+  }
+  return value;
 }
 
 export const VllmArgs = z
@@ -355,11 +456,75 @@ export const RequestedBy = z
 export type RequestedBy = z.infer<typeof RequestedBy>;
 
 // ---------------------------------------------------------------------------------------------
-// The request
+// Limits
 
 export const PROGRESS_DEADLINE_MIN_SECONDS = 60;
 export const PROGRESS_DEADLINE_MAX_SECONDS = 7200;
 export const MAX_REPLICAS = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Serving profile: autoscaling, capacity, sizing budget
+
+export const AUTOSCALING_PROFILES = ['throughput', 'latency'] as const;
+export type AutoscalingProfile = (typeof AUTOSCALING_PROFILES)[number];
+/**
+ * Default HPA targets per profile (tune per model and SLO):
+ * - throughput: average `vllm:num_requests_waiting` per pod (queue depth; GKE's recommendation for
+ *   throughput). 5 is a starting point, as in Google's GKE vLLM autoscaling samples (1–10).
+ * - latency: average KV-cache usage per pod, 0–1 (`vllm:kv_cache_usage_perc`, formerly
+ *   `vllm:gpu_cache_usage_perc`; GKE's recommendation for latency-sensitive serving).
+ */
+export const DEFAULT_AUTOSCALING_TARGETS: Readonly<Record<AutoscalingProfile, number>> = { throughput: 5, latency: 0.8 };
+
+/** HPA on vLLM's own metrics (scraped by a PodMonitoring). The HPA owns the replica count. */
+export const Autoscaling = z
+  .object({
+    profile: z.enum(AUTOSCALING_PROFILES),
+    minReplicas: z.int().min(1).max(MAX_REPLICAS).default(1),
+    maxReplicas: z.int().min(1).max(MAX_REPLICAS),
+    /** Per-pod average: waiting requests (throughput) or KV-cache usage 0–1 (latency). Default: DEFAULT_AUTOSCALING_TARGETS. */
+    target: z.number().positive().max(1000).optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.minReplicas > a.maxReplicas) {
+      ctx.addIssue({ code: 'custom', path: ['minReplicas'], message: `minReplicas ${a.minReplicas} is above maxReplicas ${a.maxReplicas}` });
+    }
+    if (a.target !== undefined) {
+      if (a.profile === 'latency' && a.target > 1) {
+        ctx.addIssue({ code: 'custom', path: ['target'], message: `the latency profile targets KV-cache usage, a fraction from 0 to 1; got ${a.target}` });
+      }
+      if (Math.round(a.target * 1000) !== a.target * 1000) {
+        ctx.addIssue({ code: 'custom', path: ['target'], message: `target ${a.target} has more than 3 decimals (a Kubernetes quantity in milli-units)` });
+      }
+    }
+  });
+export type Autoscaling = z.infer<typeof Autoscaling>;
+
+export const COMPUTE_CLASSES = ['none', 'spot-then-flex-start'] as const;
+export type ComputeClassChoice = (typeof COMPUTE_CLASSES)[number];
+/** Capacity: `spot-then-flex-start` renders a GKE ComputeClass (Spot first, then flex-start with node recycling). */
+export const Capacity = z
+  .object({
+    computeClass: z.enum(COMPUTE_CLASSES).default('none'),
+  })
+  .strict();
+export type Capacity = z.infer<typeof Capacity>;
+
+/**
+ * The serving budget sizing plans for (shared/domain/sizing.ts): tokens per sequence and sequences
+ * served at once. Defaults: sizing.ts DEFAULT_BUDGET, and `--max-model-len` from vllmArgs for the context.
+ */
+export const Sizing = z
+  .object({
+    contextTokens: z.int().min(16).max(10_000_000).optional(),
+    concurrency: z.int().min(1).max(4096).optional(),
+  })
+  .strict();
+export type Sizing = z.infer<typeof Sizing>;
+
+// ---------------------------------------------------------------------------------------------
+// The request
 
 export const DeployRequest = z
   .object({
@@ -367,17 +532,28 @@ export const DeployRequest = z
     model: ModelRef,
     version: VersionRef,
     target: Target,
+    /** Ignored when autoscaling is set (the HPA owns the replica count). */
     replicas: z.int().min(0).max(MAX_REPLICAS).default(1),
-    accelerator: Accelerator,
+    /**
+     * Absent: ferry picks the cheapest accelerator that fits the checkpoint (shared/app/serving-plan.ts
+     * resolveAccelerator) before rendering. Present: checked against the same sizing model.
+     */
+    accelerator: Accelerator.optional(),
     /** Default: accelerator.count. A power of two dividing accelerator.count. */
     tensorParallelSize: z.int().min(1).max(16).optional(),
-    /** Default: render.ts DEFAULT_IMAGE. */
+    /** Default: render.ts DEFAULT_IMAGE (GPUs) or DEFAULT_TPU_IMAGE (TPUs). */
     image: Image.optional(),
     vllmArgs: VllmArgs.default((): string[] => []),
     streamer: Streamer.prefault({}),
     /** Default: derived from the checkpoint size (render.ts defaultProgressDeadlineSeconds). */
     progressDeadlineSeconds: z.int().min(PROGRESS_DEADLINE_MIN_SECONDS).max(PROGRESS_DEADLINE_MAX_SECONDS).optional(),
     cache: CacheOptions.prefault({}),
+    /** HPA + PodMonitoring on vLLM metrics; absent: a fixed replica count. */
+    autoscaling: Autoscaling.optional(),
+    /** Absent: no ComputeClass (node pools as they are). */
+    capacity: Capacity.optional(),
+    /** Context/concurrency budget for sizing; absent: defaults. */
+    sizing: Sizing.optional(),
     requestedBy: RequestedBy,
     idempotencyKey: z
       .string()
@@ -390,23 +566,54 @@ export const DeployRequest = z
   .strict()
   .superRefine((r, ctx) => {
     const tp = r.tensorParallelSize;
-    if (tp !== undefined) {
+    const acc = r.accelerator;
+    if (tp !== undefined && acc === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tensorParallelSize'],
+        message: 'tensorParallelSize needs an accelerator; leave both out and ferry sizes the model, or name the accelerator',
+      });
+    }
+    if (tp !== undefined && acc !== undefined) {
       const powerOfTwo = (tp & (tp - 1)) === 0;
-      if (!powerOfTwo || tp > r.accelerator.count || r.accelerator.count % tp !== 0) {
+      if (!powerOfTwo || tp > acc.count || acc.count % tp !== 0) {
         ctx.addIssue({
           code: 'custom',
           path: ['tensorParallelSize'],
-          message: `tensorParallelSize must be a power of two that divides accelerator.count (${r.accelerator.count}); got ${tp}`,
+          message: `tensorParallelSize must be a power of two that divides accelerator.count (${acc.count}); got ${tp}`,
         });
       }
+    }
+    const ref = r.image !== undefined ? parseImageReference(r.image) : null;
+    if (acc !== undefined && isTpuType(acc.type)) {
+      if (r.streamer.distributed === true) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['streamer', 'distributed'],
+          message: "the Run:ai streamer's distributed mode is CUDA/ROCm only; it does not apply to TPUs",
+        });
+      }
+      if (ref && isVllmOpenAiImage(ref)) {
+        ctx.addIssue({ code: 'custom', path: ['image'], message: `${r.image} is vLLM's GPU build; TPUs need vllm/vllm-tpu` });
+      }
+      if (ref && isVllmTpuImage(ref) && ref.tag !== undefined && isVllmTagOlderThan(ref.tag, MIN_TPU_VLLM_VERSION)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['image'],
+          message: `${r.image}: the Run:ai streamer reads GCS on TPUs only from TPU vLLM ${MIN_TPU_VLLM_VERSION.join('.')}`,
+        });
+      }
+    }
+    if (acc !== undefined && !isTpuType(acc.type) && ref && isVllmTpuImage(ref)) {
+      ctx.addIssue({ code: 'custom', path: ['image'], message: `${r.image} is vLLM's TPU build; GPUs need vllm/vllm-openai` });
     }
   });
 export type DeployRequest = z.infer<typeof DeployRequest>;
 /** What a sender may write (defaults not yet applied). */
 export type DeployRequestInput = z.input<typeof DeployRequest>;
 
-/** Tensor parallel size ferry runs with: the request's, else every GPU of the pod. */
-export const effectiveTensorParallelSize = (r: DeployRequest): number => r.tensorParallelSize ?? r.accelerator.count;
+/** Tensor parallel size ferry runs with: the request's, else every device of the pod (1 while the accelerator is unresolved). */
+export const effectiveTensorParallelSize = (r: DeployRequest): number => r.tensorParallelSize ?? r.accelerator?.count ?? 1;
 
 export const isLatest = (r: Pick<DeployRequest, 'version'>): boolean => r.version === LATEST;
 

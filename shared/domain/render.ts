@@ -12,6 +12,13 @@
  *   always ≥ startupBudget + 300 because STARTUP.maxSeconds = 7200 − 300. An explicit
  *   request.progressDeadlineSeconds is honoured; when it is below the startup budget the result
  *   carries a warning (Kubernetes would call the rollout failed before a slow pod may start).
+ *
+ * Serving profile (./serving-profile.ts): `extras` holds what the request adds beyond the two core
+ * objects — a ComputeClass (capacity.computeClass), a PodMonitoring and an HPA (autoscaling) — and
+ * `objectsToApply` gives everything in apply order. With autoscaling the Deployment leaves
+ * `spec.replicas` out, so the HPA owns it (a forced apply would otherwise reset it on every rollout).
+ * A TPU accelerator renders the TPU variant: `vllm/vllm-tpu`, `google.com/tpu`, TPU accelerator +
+ * topology nodeSelectors, and never the streamer's CUDA-only `distributed` mode.
  */
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
@@ -21,13 +28,34 @@ import {
   LATEST,
   PROGRESS_DEADLINE_MAX_SECONDS,
   effectiveTensorParallelSize,
+  isTpuType,
 } from './deploy-request.ts';
+import {
+  COMPUTE_CLASS_NODE_LABEL,
+  TPU_ACCELERATOR_NODE_LABEL,
+  TPU_RESOURCE,
+  TPU_TOPOLOGY_NODE_LABEL,
+  computeClassName,
+  refOf,
+  renderComputeClass,
+  renderHpa,
+  renderPodMonitoring,
+  type KubeObject,
+  type KubeObjectRef,
+} from './serving-profile.ts';
+
+export type { KubeObject, KubeObjectRef } from './serving-profile.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
 
 /** Default server image: pinned, ≥ v0.11.1 (built-in GCS auth for the Run:ai streamer). */
 export const DEFAULT_IMAGE = 'vllm/vllm-openai:v0.11.2';
+/**
+ * Default server image on TPUs: the first TPU vLLM whose Run:ai streamer reads GCS (0.18.0, FACTS §3).
+ * ⚠ the tag is assumed to follow vllm-openai's `vX.Y.Z` naming; check Docker Hub vllm/vllm-tpu.
+ */
+export const DEFAULT_TPU_IMAGE = 'vllm/vllm-tpu:v0.18.0';
 /** Kubernetes service account bound to a Google service account by Workload Identity. */
 export const DEFAULT_SERVICE_ACCOUNT = 'ferry-vllm';
 export const VLLM_PORT = 8000;
@@ -102,14 +130,18 @@ export interface RenderInput {
   nodeSelectorExtra?: Record<string, string>;
 }
 
-/** What gets applied: exactly these two objects. */
+/** What gets applied: the Deployment, the Service and (serving profile) the extra objects. */
 export interface RenderedSpec {
   deployment: V1Deployment;
   service: V1Service;
+  /** ComputeClass / PodMonitoring / HPA in apply order; absent or empty = none (specs stored before the serving profile). */
+  extras?: KubeObject[];
 }
 
 export interface Rendered extends RenderedSpec {
-  /** specDigest({deployment, service}); also in the Deployment's `ferry.dev/spec-digest`. */
+  /** Always present on a render (empty when the request asks for nothing extra). */
+  extras: KubeObject[];
+  /** specDigest({deployment, service, extras}); also in the Deployment's `ferry.dev/spec-digest`. */
   specDigest: string;
   startupBudgetSeconds: number;
   progressDeadlineSeconds: number;
@@ -161,8 +193,10 @@ export function loaderExtraConfig(request: DeployRequest): Record<string, number
   const s = request.streamer;
   if (s.concurrency !== undefined) cfg.concurrency = s.concurrency;
   if (s.memoryLimit !== undefined) cfg.memory_limit = s.memoryLimit;
-  // `distributed` is CUDA/ROCm only; every accelerator ferry accepts is an NVIDIA GPU.
-  const distributed = s.distributed ?? tp > 1;
+  // `distributed` is CUDA/ROCm only: on by default with TP > 1 on GPUs, never on TPUs (the request
+  // schema refuses an explicit `distributed: true` with a TPU).
+  const tpu = request.accelerator !== undefined && isTpuType(request.accelerator.type);
+  const distributed = !tpu && (s.distributed ?? tp > 1);
   if (distributed) cfg.distributed = true;
   return Object.keys(cfg).length > 0 ? cfg : null;
 }
@@ -178,7 +212,7 @@ function stableLabels(name: string): Record<string, string> {
 // ---------------------------------------------------------------------------------------------
 // Render
 
-/** Throws FerryError (INVALID_REQUEST, VERSION_UNRESOLVED, INVALID_RENDER_INPUT, CHECKPOINT_MISMATCH). */
+/** Throws FerryError (INVALID_REQUEST, VERSION_UNRESOLVED, ACCELERATOR_UNRESOLVED, INVALID_RENDER_INPUT, CHECKPOINT_MISMATCH). */
 export function render(input: RenderInput): Rendered {
   const parsed = DeployRequest.safeParse(input.request);
   if (!parsed.success) {
@@ -193,6 +227,13 @@ export function render(input: RenderInput): Rendered {
       hint: 'pass {...request, version: <newest valid version>}',
     });
   }
+  const accelerator = request.accelerator;
+  if (accelerator === undefined) {
+    throw new FerryError('ACCELERATOR_UNRESOLVED', 'choose the accelerator before rendering', {
+      hint: 'pass the request through resolveAccelerator (shared/app/serving-plan.ts), which fills in the recommendation',
+    });
+  }
+  const tpu = isTpuType(accelerator.type);
   const bad = (message: string): never => {
     throw new FerryError('INVALID_RENDER_INPUT', message);
   };
@@ -214,7 +255,7 @@ export function render(input: RenderInput): Rendered {
   }
   const extra = input.nodeSelectorExtra ?? {};
   for (const [k, v] of Object.entries(extra)) {
-    if (k === ACCELERATOR_NODE_LABEL) bad(`nodeSelectorExtra cannot override ${ACCELERATOR_NODE_LABEL}`);
+    if (OWNED_NODE_LABELS.includes(k)) bad(`nodeSelectorExtra cannot override ${k}`);
     if (!LABEL_KEY_RE.test(k) || !LABEL_VALUE_RE.test(v)) bad(`invalid node selector ${k}=${v}`);
   }
 
@@ -227,6 +268,10 @@ export function render(input: RenderInput): Rendered {
       `progressDeadlineSeconds ${progressDeadline} is below the startup budget ${startupBudget}s for ${cp.tensorBytes} bytes: a slow load may be declared failed`,
     );
   }
+
+  const image = request.image ?? (tpu ? DEFAULT_TPU_IMAGE : DEFAULT_IMAGE);
+  const computeClass = request.capacity?.computeClass === 'spot-then-flex-start' ? renderComputeClass(accelerator) : null;
+  const autoscaling = request.autoscaling;
 
   const args = [`--model=${uri}`, '--load-format=runai_streamer', `--tensor-parallel-size=${tp}`];
   const extraConfig = loaderExtraConfig(request);
@@ -260,7 +305,8 @@ export function render(input: RenderInput): Rendered {
       annotations: { ...podAnnotations },
     },
     spec: {
-      replicas: request.replicas,
+      // With autoscaling the HPA owns the replica count: leave it out of what ferry applies.
+      ...(autoscaling ? {} : { replicas: request.replicas }),
       selector: { matchLabels: selectorLabels(target.name) },
       progressDeadlineSeconds: progressDeadline,
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: MAX_SURGE, maxUnavailable: 0 } },
@@ -268,15 +314,25 @@ export function render(input: RenderInput): Rendered {
         metadata: { labels: { ...labels }, annotations: { ...podAnnotations } },
         spec: {
           serviceAccountName,
-          nodeSelector: { [ACCELERATOR_NODE_LABEL]: request.accelerator.type, ...extra },
-          tolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
+          nodeSelector: {
+            ...(tpu
+              ? { [TPU_ACCELERATOR_NODE_LABEL]: accelerator.type, [TPU_TOPOLOGY_NODE_LABEL]: accelerator.topology! }
+              : { [ACCELERATOR_NODE_LABEL]: accelerator.type }),
+            ...(computeClass ? { [COMPUTE_CLASS_NODE_LABEL]: computeClass.metadata.name } : {}),
+            ...extra,
+          },
+          tolerations: [
+            { key: tpu ? TPU_RESOURCE : GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' },
+            // GKE adds this one itself for Pods that select a compute class; explicit is harmless.
+            ...(computeClass ? [{ key: COMPUTE_CLASS_NODE_LABEL, operator: 'Equal', value: computeClass.metadata.name, effect: 'NoSchedule' }] : []),
+          ],
           containers: [
             {
               name: CONTAINER_NAME,
-              image: request.image ?? DEFAULT_IMAGE,
+              image,
               args,
               ports: [{ name: 'http', containerPort: VLLM_PORT, protocol: 'TCP' }],
-              resources: { limits: { [GPU_RESOURCE]: String(request.accelerator.count) } },
+              resources: { limits: { [tpu ? TPU_RESOURCE : GPU_RESOURCE]: String(accelerator.count) } },
               startupProbe: probe(STARTUP.periodSeconds, startupBudget / STARTUP.periodSeconds),
               readinessProbe: probe(10, 3),
               livenessProbe: probe(15, 4),
@@ -298,7 +354,16 @@ export function render(input: RenderInput): Rendered {
       ports: [{ name: 'http', port: VLLM_PORT, targetPort: 'http', protocol: 'TCP' }],
     },
   };
-  const digest = specDigest({ deployment, service });
+  const extras: KubeObject[] = [];
+  if (computeClass) extras.push(computeClass);
+  if (autoscaling) {
+    const objectLabels = stableLabels(target.name);
+    extras.push(
+      renderPodMonitoring(target, objectLabels, selectorLabels(target.name)),
+      renderHpa(target, objectLabels, autoscaling, image, startupBudget),
+    );
+  }
+  const digest = specDigest({ deployment, service, extras });
   deployment.metadata!.annotations![ANNOTATIONS.specDigest] = digest;
   return {
     deployment,
@@ -306,9 +371,52 @@ export function render(input: RenderInput): Rendered {
     specDigest: digest,
     startupBudgetSeconds: startupBudget,
     progressDeadlineSeconds: progressDeadline,
-    rolloutTimeoutSeconds: rolloutTimeoutSeconds(progressDeadline, request.replicas),
+    rolloutTimeoutSeconds: rolloutTimeoutSeconds(progressDeadline, autoscaling ? autoscaling.maxReplicas : request.replicas),
     warnings,
+    extras,
   };
+}
+
+/** Node labels render sets itself (nodeSelectorExtra cannot override them). */
+export const OWNED_NODE_LABELS: readonly string[] = [
+  ACCELERATOR_NODE_LABEL,
+  TPU_ACCELERATOR_NODE_LABEL,
+  TPU_TOPOLOGY_NODE_LABEL,
+  COMPUTE_CLASS_NODE_LABEL,
+];
+
+/** Kinds applied before the Service and Deployment (cluster-scoped prerequisites the pods select). */
+const APPLY_FIRST_KINDS: readonly string[] = ['ComputeClass'];
+
+/**
+ * Every object of a spec in apply order: prerequisites (ComputeClass), the Service, the Deployment,
+ * then what watches the Deployment (PodMonitoring, HPA). The namespace is not included: ensure it first.
+ */
+export function objectsToApply(spec: RenderedSpec): KubeObject[] {
+  const extras = spec.extras ?? [];
+  return [
+    ...extras.filter((o) => APPLY_FIRST_KINDS.includes(o.kind)),
+    spec.service as KubeObject,
+    spec.deployment as KubeObject,
+    ...extras.filter((o) => !APPLY_FIRST_KINDS.includes(o.kind)),
+  ];
+}
+
+const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
+const sameObject = (a: KubeObjectRef, b: KubeObjectRef): boolean =>
+  groupOf(a.apiVersion) === groupOf(b.apiVersion) && a.kind === b.kind && a.name === b.name && (a.namespace ?? '') === (b.namespace ?? '');
+
+/**
+ * Per-target extras of `before` that `after` no longer has (e.g. autoscaling turned off, or a rollback
+ * to a spec without an HPA): delete them after applying `after`, or a stale HPA keeps scaling the
+ * Deployment. Cluster-scoped extras (ComputeClass) are shared between targets and never pruned.
+ * Objects are the same across API versions of one group (autoscaling/v2 = autoscaling/v2beta2).
+ */
+export function staleObjects(before: RenderedSpec | null | undefined, after: RenderedSpec): KubeObjectRef[] {
+  const keep = (after.extras ?? []).map(refOf);
+  return (before?.extras ?? [])
+    .map(refOf)
+    .filter((r) => r.namespace !== undefined && !keep.some((k) => sameObject(k, r)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,10 +442,11 @@ function withoutKeys(obj: Record<string, string> | undefined, keys: readonly str
 }
 
 /**
- * `sha256:<hex>` over the canonical JSON of {deployment, service}, excluding the rollout id (Deployment
- * and pod template annotations) and the spec-digest annotation itself. Equal digests = the same
- * thing would run on the target; order of keys (e.g. after a Firestore round trip) does not matter.
- * Extra fields of a Rendered (warnings, budgets) are ignored.
+ * `sha256:<hex>` over the canonical JSON of {deployment, service} — plus `extras` when there are
+ * any, so specs without extras keep the digest they always had — excluding the rollout id
+ * (Deployment and pod template annotations) and the spec-digest annotation itself. Equal digests =
+ * the same thing would run on the target; order of keys (e.g. after a Firestore round trip) does not
+ * matter. Other fields of a Rendered (warnings, budgets) are ignored.
  */
 export function specDigest(spec: RenderedSpec): string {
   const d = spec.deployment;
@@ -358,7 +467,8 @@ export function specDigest(spec: RenderedSpec): string {
       },
     },
   };
-  const hash = createHash('sha256').update(canonicalJson({ deployment: stripped, service: spec.service })).digest('hex');
+  const extras = spec.extras && spec.extras.length > 0 ? { extras: spec.extras } : {};
+  const hash = createHash('sha256').update(canonicalJson({ deployment: stripped, service: spec.service, ...extras })).digest('hex');
   return `sha256:${hash}`;
 }
 
@@ -367,5 +477,9 @@ export function templateRolloutId(deployment: V1Deployment | null | undefined): 
   return deployment?.spec?.template?.metadata?.annotations?.[ANNOTATIONS.rolloutId];
 }
 
-/** Only the two applied objects of a Rendered (what to store and apply). */
-export const specOf = (r: RenderedSpec): RenderedSpec => ({ deployment: r.deployment, service: r.service });
+/** Only the applied objects of a Rendered (what to store and apply); `extras` only when there are any. */
+export const specOf = (r: RenderedSpec): RenderedSpec => ({
+  deployment: r.deployment,
+  service: r.service,
+  ...(r.extras && r.extras.length > 0 ? { extras: r.extras } : {}),
+});

@@ -2,7 +2,8 @@
  * What ferry needs from a Kubernetes cluster. Objects are plain JSON (rendered by
  * shared/domain/render.ts); the adapter applies them with server-side apply.
  */
-import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubeObject, KubeObjectRef } from '../domain/serving-profile.ts';
 
 export interface ClusterClient {
   /** Server-side apply (field manager `ferry`, forced) of a Deployment. Returns the live object. */
@@ -12,6 +13,17 @@ export interface ClusterClient {
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
   scaleDeployment(namespace: string, name: string, replicas: number): Promise<void>;
   ensureNamespace(namespace: string): Promise<void>;
+  /** Nodes matching a label selector (e.g. `cloud.google.com/gke-accelerator=nvidia-l4`). */
+  listNodes(labelSelector?: string): Promise<V1Node[]>;
+  /**
+   * Server-side apply (field manager `ferry`, forced) of any object: ComputeClass, PodMonitoring,
+   * HPA, … An autoscaling/v2 HPA is applied as autoscaling/v2beta2 when the server has no v2
+   * (Kubernetes < 1.23). Returns the live object. A kind the server does not know (its CRD is not
+   * installed) is CLUSTER_API_MISSING, not retryable.
+   */
+  applyObject(obj: KubeObject): Promise<KubeObject>;
+  /** Deletes an object; NotFound (object or kind) is success. */
+  deleteObject(ref: KubeObjectRef): Promise<void>;
 }
 
 /** Resolves a target's `cluster` (`local` or a GKE resource name) to a client. */

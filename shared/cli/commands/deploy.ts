@@ -8,9 +8,10 @@ import type { Publisher } from '../../ports/publisher.ts';
 import { isTerminalPhase, type Rollout } from '../../domain/rollout.ts';
 
 const USAGE = `Usage: ferry deploy <model>@<version|latest> --cluster <c> --namespace <ns> --name <deployment>
-         --accelerator TYPE [--gpus N] [--replicas N] [--image I] [--progress-deadline S]
+         [--accelerator TYPE [--gpus N]] [--replicas N] [--image I] [--progress-deadline S]
          [--tp N] [--idempotency-key K] [--wait] [--timeout S] [--json]
-Publishes a deploy request (apiVersion ferry/v1) on the deploy topic. With --wait, follows the rollout
+Publishes a deploy request (apiVersion ferry/v1) on the deploy topic. Without --accelerator, ferry
+picks the cheapest one that fits the checkpoint (see ferry plan). With --wait, follows the rollout
 until it ends and exits 0 only if it succeeded.`;
 
 export async function deployCommand(args: string[], io: CliIo): Promise<number> {
@@ -28,12 +29,16 @@ export async function deployCommand(args: string[], io: CliIo): Promise<number> 
     return EXIT.usage;
   }
   const int = (k: string) => (p.flags[k] === undefined ? undefined : Number(p.flags[k]));
+  if (p.flags['gpus'] !== undefined && p.flags['accelerator'] === undefined) {
+    io.stderr(`ferry deploy: --gpus goes with --accelerator (without both, ferry sizes the model)\n${USAGE}\n`);
+    return EXIT.usage;
+  }
   const input: DeployRequestInput = {
     apiVersion: 'ferry/v1',
     model: m[1]!,
     version: m[2]!,
     target: { cluster: String(p.flags['cluster'] ?? ''), namespace: String(p.flags['namespace'] ?? ''), name: String(p.flags['name'] ?? '') },
-    accelerator: { type: p.flags['accelerator'] as never, count: int('gpus') ?? 1 },
+    ...(p.flags['accelerator'] !== undefined ? { accelerator: { type: p.flags['accelerator'] as never, count: int('gpus') ?? 1 } } : {}),
     ...(int('replicas') !== undefined ? { replicas: int('replicas')! } : {}),
     ...(p.flags['image'] ? { image: String(p.flags['image']) } : {}),
     ...(int('progress-deadline') !== undefined ? { progressDeadlineSeconds: int('progress-deadline')! } : {}),

@@ -129,7 +129,8 @@ test('unknown keys are rejected at every level', () => {
 });
 
 test('required fields', () => {
-  for (const key of ['apiVersion', 'model', 'version', 'target', 'accelerator', 'requestedBy']) {
+  // The accelerator is optional since sizing: ferry recommends one (shared/app/serving-plan.ts).
+  for (const key of ['apiVersion', 'model', 'version', 'target', 'requestedBy']) {
     const body = base();
     delete body[key];
     const r = parseDeployRequest(JSON.stringify(body));
@@ -198,10 +199,10 @@ test('accelerators: closed list, counts the machine shapes offer', () => {
   for (const type of ACCELERATOR_TYPES) {
     for (const count of ACCELERATOR_COUNTS[type]) accepted({ accelerator: { type, count } });
   }
-  assert.equal(accepted({ accelerator: { type: 'nvidia-tesla-a100', count: 16 } }).accelerator.count, 16);
+  assert.equal(accepted({ accelerator: { type: 'nvidia-tesla-a100', count: 16 } }).accelerator!.count, 16);
   for (const accelerator of [
     { type: 'nvidia-tesla-p100' },
-    { type: 'tpu-v5-lite-podslice' },
+    { type: 'tpu-v5p-slice' },
     { type: 'NVIDIA-L4' },
     { type: 'nvidia-l4', count: 0 },
     { type: 'nvidia-l4', count: 17 },
@@ -369,4 +370,69 @@ test('targetKey: readable, Firestore-safe and injective', () => {
       assert.equal(ka === targetKey(b), same);
     }),
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Serving profile: optional accelerator, TPUs, autoscaling, capacity, sizing
+
+test('the accelerator is optional: ferry recommends one; tensorParallelSize then needs one', () => {
+  const body = base();
+  delete body['accelerator'];
+  const r = parseDeployRequest(JSON.stringify(body));
+  assert.ok(r.ok);
+  assert.equal(r.request.accelerator, undefined);
+  assert.equal(effectiveTensorParallelSize(r.request), 1);
+  const tp = parseDeployRequest(JSON.stringify({ ...body, tensorParallelSize: 2 }));
+  assert.ok(!tp.ok);
+  assert.match(tp.message, /tensorParallelSize: tensorParallelSize needs an accelerator/);
+});
+
+test('TPU accelerators: single-host topologies, count and topology derive from each other', () => {
+  assert.deepEqual(accepted({ accelerator: { type: 'tpu-v6e-slice', topology: '2x4' } }).accelerator, { type: 'tpu-v6e-slice', count: 8, topology: '2x4' });
+  assert.deepEqual(accepted({ accelerator: { type: 'tpu-v6e-slice', count: 4 } }).accelerator, { type: 'tpu-v6e-slice', count: 4, topology: '2x2' });
+  assert.deepEqual(accepted({ accelerator: { type: 'tpu-v5-lite-podslice' } }).accelerator, { type: 'tpu-v5-lite-podslice', count: 1, topology: '1x1' });
+  assert.deepEqual(accepted({ accelerator: { type: 'tpu-v5-lite-podslice', count: 8, topology: '2x4' } }).accelerator, { type: 'tpu-v5-lite-podslice', count: 8, topology: '2x4' });
+  // GPU requests keep their exact shape (no topology key)
+  assert.deepEqual(accepted({ accelerator: { type: 'nvidia-l4', count: 2 } }).accelerator, { type: 'nvidia-l4', count: 2 });
+  assert.match(schemaError({ accelerator: { type: 'tpu-v6e-slice', topology: '4x4' } }).message, /not a single-host slice/);
+  assert.match(schemaError({ accelerator: { type: 'tpu-v6e-slice', count: 2 } }).message, /have 1, 4, 8 chips/);
+  assert.match(schemaError({ accelerator: { type: 'tpu-v6e-slice', count: 4, topology: '2x4' } }).message, /topology 2x4 has 8 chips, not 4/);
+  assert.match(schemaError({ accelerator: { type: 'nvidia-l4', topology: '2x4' } }).message, /topology is for TPU slices only/);
+  // parsing a parsed TPU request again changes nothing
+  const req = accepted({ accelerator: { type: 'tpu-v6e-slice', topology: '2x2' }, tensorParallelSize: 4 });
+  assert.deepEqual(DeployRequest.parse(JSON.parse(JSON.stringify(req))), req);
+});
+
+test('TPU constraints: vllm-tpu image ≥ 0.18.0, no distributed streaming; GPUs refuse the TPU image', () => {
+  const tpu = { type: 'tpu-v6e-slice', count: 8 };
+  accepted({ accelerator: tpu, image: 'vllm/vllm-tpu:v0.18.0' });
+  accepted({ accelerator: tpu, image: 'vllm/vllm-tpu:nightly' });
+  accepted({ accelerator: tpu, image: 'us-docker.pkg.dev/p/mirror/vllm/vllm-tpu:v0.19.1' });
+  assert.match(schemaError({ accelerator: tpu, image: 'vllm/vllm-tpu:v0.17.1' }).message, /image: .*only from TPU vLLM 0\.18\.0/);
+  assert.match(schemaError({ accelerator: tpu, image: 'vllm/vllm-openai:v0.12.0' }).message, /GPU build; TPUs need vllm\/vllm-tpu/);
+  assert.match(schemaError({ accelerator: tpu, streamer: { distributed: true } }).message, /streamer\.distributed: .*CUDA\/ROCm only/);
+  accepted({ accelerator: tpu, streamer: { distributed: false } });
+  assert.match(schemaError({ accelerator: { type: 'nvidia-l4' }, image: 'vllm/vllm-tpu:v0.18.0' }).message, /TPU build; GPUs need vllm\/vllm-openai/);
+  assert.match(schemaError({ accelerator: tpu, tensorParallelSize: 16 }).message, /divides accelerator\.count \(8\)/);
+});
+
+test('autoscaling, capacity and sizing', () => {
+  const a = accepted({ autoscaling: { profile: 'throughput', maxReplicas: 4 } }).autoscaling!;
+  assert.deepEqual(a, { profile: 'throughput', minReplicas: 1, maxReplicas: 4 });
+  accepted({ autoscaling: { profile: 'latency', minReplicas: 2, maxReplicas: 2, target: 0.75 } });
+  assert.match(schemaError({ autoscaling: { profile: 'latency', maxReplicas: 2, target: 1.5 } }).message, /fraction from 0 to 1/);
+  assert.match(schemaError({ autoscaling: { profile: 'throughput', minReplicas: 3, maxReplicas: 2 } }).message, /minReplicas 3 is above maxReplicas 2/);
+  assert.match(schemaError({ autoscaling: { profile: 'throughput', maxReplicas: 2, target: 0.0001 } }).message, /more than 3 decimals/);
+  schemaError({ autoscaling: { profile: 'cost', maxReplicas: 2 } });
+  schemaError({ autoscaling: { profile: 'throughput' } });
+  schemaError({ autoscaling: { profile: 'throughput', maxReplicas: 65 } });
+  assert.deepEqual(accepted({ capacity: {} }).capacity, { computeClass: 'none' });
+  assert.deepEqual(accepted({ capacity: { computeClass: 'spot-then-flex-start' } }).capacity, { computeClass: 'spot-then-flex-start' });
+  schemaError({ capacity: { computeClass: 'spot' } });
+  assert.deepEqual(accepted({ sizing: { contextTokens: 4096, concurrency: 4 } }).sizing, { contextTokens: 4096, concurrency: 4 });
+  schemaError({ sizing: { concurrency: 0 } });
+  schemaError({ sizing: { contextTokens: 8192, batch: 2 } });
+  // a request that says none of it parses to none of it (stored requests keep their shape)
+  const plain = accepted({});
+  assert.equal('autoscaling' in plain || 'capacity' in plain || 'sizing' in plain, false);
 });

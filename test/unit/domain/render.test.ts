@@ -6,18 +6,25 @@ import { DeployRequest, type DeployRequestInput } from '../../../shared/domain/d
 import {
   ANNOTATIONS,
   DEFAULT_IMAGE,
+  DEFAULT_TPU_IMAGE,
   LABELS,
   STARTUP,
   canonicalJson,
   defaultProgressDeadlineSeconds,
+  loaderExtraConfig,
+  objectsToApply,
   render,
   rolloutTimeoutSeconds,
   specDigest,
+  specOf,
+  staleObjects,
   startupBudgetSeconds,
   templateRolloutId,
   toLabelValue,
+  type KubeObject,
   type RenderInput,
 } from '../../../shared/domain/render.ts';
+import { kvCacheMetricFor, readKvCacheUsage, toQuantity } from '../../../shared/domain/serving-profile.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -278,4 +285,158 @@ test('render refuses what it cannot render', () => {
   // a trailing slash on the checkpoint URI is fine
   const ok = render(input(request(), { checkpoint: { ...input(request()).checkpoint, uri: 'gs://ferry-models/models/llama-3.1-8b/v1/' } }));
   assert.ok(ok.deployment.spec!.template.spec!.containers[0]!.args!.includes('--model=gs://ferry-models/models/llama-3.1-8b/v1'));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Serving profile: extras (HPA, PodMonitoring, ComputeClass) and the TPU variant
+
+test('golden: throughput autoscaling and Spot→flex-start capacity on 2 × L4', () => {
+  const req = request({
+    accelerator: { type: 'nvidia-l4', count: 2 },
+    autoscaling: { profile: 'throughput', minReplicas: 1, maxReplicas: 4 },
+    capacity: { computeClass: 'spot-then-flex-start' },
+  });
+  golden('l4-autoscaling-spot-flex', render(input(req, { rolloutId: 'r-0003' })));
+});
+
+test('golden: TPU v6e 2x4 (Trillium) with latency autoscaling', () => {
+  const req = request({
+    model: 'Llama-3.1-70B',
+    target: { cluster: 'projects/my-proj/locations/us-east5/clusters/tpu-1', namespace: 'serving', name: 'llama70b-tpu' },
+    accelerator: { type: 'tpu-v6e-slice', topology: '2x4' },
+    autoscaling: { profile: 'latency', minReplicas: 1, maxReplicas: 2 },
+    streamer: { concurrency: 32 },
+  });
+  golden('tpu-v6e-latency', render(input(req, { rolloutId: 'r-0004', checkpoint: { ...input(req).checkpoint, tensorBytes: 141 * GiB, shards: 30 } })));
+});
+
+test('golden: TPU v5e with Spot→flex-start capacity and a fixed replica count', () => {
+  const req = request({
+    accelerator: { type: 'tpu-v5-lite-podslice', count: 4 },
+    capacity: { computeClass: 'spot-then-flex-start' },
+    replicas: 2,
+  });
+  golden('tpu-v5e-spot-flex', render(input(req, { rolloutId: 'r-0005' })));
+});
+
+test('without a serving profile nothing extra is rendered and the spec digest is unchanged', () => {
+  const out = render(input(request()));
+  assert.deepEqual(out.extras, []);
+  assert.equal(specDigest({ deployment: out.deployment, service: out.service }), out.specDigest);
+  assert.equal(specDigest({ deployment: out.deployment, service: out.service, extras: [] }), out.specDigest);
+  assert.deepEqual(objectsToApply(out).map((o) => o.kind), ['Service', 'Deployment']);
+  assert.deepEqual(specOf(out), { deployment: out.deployment, service: out.service });
+  assert.equal(out.deployment.spec!.replicas, 1);
+});
+
+test('autoscaling: PodMonitoring + HPA on vLLM metrics; the HPA owns the replica count', () => {
+  const req = request({ replicas: 3, autoscaling: { profile: 'throughput', minReplicas: 2, maxReplicas: 6, target: 10 } });
+  const out = render(input(req));
+  assert.equal('replicas' in out.deployment.spec!, false);
+  const [pm, hpa] = out.extras as [KubeObject, KubeObject];
+  assert.deepEqual([pm.apiVersion, pm.kind, hpa.apiVersion, hpa.kind], ['monitoring.googleapis.com/v1', 'PodMonitoring', 'autoscaling/v2', 'HorizontalPodAutoscaler']);
+  assert.deepEqual((pm['spec'] as any).selector.matchLabels, out.deployment.spec!.selector.matchLabels);
+  assert.deepEqual((pm['spec'] as any).endpoints, [{ port: 'http', path: '/metrics', interval: '15s' }]);
+  const spec = hpa['spec'] as any;
+  assert.deepEqual(spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'llama' });
+  assert.deepEqual([spec.minReplicas, spec.maxReplicas], [2, 6]);
+  assert.deepEqual(spec.metrics, [
+    { type: 'Pods', pods: { metric: { name: 'prometheus.googleapis.com|vllm:num_requests_waiting|gauge' }, target: { type: 'AverageValue', averageValue: '10' } } },
+  ]);
+  // scale-down waits as long as a new replica takes to start (the 600 s minimum budget here)
+  assert.equal(spec.behavior.scaleDown.stabilizationWindowSeconds, out.startupBudgetSeconds);
+  // the rollout timeout covers maxReplicas: surge 2 → 3 waves
+  assert.equal(out.rolloutTimeoutSeconds, rolloutTimeoutSeconds(out.progressDeadlineSeconds, 6));
+  // quantities are strings (the 1.20 apiserver refuses numbers), fractions in milli-units
+  const latency = render(input(request({ autoscaling: { profile: 'latency', maxReplicas: 2 } }))).extras[1]!['spec'] as any;
+  assert.deepEqual(latency.metrics[0].pods, { metric: { name: 'prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge' }, target: { type: 'AverageValue', averageValue: '800m' } });
+  // extras are part of the digest: changing only the HPA target is a different spec
+  const a = render(input(request({ autoscaling: { profile: 'throughput', maxReplicas: 2 } })));
+  const b = render(input(request({ autoscaling: { profile: 'throughput', maxReplicas: 2, target: 3 } })));
+  assert.deepEqual(a.deployment.spec, b.deployment.spec);
+  assert.notEqual(a.specDigest, b.specDigest);
+  assert.equal(specDigest(specOf(a)), a.specDigest);
+});
+
+test('the KV-cache metric follows the image: the deprecated name only for explicit vLLM < 0.10', () => {
+  assert.equal(kvCacheMetricFor('vllm/vllm-openai:v0.11.2'), 'vllm:kv_cache_usage_perc');
+  assert.equal(kvCacheMetricFor('vllm/vllm-openai:v0.10.0'), 'vllm:kv_cache_usage_perc');
+  assert.equal(kvCacheMetricFor('mirror.example.com/vllm-custom:v0.9.2'), 'vllm:gpu_cache_usage_perc');
+  assert.equal(kvCacheMetricFor('vllm/vllm-tpu:nightly'), 'vllm:kv_cache_usage_perc');
+  const hpa = render(input(request({ image: 'mirror.example.com/serving/vllm-custom:0.9.1', autoscaling: { profile: 'latency', maxReplicas: 2 } }))).extras[1]!;
+  assert.equal((hpa['spec'] as any).metrics[0].pods.metric.name, 'prometheus.googleapis.com|vllm:gpu_cache_usage_perc|gauge');
+  // reading either name from a /metrics page, preferring the new one
+  const page = [
+    '# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.',
+    '# TYPE vllm:kv_cache_usage_perc gauge',
+    'vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.25',
+    'vllm:kv_cache_usage_perc{engine="1",model_name="m"} 0.75',
+    'vllm:gpu_cache_usage_perc{model_name="m"} 0.9',
+  ].join('\n');
+  assert.equal(readKvCacheUsage(page), 0.5);
+  assert.equal(readKvCacheUsage('vllm:gpu_cache_usage_perc{model_name="m"} 0.3\nvllm:gpu_cache_usage_perc_total 5'), 0.3);
+  assert.equal(readKvCacheUsage('vllm:num_requests_waiting 3'), null);
+  assert.deepEqual([toQuantity(5), toQuantity(0.8), toQuantity(1.5), toQuantity(0.001)], ['5', '800m', '1500m', '1m']);
+});
+
+test('capacity: a shared ComputeClass per accelerator shape, selected by the Deployment', () => {
+  const out = render(input(request({ accelerator: { type: 'nvidia-l4', count: 1 }, capacity: { computeClass: 'spot-then-flex-start' } })));
+  const cc = out.extras[0]!;
+  assert.equal(cc.kind, 'ComputeClass');
+  assert.equal(cc.metadata.name, 'ferry-spot-flex-nvidia-l4-x1');
+  assert.equal(cc.metadata.namespace, undefined);
+  const spec = cc['spec'] as any;
+  assert.deepEqual(spec.priorities[0], { gpu: { type: 'nvidia-l4', count: 1, driverVersion: 'latest' }, machineType: 'g2-standard-8', spot: true });
+  assert.deepEqual(spec.priorities[1].flexStart, { enabled: true, nodeRecycling: { leadTimeSeconds: 7200 } });
+  assert.equal(spec.whenUnsatisfiable, 'DoNotScaleUp');
+  const pod = out.deployment.spec!.template.spec!;
+  assert.equal(pod.nodeSelector!['cloud.google.com/compute-class'], 'ferry-spot-flex-nvidia-l4-x1');
+  assert.ok(pod.tolerations!.some((t) => t.key === 'cloud.google.com/compute-class' && t.value === 'ferry-spot-flex-nvidia-l4-x1'));
+  assert.equal(out.deployment.spec!.replicas, 1); // no autoscaling: a fixed count
+  // the class depends only on the shape: another target on the same shape renders the same object
+  const other = render(input(request({ target: { cluster: 'local', namespace: 'x', name: 'other' }, capacity: { computeClass: 'spot-then-flex-start' } })));
+  assert.deepEqual(other.extras[0], cc);
+  assert.deepEqual(render(input(request({ capacity: { computeClass: 'none' } }))).extras, []);
+});
+
+test('TPU variant: vllm-tpu image, google.com/tpu, TPU selectors, never distributed streaming', () => {
+  const out = render(input(request({ accelerator: { type: 'tpu-v6e-slice', count: 8 }, streamer: { concurrency: 16 } })));
+  const pod = out.deployment.spec!.template.spec!;
+  const c = pod.containers[0]!;
+  assert.equal(c.image, DEFAULT_TPU_IMAGE);
+  assert.deepEqual(c.resources, { limits: { 'google.com/tpu': '8' } });
+  assert.deepEqual(pod.nodeSelector, { 'cloud.google.com/gke-tpu-accelerator': 'tpu-v6e-slice', 'cloud.google.com/gke-tpu-topology': '2x4' });
+  assert.deepEqual(pod.tolerations, [{ key: 'google.com/tpu', operator: 'Exists', effect: 'NoSchedule' }]);
+  assert.ok(c.args!.includes('--tensor-parallel-size=8'));
+  assert.ok(c.args!.includes('--model-loader-extra-config={"concurrency":16}'), c.args!.join(' '));
+  assert.equal(loaderExtraConfig(DeployRequest.parse({ ...request(), accelerator: { type: 'tpu-v6e-slice', count: 8 } })), null);
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as FerryError).code;
+    }
+    return 'none';
+  };
+  const tpuReq = request({ accelerator: { type: 'tpu-v6e-slice', count: 8 } });
+  assert.equal(code(() => render(input(tpuReq, { nodeSelectorExtra: { 'cloud.google.com/gke-tpu-topology': '4x4' } }))), 'INVALID_RENDER_INPUT');
+  assert.equal(code(() => render(input(request(), { nodeSelectorExtra: { 'cloud.google.com/compute-class': 'x' } }))), 'INVALID_RENDER_INPUT');
+  const { accelerator: _a, ...noAccelerator } = request();
+  assert.equal(code(() => render(input(noAccelerator as DeployRequest))), 'ACCELERATOR_UNRESOLVED');
+});
+
+test('objectsToApply orders prerequisites first; staleObjects prunes per-target extras only', () => {
+  const full = render(input(request({ autoscaling: { profile: 'throughput', maxReplicas: 2 }, capacity: { computeClass: 'spot-then-flex-start' } })));
+  assert.deepEqual(objectsToApply(full).map((o) => o.kind), ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler']);
+  const plain = render(input(request()));
+  assert.deepEqual(staleObjects(full, plain), [
+    { apiVersion: 'monitoring.googleapis.com/v1', kind: 'PodMonitoring', name: 'llama', namespace: 'default' },
+    { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'llama', namespace: 'default' },
+  ]);
+  assert.deepEqual(staleObjects(plain, full), []);
+  assert.deepEqual(staleObjects(full, full), []);
+  assert.deepEqual(staleObjects(undefined, plain), []);
+  // the same HPA stored as v2beta2 is the same object
+  const v2beta2 = { ...full, extras: full.extras.map((o) => (o.kind === 'HorizontalPodAutoscaler' ? { ...o, apiVersion: 'autoscaling/v2beta2' } : o)) };
+  assert.deepEqual(staleObjects(v2beta2, full), []);
 });
