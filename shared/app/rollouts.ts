@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { parseDeployRequest, isLatest, targetKey, type DeployRequest } from '../domain/deploy-request.ts';
-import { render } from '../domain/render.ts';
+import { render, objectsToApply, staleObjects, type RenderedSpec } from '../domain/render.ts';
+import { resolveAccelerator } from './serving-plan.ts';
 import { newRollout, nextStep, isTerminalPhase, type Rollout, type Action, type Observation } from '../domain/rollout.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
 import type { VersionDoc } from '../domain/version.ts';
@@ -17,6 +18,8 @@ import type { ClusterProvider, ClusterClient } from '../ports/cluster.ts';
 import type { Publisher } from '../ports/publisher.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { RolloutCachePlan, CacheObservation } from '../domain/cache.ts';
+import { planRolloutCaches, ensureCaches, type CacheDeps } from './caches.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;
@@ -30,6 +33,8 @@ export interface RolloutDeps {
     resultsTopic?: string | undefined;
     serviceAccountName?: string | undefined;
   };
+  /** Anywhere Cache management; without it a request with cache.mode other than off is refused. */
+  caches?: CacheDeps | undefined;
 }
 
 export interface DeployMessage {
@@ -72,17 +77,44 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
 
   const parsed = parseDeployRequest(msg.data);
   if (!parsed.ok) return reject(parsed.reason, parsed.message, parsed.issues ?? []);
-  const request = parsed.request;
-  const rlog = log.child({ model: request.model, version: request.version, target: targetKey(request.target) });
+  const rlog = log.child({ model: parsed.request.model, version: parsed.request.version, target: targetKey(parsed.request.target) });
 
-  const resolved = await resolveVersion(request, deps.versions);
-  if ('reason' in resolved) return reject(resolved.reason, resolved.message, [], request.requestedBy.source);
+  const resolved = await resolveVersion(parsed.request, deps.versions);
+  if ('reason' in resolved) return reject(resolved.reason, resolved.message, [], parsed.request.requestedBy.source);
   const version = resolved.doc;
+
+  // Serving profile: an absent accelerator gets the recommendation from the checkpoint's own
+  // numbers; one that cannot hold the model is refused with them.
+  const sized = resolveAccelerator(parsed.request, version.summary);
+  if ('reject' in sized) return reject(sized.reject.reason, sized.reject.message, [], parsed.request.requestedBy.source);
+  for (const w of sized.warnings) rlog.warn(`sizing: ${w}`);
+  if (sized.recommended) rlog.info('accelerator chosen from the checkpoint', { accelerator: sized.request.accelerator });
+  const request = sized.request;
 
   const rolloutId = rolloutIdFor(msg.messageId, msg.publishTime);
   const summary = (version.summary ?? {}) as Record<string, unknown>;
   const bucket = /^gs:\/\/([^/]+)\//.exec(version.uri)?.[1];
   if (!bucket) return reject('VERSION_URI_INVALID', `version ${version.model}/${version.version} has no gs:// uri`, [], request.requestedBy.source);
+  // Caches: planned now, because pin-one-zone changes what is rendered (a zone node selector).
+  let cachePlan: RolloutCachePlan | null = null;
+  let nodeSelectorExtra: Record<string, string> = {};
+  if (request.cache.mode !== 'off') {
+    const accelerator = request.accelerator?.type;
+    if (!deps.caches) return reject('CACHE_NOT_CONFIGURED', 'this ferry has no Anywhere Cache control configured; send cache.mode "off"', [], request.requestedBy.source);
+    if (!accelerator) return reject('CACHE_NO_ACCELERATOR', 'cannot plan caches before the accelerator is known', [], request.requestedBy.source);
+    let planned;
+    try {
+      planned = await planRolloutCaches(request, { bucket, accelerator }, deps.caches, rlog);
+    } catch (e) {
+      const err = asFerryError(e, 'CACHE_PLAN_FAILED', true);
+      if (err.retryable) throw err;
+      return reject(err.code, err.message, [], request.requestedBy.source);
+    }
+    if (!planned.ok) return reject(planned.reason, planned.message, [], request.requestedBy.source);
+    for (const w of planned.warnings) rlog.warn(`cache: ${w}`);
+    cachePlan = planned.plan;
+    nodeSelectorExtra = planned.nodeSelectorExtra;
+  }
   let rendered;
   try {
     rendered = render({
@@ -96,13 +128,14 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
         shards: Number(summary['shards'] ?? 0),
       },
       ...(deps.config.serviceAccountName ? { serviceAccountName: deps.config.serviceAccountName } : {}),
+      ...(Object.keys(nodeSelectorExtra).length ? { nodeSelectorExtra } : {}),
     });
   } catch (e) {
     const err = asFerryError(e, 'RENDER_FAILED');
     return reject(err.code, err.message, [], request.requestedBy.source);
   }
   for (const w of rendered.warnings) rlog.warn(`render: ${w}`);
-  const rollout = newRollout({ id: rolloutId, request, version: version.version, spec: rendered, timeoutSeconds: rendered.rolloutTimeoutSeconds, now });
+  const rollout = newRollout({ id: rolloutId, request, version: version.version, spec: rendered, timeoutSeconds: rendered.rolloutTimeoutSeconds, cache: cachePlan, now });
   const admitted = await deps.rollouts.admit({
     messageId: msg.messageId,
     idempotencyKey: request.idempotencyKey,
@@ -168,6 +201,16 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
   const target = await deps.rollouts.getTarget(r.target);
   if (target?.activeRolloutId !== r.id) return { phase: r.phase, changed: false }; // queued behind another
 
+  if (r.cache && (r.phase === 'pending' || r.phase === 'caching')) {
+    // The caching phase: make the zonal caches exist and run; the machine decides when it ends.
+    const caches = await observeCaches(r, r.cache, deps, log);
+    const step = nextStep(r, { kind: 'caches', caches, lastGoodRolloutId: target.lastGood?.rolloutId ?? null }, deps.clock.now());
+    const done = await finish(r, step, deps, log);
+    // Caches ready (or waited for long enough): apply in the same call.
+    if (done.changed && done.phase === 'applying') return { ...(await advanceRollout(id, deps)), changed: true };
+    return done;
+  }
+
   let cluster: ClusterClient;
   try {
     cluster = await deps.clusters.get(r.target.cluster);
@@ -198,6 +241,12 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
   return finish(r, step, deps, log);
 }
 
+async function observeCaches(r: Rollout, plan: RolloutCachePlan, deps: RolloutDeps, log: Logger): Promise<CacheObservation[]> {
+  if (!deps.caches) return plan.zones.map((zone) => ({ zone, state: 'unknown' as const, message: 'no cache control configured' }));
+  const use = { rolloutId: r.id, targetKey: r.targetKey, target: r.target, requestedBy: r.request.requestedBy };
+  return ensureCaches(plan, use, deps.caches, deps.clock, log);
+}
+
 async function finish(before: Rollout, step: { rollout: Rollout; actions: Action[] }, deps: RolloutDeps, log: Logger): Promise<{ phase: string; changed: boolean }> {
   const after = step.rollout;
   if (after === before || JSON.stringify(after) === JSON.stringify(before)) return { phase: after.phase, changed: false };
@@ -205,7 +254,8 @@ async function finish(before: Rollout, step: { rollout: Rollout; actions: Action
   if (!saved.saved) return { phase: before.phase, changed: false }; // another worker advanced it first
   if (after.phase !== before.phase) {
     const entry = { from: before.phase, to: after.phase, reason: after.reason, detail: after.message };
-    if (after.phase === 'failed' || after.phase === 'rolling_back') log.warn(`rollout ${after.phase}: ${after.message}`, entry);
+    const warning = after.phase === 'failed' || after.phase === 'rolling_back' || after.reason === 'CacheWaitExceeded' || after.reason === 'CachesUnavailable';
+    if (warning) log.warn(`rollout ${after.phase}: ${after.message}`, entry);
     else log.info(`rollout ${after.phase}`, entry);
   }
   if (saved.next) {
@@ -218,14 +268,19 @@ async function finish(before: Rollout, step: { rollout: Rollout; actions: Action
 async function carryOut(actions: Action[], cluster: ClusterClient, deps: RolloutDeps, log: Logger): Promise<void> {
   for (const a of actions) {
     switch (a.kind) {
-      case 'apply':
-        await applySpec(cluster, a.spec);
+      case 'apply': {
+        // What the target ran before (its last good spec) tells which of its extras are now stale.
+        const target = await deps.rollouts.getTarget(a.target);
+        const before = target?.lastGood ? await deps.rollouts.getRollout(target.lastGood.rolloutId) : undefined;
+        await applySpec(cluster, a.spec, before?.spec);
         log.info(`applied ${a.target.namespace}/${a.target.name} (server-side apply, field manager ferry)`, { action: a.kind });
         break;
+      }
       case 'reapply-previous': {
         const prev = await deps.rollouts.getRollout(a.rolloutId);
         if (!prev) throw new FerryError('PREVIOUS_ROLLOUT_MISSING', `rollout ${a.rolloutId} (the previous good one) is gone; cannot roll back`);
-        await applySpec(cluster, prev.spec);
+        const failed = await deps.rollouts.getRollout(a.failedRolloutId);
+        await applySpec(cluster, prev.spec, failed?.spec);
         log.warn(`rolling back ${a.target.namespace}/${a.target.name} to ${a.rolloutId} (${prev.model}/${prev.version})`, { action: a.kind });
         break;
       }
@@ -244,11 +299,20 @@ async function carryOut(actions: Action[], cluster: ClusterClient, deps: Rollout
   }
 }
 
-async function applySpec(cluster: ClusterClient, spec: { deployment: V1Deployment; service: V1Service }): Promise<void> {
+/**
+ * Server-side applies every object of a rendered spec in order (ComputeClass, Service, Deployment,
+ * PodMonitoring, HPA), then deletes the per-target extras `replaced` had and `spec` no longer has
+ * (e.g. an HPA when autoscaling is turned off, or on rollback to a spec without one).
+ */
+async function applySpec(cluster: ClusterClient, spec: RenderedSpec, replaced?: RenderedSpec): Promise<void> {
   const ns = spec.deployment.metadata?.namespace;
   if (ns) await cluster.ensureNamespace(ns);
-  await cluster.applyService(spec.service);
-  await cluster.applyDeployment(spec.deployment);
+  for (const obj of objectsToApply(spec)) {
+    if (obj.kind === 'Deployment' && obj.apiVersion === 'apps/v1') await cluster.applyDeployment(obj as V1Deployment);
+    else if (obj.kind === 'Service' && obj.apiVersion === 'v1') await cluster.applyService(obj as V1Service);
+    else await cluster.applyObject(obj);
+  }
+  for (const ref of staleObjects(replaced, spec)) await cluster.deleteObject(ref);
 }
 
 function resultOf(r: Rollout) {

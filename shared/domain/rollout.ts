@@ -1,11 +1,18 @@
 /**
  * The rollout state machine, pure. A rollout is one attempt to put a version on a target:
  *
- *   pending ─▶ applying ─▶ progressing ─▶ succeeded
- *      │           │             │
- *      │           └─────────────┴──▶ failed ─▶ rolling_back ─▶ rolled_back
- *      │                                  ▲            │
- *      └─▶ superseded                     └────────────┘ (rollback failed)
+ *   pending ─▶ [caching] ─▶ applying ─▶ progressing ─▶ succeeded
+ *      │                       │             │
+ *      │                       └─────────────┴──▶ failed ─▶ rolling_back ─▶ rolled_back
+ *      │                                              ▲            │
+ *      └─▶ superseded                                 └────────────┘ (rollback failed)
+ *
+ * `caching` is entered only by a rollout with a cache plan (request cache.mode ≠ off): its zonal
+ * Anywhere Caches must run before the Deployment is applied, so the pods stream the weights through
+ * them. It always ends in `applying`: when every cache runs (CachesRunning), when the plan's
+ * maxWaitSeconds have passed (CacheWaitExceeded), or when every missing cache failed for good
+ * (CachesUnavailable) — the last two with a warning in the history and in `cache.warnings`. A slow
+ * or broken cache never stalls or fails a deploy; the weights then stream from the bucket directly.
  *
  * Terminal: succeeded, failed, rolled_back, superseded. `failed → rolling_back` is taken only in the
  * same step that enters `failed` (so a stored `failed` rollout is final), at most once, and only when
@@ -21,13 +28,15 @@ import { z } from 'zod';
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { FerryError } from './errors.ts';
 import { DeployRequest, LATEST, Target, targetKey } from './deploy-request.ts';
-import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, templateRolloutId, type RenderedSpec } from './render.ts';
+import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, specOf, templateRolloutId, type RenderedSpec } from './render.ts';
+import { RolloutCachePlan, type CacheObservation } from './cache.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Phases and transitions
 
 export const ROLLOUT_PHASES = [
   'pending',
+  'caching',
   'applying',
   'progressing',
   'succeeded',
@@ -42,10 +51,11 @@ export type RolloutPhase = z.infer<typeof RolloutPhase>;
 export const TERMINAL_PHASES = ['succeeded', 'failed', 'rolled_back', 'superseded'] as const satisfies readonly RolloutPhase[];
 export const isTerminalPhase = (p: RolloutPhase): boolean => (TERMINAL_PHASES as readonly RolloutPhase[]).includes(p);
 /** Phases in which the target is busy with this rollout (one per target). */
-export const ACTIVE_PHASES = ['applying', 'progressing', 'rolling_back'] as const satisfies readonly RolloutPhase[];
+export const ACTIVE_PHASES = ['caching', 'applying', 'progressing', 'rolling_back'] as const satisfies readonly RolloutPhase[];
 
 export const LEGAL_TRANSITIONS: Readonly<Record<RolloutPhase, readonly RolloutPhase[]>> = {
-  pending: ['applying', 'superseded'],
+  pending: ['caching', 'applying', 'superseded'],
+  caching: ['applying'],
   applying: ['progressing', 'failed'],
   progressing: ['succeeded', 'failed'],
   failed: ['rolling_back'],
@@ -86,8 +96,14 @@ export type StatusReason = (typeof STATUS_REASONS)[number];
 export const ROLLOUT_REASONS = [
   /** → pending */
   'Created',
-  /** pending → applying */
+  /** pending → applying, or pending → caching (the rollout has a cache plan) */
   'Started',
+  /** caching → applying: every planned cache runs */
+  'CachesRunning',
+  /** caching → applying: maxWaitSeconds passed with a cache not running (a warning) */
+  'CacheWaitExceeded',
+  /** caching → applying: every cache not running failed for good (a warning) */
+  'CachesUnavailable',
   /** applying → progressing: the Deployment's template carries this rollout's id */
   'Applied',
   /** progressing → succeeded */
@@ -146,8 +162,10 @@ export const RenderedSpecSchema = z.custom<RenderedSpec>(
     isRecord(v.deployment) &&
     v.deployment.kind === 'Deployment' &&
     isRecord(v.service) &&
-    v.service.kind === 'Service',
-  'spec must be {deployment: Deployment, service: Service}',
+    v.service.kind === 'Service' &&
+    (v.extras === undefined ||
+      (Array.isArray(v.extras) && v.extras.every((o) => isRecord(o) && typeof o.apiVersion === 'string' && typeof o.kind === 'string' && isRecord(o.metadata) && typeof o.metadata.name === 'string'))),
+  'spec must be {deployment: Deployment, service: Service, extras?: Kubernetes objects}',
 );
 
 export const Rollout = z.object({
@@ -182,6 +200,8 @@ export const Rollout = z.object({
   /** Latest deploymentStatus while progressing / rolling back. */
   detail: DeploymentStatus.nullable(),
   supersededBy: RolloutId.nullable(),
+  /** The zonal caches to have running before applying (null: cache.mode off). */
+  cache: RolloutCachePlan.nullable().default(null),
 });
 export type Rollout = z.infer<typeof Rollout>;
 
@@ -201,6 +221,8 @@ export interface NewRolloutInput {
   timeoutSeconds?: number | null;
   /** Usually left out: nextStep fills it from the target when the rollout starts. */
   previousGoodRolloutId?: string | null;
+  /** planCache(...) output; null/absent: no caching phase. */
+  cache?: RolloutCachePlan | null;
   now: Date;
 }
 
@@ -214,7 +236,7 @@ export function newRollout(input: NewRolloutInput): Rollout {
   if (input.request.version !== LATEST && input.request.version !== version) {
     bad(`version ${version} does not match the request's ${input.request.version}`);
   }
-  const spec: RenderedSpec = { deployment: input.spec.deployment, service: input.spec.service };
+  const spec: RenderedSpec = specOf(input.spec);
   if (templateRolloutId(spec.deployment) !== input.id) {
     bad(`the spec's pod template is annotated ${ANNOTATIONS.rolloutId}=${templateRolloutId(spec.deployment)}, not ${input.id}`);
   }
@@ -245,6 +267,7 @@ export function newRollout(input: NewRolloutInput): Rollout {
     timeoutSeconds: input.timeoutSeconds ?? null,
     detail: null,
     supersededBy: null,
+    cache: input.cache ?? null,
   });
 }
 
@@ -391,8 +414,14 @@ export type Observation =
    * 409/429). Naming the action keeps a repeated report harmless: it only acts in the phase that
    * emits that action (applying / rolling_back).
    */
-  | { kind: 'apply-rejected'; action: 'apply' | 'reapply-previous'; message: string; code?: string };
-export const OBSERVATION_KINDS = ['cluster', 'superseded', 'apply-rejected'] as const;
+  | { kind: 'apply-rejected'; action: 'apply' | 'reapply-previous'; message: string; code?: string }
+  /**
+   * The planned caches' states (after ensuring them: created, resumed, updated as needed). Starts a
+   * pending rollout (like `cluster`, with `lastGoodRolloutId`) and decides when `caching` ends. A
+   * planned zone missing from `caches` counts as `unknown`.
+   */
+  | { kind: 'caches'; caches: readonly CacheObservation[]; lastGoodRolloutId?: string | null };
+export const OBSERVATION_KINDS = ['cluster', 'superseded', 'apply-rejected', 'caches'] as const;
 
 export type Action =
   /** Server-side apply spec.deployment and spec.service (fieldManager 'ferry', force). */
@@ -459,6 +488,10 @@ export function nextStep(rollout: Rollout, observation: Observation, now: Date, 
       }
       break;
     }
+    case 'caches':
+      if (r.phase === 'pending') r = start(r, observation.lastGoodRolloutId, ctx);
+      if (r.phase === 'caching') r = cachingStep(r, observation.caches, ctx);
+      break;
     case 'cluster':
       // Follow the observation through as many phases as it justifies (pending → applying →
       // progressing → succeeded in one step if the cluster already shows it), so that a second call
@@ -477,11 +510,11 @@ function clusterStep(r: Rollout, obs: Extract<Observation, { kind: 'cluster' }>,
   const d = obs.deployment;
   const seen = templateRolloutId(d);
   switch (r.phase) {
-    case 'pending': {
-      const lastGood = obs.lastGoodRolloutId === undefined ? r.previousGoodRolloutId : obs.lastGoodRolloutId;
-      const started = { ...r, previousGoodRolloutId: lastGood === r.id ? null : lastGood, attempts: r.attempts + 1 };
-      return transition(started, 'applying', 'Started', ctx.now, `applying ${r.model}/${r.version} to ${r.targetKey}`);
-    }
+    case 'pending':
+      return start(r, obs.lastGoodRolloutId, ctx);
+    case 'caching':
+      // The cluster says nothing about caches: only the wait budget can end the phase here.
+      return cachingStep(r, null, ctx);
     case 'applying': {
       if (d && seen === r.id) return transition(r, 'progressing', 'Applied', ctx.now, `deployment ${r.target.name} now rolls to ${r.id}`);
       if (overBudget(r, 'applying', r.timeoutSeconds, ctx)) {
@@ -538,6 +571,56 @@ function clusterStep(r: Rollout, obs: Extract<Observation, { kind: 'cluster' }>,
     default:
       return r;
   }
+}
+
+/** pending → caching (with a cache plan) or applying; remembers the target's last good rollout. */
+function start(r: Rollout, lastGoodRolloutId: string | null | undefined, ctx: Ctx): Rollout {
+  const lastGood = lastGoodRolloutId === undefined ? r.previousGoodRolloutId : lastGoodRolloutId;
+  const started = { ...r, previousGoodRolloutId: lastGood === r.id ? null : lastGood, attempts: r.attempts + 1 };
+  if (r.cache) {
+    const zones = r.cache.zones.join(', ');
+    const pin = r.cache.pinnedZone ? `; pods pinned to ${r.cache.pinnedZone}` : '';
+    return transition(started, 'caching', 'Started', ctx.now, `caching gs://${r.cache.bucket} in ${zones} before applying ${r.model}/${r.version}${pin}`);
+  }
+  return transition(started, 'applying', 'Started', ctx.now, `applying ${r.model}/${r.version} to ${r.targetKey}`);
+}
+
+const describeCaches = (observed: readonly CacheObservation[]): string =>
+  observed.map((c) => `${c.zone}: ${c.state}${c.message ? ` (${c.message})` : ''}`).join(', ');
+
+/**
+ * The caching phase. With an observation (`caches`): record the states, then go on to applying
+ * when every planned cache runs. With or without one: go on (with a warning) once maxWaitSeconds
+ * have passed since entering caching, or when every cache that does not run has failed for good.
+ */
+function cachingStep(r: Rollout, caches: readonly CacheObservation[] | null, ctx: Ctx): Rollout {
+  const plan = r.cache;
+  if (!plan) return transition(r, 'applying', 'CachesRunning', ctx.now, 'no caches planned');
+  let observed = plan.observed;
+  if (caches) {
+    observed = plan.zones.map((zone) => caches.find((c) => c.zone === zone) ?? { zone, state: 'unknown' as const });
+    if (JSON.stringify(observed) !== JSON.stringify(plan.observed)) {
+      r = { ...r, cache: { ...plan, observed }, updatedAt: maxIso(iso(ctx.now), r.updatedAt) };
+    }
+    if (observed.every((c) => c.state === 'running')) {
+      return transition(r, 'applying', 'CachesRunning', ctx.now, `caches running in ${plan.zones.join(', ')}; applying ${r.model}/${r.version} to ${r.targetKey}`);
+    }
+  }
+  const notRunning = observed.filter((c) => c.state !== 'running');
+  const warn = (reason: RolloutReason, message: string): Rollout => {
+    const cur = r.cache!;
+    return transition({ ...r, cache: { ...cur, warnings: [...cur.warnings, message] } }, 'applying', reason, ctx.now, message);
+  };
+  const entered = r.history.findLast((h) => h.phase === 'caching');
+  const waited = entered ? (ctx.now.getTime() - Date.parse(entered.at)) / 1000 : 0;
+  if (entered && waited >= plan.maxWaitSeconds) {
+    const states = notRunning.length ? describeCaches(notRunning) : plan.zones.map((z) => `${z}: not observed`).join(', ');
+    return warn('CacheWaitExceeded', `caches not running after ${plan.maxWaitSeconds}s (${states}); applying anyway — the pods read the bucket directly until the caches run`);
+  }
+  if (caches && notRunning.length > 0 && notRunning.every((c) => c.state === 'failed')) {
+    return warn('CachesUnavailable', `no cache in ${notRunning.map((c) => c.zone).join(', ')}: ${describeCaches(notRunning)}; applying without it`);
+  }
+  return r;
 }
 
 /** The new version failed: roll back to the previous good rollout, or scale to zero when there is none. */

@@ -25,6 +25,7 @@ import {
   type RolloutPhase,
   type StepResult,
 } from '../../../shared/domain/rollout.ts';
+import type { CacheObservation, RolloutCachePlan } from '../../../shared/domain/cache.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -41,7 +42,12 @@ const request = DeployRequest.parse({
   requestedBy: { source: 'cli', principal: 'alice' },
 });
 
-function makeRollout(id = 'r-new', opts: { previousGoodRolloutId?: string | null; timeoutSeconds?: number | null } = {}): Rollout {
+const cachePlan = (over: Partial<RolloutCachePlan> = {}): RolloutCachePlan => ({
+  bucket: 'bkt', mode: 'all-zones', zones: ['us-central1-a', 'us-central1-b'], pinnedZone: null, ttlSeconds: null,
+  admissionPolicy: null, maxWaitSeconds: 600, observed: [], warnings: [], ...over,
+});
+
+function makeRollout(id = 'r-new', opts: { previousGoodRolloutId?: string | null; timeoutSeconds?: number | null; cache?: RolloutCachePlan | null } = {}): Rollout {
   const rendered = render({
     request,
     rolloutId: id,
@@ -54,6 +60,7 @@ function makeRollout(id = 'r-new', opts: { previousGoodRolloutId?: string | null
     spec: rendered,
     timeoutSeconds: opts.timeoutSeconds === undefined ? rendered.rolloutTimeoutSeconds : opts.timeoutSeconds,
     previousGoodRolloutId: opts.previousGoodRolloutId ?? null,
+    cache: opts.cache ?? null,
     now: at(0),
   });
 }
@@ -413,6 +420,7 @@ test('transition: only legal moves, recorded with reason and time', () => {
   const base = makeRollout('r-new', { previousGoodRolloutId: 'r-prev' });
   const reach: Record<RolloutPhase, RolloutPhase[]> = {
     pending: [],
+    caching: ['caching'],
     applying: ['applying'],
     progressing: ['applying', 'progressing'],
     succeeded: ['applying', 'progressing', 'succeeded'],
@@ -461,6 +469,89 @@ test('newRollout refuses pieces that do not belong together', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// The caching phase
+
+const caches = (states: Record<string, CacheObservation['state']>, lastGoodRolloutId?: string | null): Observation => ({
+  kind: 'caches',
+  caches: Object.entries(states).map(([zone, state]) => ({ zone, state })),
+  ...(lastGoodRolloutId !== undefined ? { lastGoodRolloutId } : {}),
+});
+
+test('caching: pending → caching while caches are created, → applying once every one runs', () => {
+  const r0 = makeRollout('r-new', { cache: cachePlan() });
+  const s1 = step(r0, caches({ 'us-central1-a': 'creating', 'us-central1-b': 'absent' }, 'r-prev'), at(1));
+  assert.deepEqual(phases(s1.rollout), ['pending', 'caching']);
+  assert.equal(s1.rollout.reason, 'Started');
+  assert.match(s1.rollout.message, /caching gs:\/\/bkt in us-central1-a, us-central1-b before applying llama\/v2/);
+  assert.deepEqual([s1.rollout.previousGoodRolloutId, s1.rollout.attempts], ['r-prev', 1]);
+  assert.deepEqual(s1.rollout.cache!.observed, [{ zone: 'us-central1-a', state: 'creating' }, { zone: 'us-central1-b', state: 'absent' }]);
+  assert.deepEqual(s1.actions, [], 'nothing is applied while caching');
+
+  // the cluster says nothing about caches: no change before the wait budget
+  const s2 = step(s1.rollout, cluster(complete('r-prev')), at(30));
+  assert.deepEqual(s2.rollout, s1.rollout);
+  assert.deepEqual(s2.actions, []);
+
+  const s3 = step(s1.rollout, caches({ 'us-central1-a': 'running', 'us-central1-b': 'creating' }), at(40));
+  assert.equal(s3.rollout.phase, 'caching');
+  assert.equal(s3.rollout.history.length, 2);
+  assert.equal(s3.rollout.updatedAt, at(40).toISOString(), 'new observed states are saved');
+
+  const s4 = step(s3.rollout, caches({ 'us-central1-a': 'running', 'us-central1-b': 'running', 'us-east1-b': 'creating' }), at(60));
+  assert.deepEqual(phases(s4.rollout), ['pending', 'caching', 'applying']);
+  assert.equal(s4.rollout.reason, 'CachesRunning');
+  assert.deepEqual(s4.rollout.cache!.warnings, []);
+  assert.deepEqual(s4.actions, [], 'the next cluster observation applies');
+  const s5 = step(s4.rollout, cluster(complete('r-prev')), at(61));
+  assert.deepEqual(kinds(s5.actions), ['apply']);
+  assert.equal(s5.rollout.attempts, 1, 'caching then applying is one attempt');
+  assert.deepEqual(Rollout.parse(JSON.parse(JSON.stringify(s5.rollout))), s5.rollout);
+});
+
+test('caching: a cache still not running after maxWaitSeconds → applying with a warning', () => {
+  const caching = step(makeRollout('r-new', { cache: cachePlan({ maxWaitSeconds: 120 }) }), caches({ 'us-central1-a': 'creating', 'us-central1-b': 'running' }), at(0)).rollout;
+  assert.equal(step(caching, caches({ 'us-central1-a': 'creating', 'us-central1-b': 'running' }), at(119)).rollout.phase, 'caching');
+  const late = step(caching, caches({ 'us-central1-a': 'creating', 'us-central1-b': 'running' }), at(120)).rollout;
+  assert.deepEqual([late.phase, late.reason], ['applying', 'CacheWaitExceeded']);
+  assert.match(late.message, /caches not running after 120s \(us-central1-a: creating\); applying anyway/);
+  assert.deepEqual(late.cache!.warnings, [late.message]);
+  assert.equal(late.history.at(-1)!.message, late.message);
+  // the wait rule also holds on a cluster observation (e.g. the cache API cannot be reached)
+  const viaCluster = step(caching, cluster(null), at(121));
+  assert.deepEqual([viaCluster.rollout.phase, viaCluster.rollout.reason, kinds(viaCluster.actions)], ['applying', 'CacheWaitExceeded', ['apply']]);
+  // maxWait 0: create the caches, do not wait for them
+  const now0 = step(makeRollout('r-new', { cache: cachePlan({ maxWaitSeconds: 0 }) }), caches({ 'us-central1-a': 'creating', 'us-central1-b': 'creating' }), at(5)).rollout;
+  assert.deepEqual(phases(now0), ['pending', 'caching', 'applying']);
+  assert.equal(now0.reason, 'CacheWaitExceeded');
+});
+
+test('caching: every missing cache failed for good → applying without it (CachesUnavailable)', () => {
+  const r = step(makeRollout('r-new', { cache: cachePlan() }), caches({ 'us-central1-a': 'running', 'us-central1-b': 'failed' }), at(1)).rollout;
+  assert.deepEqual([r.phase, r.reason], ['applying', 'CachesUnavailable']);
+  assert.match(r.message, /no cache in us-central1-b/);
+  // unknown (the API could not be asked) is not a failure: keep waiting
+  const w = step(makeRollout('r-new', { cache: cachePlan() }), caches({ 'us-central1-a': 'running', 'us-central1-b': 'unknown' }), at(1)).rollout;
+  assert.equal(w.phase, 'caching');
+  // a planned zone missing from the observation counts as unknown
+  const m = step(makeRollout('r-new', { cache: cachePlan() }), caches({ 'us-central1-a': 'running' }), at(1)).rollout;
+  assert.deepEqual(m.cache!.observed, [{ zone: 'us-central1-a', state: 'running' }, { zone: 'us-central1-b', state: 'unknown' }]);
+});
+
+test('without a cache plan nothing changes: pending → applying, and a caches observation starts it the same way', () => {
+  const viaCluster = step(makeRollout('r-new'), cluster(complete('r-prev'), [], 'r-prev'), at(1)).rollout;
+  assert.deepEqual(phases(viaCluster), ['pending', 'applying']);
+  const viaCaches = step(makeRollout('r-new'), caches({}, 'r-prev'), at(1)).rollout;
+  assert.deepEqual(phases(viaCaches), ['pending', 'applying']);
+  assert.equal(viaCaches.cache, null);
+  // a caching rollout cannot be superseded (only queued, pending ones are)
+  const caching = step(makeRollout('r-new', { cache: cachePlan() }), caches({}), at(1)).rollout;
+  assert.deepEqual(step(caching, { kind: 'superseded', byRolloutId: 'r-newer' }, at(2)).rollout, caching);
+  // a stored rollout from before caching existed parses with cache: null
+  const { cache: _c, ...old } = JSON.parse(JSON.stringify(makeRollout('r-old'))) as Rollout;
+  assert.equal(Rollout.parse(old).cache, null);
+});
+
+// ---------------------------------------------------------------------------------------------
 // Property: any sequence of observations keeps the history consistent
 
 const IDS = ['r-new', 'r-prev', 'r-other'] as const;
@@ -487,7 +578,12 @@ const podArb = fc
     restarts: fc.integer({ min: 0, max: 4 }),
   })
   .map(({ rid, reason, restarts }) => pod(`p-${rid}-${reason}`, rid, reason, restarts));
+const cacheStateArb = fc.constantFrom<CacheObservation['state']>('creating', 'running', 'running', 'paused', 'disabled', 'absent', 'failed', 'unknown');
+const cachesArb: fc.Arbitrary<Observation> = fc
+  .record({ a: fc.option(cacheStateArb, { nil: undefined }), b: fc.option(cacheStateArb, { nil: undefined }), lastGood: fc.constantFrom<string | null | undefined>(undefined, null, 'r-prev') })
+  .map(({ a, b, lastGood }) => caches({ ...(a ? { 'us-central1-a': a } : {}), ...(b ? { 'us-central1-b': b } : {}) }, lastGood));
 const obsArb: fc.Arbitrary<Observation> = fc.oneof(
+  { weight: 2, arbitrary: cachesArb },
   { weight: 6, arbitrary: fc.record({ d: depArb, pods: fc.array(podArb, { maxLength: 3 }), lastGood: fc.constantFrom<string | null | undefined>(undefined, null, 'r-prev') }).map(({ d, pods, lastGood }) => cluster(d, pods, lastGood)) },
   { weight: 1, arbitrary: fc.constant<Observation>({ kind: 'superseded', byRolloutId: 'r-newer' }) },
   { weight: 1, arbitrary: fc.constantFrom<Observation>({ kind: 'apply-rejected', action: 'apply', message: 'no' }, { kind: 'apply-rejected', action: 'reapply-previous', message: 'no' }) },
@@ -499,8 +595,9 @@ test('property: every step keeps history legal, ordered, and terminal phases fin
       fc.constantFrom<string | null>(null, 'r-prev'),
       fc.option(fc.integer({ min: 1, max: 3000 }), { nil: null }),
       fc.array(fc.tuple(obsArb, fc.integer({ min: -120, max: 900 })), { minLength: 1, maxLength: 25 }),
-      (prev, timeout, steps) => {
-        let r = makeRollout('r-new', { previousGoodRolloutId: prev, timeoutSeconds: timeout });
+      fc.option(fc.record({ maxWaitSeconds: fc.integer({ min: 0, max: 1200 }), zones: fc.constantFrom<string[]>(['us-central1-a'], ['us-central1-a', 'us-central1-b']) }), { nil: null }),
+      (prev, timeout, steps, plan) => {
+        let r = makeRollout('r-new', { previousGoodRolloutId: prev, timeoutSeconds: timeout, cache: plan ? cachePlan(plan) : null });
         let t = 0;
         for (const [obs, dt] of steps) {
           t += dt;
@@ -538,6 +635,12 @@ test('property: every step keeps history legal, ordered, and terminal phases fin
             if (a.kind === 'scale-to-zero') assert.deepEqual([next.phase, next.previousGoodRolloutId], ['failed', null]);
             if (a.kind === 'notify') assert.ok(isTerminalPhase(next.phase));
           }
+          // caching: only with a plan, always right after pending, and always before applying
+          const ph = h.map((e) => e.phase);
+          if (!next.cache) assert.ok(!ph.includes('caching'), 'no caching phase without a plan');
+          else if (ph.includes('applying')) assert.equal(ph[1], 'caching', 'a rollout with a plan caches before applying');
+          if (ph.includes('caching')) assert.equal(ph.indexOf('caching'), 1);
+          if (next.phase === 'caching') assert.ok(out.actions.length === 0, 'nothing is done to the cluster while caching');
           // the stored form is valid
           Rollout.parse(next);
           // idempotent: the same observation again changes nothing and notifies nobody twice

@@ -1,0 +1,49 @@
+/**
+ * Builds the Anywhere Cache dependencies from configuration: the Storage Control fake over loopback
+ * when FERRY_STORAGE_CONTROL_EMULATOR_HOST is set (the local stack), else the real API (its SDK is
+ * loaded on first use, so functions that never touch a cache do not pay for it); Firestore records;
+ * zones from the cluster; the bucket location from FERRY_BUCKET_LOCATION or the bucket's metadata.
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import type { Storage } from '@google-cloud/storage';
+import type { CacheControl } from '../ports/cache-control.ts';
+import type { ClusterProvider } from '../ports/cluster.ts';
+import type { CacheDeps } from '../app/caches.ts';
+import { HttpCacheControl } from './storage-control-http.ts';
+import { FirestoreCacheRecords } from './firestore-caches.ts';
+import { zoneDirectory } from './cluster-zones.ts';
+import { bucketInfo } from './bucket-info.ts';
+
+export interface CacheWiringConfig {
+  FERRY_STORAGE_CONTROL_EMULATOR_HOST?: string | undefined;
+  FERRY_BUCKET_LOCATION?: string | undefined;
+  FERRY_CACHE_MAX_WAIT_SECONDS?: number | undefined;
+}
+
+/** The CacheControl for this configuration. */
+export function cacheControl(cfg: Pick<CacheWiringConfig, 'FERRY_STORAGE_CONTROL_EMULATOR_HOST'>, projectId?: string): CacheControl {
+  if (cfg.FERRY_STORAGE_CONTROL_EMULATOR_HOST) return new HttpCacheControl(cfg.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
+  let real: Promise<CacheControl> | undefined;
+  const load = (): Promise<CacheControl> =>
+    (real ??= import('./storage-control.ts').then((m) => new m.StorageControlCacheControl(projectId ? { projectId } : {})));
+  return {
+    get: async (b, z) => (await load()).get(b, z),
+    list: async (b) => (await load()).list(b),
+    create: async (b, z, s) => (await load()).create(b, z, s),
+    update: async (b, z, s) => (await load()).update(b, z, s),
+    resume: async (b, z) => (await load()).resume(b, z),
+    pause: async (b, z) => (await load()).pause(b, z),
+    disable: async (b, z) => (await load()).disable(b, z),
+    getOperation: async (n, k) => (await load()).getOperation(n, k),
+  };
+}
+
+export function cacheDeps(opts: { config: CacheWiringConfig; db: Firestore; clusters: ClusterProvider; storage: () => Storage; projectId?: string }): CacheDeps {
+  return {
+    control: cacheControl(opts.config, opts.projectId),
+    records: new FirestoreCacheRecords(opts.db),
+    zones: zoneDirectory({ clusters: opts.clusters }),
+    buckets: bucketInfo({ fixedLocation: opts.config.FERRY_BUCKET_LOCATION, storage: opts.storage }),
+    defaultMaxWaitSeconds: opts.config.FERRY_CACHE_MAX_WAIT_SECONDS,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * `ferry caches [--bucket B] [--no-live] [--json]`: the Anywhere Caches ferry tracks (Firestore
+ * `caches/{bucket}~{zone}`: state, TTL, admission policy, who created it, which targets and rollouts
+ * rely on it, last use), merged with what the Storage Control API shows now for the same buckets
+ * (locally: the stack's fake; its state is the truth, the record is what ferry last saw). Caches the
+ * API shows but ferry does not track are listed too, as `tracked: false`.
+ */
+import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { cliState } from '../deps.ts';
+import { parseConfig, CacheConfig } from '../../config.ts';
+import type { CacheRecord, LiveCache } from '../../domain/cache.ts';
+import { table } from './status.ts';
+
+const USAGE = 'Usage: ferry caches [--bucket B] [--no-live] [--json]';
+
+export interface CacheRow {
+  bucket: string;
+  zone: string;
+  /** Live state when the API answered, else the recorded one. */
+  state: string;
+  recordedState: string | null;
+  liveState: string | null;
+  ttlSeconds: number | null;
+  admissionPolicy: string | null;
+  pendingUpdate: boolean;
+  lastUsedAt: string | null;
+  targets: string[];
+  rollouts: string[];
+  createdBy: CacheRecord['createdBy'] | null;
+  lastError: CacheRecord['lastError'];
+  tracked: boolean;
+}
+
+export interface CachesJson {
+  caches: CacheRow[];
+  /** Buckets the API could not be asked about, with why. */
+  liveErrors: Array<{ bucket: string; message: string }>;
+}
+
+export function mergeCaches(records: readonly CacheRecord[], live: ReadonlyMap<string, readonly LiveCache[]>): CacheRow[] {
+  const rows = new Map<string, CacheRow>();
+  for (const r of records) {
+    const l = live.get(r.bucket)?.find((c) => c.zone === r.zone);
+    const asked = live.has(r.bucket);
+    rows.set(r.id, {
+      bucket: r.bucket,
+      zone: r.zone,
+      state: asked ? (l?.state ?? 'absent') : r.state,
+      recordedState: r.state,
+      liveState: asked ? (l?.state ?? 'absent') : null,
+      ttlSeconds: l?.ttlSeconds ?? r.ttlSeconds,
+      admissionPolicy: l?.admissionPolicy ?? r.admissionPolicy,
+      pendingUpdate: l?.pendingUpdate ?? r.pendingUpdate,
+      lastUsedAt: r.lastUsedAt,
+      targets: r.targets.map((t) => t.targetKey),
+      rollouts: r.rollouts,
+      createdBy: r.createdBy,
+      lastError: r.lastError,
+      tracked: true,
+    });
+  }
+  for (const [bucket, caches] of live) {
+    for (const c of caches) {
+      if (rows.has(`${bucket}~${c.zone}`)) continue;
+      rows.set(`${bucket}~${c.zone}`, {
+        bucket, zone: c.zone, state: c.state, recordedState: null, liveState: c.state, ttlSeconds: c.ttlSeconds,
+        admissionPolicy: c.admissionPolicy, pendingUpdate: c.pendingUpdate, lastUsedAt: null, targets: [], rollouts: [],
+        createdBy: null, lastError: null, tracked: false,
+      });
+    }
+  }
+  return [...rows.values()].sort((a, b) => a.bucket.localeCompare(b.bucket) || a.zone.localeCompare(b.zone));
+}
+
+const ago = (iso: string | null, now: number): string => {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : s < 172_800 ? `${Math.round(s / 3600)}h ago` : `${Math.round(s / 86_400)}d ago`;
+};
+const ttl = (s: number | null): string => (s === null ? '' : s % 86_400 === 0 ? `${s / 86_400}d` : s % 3600 === 0 ? `${s / 3600}h` : `${s}s`);
+
+export async function cachesCommand(args: string[], io: CliIo): Promise<number> {
+  const p = parseFlags(args, { strings: ['bucket'], booleans: ['json', 'no-live'] });
+  if ('error' in p || p.positional.length > 0) {
+    io.stderr(`ferry caches: ${'error' in p ? p.error : 'takes no positional arguments'}\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  const onlyBucket = typeof p.flags['bucket'] === 'string' ? p.flags['bucket'] : undefined;
+  const { db, projectId } = await cliState(io.env);
+  const { FirestoreCacheRecords } = await import('../../adapters/firestore-caches.ts');
+  const records = await new FirestoreCacheRecords(db).list(onlyBucket ? { bucket: onlyBucket } : {});
+
+  const live = new Map<string, LiveCache[]>();
+  const liveErrors: CachesJson['liveErrors'] = [];
+  if (!p.flags['no-live']) {
+    const cfg = parseConfig(CacheConfig, io.env);
+    const { cacheControl } = await import('../../adapters/cache-wiring.ts');
+    const control = cacheControl(cfg, projectId);
+    const buckets = new Set(records.map((r) => r.bucket));
+    if (onlyBucket) buckets.add(onlyBucket);
+    else if (io.env['FERRY_BUCKET']) buckets.add(io.env['FERRY_BUCKET']);
+    await Promise.all(
+      [...buckets].map(async (bucket) => {
+        try {
+          live.set(bucket, await control.list(bucket));
+        } catch (e) {
+          liveErrors.push({ bucket, message: e instanceof Error ? e.message : String(e) });
+        }
+      }),
+    );
+  }
+  const json: CachesJson = { caches: mergeCaches(records, live), liveErrors };
+  if (p.flags['json']) {
+    io.stdout(JSON.stringify(json, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  for (const e of liveErrors) io.stderr(`ferry caches: could not ask the Storage Control API about gs://${e.bucket} (showing ferry's records): ${e.message}\n`);
+  if (json.caches.length === 0) {
+    io.stdout('No Anywhere Caches yet. Deploy with "cache": {"mode": "all-zones"} (or "pin-one-zone") to have ferry create them.\n');
+    return EXIT.ok;
+  }
+  const now = Date.now();
+  table(
+    io,
+    ['BUCKET', 'ZONE', 'STATE', 'TTL', 'ADMISSION', 'LAST USED', 'CREATED BY', 'USED BY'],
+    json.caches.map((c) => [
+      c.bucket,
+      c.zone,
+      `${c.state}${c.pendingUpdate ? ' (updating)' : ''}${c.recordedState && c.liveState && c.recordedState !== c.liveState ? ` (recorded ${c.recordedState})` : ''}`,
+      ttl(c.ttlSeconds),
+      c.admissionPolicy ?? '',
+      ago(c.lastUsedAt, now),
+      !c.tracked ? 'not tracked by ferry' : c.createdBy?.by === 'ferry' ? `ferry for ${c.createdBy.requestedBy?.principal ?? '?'} (${c.createdBy.rolloutId ?? '?'})` : 'found existing',
+      c.targets.join(', '),
+    ]),
+  );
+  return EXIT.ok;
+}
