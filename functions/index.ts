@@ -6,3 +6,6 @@
 export { onCheckpointUpload } from './onCheckpointUpload.ts';
 export { onDeployRequest } from './onDeployRequest.ts';
 export { reconcileRollouts } from './reconcileRollouts.ts';
+export { slackCommand } from './slackCommand.ts';
+export { onChatCommand } from './onChatCommand.ts';
+export { onDeployResult } from './onDeployResult.ts';

@@ -22,6 +22,24 @@ export const FUNCTIONS = [
     trigger: { kind: 'schedule', topicEnv: 'FERRY_RECONCILE_TOPIC', defaultTopic: 'ferry-reconcile-tick', schedule: '* * * * *', localEverySeconds: 3 },
     summary: 'every minute: advance every rollout in flight (watch, succeed, roll back)',
   },
+  {
+    name: 'slackCommand',
+    signature: 'http',
+    trigger: { kind: 'http' },
+    summary: 'Slack /ferry slash command → signature verified, authorised, recorded, queued; ephemeral answer within 3 s',
+  },
+  {
+    name: 'onChatCommand',
+    signature: 'cloudevent',
+    trigger: { kind: 'pubsub', topicEnv: 'FERRY_CHAT_TOPIC', defaultTopic: 'ferry-chat-commands' },
+    summary: 'queued chat command → status / versions / deploy / rollback done, result posted to the Slack response_url',
+  },
+  {
+    name: 'onDeployResult',
+    signature: 'cloudevent',
+    trigger: { kind: 'pubsub', topicEnv: 'FERRY_RESULTS_TOPIC', defaultTopic: 'ferry-deploy-results' },
+    summary: 'deploy result (rollout ended, request refused) → posted to the Slack response_url of the command that asked',
+  },
 ] as const satisfies readonly FunctionSpec[];
 
 export type Trigger =

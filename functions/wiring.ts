@@ -13,6 +13,8 @@ import type { UploadDeps } from '../shared/app/checkpoint-upload.ts';
 import type { RolloutDeps } from '../shared/app/rollouts.ts';
 import { FirestoreRolloutState } from '../shared/adapters/firestore-rollouts.ts';
 import { clusterProvider } from '../shared/adapters/kubernetes.ts';
+import { CacheConfig } from '../shared/config.ts';
+import { cacheDeps } from '../shared/adapters/cache-wiring.ts';
 
 const env = process.env as Record<string, string | undefined>;
 
@@ -41,10 +43,13 @@ export function rolloutDeps(): RolloutDeps {
   const base = parseConfig(BaseConfig, env);
   const deploy = parseConfig(DeployConfig, env);
   const db = firestoreClient(base.GOOGLE_CLOUD_PROJECT);
+  const clusters = clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) });
+  const cacheConfig = parseConfig(CacheConfig, env);
   return {
     rollouts: new FirestoreRolloutState(db),
     versions: new FirestoreCheckpointState(db),
-    clusters: clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) }),
+    clusters,
+    caches: cacheDeps({ config: cacheConfig, db, clusters, storage: () => storageClient(env), projectId: base.GOOGLE_CLOUD_PROJECT }),
     publisher: new PubSubPublisher(pubsubClient(base.GOOGLE_CLOUD_PROJECT)),
     clock: systemClock,
     logger: logger(),

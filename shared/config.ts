@@ -36,6 +36,51 @@ export const DeployConfig = z.object({
   FERRY_VLLM_SERVICE_ACCOUNT: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).optional(),
 });
 
+const csv = () => z.string().default('').transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''));
+const idList = (re: RegExp, message: string) => csv().pipe(z.array(z.string().regex(re, message)));
+const SLACK_USER_RE = /^[UW][A-Z0-9]{2,30}$/;
+const SLACK_CHANNEL_RE = /^[CGD][A-Z0-9]{2,30}$/;
+const flag = z.enum(['', '0', '1', 'false', 'true']).default('0').transform((v) => v === '1' || v === 'true');
+
+/**
+ * Slack chat-ops (`/ferry …`). Lists are comma-separated Slack ids. Empty user lists allow nobody;
+ * empty channel lists allow every channel. In production the signing secret comes from Secret
+ * Manager (mounted as this variable); locally `npm start` writes one to .ferry/local.env.
+ */
+export const SlackConfig = z.object({
+  FERRY_SLACK_SIGNING_SECRET: z.string().min(16, "must be the Slack app's signing secret"),
+  /** Who may run read-only commands (status, versions, teardown plan); `*` = everyone. Deploy users may too. */
+  FERRY_SLACK_READ_USERS: csv().pipe(
+    z.union([z.tuple([z.literal('*')]).transform(() => '*' as const), z.array(z.string().regex(SLACK_USER_RE, 'Slack user ids look like U0123ABCD, or a lone * for everyone'))]),
+  ),
+  /** Who may deploy and roll back. Listed one by one: `*` is refused here. */
+  FERRY_SLACK_DEPLOY_USERS: idList(SLACK_USER_RE, "Slack user ids look like U0123ABCD ('*' is only allowed in FERRY_SLACK_READ_USERS)"),
+  /** Channels where read-only commands are answered (empty: any). */
+  FERRY_SLACK_READ_CHANNELS: idList(SLACK_CHANNEL_RE, 'Slack channel ids look like C0123ABCD'),
+  /** Channels where deploy and rollback are taken (empty: any). */
+  FERRY_SLACK_DEPLOY_CHANNELS: idList(SLACK_CHANNEL_RE, 'Slack channel ids look like C0123ABCD'),
+  /** Allow http://127.0.0.1 response URLs. Local stack and tests only; never set it in production. */
+  FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: flag,
+  /** Where the Slack function queues accepted commands for the worker (onChatCommand). */
+  FERRY_CHAT_TOPIC: z.string().min(3).default('ferry-chat-commands'),
+  /** How long the worker waits for a deploy request's rollout to be admitted before answering. */
+  FERRY_CHAT_WAIT_SECONDS: z.coerce.number().int().min(0).max(50).default(20),
+});
+
+/**
+ * Anywhere Cache management. Without FERRY_STORAGE_CONTROL_EMULATOR_HOST the real Storage Control
+ * API is used (application default credentials). FERRY_BUCKET_LOCATION replaces reading the bucket's
+ * metadata (the Storage emulator has none; the local stack sets US-CENTRAL1).
+ */
+export const CacheConfig = z.object({
+  /** `host:port` of the local stack's Storage Control fake (loopback HTTP). */
+  FERRY_STORAGE_CONTROL_EMULATOR_HOST: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port').optional(),
+  /** A bucket location such as US-CENTRAL1, NAM4 or US; unset: read from the bucket's metadata. */
+  FERRY_BUCKET_LOCATION: z.string().regex(/^[A-Za-z0-9+-]{2,64}$/, 'must be a GCS location such as US-CENTRAL1, NAM4 or US').optional(),
+  /** How long a rollout waits for its caches when the request does not say (cache.maxWaitSeconds). */
+  FERRY_CACHE_MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(600),
+});
+
 /** Parses `env` against `schema`, throwing a FerryError('CONFIG_INVALID') that names each variable. */
 export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const r = schema.safeParse(env);
@@ -43,7 +88,9 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, 
   const problems = r.error.issues.map((i) => {
     const name = i.path.join('.') || '(env)';
     const value = typeof i.path[0] === 'string' ? env[i.path[0]] : undefined;
-    return value === undefined ? `${name} is not set (${i.message})` : `${name}=${JSON.stringify(value)}: ${i.message}`;
+    if (value === undefined) return `${name} is not set (${i.message})`;
+    // Never echo a secret's value into an error (it ends up in logs).
+    return /SECRET|TOKEN|PASSWORD/.test(name) ? `${name} (value hidden): ${i.message}` : `${name}=${JSON.stringify(value)}: ${i.message}`;
   });
   throw new FerryError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`, {
     hint: 'Set the named environment variables (locally: run `npm start`, which writes .ferry/local.env).',

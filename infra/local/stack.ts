@@ -14,6 +14,7 @@ import { startProcess, waitUntil, portOpen, stopAll, type ManagedProcess } from 
 import { startEmulators, checkEmulatorPrerequisites, freeEmulatorPorts, freeStablePort, type EmulatorStack } from './emulators.ts';
 import { startKube, kubeBinariesPresent, type KubeStack } from './kube.ts';
 import { FUNCTIONS } from '../../functions/manifest.ts';
+import { startStorageControlServer, type StorageControlServer } from './storage-control-server.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';
@@ -30,6 +31,8 @@ export interface StackOptions {
   podReadyDelayMs?: number;
   /** Local Cloud Scheduler period for scheduled functions, overriding each function's own. */
   scheduleEverySeconds?: number;
+  /** The Storage Control fake turns a new Anywhere Cache RUNNING this long after creation (ms, default 1500). */
+  cacheCreateDelayMs?: number;
   /** Where to write KEY=VALUE lines for the CLI (default .ferry/local.env; null: don't). */
   envFile?: string | null;
   log?: (msg: string) => void;
@@ -96,10 +99,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let host: ManagedProcess | undefined;
   const timers: NodeJS.Timeout[] = [];
   let pubsub: PubSub | undefined;
+  let storageControl: StorageControlServer | undefined;
   const stop = async () => {
     for (const t of timers) clearInterval(t);
     await pubsub?.close().catch(() => undefined);
     await host?.stop();
+    await storageControl?.stop().catch(() => undefined);
     await Promise.allSettled([kube?.stop(), emulators?.stop()]);
     await stopAll();
   };
@@ -130,6 +135,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (failed.length) throw new Error(failed.map((f) => String(f.reason?.message ?? f.reason)).join('\n\n'));
     const em = emulators!;
     const k = kube!;
+    // No emulator exists for Storage Control (Anywhere Cache): a stateful fake served on loopback,
+    // shared by the functions, the CLI and the tests. The Storage emulator has no bucket metadata,
+    // so the bucket's location comes from FERRY_BUCKET_LOCATION (the same one the fake enforces).
+    const bucketLocation = process.env['FERRY_BUCKET_LOCATION'] ?? 'US-CENTRAL1';
+    storageControl = await startStorageControlServer({
+      port: await pickPort(ports, 7090),
+      defaultLocation: bucketLocation,
+      createDelayMs: opts.cacheCreateDelayMs ?? 1500,
+    });
 
     const env: Record<string, string> = {
       ...em.env,
@@ -141,7 +155,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_DEPLOY_TOPIC: 'ferry-deploy-requests',
       FERRY_RESULTS_TOPIC: 'ferry-deploy-results',
       FERRY_SLACK_SIGNING_SECRET: slackSecret(dir),
+      // Chat-ops locally: the Slack user id ULOCALDEV may run every /ferry command (sign requests with
+      // the secret above), and replies may go to http://127.0.0.1 — never set that flag in production.
+      // Set FERRY_SLACK_READ_USERS / FERRY_SLACK_DEPLOY_USERS before `npm start` to use your own ids.
+      FERRY_SLACK_READ_USERS: process.env['FERRY_SLACK_READ_USERS'] ?? 'ULOCALDEV',
+      FERRY_SLACK_DEPLOY_USERS: process.env['FERRY_SLACK_DEPLOY_USERS'] ?? 'ULOCALDEV',
+      FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: '1',
       FERRY_STACK_DIR: dir,
+      FERRY_STORAGE_CONTROL_EMULATOR_HOST: storageControl.host,
+      FERRY_BUCKET_LOCATION: bucketLocation,
       // Nothing local should probe the GCE metadata server for credentials (it is not there).
       METADATA_SERVER_DETECTION: 'none',
     };

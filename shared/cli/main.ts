@@ -28,6 +28,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: 'ferry upload <dir> gs://bucket/models/<model>/<version> [--force] [--concurrency N] [--json]',
     load: async () => (await import('./commands/upload.ts')).uploadCommand,
   },
+  plan: {
+    summary: 'size a checkpoint for serving: GPUs/TPU chips and tensor-parallel size per accelerator, and the cheapest',
+    usage: 'ferry plan <model>@<version|latest> | <dir> | gs://bucket/prefix [--json] [--context N] [--concurrency N] [--family gpu|tpu] [--accelerator T [--count N]]',
+    load: async () => (await import('./commands/plan.ts')).planCommand,
+  },
   status: {
     summary: 'models, versions (and their validation) and rollouts',
     usage: 'ferry status [<model>] [--json]',
@@ -47,6 +52,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'deploy every newly valid version of a model to a target',
     usage: 'ferry autodeploy <model> --cluster <c> --namespace <ns> --name <deployment> [--replicas N] | --remove … | --list',
     load: async () => (await import('./commands/autodeploy.ts')).autodeployCommand,
+  },
+  caches: {
+    summary: 'Anywhere Caches: state, TTL, who created them, which targets rely on them, last use',
+    usage: 'ferry caches [--bucket B] [--no-live] [--json]',
+    load: async () => (await import('./commands/caches.ts')).cachesCommand,
   },
 };
 

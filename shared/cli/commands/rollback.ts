@@ -3,12 +3,14 @@ import { parseConfig, BaseConfig } from '../../config.ts';
 import { Target, targetKey } from '../../domain/deploy-request.ts';
 import { describeIssues } from '../../domain/events.ts';
 import { publishAndFollow } from './deploy.ts';
+import { previousGoodRequest } from '../../app/rollback.ts';
 
 const USAGE = 'Usage: ferry rollback --cluster <c> --namespace <ns> --name <deployment> [--wait] [--json]';
 
 /**
- * Rolls a target back to its previous good version: the newest succeeded rollout of the target
- * whose version differs from what the target runs now, re-requested as a deploy request.
+ * Rolls a target back to its previous good version (app/rollback.ts previousGoodRequest: the newest
+ * succeeded rollout of the target whose version differs from what it runs now), re-requested as a
+ * deploy request.
  */
 export async function rollbackCommand(args: string[], io: CliIo): Promise<number> {
   const p = parseFlags(args, { strings: ['cluster', 'namespace', 'name', 'timeout'], booleans: ['wait', 'json'] });
@@ -24,22 +26,15 @@ export async function rollbackCommand(args: string[], io: CliIo): Promise<number
   const base = parseConfig(BaseConfig, io.env);
   const [{ FirestoreRolloutState }, { firestoreClient }] = await Promise.all([import('../../adapters/firestore-rollouts.ts'), import('../../adapters/firestore.ts')]);
   const rollouts = new FirestoreRolloutState(firestoreClient(base.GOOGLE_CLOUD_PROJECT));
-  const state = await rollouts.getTarget(t.data);
-  if (!state?.lastGood) {
-    io.stderr(`ferry rollback: ${targetKey(t.data)} has no succeeded rollout yet; nothing to roll back to\n`);
+  const found = await previousGoodRequest(rollouts, t.data);
+  if (!found.ok) {
+    io.stderr(`ferry rollback: ${found.message}\n`);
     return EXIT.failed;
   }
-  const current = state.lastGood;
-  const history = (await rollouts.listRollouts({ targetKey: state.key, limit: 500 })).filter((r) => r.phase === 'succeeded');
-  const previous = history.find((r) => r.id !== current.rolloutId && r.version !== current.version && r.createdAt < current.at);
-  if (!previous) {
-    io.stderr(`ferry rollback: ${targetKey(t.data)} runs ${current.model}@${current.version} and has no earlier good version\n`);
-    return EXIT.failed;
-  }
+  const { current, previous, request } = found;
   io.stderr(`rolling ${targetKey(t.data)} back from ${current.model}@${current.version} to ${previous.model}@${previous.version} (rollout ${previous.id})\n`);
-  const { idempotencyKey: _k, ...request } = previous.request;
   return publishAndFollow(
-    { ...request, version: previous.version, requestedBy: { source: 'cli', principal: `rollback of ${current.rolloutId}` } },
+    { ...request, requestedBy: { source: 'cli', principal: `rollback of ${current.rolloutId}` } },
     p.flags,
     io,
   );

@@ -1,0 +1,89 @@
+/**
+ * The Chat port on Slack: POST a message to a slash command's response_url. Only Slack's hooks
+ * host is ever contacted (127.0.0.1/localhost too when the local/test flag allows it), redirects are
+ * not followed, and a failed post is retried once at most: every post that reaches Slack counts
+ * against the 5 a response_url accepts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Chat } from '../ports/chat.ts';
+import type { ChatMessage } from '../domain/chat-blocks.ts';
+import { checkResponseUrl } from '../domain/slack.ts';
+import { FerryError } from '../domain/errors.ts';
+
+export interface SlackChatOptions {
+  /** Allow http://127.0.0.1 / localhost response URLs (FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL=1; never in production). */
+  allowLocal: boolean;
+  fetch?: typeof fetch;
+  /** Per attempt (default 10 s). */
+  timeoutMs?: number;
+  /** 1 or 2 (default 2). */
+  maxAttempts?: number;
+  /** Wait before the retry (default 1 s; Retry-After is honoured up to 5 s). */
+  retryDelayMs?: number;
+}
+
+export class SlackResponseUrlChat implements Chat {
+  private readonly opts: Required<Omit<SlackChatOptions, 'fetch'>> & { fetch: typeof fetch };
+  constructor(opts: SlackChatOptions) {
+    this.opts = {
+      allowLocal: opts.allowLocal,
+      fetch: opts.fetch ?? globalThis.fetch,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      maxAttempts: Math.min(2, Math.max(1, opts.maxAttempts ?? 2)),
+      retryDelayMs: opts.retryDelayMs ?? 1000,
+    };
+  }
+
+  async respond(responseUrl: string, message: ChatMessage): Promise<void> {
+    const checked = checkResponseUrl(responseUrl, { allowLocal: this.opts.allowLocal });
+    if (!checked.ok) {
+      throw new FerryError('CHAT_URL_REFUSED', `not posting to ${safeHost(responseUrl)}: ${checked.message}`, {
+        hint: 'Only Slack response URLs are answered; set FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL=1 for local tests.',
+      });
+    }
+    const body = JSON.stringify(message);
+    let last: FerryError | undefined;
+    for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
+      let res: Response;
+      try {
+        res = await this.opts.fetch(checked.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json; charset=utf-8' },
+          body,
+          redirect: 'error',
+          signal: AbortSignal.timeout(this.opts.timeoutMs),
+        });
+      } catch (e) {
+        last = new FerryError('CHAT_POST_FAILED', `posting to ${safeHost(checked.url)} failed: ${e instanceof Error ? e.message : String(e)}`, { retryable: true, cause: e });
+        if (attempt < this.opts.maxAttempts) await sleep(this.opts.retryDelayMs);
+        continue;
+      }
+      const text = await res.text().catch(() => '');
+      if (res.ok) return;
+      if (res.status === 404 || res.status === 410) {
+        throw new FerryError('CHAT_URL_EXPIRED', `Slack no longer accepts posts to this response_url (${res.status} ${text.slice(0, 100)})`, {
+          hint: 'A response_url takes 5 posts within 30 minutes; run the command again for a fresh one.',
+        });
+      }
+      if (res.status === 429 || res.status >= 500) {
+        last = new FerryError('CHAT_POST_FAILED', `Slack answered ${res.status} ${text.slice(0, 100)}`, { retryable: true });
+        const after = Number(res.headers.get('retry-after'));
+        if (attempt < this.opts.maxAttempts) await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 5000) : this.opts.retryDelayMs);
+        continue;
+      }
+      // 400 invalid_blocks, no_text, …: our message is wrong; retrying cannot help.
+      throw new FerryError('CHAT_POST_REJECTED', `Slack refused the message: ${res.status} ${text.slice(0, 200)}`);
+    }
+    throw last ?? new FerryError('CHAT_POST_FAILED', 'posting failed', { retryable: true });
+  }
+}
+
+/** The host only: a response_url is a credential for 30 minutes, so it never goes into logs whole. */
+export function safeHost(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}/…`;
+  } catch {
+    return '(not a URL)';
+  }
+}
