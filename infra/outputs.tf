@@ -1,0 +1,68 @@
+output "bucket" {
+  description = "The model bucket."
+  value       = google_storage_bucket.models.name
+}
+
+output "models_uri" {
+  description = "Upload checkpoints under this prefix: <models_uri><model>/<version>/ (ferry upload <dir> <models_uri><model>/<version>)."
+  value       = "gs://${google_storage_bucket.models.name}/${var.model_prefix}"
+}
+
+output "deploy_topic" {
+  description = "Deploy request topic (FERRY_DEPLOY_TOPIC for the CLI and CI systems)."
+  value       = google_pubsub_topic.deploy_requests.name
+}
+
+output "results_topic" {
+  description = "Topic of rejections and terminal rollout results (FERRY_RESULTS_TOPIC)."
+  value       = google_pubsub_topic.results.name
+}
+
+output "dead_letter_subscription" {
+  description = "Pull subscription holding dead-lettered messages for 7 days (attribute CloudPubSubDeadLetterSourceSubscription names the source)."
+  value       = google_pubsub_subscription.dead_letter.name
+}
+
+output "functions" {
+  description = "Entry point → deployed function name and Cloud Run URI."
+  value = {
+    onCheckpointUpload = { name = google_cloudfunctions2_function.on_checkpoint_upload.name, uri = google_cloudfunctions2_function.on_checkpoint_upload.service_config[0].uri }
+    onDeployRequest    = { name = google_cloudfunctions2_function.on_deploy_request.name, uri = google_cloudfunctions2_function.on_deploy_request.service_config[0].uri }
+    reconcileRollouts  = { name = google_cloudfunctions2_function.reconcile_rollouts.name, uri = google_cloudfunctions2_function.reconcile_rollouts.service_config[0].uri }
+    slackCommand       = { name = google_cloudfunctions2_function.slack_command.name, uri = google_cloudfunctions2_function.slack_command.service_config[0].uri }
+    onChatCommand      = { name = google_cloudfunctions2_function.on_chat_command.name, uri = google_cloudfunctions2_function.on_chat_command.service_config[0].uri }
+    onDeployResult     = { name = google_cloudfunctions2_function.on_deploy_result.name, uri = google_cloudfunctions2_function.on_deploy_result.service_config[0].uri }
+  }
+}
+
+output "function_service_accounts" {
+  description = "Entry point → the service account the function runs as."
+  value = {
+    onCheckpointUpload = google_service_account.on_checkpoint_upload.email
+    onDeployRequest    = google_service_account.on_deploy_request.email
+    reconcileRollouts  = google_service_account.reconcile_rollouts.email
+    slackCommand       = google_service_account.slack_command.email
+    onChatCommand      = google_service_account.on_chat_command.email
+    onDeployResult     = google_service_account.on_deploy_result.email
+  }
+}
+
+output "vllm_workload_identity_principals" {
+  description = "Namespace → the IAM principal of the vLLM Kubernetes service account (read access to the bucket)."
+  value       = local.vllm_principals
+}
+
+output "slack_command_url" {
+  description = "Request URL of the Slack app's /ferry slash command."
+  value       = google_cloudfunctions2_function.slack_command.service_config[0].uri
+}
+
+output "chat_topic" {
+  description = "Topic of queued Slack commands (FERRY_CHAT_TOPIC)."
+  value       = google_pubsub_topic.chat_commands.name
+}
+
+output "slack_signing_secret" {
+  description = "Secret Manager secret holding the Slack signing secret (add a version if var.slack_signing_secret is null)."
+  value       = google_secret_manager_secret.slack_signing_secret.secret_id
+}

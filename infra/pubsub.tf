@@ -1,0 +1,199 @@
+# Topics and subscriptions. Pub/Sub-triggered functions are reached through push subscriptions that
+# Terraform owns (not Eventarc-managed ones), so each has its dead-letter topic, retry policy, ack
+# deadline and retention set here. The push endpoint is the function's URL plus the topic path
+# (/projects/P/topics/T): functions-framework turns such a push into the
+# google.cloud.pubsub.topic.v1.messagePublished CloudEvent the functions expect — the same wiring as
+# the local stack (infra/local/stack.ts).
+
+resource "google_pubsub_topic" "deploy_requests" {
+  project                    = var.project_id
+  name                       = var.deploy_topic
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_topic" "results" {
+  project                    = var.project_id
+  name                       = var.results_topic
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_topic" "chat_commands" {
+  project = var.project_id
+  name    = var.chat_topic
+  # A Slack response_url is good for 30 minutes; older commands cannot be answered.
+  message_retention_duration = "1800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_topic" "reconcile_tick" {
+  project = var.project_id
+  name    = var.reconcile_topic
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_topic" "teardown_tick" {
+  project = var.project_id
+  name    = var.teardown_topic
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Every subscription dead-letters here; Pub/Sub adds the attribute
+# CloudPubSubDeadLetterSourceSubscription, so one topic serves all (filter on it to replay).
+resource "google_pubsub_topic" "dead_letter" {
+  project                    = var.project_id
+  name                       = var.dead_letter_topic
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Without a subscription, dead letters would be dropped. Pull them to inspect or replay.
+resource "google_pubsub_subscription" "dead_letter" {
+  project                    = var.project_id
+  name                       = "${var.name_prefix}-dead-letter"
+  topic                      = google_pubsub_topic.dead_letter.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# ---- push subscriptions (one per Pub/Sub- or schedule-triggered function) -------------------------
+
+resource "google_pubsub_subscription" "on_deploy_request" {
+  project = var.project_id
+  name    = "${var.name_prefix}-on-deploy-request"
+  topic   = google_pubsub_topic.deploy_requests.id
+
+  # Longer than the function's timeout, so a slow rollout step is not redelivered while it runs.
+  ack_deadline_seconds       = 300
+  message_retention_duration = "604800s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.on_deploy_request.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.deploy_requests.name}"
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.on_deploy_request.service_config[0].uri
+    }
+  }
+
+  # Transient failures (the function threw: Firestore or GKE unavailable) back off 10 s → 10 min,
+  # as Eventarc does; a request that never succeeds ends on the dead-letter topic.
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
+}
+
+resource "google_pubsub_subscription" "reconcile_rollouts" {
+  project = var.project_id
+  name    = "${var.name_prefix}-reconcile-rollouts"
+  topic   = google_pubsub_topic.reconcile_tick.id
+
+  ack_deadline_seconds = 300
+  # A tick older than 10 minutes (the minimum retention) is worthless: the next one comes every minute.
+  message_retention_duration = "600s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.reconcile_rollouts.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.reconcile_tick.name}"
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.reconcile_rollouts.service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "60s"
+  }
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
+}
+
+resource "google_pubsub_subscription" "on_chat_command" {
+  project = var.project_id
+  name    = "${var.name_prefix}-on-chat-command"
+  topic   = google_pubsub_topic.chat_commands.id
+
+  ack_deadline_seconds = 120
+  # Slack accepts replies on a command's response_url for 30 minutes: retrying longer is pointless.
+  message_retention_duration = "1800s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.on_chat_command.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.chat_commands.name}"
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.on_chat_command.service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "60s"
+  }
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
+}
+
+resource "google_pubsub_subscription" "on_deploy_result" {
+  project = var.project_id
+  name    = "${var.name_prefix}-on-deploy-result"
+  topic   = google_pubsub_topic.results.id
+
+  ack_deadline_seconds       = 60
+  message_retention_duration = "86400s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.on_deploy_result.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.results.name}"
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.on_deploy_result.service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
+}

@@ -1,0 +1,22 @@
+# The Slack app's signing secret (verifies X-Slack-Signature on slash commands). Terraform owns the
+# secret; its value is added either by Terraform (var.slack_signing_secret, kept in the state) or
+# out of band, before the first apply that creates the Slack function:
+#   printf %s "$SLACK_SIGNING_SECRET" | gcloud secrets versions add <name_prefix>-slack-signing-secret --data-file=-
+
+resource "google_secret_manager_secret" "slack_signing_secret" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-slack-signing-secret"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_secret_manager_secret_version" "slack_signing_secret" {
+  count = var.slack_signing_secret == null ? 0 : 1
+
+  secret      = google_secret_manager_secret.slack_signing_secret.id
+  secret_data = var.slack_signing_secret
+}

@@ -1,0 +1,738 @@
+/**
+ * infra/ (Terraform) checked against the code, without a terraform binary: every .tf file is parsed
+ * with @cdktf/hcl2json and compared with functions/manifest.ts (which functions exist and how they
+ * are triggered), shared/config.ts (which env vars each function must get), the wiring (which
+ * clients — and so which IAM roles — each function uses) and the Firestore adapters (which
+ * composite indexes the queries need).
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { z } from 'zod';
+import { FUNCTIONS, type FunctionSpec } from '../../../functions/manifest.ts';
+import * as config from '../../../shared/config.ts';
+import { DEFAULT_SERVICE_ACCOUNT } from '../../../shared/domain/render.ts';
+import {
+  loadTf,
+  refsIn,
+  soleRef,
+  references,
+  referencedOfType,
+  evaluate,
+  variableValue,
+  walkStrings,
+  block,
+  blocks,
+  ofType,
+  UNKNOWN,
+  type Block,
+  type Tf,
+} from './tf.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const INFRA = join(ROOT, 'infra');
+const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
+const tf = await loadTf(INFRA);
+
+const FN_TYPE = 'google_cloudfunctions2_function';
+const addr = (type: string, name: string) => `${type}.${name}`;
+const str = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+// ---- IAM grants ------------------------------------------------------------------------------------
+
+interface Grant {
+  address: string;
+  type: string;
+  role: string;
+  member: unknown;
+  block: Block;
+}
+/** A literal role, or `custom:<name>` for a google_project_iam_custom_role defined here. */
+function roleOf(v: unknown): string {
+  const [custom] = referencedOfType(v, 'google_project_iam_custom_role');
+  return custom ? `custom:${custom.split('.')[1]}` : String(v);
+}
+const GRANTS: Grant[] = [...tf.resources]
+  .filter(([k]) => /_iam_member\./.test(k))
+  .map(([k, b]) => ({ address: k, type: k.split('.')[0]!, role: roleOf(b['role']), member: b['member'], block: b }));
+
+/** The grants held by a resource-defined identity (e.g. google_service_account.x), via locals too. */
+const grantsOf = (identity: string) => GRANTS.filter((g) => references(tf, g.member, identity));
+const rolesOf = (identity: string) => new Set(grantsOf(identity).map((g) => g.role));
+const invokerGrants = (fnAddress: string) =>
+  GRANTS.filter((g) => g.type === 'google_cloud_run_v2_service_iam_member' && g.role === 'roles/run.invoker' && references(tf, g.block['name'], fnAddress));
+const saRef = (v: unknown) => referencedOfType(v, 'google_service_account');
+
+/** Pub/Sub's service agent: a member string naming gcp-sa-pubsub (directly or through a local). */
+function isPubsubAgent(member: unknown): boolean {
+  let m = member;
+  const r = soleRef(member);
+  if (r?.kind === 'local') m = tf.locals[r.name];
+  return typeof m === 'string' && /^serviceAccount:service-\$\{[^}]+\}@gcp-sa-pubsub\.iam\.gserviceaccount\.com$/.test(m);
+}
+
+// ---- what the code of each function uses -----------------------------------------------------------
+
+/** Top-level function declarations of a set of source files: name → body. */
+function declarations(files: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const file of files) {
+    const src = readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/(?:^|\n)(?:export\s+)?(?:async\s+)?function\s+(\w+)/g)) out.set(m[1]!, bodyOf(src, m[1]!));
+  }
+  return out;
+}
+
+function bodyOf(src: string, name: string): string {
+  const start = new RegExp(`function\\s+${name}\\s*[(<]`).exec(src);
+  if (!start) return '';
+  const open = src.indexOf('{\n', start.index);
+  let depth = 0;
+  for (let i = open; i < src.length; i++) {
+    if (src[i] === '{') depth++;
+    else if (src[i] === '}' && --depth === 0) return src.slice(start.index, i + 1);
+  }
+  return src.slice(start.index);
+}
+
+/** Bodies of the declarations `code` mentions, and of everything those call, transitively. */
+function closure(code: string, decls: Map<string, string>): string {
+  const seen = new Set<string>();
+  const queue = [...decls.keys()].filter((d) => new RegExp(`\\b${d}\\b`).test(code));
+  let out = '';
+  while (queue.length) {
+    const d = queue.shift()!;
+    if (seen.has(d)) continue;
+    seen.add(d);
+    const body = decls.get(d)!;
+    out += `\n${body}`;
+    for (const other of decls.keys()) if (!seen.has(other) && new RegExp(`(?<![.\\w])${other}\\(`).test(body)) queue.push(other);
+  }
+  return out;
+}
+
+const filesIn = (dir: string, keep: (f: string) => boolean) =>
+  readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.ts') && keep(f))
+    .map((f) => join(ROOT, dir, f));
+const WIRING = declarations(filesIn('functions', (f) => /wiring/.test(f)));
+const APP = declarations(filesIn('shared/app', () => true));
+
+function functionFile(name: string): string {
+  for (const f of filesIn('functions', () => true)) {
+    const src = readFileSync(f, 'utf8');
+    if (new RegExp(`ff\\.(?:cloudEvent|http)(?:<[^>]*>)?\\(\\s*'${name}'`).test(src)) return src;
+  }
+  throw new Error(`no file in functions/ registers ${name} with functions-framework`);
+}
+
+interface CodeUse {
+  /** The function's file plus the wiring it calls: which clients it builds, which config it parses. */
+  code: string;
+  schemas: Array<{ name: string; pick?: string[] }>;
+  /** Env vars naming the topics its use cases publish to (deps.config.<x>Topic ← FERRY_*_TOPIC). */
+  publishEnvs: string[];
+}
+const codeUseCache = new Map<string, CodeUse>();
+function codeUse(name: string): CodeUse {
+  const cached = codeUseCache.get(name);
+  if (cached) return cached;
+  const file = functionFile(name);
+  const code = `${file}\n${closure(file, WIRING)}`;
+  const schemas = [...code.matchAll(/parseConfig\(\s*(\w+)(?:\.pick\(\s*\{([^}]*)\}\s*\))?/g)].map((m) => ({
+    name: m[1]!,
+    ...(m[2] ? { pick: [...m[2].matchAll(/(\w+)\s*:/g)].map((k) => k[1]!) } : {}),
+  }));
+  // The use cases the function calls (and what they call) publish to deps.config.<field>; the wiring
+  // sets <field> from an env var. A client that is built but never published with needs no role.
+  const app = closure(file, APP);
+  const fields = new Set([...app.matchAll(/publishJson\(\s*deps\.config\.(\w+)/g)].map((m) => m[1]!));
+  const publishEnvs = [...code.matchAll(/(\w+):\s*\w+\.(FERRY_\w+)/g)].filter((m) => fields.has(m[1]!)).map((m) => m[2]!);
+  const use = { code, schemas, publishEnvs: [...new Set(publishEnvs)] };
+  codeUseCache.set(name, use);
+  return use;
+}
+
+/** Clients in the wiring → the role their service account needs. Extend with each new client. */
+const CAPABILITIES: Array<{ what: string; marker: RegExp; role: string }> = [
+  { what: 'Firestore', marker: /\bfirestoreClient\(/, role: 'roles/datastore.user' },
+  { what: 'GKE clusters', marker: /\bclusterProvider\(/, role: 'roles/container.developer' },
+  { what: 'reading checkpoints in the model bucket', marker: /\bgcsObjectStore\(/, role: 'roles/storage.objectViewer' },
+  { what: 'Anywhere Cache management (Storage Control)', marker: /\bcacheDeps\(/, role: 'custom:anywhere_cache_manager' },
+];
+
+/** CacheControl methods (shared/ports/cache-control.ts) → the IAM permission each call needs. */
+const CACHE_PERMISSIONS: Record<string, string> = {
+  get: 'storage.anywhereCaches.get',
+  list: 'storage.anywhereCaches.list',
+  create: 'storage.anywhereCaches.create',
+  update: 'storage.anywhereCaches.update',
+  resume: 'storage.anywhereCaches.resume',
+  pause: 'storage.anywhereCaches.pause',
+  disable: 'storage.anywhereCaches.disable',
+  // Operations started by another identity (onDeployRequest creates, the reconciler polls).
+  getOperation: 'storage.bucketOperations.get',
+};
+
+/** Env vars that point a function at a local stand-in; none may be set in production. */
+const LOCAL_ONLY = /EMULATOR_HOST$|ALLOW_LOCAL|^KUBECONFIG$/;
+
+type ZObject = z.ZodObject<Record<string, z.ZodType>>;
+const SCHEMAS = new Map<string, ZObject>(
+  Object.entries(config).filter(([, v]) => !!v && typeof v === 'object' && 'shape' in v) as Array<[string, ZObject]>,
+);
+const ALL_CONFIG_KEYS = new Set([...SCHEMAS.values()].flatMap((s) => Object.keys(s.shape)));
+const MANIFEST_TOPIC_ENVS = new Set(
+  FUNCTIONS.flatMap((f) => ('topicEnv' in f.trigger ? [(f.trigger as { topicEnv: string }).topicEnv] : [])),
+);
+
+// ---- the function resources ------------------------------------------------------------------------
+
+const tfFunctions = ofType(tf, FN_TYPE);
+function tfFunctionFor(name: string): [string, Block] {
+  const found = tfFunctions.filter(([, b]) => block(b, 'build_config')?.['entry_point'] === name);
+  assert.equal(found.length, 1, `exactly one ${FN_TYPE} with entry_point "${name}" (found ${found.length})`);
+  return found[0]!;
+}
+const envOf = (b: Block) => (block(b, 'service_config')?.['environment_variables'] ?? {}) as Record<string, unknown>;
+const secretEnvOf = (b: Block) => blocks(block(b, 'service_config'), 'secret_environment_variables');
+const pushSubscriptionsOf = (fnAddress: string) =>
+  ofType(tf, 'google_pubsub_subscription').filter(([, s]) => references(tf, block(s, 'push_config')?.['push_endpoint'], fnAddress));
+const num = (v: unknown) => (typeof v === 'number' ? v : Number(v));
+
+// =====================================================================================================
+
+describe('infra/*.tf parse and hold together', () => {
+  test('every .tf file parses with an HCL parser, and no address is declared twice', () => {
+    assert.ok(tf.files.length >= 5, `infra/ has Terraform files (${tf.files.join(', ')})`);
+    assert.ok(tf.resources.size > 20, `resources parsed: ${tf.resources.size}`);
+    assert.deepEqual(tf.duplicates, []);
+  });
+
+  test('the google provider is required, pinned to a major range, and Terraform has a minimum version', () => {
+    const req = Object.assign({}, ...tf.terraform.flatMap((t) => blocks(t, 'required_providers'))) as Record<string, Block>;
+    assert.equal(req['google']?.['source'], 'hashicorp/google');
+    assert.match(String(req['google']?.['version']), /</, 'google provider has an upper bound');
+    assert.ok(tf.terraform.some((t) => typeof t['required_version'] === 'string'));
+    for (const [type] of [...tf.resources.keys(), ...tf.data.keys()].map((k) => k.split('.'))) {
+      const provider = type!.split('_')[0]!;
+      assert.ok(provider in req, `provider "${provider}" (for ${type}) is in required_providers`);
+    }
+  });
+
+  test('every reference points at something declared (var, local, resource, data source)', () => {
+    const problems: string[] = [];
+    const check = (where: string, value: unknown) => {
+      for (const r of refsIn(value)) {
+        if (r.kind === 'var' && !tf.variables.has(r.name)) problems.push(`${where}: var.${r.name}`);
+        if (r.kind === 'local' && !(r.name in tf.locals)) problems.push(`${where}: local.${r.name}`);
+        if (r.kind === 'resource' && !tf.resources.has(addr(r.type, r.name))) problems.push(`${where}: ${r.type}.${r.name}`);
+        if (r.kind === 'data' && !tf.data.has(addr(r.type, r.name))) problems.push(`${where}: data.${r.type}.${r.name}`);
+      }
+    };
+    for (const [k, b] of tf.resources) check(k, b);
+    for (const [k, b] of tf.data) check(`data.${k}`, b);
+    for (const [k, b] of tf.outputs) check(`output.${k}`, b);
+    for (const [k, v] of Object.entries(tf.locals)) check(`local.${k}`, v);
+    for (const [k, b] of tf.providers) check(`provider.${k}`, b);
+    assert.deepEqual(problems, [], 'undeclared references');
+    // Spot-check that the scan sees references at all (a scanner that finds nothing passes the above).
+    assert.ok(refsIn(tf.resources.get(`${FN_TYPE}.on_deploy_request`)).length > 5);
+  });
+
+  test('every variable and output is documented; the example tfvars sets every variable without a default and nothing else', () => {
+    for (const [name, v] of tf.variables) {
+      assert.ok(typeof v['description'] === 'string' && v['description'].length > 10, `variable ${name} has a description`);
+      assert.ok('type' in v, `variable ${name} has a type`);
+    }
+    for (const [name, o] of tf.outputs) assert.ok(typeof o['description'] === 'string', `output ${name} has a description`);
+    const required = [...tf.variables].filter(([, v]) => !('default' in v)).map(([k]) => k);
+    assert.ok(required.length >= 3, `some variables are required: ${required.join(', ')}`);
+    for (const name of required) assert.ok(name in tf.example, `terraform.tfvars.example sets ${name} (no default)`);
+    for (const name of Object.keys(tf.example)) assert.ok(tf.variables.has(name), `terraform.tfvars.example sets an undeclared variable ${name}`);
+    // The example values pass the variables' own patterns where those are simple regexes.
+    for (const [name, v] of tf.variables) {
+      for (const val of blocks(v, 'validation')) {
+        const m = /^\$\{can\(regex\("(.+)", var\.(\w+)\)\)\}$/.exec(String(val['condition']));
+        if (m && m[2] === name && name in tf.example) {
+          assert.match(String(tf.example[name]), new RegExp(m[1]!.replace(/\\\\/g, '\\')), `example ${name} passes its validation`);
+        }
+      }
+    }
+  });
+
+  test('the required APIs are enabled for every kind of resource used', () => {
+    const services = tf.locals['services'];
+    assert.ok(Array.isArray(services), 'local.services is a literal list');
+    const enabled = new Set(services as string[]);
+    const svc = tf.resources.get('google_project_service.enabled');
+    assert.equal(svc?.['for_each'], '${toset(local.services)}', 'google_project_service.enabled enables local.services');
+    const types = new Set([...tf.resources.keys()].map((k) => k.split('.')[0]!));
+    const need: Record<string, string[]> = {
+      google_cloudfunctions2_function: ['cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'eventarc'],
+      google_pubsub_topic: ['pubsub'],
+      google_cloud_scheduler_job: ['cloudscheduler'],
+      google_firestore_database: ['firestore'],
+      google_secret_manager_secret: ['secretmanager'],
+      google_storage_bucket: ['storage'],
+      google_service_account: ['iam', 'iamcredentials'],
+    };
+    for (const [type, apis] of Object.entries(need)) {
+      if (!types.has(type)) continue;
+      for (const api of apis) assert.ok(enabled.has(`${api}.googleapis.com`), `${api}.googleapis.com is enabled (for ${type})`);
+    }
+    if (GRANTS.some((g) => g.role === 'roles/container.developer')) assert.ok(enabled.has('container.googleapis.com'));
+  });
+});
+
+describe('functions ↔ functions/manifest.ts', () => {
+  test('every manifest function has exactly one Cloud Function (by entry point), and there is no other', () => {
+    const names = FUNCTIONS.map((f) => f.name).sort();
+    const entryPoints = tfFunctions.map(([, b]) => String(block(b, 'build_config')?.['entry_point'])).sort();
+    assert.deepEqual(entryPoints, names);
+  });
+
+  test('the manifest is what the entry module exports (package.sh ships dist/functions/index.js)', () => {
+    const exported = [...read('functions/index.ts').matchAll(/export\s*\{\s*(\w+)\s*\}/g)].map((m) => m[1]!).sort();
+    assert.deepEqual(exported, FUNCTIONS.map((f) => f.name).sort());
+    const pkg = JSON.parse(read('package.json')) as { main: string; scripts: Record<string, string> };
+    assert.equal(pkg.main, 'dist/functions/index.js');
+    const script = read('infra/package.sh');
+    assert.match(script, /npm run -s build/);
+    assert.match(script, /cp package\.json package-lock\.json/);
+    assert.match(script, /cp -R dist/);
+    assert.ok(statSync(join(INFRA, 'package.sh')).mode & 0o100, 'package.sh is executable');
+  });
+
+  for (const fn of FUNCTIONS as readonly FunctionSpec[]) {
+    describe(fn.name, () => {
+      const [fnAddress, f] = tfFunctionFor(fn.name);
+      const build = block(f, 'build_config');
+      const svc = block(f, 'service_config');
+      const env = envOf(f);
+      const trigger = block(f, 'event_trigger');
+
+      test('runtime nodejs22, built from the shared source zip without running `npm run build`', () => {
+        assert.equal(build?.['runtime'], 'nodejs22');
+        const storage = block(block(build, 'source'), 'storage_source');
+        assert.ok(references(tf, storage?.['object'], 'google_storage_bucket_object.source'), 'source object is the packaged zip');
+        const object = tf.resources.get('google_storage_bucket_object.source');
+        assert.ok(references(tf, object?.['source'], 'archive_file.source'), 'the zip is data.archive_file.source');
+        // package.json has a `build` script that needs devDependencies and sources not in the zip.
+        const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+        if (pkg.scripts['build'] && !('gcp-build' in pkg.scripts)) {
+          assert.equal((build?.['environment_variables'] as Record<string, unknown> | undefined)?.['GOOGLE_NODE_RUN_SCRIPTS'], '');
+        }
+        assert.ok(references(tf, build?.['service_account'], 'google_service_account.build'), 'built by the dedicated build SA');
+        assert.ok(references(tf, build?.['docker_repository'], 'google_artifact_registry_repository.functions'));
+      });
+
+      test('runs as its own service account', () => {
+        const sas = saRef(svc?.['service_account_email']);
+        assert.equal(sas.length, 1, 'service_account_email references one google_service_account');
+        const others = tfFunctions.filter(([k, b]) => k !== fnAddress && references(tf, block(b, 'service_config')?.['service_account_email'], sas[0]!));
+        assert.deepEqual(others.map(([k]) => k), [], `${sas[0]} is used by no other function`);
+        assert.ok(!references(tf, build?.['service_account'], sas[0]!), 'runtime SA is not the build SA');
+      });
+
+      test(`trigger: ${fn.trigger.kind}`, () => {
+        const subs = pushSubscriptionsOf(fnAddress);
+        const ingress = svc?.['ingress_settings'];
+        const timeout = num(svc?.['timeout_seconds']);
+        if (fn.trigger.kind === 'storage') {
+          assert.ok(trigger, 'has an event_trigger (Eventarc)');
+          assert.equal(trigger['event_type'], fn.trigger.eventType);
+          assert.equal(trigger['retry_policy'], 'RETRY_POLICY_RETRY', 'retries on failure');
+          const bucketFilter = blocks(trigger, 'event_filters').find((x) => x['attribute'] === 'bucket');
+          assert.ok(references(tf, bucketFilter?.['value'], 'google_storage_bucket.models'), 'filters on the model bucket');
+          assert.ok(references(tf, trigger['trigger_region'], 'google_storage_bucket.models'), 'trigger region follows the bucket location');
+          const [triggerSa] = saRef(trigger['service_account_email']);
+          assert.ok(triggerSa, 'trigger has its own service account');
+          assert.ok(rolesOf(triggerSa).has('roles/eventarc.eventReceiver'), `${triggerSa} has roles/eventarc.eventReceiver`);
+          assert.ok(invokerGrants(fnAddress).some((g) => references(tf, g.member, triggerSa)), `${triggerSa} may invoke ${fn.name}`);
+          const gcsAgent = GRANTS.find((g) => g.role === 'roles/pubsub.publisher' && references(tf, g.member, 'google_storage_project_service_account.gcs'));
+          assert.ok(gcsAgent, 'the Cloud Storage service agent has roles/pubsub.publisher');
+          assert.ok(timeout <= 540, 'event-driven functions time out at 540 s at most');
+          assert.deepEqual(subs, [], 'no push subscription as well');
+        } else if (fn.trigger.kind === 'pubsub' || fn.trigger.kind === 'schedule') {
+          assert.equal(trigger, undefined, 'delivered by a Terraform-owned push subscription, not an Eventarc-managed one');
+          assert.equal(subs.length, 1, 'exactly one push subscription delivers to it');
+          const [subAddress, sub] = subs[0]!;
+          const [topic, ...moreTopics] = referencedOfType(sub['topic'], 'google_pubsub_topic');
+          assert.ok(topic && !moreTopics.length, `${subAddress} subscribes to one topic`);
+          const topicName = topic.split('.')[1]!;
+          const push = block(sub, 'push_config');
+          // functions-framework builds the messagePublished CloudEvent's source from this path.
+          assert.match(
+            String(push?.['push_endpoint']),
+            new RegExp(`^\\$\\{${FN_TYPE}\\.\\w+\\.service_config\\[0\\]\\.uri\\}/projects/\\$\\{var\\.project_id\\}/topics/\\$\\{google_pubsub_topic\\.${topicName}\\.name\\}$`),
+          );
+          assert.equal(evaluate(tf, tf.resources.get(topic)!['name'], 'defaults'), fn.trigger.defaultTopic, `topic name matches the manifest default`);
+          if (fn.trigger.topicEnv in env) assert.ok(references(tf, env[fn.trigger.topicEnv], topic), `${fn.trigger.topicEnv} names the topic it is triggered by`);
+          const oidc = block(push, 'oidc_token');
+          const [pushSa] = saRef(oidc?.['service_account_email']);
+          assert.ok(pushSa, 'push is authenticated with an OIDC token');
+          assert.ok(references(tf, oidc?.['audience'], fnAddress), 'OIDC audience is the function');
+          assert.ok(invokerGrants(fnAddress).some((g) => references(tf, g.member, pushSa)), `${pushSa} may invoke ${fn.name}`);
+          assert.ok(
+            GRANTS.some((g) => g.role === 'roles/iam.serviceAccountTokenCreator' && references(tf, g.block['service_account_id'], pushSa) && isPubsubAgent(g.member)),
+            'Pub/Sub may mint tokens for the push SA',
+          );
+          assert.ok(num(sub['ack_deadline_seconds']) >= timeout, `ack deadline (${str(sub['ack_deadline_seconds'])}) ≥ timeout (${timeout}): no redelivery while running`);
+          assert.ok(num(sub['ack_deadline_seconds']) <= 600);
+          assert.notEqual(ingress, 'ALLOW_ALL', 'not reachable from the internet');
+          if (fn.trigger.kind === 'schedule') {
+            const jobs = ofType(tf, 'google_cloud_scheduler_job').filter(([, j]) => references(tf, block(j, 'pubsub_target')?.['topic_name'], topic));
+            assert.equal(jobs.length, 1, `one Scheduler job publishes to ${topic}`);
+            const [, job] = jobs[0]!;
+            assert.equal(evaluate(tf, job['schedule'], 'defaults'), fn.trigger.schedule, 'schedule matches the manifest');
+            const paused = evaluate(tf, job['paused'] ?? false, 'defaults');
+            assert.equal(paused, false, 'the job runs');
+          }
+        } else {
+          assert.equal(trigger, undefined, 'an HTTP function has no event trigger');
+          assert.deepEqual(subs, [], 'nor a push subscription');
+          assert.ok(invokerGrants(fnAddress).length > 0, 'someone may invoke it');
+        }
+      });
+
+      test('every env var its config requires is set; set values pass the schema; nothing unknown is set', () => {
+        const use = codeUse(fn.name);
+        assert.ok(use.schemas.length > 0, `the code of ${fn.name} parses its config with parseConfig(<schema>)`);
+        const set = new Set([...Object.keys(env), ...secretEnvOf(f).map((s) => String(s['key']))]);
+        for (const { name, pick } of use.schemas) {
+          const schema = SCHEMAS.get(name);
+          assert.ok(schema, `shared/config.ts exports the zod object ${name}`);
+          for (const key of pick ?? Object.keys(schema.shape)) {
+            const field = schema.shape[key]!;
+            const required = !field.safeParse(undefined).success;
+            if (required) assert.ok(set.has(key), `${key} (required by ${name}) is set for ${fn.name}`);
+            if (key in env) {
+              for (const source of ['defaults', 'example'] as const) {
+                const v = evaluate(tf, env[key], source);
+                if (v === UNKNOWN) continue;
+                const r = field.safeParse(String(v));
+                assert.ok(r.success, `${key}=${JSON.stringify(v)} (${source}) passes ${name}: ${r.success ? '' : r.error.message}`);
+              }
+            }
+          }
+        }
+        for (const key of set) {
+          assert.ok(ALL_CONFIG_KEYS.has(key) || MANIFEST_TOPIC_ENVS.has(key), `${key} is read by no config schema (typo?)`);
+          assert.ok(!LOCAL_ONLY.test(key), `${key} points at a local stand-in and must not be set in production`);
+        }
+        assert.equal(env['GOOGLE_CLOUD_PROJECT'], '${var.project_id}');
+      });
+
+      test('sized for its job: concurrency needs a whole vCPU, leases outlast the timeout', () => {
+        const concurrency = num(svc?.['max_instance_request_concurrency'] ?? 1);
+        if (concurrency > 1) assert.ok(num(svc?.['available_cpu']) >= 1, 'concurrency > 1 needs available_cpu ≥ 1');
+        assert.ok(num(svc?.['max_instance_count']) >= 1);
+        assert.match(String(svc?.['available_memory']), /^\d+(Mi|Gi|M|G)$/);
+        const timeout = num(svc?.['timeout_seconds']);
+        assert.ok(timeout > 0 && timeout <= 3600);
+        if ('FERRY_VALIDATION_LEASE_SECONDS' in env) {
+          for (const source of ['defaults', 'example'] as const) {
+            const lease = num(evaluate(tf, env['FERRY_VALIDATION_LEASE_SECONDS'], source));
+            assert.ok(lease > timeout, `validation lease (${lease} s) > function timeout (${timeout} s), or a live claim could be taken over`);
+          }
+        }
+      });
+
+      test('its service account holds exactly the roles its code needs', () => {
+        const [sa] = saRef(svc?.['service_account_email']);
+        assert.ok(sa);
+        const use = codeUse(fn.name);
+        const expected = new Set(CAPABILITIES.filter((c) => c.marker.test(use.code)).map((c) => c.role));
+        if (use.publishEnvs.length) expected.add('roles/pubsub.publisher');
+        if (secretEnvOf(f).length) expected.add('roles/secretmanager.secretAccessor');
+        assert.deepEqual([...rolesOf(sa)].sort(), [...expected].sort(), `${sa}: roles granted vs. clients used in the code`);
+
+        // Publishing: on exactly the topics its use cases publish to (deps.config.<x>Topic ← FERRY_*_TOPIC).
+        const publishedTopics: string[] = [];
+        for (const key of use.publishEnvs) {
+          const [topic] = referencedOfType(env[key], 'google_pubsub_topic');
+          assert.ok(topic, `${key} (a topic ${fn.name} publishes to) is set to a Terraform topic`);
+          publishedTopics.push(topic);
+          assert.ok(
+            grantsOf(sa).some((g) => g.role === 'roles/pubsub.publisher' && g.type === 'google_pubsub_topic_iam_member' && references(tf, g.block['topic'], topic)),
+            `${sa} may publish to ${topic}`,
+          );
+        }
+        for (const g of grantsOf(sa)) {
+          if (g.role === 'roles/storage.objectViewer') assert.ok(references(tf, g.block['bucket'], 'google_storage_bucket.models'), 'reads the model bucket only');
+          if (g.role === 'roles/secretmanager.secretAccessor') {
+            assert.ok(secretEnvOf(f).some((s) => references(tf, g.block['secret_id'], referencedOfType(s['secret'], 'google_secret_manager_secret')[0] ?? '-')));
+          }
+          if (g.role === 'roles/pubsub.publisher') {
+            assert.equal(g.type, 'google_pubsub_topic_iam_member', 'publisher on a topic, not the project');
+            assert.ok(publishedTopics.some((t) => references(tf, g.block['topic'], t)), `${g.address}: ${fn.name} publishes to that topic`);
+          }
+        }
+      });
+
+      test('secrets come from Secret Manager secrets declared here', () => {
+        for (const s of secretEnvOf(f)) {
+          assert.equal(referencedOfType(s['secret'], 'google_secret_manager_secret').length, 1, `${str(s['key'])} reads a Terraform secret`);
+          assert.ok(s['version'], 'a version is named');
+        }
+      });
+    });
+  }
+});
+
+describe('Pub/Sub', () => {
+  const subs = ofType(tf, 'google_pubsub_subscription');
+  const topicOf = (s: Block) => referencedOfType(s['topic'], 'google_pubsub_topic')[0];
+  const deadLetterTopics = new Set(subs.flatMap(([, s]) => referencedOfType(block(s, 'dead_letter_policy')?.['dead_letter_topic'], 'google_pubsub_topic')));
+
+  test('every subscription (but a dead-letter one) has a dead-letter topic, a retry policy, and never expires', () => {
+    assert.ok(subs.length >= 3);
+    for (const [k, s] of subs) {
+      const topic = topicOf(s);
+      assert.ok(topic && tf.resources.has(topic), `${k} subscribes to a declared topic`);
+      const exp = block(s, 'expiration_policy');
+      assert.equal(exp?.['ttl'], '', `${k} never expires (the default deletes it after 31 idle days)`);
+      if (deadLetterTopics.has(topic)) continue;
+      const dlp = block(s, 'dead_letter_policy');
+      assert.ok(dlp, `${k} has a dead_letter_policy`);
+      const [dlt] = referencedOfType(dlp['dead_letter_topic'], 'google_pubsub_topic');
+      assert.ok(dlt && tf.resources.has(dlt) && dlt !== topic, `${k} dead-letters to another declared topic`);
+      for (const source of ['defaults', 'example'] as const) {
+        const attempts = num(evaluate(tf, dlp['max_delivery_attempts'], source));
+        assert.ok(attempts >= 5 && attempts <= 100, `${k} max_delivery_attempts within 5-100 (${attempts})`);
+      }
+      const retry = block(s, 'retry_policy');
+      assert.ok(retry?.['minimum_backoff'] && retry['maximum_backoff'], `${k} has a retry_policy with backoff`);
+      assert.ok(
+        GRANTS.some((g) => g.type === 'google_pubsub_subscription_iam_member' && g.role === 'roles/pubsub.subscriber' && references(tf, g.block['subscription'], k) && isPubsubAgent(g.member)),
+        `Pub/Sub's service agent may ack ${k} when dead-lettering`,
+      );
+    }
+  });
+
+  test('dead-letter topics are writable by Pub/Sub and are kept (a subscription holds them for 7 days)', () => {
+    assert.ok(deadLetterTopics.size >= 1);
+    for (const t of deadLetterTopics) {
+      assert.ok(
+        GRANTS.some((g) => g.type === 'google_pubsub_topic_iam_member' && g.role === 'roles/pubsub.publisher' && references(tf, g.block['topic'], t) && isPubsubAgent(g.member)),
+        `Pub/Sub's service agent may publish to ${t}`,
+      );
+      const keeper = subs.find(([, s]) => topicOf(s) === t);
+      assert.ok(keeper, `${t} has a subscription, or dead letters are dropped`);
+      assert.equal(keeper[1]['message_retention_duration'], '604800s');
+    }
+  });
+
+  test('the topics the issue names exist with the manifest and config defaults', () => {
+    const names = new Set(ofType(tf, 'google_pubsub_topic').map(([, t]) => evaluate(tf, t['name'], 'defaults')));
+    for (const f of FUNCTIONS as readonly FunctionSpec[]) if ('defaultTopic' in f.trigger) assert.ok(names.has(f.trigger.defaultTopic), f.trigger.defaultTopic);
+    assert.ok(names.has(config.DeployConfig.shape.FERRY_DEPLOY_TOPIC.parse(undefined)), 'deploy topic = the config default');
+    assert.ok([...names].some((n) => /result/.test(String(n))), 'results topic');
+    assert.ok([...names].some((n) => /teardown/.test(String(n))), 'teardown tick topic');
+  });
+
+  test('a Scheduler job whose topic nobody consumes stays paused by default', () => {
+    const jobs = ofType(tf, 'google_cloud_scheduler_job');
+    assert.ok(jobs.length >= 2, 'reconcile and teardown jobs');
+    for (const [k, j] of jobs) {
+      const [topic] = referencedOfType(block(j, 'pubsub_target')?.['topic_name'], 'google_pubsub_topic');
+      assert.ok(topic && tf.resources.has(topic), `${k} publishes to a declared topic`);
+      const consumed = subs.some(([, s]) => topicOf(s) === topic);
+      if (!consumed) assert.equal(evaluate(tf, j['paused'], 'defaults'), true, `${k} publishes to ${topic}, which has no subscription`);
+    }
+  });
+});
+
+describe('IAM: least privilege', () => {
+  test('no basic roles (owner/editor/viewer), no admin roles, no authoritative policies', () => {
+    const roles: string[] = [];
+    for (const [k, b] of tf.resources) {
+      assert.ok(!/_iam_(policy|binding)\./.test(k), `${k}: only additive *_iam_member grants`);
+      walkStrings(b, (s) => {
+        if (/roles\/(owner|editor|viewer)\b/.test(s)) roles.push(`${k}: ${s}`);
+      });
+    }
+    assert.deepEqual(roles, []);
+    for (const g of GRANTS) {
+      assert.match(g.role, /^roles\/[a-zA-Z.]+$|^custom:\w+$/, `${g.address}: a predefined role or a custom role defined here`);
+      assert.ok(!/admin/i.test(g.role), `${g.address}: ${g.role} is an admin role`);
+    }
+    assert.ok(GRANTS.length >= 15, `grants parsed: ${GRANTS.length}`);
+  });
+
+  test('allUsers / allAuthenticatedUsers only ever invoke an HTTP function; member lists from variables refuse them', () => {
+    for (const g of GRANTS) {
+      const r = soleRef(g.block['for_each']);
+      if (g.member !== '${each.value}' || r?.kind !== 'var') continue;
+      const conditions = blocks(tf.variables.get(r.name), 'validation').map((v) => String(v['condition']));
+      assert.ok(
+        conditions.some((c) => c.includes('^(user|group|serviceAccount|')),
+        `${g.address}: var.${r.name} only accepts typed IAM members (no allUsers)`,
+      );
+    }
+    const httpFns = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => f.trigger.kind === 'http').map((f) => tfFunctionFor(f.name)[0]);
+    for (const g of GRANTS) {
+      if (!/allUsers|allAuthenticatedUsers/.test(str(g.member))) continue;
+      assert.equal(g.role, 'roles/run.invoker', g.address);
+      assert.ok(httpFns.some((fa) => references(tf, g.block['name'], fa)), `${g.address} is on an HTTP function`);
+    }
+  });
+
+  test('roles/container.developer only for the functions that talk to GKE', () => {
+    const gke = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bclusterProvider\(/.test(codeUse(f.name).code));
+    assert.ok(gke.length >= 1, 'some function talks to GKE');
+    const holders = GRANTS.filter((g) => g.role === 'roles/container.developer').flatMap((g) => saRef(g.member)).sort();
+    const expected = gke.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]!).sort();
+    assert.deepEqual(holders, expected);
+  });
+
+  test('every service account is a function runtime, the trigger, the push or the build identity — each with only its roles', () => {
+    const runtime = new Set(tfFunctions.flatMap(([, b]) => saRef(block(b, 'service_config')?.['service_account_email'])));
+    const triggerSas = new Set(tfFunctions.flatMap(([, b]) => saRef(block(b, 'event_trigger')?.['service_account_email'])));
+    const pushSas = new Set(ofType(tf, 'google_pubsub_subscription').flatMap(([, s]) => saRef(block(block(s, 'push_config'), 'oidc_token')?.['service_account_email'])));
+    const buildSas = new Set(tfFunctions.flatMap(([, b]) => saRef(block(b, 'build_config')?.['service_account'])));
+    for (const [k] of ofType(tf, 'google_service_account')) {
+      assert.ok(runtime.has(k) || triggerSas.has(k) || pushSas.has(k) || buildSas.has(k), `${k} has a purpose`);
+    }
+    const only = (sas: Set<string>, roles: string[]) => {
+      for (const sa of sas) assert.deepEqual([...rolesOf(sa)].sort(), [...roles].sort(), sa);
+    };
+    only(triggerSas, ['roles/eventarc.eventReceiver', 'roles/run.invoker']);
+    only(pushSas, ['roles/run.invoker']);
+    only(buildSas, ['roles/artifactregistry.writer', 'roles/logging.logWriter', 'roles/storage.objectViewer']);
+    for (const sa of buildSas) {
+      const g = grantsOf(sa).find((x) => x.role === 'roles/storage.objectViewer');
+      assert.ok(g && references(tf, g.block['bucket'], 'google_storage_bucket.source'), 'the build reads the source bucket only');
+    }
+    // run.invoker is only ever granted by those identities, on functions.
+    for (const g of GRANTS.filter((x) => x.role === 'roles/run.invoker')) {
+      assert.equal(referencedOfType(g.block['name'], FN_TYPE).length, 1, `${g.address} names one function`);
+    }
+  });
+
+  test('the Anywhere Cache role has exactly the permissions the cache use cases call, on the model bucket only', () => {
+    const users = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bcacheDeps\(/.test(codeUse(f.name).code));
+    assert.ok(users.length >= 1, 'some function manages caches');
+    const calls = new Set(users.flatMap((f) => [...closure(functionFile(f.name), APP).matchAll(/\bcontrol\.(\w+)\(/g)].map((m) => m[1]!)));
+    assert.ok(calls.has('create') && calls.has('get'), `cache calls found: ${[...calls].join(', ')}`);
+    const want = new Set([...calls].map((c) => {
+      const p = CACHE_PERMISSIONS[c];
+      assert.ok(p, `CacheControl.${c} is called: add its permission to CACHE_PERMISSIONS`);
+      return p;
+    }));
+    // Without FERRY_BUCKET_LOCATION the bucket's location is read from its metadata.
+    if (users.some((f) => !('FERRY_BUCKET_LOCATION' in envOf(tfFunctionFor(f.name)[1])))) want.add('storage.buckets.get');
+    const role = tf.resources.get('google_project_iam_custom_role.anywhere_cache_manager');
+    assert.ok(role, 'custom role anywhere_cache_manager');
+    assert.deepEqual([...(role['permissions'] as string[])].sort(), [...want].sort());
+    const grants = GRANTS.filter((g) => g.role === 'custom:anywhere_cache_manager');
+    for (const g of grants) {
+      assert.equal(g.type, 'google_storage_bucket_iam_member', `${g.address} is granted on a bucket, not the project`);
+      assert.ok(references(tf, g.block['bucket'], 'google_storage_bucket.models'), `${g.address} is on the model bucket`);
+    }
+    const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
+    assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas, 'granted to the cache-managing functions only');
+  });
+
+  test('the vLLM Kubernetes service account reads the bucket through Workload Identity (bucketViewer + objectViewer)', () => {
+    const principals = String(str(tf.locals['vllm_principals']));
+    assert.match(
+      principals,
+      /principal:\/\/iam\.googleapis\.com\/projects\/\$\{data\.google_project\.gke\.number\}\/locations\/global\/workloadIdentityPools\/\$\{local\.workload_identity_pool\}\/subject\/ns\/\$\{ns\}\/sa\/\$\{var\.vllm_service_account\}/,
+    );
+    assert.equal(tf.locals['workload_identity_pool'], '${local.gke_project_id}.svc.id.goog');
+    const wi = GRANTS.filter((g) => String(g.block['for_each']) === '${local.vllm_principals}');
+    assert.deepEqual(wi.map((g) => g.role).sort(), ['roles/storage.bucketViewer', 'roles/storage.objectViewer']);
+    for (const g of wi) {
+      assert.equal(g.type, 'google_storage_bucket_iam_member');
+      assert.ok(references(tf, g.block['bucket'], 'google_storage_bucket.models'));
+      assert.equal(g.member, '${each.value}');
+    }
+    // The same Kubernetes service account is rendered into the Deployments.
+    assert.equal(variableValue(tf, 'vllm_service_account', 'defaults'), DEFAULT_SERVICE_ACCOUNT);
+    for (const f of FUNCTIONS as readonly FunctionSpec[]) {
+      if (!/\bclusterProvider\(/.test(codeUse(f.name).code)) continue;
+      assert.equal(envOf(tfFunctionFor(f.name)[1])['FERRY_VLLM_SERVICE_ACCOUNT'], '${var.vllm_service_account}', `${f.name} renders the bound KSA`);
+    }
+  });
+});
+
+describe('storage, Firestore, secrets', () => {
+  test('the model bucket is IAM-only (uniform access) and never public', () => {
+    const b = tf.resources.get('google_storage_bucket.models');
+    assert.ok(b);
+    assert.equal(b['uniform_bucket_level_access'], true);
+    assert.equal(b['public_access_prevention'], 'enforced');
+    for (const [k, other] of ofType(tf, 'google_storage_bucket')) assert.equal(other['uniform_bucket_level_access'], true, k);
+  });
+
+  test('Firestore is native, with TTL on expireAt for the exactly-once and rejection records', () => {
+    const dbs = ofType(tf, 'google_firestore_database');
+    assert.equal(dbs.length, 1);
+    assert.equal(dbs[0]![1]['type'], 'FIRESTORE_NATIVE');
+    assert.equal(dbs[0]![1]['name'], '(default)', 'the code opens the (default) database');
+    const src = read('shared/adapters/firestore-rollouts.ts');
+    const ttl = ofType(tf, 'google_firestore_field').filter(([, fld]) => 'ttl_config' in fld);
+    for (const collection of ['deployRequests', 'idempotencyKeys', 'rejectedRequests']) {
+      assert.ok(src.includes(`collection('${collection}')`), `the code still writes ${collection}`);
+      const fld = ttl.find(([, x]) => x['collection'] === collection);
+      assert.ok(fld, `TTL policy on ${collection}`);
+      assert.equal(fld[1]['field'], 'expireAt');
+    }
+    assert.match(src, /expireAt/);
+  });
+
+  test('every Firestore query that orders by another field than it filters on has its composite index', () => {
+    const indexes = ofType(tf, 'google_firestore_index').map(([, i]) => ({
+      collection: i['collection'],
+      scope: i['query_scope'] ?? 'COLLECTION',
+      fields: blocks(i, 'fields').map((x) => `${str(x['field_path'])} ${str(x['order'] ?? x['array_config'])}`),
+    }));
+    const needed: Array<{ collection: string; fields: string[]; where: string }> = [];
+    const dir = join(ROOT, 'shared/adapters');
+    for (const file of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
+      const src = readFileSync(join(dir, file), 'utf8');
+      for (const m of src.matchAll(/\.collection(?:Group)?\('(\w+)'\)((?:\s*\.(?:where|orderBy|limit|select)\([^)]*\))+)/g)) {
+        const chain = m[2]!;
+        const wheres = [...chain.matchAll(/\.where\('([\w.]+)',\s*'([^']+)'/g)].map((w) => ({ field: w[1]!, op: w[2]! }));
+        const orders = [...chain.matchAll(/\.orderBy\('([\w.]+)'(?:,\s*'(asc|desc)')?\)/g)].map((o) => ({ field: o[1]!, dir: o[2] ?? 'asc' }));
+        const fields = new Set([...wheres.map((w) => w.field), ...orders.map((o) => o.field)]);
+        if (fields.size < 2 || (!orders.length && wheres.every((w) => ['==', 'in'].includes(w.op)))) continue;
+        const eq = wheres.filter((w) => !orders.some((o) => o.field === w.field)).map((w) => `${w.field} ASCENDING`);
+        const ord = orders.map((o) => `${o.field} ${o.dir === 'desc' ? 'DESCENDING' : 'ASCENDING'}`);
+        needed.push({ collection: m[1]!, fields: [...eq, ...ord], where: `${file}: ${m[0].replace(/\s+/g, ' ')}` });
+      }
+    }
+    assert.ok(needed.some((n) => n.collection === 'versions'), 'found the latest-valid-version query');
+    for (const n of needed) {
+      assert.ok(
+        indexes.some((i) => i.collection === n.collection && JSON.stringify(i.fields) === JSON.stringify(n.fields)),
+        `composite index ${n.collection}(${n.fields.join(', ')}) for ${n.where}`,
+      );
+    }
+  });
+
+  test('the Slack signing secret is a Secret Manager secret whose value never has to be in the repo', () => {
+    const secrets = ofType(tf, 'google_secret_manager_secret');
+    assert.ok(secrets.some(([k]) => /slack/.test(k)));
+    const version = tf.resources.get('google_secret_manager_secret_version.slack_signing_secret');
+    if (version) assert.equal(version['secret_data'], '${var.slack_signing_secret}');
+    const v = tf.variables.get('slack_signing_secret');
+    if (v) {
+      assert.equal(v['sensitive'], true);
+      assert.equal(v['default'], null);
+    }
+    assert.ok(!('slack_signing_secret' in tf.example), 'the example tfvars holds no secret');
+  });
+
+  test('README documents the deployment and every IAM role granted', () => {
+    const readme = readFileSync(join(INFRA, 'README.md'), 'utf8');
+    for (const role of new Set(GRANTS.map((g) => g.role.replace(/^custom:/, '')))) assert.ok(readme.includes(role), `infra/README.md explains ${role}`);
+    for (const f of FUNCTIONS) assert.ok(readme.includes(f.name), `infra/README.md sizes ${f.name}`);
+    for (const word of ['package.sh', 'terraform apply', 'terraform.tfvars']) assert.ok(readme.includes(word), `infra/README.md mentions ${word}`);
+    assert.ok(existsSync(join(ROOT, 'firebase.json')), 'firebase.json (the local emulator definition) stays');
+  });
+});
