@@ -2,7 +2,7 @@
  * The ferry CLI against the local stack, the way a user drives it: upload → status → deploy
  * --wait → a second version → rollback --wait, plus autodeploy and the error paths.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdtempSync, cpSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
@@ -10,8 +10,16 @@ import { tmpdir } from 'node:os';
 import { main } from '../../shared/cli/main.ts';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
 import type { StatusJson } from '../../shared/cli/commands/status.ts';
+import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 
-const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'KUBECONFIG');
+const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'KUBECONFIG', 'FERRY_KUBE_ADMIN_KUBECONFIG');
+
+after(async () => {
+  // Free the simulated GPUs for the test files that run after this one.
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
+  await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: 'ferry-cli' }).catch(() => undefined);
+});
 const LLAMA = join(import.meta.dirname, '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const model = uniqueName('cli');
 

@@ -73,6 +73,8 @@ before(async () => {
 });
 after(async () => {
   await pubsub.close();
+  // Free the simulated GPUs for the test files that run after this one.
+  await core.deleteNamespace({ name: NS }).catch(() => undefined);
 });
 
 test('a deploy request rolls out vLLM with streamed loading to Ready on a simulated GPU node', async () => {

@@ -10,12 +10,14 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Storage, type File } from '@google-cloud/storage';
 import { PubSub, type Subscription, type Message } from '@google-cloud/pubsub';
+import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
 import { materialiseCase } from '../helpers/fixtures.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
 import type { VersionDoc } from '../../shared/domain/version.ts';
 
-const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'FERRY_URL_ON_CHECKPOINT_UPLOAD');
+const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'FERRY_URL_ON_CHECKPOINT_UPLOAD', 'FERRY_KUBE_ADMIN_KUBECONFIG');
+const NS = 'ferry-upload-it';
 const LLAMA = join(import.meta.dirname, '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const storage = new Storage({ projectId: env.GOOGLE_CLOUD_PROJECT, apiEndpoint: env.STORAGE_EMULATOR_HOST });
 const bucket = storage.bucket(env.FERRY_BUCKET);
@@ -35,6 +37,10 @@ before(async () => {
 after(async () => {
   await deploySub?.delete().catch(() => undefined);
   await pubsub.close();
+  // The autodeploy request really rolls out (the stack's onDeployRequest): free its GPU.
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
+  await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: NS }).catch(() => undefined);
 });
 
 const files = (dir: string) => readdirSync(dir).filter((f) => !f.startsWith('.'));
@@ -51,7 +57,7 @@ async function uploadAllConcurrently(dir: string, prefix: string): Promise<File[
 test('a checkpoint uploaded in random order with concurrent writes is validated exactly once, valid', async () => {
   const model = uniqueName('llama');
   const prefix = `models/${model}/v1/`;
-  await state.setAutodeploy(model, [{ cluster: 'local', namespace: 'default', name: 'llama-auto', accelerator: { type: 'nvidia-l4', count: 1 } }], new Date());
+  await state.setAutodeploy(model, [{ cluster: 'local', namespace: NS, name: 'llama-auto', accelerator: { type: 'nvidia-l4', count: 1 } }], new Date());
   await uploadAllConcurrently(LLAMA, prefix);
   const doc = await eventually('version valid', versionDoc(model, 'v1'), settled);
   assert.equal(doc.status, 'valid', JSON.stringify(doc.errors));
@@ -70,14 +76,14 @@ test('a checkpoint uploaded in random order with concurrent writes is validated 
   const mine = deployRequests.filter((r) => r['model'] === model);
   assert.equal(mine.length, 1, JSON.stringify(mine));
   assert.deepEqual((reqs[0] as { requestedBy: unknown }).requestedBy, { source: 'upload', principal: doc.uri });
-  assert.deepEqual(reqs[0]!['target'], { cluster: 'local', namespace: 'default', name: 'llama-auto' });
+  assert.deepEqual(reqs[0]!['target'], { cluster: 'local', namespace: NS, name: 'llama-auto' });
   assert.equal(reqs[0]!['version'], 'v1');
 });
 
 test('a corrupted shard makes the version invalid with the right code, and nothing is deployed', async () => {
   const model = uniqueName('broken');
   const prefix = `models/${model}/v1/`;
-  await state.setAutodeploy(model, [{ cluster: 'local', namespace: 'default', name: 'broken-auto', accelerator: { type: 'nvidia-l4', count: 1 } }], new Date());
+  await state.setAutodeploy(model, [{ cluster: 'local', namespace: NS, name: 'broken-auto', accelerator: { type: 'nvidia-l4', count: 1 } }], new Date());
   const c = materialiseCase('overlapping-offsets');
   try {
     await uploadAllConcurrently(c.dir, prefix);
