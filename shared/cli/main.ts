@@ -40,7 +40,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   deploy: {
     summary: 'publish a deploy request; --wait follows the rollout to its end',
-    usage: 'ferry deploy <model>@<version|latest> --cluster <c> --namespace <ns> --name <d> --accelerator T [--wait] [--json]',
+    usage: 'ferry deploy <model>@<version|latest> --cluster <c> --namespace <ns> --name <d> [--accelerator T [--gpus N]] [--wait] [--json]',
     load: async () => (await import('./commands/deploy.ts')).deployCommand,
   },
   rollback: {
