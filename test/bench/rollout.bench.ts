@@ -4,7 +4,7 @@
  * how long until all settle, and that none is lost.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
+import { KubeConfig, CoreV1Api, AppsV1Api } from '@kubernetes/client-node';
 import { PubSubPublisher, pubsubClient } from '../../shared/adapters/pubsub.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
@@ -22,16 +22,19 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
   const kc = new KubeConfig();
   kc.loadFromFile(env['FERRY_KUBE_ADMIN_KUBECONFIG']!);
   const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
   const req = (ns: string, name: string, i: number, accel = 'nvidia-l4') => ({
     apiVersion: 'ferry/v1', model, version: 'v1', target: { cluster: 'local', namespace: ns, name },
     accelerator: { type: accel, count: 1 }, replicas: 1, vllmArgs: [`--max-num-seqs=${8 + i}`],
     requestedBy: { source: 'pubsub', principal: 'bench' },
   });
-  const waitRollout = async (messageId: string, until: (phase: string) => boolean) => {
+  const waitRollout = async (messageId: string, until: (phase: string) => boolean, timeoutMs = 180_000) => {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const id = await rollouts.rolloutIdForMessage(messageId);
       const r = id ? await rollouts.getRollout(id) : undefined;
       if (r && until(r.phase)) return r;
+      if (Date.now() > deadline) throw new Error(`rollout for ${messageId} stuck in ${r?.phase ?? 'no rollout'} (${r?.reason ?? ''}: ${r?.message ?? ''})`);
       await sleep(20);
     }
   };
@@ -47,6 +50,8 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
     applied.push(Date.parse(r.history.find((h) => h.phase === 'progressing')?.at ?? r.updatedAt) - t0);
     const fin = await waitRollout(messageId, (p) => isTerminalPhase(p as never));
     done.push(Date.parse(fin.updatedAt) - t0);
+    // Free the GPU for the next sample (the simulated cluster has 8 L4s).
+    await apps.deleteNamespacedDeployment({ namespace: 'bench-lat', name: `lat-${i}` }).catch(() => undefined);
   }
   await core.deleteNamespace({ name: 'bench-lat' }).catch(() => undefined);
 

@@ -14,14 +14,22 @@ const results: Record<string, unknown> = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release() },
 };
 const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const OUT = join(REPO_ROOT, '.ferry', 'bench-results.json');
+mkdirSync(join(REPO_ROOT, '.ferry'), { recursive: true });
+/** Results are written after every benchmark, so a later failure loses nothing measured before it. */
+function record(key: string, value: unknown): void {
+  results[key] = value;
+  writeFileSync(OUT, JSON.stringify(results, null, 2));
+  say(`${key}: ${JSON.stringify(value)}`);
+}
 
 if (which.has('stack')) {
   say('stack: npm start to ferry: ready, RSS, clean stop…');
-  results['stack'] = await (await import('./stack.bench.ts')).run();
+  record('stack', await (await import('./stack.bench.ts')).run());
 }
 if (which.has('coldload')) {
   say('coldload: functions entry module vs functions-framework hello world…');
-  results['coldload'] = await (await import('./coldload.bench.ts')).run();
+  record('coldload', await (await import('./coldload.bench.ts')).run());
 }
 const needsStack = ['validate', 'upload', 'rollout'].some((k) => which.has(k));
 if (needsStack) {
@@ -31,21 +39,19 @@ if (needsStack) {
     Object.assign(process.env, stack.env);
     if (which.has('validate')) {
       say('validate: ferry vs @huggingface/hub vs naive download, 1/100/1000 shards…');
-      results['validate'] = await (await import('./validate.bench.ts')).run();
+      record('validate', await (await import('./validate.bench.ts')).run());
     }
     if (which.has('upload')) {
       say('upload: a 200-shard checkpoint uploaded concurrently…');
-      results['upload'] = await (await import('./upload.bench.ts')).run(stack.env);
+      record('upload', await (await import('./upload.bench.ts')).run(stack.env));
     }
     if (which.has('rollout')) {
       say('rollout: request → applied latency, and 100 requests over 10 targets…');
-      results['rollout'] = await (await import('./rollout.bench.ts')).run(stack.env);
+      record('rollout', await (await import('./rollout.bench.ts')).run(stack.env));
     }
   } finally {
     await stack.stop();
   }
 }
-mkdirSync(join(REPO_ROOT, '.ferry'), { recursive: true });
-writeFileSync(join(REPO_ROOT, '.ferry', 'bench-results.json'), JSON.stringify(results, null, 2));
 console.log(JSON.stringify(results, null, 2));
 process.exit(0);
