@@ -9,3 +9,4 @@ export { reconcileRollouts } from './reconcileRollouts.ts';
 export { slackCommand } from './slackCommand.ts';
 export { onChatCommand } from './onChatCommand.ts';
 export { onDeployResult } from './onDeployResult.ts';
+export { teardownIdle } from './teardownIdle.ts';

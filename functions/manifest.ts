@@ -40,12 +40,20 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topicEnv: 'FERRY_RESULTS_TOPIC', defaultTopic: 'ferry-deploy-results' },
     summary: 'deploy result (rollout ended, request refused) → posted to the Slack response_url of the command that asked',
   },
+  {
+    name: 'teardownIdle',
+    signature: 'cloudevent',
+    // Locally the tick keeps its own, long period (the stack's fast schedule override would tear
+    // down every few seconds): run `ferry teardown`, or publish to the topic, to run it on demand.
+    trigger: { kind: 'schedule', topicEnv: 'FERRY_TEARDOWN_TOPIC', defaultTopic: 'ferry-teardown-tick', schedule: '*/15 * * * *', localEverySeconds: 86_400, localKeepsPeriod: true },
+    summary: 'every 15 minutes: disable idle Anywhere Caches, scale idle managed node pools to zero (or delete the cluster); never anything in use',
+  },
 ] as const satisfies readonly FunctionSpec[];
 
 export type Trigger =
   | { kind: 'storage'; eventType: 'google.cloud.storage.object.v1.finalized' }
   | { kind: 'pubsub'; topicEnv: string; defaultTopic: string }
-  | { kind: 'schedule'; topicEnv: string; defaultTopic: string; schedule: string; localEverySeconds: number }
+  | { kind: 'schedule'; topicEnv: string; defaultTopic: string; schedule: string; localEverySeconds: number; localKeepsPeriod?: boolean }
   | { kind: 'http' };
 
 export interface FunctionSpec {

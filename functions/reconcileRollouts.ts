@@ -1,6 +1,7 @@
 /**
  * Cloud Scheduler tick (through Pub/Sub) → advance every rollout in flight, then the caches (poll
- * their operations, mark the ones running Deployments rely on as used), then resume validations
+ * their operations, mark the ones running Deployments rely on as used), then record target
+ * activity for teardown (at most once a minute per target), then resume validations
  * whose worker died. This is what finishes work a crash or timeout interrupted: every step is safe
  * to repeat.
  */
@@ -26,6 +27,15 @@ export async function reconcileRollouts(ce: CloudEvent<unknown>): Promise<void> 
         // Cache bookkeeping never fails the rollout tick; the next tick tries again.
         log.warn('could not reconcile caches', { error: e });
       }
+    }
+    try {
+      const { recordTargetActivity } = await import('../shared/app/teardown.ts');
+      const { activityStore } = await import('./wiring.ts');
+      const activity = await recordTargetActivity({ ...d, store: activityStore(), logger: log }, { minIntervalSeconds: 60 });
+      if (activity.observed || activity.failed) result['activity'] = activity;
+    } catch (e) {
+      // Activity bookkeeping never fails the tick; unobserved activity counts as unknown, so it only delays a teardown.
+      log.warn('could not record target activity', { error: e });
     }
     try {
       const { resumeStaleValidations } = await import('../shared/app/checkpoint-upload.ts');

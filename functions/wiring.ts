@@ -15,6 +15,10 @@ import { FirestoreRolloutState } from '../shared/adapters/firestore-rollouts.ts'
 import { clusterProvider } from '../shared/adapters/kubernetes.ts';
 import { CacheConfig } from '../shared/config.ts';
 import { cacheDeps } from '../shared/adapters/cache-wiring.ts';
+import { TeardownConfig } from '../shared/config.ts';
+import type { TeardownDeps, TeardownOptions } from '../shared/app/teardown.ts';
+import { FirestoreTeardownStore } from '../shared/adapters/firestore-teardown.ts';
+import { clusterDirectory } from '../shared/adapters/cluster-directory-gke.ts';
 
 const env = process.env as Record<string, string | undefined>;
 
@@ -55,4 +59,44 @@ export function rolloutDeps(): RolloutDeps {
     logger: logger(),
     config: { resultsTopic: deploy.FERRY_RESULTS_TOPIC, serviceAccountName: deploy.FERRY_VLLM_SERVICE_ACCOUNT },
   };
+}
+
+export function teardownDeps(): { deps: TeardownDeps; options: TeardownOptions } {
+  const base = parseConfig(BaseConfig, env);
+  const deploy = parseConfig(DeployConfig.pick({ KUBECONFIG: true }), env);
+  const cfg = parseConfig(TeardownConfig, env);
+  const cacheConfig = parseConfig(CacheConfig, env);
+  const db = firestoreClient(base.GOOGLE_CLOUD_PROJECT);
+  const clusters = clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) });
+  const caches = cacheDeps({ config: cacheConfig, db, clusters, storage: () => storageClient(env), projectId: base.GOOGLE_CLOUD_PROJECT });
+  return {
+    deps: {
+      control: caches.control,
+      records: caches.records,
+      rollouts: new FirestoreRolloutState(db),
+      store: new FirestoreTeardownStore(db),
+      clusters,
+      directory: clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? base.GOOGLE_CLOUD_PROJECT }),
+      clock: systemClock,
+      logger: logger(),
+    },
+    options: { policy: teardownPolicyFromConfig(cfg) },
+  };
+}
+
+export function teardownPolicyFromConfig(cfg: ReturnType<typeof TeardownConfig.parse>): NonNullable<TeardownOptions['policy']> {
+  return {
+    dryRun: cfg.FERRY_TEARDOWN_DRY_RUN,
+    idleTtlSeconds: { cache: cfg.FERRY_TEARDOWN_CACHE_IDLE_SECONDS, deployment: cfg.FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS, cluster: cfg.FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS },
+    maxActions: cfg.FERRY_TEARDOWN_MAX_ACTIONS,
+    clusterMode: cfg.FERRY_TEARDOWN_CLUSTER_MODE,
+    scaleDeployments: cfg.FERRY_TEARDOWN_SCALE_DEPLOYMENTS,
+    protectLabel: cfg.FERRY_TEARDOWN_PROTECT_LABEL,
+  };
+}
+
+/** Where the reconciler records target activity (`targetActivity/{key}`). */
+export function activityStore(): FirestoreTeardownStore {
+  const base = parseConfig(BaseConfig, env);
+  return new FirestoreTeardownStore(firestoreClient(base.GOOGLE_CLOUD_PROJECT));
 }

@@ -355,3 +355,64 @@ resource "google_cloudfunctions2_function" "on_deploy_result" {
     google_project_iam_member.build_log_writer,
   ]
 }
+
+# ---- teardownIdle: Scheduler tick (Pub/Sub) → disable idle caches, scale idle clusters to zero ------
+
+resource "google_cloudfunctions2_function" "teardown_idle" {
+  project     = var.project_id
+  location    = var.region
+  name        = "${var.name_prefix}-teardown-idle"
+  description = "every 15 minutes: disable idle Anywhere Caches, scale idle managed node pools to zero (or delete the cluster); never anything in use"
+
+  build_config {
+    runtime           = "nodejs22"
+    entry_point       = "teardownIdle"
+    service_account   = google_service_account.build.id
+    docker_repository = google_artifact_registry_repository.functions.id
+    environment_variables = {
+      GOOGLE_NODE_RUN_SCRIPTS = ""
+    }
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email = google_service_account.teardown_idle.email
+    # One run every 15 minutes; it polls GKE operations (node pool resizes take minutes), so the
+    # timeout is long. One instance at a time: two runs must not race on the same resources.
+    available_memory                 = "512Mi"
+    available_cpu                    = "1"
+    timeout_seconds                  = 540
+    max_instance_request_concurrency = 1
+    min_instance_count               = 0
+    max_instance_count               = 1
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision   = true
+
+    environment_variables = {
+      GOOGLE_CLOUD_PROJECT                   = var.project_id
+      FERRY_LOG_LEVEL                        = var.log_level
+      FERRY_TEARDOWN_TOPIC                   = google_pubsub_topic.teardown_tick.name
+      FERRY_VLLM_SERVICE_ACCOUNT             = var.vllm_service_account
+      FERRY_BUCKET_LOCATION                  = google_storage_bucket.models.location
+      FERRY_GKE_PROJECT                      = local.gke_project_id
+      FERRY_TEARDOWN_DRY_RUN                 = var.teardown_dry_run ? "1" : "0"
+      FERRY_TEARDOWN_CACHE_IDLE_SECONDS      = var.teardown_cache_idle_seconds
+      FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS    = var.teardown_cluster_idle_seconds
+      FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS = var.teardown_deployment_idle_seconds
+      FERRY_TEARDOWN_CLUSTER_MODE            = var.teardown_cluster_mode
+      FERRY_TEARDOWN_SCALE_DEPLOYMENTS       = var.teardown_scale_deployments ? "1" : "0"
+      FERRY_TEARDOWN_MAX_ACTIONS             = var.teardown_max_actions
+    }
+  }
+
+  depends_on = [
+    google_artifact_registry_repository_iam_member.build_writer,
+    google_storage_bucket_iam_member.build_source_reader,
+    google_project_iam_member.build_log_writer,
+  ]
+}

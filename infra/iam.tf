@@ -47,6 +47,13 @@ resource "google_service_account" "on_deploy_result" {
   description  = "Runs onDeployResult: posts the results of chat-started rollouts back to Slack."
 }
 
+resource "google_service_account" "teardown_idle" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-teardown"
+  display_name = "ferry teardownIdle"
+  description  = "Runs teardownIdle: disables idle Anywhere Caches, scales idle managed GKE node pools to zero or deletes idle managed clusters."
+}
+
 # ---- delivery and build identities ----------------------------------------------------------------
 
 resource "google_service_account" "eventarc" {
@@ -108,6 +115,12 @@ resource "google_project_iam_member" "on_deploy_result_datastore_user" {
   member  = google_service_account.on_deploy_result.member
 }
 
+resource "google_project_iam_member" "teardown_idle_datastore_user" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.teardown_idle.member
+}
+
 # ---- Cloud Storage ----------------------------------------------------------------------------------
 
 # Listing a version's files and ranged reads of shard headers.
@@ -126,8 +139,8 @@ resource "google_storage_bucket_iam_member" "reconcile_rollouts_object_viewer" {
 
 # ---- Anywhere Cache (Storage Control API): the rollout functions manage zonal caches -------------
 # roles/storage.admin holds these permissions, and far more (deleting the bucket, rewriting its IAM).
-# This role has only what the cache use cases call (shared/app/caches.ts → CacheControl): get, list,
-# create, update, resume, and reading the create/update operations — one function starts an operation,
+# This role has only what the cache use cases call (shared/app/caches.ts and shared/app/teardown.ts →
+# CacheControl): get, list, create, update, resume, disable (teardown of idle caches), and reading the create/update operations — one function starts an operation,
 # the scheduled reconciler polls it, so the caller-may-read-its-own-operation exemption is not enough.
 # The bucket location comes from FERRY_BUCKET_LOCATION, so storage.buckets.get is not needed.
 # Deleting a custom role reserves its id for up to 37 days: rename role_id to recreate sooner.
@@ -136,9 +149,10 @@ resource "google_project_iam_custom_role" "anywhere_cache_manager" {
   project     = var.project_id
   role_id     = "${replace(var.name_prefix, "-", "_")}_anywhere_cache_manager"
   title       = "ferry Anywhere Cache manager"
-  description = "Create, inspect, update and resume Anywhere Caches of the model bucket and read their operations."
+  description = "Create, inspect, update, resume and disable Anywhere Caches of the model bucket and read their operations."
   permissions = [
     "storage.anywhereCaches.create",
+    "storage.anywhereCaches.disable",
     "storage.anywhereCaches.get",
     "storage.anywhereCaches.list",
     "storage.anywhereCaches.resume",
@@ -159,6 +173,41 @@ resource "google_storage_bucket_iam_member" "reconcile_rollouts_cache_manager" {
   bucket = google_storage_bucket.models.name
   role   = google_project_iam_custom_role.anywhere_cache_manager.id
   member = google_service_account.reconcile_rollouts.member
+}
+
+resource "google_storage_bucket_iam_member" "teardown_idle_cache_manager" {
+  bucket = google_storage_bucket.models.name
+  role   = google_project_iam_custom_role.anywhere_cache_manager.id
+  member = google_service_account.teardown_idle.member
+}
+
+# ---- GKE teardown: listing managed clusters, resizing their node pools, deleting them ------------
+# roles/container.clusterAdmin would do, but it also creates clusters and rewrites their IAM-facing
+# settings; roles/container.admin adds full Kubernetes access. This role has what the ClusterDirectory
+# port calls (shared/adapters/cluster-directory-gke.ts): listClusters/getCluster (list, get),
+# setNodePoolSize/setNodePoolAutoscaling (update: GKE checks container.clusters.update for node pool
+# changes), deleteCluster (delete) and getOperation (operations.get). Granted in the GKE project.
+
+resource "google_project_iam_custom_role" "gke_teardown" {
+  project     = local.gke_project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_gke_teardown"
+  title       = "ferry GKE teardown"
+  description = "List managed GKE clusters, resize their node pools, delete them, and read the operations."
+  permissions = [
+    "container.clusters.delete",
+    "container.clusters.get",
+    "container.clusters.list",
+    "container.clusters.update",
+    "container.operations.get",
+  ]
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "teardown_idle_gke_teardown" {
+  project = local.gke_project_id
+  role    = google_project_iam_custom_role.gke_teardown.id
+  member  = google_service_account.teardown_idle.member
 }
 
 # ---- Pub/Sub publishing ---------------------------------------------------------------------------
@@ -228,6 +277,14 @@ resource "google_project_iam_member" "on_deploy_request_container_developer" {
   member  = google_service_account.on_deploy_request.member
 }
 
+# teardownIdle reads the ferry Deployments (replicas, labels) and, with teardown_scale_deployments,
+# scales idle ones to zero.
+resource "google_project_iam_member" "teardown_idle_container_developer" {
+  project = local.gke_project_id
+  role    = "roles/container.developer"
+  member  = google_service_account.teardown_idle.member
+}
+
 resource "google_project_iam_member" "reconcile_rollouts_container_developer" {
   project = local.gke_project_id
   role    = "roles/container.developer"
@@ -291,6 +348,14 @@ resource "google_cloud_run_v2_service_iam_member" "reconcile_rollouts_invoker" {
   member   = google_service_account.pubsub_push.member
 }
 
+resource "google_cloud_run_v2_service_iam_member" "teardown_idle_invoker" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.teardown_idle.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.pubsub_push.member
+}
+
 # Slack cannot present a Google identity: the slash command endpoint is public, and every request is
 # authenticated by its X-Slack-Signature (HMAC with the signing secret) before anything is done.
 resource "google_cloud_run_v2_service_iam_member" "slack_command_public_invoker" {
@@ -346,6 +411,13 @@ resource "google_pubsub_subscription_iam_member" "on_chat_command_dead_letter_su
 resource "google_pubsub_subscription_iam_member" "on_deploy_result_dead_letter_subscriber" {
   project      = var.project_id
   subscription = google_pubsub_subscription.on_deploy_result.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "teardown_idle_dead_letter_subscriber" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.teardown_idle.name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
 }

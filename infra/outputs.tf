@@ -32,6 +32,7 @@ output "functions" {
     slackCommand       = { name = google_cloudfunctions2_function.slack_command.name, uri = google_cloudfunctions2_function.slack_command.service_config[0].uri }
     onChatCommand      = { name = google_cloudfunctions2_function.on_chat_command.name, uri = google_cloudfunctions2_function.on_chat_command.service_config[0].uri }
     onDeployResult     = { name = google_cloudfunctions2_function.on_deploy_result.name, uri = google_cloudfunctions2_function.on_deploy_result.service_config[0].uri }
+    teardownIdle       = { name = google_cloudfunctions2_function.teardown_idle.name, uri = google_cloudfunctions2_function.teardown_idle.service_config[0].uri }
   }
 }
 
@@ -44,6 +45,7 @@ output "function_service_accounts" {
     slackCommand       = google_service_account.slack_command.email
     onChatCommand      = google_service_account.on_chat_command.email
     onDeployResult     = google_service_account.on_deploy_result.email
+    teardownIdle       = google_service_account.teardown_idle.email
   }
 }
 

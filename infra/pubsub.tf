@@ -135,6 +135,38 @@ resource "google_pubsub_subscription" "reconcile_rollouts" {
   depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
 }
 
+resource "google_pubsub_subscription" "teardown_idle" {
+  project = var.project_id
+  name    = "${var.name_prefix}-teardown-idle"
+  topic   = google_pubsub_topic.teardown_tick.id
+
+  ack_deadline_seconds = 600
+  # A stale tick is worthless: the next one comes in 15 minutes and plans afresh.
+  message_retention_duration = "600s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.teardown_idle.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.teardown_tick.name}"
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.teardown_idle.service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "60s"
+    maximum_backoff = "600s"
+  }
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
+}
+
 resource "google_pubsub_subscription" "on_chat_command" {
   project = var.project_id
   name    = "${var.name_prefix}-on-chat-command"

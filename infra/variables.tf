@@ -142,9 +142,55 @@ variable "teardown_schedule" {
 }
 
 variable "teardown_paused" {
-  description = "Keep the teardown Scheduler job paused. No function consumes the teardown tick yet; unpause once one is deployed."
+  description = "Pause the teardown Scheduler job (teardownIdle consumes its tick)."
   type        = bool
-  default     = true
+  default     = false
+}
+
+variable "teardown_dry_run" {
+  description = "teardownIdle only plans and records (teardownRuns/{id}); nothing is disabled, scaled or deleted."
+  type        = bool
+  default     = false
+}
+
+variable "teardown_cache_idle_seconds" {
+  description = "An Anywhere Cache ferry created and nothing used for this long is disabled (the service deletes it an hour later)."
+  type        = number
+  default     = 21600
+}
+
+variable "teardown_deployment_idle_seconds" {
+  description = "A ferry Deployment that served nothing for this long is scaled to zero (only with teardown_scale_deployments)."
+  type        = number
+  default     = 86400
+}
+
+variable "teardown_cluster_idle_seconds" {
+  description = "A cluster labelled managed-by=ferry with no ferry Deployment active for this long is torn down."
+  type        = number
+  default     = 86400
+}
+
+variable "teardown_cluster_mode" {
+  description = "What tearing down an idle managed cluster means: scale-to-zero (its node pools) or delete."
+  type        = string
+  default     = "scale-to-zero"
+  validation {
+    condition     = contains(["scale-to-zero", "delete"], var.teardown_cluster_mode)
+    error_message = "teardown_cluster_mode is scale-to-zero or delete."
+  }
+}
+
+variable "teardown_scale_deployments" {
+  description = "Also scale idle ferry Deployments to zero replicas."
+  type        = bool
+  default     = false
+}
+
+variable "teardown_max_actions" {
+  description = "At most this many teardown actions per run; the rest wait for the next tick."
+  type        = number
+  default     = 10
 }
 
 variable "scheduler_time_zone" {

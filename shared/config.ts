@@ -81,6 +81,26 @@ export const CacheConfig = z.object({
   FERRY_CACHE_MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(600),
 });
 
+/**
+ * Scheduled teardown of idle caches, Deployments and clusters (shared/domain/teardown.ts policy).
+ * Clusters are only listed on GKE (FERRY_GKE_PROJECT, default the function's project); with
+ * FERRY_TEARDOWN_CLUSTERS=off (the local stack: there is no GKE) only caches and Deployments are
+ * considered.
+ */
+export const TeardownConfig = z.object({
+  FERRY_TEARDOWN_TOPIC: z.string().min(3).default('ferry-teardown-tick'),
+  FERRY_TEARDOWN_DRY_RUN: flag,
+  FERRY_TEARDOWN_CACHE_IDLE_SECONDS: z.coerce.number().int().min(0).default(6 * 3600),
+  FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS: z.coerce.number().int().min(0).default(24 * 3600),
+  FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS: z.coerce.number().int().min(0).default(24 * 3600),
+  FERRY_TEARDOWN_MAX_ACTIONS: z.coerce.number().int().min(0).max(1000).default(10),
+  FERRY_TEARDOWN_CLUSTER_MODE: z.enum(['scale-to-zero', 'delete']).default('scale-to-zero'),
+  FERRY_TEARDOWN_SCALE_DEPLOYMENTS: flag,
+  FERRY_TEARDOWN_PROTECT_LABEL: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a GCP / Kubernetes label key').default('ferry-protect'),
+  FERRY_TEARDOWN_CLUSTERS: z.enum(['gke', 'off']).default('gke'),
+  FERRY_GKE_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id').optional(),
+});
+
 /** Parses `env` against `schema`, throwing a FerryError('CONFIG_INVALID') that names each variable. */
 export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const r = schema.safeParse(env);

@@ -164,6 +164,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_STACK_DIR: dir,
       FERRY_STORAGE_CONTROL_EMULATOR_HOST: storageControl.host,
       FERRY_BUCKET_LOCATION: bucketLocation,
+      // No GKE locally: teardown considers caches and Deployments only (the cluster directory is
+      // a fake behind the same port in unit tests).
+      FERRY_TEARDOWN_CLUSTERS: 'off',
       // Nothing local should probe the GCE metadata server for credentials (it is not there).
       METADATA_SERVER_DETECTION: 'none',
     };
@@ -188,7 +191,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // Pub/Sub push subscriptions and the local Cloud Scheduler.
     pubsub = new PubSub({ projectId, apiEndpoint: em.pubsubHost });
     for (const fn of FUNCTIONS) {
-      const t = fn.trigger as { kind: string; topicEnv?: string; defaultTopic?: string; localEverySeconds?: number };
+      const t = fn.trigger as { kind: string; topicEnv?: string; defaultTopic?: string; localEverySeconds?: number; localKeepsPeriod?: boolean };
       if (t.kind !== 'pubsub' && t.kind !== 'schedule') continue;
       const topicName = env[t.topicEnv!] ?? t.defaultTopic!;
       env[t.topicEnv!] = topicName;
@@ -196,7 +199,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const endpoint = `${functionUrls[fn.name]}/projects/${projectId}/topics/${topicName}`;
       await topic.createSubscription(`${fn.name}-push`, { pushConfig: { pushEndpoint: endpoint }, ackDeadlineSeconds: 60 });
       if (t.kind === 'schedule') {
-        const every = opts.scheduleEverySeconds ?? t.localEverySeconds ?? 60;
+        const every = (t.localKeepsPeriod ? t.localEverySeconds : undefined) ?? opts.scheduleEverySeconds ?? t.localEverySeconds ?? 60;
         const tick = () => void topic.publishMessage({ json: { scheduledAt: new Date().toISOString() } }).catch(() => undefined);
         timers.push(setInterval(tick, every * 1000));
       }

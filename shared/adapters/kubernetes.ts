@@ -159,6 +159,14 @@ export class KubeClusterClient implements ClusterClient {
     }
   }
 
+  async podProxyGet(namespace: string, pod: string, port: number, path: string): Promise<string> {
+    try {
+      return await this.core.connectGetNamespacedPodProxyWithPath({ name: `${pod}:${port}`, namespace, path: path.replace(/^\//, '') });
+    } catch (e) {
+      throw kubeError(e, `read ${path} of pod ${namespace}/${pod} through the API proxy`);
+    }
+  }
+
   async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {
     try {
       await this.apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, MERGE);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
-import { parseDeployRequest, isLatest, targetKey, type DeployRequest } from '../domain/deploy-request.ts';
+import { parseDeployRequest, isLatest, targetKey, parseClusterName, type DeployRequest } from '../domain/deploy-request.ts';
 import { render, objectsToApply, staleObjects, type RenderedSpec } from '../domain/render.ts';
 import { resolveAccelerator } from './serving-plan.ts';
 import { newRollout, nextStep, isTerminalPhase, type Rollout, type Action, type Observation } from '../domain/rollout.ts';
@@ -20,6 +20,8 @@ import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { RolloutCachePlan, CacheObservation } from '../domain/cache.ts';
 import { planRolloutCaches, ensureCaches, type CacheDeps } from './caches.ts';
+import type { ClusterDirectory } from '../ports/cluster-directory.ts';
+import { ensureClusterCapacity } from './teardown.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;
@@ -35,6 +37,11 @@ export interface RolloutDeps {
   };
   /** Anywhere Cache management; without it a request with cache.mode other than off is refused. */
   caches?: CacheDeps | undefined;
+  /**
+   * GKE clusters (teardown's port): with it, a deploy to a deleted cluster is refused
+   * (CLUSTER_DELETED) and node pools teardown scaled to zero are resized back before admitting.
+   */
+  clusterDirectory?: ClusterDirectory | null | undefined;
 }
 
 export interface DeployMessage {
@@ -90,6 +97,19 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   for (const w of sized.warnings) rlog.warn(`sizing: ${w}`);
   if (sized.recommended) rlog.info('accelerator chosen from the checkpoint', { accelerator: sized.request.accelerator });
   const request = sized.request;
+
+  // A cluster teardown deleted is refused; node pools it scaled to zero come back before applying.
+  if (deps.clusterDirectory && parseClusterName(request.target.cluster)?.kind === 'gke') {
+    try {
+      const capacity = await ensureClusterCapacity(request.target.cluster, deps.clusterDirectory);
+      if (!capacity.ok) return reject(capacity.reason, capacity.message, [], request.requestedBy.source);
+      if (capacity.restored.length) rlog.info('resizing node pools scaled to zero back up', { restored: capacity.restored });
+    } catch (e) {
+      const err = asFerryError(e, 'CLUSTER_UNAVAILABLE', true);
+      if (err.retryable) throw err;
+      rlog.warn(`could not check the cluster's node pools; deploying anyway: ${err.message}`, { code: err.code });
+    }
+  }
 
   const rolloutId = rolloutIdFor(msg.messageId, msg.publishTime);
   const summary = (version.summary ?? {}) as Record<string, unknown>;

@@ -58,6 +58,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: 'ferry caches [--bucket B] [--no-live] [--json]',
     load: async () => (await import('./commands/caches.ts')).cachesCommand,
   },
+  teardown: {
+    summary: 'plan (and without --dry-run, carry out) the teardown of idle caches and managed clusters',
+    usage: 'ferry teardown [--dry-run] [--json]',
+    load: async () => (await import('./commands/teardown.ts')).teardownCommand,
+  },
 };
 
 function help(): string {

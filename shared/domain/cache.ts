@@ -332,7 +332,7 @@ export function decideCacheAction(desired: DesiredCache, live: LiveCache | null,
 // The Firestore record: caches/{bucket}~{zone}
 
 const IsoTime = z.iso.datetime();
-export const CACHE_ACTIONS = ['create', 'resume', 'update', 'adopt'] as const;
+export const CACHE_ACTIONS = ['create', 'resume', 'update', 'adopt', 'disable'] as const;
 export const MAX_RECORDED_ROLLOUTS = 20;
 
 export const CacheOperationRef = z.object({

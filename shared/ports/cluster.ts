@@ -24,6 +24,12 @@ export interface ClusterClient {
   applyObject(obj: KubeObject): Promise<KubeObject>;
   /** Deletes an object; NotFound (object or kind) is success. */
   deleteObject(ref: KubeObjectRef): Promise<void>;
+  /**
+   * GET `path` on a pod's port through the API server's pod proxy
+   * (`/api/v1/namespaces/NS/pods/POD:PORT/proxy/PATH`), e.g. vLLM's `/metrics`. Optional: clients
+   * without it (test fakes) mean "not reachable".
+   */
+  podProxyGet?(namespace: string, pod: string, port: number, path: string): Promise<string>;
 }
 
 /** Resolves a target's `cluster` (`local` or a GKE resource name) to a client. */

@@ -161,6 +161,7 @@ const CAPABILITIES: Array<{ what: string; marker: RegExp; role: string }> = [
   { what: 'GKE clusters', marker: /\bclusterProvider\(/, role: 'roles/container.developer' },
   { what: 'reading checkpoints in the model bucket', marker: /\bgcsObjectStore\(/, role: 'roles/storage.objectViewer' },
   { what: 'Anywhere Cache management (Storage Control)', marker: /\bcacheDeps\(/, role: 'custom:anywhere_cache_manager' },
+  { what: 'GKE teardown (list clusters, resize node pools, delete clusters)', marker: /\bclusterDirectory\(/, role: 'custom:gke_teardown' },
 ];
 
 /** CacheControl methods (shared/ports/cache-control.ts) → the IAM permission each call needs. */
@@ -635,6 +636,33 @@ describe('IAM: least privilege', () => {
     }
     const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
     assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas, 'granted to the cache-managing functions only');
+  });
+
+  test('the GKE teardown role has exactly the permissions the GKE cluster directory calls, granted only to teardownIdle', () => {
+    // ClusterManagerClient methods (shared/adapters/cluster-directory-gke.ts) → the IAM permission each needs.
+    const GKE_PERMISSIONS: Record<string, string> = {
+      listClusters: 'container.clusters.list',
+      getCluster: 'container.clusters.get',
+      setNodePoolSize: 'container.clusters.update',
+      setNodePoolAutoscaling: 'container.clusters.update',
+      deleteCluster: 'container.clusters.delete',
+      getOperation: 'container.operations.get',
+    };
+    const calls = new Set([...read('shared/adapters/cluster-directory-gke.ts').matchAll(/\bgke\.(\w+)\(/g)].map((m) => m[1]!));
+    calls.delete('close');
+    const want = new Set([...calls].map((c) => {
+      const p = GKE_PERMISSIONS[c];
+      assert.ok(p, `ClusterManagerClient.${c} is called: add its permission to GKE_PERMISSIONS`);
+      return p;
+    }));
+    const role = tf.resources.get('google_project_iam_custom_role.gke_teardown');
+    assert.ok(role, 'custom role gke_teardown');
+    assert.deepEqual([...(role['permissions'] as string[])].sort(), [...want].sort());
+    const users = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bclusterDirectory\(/.test(codeUse(f.name).code));
+    assert.deepEqual(users.map((f) => f.name), ['teardownIdle']);
+    const grants = GRANTS.filter((g) => g.role === 'custom:gke_teardown');
+    const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
+    assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas);
   });
 
   test('the vLLM Kubernetes service account reads the bucket through Workload Identity (bucketViewer + objectViewer)', () => {

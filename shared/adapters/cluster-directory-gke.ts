@@ -1,0 +1,181 @@
+/**
+ * ClusterDirectory on GKE (`@google-cloud/container` v1 ClusterManagerClient, FACTS §5). Resize
+ * and delete return a GKE Operation (not an LRO): `getOperation` polls it by its full name
+ * `projects/P/locations/L/operations/OP`. Enums come as strings or numbers: both are mapped.
+ */
+import { FerryError } from '../domain/errors.ts';
+import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown.ts';
+import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, GkeOperationStatus, ManagedCluster } from '../ports/cluster-directory.ts';
+
+type Client = InstanceType<(typeof import('@google-cloud/container'))['v1']['ClusterManagerClient']>;
+
+const CLUSTER_STATUS_BY_NUMBER = ['UNKNOWN', 'PROVISIONING', 'RUNNING', 'RECONCILING', 'STOPPING', 'ERROR', 'DEGRADED'] as const;
+const OP_STATUS_BY_NUMBER = ['UNKNOWN', 'PENDING', 'RUNNING', 'DONE', 'ABORTING'] as const;
+
+export function clusterStatusOf(s: unknown): ClusterStatus {
+  if (typeof s === 'number') return CLUSTER_STATUS_BY_NUMBER[s] ?? 'UNKNOWN';
+  const u = String(s ?? '').toUpperCase();
+  return (CLUSTER_STATUSES as readonly string[]).includes(u) ? (u as ClusterStatus) : 'UNKNOWN';
+}
+export function operationStatusOf(s: unknown): GkeOperationStatus {
+  if (typeof s === 'number') return OP_STATUS_BY_NUMBER[s] ?? 'UNKNOWN';
+  const u = String(s ?? '').toUpperCase();
+  return (['PENDING', 'RUNNING', 'DONE', 'ABORTING'] as const).find((x) => x === u) ?? 'UNKNOWN';
+}
+
+export function gkeError(e: unknown, what: string): FerryError {
+  const code = (e as { code?: unknown } | null)?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  const map: Record<number, ClusterDirectoryErrorCode> = { 3: 'CLUSTER_INVALID', 5: 'CLUSTER_NOT_FOUND', 7: 'CLUSTER_FORBIDDEN', 16: 'CLUSTER_FORBIDDEN', 9: 'CLUSTER_CONFLICT', 10: 'CLUSTER_CONFLICT' };
+  const c: ClusterDirectoryErrorCode = (typeof code === 'number' ? map[code] : undefined) ?? 'CLUSTER_UNAVAILABLE';
+  return new FerryError(c, `GKE ${what}: ${message}`, {
+    cause: e,
+    retryable: c === 'CLUSTER_UNAVAILABLE',
+    ...(c === 'CLUSTER_FORBIDDEN' ? { hint: 'The teardown service account needs the ferry GKE teardown role (container.clusters.list/get/update/delete, container.operations.get).' } : {}),
+  });
+}
+
+interface GkeOp {
+  name?: string | null;
+  location?: string | null;
+  zone?: string | null;
+  operationType?: unknown;
+  status?: unknown;
+  targetLink?: string | null;
+  selfLink?: string | null;
+  statusMessage?: string | null;
+  error?: { code?: number | null; message?: string | null } | null;
+}
+
+export class GkeClusterDirectory implements ClusterDirectory {
+  private client: Client | undefined;
+  private readonly project: string;
+  constructor(project: string) {
+    this.project = project;
+  }
+
+  private async gke(): Promise<Client> {
+    if (!this.client) {
+      const { v1 } = await import('@google-cloud/container');
+      this.client = new v1.ClusterManagerClient();
+    }
+    return this.client;
+  }
+  async close(): Promise<void> {
+    await this.client?.close().catch(() => undefined);
+  }
+
+  async list(filter?: { label?: { key: string; value: string } }): Promise<ManagedCluster[]> {
+    const gke = await this.gke();
+    try {
+      const [res] = await gke.listClusters({ parent: `projects/${this.project}/locations/-` });
+      const l = filter?.label;
+      return (res.clusters ?? [])
+        .map((c) => this.view(c))
+        .filter((c) => !l || c.labels[l.key] === l.value)
+        .sort((a, b) => (a.name < b.name ? -1 : 1));
+    } catch (e) {
+      throw gkeError(e, 'list clusters');
+    }
+  }
+
+  async get(name: string): Promise<ManagedCluster | null> {
+    const gke = await this.gke();
+    try {
+      const [c] = await gke.getCluster({ name });
+      return this.view(c);
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 5) return null;
+      throw gkeError(e, `get ${name}`);
+    }
+  }
+
+  async setNodePoolSize(nodePool: string, nodeCount: number): Promise<GkeOperation> {
+    const gke = await this.gke();
+    try {
+      const [op] = await gke.setNodePoolSize({ name: nodePool, nodeCount });
+      return this.op(op as GkeOp, 'set-node-pool-size', nodePool);
+    } catch (e) {
+      throw gkeError(e, `resize ${nodePool}`);
+    }
+  }
+
+  async setNodePoolAutoscaling(nodePool: string, bounds: { minNodeCount: number; maxNodeCount: number }): Promise<GkeOperation> {
+    const gke = await this.gke();
+    try {
+      const [op] = await gke.setNodePoolAutoscaling({ name: nodePool, autoscaling: { enabled: true, ...bounds } });
+      return this.op(op as GkeOp, 'other', nodePool);
+    } catch (e) {
+      throw gkeError(e, `set autoscaling of ${nodePool}`);
+    }
+  }
+
+  async deleteCluster(name: string): Promise<GkeOperation> {
+    const gke = await this.gke();
+    try {
+      const [op] = await gke.deleteCluster({ name });
+      return this.op(op as GkeOp, 'delete-cluster', name);
+    } catch (e) {
+      throw gkeError(e, `delete ${name}`);
+    }
+  }
+
+  async getOperation(name: string): Promise<GkeOperation> {
+    const gke = await this.gke();
+    try {
+      const [op] = await gke.getOperation({ name });
+      return this.op(op as GkeOp, 'other', '');
+    } catch (e) {
+      throw gkeError(e, `get operation ${name}`);
+    }
+  }
+
+  private op(op: GkeOp, kind: GkeOperation['kind'], target: string): GkeOperation {
+    const location = op.location || op.zone || '-';
+    const short = op.name ?? '';
+    const name = short.startsWith('projects/') ? short : `projects/${this.project}/locations/${location}/operations/${short}`;
+    const type = String(op.operationType ?? '');
+    const k: GkeOperation['kind'] = kind !== 'other' ? kind : type === 'DELETE_CLUSTER' || op.operationType === 2 ? 'delete-cluster' : type === 'SET_NODE_POOL_SIZE' || op.operationType === 13 ? 'set-node-pool-size' : 'other';
+    const err = op.error && (op.error.code || op.error.message) ? { code: String(op.error.code ?? 'UNKNOWN'), message: op.error.message ?? op.statusMessage ?? '' } : null;
+    return { name, kind: k, target: target || op.targetLink || '', status: operationStatusOf(op.status), error: err };
+  }
+
+  private view(c: {
+    name?: string | null;
+    location?: string | null;
+    resourceLabels?: Record<string, string> | null;
+    labelFingerprint?: string | null;
+    status?: unknown;
+    createTime?: string | null;
+    currentNodeCount?: number | null;
+    nodePools?: Array<{ name?: string | null; initialNodeCount?: number | null; autoscaling?: { enabled?: boolean | null; minNodeCount?: number | null; maxNodeCount?: number | null; totalMinNodeCount?: number | null; totalMaxNodeCount?: number | null } | null }> | null;
+  }): ManagedCluster {
+    const location = c.location ?? '-';
+    // The GKE API has no current size per node pool (only the cluster's currentNodeCount; a pool's
+    // size lives in its instance groups). A cluster with no node has every pool at 0; otherwise a
+    // pool counts as its initialNodeCount — an upper guess, so a pool may be resized to 0 again
+    // (harmless), never skipped while it has nodes because of this.
+    const none = c.currentNodeCount === 0;
+    const pools: InventoryNodePool[] = (c.nodePools ?? []).map((p) => ({
+      name: p.name ?? '',
+      nodeCount: none ? 0 : Math.max(p.initialNodeCount ?? 0, 1),
+      autoscaling: p.autoscaling?.enabled
+        ? { minNodeCount: p.autoscaling.minNodeCount ?? p.autoscaling.totalMinNodeCount ?? 0, maxNodeCount: p.autoscaling.maxNodeCount ?? p.autoscaling.totalMaxNodeCount ?? 0 }
+        : null,
+    }));
+    return {
+      name: `projects/${this.project}/locations/${location}/clusters/${c.name ?? ''}`,
+      location,
+      labels: { ...(c.resourceLabels ?? {}) },
+      labelFingerprint: c.labelFingerprint ?? '',
+      status: clusterStatusOf(c.status),
+      nodePools: pools,
+      createTime: c.createTime ?? null,
+    };
+  }
+}
+
+/** The ClusterDirectory for this configuration: GKE in `project`, or none (`off`: the local stack has no GKE). */
+export function clusterDirectory(opts: { mode: 'gke' | 'off'; project: string }): GkeClusterDirectory | null {
+  return opts.mode === 'off' ? null : new GkeClusterDirectory(opts.project);
+}

@@ -1,0 +1,76 @@
+/** Firestore storage for teardown: `teardownRuns/{id}` (TeardownRun), `targetActivity/{key}` (TargetActivity), reading `targets`. */
+import type { Firestore } from '@google-cloud/firestore';
+import { TargetState } from '../domain/rollout.ts';
+import { TargetActivity, TeardownRun } from '../domain/teardown.ts';
+import type { TeardownStore } from '../ports/teardown-store.ts';
+import { firestoreError, parseDoc } from './firestore.ts';
+
+const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+export class FirestoreTeardownStore implements TeardownStore {
+  private readonly db: Firestore;
+  constructor(db: Firestore) {
+    this.db = db;
+  }
+
+  async listTargets(): Promise<TargetState[]> {
+    try {
+      const snap = await this.db.collection('targets').get();
+      return snap.docs.map((d) => parseDoc(TargetState, d.data(), d.ref.path)).sort((a, b) => a.key.localeCompare(b.key));
+    } catch (e) {
+      throw firestoreError(e, 'list targets');
+    }
+  }
+
+  async listActivity(): Promise<TargetActivity[]> {
+    try {
+      const snap = await this.db.collection('targetActivity').get();
+      return snap.docs.map((d) => parseDoc(TargetActivity, d.data(), d.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'list target activity');
+    }
+  }
+
+  async getActivity(key: string): Promise<TargetActivity | undefined> {
+    try {
+      const snap = await this.db.collection('targetActivity').doc(key).get();
+      return snap.exists ? parseDoc(TargetActivity, snap.data(), snap.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'get target activity');
+    }
+  }
+
+  async saveActivity(a: TargetActivity): Promise<void> {
+    try {
+      await this.db.collection('targetActivity').doc(a.key).set(TargetActivity.parse(plain(a)));
+    } catch (e) {
+      throw firestoreError(e, 'save target activity');
+    }
+  }
+
+  async saveRun(run: TeardownRun): Promise<void> {
+    try {
+      await this.db.collection('teardownRuns').doc(run.id).set(TeardownRun.parse(plain(run)));
+    } catch (e) {
+      throw firestoreError(e, 'save teardown run');
+    }
+  }
+
+  async getRun(id: string): Promise<TeardownRun | undefined> {
+    try {
+      const snap = await this.db.collection('teardownRuns').doc(id).get();
+      return snap.exists ? parseDoc(TeardownRun, snap.data(), snap.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'get teardown run');
+    }
+  }
+
+  async listRuns(limit = 20): Promise<TeardownRun[]> {
+    try {
+      const snap = await this.db.collection('teardownRuns').orderBy('startedAt', 'desc').limit(limit).get();
+      return snap.docs.map((d) => parseDoc(TeardownRun, d.data(), d.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'list teardown runs');
+    }
+  }
+}

@@ -1,0 +1,424 @@
+/**
+ * Scheduled teardown (the `teardownIdle` function and `ferry teardown`): build the inventory, plan
+ * with the pure planner (shared/domain/teardown.ts), carry the plan out — re-reading each resource
+ * just before its destructive call and skipping it if anything changed — and record the run in
+ * `teardownRuns/{id}`. Also: `recordTargetActivity`, called by the reconciler, which keeps
+ * `targetActivity/{key}.lastActiveAt` (replicas > 0, and vLLM's request counters read through the
+ * Kubernetes API proxy when reachable).
+ *
+ * Safe by construction: anything that cannot be read is treated as in use (a Deployment whose
+ * cluster does not answer counts as running; a cache whose state cannot be read is `unknown`, which
+ * the planner never disables).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  planTeardown, confirmAction, executableActions, nextActivity, parseVllmActivity, actionKey, summarizeRun, poolsToRestore,
+  DEFAULT_TEARDOWN_POLICY,
+  type ActionResult, type CacheRef, type InventoryCache, type InventoryCluster, type InventoryRollout, type InventoryTarget,
+  type PlannedAction, type TargetActivity, type TeardownInventory, type TeardownPolicy, type TeardownRun,
+} from '../domain/teardown.ts';
+import { recordCacheEvent, cacheId, type CacheRecord } from '../domain/cache.ts';
+import { LABELS, VLLM_PORT } from '../domain/render.ts';
+import { asFerryError } from '../domain/errors.ts';
+import type { CacheControl } from '../ports/cache-control.ts';
+import type { CacheRecords } from '../ports/cache-records.ts';
+import type { ClusterProvider } from '../ports/cluster.ts';
+import { clusterVersion, nodePoolName, type ClusterDirectory, type GkeOperation, type ManagedCluster } from '../ports/cluster-directory.ts';
+import type { RolloutState } from '../ports/rollout-state.ts';
+import type { TeardownStore } from '../ports/teardown-store.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+
+export interface TeardownDeps {
+  control: CacheControl;
+  records: CacheRecords;
+  rollouts: RolloutState;
+  store: TeardownStore;
+  clusters: ClusterProvider;
+  /** GKE clusters (null: none managed here, e.g. only the local cluster). */
+  directory: ClusterDirectory | null;
+  clock: Clock;
+  logger: Logger;
+  /** Sleeps between GKE operation polls (tests pass one that moves a fake clock). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Optional chat summary (e.g. a Slack webhook); failures are logged, never fatal. */
+  notify?: (text: string) => Promise<void>;
+}
+
+export interface TeardownOptions {
+  policy?: Partial<TeardownPolicy>;
+  trigger?: TeardownRun['trigger'];
+  /** How long to poll one GKE operation before recording it as started (default 5 min). */
+  operationWaitMs?: number;
+  operationPollMs?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inventory
+
+/** Activity older than this (the reconciler stopped observing) counts as unknown for a running target. */
+export const ACTIVITY_STALE_SECONDS = 15 * 60;
+
+interface Built {
+  inventory: TeardownInventory;
+  warnings: string[];
+  records: CacheRecord[];
+}
+
+interface Scope {
+  caches?: CacheRef[];
+  clusters?: string[];
+  targetKeys?: string[];
+}
+
+/** Reads everything the planner needs (or, with a scope, only what one re-check needs). */
+export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise<Built> {
+  const warnings: string[] = [];
+  const [allRecords, targetStates, activity, inFlight] = await Promise.all([
+    deps.records.list(),
+    deps.store.listTargets(),
+    deps.store.listActivity(),
+    deps.rollouts.listInFlight(),
+  ]);
+  const records = !scope ? allRecords : allRecords.filter((r) => (scope.caches ?? []).some((c) => c.bucket === r.bucket && c.zone === r.zone));
+  const activityByKey = new Map(activity.map((a) => [a.key, a]));
+
+  // Targets: ferry's targets, plus any target a cache record names (so a cache's users are all seen).
+  const targetMap = new Map<string, { cluster: string; namespace: string; name: string }>();
+  for (const t of targetStates) targetMap.set(t.key, t.target);
+  for (const r of allRecords) for (const u of r.targets) if (!targetMap.has(u.targetKey)) targetMap.set(u.targetKey, u.target);
+  const wanted = (key: string, cluster: string): boolean => {
+    if (!scope) return true;
+    if (scope.targetKeys?.includes(key)) return true;
+    if (scope.clusters?.includes(cluster)) return true;
+    return (scope.caches ?? []).some((c) => allRecords.some((r) => r.bucket === c.bucket && r.zone === c.zone && r.targets.some((u) => u.targetKey === key)));
+  };
+  const targets: InventoryTarget[] = [];
+  for (const [key, target] of targetMap) {
+    if (!wanted(key, target.cluster)) continue;
+    const caches = allRecords.filter((r) => r.targets.some((u) => u.targetKey === key)).map((r) => ({ bucket: r.bucket, zone: r.zone }));
+    const a = activityByKey.get(key);
+    let replicas = 1; // unknown counts as running
+    let labels: Record<string, string> = {};
+    let version = 'unread';
+    try {
+      const client = await deps.clusters.get(target.cluster);
+      const d = await client.getDeployment(target.namespace, target.name);
+      replicas = d ? (d.spec?.replicas ?? 1) : 0;
+      labels = { ...(d?.metadata?.labels ?? {}) };
+      version = d ? `${d.metadata?.resourceVersion ?? '?'}|${d.metadata?.generation ?? '?'}` : 'absent';
+    } catch (e) {
+      warnings.push(`target ${key}: could not read its Deployment (${asFerryError(e).message}); counted as running`);
+    }
+    // A running target whose activity has not been observed lately has unknown activity (the
+    // planner then leaves it alone) rather than a stale lastActiveAt that would look idle.
+    const observedRecently = a !== undefined && deps.clock.now().getTime() - Date.parse(a.observedAt) < ACTIVITY_STALE_SECONDS * 1000;
+    const lastActiveAt = replicas > 0 && !observedRecently ? null : (a?.lastActiveAt ?? null);
+    targets.push({ key, ...target, labels, replicas, lastActiveAt, caches, version });
+  }
+
+  const caches: InventoryCache[] = [];
+  for (const r of records) {
+    let state: InventoryCache['state'] = 'unknown';
+    let version = 'unread';
+    try {
+      const live = await deps.control.get(r.bucket, r.zone);
+      state = live ? live.state : 'absent';
+      version = live ? `${live.state}|${live.updateTime ?? ''}|${live.pendingUpdate}` : 'absent';
+    } catch (e) {
+      warnings.push(`cache ${r.id}: could not read it (${asFerryError(e).message}); left alone`);
+    }
+    caches.push({ bucket: r.bucket, zone: r.zone, state, managed: r.createdBy.by === 'ferry', labels: {}, lastUsedAt: r.lastUsedAt, createdAt: r.createdBy.at, version });
+  }
+
+  const clusters: InventoryCluster[] = [];
+  if (deps.directory && (!scope || scope.clusters?.length)) {
+    try {
+      const list = scope?.clusters
+        ? (await Promise.all(scope.clusters.map((n) => deps.directory!.get(n)))).filter((c): c is ManagedCluster => c !== null)
+        : await deps.directory.list();
+      for (const c of list) clusters.push({ name: c.name, labels: c.labels, status: c.status, nodePools: c.nodePools, createdAt: c.createTime, version: clusterVersion(c) });
+    } catch (e) {
+      warnings.push(`clusters: could not list them (${asFerryError(e).message}); none torn down this run`);
+    }
+  }
+
+  const rollouts: InventoryRollout[] = inFlight.map((r) => ({
+    id: r.id,
+    targetKey: r.targetKey,
+    cluster: r.target.cluster,
+    caches: r.cache ? r.cache.zones.map((zone) => ({ bucket: r.cache!.bucket, zone })) : [],
+  }));
+  return { inventory: { caches, targets, clusters, inFlight: rollouts }, warnings, records };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run
+
+export function teardownPolicy(p: Partial<TeardownPolicy> = {}): TeardownPolicy {
+  return { ...DEFAULT_TEARDOWN_POLICY, ...p, idleTtlSeconds: { ...DEFAULT_TEARDOWN_POLICY.idleTtlSeconds, ...(p.idleTtlSeconds ?? {}) } };
+}
+
+export const newRunId = (now: Date): string => `${now.toISOString().replace(/[-:.]/g, '').replace('T', '-').replace('Z', '')}-${randomBytes(3).toString('hex')}`;
+
+/** Plans, executes (unless dry run) and records one teardown run. */
+export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}): Promise<TeardownRun> {
+  const policy = teardownPolicy(opts.policy);
+  const startedAt = deps.clock.now();
+  const log = deps.logger.child({ teardown: true });
+  const built = await buildInventory(deps);
+  const plan = planTeardown(built.inventory, policy, startedAt);
+  const run: TeardownRun = {
+    schemaVersion: 1,
+    id: newRunId(startedAt),
+    trigger: opts.trigger ?? 'schedule',
+    startedAt: startedAt.toISOString(),
+    finishedAt: null,
+    dryRun: policy.dryRun,
+    plan,
+    results: plan.dryRun ? plan.actions.map((a) => ({ action: a.action, outcome: 'planned', reason: a.reason, message: a.message, operations: [], at: startedAt.toISOString() })) : [],
+    inventoryWarnings: built.warnings,
+    summary: { planned: plan.actions.length, done: 0, started: 0, skipped: 0, failed: 0 },
+  };
+  // Record the plan first: a run that dies half-way still says what it meant to do.
+  await deps.store.saveRun(run);
+  for (const planned of executableActions(plan)) {
+    const result = await executeOne(planned, policy, deps, opts, log);
+    run.results.push(result);
+    if (result.outcome !== 'planned') run.summary[result.outcome]++;
+    await deps.store.saveRun(run);
+  }
+  run.finishedAt = deps.clock.now().toISOString();
+  await deps.store.saveRun(run);
+  log.info(`teardown run ${run.id}`, { summary: run.summary, dryRun: run.dryRun, warnings: run.inventoryWarnings.length });
+  if (deps.notify && (run.plan.actions.length > 0 || run.summary.failed > 0)) {
+    await deps.notify(summarizeRun(run)).catch((e: unknown) => log.warn('could not post the teardown summary', { error: asFerryError(e) }));
+  }
+  return run;
+}
+
+async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: TeardownDeps, opts: TeardownOptions, log: Logger): Promise<ActionResult> {
+  const a = planned.action;
+  const at = () => deps.clock.now().toISOString();
+  const key = actionKey(a);
+  const result = (outcome: ActionResult['outcome'], reason: string | null, message: string, operations: string[] = []): ActionResult => ({ action: a, outcome, reason, message, operations, at: at() });
+  // Re-read just before the destructive call.
+  let fresh: Built;
+  try {
+    const scope: Scope =
+      a.kind === 'disable-cache' ? { caches: [{ bucket: a.bucket, zone: a.zone }] } : a.kind === 'scale-deployment' ? { targetKeys: [a.targetKey] } : { clusters: [a.cluster] };
+    fresh = await buildInventory(deps, scope);
+  } catch (e) {
+    const err = asFerryError(e);
+    return result('failed', err.code, `${key}: could not re-read before acting: ${err.message}`);
+  }
+  const ok = confirmAction(planned, fresh.inventory, policy, deps.clock.now());
+  if (!ok.ok) {
+    log.info(`teardown skipped ${key} at re-check: ${ok.message}`, { reason: ok.reason });
+    return result('skipped', ok.reason, `${key}: ${ok.message}`);
+  }
+  try {
+    switch (a.kind) {
+      case 'disable-cache': {
+        const live = await deps.control.disable(a.bucket, a.zone);
+        await deps.records.mutate(a.bucket, a.zone, (cur) => (cur ? recordCacheEvent(cur, { bucket: a.bucket, zone: a.zone, now: deps.clock.now(), live, action: 'disable', error: null }) : undefined));
+        log.info(`disabled idle Anywhere Cache ${cacheId(a.bucket, a.zone)}`, { idleSince: planned.idleSince });
+        return result('done', planned.reason, planned.message);
+      }
+      case 'scale-deployment': {
+        const client = await deps.clusters.get(a.cluster);
+        await client.scaleDeployment(a.namespace, a.name, 0);
+        return result('done', planned.reason, planned.message);
+      }
+      case 'scale-node-pools': {
+        if (!deps.directory) return result('failed', 'NO_CLUSTER_DIRECTORY', 'no cluster directory configured');
+        const c = await deps.directory.get(a.cluster);
+        const ops: string[] = [];
+        for (const pool of a.nodePools) {
+          const p = c?.nodePools.find((x) => x.name === pool);
+          if (p?.autoscaling && p.autoscaling.minNodeCount > 0) {
+            const op = await waitOperation(deps.directory, await deps.directory.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { minNodeCount: 0, maxNodeCount: p.autoscaling.maxNodeCount }), deps, opts);
+            ops.push(op.name);
+            if (op.status !== 'DONE' || op.error) return result(op.error ? 'failed' : 'started', op.error?.code ?? 'OPERATION_RUNNING', `${key}: autoscaling minimum of ${pool} → 0 ${op.error ? `failed: ${op.error.message}` : 'still running'}`, ops);
+          }
+          const op = await waitOperation(deps.directory, await deps.directory.setNodePoolSize(nodePoolName(a.cluster, pool), 0), deps, opts);
+          ops.push(op.name);
+          if (op.status !== 'DONE' || op.error) return result(op.error ? 'failed' : 'started', op.error?.code ?? 'OPERATION_RUNNING', `${key}: resize of ${pool} to 0 ${op.error ? `failed: ${op.error.message}` : 'still running'}`, ops);
+        }
+        return result('done', planned.reason, planned.message, ops);
+      }
+      case 'delete-cluster': {
+        if (!deps.directory) return result('failed', 'NO_CLUSTER_DIRECTORY', 'no cluster directory configured');
+        const op = await waitOperation(deps.directory, await deps.directory.deleteCluster(a.cluster), deps, opts);
+        if (op.error) return result('failed', op.error.code, `${key}: delete failed: ${op.error.message}`, [op.name]);
+        return result(op.status === 'DONE' ? 'done' : 'started', planned.reason, planned.message, [op.name]);
+      }
+    }
+  } catch (e) {
+    const err = asFerryError(e);
+    log.warn(`teardown of ${key} failed: ${err.message}`, { code: err.code });
+    return result('failed', err.code, `${key}: ${err.message}`);
+  }
+}
+
+/** Polls a GKE operation until DONE or the wait runs out (then it is left running, recorded as started). */
+async function waitOperation(dir: ClusterDirectory, op: GkeOperation, deps: TeardownDeps, opts: TeardownOptions): Promise<GkeOperation> {
+  const waitMs = opts.operationWaitMs ?? 5 * 60_000;
+  const pollMs = opts.operationPollMs ?? 5_000;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const start = deps.clock.now().getTime();
+  let cur = op;
+  while (cur.status !== 'DONE' && deps.clock.now().getTime() - start < waitMs) {
+    await sleep(pollMs);
+    cur = await dir.getOperation(op.name);
+  }
+  return cur;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity (from the reconciler)
+
+export interface ActivityDeps {
+  store: TeardownStore;
+  clusters: ClusterProvider;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * For every ferry target: replicas of its Deployment and, when the pods' `/metrics` can be read
+ * through the API server's pod proxy, vLLM's request counters; `lastActiveAt` moves when the target
+ * has replicas and either served requests since the last read or its counters cannot be read.
+ */
+export async function recordTargetActivity(
+  deps: ActivityDeps,
+  opts: { minIntervalSeconds?: number; metricsTimeoutMs?: number } = {},
+): Promise<{ observed: number; active: number; metricsRead: number; failed: number }> {
+  const [targets, activity] = await Promise.all([deps.store.listTargets(), deps.store.listActivity()]);
+  const prevByKey = new Map(activity.map((a) => [a.key, a]));
+  const minInterval = (opts.minIntervalSeconds ?? 0) * 1000;
+  let observed = 0;
+  let active = 0;
+  let metricsRead = 0;
+  let failed = 0;
+  for (const t of targets) {
+    const now = deps.clock.now();
+    const last = prevByKey.get(t.key)?.observedAt;
+    if (last && now.getTime() - Date.parse(last) < minInterval) continue;
+    try {
+      const client = await deps.clusters.get(t.target.cluster);
+      const d = await client.getDeployment(t.target.namespace, t.target.name);
+      const replicas = d ? Math.max(0, d.spec?.replicas ?? 0) : 0;
+      let requests: number | null = null;
+      let busy = false;
+      let metricsError: string | null = null;
+      if (replicas > 0) {
+        const read = await readRequestCounters(client, t.target.namespace, t.target.name, opts.metricsTimeoutMs ?? 3000);
+        if ('error' in read) metricsError = read.error;
+        else {
+          requests = read.requests;
+          busy = read.busy;
+          metricsRead++;
+        }
+      }
+      const prev = prevByKey.get(t.key);
+      const next = nextActivity({ lastActiveAt: prev?.lastActiveAt ?? null, requests: prev?.requests ?? null }, { replicas, requests, busy }, now);
+      if (next.lastActiveAt && next.lastActiveAt === now.toISOString()) active++;
+      const doc: TargetActivity = {
+        schemaVersion: 1,
+        key: t.key,
+        target: t.target,
+        lastActiveAt: next.lastActiveAt,
+        requests: next.requests,
+        replicas,
+        source: next.source,
+        metricsError,
+        observedAt: now.toISOString(),
+      };
+      await deps.store.saveActivity(doc);
+      observed++;
+    } catch (e) {
+      failed++;
+      deps.logger.debug(`could not observe activity of ${t.key}`, { error: asFerryError(e) });
+    }
+  }
+  return { observed, active, metricsRead, failed };
+}
+
+async function readRequestCounters(
+  client: Awaited<ReturnType<ClusterProvider['get']>>,
+  namespace: string,
+  name: string,
+  timeoutMs: number,
+): Promise<{ requests: number; busy: boolean } | { error: string }> {
+  if (!client.podProxyGet) return { error: 'the cluster client cannot proxy to pods' };
+  try {
+    const pods = (await client.listPods(namespace, `${LABELS.instance}=${name}`)).filter((p) => p.status?.phase === 'Running' && p.metadata?.name);
+    if (pods.length === 0) return { error: 'no running pod' };
+    let requests = 0;
+    let busy = false;
+    const errors: string[] = [];
+    for (const p of pods) {
+      try {
+        const parsed = parseVllmActivity(await withTimeout(client.podProxyGet(namespace, p.metadata!.name!, VLLM_PORT, '/metrics'), timeoutMs, 'metrics read'));
+        if (!parsed) {
+          errors.push(`${p.metadata!.name}: no vLLM request metrics`);
+          continue;
+        }
+        requests += parsed.requests;
+        busy ||= parsed.busy;
+      } catch (e) {
+        errors.push(`${p.metadata!.name}: ${asFerryError(e).message}`);
+      }
+    }
+    // Partial reads would make the sum jump: only a full read counts.
+    return errors.length ? { error: errors.join('; ').slice(0, 500) } : { requests, busy };
+  } catch (e) {
+    return { error: asFerryError(e).message.slice(0, 500) };
+  }
+}
+
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deploying to a cluster teardown touched
+
+export type CapacityCheck =
+  | { ok: true; restored: Array<{ pool: string; nodeCount: number; operation: string | null }> }
+  | { ok: false; reason: 'CLUSTER_DELETED'; message: string };
+
+/**
+ * Before a deploy to a GKE cluster: a deleted cluster is refused with a clear reason; fixed-size
+ * node pools at zero (scaled down by teardown) are resized back (to `restoreTo` nodes) so the new
+ * pods have somewhere to run. Autoscaled pools need nothing: pending pods scale them up from zero.
+ * Resizes are started, not waited for (GKE runs one operation per cluster at a time: a pool that
+ * meets CLUSTER_CONFLICT is reported with a null operation and retried by the next deploy).
+ */
+export async function ensureClusterCapacity(cluster: string, directory: ClusterDirectory, restoreTo = 1): Promise<CapacityCheck> {
+  const c = await directory.get(cluster);
+  if (!c) {
+    return {
+      ok: false,
+      reason: 'CLUSTER_DELETED',
+      message: `cluster ${cluster} does not exist (deleted, possibly by ferry teardown as idle); recreate it or deploy to another cluster`,
+    };
+  }
+  const restored: Array<{ pool: string; nodeCount: number; operation: string | null }> = [];
+  for (const p of poolsToRestore(c.nodePools, restoreTo)) {
+    try {
+      const op = await directory.setNodePoolSize(nodePoolName(cluster, p.name), p.nodeCount);
+      restored.push({ pool: p.name, nodeCount: p.nodeCount, operation: op.name });
+    } catch (e) {
+      if (asFerryError(e).code !== 'CLUSTER_CONFLICT') throw e;
+      restored.push({ pool: p.name, nodeCount: p.nodeCount, operation: null });
+    }
+  }
+  return { ok: true, restored };
+}

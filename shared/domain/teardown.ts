@@ -1,0 +1,552 @@
+/**
+ * Scheduled teardown of idle resources, pure: given an inventory (caches, ferry targets, managed
+ * clusters, in-flight rollouts), a policy and `now`, which resources to tear down and why — and,
+ * for everything left alone, why not. Executors (shared/app/teardown.ts) carry the plan out, and
+ * re-check each action against a fresh read of its resource (`confirmAction`) just before the
+ * destructive call.
+ *
+ * Safe by construction — never in a plan (property-tested in test/unit/domain/teardown.test.ts):
+ * - anything not created or labelled as managed by ferry (cache: `createdBy.by === 'ferry'`;
+ *   cluster: label `managed-by=ferry`; target: has ferry state);
+ * - anything carrying the protect label (a cache is protected when a target using it is);
+ * - a cache used by a running Deployment (replicas > 0) or an in-flight rollout;
+ * - a cluster with an in-flight rollout, a running ferry Deployment, or a ferry Deployment active
+ *   within the cluster TTL;
+ * - anything active within its kind's idle TTL, or whose activity is unknown and not datable;
+ * - more than `maxActions` actions.
+ */
+import { z } from 'zod';
+import type { CacheState } from './cache.ts';
+
+export const MANAGED_LABEL_KEY = 'managed-by';
+export const MANAGED_LABEL_VALUE = 'ferry';
+export const DEFAULT_PROTECT_LABEL = 'ferry-protect';
+
+export const CLUSTER_TEARDOWN_MODES = ['scale-to-zero', 'delete'] as const;
+export type ClusterTeardownMode = (typeof CLUSTER_TEARDOWN_MODES)[number];
+
+const IsoTime = z.iso.datetime();
+
+export const TeardownPolicy = z.object({
+  /** Idle time after which a resource of each kind is torn down. */
+  idleTtlSeconds: z.object({
+    cache: z.int().min(0),
+    deployment: z.int().min(0),
+    cluster: z.int().min(0),
+  }),
+  /** A resource carrying this label (any value but `false`) is never touched. */
+  protectLabel: z.string().min(1),
+  /** Plan only. */
+  dryRun: z.boolean(),
+  /** At most this many actions per run (the rest wait for the next run). */
+  maxActions: z.int().min(0),
+  /** What tearing down a cluster means. */
+  clusterMode: z.enum(CLUSTER_TEARDOWN_MODES),
+  /** Also scale idle ferry Deployments to zero (off by default). */
+  scaleDeployments: z.boolean(),
+});
+export type TeardownPolicy = z.infer<typeof TeardownPolicy>;
+
+export const DEFAULT_TEARDOWN_POLICY: TeardownPolicy = {
+  idleTtlSeconds: { cache: 6 * 3600, deployment: 24 * 3600, cluster: 24 * 3600 },
+  protectLabel: DEFAULT_PROTECT_LABEL,
+  dryRun: false,
+  maxActions: 10,
+  clusterMode: 'scale-to-zero',
+  scaleDeployments: false,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Inventory
+
+export interface CacheRef {
+  bucket: string;
+  zone: string;
+}
+
+export interface InventoryCache extends CacheRef {
+  /** Live state (lowercase); `absent` when the API no longer has it. */
+  state: CacheState;
+  /** ferry created it (its record says `createdBy.by === 'ferry'`). */
+  managed: boolean;
+  labels: Record<string, string>;
+  /** From the cache record (rollouts and running Deployments touch it). */
+  lastUsedAt: string | null;
+  createdAt: string | null;
+  /** Changes whenever the cache changes (state, update time): a re-read must see the same value. */
+  version: string;
+}
+
+export interface InventoryTarget {
+  key: string;
+  cluster: string;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  /** Replicas of the live Deployment (spec); 0 when scaled to zero or absent. */
+  replicas: number;
+  /** Last time the target was seen serving (replicas > 0 and, when readable, requests counted). */
+  lastActiveAt: string | null;
+  /** Caches its current Deployment reads through. */
+  caches: CacheRef[];
+  version: string;
+}
+
+export interface InventoryNodePool {
+  name: string;
+  nodeCount: number;
+  /** Autoscaler bounds when autoscaling is on. */
+  autoscaling: { minNodeCount: number; maxNodeCount: number } | null;
+}
+
+export const CLUSTER_STATUSES = ['PROVISIONING', 'RUNNING', 'RECONCILING', 'STOPPING', 'ERROR', 'DEGRADED', 'UNKNOWN'] as const;
+export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
+
+export interface InventoryCluster {
+  /** GKE resource name `projects/P/locations/L/clusters/C` (the target's `cluster`). */
+  name: string;
+  labels: Record<string, string>;
+  status: ClusterStatus;
+  nodePools: InventoryNodePool[];
+  createdAt: string | null;
+  /** Label fingerprint + status + pool sizes: a re-read must see the same value. */
+  version: string;
+}
+
+export interface InventoryRollout {
+  id: string;
+  targetKey: string;
+  cluster: string;
+  caches: CacheRef[];
+}
+
+export interface TeardownInventory {
+  caches: InventoryCache[];
+  targets: InventoryTarget[];
+  clusters: InventoryCluster[];
+  /** Rollouts not in a terminal phase. */
+  inFlight: InventoryRollout[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan
+
+export const SKIP_REASONS = [
+  'NOT_MANAGED',
+  'PROTECTED',
+  'IN_USE_BY_DEPLOYMENT',
+  'IN_USE_BY_ROLLOUT',
+  'ROLLOUT_IN_FLIGHT',
+  'DEPLOYMENT_RUNNING',
+  'RECENTLY_ACTIVE',
+  'ACTIVITY_UNKNOWN',
+  'NOT_ACTIVE_STATE',
+  'ALREADY_TORN_DOWN',
+  'POLICY_OFF',
+  'MAX_ACTIONS',
+] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+export const ACTION_REASONS = ['IDLE_CACHE', 'IDLE_DEPLOYMENT', 'IDLE_CLUSTER'] as const;
+
+export const ResourceRef = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('cache'), bucket: z.string(), zone: z.string() }),
+  z.object({ kind: z.literal('deployment'), targetKey: z.string(), cluster: z.string(), namespace: z.string(), name: z.string() }),
+  z.object({ kind: z.literal('cluster'), name: z.string() }),
+]);
+export type ResourceRef = z.infer<typeof ResourceRef>;
+
+export const TeardownAction = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('disable-cache'), bucket: z.string(), zone: z.string() }),
+  z.object({ kind: z.literal('scale-deployment'), targetKey: z.string(), cluster: z.string(), namespace: z.string(), name: z.string() }),
+  z.object({ kind: z.literal('scale-node-pools'), cluster: z.string(), nodePools: z.array(z.string()).min(1) }),
+  z.object({ kind: z.literal('delete-cluster'), cluster: z.string() }),
+]);
+export type TeardownAction = z.infer<typeof TeardownAction>;
+export type TeardownActionKind = TeardownAction['kind'];
+
+export const PlannedAction = z.object({
+  action: TeardownAction,
+  reason: z.enum(ACTION_REASONS),
+  message: z.string(),
+  /** Last activity the decision was based on (null: none recorded, dated by creation). */
+  idleSince: IsoTime.nullable(),
+  idleSeconds: z.number(),
+  /** The resource's version when planned: the executor re-reads and skips if it changed. */
+  expectVersion: z.string(),
+});
+export type PlannedAction = z.infer<typeof PlannedAction>;
+
+export const PlanSkip = z.object({ resource: ResourceRef, reason: z.enum(SKIP_REASONS), message: z.string() });
+export type PlanSkip = z.infer<typeof PlanSkip>;
+
+export const TeardownPlan = z.object({
+  at: IsoTime,
+  dryRun: z.boolean(),
+  policy: TeardownPolicy,
+  actions: z.array(PlannedAction),
+  skipped: z.array(PlanSkip),
+});
+export type TeardownPlan = z.infer<typeof TeardownPlan>;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+export const cacheRefKey = (c: CacheRef): string => `${c.bucket}~${c.zone}`;
+export function actionKey(a: TeardownAction): string {
+  switch (a.kind) {
+    case 'disable-cache':
+      return `cache:${cacheRefKey(a)}`;
+    case 'scale-deployment':
+      return `deployment:${a.targetKey}`;
+    case 'scale-node-pools':
+    case 'delete-cluster':
+      return `cluster:${a.cluster}`;
+  }
+}
+
+/** Protected when the label is present with any value other than `false`. */
+export function isProtected(labels: Record<string, string>, protectLabel: string): boolean {
+  return Object.hasOwn(labels, protectLabel) && labels[protectLabel] !== 'false';
+}
+export const isManagedCluster = (labels: Record<string, string>): boolean => labels[MANAGED_LABEL_KEY] === MANAGED_LABEL_VALUE;
+
+const ms = (iso: string | null): number | null => {
+  if (iso === null) return null;
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : null;
+};
+const latest = (xs: ReadonlyArray<string | null>): string | null => {
+  let best: string | null = null;
+  let bestMs = -Infinity;
+  for (const x of xs) {
+    const t = ms(x);
+    if (t !== null && t > bestMs) {
+      best = x;
+      bestMs = t;
+    }
+  }
+  return best;
+};
+
+type Idle = { ok: true; since: string | null; seconds: number } | { ok: false; reason: 'RECENTLY_ACTIVE' | 'ACTIVITY_UNKNOWN'; message: string };
+
+/** Idle for at least `ttl` since the last activity (or, with none, since creation). */
+function idleFor(lastActive: string | null, createdAt: string | null, ttlSeconds: number, now: Date): Idle {
+  const basis = lastActive ?? createdAt;
+  const t = ms(basis);
+  if (t === null) return { ok: false, reason: 'ACTIVITY_UNKNOWN', message: 'no recorded activity and no creation time: cannot tell how long it has been idle' };
+  const seconds = (now.getTime() - t) / 1000;
+  if (seconds < ttlSeconds) {
+    return { ok: false, reason: 'RECENTLY_ACTIVE', message: `${lastActive ? 'active' : 'created'} ${Math.max(0, Math.floor(seconds))}s ago, idle TTL is ${ttlSeconds}s` };
+  }
+  return { ok: true, since: lastActive, seconds };
+}
+
+const KIND_ORDER: Record<TeardownActionKind, number> = { 'disable-cache': 0, 'scale-deployment': 1, 'scale-node-pools': 2, 'delete-cluster': 2 };
+
+// ---------------------------------------------------------------------------------------------
+// The planner
+
+/**
+ * The plan for `inventory` under `policy` at `now`. Deterministic: the same inputs (in any order)
+ * give the same plan. Actions are ordered cheapest-to-undo first (caches, Deployments, clusters),
+ * longest idle first within a kind, then by key; beyond `maxActions` they are skipped (MAX_ACTIONS).
+ */
+export function planTeardown(inventory: TeardownInventory, policy: TeardownPolicy, now: Date): TeardownPlan {
+  const candidates: PlannedAction[] = [];
+  const skipped: PlanSkip[] = [];
+  const skip = (resource: ResourceRef, reason: SkipReason, message: string): void => {
+    skipped.push({ resource, reason, message });
+  };
+
+  const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  const targets = [...inventory.targets].sort(byKey); // the order of the inventory must not matter
+  const targetsByKey = new Map(targets.map((t) => [t.key, t]));
+  // Caches in use: by a running Deployment or an in-flight rollout.
+  const usersOfCache = new Map<string, InventoryTarget[]>();
+  for (const t of targets) {
+    for (const c of t.caches) {
+      const k = cacheRefKey(c);
+      usersOfCache.set(k, [...(usersOfCache.get(k) ?? []), t]);
+    }
+  }
+  const rolloutsOfCache = new Map<string, InventoryRollout[]>();
+  for (const r of inventory.inFlight) {
+    for (const c of r.caches) {
+      const k = cacheRefKey(c);
+      rolloutsOfCache.set(k, [...(rolloutsOfCache.get(k) ?? []), r]);
+    }
+  }
+
+  // Caches
+  for (const c of inventory.caches) {
+    const ref: ResourceRef = { kind: 'cache', bucket: c.bucket, zone: c.zone };
+    const k = cacheRefKey(c);
+    const users = usersOfCache.get(k) ?? [];
+    const rollouts = rolloutsOfCache.get(k) ?? [];
+    if (!c.managed) { skip(ref, 'NOT_MANAGED', 'not created by ferry'); continue; }
+    const protectedUser = users.find((u) => isProtected(u.labels, policy.protectLabel));
+    if (isProtected(c.labels, policy.protectLabel) || protectedUser) {
+      skip(ref, 'PROTECTED', protectedUser ? `used by protected target ${protectedUser.key}` : `carries ${policy.protectLabel}`);
+      continue;
+    }
+    if (rollouts.length) { skip(ref, 'IN_USE_BY_ROLLOUT', `in-flight rollout ${rollouts.map((r) => r.id).sort().join(', ')} uses it`); continue; }
+    const running = users.filter((u) => u.replicas > 0);
+    if (running.length) { skip(ref, 'IN_USE_BY_DEPLOYMENT', `running Deployment ${running.map((u) => u.key).sort().join(', ')} uses it`); continue; }
+    if (c.state === 'disabled' || c.state === 'absent' || c.state === 'failed') { skip(ref, 'ALREADY_TORN_DOWN', `cache is ${c.state}`); continue; }
+    if (c.state !== 'running' && c.state !== 'paused') { skip(ref, 'NOT_ACTIVE_STATE', `cache is ${c.state}`); continue; }
+    const idle = idleFor(latest([c.lastUsedAt, ...users.map((u) => u.lastActiveAt)]), c.createdAt, policy.idleTtlSeconds.cache, now);
+    if (!idle.ok) { skip(ref, idle.reason, idle.message); continue; }
+    candidates.push({
+      action: { kind: 'disable-cache', bucket: c.bucket, zone: c.zone },
+      reason: 'IDLE_CACHE',
+      message: `cache gs://${c.bucket} in ${c.zone} idle ${Math.floor(idle.seconds)}s (TTL ${policy.idleTtlSeconds.cache}s): disable (deleted by the service after 1 h; resumable until then)`,
+      idleSince: idle.since,
+      idleSeconds: idle.seconds,
+      expectVersion: c.version,
+    });
+  }
+
+  // Deployments (ferry targets)
+  const inFlightByTarget = new Map<string, InventoryRollout[]>();
+  for (const r of inventory.inFlight) inFlightByTarget.set(r.targetKey, [...(inFlightByTarget.get(r.targetKey) ?? []), r]);
+  for (const t of inventory.targets) {
+    if (t.replicas <= 0) continue; // nothing to scale; not an interesting skip
+    const ref: ResourceRef = { kind: 'deployment', targetKey: t.key, cluster: t.cluster, namespace: t.namespace, name: t.name };
+    if (!policy.scaleDeployments) { skip(ref, 'POLICY_OFF', 'policy does not scale idle Deployments'); continue; }
+    if (isProtected(t.labels, policy.protectLabel)) { skip(ref, 'PROTECTED', `carries ${policy.protectLabel}`); continue; }
+    const rs = inFlightByTarget.get(t.key) ?? [];
+    if (rs.length) { skip(ref, 'ROLLOUT_IN_FLIGHT', `rollout ${rs.map((r) => r.id).sort().join(', ')} in flight`); continue; }
+    const idle = idleFor(t.lastActiveAt, null, policy.idleTtlSeconds.deployment, now);
+    if (!idle.ok) { skip(ref, idle.reason, idle.message); continue; }
+    candidates.push({
+      action: { kind: 'scale-deployment', targetKey: t.key, cluster: t.cluster, namespace: t.namespace, name: t.name },
+      reason: 'IDLE_DEPLOYMENT',
+      message: `Deployment ${t.namespace}/${t.name} on ${t.cluster} served nothing for ${Math.floor(idle.seconds)}s (TTL ${policy.idleTtlSeconds.deployment}s): scale to 0`,
+      idleSince: idle.since,
+      idleSeconds: idle.seconds,
+      expectVersion: t.version,
+    });
+  }
+
+  // Clusters
+  for (const cl of inventory.clusters) {
+    const ref: ResourceRef = { kind: 'cluster', name: cl.name };
+    if (!isManagedCluster(cl.labels)) { skip(ref, 'NOT_MANAGED', `no label ${MANAGED_LABEL_KEY}=${MANAGED_LABEL_VALUE}`); continue; }
+    if (isProtected(cl.labels, policy.protectLabel)) { skip(ref, 'PROTECTED', `carries ${policy.protectLabel}`); continue; }
+    const rs = inventory.inFlight.filter((r) => r.cluster === cl.name || targetsByKey.get(r.targetKey)?.cluster === cl.name);
+    if (rs.length) { skip(ref, 'ROLLOUT_IN_FLIGHT', `rollout ${rs.map((r) => r.id).sort().join(', ')} in flight`); continue; }
+    const ts = targets.filter((t) => t.cluster === cl.name);
+    const protectedT = ts.find((t) => isProtected(t.labels, policy.protectLabel));
+    if (protectedT) { skip(ref, 'PROTECTED', `hosts protected target ${protectedT.key}`); continue; }
+    const runningT = ts.filter((t) => t.replicas > 0);
+    if (runningT.length) { skip(ref, 'DEPLOYMENT_RUNNING', `Deployment ${runningT.map((t) => t.key).sort().join(', ')} has replicas`); continue; }
+    if (cl.status !== 'RUNNING') { skip(ref, 'NOT_ACTIVE_STATE', `cluster is ${cl.status}`); continue; }
+    const idle = idleFor(latest(ts.map((t) => t.lastActiveAt)), cl.createdAt, policy.idleTtlSeconds.cluster, now);
+    if (!idle.ok) { skip(ref, idle.reason, idle.message); continue; }
+    if (policy.clusterMode === 'delete') {
+      candidates.push({
+        action: { kind: 'delete-cluster', cluster: cl.name },
+        reason: 'IDLE_CLUSTER',
+        message: `cluster ${cl.name} idle ${Math.floor(idle.seconds)}s (TTL ${policy.idleTtlSeconds.cluster}s): delete`,
+        idleSince: idle.since,
+        idleSeconds: idle.seconds,
+        expectVersion: cl.version,
+      });
+      continue;
+    }
+    const pools = cl.nodePools.filter((p) => p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0).map((p) => p.name).sort();
+    if (pools.length === 0) { skip(ref, 'ALREADY_TORN_DOWN', 'every node pool is at zero'); continue; }
+    candidates.push({
+      action: { kind: 'scale-node-pools', cluster: cl.name, nodePools: pools },
+      reason: 'IDLE_CLUSTER',
+      message: `cluster ${cl.name} idle ${Math.floor(idle.seconds)}s (TTL ${policy.idleTtlSeconds.cluster}s): scale node pools ${pools.join(', ')} to 0`,
+      idleSince: idle.since,
+      idleSeconds: idle.seconds,
+      expectVersion: cl.version,
+    });
+  }
+
+  candidates.sort(
+    (a, b) =>
+      KIND_ORDER[a.action.kind] - KIND_ORDER[b.action.kind] ||
+      b.idleSeconds - a.idleSeconds ||
+      (actionKey(a.action) < actionKey(b.action) ? -1 : actionKey(a.action) > actionKey(b.action) ? 1 : 0),
+  );
+  const actions = candidates.slice(0, policy.maxActions);
+  for (const a of candidates.slice(policy.maxActions)) {
+    skipped.push({ resource: refOfAction(a.action), reason: 'MAX_ACTIONS', message: `over the limit of ${policy.maxActions} actions per run; next run` });
+  }
+  skipped.sort((a, b) => {
+    const ka = refKey(a.resource), kb = refKey(b.resource);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+  return { at: now.toISOString(), dryRun: policy.dryRun, policy, actions, skipped };
+}
+
+export function refOfAction(a: TeardownAction): ResourceRef {
+  switch (a.kind) {
+    case 'disable-cache':
+      return { kind: 'cache', bucket: a.bucket, zone: a.zone };
+    case 'scale-deployment':
+      return { kind: 'deployment', targetKey: a.targetKey, cluster: a.cluster, namespace: a.namespace, name: a.name };
+    case 'scale-node-pools':
+    case 'delete-cluster':
+      return { kind: 'cluster', name: a.cluster };
+  }
+}
+export function refKey(r: ResourceRef): string {
+  switch (r.kind) {
+    case 'cache':
+      return `cache:${cacheRefKey(r)}`;
+    case 'deployment':
+      return `deployment:${r.targetKey}`;
+    case 'cluster':
+      return `cluster:${r.name}`;
+  }
+}
+
+/** The actions an executor may carry out: none on a dry run. */
+export const executableActions = (plan: TeardownPlan): PlannedAction[] => (plan.dryRun ? [] : plan.actions);
+
+export type Confirmation = { ok: true } | { ok: false; reason: SkipReason | 'CHANGED' | 'GONE'; message: string };
+
+/**
+ * Just before a destructive call: is `planned` still right, given a fresh inventory (re-read
+ * resource plus the current targets and rollouts)? The resource must be unchanged (same version)
+ * and the planner, run again on the fresh inventory (without the action limit), must plan the same
+ * action.
+ */
+export function confirmAction(planned: PlannedAction, fresh: TeardownInventory, policy: TeardownPolicy, now: Date): Confirmation {
+  const key = actionKey(planned.action);
+  const found = findVersion(planned.action, fresh);
+  if (found === null) return { ok: false, reason: 'GONE', message: `${key} is gone` };
+  if (found !== planned.expectVersion) return { ok: false, reason: 'CHANGED', message: `${key} changed since planned (${planned.expectVersion} → ${found})` };
+  const again = planTeardown(fresh, { ...policy, maxActions: Number.MAX_SAFE_INTEGER }, now);
+  const same = again.actions.find((a) => actionKey(a.action) === key && a.action.kind === planned.action.kind);
+  if (!same) {
+    const why = again.skipped.find((s) => refKey(s.resource) === refKey(refOfAction(planned.action)));
+    return { ok: false, reason: why?.reason ?? 'CHANGED', message: why?.message ?? `${key} is no longer planned` };
+  }
+  return { ok: true };
+}
+
+function findVersion(a: TeardownAction, inv: TeardownInventory): string | null {
+  switch (a.kind) {
+    case 'disable-cache':
+      return inv.caches.find((c) => c.bucket === a.bucket && c.zone === a.zone)?.version ?? null;
+    case 'scale-deployment':
+      return inv.targets.find((t) => t.key === a.targetKey)?.version ?? null;
+    case 'scale-node-pools':
+    case 'delete-cluster':
+      return inv.clusters.find((c) => c.name === a.cluster)?.version ?? null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity (recorded by the reconciler)
+
+/**
+ * The target's new lastActiveAt after an observation: active when it has replicas and either its
+ * request counters moved since last time or they could not be read (unreachable counts as active:
+ * ferry never assumes idleness it cannot see). `requests` is the sum of the pods' vLLM request
+ * counters when read.
+ */
+export function nextActivity(
+  prev: { lastActiveAt: string | null; requests: number | null },
+  observed: { replicas: number; requests: number | null; busy?: boolean },
+  now: Date,
+): { lastActiveAt: string | null; requests: number | null; source: 'metrics' | 'replicas' | 'none' } {
+  if (observed.replicas <= 0) return { lastActiveAt: prev.lastActiveAt, requests: prev.requests, source: 'none' };
+  if (observed.requests === null) return { lastActiveAt: now.toISOString(), requests: prev.requests, source: 'replicas' };
+  const moved = observed.busy === true || prev.requests === null || observed.requests !== prev.requests; // a restart resets counters: also "moved"
+  return { lastActiveAt: moved ? now.toISOString() : prev.lastActiveAt, requests: observed.requests, source: 'metrics' };
+}
+
+/**
+ * From vLLM's Prometheus text (`/metrics`): finished requests (`vllm:request_success_total`,
+ * summed over labels) and whether any request is running or waiting now. null when the text has
+ * none of these metrics (not a vLLM, or not up).
+ */
+export function parseVllmActivity(text: string): { requests: number; busy: boolean } | null {
+  let requests = 0;
+  let inFlight = 0;
+  let seen = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^(vllm:request_success_total|vllm:num_requests_running|vllm:num_requests_waiting)(?:\{[^}]*\})?\s+([0-9.eE+-]+|NaN)/.exec(line.trim());
+    if (!m) continue;
+    const v = Number(m[2]);
+    if (!Number.isFinite(v)) continue;
+    seen = true;
+    if (m[1] === 'vllm:request_success_total') requests += v;
+    else inFlight += v;
+  }
+  return seen ? { requests, busy: inFlight > 0 } : null;
+}
+
+/** Firestore `targetActivity/{targetKey}`: when a target last served (kept apart from TargetState). */
+export const TargetActivity = z.object({
+  schemaVersion: z.literal(1),
+  key: z.string(),
+  target: z.object({ cluster: z.string(), namespace: z.string(), name: z.string() }),
+  lastActiveAt: IsoTime.nullable(),
+  /** Sum of the pods' finished-request counters at the last read (null: never read). */
+  requests: z.number().nullable(),
+  replicas: z.int().min(0),
+  /** What the last observation was based on. */
+  source: z.enum(['metrics', 'replicas', 'none']),
+  /** Why the pods' /metrics could not be read, when they could not (absence is recorded, not faked). */
+  metricsError: z.string().nullable(),
+  observedAt: IsoTime,
+});
+export type TargetActivity = z.infer<typeof TargetActivity>;
+
+export const ACTION_OUTCOMES = ['done', 'started', 'skipped', 'failed', 'planned'] as const;
+export const ActionResult = z.object({
+  action: TeardownAction,
+  outcome: z.enum(ACTION_OUTCOMES),
+  /** A reason code: SkipReason / CHANGED / GONE when skipped, an error code when failed. */
+  reason: z.string().nullable(),
+  message: z.string(),
+  /** GKE operations started for it (polled to DONE, or left running when `started`). */
+  operations: z.array(z.string()),
+  at: IsoTime,
+});
+export type ActionResult = z.infer<typeof ActionResult>;
+
+/** Firestore `teardownRuns/{id}`: one scheduled or manual run. */
+export const TeardownRun = z.object({
+  schemaVersion: z.literal(1),
+  id: z.string(),
+  trigger: z.enum(['schedule', 'cli', 'http']),
+  startedAt: IsoTime,
+  finishedAt: IsoTime.nullable(),
+  dryRun: z.boolean(),
+  plan: TeardownPlan,
+  results: z.array(ActionResult),
+  /** What could not be inventoried (a cluster unreachable, an API down): left alone this run. */
+  inventoryWarnings: z.array(z.string()),
+  summary: z.object({ planned: z.int(), done: z.int(), started: z.int(), skipped: z.int(), failed: z.int() }),
+});
+export type TeardownRun = z.infer<typeof TeardownRun>;
+
+/** A one-line summary of a run (logs, chat). */
+export function summarizeRun(run: TeardownRun): string {
+  const s = run.summary;
+  const head = run.dryRun ? `teardown (dry run): ${s.planned} action(s) planned` : `teardown: ${s.done} done, ${s.started} started, ${s.skipped} skipped at re-check, ${s.failed} failed of ${s.planned} planned`;
+  const lines = (run.dryRun ? run.plan.actions.map((a) => `• ${a.message}`) : run.results.map((r) => `• ${r.outcome}: ${r.message}`));
+  return [head, ...lines].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bringing a cluster back (deploy after scale-to-zero)
+
+/**
+ * Node pools to bring back before applying to a cluster ferry scaled to zero: pools at zero nodes
+ * without an autoscaler (an autoscaled pool grows by itself when pods are pending).
+ */
+export function poolsToRestore(pools: readonly InventoryNodePool[], restoreTo = 1): Array<{ name: string; nodeCount: number }> {
+  return pools.filter((p) => p.nodeCount === 0 && p.autoscaling === null).map((p) => ({ name: p.name, nodeCount: restoreTo }));
+}

@@ -1,0 +1,70 @@
+/**
+ * The GKE clusters ferry may tear down or bring back (FACTS §5): list them with their labels, label
+ * fingerprint, status and node pools; resize a node pool; delete a cluster. GKE answers resize and
+ * delete with its own Operation (not an LRO): poll `getOperation` until DONE and check `error`.
+ *
+ * Errors are FerryErrors:
+ *
+ * | code                 | gRPC status        | meaning                                   |
+ * |----------------------|--------------------|-------------------------------------------|
+ * | CLUSTER_NOT_FOUND    | NOT_FOUND (5)      | no such cluster, node pool or operation   |
+ * | CLUSTER_CONFLICT     | FAILED_PRECONDITION (9), ABORTED (10) | another operation is running on it |
+ * | CLUSTER_FORBIDDEN    | PERMISSION_DENIED (7), UNAUTHENTICATED (16) | IAM              |
+ * | CLUSTER_INVALID      | INVALID_ARGUMENT (3)| e.g. a negative node count               |
+ * | CLUSTER_UNAVAILABLE (retryable) | UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL | try later |
+ *
+ * Adapters: shared/adapters/cluster-directory-gke.ts (`@google-cloud/container` ClusterManagerClient),
+ * shared/adapters/cluster-directory-fake.ts (stateful, clock-driven; there is no GKE emulator). Both
+ * are held to test/contract/cluster-directory.contract.ts.
+ */
+import type { ClusterStatus, InventoryNodePool } from '../domain/teardown.ts';
+
+export const CLUSTER_DIRECTORY_ERROR_CODES = ['CLUSTER_NOT_FOUND', 'CLUSTER_CONFLICT', 'CLUSTER_FORBIDDEN', 'CLUSTER_INVALID', 'CLUSTER_UNAVAILABLE'] as const;
+export type ClusterDirectoryErrorCode = (typeof CLUSTER_DIRECTORY_ERROR_CODES)[number];
+
+export interface ManagedCluster {
+  /** `projects/P/locations/L/clusters/C`. */
+  name: string;
+  location: string;
+  labels: Record<string, string>;
+  labelFingerprint: string;
+  status: ClusterStatus;
+  nodePools: InventoryNodePool[];
+  /** RFC 3339. */
+  createTime: string | null;
+}
+
+export const GKE_OPERATION_STATUSES = ['PENDING', 'RUNNING', 'DONE', 'ABORTING', 'UNKNOWN'] as const;
+export type GkeOperationStatus = (typeof GKE_OPERATION_STATUSES)[number];
+
+export interface GkeOperation {
+  /** Full name `projects/P/locations/L/operations/OP` (what getOperation takes). */
+  name: string;
+  kind: 'set-node-pool-size' | 'delete-cluster' | 'other';
+  /** The cluster or node pool it acts on. */
+  target: string;
+  status: GkeOperationStatus;
+  /** Set when DONE and failed. */
+  error: { code: string; message: string } | null;
+}
+
+export interface ClusterDirectory {
+  /** Clusters in the project (all locations), optionally only those carrying `label=value`. */
+  list(filter?: { label?: { key: string; value: string } }): Promise<ManagedCluster[]>;
+  /** One cluster; null when it does not exist. */
+  get(name: string): Promise<ManagedCluster | null>;
+  /** Resize `…/clusters/C/nodePools/NP` (fixed size; the autoscaler's minimum is not changed). */
+  setNodePoolSize(nodePool: string, nodeCount: number): Promise<GkeOperation>;
+  /** Set a node pool's autoscaling bounds (`min = 0` so it can shrink to nothing). */
+  setNodePoolAutoscaling(nodePool: string, bounds: { minNodeCount: number; maxNodeCount: number }): Promise<GkeOperation>;
+  deleteCluster(name: string): Promise<GkeOperation>;
+  getOperation(name: string): Promise<GkeOperation>;
+}
+
+/** `…/clusters/C` + pool → `…/clusters/C/nodePools/NP`. */
+export const nodePoolName = (cluster: string, pool: string): string => `${cluster}/nodePools/${pool}`;
+/** A version string for re-reads: fingerprint, status and pool sizes. */
+export function clusterVersion(c: ManagedCluster): string {
+  const pools = [...c.nodePools].sort((a, b) => (a.name < b.name ? -1 : 1)).map((p) => `${p.name}=${p.nodeCount}${p.autoscaling ? `[${p.autoscaling.minNodeCount}-${p.autoscaling.maxNodeCount}]` : ''}`);
+  return `${c.labelFingerprint}|${c.status}|${pools.join(',')}`;
+}

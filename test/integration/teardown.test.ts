@@ -1,0 +1,136 @@
+/**
+ * Scheduled teardown on the local stack: three Anywhere Caches of a bucket of this test's own
+ * (served by the stack's Storage Control fake) with records in Firestore whose last use is ten days
+ * ago — one ferry created for a target with no Deployment (idle), one ferry created for a target
+ * whose Deployment runs (in use), one found existing (not ferry's). A dry run (through the
+ * teardownIdle function's tick, and `ferry teardown --dry-run`) changes nothing and records a run;
+ * `ferry teardown` disables only the idle one and records what it did. The local stack has no GKE
+ * (FERRY_TEARDOWN_CLUSTERS=off): cluster teardown is covered by unit tests against the fake
+ * cluster directory.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { PubSub } from '@google-cloud/pubsub';
+import { KubeConfig, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { firestoreClient } from '../../shared/adapters/firestore.ts';
+import { FirestoreCacheRecords } from '../../shared/adapters/firestore-caches.ts';
+import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown.ts';
+import { HttpCacheControl, storageControlFakeAdmin } from '../../shared/adapters/storage-control-http.ts';
+import { recordCacheEvent } from '../../shared/domain/cache.ts';
+import { TeardownRun } from '../../shared/domain/teardown.ts';
+import { main } from '../../shared/cli/main.ts';
+
+const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_KUBE_ADMIN_KUBECONFIG', 'FERRY_STORAGE_CONTROL_EMULATOR_HOST', 'FERRY_TEARDOWN_TOPIC');
+const BUCKET = uniqueName('ferry-teardown-it').toLowerCase();
+const NS = 'ferry-teardown-it';
+const IDLE = 'us-central1-a';
+const BUSY = 'us-central1-b';
+const EXTERNAL = 'us-central1-c';
+const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
+const records = new FirestoreCacheRecords(db);
+const store = new FirestoreTeardownStore(db);
+const control = new HttpCacheControl(env.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
+const fake = storageControlFakeAdmin(env.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
+const pubsub = new PubSub({ projectId: env.GOOGLE_CLOUD_PROJECT });
+const admin = new KubeConfig();
+admin.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
+const apps = admin.makeApiClient(AppsV1Api);
+const core = admin.makeApiClient(CoreV1Api);
+const TEN_DAYS_AGO = new Date(Date.now() - 10 * 86_400_000);
+/** Three days: nothing another test file made minutes ago can be idle for this policy. */
+const cliEnv = { ...process.env, FERRY_TEARDOWN_CACHE_IDLE_SECONDS: String(3 * 86_400), FERRY_TEARDOWN_CLUSTERS: 'off' };
+
+async function runCli(args: string[]): Promise<{ code: number; run: TeardownRun }> {
+  let out = '';
+  let err = '';
+  const code = await main(['teardown', ...args, '--json'], { stdout: (s) => void (out += s), stderr: (s) => void (err += s), env: cliEnv });
+  assert.ok(out.trim().startsWith('{'), `ferry teardown printed JSON (stderr: ${err})`);
+  return { code, run: TeardownRun.parse(JSON.parse(out)) };
+}
+
+const target = (name: string) => ({ targetKey: `local~${NS}~${name}`, target: { cluster: 'local', namespace: NS, name }, rolloutId: `ro-${name}`, requestedBy: null });
+const liveStates = async () => Object.fromEntries(await Promise.all([IDLE, BUSY, EXTERNAL].map(async (z) => [z, (await control.get(BUCKET, z))?.state ?? 'absent'])));
+const mine = (run: TeardownRun) => run.plan.actions.filter((a) => a.action.kind === 'disable-cache' && a.action.bucket === BUCKET);
+
+before(async () => {
+  await core.createNamespace({ body: { metadata: { name: NS } } }).catch(() => undefined);
+  // A running Deployment (no GPU: the simulated GPUs stay free) for the busy cache's target.
+  await apps.createNamespacedDeployment({
+    namespace: NS,
+    body: {
+      metadata: { name: 'busy', labels: { 'app.kubernetes.io/managed-by': 'ferry' } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'busy' } },
+        template: { metadata: { labels: { app: 'busy' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+      },
+    },
+  });
+  for (const zone of [IDLE, BUSY, EXTERNAL]) await control.create(BUCKET, zone);
+  await eventually('caches running', liveStates, (s) => Object.values(s).every((x) => x === 'running'), 30_000);
+  const seed = async (zone: string, by: 'ferry' | 'external', user?: string) => {
+    const live = await control.get(BUCKET, zone);
+    await records.mutate(BUCKET, zone, () =>
+      recordCacheEvent(undefined, { bucket: BUCKET, zone, now: TEN_DAYS_AGO, live, ...(by === 'ferry' ? { action: 'create' as const } : {}), ...(user ? { use: target(user) } : {}) }),
+    );
+  };
+  await seed(IDLE, 'ferry', 'idle');
+  await seed(BUSY, 'ferry', 'busy');
+  await seed(EXTERNAL, 'external');
+});
+
+after(async () => {
+  await core.deleteNamespace({ name: NS }).catch(() => undefined);
+  await fake.reset(BUCKET).catch(() => undefined);
+  const snap = await db.collection('caches').where('bucket', '==', BUCKET).get();
+  await Promise.all(snap.docs.map((d) => d.ref.delete()));
+  await pubsub.close();
+});
+
+test('a dry run through the teardownIdle tick changes nothing and records the run', async () => {
+  const since = new Date().toISOString();
+  await pubsub.topic(env.FERRY_TEARDOWN_TOPIC).publishMessage({ json: { dryRun: true } });
+  const run = await eventually(
+    'a dry teardown run recorded by the function',
+    async () => (await store.listRuns(20)).find((r) => r.startedAt >= since && r.trigger === 'schedule' && r.dryRun && r.finishedAt),
+    (r) => r !== undefined,
+    60_000,
+    300,
+  );
+  assert.ok(run);
+  assert.ok(run.results.every((r) => r.outcome === 'planned'));
+  assert.deepEqual(await liveStates(), { [IDLE]: 'running', [BUSY]: 'running', [EXTERNAL]: 'running' });
+});
+
+test('ferry teardown --dry-run plans disabling only the idle cache, with reasons for the others, and changes nothing', async () => {
+  const { code, run } = await runCli(['--dry-run']);
+  assert.equal(code, 0);
+  assert.equal(run.dryRun, true);
+  assert.deepEqual(mine(run).map((a) => [a.action.kind === 'disable-cache' && a.action.zone, a.reason]), [[IDLE, 'IDLE_CACHE']]);
+  const why = (zone: string) => run.plan.skipped.find((s) => s.resource.kind === 'cache' && s.resource.bucket === BUCKET && s.resource.zone === zone)?.reason;
+  assert.equal(why(BUSY), 'IN_USE_BY_DEPLOYMENT');
+  assert.equal(why(EXTERNAL), 'NOT_MANAGED');
+  assert.deepEqual(await liveStates(), { [IDLE]: 'running', [BUSY]: 'running', [EXTERNAL]: 'running' });
+  assert.ok(await store.getRun(run.id), `teardownRuns/${run.id} exists`);
+});
+
+test('ferry teardown disables the idle managed cache only, and records what it did', async () => {
+  const { code, run } = await runCli([]);
+  assert.equal(code, 0);
+  assert.equal(run.dryRun, false);
+  const done = run.results.filter((r) => r.action.kind === 'disable-cache' && r.action.bucket === BUCKET);
+  assert.deepEqual(done.map((r) => [r.action.kind === 'disable-cache' && r.action.zone, r.outcome]), [[IDLE, 'done']]);
+  assert.deepEqual(await liveStates(), { [IDLE]: 'disabled', [BUSY]: 'running', [EXTERNAL]: 'running' });
+  const rec = await records.get(BUCKET, IDLE);
+  assert.equal(rec?.state, 'disabled');
+  assert.equal(rec?.lastAction?.kind, 'disable');
+  const stored = await store.getRun(run.id);
+  assert.ok(stored?.finishedAt);
+  assert.ok(stored.summary.done >= 1);
+
+  // Run again: the disabled cache is already torn down; nothing more happens to this bucket.
+  const again = await runCli([]);
+  assert.deepEqual(mine(again.run), []);
+  assert.equal(again.run.plan.skipped.find((s) => s.resource.kind === 'cache' && s.resource.bucket === BUCKET && s.resource.zone === IDLE)?.reason, 'ALREADY_TORN_DOWN');
+});

@@ -1,0 +1,71 @@
+/**
+ * A deploy to a GKE cluster teardown touched (handleDeployRequest with a cluster directory): a
+ * deleted cluster is refused with CLUSTER_DELETED before anything is admitted; fixed-size node
+ * pools at zero are resized back.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { handleDeployRequest, type RolloutDeps } from '../../../shared/app/rollouts.ts';
+import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory-fake.ts';
+import { memoryLogger } from '../../../shared/adapters/logging.ts';
+import type { RejectedRequest, RolloutState } from '../../../shared/ports/rollout-state.ts';
+import type { CheckpointState } from '../../../shared/ports/checkpoint-state.ts';
+
+const CLUSTER = 'projects/demo-ferry/locations/us-central1/clusters/gpu';
+const clock = { now: () => new Date('2026-06-01T12:00:00.000Z') };
+
+function deps(directory: FakeClusterDirectory) {
+  const rejected: RejectedRequest[] = [];
+  let admitted = 0;
+  const rollouts = {
+    recordRejected: async (r: RejectedRequest) => void rejected.push(r),
+    admit: async () => {
+      admitted++;
+      return { outcome: 'duplicate', by: 'messageId', rolloutId: null };
+    },
+  } as unknown as RolloutState;
+  const versions = {
+    getVersion: async () => ({ model: 'm', version: 'v1', status: 'valid', uri: 'gs://models/models/m/v1/', summary: { tensorBytes: 1000, shards: 1 }, contentKey: 'k', errors: [], missing: [] }),
+    getModel: async () => ({ model: 'm' }),
+  } as unknown as CheckpointState;
+  const d: RolloutDeps = {
+    rollouts, versions, clusters: { get: async () => { throw new Error('not used'); } }, publisher: { publishJson: async () => 'id' } as unknown as RolloutDeps['publisher'],
+    clock, logger: memoryLogger(), config: {}, clusterDirectory: directory,
+  };
+  return { d, rejected, admittedCalls: () => admitted };
+}
+
+const msg = (cluster: string) => ({
+  messageId: 'msg-1',
+  data: new TextEncoder().encode(JSON.stringify({
+    apiVersion: 'ferry/v1', model: 'm', version: 'v1', target: { cluster, namespace: 'ns', name: 'm' },
+    accelerator: { type: 'nvidia-l4', count: 1 }, requestedBy: { source: 'cli', principal: 't' },
+  })),
+});
+
+test('a deploy to a deleted cluster is refused with CLUSTER_DELETED, nothing admitted', async () => {
+  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+  const { d, rejected, admittedCalls } = deps(directory);
+  const out = await handleDeployRequest(msg(CLUSTER), d);
+  assert.equal(out.outcome, 'rejected');
+  assert.equal(out.outcome === 'rejected' && out.reason, 'CLUSTER_DELETED');
+  assert.match(rejected[0]!.message, /does not exist/);
+  assert.equal(admittedCalls(), 0);
+});
+
+test('a deploy to a cluster whose fixed node pool is at zero resizes it back, then goes on', async () => {
+  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+  directory.seed({ location: 'us-central1', name: 'gpu', nodePools: [{ name: 'l4', nodeCount: 0, autoscaling: null }] });
+  const { d, admittedCalls } = deps(directory);
+  const out = await handleDeployRequest(msg(CLUSTER), d);
+  assert.notEqual(out.outcome, 'rejected');
+  assert.equal(admittedCalls(), 1);
+  assert.deepEqual(directory.calls.filter((c) => c.method === 'setNodePoolSize').map((c) => c.name), [`${CLUSTER}/nodePools/l4`]);
+});
+
+test('the local cluster is never looked up in the directory', async () => {
+  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+  const { d } = deps(directory);
+  await handleDeployRequest(msg('local'), d);
+  assert.deepEqual(directory.calls, []);
+});

@@ -1,0 +1,266 @@
+/**
+ * The teardown use case against the Storage Control fake, the cluster-directory fake (manual clock)
+ * and in-memory state: idle caches disabled, in-use ones kept, dry runs touch nothing (property:
+ * random inventories), a change between plan and act is caught by the re-read, GKE operations are
+ * polled, the run is recorded; and the activity recorder.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { FakeStorageControl } from '../../../shared/adapters/storage-control-fake.ts';
+import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory-fake.ts';
+import { runTeardown, recordTargetActivity, type TeardownDeps } from '../../../shared/app/teardown.ts';
+import { recordCacheEvent, type CacheRecord } from '../../../shared/domain/cache.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE, TeardownRun, type TargetActivity } from '../../../shared/domain/teardown.ts';
+import { newTargetState, type Rollout, type TargetState } from '../../../shared/domain/rollout.ts';
+import { memoryLogger } from '../../../shared/adapters/logging.ts';
+import type { CacheRecords } from '../../../shared/ports/cache-records.ts';
+import type { ClusterClient, ClusterProvider } from '../../../shared/ports/cluster.ts';
+import type { RolloutState } from '../../../shared/ports/rollout-state.ts';
+import type { TeardownStore } from '../../../shared/ports/teardown-store.ts';
+import type { V1Deployment } from '@kubernetes/client-node';
+
+class MemoryCacheRecords implements CacheRecords {
+  readonly docs = new Map<string, CacheRecord>();
+  async get(bucket: string, zone: string) {
+    return structuredClone(this.docs.get(`${bucket}~${zone}`));
+  }
+  async list() {
+    return [...this.docs.values()].map((r) => structuredClone(r));
+  }
+  async mutate(bucket: string, zone: string, change: (c: CacheRecord | undefined) => CacheRecord | undefined) {
+    const next = change(structuredClone(this.docs.get(`${bucket}~${zone}`)));
+    if (next) this.docs.set(`${bucket}~${zone}`, structuredClone(next));
+    return structuredClone(this.docs.get(`${bucket}~${zone}`));
+  }
+}
+
+class MemoryStore implements TeardownStore {
+  targets: TargetState[] = [];
+  activity = new Map<string, TargetActivity>();
+  runs = new Map<string, TeardownRun>();
+  async listTargets() { return structuredClone(this.targets); }
+  async listActivity() { return [...this.activity.values()].map((a) => structuredClone(a)); }
+  async getActivity(k: string) { return structuredClone(this.activity.get(k)); }
+  async saveActivity(a: TargetActivity) { this.activity.set(a.key, structuredClone(a)); }
+  async saveRun(r: TeardownRun) { this.runs.set(r.id, TeardownRun.parse(structuredClone(r))); }
+  async getRun(id: string) { return structuredClone(this.runs.get(id)); }
+  async listRuns() { return [...this.runs.values()]; }
+}
+
+/** Deployments by `cluster~ns~name` → replicas; scale calls recorded. */
+function fakeClusters(deployments: Map<string, { replicas: number; labels?: Record<string, string> }>, metrics?: (pod: string) => string) {
+  const scaled: string[] = [];
+  const provider: ClusterProvider = {
+    async get(cluster: string) {
+      const client: Partial<ClusterClient> = {
+        async getDeployment(ns: string, name: string) {
+          const d = deployments.get(`${cluster}~${ns}~${name}`);
+          return d ? ({ metadata: { name, namespace: ns, labels: d.labels ?? {}, resourceVersion: String(d.replicas) }, spec: { replicas: d.replicas } } as V1Deployment) : undefined;
+        },
+        async scaleDeployment(ns: string, name: string, replicas: number) {
+          scaled.push(`${cluster}~${ns}~${name}=${replicas}`);
+          const d = deployments.get(`${cluster}~${ns}~${name}`);
+          if (d) d.replicas = replicas;
+        },
+        async listPods(ns: string) {
+          return [{ metadata: { name: `${ns}-pod` }, status: { phase: 'Running' } }];
+        },
+        ...(metrics ? { podProxyGet: async (_ns: string, pod: string) => metrics(pod) } : {}),
+      };
+      return client as ClusterClient;
+    },
+  };
+  return { provider, scaled };
+}
+
+const H = 3600_000;
+const GKE = 'projects/demo-ferry/locations/us-central1/clusters/gpu';
+
+async function setup() {
+  let t = Date.UTC(2026, 10, 21, 12);
+  const clock = { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
+  const control = new FakeStorageControl({ clock, createDelayMs: 1000, defaultLocation: 'US-CENTRAL1' });
+  const records = new MemoryCacheRecords();
+  const store = new MemoryStore();
+  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry', pendingMs: 1000, durationMs: 5000 });
+  const deployments = new Map<string, { replicas: number; labels?: Record<string, string> }>();
+  const { provider, scaled } = fakeClusters(deployments);
+  const inFlight: Rollout[] = [];
+  const rollouts = { listInFlight: async () => structuredClone(inFlight) } as unknown as RolloutState;
+  const deps: TeardownDeps = {
+    control, records, store, rollouts, clusters: provider, directory, clock, logger: memoryLogger(),
+    sleep: async (ms) => clock.advance(ms),
+  };
+  /** A cache ferry created at t0 for `users` (targets), running. */
+  async function cache(zone: string, users: Array<{ cluster: string; name: string }>, createdBy: 'ferry' | 'external' = 'ferry') {
+    await control.create('models', zone);
+    clock.advance(2000);
+    const live = await control.get('models', zone);
+    let rec: CacheRecord | undefined;
+    for (const [i, u] of users.entries()) {
+      rec = recordCacheEvent(rec, {
+        bucket: 'models', zone, now: clock.now(), live, ...(i === 0 && createdBy === 'ferry' ? { action: 'create' as const } : {}),
+        use: { rolloutId: `ro-${u.name}`, targetKey: `${u.cluster === 'local' ? 'local' : 'demo-ferry.us-central1.gpu'}~ns~${u.name}`, target: { cluster: u.cluster, namespace: 'ns', name: u.name }, requestedBy: null },
+      });
+    }
+    rec ??= recordCacheEvent(undefined, { bucket: 'models', zone, now: clock.now(), live, ...(createdBy === 'ferry' ? { action: 'create' as const } : {}) });
+    records.docs.set(`models~${zone}`, rec);
+  }
+  function target(cluster: string, name: string, replicas: number, labels?: Record<string, string>) {
+    const st = newTargetState({ cluster, namespace: 'ns', name }, clock.now());
+    store.targets.push(st);
+    deployments.set(`${cluster}~ns~${name}`, { replicas, ...(labels ? { labels } : {}) });
+    return st;
+  }
+  return { clock, control, records, store, directory, deployments, scaled, inFlight, deps, cache, target };
+}
+
+test('an idle managed cache is disabled; one used by a running Deployment is not; the run is recorded', async () => {
+  const s = await setup();
+  s.target('local', 'idle', 0);
+  s.target('local', 'busy', 1);
+  await s.cache('us-central1-a', [{ cluster: 'local', name: 'idle' }]);
+  await s.cache('us-central1-b', [{ cluster: 'local', name: 'busy' }]);
+  await s.cache('us-central1-c', [], 'external');
+  s.clock.advance(10 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.deepEqual(run.results.map((r) => [r.action.kind, r.outcome]), [['disable-cache', 'done']]);
+  assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'disabled');
+  assert.equal((await s.control.get('models', 'us-central1-b'))?.state, 'running');
+  assert.equal((await s.control.get('models', 'us-central1-c'))?.state, 'running');
+  const rec = await s.records.get('models', 'us-central1-a');
+  assert.equal(rec?.state, 'disabled');
+  assert.equal(rec?.lastAction?.kind, 'disable');
+  const stored = s.store.runs.get(run.id)!;
+  assert.ok(stored.finishedAt);
+  assert.deepEqual(stored.summary, { planned: 1, done: 1, started: 0, skipped: 0, failed: 0 });
+  assert.ok(stored.plan.skipped.some((x) => x.reason === 'IN_USE_BY_DEPLOYMENT'));
+  assert.ok(stored.plan.skipped.some((x) => x.reason === 'NOT_MANAGED'));
+});
+
+test('an unreadable Deployment counts as running: its caches are kept', async () => {
+  const s = await setup();
+  s.store.targets.push(newTargetState({ cluster: GKE, namespace: 'ns', name: 'gone' }, s.clock.now()));
+  await s.cache('us-central1-a', [{ cluster: GKE, name: 'gone' }]);
+  s.clock.advance(10 * H);
+  const deps: TeardownDeps = { ...s.deps, clusters: { get: async () => { throw new Error('unreachable'); } } };
+  const run = await runTeardown(deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.equal(run.results.length, 0);
+  assert.ok(run.inventoryWarnings.some((w) => /counted as running/.test(w)));
+  assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'running');
+});
+
+test('re-read before acting: a rollout that started after planning saves the cache', async () => {
+  const s = await setup();
+  await s.cache('us-central1-a', []);
+  s.clock.advance(10 * H);
+  let calls = 0;
+  const rollouts = {
+    listInFlight: async () =>
+      calls++ === 0 ? [] : [{ id: 'ro-new', targetKey: 'local~ns~x', target: { cluster: 'local', namespace: 'ns', name: 'x' }, cache: { bucket: 'models', zones: ['us-central1-a'] } } as unknown as Rollout],
+  } as unknown as RolloutState;
+  const run = await runTeardown({ ...s.deps, rollouts }, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.deepEqual(run.results.map((r) => [r.outcome, r.reason]), [['skipped', 'IN_USE_BY_ROLLOUT']]);
+  assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'running');
+});
+
+test('an idle managed GKE cluster: node pools scaled to zero (operations polled to DONE); an unmanaged one untouched', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }, { name: 'auto', nodeCount: 1, autoscaling: { minNodeCount: 1, maxNodeCount: 4 } }] });
+  s.directory.seed({ location: 'us-central1', name: 'theirs', createTime: s.clock.now().toISOString(), nodePools: [{ name: 'p', nodeCount: 3, autoscaling: null }] });
+  s.target(GKE, 'm', 0);
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
+  assert.deepEqual(run.results.map((r) => [r.action.kind, r.outcome]), [['scale-node-pools', 'done']]);
+  assert.equal(run.results[0]!.operations.length, 3, 'autoscaling min → 0, then two resizes');
+  const c = await s.directory.get(GKE);
+  assert.deepEqual(c?.nodePools.map((p) => [p.name, p.nodeCount, p.autoscaling?.minNodeCount ?? null]), [['l4', 0, null], ['auto', 0, 0]]);
+  assert.equal((await s.directory.get('projects/demo-ferry/locations/us-central1/clusters/theirs'))?.nodePools[0]?.nodeCount, 3);
+});
+
+test('a cluster with a running Deployment or an in-flight rollout is not torn down', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  s.target(GKE, 'm', 1);
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 }, clusterMode: 'delete' } });
+  assert.equal(run.results.length, 0);
+  assert.ok(await s.directory.get(GKE));
+});
+
+test('dry run, over random inventories: nothing destructive is called, the plan is recorded', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.record({ zone: fc.constantFrom('us-central1-a', 'us-central1-b', 'us-central1-c', 'us-central1-f'), user: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: null }), managed: fc.boolean() }), { maxLength: 4 }),
+      fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c'), replicas: fc.nat(2) }), { maxLength: 3 }),
+      fc.boolean(),
+      fc.constantFrom('scale-to-zero', 'delete' as const),
+      fc.nat(40),
+      async (caches, targets, managedCluster, clusterMode, hours) => {
+        const s = await setup();
+        const seen = new Set<string>();
+        for (const t of targets) if (!seen.has(t.name)) (seen.add(t.name), s.target(GKE, t.name, t.replicas));
+        const zones = new Set<string>();
+        for (const c of caches) if (!zones.has(c.zone)) (zones.add(c.zone), await s.cache(c.zone, c.user ? [{ cluster: GKE, name: c.user }] : [], c.managed ? 'ferry' : 'external'));
+        s.directory.seed({ location: 'us-central1', name: 'gpu', labels: managedCluster ? { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE } : {}, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+        s.clock.advance(hours * H);
+        const before = s.control.stats().calls;
+        const run = await runTeardown(s.deps, { policy: { dryRun: true, scaleDeployments: true, clusterMode, idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+        const after = s.control.stats().calls;
+        assert.equal(after.disable, before.disable);
+        assert.deepEqual(s.directory.calls.filter((c) => !['list', 'get'].includes(c.method)), []);
+        assert.deepEqual(s.scaled, []);
+        assert.equal(run.dryRun, true);
+        assert.ok(run.results.every((r) => r.outcome === 'planned'));
+        assert.ok(s.store.runs.has(run.id));
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test('activity: replicas without readable metrics count as active, and the absence is recorded', async () => {
+  const s = await setup();
+  s.target('local', 'up', 1);
+  s.target('local', 'down', 0);
+  const r = await recordTargetActivity({ store: s.store, clusters: s.deps.clusters, clock: s.clock, logger: memoryLogger() });
+  assert.deepEqual(r, { observed: 2, active: 1, metricsRead: 0, failed: 0 });
+  const up = s.store.activity.get('local~ns~up')!;
+  assert.equal(up.lastActiveAt, s.clock.now().toISOString());
+  assert.equal(up.source, 'replicas');
+  assert.match(up.metricsError ?? '', /cannot proxy/);
+  assert.equal(s.store.activity.get('local~ns~down')!.lastActiveAt, null);
+});
+
+test('activity: vLLM counters read through the proxy; unchanged counters do not move lastActiveAt', async () => {
+  const s = await setup();
+  let served = 10;
+  const { provider } = fakeClusters(new Map([['local~ns~m', { replicas: 1 }]]), () => `# HELP x\nvllm:request_success_total{finished_reason="stop",model_name="m"} ${served}\nvllm:num_requests_running{model_name="m"} 0\n`);
+  s.store.targets.push(newTargetState({ cluster: 'local', namespace: 'ns', name: 'm' }, s.clock.now()));
+  const deps = { store: s.store, clusters: provider, clock: s.clock, logger: memoryLogger() };
+  await recordTargetActivity(deps);
+  const t0 = s.clock.now().toISOString();
+  s.clock.advance(H);
+  await recordTargetActivity(deps);
+  assert.equal(s.store.activity.get('local~ns~m')!.lastActiveAt, t0, 'no new requests');
+  assert.equal(s.store.activity.get('local~ns~m')!.source, 'metrics');
+  served = 12;
+  s.clock.advance(H);
+  await recordTargetActivity(deps);
+  assert.equal(s.store.activity.get('local~ns~m')!.lastActiveAt, s.clock.now().toISOString());
+});
+
+test('ensureClusterCapacity: a deleted cluster is refused; fixed pools at zero are resized back, autoscaled ones left to the autoscaler', async () => {
+  const { ensureClusterCapacity } = await import('../../../shared/app/teardown.ts');
+  const s = await setup();
+  const gone = await ensureClusterCapacity(GKE, s.directory);
+  assert.equal(gone.ok, false);
+  assert.equal(!gone.ok && gone.reason, 'CLUSTER_DELETED');
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: {}, nodePools: [{ name: 'l4', nodeCount: 0, autoscaling: null }, { name: 'auto', nodeCount: 0, autoscaling: { minNodeCount: 0, maxNodeCount: 3 } }, { name: 'up', nodeCount: 2, autoscaling: null }] });
+  const r = await ensureClusterCapacity(GKE, s.directory);
+  assert.ok(r.ok);
+  assert.deepEqual(r.ok && r.restored.map((x) => [x.pool, x.nodeCount, x.operation !== null]), [['l4', 1, true]]);
+  s.clock.advance(10_000);
+  assert.equal((await s.directory.get(GKE))?.nodePools.find((p) => p.name === 'l4')?.nodeCount, 1);
+});
