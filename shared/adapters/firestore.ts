@@ -101,6 +101,19 @@ export class FirestoreCheckpointState implements CheckpointState {
     run: { contentKey: string; generation: string; files: VersionDoc['files']; eventId: string; now: Date; leaseMs: number },
   ): Promise<ClaimDecision> {
     const now = run.now.toISOString();
+    // Late and duplicate events far outnumber the one that claims: they find the claim with a plain
+    // read and skip, instead of each opening a transaction on the same documents (which made the
+    // claimer's own transactions wait behind hundreds of others). Only a missing or expired claim
+    // goes on to the transaction, which decides again from what it reads.
+    try {
+      const pre = await this.claimRef(ref, run.contentKey).get();
+      if (pre.exists) {
+        const decision = decideClaim(parse(ValidationClaim, pre.data(), pre.ref.path), run);
+        if (decision.action === 'skip') return decision;
+      }
+    } catch (e) {
+      throw firestoreError(e, 'claimValidation');
+    }
     return this.tx('claimValidation', async (t) => {
       const claimSnap = await t.get(this.claimRef(ref, run.contentKey));
       const doc = await this.readVersion(t, ref, now);

@@ -9,7 +9,7 @@ import { PubSubPublisher, pubsubClient } from '../../shared/adapters/pubsub.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { isTerminalPhase } from '../../shared/domain/rollout.ts';
-import { uploadVersion } from './upload-version.ts';
+import { uploadVersion } from '../helpers/upload-version.ts';
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
@@ -46,8 +46,15 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
   for (let i = 0; i < N; i++) {
     const t0 = Date.now();
     const messageId = await publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, req('bench-lat', `lat-${i}`, i));
-    const r = await waitRollout(messageId, (p) => p !== 'pending' && p !== 'applying');
-    applied.push(Date.parse(r.history.find((h) => h.phase === 'progressing')?.at ?? r.updatedAt) - t0);
+    // Applied = the API server holds a Deployment whose pod template carries this rollout's id.
+    const r = await waitRollout(messageId, () => true);
+    for (;;) {
+      const d = await apps.readNamespacedDeployment({ namespace: 'bench-lat', name: `lat-${i}` }).catch(() => undefined);
+      if (d?.spec?.template.metadata?.annotations?.['ferry.dev/rollout-id'] === r.id) break;
+      if (Date.now() - t0 > 120_000) throw new Error(`lat-${i} was never applied`);
+      await sleep(10);
+    }
+    applied.push(Date.now() - t0);
     const fin = await waitRollout(messageId, (p) => isTerminalPhase(p as never));
     done.push(Date.parse(fin.updatedAt) - t0);
     // Free the GPU for the next sample (the simulated cluster has 8 L4s).

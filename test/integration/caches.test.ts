@@ -10,19 +10,16 @@
  */
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { readdirSync } from 'node:fs';
-import { Storage } from '@google-cloud/storage';
 import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
-import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
+import { uploadVersion as uploadReferenceVersion } from '../helpers/upload-version.ts';
+import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { FirestoreCacheRecords } from '../../shared/adapters/firestore-caches.ts';
 import { HttpCacheControl, storageControlFakeAdmin } from '../../shared/adapters/storage-control-http.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
-import type { VersionDoc } from '../../shared/domain/version.ts';
 import { main } from '../../shared/cli/main.ts';
 import type { CachesJson } from '../../shared/cli/commands/caches.ts';
 
@@ -30,12 +27,10 @@ const env = stackEnv(
   'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET',
   'FERRY_DEPLOY_TOPIC', 'KUBECONFIG', 'FERRY_KUBE_ADMIN_KUBECONFIG', 'FERRY_STORAGE_CONTROL_EMULATOR_HOST',
 );
-const LLAMA = join(import.meta.dirname, '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const BUCKET = env.FERRY_BUCKET;
 const ZONE_A = 'us-central1-a';
 const ZONE_B = 'us-central1-b';
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
-const versions = new FirestoreCheckpointState(db);
 const rollouts = new FirestoreRolloutState(db);
 const records = new FirestoreCacheRecords(db);
 const control = new HttpCacheControl(env.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
@@ -50,15 +45,7 @@ const model = uniqueName('cache');
 const NS = 'ferry-caches-it';
 const deployed: string[] = [];
 
-async function uploadVersion(version: string): Promise<VersionDoc> {
-  const bucket = new Storage({ projectId: env.GOOGLE_CLOUD_PROJECT, apiEndpoint: env.STORAGE_EMULATOR_HOST }).bucket(BUCKET);
-  const prefix = `models/${model}/${version}/`;
-  const last = ['model.safetensors.index.json', 'config.json'];
-  const names = readdirSync(LLAMA);
-  await Promise.all(names.filter((n) => !last.includes(n)).map((n) => bucket.upload(join(LLAMA, n), { destination: prefix + n, resumable: false })));
-  for (const n of last) await bucket.upload(join(LLAMA, n), { destination: prefix + n, resumable: false });
-  return eventually(`${version} valid`, () => versions.getVersion(model, version), (d): d is VersionDoc => d?.status === 'valid');
-}
+const uploadVersion = (version: string) => uploadReferenceVersion(env, model, version);
 
 const request = (name: string, cache: DeployRequestInput['cache'], over: Partial<DeployRequestInput> = {}): DeployRequestInput => ({
   apiVersion: 'ferry/v1',

@@ -6,12 +6,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { readdirSync } from 'node:fs';
-import { Storage } from '@google-cloud/storage';
 import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { uploadVersion as uploadReferenceVersion } from '../helpers/upload-version.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { clusterProvider } from '../../shared/adapters/kubernetes.ts';
@@ -21,10 +19,8 @@ import { memoryLogger } from '../../shared/adapters/logging.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
-import type { VersionDoc } from '../../shared/domain/version.ts';
 
 const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'KUBECONFIG', 'FERRY_KUBE_ADMIN_KUBECONFIG');
-const LLAMA = join(import.meta.dirname, '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
 const versions = new FirestoreCheckpointState(db);
 const rollouts = new FirestoreRolloutState(db);
@@ -37,15 +33,7 @@ const core = admin.makeApiClient(CoreV1Api);
 const model = uniqueName('roll');
 const NS = 'ferry-it';
 
-async function uploadVersion(version: string): Promise<VersionDoc> {
-  const bucket = new Storage({ projectId: env.GOOGLE_CLOUD_PROJECT, apiEndpoint: env.STORAGE_EMULATOR_HOST }).bucket(env.FERRY_BUCKET);
-  const prefix = `models/${model}/${version}/`;
-  const names = readdirSync(LLAMA);
-  const last = ['model.safetensors.index.json', 'config.json'];
-  await Promise.all(names.filter((n) => !last.includes(n)).map((n) => bucket.upload(join(LLAMA, n), { destination: prefix + n, resumable: false })));
-  for (const n of last) await bucket.upload(join(LLAMA, n), { destination: prefix + n, resumable: false });
-  return eventually(`${version} valid`, () => versions.getVersion(model, version), (d): d is VersionDoc => d?.status === 'valid');
-}
+const uploadVersion = (version: string) => uploadReferenceVersion(env, model, version);
 
 const request = (name: string, over: Partial<DeployRequestInput> = {}): DeployRequestInput => ({
   apiVersion: 'ferry/v1',

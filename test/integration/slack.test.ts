@@ -6,22 +6,19 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { readdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Storage } from '@google-cloud/storage';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { KubeConfig, AppsV1Api } from '@kubernetes/client-node';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
-import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
+import { uploadVersion as uploadReferenceVersion } from '../helpers/upload-version.ts';
+import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { FirestoreChatCommands } from '../../shared/adapters/firestore-chat.ts';
 import { slackSignature } from '../../shared/domain/slack.ts';
 import { chatIdempotencyKey } from '../../shared/domain/chat-command.ts';
 import type { ChatMessage } from '../../shared/domain/chat-blocks.ts';
-import type { VersionDoc } from '../../shared/domain/version.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 
 const env = stackEnv(
@@ -31,9 +28,7 @@ const env = stackEnv(
 const admin = new KubeConfig();
 admin.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
 const apps = admin.makeApiClient(AppsV1Api);
-const LLAMA = join(import.meta.dirname, '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
-const versions = new FirestoreCheckpointState(db);
 const rollouts = new FirestoreRolloutState(db);
 const commands = new FirestoreChatCommands(db);
 const pubsub = new PubSub({ projectId: env.GOOGLE_CLOUD_PROJECT });
@@ -87,15 +82,7 @@ after(async () => {
   server.close();
 });
 
-async function uploadVersion(version: string): Promise<VersionDoc> {
-  const bucket = new Storage({ projectId: env.GOOGLE_CLOUD_PROJECT, apiEndpoint: env.STORAGE_EMULATOR_HOST }).bucket(env.FERRY_BUCKET);
-  const prefix = `models/${model}/${version}/`;
-  const names = readdirSync(LLAMA);
-  const last = ['model.safetensors.index.json', 'config.json'];
-  await Promise.all(names.filter((n) => !last.includes(n)).map((n) => bucket.upload(join(LLAMA, n), { destination: prefix + n, resumable: false })));
-  for (const n of last) await bucket.upload(join(LLAMA, n), { destination: prefix + n, resumable: false });
-  return eventually(`${version} valid`, () => versions.getVersion(model, version), (d): d is VersionDoc => d?.status === 'valid');
-}
+const uploadVersion = (version: string) => uploadReferenceVersion(env, model, version);
 
 interface SendOptions {
   user?: string;
