@@ -1,0 +1,414 @@
+/**
+ * The teardown planner, property-tested over random inventories: each never-touch rule, the action
+ * limit, dry runs, determinism (order of the inventory does not matter), and the re-read check.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  planTeardown,
+  confirmAction,
+  executableActions,
+  nextActivity,
+  poolsToRestore,
+  cacheRefKey,
+  isProtected,
+  MANAGED_LABEL_KEY,
+  MANAGED_LABEL_VALUE,
+  DEFAULT_TEARDOWN_POLICY,
+  TeardownPlan,
+  type TeardownInventory,
+  type TeardownPolicy,
+  type InventoryCache,
+  type InventoryTarget,
+  type InventoryCluster,
+  type InventoryRollout,
+  type PlannedAction,
+} from '../../../shared/domain/teardown.ts';
+
+const NOW = new Date('2026-06-01T12:00:00.000Z');
+const HOUR = 3600;
+const PROTECT = 'ferry-protect';
+
+const BUCKETS = ['b1', 'b2'];
+const ZONES = ['us-central1-a', 'us-central1-b', 'us-central1-c'];
+const CLUSTERS = ['projects/p/locations/us-central1/clusters/c1', 'projects/p/locations/us-central1/clusters/c2', 'projects/p/locations/us-central1/clusters/c3', 'local'];
+
+/** A time up to 3 days before NOW, or null. */
+const timeArb = fc.option(fc.integer({ min: 0, max: 72 * HOUR }).map((s) => new Date(NOW.getTime() - s * 1000).toISOString()), { nil: null });
+const labelsArb = fc.record({
+  protect: fc.constantFrom<string | null>(null, null, null, 'true', '', 'false'),
+  managed: fc.constantFrom<string | null>(MANAGED_LABEL_VALUE, MANAGED_LABEL_VALUE, null, 'someone-else'),
+}).map(({ protect, managed }) => {
+  const l: Record<string, string> = {};
+  if (protect !== null) l[PROTECT] = protect;
+  if (managed !== null) l[MANAGED_LABEL_KEY] = managed;
+  return l;
+});
+const cacheRefArb = fc.record({ bucket: fc.constantFrom(...BUCKETS), zone: fc.constantFrom(...ZONES) });
+
+const cacheArb: fc.Arbitrary<InventoryCache> = fc.record({
+  bucket: fc.constantFrom(...BUCKETS),
+  zone: fc.constantFrom(...ZONES),
+  state: fc.constantFrom('running', 'running', 'paused', 'creating', 'disabled', 'absent', 'failed', 'unknown' as const),
+  managed: fc.boolean(),
+  labels: labelsArb,
+  lastUsedAt: timeArb,
+  createdAt: timeArb,
+  version: fc.constantFrom('v1', 'v2'),
+});
+
+const targetArb: fc.Arbitrary<InventoryTarget> = fc.record({
+  cluster: fc.constantFrom(...CLUSTERS),
+  namespace: fc.constantFrom('ns1', 'ns2'),
+  name: fc.constantFrom('m1', 'm2'),
+  labels: labelsArb,
+  replicas: fc.constantFrom(0, 0, 1, 2),
+  lastActiveAt: timeArb,
+  caches: fc.array(cacheRefArb, { maxLength: 2 }),
+  version: fc.constantFrom('v1', 'v2'),
+}).map((t) => ({ ...t, key: `${t.cluster}~${t.namespace}~${t.name}` }));
+
+const clusterArb: fc.Arbitrary<InventoryCluster> = fc.record({
+  name: fc.constantFrom(...CLUSTERS),
+  labels: labelsArb,
+  status: fc.constantFrom('RUNNING', 'RUNNING', 'RUNNING', 'PROVISIONING', 'RECONCILING', 'ERROR' as const),
+  nodePools: fc.array(
+    fc.record({
+      name: fc.constantFrom('gpu', 'cpu', 'l4'),
+      nodeCount: fc.nat(3),
+      autoscaling: fc.option(fc.record({ minNodeCount: fc.nat(2), maxNodeCount: fc.integer({ min: 2, max: 5 }) }), { nil: null }),
+    }),
+    { maxLength: 3 },
+  ).map((ps) => ps.filter((p, i) => ps.findIndex((q) => q.name === p.name) === i)),
+  createdAt: timeArb,
+  version: fc.constantFrom('f1', 'f2'),
+});
+
+const uniqBy = <T>(xs: T[], key: (x: T) => string): T[] => xs.filter((x, i) => xs.findIndex((y) => key(y) === key(x)) === i);
+
+const inventoryArb: fc.Arbitrary<TeardownInventory> = fc
+  .record({
+    caches: fc.array(cacheArb, { maxLength: 6 }),
+    targets: fc.array(targetArb, { maxLength: 6 }),
+    clusters: fc.array(clusterArb, { maxLength: 4 }),
+    inFlightRaw: fc.array(fc.record({ id: fc.constantFrom('r1', 'r2', 'r3'), caches: fc.array(cacheRefArb, { maxLength: 2 }), t: fc.nat(10), cluster: fc.constantFrom(...CLUSTERS) }), { maxLength: 2 }),
+  })
+  .map(({ caches, targets, clusters, inFlightRaw }) => {
+    const ts = uniqBy(targets, (t) => t.key);
+    const inFlight: InventoryRollout[] = uniqBy(inFlightRaw, (r) => r.id).map((r) => {
+      const t = ts.length ? ts[r.t % ts.length]! : null;
+      return { id: r.id, targetKey: t?.key ?? `${r.cluster}~nsx~mx`, cluster: t?.cluster ?? r.cluster, caches: r.caches };
+    });
+    return { caches: uniqBy(caches, cacheRefKey), targets: ts, clusters: uniqBy(clusters, (c) => c.name), inFlight };
+  });
+
+const policyArb: fc.Arbitrary<TeardownPolicy> = fc.record({
+  idleTtlSeconds: fc.record({ cache: fc.integer({ min: 0, max: 48 * HOUR }), deployment: fc.integer({ min: 0, max: 48 * HOUR }), cluster: fc.integer({ min: 0, max: 48 * HOUR }) }),
+  protectLabel: fc.constant(PROTECT),
+  dryRun: fc.boolean(),
+  maxActions: fc.nat(8),
+  clusterMode: fc.constantFrom('scale-to-zero', 'delete' as const),
+  scaleDeployments: fc.boolean(),
+});
+
+const RUNS = { numRuns: 600 };
+const ago = (iso: string | null): number => (iso === null ? Infinity : (NOW.getTime() - Date.parse(iso)) / 1000);
+
+const cacheActions = (p: TeardownPlan) => p.actions.flatMap((a) => (a.action.kind === 'disable-cache' ? [a.action] : []));
+const clusterActions = (p: TeardownPlan) => p.actions.flatMap((a) => (a.action.kind === 'scale-node-pools' || a.action.kind === 'delete-cluster' ? [a.action] : []));
+const deploymentActions = (p: TeardownPlan) => p.actions.flatMap((a) => (a.action.kind === 'scale-deployment' ? [a.action] : []));
+
+describe('planTeardown: never touched', () => {
+  test('a cache not created by ferry, protected, used by a running Deployment or an in-flight rollout, or not running/paused', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        const plan = planTeardown(inv, policy, NOW);
+        for (const a of cacheActions(plan)) {
+          const c = inv.caches.find((x) => x.bucket === a.bucket && x.zone === a.zone);
+          assert.ok(c, 'only caches from the inventory');
+          assert.ok(c.managed, 'managed');
+          assert.ok(!isProtected(c.labels, PROTECT), 'not protected');
+          const k = cacheRefKey(c);
+          const users = inv.targets.filter((t) => t.caches.some((x) => cacheRefKey(x) === k));
+          assert.ok(!users.some((u) => u.replicas > 0), 'no running Deployment uses it');
+          assert.ok(!users.some((u) => isProtected(u.labels, PROTECT)), 'no protected target uses it');
+          assert.ok(!inv.inFlight.some((r) => r.caches.some((x) => cacheRefKey(x) === k)), 'no in-flight rollout uses it');
+          assert.ok(c.state === 'running' || c.state === 'paused');
+          // idle for the TTL, counting the targets' activity
+          for (const t of [c.lastUsedAt, ...users.map((u) => u.lastActiveAt)]) assert.ok(ago(t) >= policy.idleTtlSeconds.cache);
+          if (c.lastUsedAt === null && users.every((u) => u.lastActiveAt === null)) assert.ok(ago(c.createdAt) >= policy.idleTtlSeconds.cache && c.createdAt !== null);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  test('a cluster not labelled managed-by=ferry, protected, with an in-flight rollout, a running or recently active ferry Deployment, or not RUNNING', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        const plan = planTeardown(inv, policy, NOW);
+        for (const a of clusterActions(plan)) {
+          const cl = inv.clusters.find((c) => c.name === a.cluster);
+          assert.ok(cl);
+          assert.equal(cl.labels[MANAGED_LABEL_KEY], MANAGED_LABEL_VALUE);
+          assert.ok(!isProtected(cl.labels, PROTECT));
+          assert.equal(cl.status, 'RUNNING');
+          const ts = inv.targets.filter((t) => t.cluster === cl.name);
+          assert.ok(!inv.inFlight.some((r) => r.cluster === cl.name || ts.some((t) => t.key === r.targetKey)), 'no in-flight rollout');
+          assert.ok(ts.every((t) => t.replicas === 0), 'no running Deployment');
+          assert.ok(ts.every((t) => !isProtected(t.labels, PROTECT)), 'no protected target');
+          for (const t of ts) assert.ok(ago(t.lastActiveAt) >= policy.idleTtlSeconds.cluster, 'no Deployment active within the TTL');
+          assert.equal(a.kind, policy.clusterMode === 'delete' ? 'delete-cluster' : 'scale-node-pools');
+          if (a.kind === 'scale-node-pools') {
+            for (const p of a.nodePools) assert.ok(cl.nodePools.some((q) => q.name === p), 'only its own node pools');
+          }
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  test('a Deployment: only with the policy on, not protected, no rollout in flight, idle for its TTL', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        const plan = planTeardown(inv, policy, NOW);
+        const ds = deploymentActions(plan);
+        if (!policy.scaleDeployments) assert.equal(ds.length, 0);
+        for (const a of ds) {
+          const t = inv.targets.find((x) => x.key === a.targetKey);
+          assert.ok(t);
+          assert.ok(t.replicas > 0);
+          assert.ok(!isProtected(t.labels, PROTECT));
+          assert.ok(!inv.inFlight.some((r) => r.targetKey === t.key));
+          assert.ok(t.lastActiveAt !== null && ago(t.lastActiveAt) >= policy.idleTtlSeconds.deployment);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  test('every resource is either acted on or skipped with a reason, never both', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        const plan = planTeardown(inv, policy, NOW);
+        TeardownPlan.parse(plan);
+        const acted = new Set(plan.actions.map((a) => JSON.stringify(a.action.kind === 'disable-cache' ? ['cache', a.action.bucket, a.action.zone] : a.action.kind === 'scale-deployment' ? ['deployment', a.action.targetKey] : ['cluster', a.action.cluster])));
+        for (const c of inv.caches) {
+          const k = JSON.stringify(['cache', c.bucket, c.zone]);
+          const skipped = plan.skipped.filter((s) => s.resource.kind === 'cache' && s.resource.bucket === c.bucket && s.resource.zone === c.zone);
+          assert.equal(acted.has(k) ? 1 : 0, 1 - skipped.length, `cache ${k}`);
+        }
+        for (const cl of inv.clusters) {
+          const k = JSON.stringify(['cluster', cl.name]);
+          const skipped = plan.skipped.filter((s) => s.resource.kind === 'cluster' && s.resource.name === cl.name);
+          assert.equal(acted.has(k) ? 1 : 0, 1 - skipped.length, `cluster ${k}`);
+        }
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('planTeardown: limits, dry run, determinism', () => {
+  test('at most one action per resource; node pools listed are the ones not yet at zero', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        const plan = planTeardown(inv, { ...policy, maxActions: 1000 }, NOW);
+        const keys = plan.actions.map((a) => (a.action.kind === 'disable-cache' ? `c:${a.action.bucket}/${a.action.zone}` : a.action.kind === 'scale-deployment' ? `d:${a.action.targetKey}` : `k:${a.action.cluster}`));
+        assert.equal(new Set(keys).size, keys.length);
+        for (const a of clusterActions(plan)) {
+          if (a.kind !== 'scale-node-pools') continue;
+          const cl = inv.clusters.find((c) => c.name === a.cluster)!;
+          const want = cl.nodePools.filter((p) => p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0).map((p) => p.name).sort();
+          assert.deepEqual(a.nodePools, want);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  test('never more than maxActions; the overflow is skipped as MAX_ACTIONS', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        const plan = planTeardown(inv, policy, NOW);
+        const unlimited = planTeardown(inv, { ...policy, maxActions: 1000 }, NOW);
+        assert.ok(plan.actions.length <= policy.maxActions);
+        assert.equal(plan.actions.length, Math.min(policy.maxActions, unlimited.actions.length));
+        assert.deepEqual(plan.actions, unlimited.actions.slice(0, policy.maxActions), 'a prefix of the unlimited plan');
+        assert.equal(plan.skipped.filter((s) => s.reason === 'MAX_ACTIONS').length, unlimited.actions.length - plan.actions.length);
+      }),
+      RUNS,
+    );
+  });
+
+  test('a dry run plans the same actions and executes none', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        const dry = planTeardown(inv, { ...policy, dryRun: true }, NOW);
+        const wet = planTeardown(inv, { ...policy, dryRun: false }, NOW);
+        assert.deepEqual(dry.actions, wet.actions);
+        assert.equal(dry.dryRun, true);
+        assert.deepEqual(executableActions(dry), []);
+        assert.deepEqual(executableActions(wet), wet.actions);
+      }),
+      RUNS,
+    );
+  });
+
+  test('deterministic: same inputs in any order give the same plan', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, fc.integer(), (inv, policy, seed) => {
+        const shuffle = <T>(xs: T[]): T[] => {
+          const out = [...xs];
+          let s = seed;
+          for (let i = out.length - 1; i > 0; i--) {
+            s = (s * 1103515245 + 12345) & 0x7fffffff;
+            const j = s % (i + 1);
+            [out[i], out[j]] = [out[j]!, out[i]!];
+          }
+          return out;
+        };
+        const a = planTeardown(inv, policy, NOW);
+        const b = planTeardown({ caches: shuffle(inv.caches), targets: shuffle(inv.targets), clusters: shuffle(inv.clusters), inFlight: shuffle(inv.inFlight) }, policy, NOW);
+        assert.deepEqual(a, b);
+        assert.deepEqual(planTeardown(inv, policy, NOW), a);
+      }),
+      RUNS,
+    );
+  });
+
+  test('monotone in time: a later run never spares what an earlier run would tear down', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, fc.nat(48 * HOUR), (inv, policy, later) => {
+        const p = { ...policy, maxActions: 1000 };
+        const before = planTeardown(inv, p, NOW).actions.map((a) => JSON.stringify(a.action));
+        const after = new Set(planTeardown(inv, p, new Date(NOW.getTime() + later * 1000)).actions.map((a) => JSON.stringify(a.action)));
+        for (const k of before) assert.ok(after.has(k), k);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('confirmAction (re-read before a destructive call)', () => {
+  test('confirms every planned action against the same inventory', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        for (const a of planTeardown(inv, policy, NOW).actions) assert.deepEqual(confirmAction(a, inv, policy, NOW), { ok: true });
+      }),
+      RUNS,
+    );
+  });
+
+  test('refuses when the resource changed, is gone, or became in use', () => {
+    fc.assert(
+      fc.property(inventoryArb, policyArb, (inv, policy) => {
+        for (const a of planTeardown(inv, policy, NOW).actions) {
+          const changed = bump(inv, a);
+          assert.equal(confirmAction(a, changed, policy, NOW).ok, false, 'changed');
+          assert.equal(confirmAction(a, remove(inv, a), policy, NOW).ok, false, 'gone');
+          const used = startRollout(inv, a);
+          assert.equal(confirmAction(a, used, policy, NOW).ok, false, 'in use');
+        }
+      }),
+      RUNS,
+    );
+  });
+});
+
+function bump(inv: TeardownInventory, a: PlannedAction): TeardownInventory {
+  const x = a.action;
+  return {
+    ...inv,
+    caches: inv.caches.map((c) => (x.kind === 'disable-cache' && c.bucket === x.bucket && c.zone === x.zone ? { ...c, version: c.version + '+' } : c)),
+    targets: inv.targets.map((t) => (x.kind === 'scale-deployment' && t.key === x.targetKey ? { ...t, version: t.version + '+' } : t)),
+    clusters: inv.clusters.map((c) => ((x.kind === 'scale-node-pools' || x.kind === 'delete-cluster') && c.name === x.cluster ? { ...c, version: c.version + '+' } : c)),
+  };
+}
+function remove(inv: TeardownInventory, a: PlannedAction): TeardownInventory {
+  const x = a.action;
+  return {
+    ...inv,
+    caches: inv.caches.filter((c) => !(x.kind === 'disable-cache' && c.bucket === x.bucket && c.zone === x.zone)),
+    targets: inv.targets.filter((t) => !(x.kind === 'scale-deployment' && t.key === x.targetKey)),
+    clusters: inv.clusters.filter((c) => !((x.kind === 'scale-node-pools' || x.kind === 'delete-cluster') && c.name === x.cluster)),
+  };
+}
+function startRollout(inv: TeardownInventory, a: PlannedAction): TeardownInventory {
+  const x = a.action;
+  const r: InventoryRollout =
+    x.kind === 'disable-cache'
+      ? { id: 'new', targetKey: 'local~z~z', cluster: 'local', caches: [{ bucket: x.bucket, zone: x.zone }] }
+      : x.kind === 'scale-deployment'
+        ? { id: 'new', targetKey: x.targetKey, cluster: x.cluster, caches: [] }
+        : { id: 'new', targetKey: `${x.cluster}~z~z`, cluster: x.cluster, caches: [] };
+  return { ...inv, inFlight: [...inv.inFlight, r] };
+}
+
+describe('examples', () => {
+  const policy: TeardownPolicy = { ...DEFAULT_TEARDOWN_POLICY, idleTtlSeconds: { cache: HOUR, deployment: HOUR, cluster: HOUR } };
+  const old = new Date(NOW.getTime() - 10 * HOUR * 1000).toISOString();
+  const cache = (o: Partial<InventoryCache> = {}): InventoryCache => ({ bucket: 'b1', zone: 'us-central1-a', state: 'running', managed: true, labels: {}, lastUsedAt: old, createdAt: old, version: 'v', ...o });
+
+  test('an idle managed cache is disabled, with a reason', () => {
+    const plan = planTeardown({ caches: [cache()], targets: [], clusters: [], inFlight: [] }, policy, NOW);
+    assert.equal(plan.actions.length, 1);
+    assert.equal(plan.actions[0]!.reason, 'IDLE_CACHE');
+    assert.deepEqual(plan.actions[0]!.action, { kind: 'disable-cache', bucket: 'b1', zone: 'us-central1-a' });
+  });
+
+  test('a cache used by a running Deployment is kept, and so is its cluster', () => {
+    const cl = 'projects/p/locations/us-central1/clusters/c1';
+    const t: InventoryTarget = { key: `${cl}~ns~m`, cluster: cl, namespace: 'ns', name: 'm', labels: {}, replicas: 1, lastActiveAt: old, caches: [{ bucket: 'b1', zone: 'us-central1-a' }], version: 'v' };
+    const plan = planTeardown(
+      { caches: [cache()], targets: [t], clusters: [{ name: cl, labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, status: 'RUNNING', nodePools: [{ name: 'gpu', nodeCount: 2, autoscaling: null }], createdAt: old, version: 'f' }], inFlight: [] },
+      policy,
+      NOW,
+    );
+    assert.deepEqual(plan.actions, []);
+    assert.deepEqual(plan.skipped.map((s) => s.reason).sort(), ['DEPLOYMENT_RUNNING', 'IN_USE_BY_DEPLOYMENT', 'POLICY_OFF']);
+  });
+
+  test('an idle managed cluster has its non-zero pools scaled down (or is deleted)', () => {
+    const cl: InventoryCluster = {
+      name: 'projects/p/locations/l/clusters/c',
+      labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+      status: 'RUNNING',
+      nodePools: [{ name: 'b', nodeCount: 0, autoscaling: { minNodeCount: 1, maxNodeCount: 3 } }, { name: 'a', nodeCount: 2, autoscaling: null }, { name: 'z', nodeCount: 0, autoscaling: null }],
+      createdAt: old,
+      version: 'f',
+    };
+    const plan = planTeardown({ caches: [], targets: [], clusters: [cl], inFlight: [] }, policy, NOW);
+    assert.deepEqual(plan.actions[0]!.action, { kind: 'scale-node-pools', cluster: cl.name, nodePools: ['a', 'b'] });
+    const del = planTeardown({ caches: [], targets: [], clusters: [cl], inFlight: [] }, { ...policy, clusterMode: 'delete' }, NOW);
+    assert.deepEqual(del.actions[0]!.action, { kind: 'delete-cluster', cluster: cl.name });
+  });
+
+  test('unknown activity and no creation time: kept', () => {
+    const plan = planTeardown({ caches: [cache({ lastUsedAt: null, createdAt: null })], targets: [], clusters: [], inFlight: [] }, policy, NOW);
+    assert.equal(plan.skipped[0]!.reason, 'ACTIVITY_UNKNOWN');
+  });
+});
+
+describe('nextActivity', () => {
+  const t0 = '2026-06-01T00:00:00.000Z';
+  test('no replicas: unchanged', () => {
+    assert.deepEqual(nextActivity({ lastActiveAt: t0, requests: 5 }, { replicas: 0, requests: null }, NOW), { lastActiveAt: t0, requests: 5, source: 'none' });
+  });
+  test('replicas, counters unreadable: active now (idleness that cannot be seen is not assumed)', () => {
+    assert.equal(nextActivity({ lastActiveAt: t0, requests: 5 }, { replicas: 1, requests: null }, NOW).lastActiveAt, NOW.toISOString());
+  });
+  test('replicas, counters unchanged: not active; moved: active', () => {
+    assert.equal(nextActivity({ lastActiveAt: t0, requests: 5 }, { replicas: 1, requests: 5 }, NOW).lastActiveAt, t0);
+    assert.equal(nextActivity({ lastActiveAt: t0, requests: 5 }, { replicas: 1, requests: 7 }, NOW).lastActiveAt, NOW.toISOString());
+    assert.equal(nextActivity({ lastActiveAt: t0, requests: 5 }, { replicas: 1, requests: 0 }, NOW).lastActiveAt, NOW.toISOString(), 'restart resets counters');
+  });
+});
+
+test('poolsToRestore: fixed-size pools at zero', () => {
+  assert.deepEqual(
+    poolsToRestore([{ name: 'a', nodeCount: 0, autoscaling: null }, { name: 'b', nodeCount: 0, autoscaling: { minNodeCount: 0, maxNodeCount: 3 } }, { name: 'c', nodeCount: 2, autoscaling: null }]),
+    [{ name: 'a', nodeCount: 1 }],
+  );
+});
