@@ -239,6 +239,15 @@ export class FirestoreCheckpointState implements CheckpointState {
     }
   }
 
+  async listVersionsWithStatus(model: string, status: VersionDoc['status']): Promise<VersionDoc[]> {
+    try {
+      const snap = await this.modelRef(model).collection('versions').where('status', '==', status).get();
+      return snap.docs.map((d) => parse(VersionDoc, d.data(), d.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'listVersionsWithStatus');
+    }
+  }
+
   async latestValidVersion(model: string): Promise<VersionDoc | undefined> {
     try {
       const snap = await this.modelRef(model).collection('versions').where('status', '==', 'valid').orderBy('validatedAt', 'desc').limit(1).get();

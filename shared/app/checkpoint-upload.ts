@@ -175,8 +175,8 @@ export async function resumeStaleValidations(deps: UploadDeps): Promise<{ resume
   let resumed = 0;
   let failed = 0;
   for (const model of await deps.state.listModels()) {
-    for (const v of await deps.state.listVersions(model.model)) {
-      if (v.status !== 'validating' || now.getTime() - Date.parse(v.updatedAt) < deps.config.claimLeaseMs) continue;
+    for (const v of await deps.state.listVersionsWithStatus(model.model, 'validating')) {
+      if (now.getTime() - Date.parse(v.updatedAt) < deps.config.claimLeaseMs) continue;
       const m = /^gs:\/\/([^/]+)\/(.*)$/.exec(v.uri);
       const config = v.files.find((f) => f.name === 'config.json');
       if (!m || !config) continue;

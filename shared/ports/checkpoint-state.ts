@@ -36,6 +36,8 @@ export interface CheckpointState {
   getVersion(model: string, version: string): Promise<VersionDoc | undefined>;
   listModels(): Promise<ModelDoc[]>;
   listVersions(model: string): Promise<VersionDoc[]>;
+  /** Versions of a model in one status (a single-field query: it reads only the matches). */
+  listVersionsWithStatus(model: string, status: VersionDoc['status']): Promise<VersionDoc[]>;
   /** Newest valid version of a model (by validation time), if any. */
   latestValidVersion(model: string): Promise<VersionDoc | undefined>;
   setAutodeploy(model: string, targets: AutodeployTarget[], now: Date): Promise<ModelDoc>;

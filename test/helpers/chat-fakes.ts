@@ -158,6 +158,9 @@ export class FakeVersions implements CheckpointState {
     await this.wait();
     return [...this.versions.values()].filter((v) => v.model === model);
   }
+  async listVersionsWithStatus(model: string, status: VersionDoc['status']) {
+    return (await this.listVersions(model)).filter((v) => v.status === status);
+  }
   async latestValidVersion(model: string) {
     await this.wait();
     return [...this.versions.values()].filter((v) => v.model === model && v.status === 'valid').sort((a, b) => String(b.validatedAt).localeCompare(String(a.validatedAt)))[0];

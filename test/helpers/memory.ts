@@ -132,6 +132,9 @@ export class MemoryCheckpointState implements CheckpointState {
   async listVersions(m: string) {
     return [...this.versions.values()].filter((v) => v.model === m);
   }
+  async listVersionsWithStatus(m: string, status: VersionDoc['status']) {
+    return (await this.listVersions(m)).filter((v) => v.status === status);
+  }
   async latestValidVersion(m: string) {
     return (await this.listVersions(m)).filter((v) => v.status === 'valid').sort((a, b) => (b.validatedAt ?? '').localeCompare(a.validatedAt ?? ''))[0];
   }
