@@ -2,7 +2,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { CacheRecord, cacheId } from '../domain/cache.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
-import { firestoreError, parseDoc } from './firestore.ts';
+import { firestoreError, parseDoc, runTransaction } from './firestore.ts';
 
 /** Firestore keeps what JSON keeps (no undefined). */
 const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
@@ -39,7 +39,8 @@ export class FirestoreCacheRecords implements CacheRecords {
 
   async mutate(bucket: string, zone: string, change: (current: CacheRecord | undefined) => CacheRecord | undefined): Promise<CacheRecord | undefined> {
     try {
-      return await this.db.runTransaction(
+      return await runTransaction(
+        this.db,
         async (t) => {
           const ref = this.ref(bucket, zone);
           const snap = await t.get(ref);
@@ -50,7 +51,7 @@ export class FirestoreCacheRecords implements CacheRecords {
           t.set(ref, stored);
           return stored;
         },
-        { maxAttempts: 20 },
+        20,
       );
     } catch (e) {
       throw firestoreError(e, 'save cache record');

@@ -7,7 +7,7 @@ import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { ChatCommandRecord, decideChatClaim, decidePost, type PostDecision } from '../domain/chat-command.ts';
 import type { ChatCommandStore, ClaimResult } from '../ports/chat.ts';
 import { FerryError } from '../domain/errors.ts';
-import { firestoreError } from './firestore.ts';
+import { firestoreError, runTransaction } from './firestore.ts';
 
 const ALREADY_EXISTS = 6;
 
@@ -33,7 +33,7 @@ export class FirestoreChatCommands implements ChatCommandStore {
 
   private async tx<T>(what: string, fn: (t: Transaction) => Promise<T>): Promise<T> {
     try {
-      return await this.db.runTransaction(fn, { maxAttempts: 10 });
+      return await runTransaction(this.db, fn, 10);
     } catch (e) {
       throw firestoreError(e, what);
     }

@@ -7,7 +7,7 @@ import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { Rollout, TargetState, admitRollout, releaseTarget, newTargetState, isTerminalPhase, ROLLOUT_PHASES, TERMINAL_PHASES } from '../domain/rollout.ts';
 import { targetKey, type Target } from '../domain/deploy-request.ts';
 import type { AdmitResult, RejectedRequest, RolloutState } from '../ports/rollout-state.ts';
-import { firestoreError, parseDoc } from './firestore.ts';
+import { firestoreError, parseDoc, runTransaction } from './firestore.ts';
 
 const IN_FLIGHT = ROLLOUT_PHASES.filter((p) => !(TERMINAL_PHASES as readonly string[]).includes(p));
 /** Idempotency records are kept this long (a Firestore TTL policy on `expireAt` deletes them). */
@@ -33,7 +33,7 @@ export class FirestoreRolloutState implements RolloutState {
 
   private async tx<T>(what: string, fn: (t: Transaction) => Promise<T>): Promise<T> {
     try {
-      return await this.db.runTransaction(fn, { maxAttempts: 20 });
+      return await runTransaction(this.db, fn, 20);
     } catch (e) {
       throw firestoreError(e, what);
     }

@@ -16,10 +16,39 @@ import type { z } from 'zod';
 /** gRPC status codes that mean "try again". */
 const RETRYABLE = new Set([1, 4, 8, 10, 13, 14]);
 
+/**
+ * Transaction contention. Production Firestore answers it with ABORTED (which the SDK retries);
+ * the emulator, under concurrent transactions on the same documents, also answers
+ * INVALID_ARGUMENT "Transaction is invalid or closed", which the SDK does not retry.
+ */
+export function isTransactionContention(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  return code === 10 || (code === 3 && /transaction is invalid or closed/i.test(message));
+}
+
+/**
+ * runTransaction, retried a few more times (with jitter) when it ends in contention, so a burst of
+ * concurrent events converges instead of failing. What still fails is thrown as the SDK threw it.
+ */
+export async function runTransaction<T>(db: Firestore, fn: (t: Transaction) => Promise<T>, maxAttempts = 10): Promise<T> {
+  for (let round = 0; ; round++) {
+    try {
+      return await db.runTransaction(fn, { maxAttempts });
+    } catch (e) {
+      if (round >= 4 || !isTransactionContention(e)) throw e;
+      await new Promise((r) => setTimeout(r, 50 * 2 ** round + Math.random() * 100));
+    }
+  }
+}
+
 export function firestoreError(e: unknown, what: string): FerryError {
   if (e instanceof FerryError) return e;
   const code = typeof (e as { code?: unknown })?.code === 'number' ? (e as { code: number }).code : undefined;
   const message = e instanceof Error ? e.message : String(e);
+  if (isTransactionContention(e)) {
+    return new FerryError('STATE_CONTENTION', `Firestore ${what} lost to concurrent writes: ${message}`, { retryable: true, cause: e });
+  }
   if (code === undefined || RETRYABLE.has(code)) {
     return new FerryError('STATE_UNAVAILABLE', `Firestore ${what} failed: ${message}`, { retryable: true, cause: e });
   }
@@ -69,7 +98,7 @@ export class FirestoreCheckpointState implements CheckpointState {
 
   private async tx<T>(what: string, fn: (t: Transaction) => Promise<T>): Promise<T> {
     try {
-      return await this.db.runTransaction(fn, { maxAttempts: 10 });
+      return await runTransaction(this.db, fn, 10);
     } catch (e) {
       throw firestoreError(e, what);
     }
