@@ -1,7 +1,8 @@
 /**
  * Cloud Scheduler tick (through Pub/Sub) → advance every rollout in flight, then the caches (poll
  * their operations, mark the ones running Deployments rely on as used), then record target
- * activity for teardown (at most once a minute per target), then resume validations
+ * activity for teardown (at most once a minute per target), then go on bringing back node pools a
+ * deploy asked for that GKE could not start at once (one operation per cluster), then resume validations
  * whose worker died. This is what finishes work a crash or timeout interrupted: every step is safe
  * to repeat.
  */
@@ -36,6 +37,15 @@ export async function reconcileRollouts(ce: CloudEvent<unknown>): Promise<void> 
     } catch (e) {
       // Activity bookkeeping never fails the tick; unobserved activity counts as unknown, so it only delays a teardown.
       log.warn('could not record target activity', { error: e });
+    }
+    if (d.clusterDirectory && d.scaledDown) {
+      try {
+        const { continueCapacityRestores } = await import('../shared/app/teardown.ts');
+        const capacity = await continueCapacityRestores(d.clusterDirectory, d.scaledDown, d.clock, log);
+        if (capacity.clusters) result['capacity'] = capacity;
+      } catch (e) {
+        log.warn('could not go on bringing node pools back', { error: e });
+      }
     }
     try {
       const { resumeStaleValidations } = await import('../shared/app/checkpoint-upload.ts');

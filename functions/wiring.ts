@@ -18,7 +18,7 @@ import { cacheDeps } from '../shared/adapters/cache-wiring.ts';
 import { TeardownConfig } from '../shared/config.ts';
 import type { TeardownDeps, TeardownOptions } from '../shared/app/teardown.ts';
 import { FirestoreTeardownStore } from '../shared/adapters/firestore-teardown.ts';
-import { clusterDirectory } from '../shared/adapters/cluster-directory-gke.ts';
+import { capacityDirectory, clusterDirectory } from '../shared/adapters/cluster-directory-gke.ts';
 
 const env = process.env as Record<string, string | undefined>;
 
@@ -49,6 +49,7 @@ export function rolloutDeps(): RolloutDeps {
   const db = firestoreClient(base.GOOGLE_CLOUD_PROJECT);
   const clusters = clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) });
   const cacheConfig = parseConfig(CacheConfig, env);
+  const gke = parseConfig(TeardownConfig.pick({ FERRY_TEARDOWN_CLUSTERS: true, FERRY_GKE_PROJECT: true }), env);
   return {
     rollouts: new FirestoreRolloutState(db),
     versions: new FirestoreCheckpointState(db),
@@ -58,6 +59,10 @@ export function rolloutDeps(): RolloutDeps {
     clock: systemClock,
     logger: logger(),
     config: { resultsTopic: deploy.FERRY_RESULTS_TOPIC, serviceAccountName: deploy.FERRY_VLLM_SERVICE_ACCOUNT },
+    // Where teardown may scale GKE clusters down, a deploy brings their node pools back (and the
+    // reconciler finishes what GKE could not start at once); a deleted cluster is refused.
+    clusterDirectory: capacityDirectory({ mode: gke.FERRY_TEARDOWN_CLUSTERS, project: gke.FERRY_GKE_PROJECT ?? base.GOOGLE_CLOUD_PROJECT }),
+    scaledDown: new FirestoreTeardownStore(db),
   };
 }
 

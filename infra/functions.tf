@@ -118,6 +118,7 @@ resource "google_cloudfunctions2_function" "on_deploy_request" {
       FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
       FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
       FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
+      FERRY_GKE_PROJECT            = local.gke_project_id
     }
   }
 
@@ -175,6 +176,7 @@ resource "google_cloudfunctions2_function" "reconcile_rollouts" {
       FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
       FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
       FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
+      FERRY_GKE_PROJECT            = local.gke_project_id
     }
   }
 

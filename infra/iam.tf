@@ -210,6 +210,37 @@ resource "google_project_iam_member" "teardown_idle_gke_teardown" {
   member  = google_service_account.teardown_idle.member
 }
 
+# ---- GKE capacity: a deploy brings back node pools teardown scaled to zero -------------------------
+# onDeployRequest (and reconcileRollouts, which finishes what GKE could not start at once) read the
+# target cluster and resize its node pools or restore their autoscaler minimum
+# (shared/app/teardown.ts ensureClusterCapacity → ClusterCapacity port): getCluster (get),
+# setNodePoolSize/setNodePoolAutoscaling (update). No list, no delete, no operations.
+
+resource "google_project_iam_custom_role" "gke_capacity" {
+  project     = local.gke_project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_gke_capacity"
+  title       = "ferry GKE capacity"
+  description = "Read a GKE cluster and resize its node pools or restore their autoscaler minimum before a deploy."
+  permissions = [
+    "container.clusters.get",
+    "container.clusters.update",
+  ]
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "on_deploy_request_gke_capacity" {
+  project = local.gke_project_id
+  role    = google_project_iam_custom_role.gke_capacity.id
+  member  = google_service_account.on_deploy_request.member
+}
+
+resource "google_project_iam_member" "reconcile_rollouts_gke_capacity" {
+  project = local.gke_project_id
+  role    = google_project_iam_custom_role.gke_capacity.id
+  member  = google_service_account.reconcile_rollouts.member
+}
+
 # ---- Pub/Sub publishing ---------------------------------------------------------------------------
 
 # Autodeploy: a newly valid version publishes a deploy request.

@@ -5,7 +5,7 @@
  */
 import { FerryError } from '../domain/errors.ts';
 import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown.ts';
-import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, GkeOperationStatus, ManagedCluster } from '../ports/cluster-directory.ts';
+import type { ClusterCapacity, ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, GkeOperationStatus, ManagedCluster } from '../ports/cluster-directory.ts';
 
 type Client = InstanceType<(typeof import('@google-cloud/container'))['v1']['ClusterManagerClient']>;
 
@@ -178,4 +178,9 @@ export class GkeClusterDirectory implements ClusterDirectory {
 /** The ClusterDirectory for this configuration: GKE in `project`, or none (`off`: the local stack has no GKE). */
 export function clusterDirectory(opts: { mode: 'gke' | 'off'; project: string }): GkeClusterDirectory | null {
   return opts.mode === 'off' ? null : new GkeClusterDirectory(opts.project);
+}
+
+/** The deploy side (onDeployRequest, reconcileRollouts): bring pools back, never list or delete. */
+export function capacityDirectory(opts: { mode: 'gke' | 'off'; project: string }): ClusterCapacity | null {
+  return clusterDirectory(opts);
 }

@@ -1,11 +1,21 @@
-/** Firestore storage for teardown: `teardownRuns/{id}` (TeardownRun), `targetActivity/{key}` (TargetActivity), reading `targets`. */
+/**
+ * Firestore storage for teardown: `teardownRuns/{id}` (TeardownRun), `targetActivity/{key}`
+ * (TargetActivity), `scaledDownClusters/{id}` (ScaledDownCluster), reading `targets`.
+ */
+import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import { TargetState } from '../domain/rollout.ts';
-import { TargetActivity, TeardownRun } from '../domain/teardown.ts';
+import { ScaledDownCluster, TargetActivity, TeardownRun } from '../domain/teardown.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';
 import { firestoreError, parseDoc } from './firestore.ts';
 
 const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/** `projects/P/locations/L/clusters/C` → `P~L~C` (document ids cannot hold `/`); anything else hashed. */
+export function scaledDownId(cluster: string): string {
+  const m = /^projects\/([^/~]+)\/locations\/([^/~]+)\/clusters\/([^/~]+)$/.exec(cluster);
+  return m ? `${m[1]}~${m[2]}~${m[3]}` : `h-${createHash('sha256').update(cluster).digest('hex').slice(0, 32)}`;
+}
 
 export class FirestoreTeardownStore implements TeardownStore {
   private readonly db: Firestore;
@@ -71,6 +81,41 @@ export class FirestoreTeardownStore implements TeardownStore {
       return snap.docs.map((d) => parseDoc(TeardownRun, d.data(), d.ref.path));
     } catch (e) {
       throw firestoreError(e, 'list teardown runs');
+    }
+  }
+
+  async getScaledDown(cluster: string): Promise<ScaledDownCluster | undefined> {
+    try {
+      const snap = await this.db.collection('scaledDownClusters').doc(scaledDownId(cluster)).get();
+      return snap.exists ? parseDoc(ScaledDownCluster, snap.data(), snap.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'get scaled-down cluster');
+    }
+  }
+
+  async listRestoring(): Promise<ScaledDownCluster[]> {
+    try {
+      // One document per managed cluster at most: a full read is cheaper than an index to keep.
+      const snap = await this.db.collection('scaledDownClusters').get();
+      return snap.docs.map((d) => parseDoc(ScaledDownCluster, d.data(), d.ref.path)).filter((r) => r.restoreRequestedAt !== null);
+    } catch (e) {
+      throw firestoreError(e, 'list scaled-down clusters');
+    }
+  }
+
+  async saveScaledDown(rec: ScaledDownCluster): Promise<void> {
+    try {
+      await this.db.collection('scaledDownClusters').doc(scaledDownId(rec.cluster)).set(ScaledDownCluster.parse(plain(rec)));
+    } catch (e) {
+      throw firestoreError(e, 'save scaled-down cluster');
+    }
+  }
+
+  async clearScaledDown(cluster: string): Promise<void> {
+    try {
+      await this.db.collection('scaledDownClusters').doc(scaledDownId(cluster)).delete();
+    } catch (e) {
+      throw firestoreError(e, 'clear scaled-down cluster');
     }
   }
 }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { parseDeployRequest, isLatest, targetKey, parseClusterName, type DeployRequest } from '../domain/deploy-request.ts';
-import { render, objectsToApply, staleObjects, type RenderedSpec } from '../domain/render.ts';
+import { render, objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type RenderedSpec } from '../domain/render.ts';
 import { resolveAccelerator } from './serving-plan.ts';
 import { newRollout, nextStep, isTerminalPhase, type Rollout, type Action, type Observation } from '../domain/rollout.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
@@ -20,7 +20,8 @@ import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { RolloutCachePlan, CacheObservation } from '../domain/cache.ts';
 import { planRolloutCaches, ensureCaches, type CacheDeps } from './caches.ts';
-import type { ClusterDirectory } from '../ports/cluster-directory.ts';
+import type { ClusterCapacity } from '../ports/cluster-directory.ts';
+import type { ScaledDownPools } from '../ports/teardown-store.ts';
 import { ensureClusterCapacity } from './teardown.ts';
 
 export interface RolloutDeps {
@@ -39,9 +40,11 @@ export interface RolloutDeps {
   caches?: CacheDeps | undefined;
   /**
    * GKE clusters (teardown's port): with it, a deploy to a deleted cluster is refused
-   * (CLUSTER_DELETED) and node pools teardown scaled to zero are resized back before admitting.
+   * (CLUSTER_DELETED) and node pools teardown scaled to zero are brought back before admitting.
    */
-  clusterDirectory?: ClusterDirectory | null | undefined;
+  clusterDirectory?: ClusterCapacity | null | undefined;
+  /** The sizes teardown remembered (`scaledDownClusters`); without it pools come back at 1 node. */
+  scaledDown?: ScaledDownPools | null | undefined;
 }
 
 export interface DeployMessage {
@@ -98,12 +101,22 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   if (sized.recommended) rlog.info('accelerator chosen from the checkpoint', { accelerator: sized.request.accelerator });
   const request = sized.request;
 
-  // A cluster teardown deleted is refused; node pools it scaled to zero come back before applying.
+  // A cluster teardown deleted is refused; node pools it scaled to zero come back before applying,
+  // and the rollout then allows for the nodes being created.
+  let capacityWaitSeconds = 0;
   if (deps.clusterDirectory && parseClusterName(request.target.cluster)?.kind === 'gke') {
     try {
-      const capacity = await ensureClusterCapacity(request.target.cluster, deps.clusterDirectory);
+      const capacity = await ensureClusterCapacity(request.target.cluster, deps.clusterDirectory, deps.scaledDown ?? null, { now });
       if (!capacity.ok) return reject(capacity.reason, capacity.message, [], request.requestedBy.source);
-      if (capacity.restored.length) rlog.info('resizing node pools scaled to zero back up', { restored: capacity.restored });
+      if (capacity.restored.length || capacity.pending.length) {
+        capacityWaitSeconds = NODE_PROVISION_SECONDS;
+        rlog.info('bringing node pools scaled to zero back up; the progress deadline allows for node creation', {
+          restored: capacity.restored, pending: capacity.pending, capacityWaitSeconds,
+        });
+      }
+      if (capacity.pending.length) {
+        rlog.warn(`node pools ${capacity.pending.join(', ')} could not be resized yet (another GKE operation is running on the cluster); the next deploy retries them`, { code: 'CLUSTER_CONFLICT' });
+      }
     } catch (e) {
       const err = asFerryError(e, 'CLUSTER_UNAVAILABLE', true);
       if (err.retryable) throw err;
@@ -149,6 +162,7 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
       },
       ...(deps.config.serviceAccountName ? { serviceAccountName: deps.config.serviceAccountName } : {}),
       ...(Object.keys(nodeSelectorExtra).length ? { nodeSelectorExtra } : {}),
+      ...(capacityWaitSeconds ? { capacityWaitSeconds } : {}),
     });
   } catch (e) {
     const err = asFerryError(e, 'RENDER_FAILED');

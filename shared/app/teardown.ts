@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  planTeardown, confirmAction, executableActions, nextActivity, parseVllmActivity, actionKey, summarizeRun, poolsToRestore,
+  planTeardown, confirmAction, executableActions, nextActivity, parseVllmActivity, actionKey, summarizeRun, rememberPools, restorePlan,
   DEFAULT_TEARDOWN_POLICY,
   type ActionResult, type CacheRef, type InventoryCache, type InventoryCluster, type InventoryRollout, type InventoryTarget,
   type PlannedAction, type TargetActivity, type TeardownInventory, type TeardownPolicy, type TeardownRun,
@@ -23,9 +23,9 @@ import { asFerryError } from '../domain/errors.ts';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
-import { clusterVersion, nodePoolName, type ClusterDirectory, type GkeOperation, type ManagedCluster } from '../ports/cluster-directory.ts';
+import { clusterVersion, nodePoolName, type ClusterCapacity, type ClusterDirectory, type GkeOperation, type ManagedCluster } from '../ports/cluster-directory.ts';
 import type { RolloutState } from '../ports/rollout-state.ts';
-import type { TeardownStore } from '../ports/teardown-store.ts';
+import type { ScaledDownPools, TeardownStore } from '../ports/teardown-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 
@@ -183,7 +183,7 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
   // Record the plan first: a run that dies half-way still says what it meant to do.
   await deps.store.saveRun(run);
   for (const planned of executableActions(plan)) {
-    const result = await executeOne(planned, policy, deps, opts, log);
+    const result = await executeOne(planned, policy, deps, opts, log, run.id);
     run.results.push(result);
     if (result.outcome !== 'planned') run.summary[result.outcome]++;
     await deps.store.saveRun(run);
@@ -197,7 +197,7 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
   return run;
 }
 
-async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: TeardownDeps, opts: TeardownOptions, log: Logger): Promise<ActionResult> {
+async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: TeardownDeps, opts: TeardownOptions, log: Logger, runId: string): Promise<ActionResult> {
   const a = planned.action;
   const at = () => deps.clock.now().toISOString();
   const key = actionKey(a);
@@ -233,6 +233,9 @@ async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: 
       case 'scale-node-pools': {
         if (!deps.directory) return result('failed', 'NO_CLUSTER_DIRECTORY', 'no cluster directory configured');
         const c = await deps.directory.get(a.cluster);
+        // Remember the sizes first, so a later deploy brings back exactly these (and a run that
+        // dies half-way still left the record).
+        if (c) await deps.store.saveScaledDown(rememberPools(await deps.store.getScaledDown(a.cluster), a.cluster, c.nodePools, a.nodePools, { runId, now: deps.clock.now() }));
         const ops: string[] = [];
         for (const pool of a.nodePools) {
           const p = c?.nodePools.find((x) => x.name === pool);
@@ -391,17 +394,32 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 // Deploying to a cluster teardown touched
 
 export type CapacityCheck =
-  | { ok: true; restored: Array<{ pool: string; nodeCount: number; operation: string | null }> }
+  | { ok: true; restored: RestoredPool[]; pending: string[] }
   | { ok: false; reason: 'CLUSTER_DELETED'; message: string };
 
+export interface RestoredPool {
+  pool: string;
+  /** `resize`: nodeCount nodes; `autoscaling`: the autoscaler minimum back to minNodeCount. */
+  kind: 'resize' | 'autoscaling';
+  nodeCount: number;
+  operation: string;
+}
+
 /**
- * Before a deploy to a GKE cluster: a deleted cluster is refused with a clear reason; fixed-size
- * node pools at zero (scaled down by teardown) are resized back (to `restoreTo` nodes) so the new
- * pods have somewhere to run. Autoscaled pools need nothing: pending pods scale them up from zero.
- * Resizes are started, not waited for (GKE runs one operation per cluster at a time: a pool that
- * meets CLUSTER_CONFLICT is reported with a null operation and retried by the next deploy).
+ * Before a deploy to a GKE cluster: a deleted cluster is refused with a clear reason; node pools
+ * teardown scaled to zero come back — to the size or autoscaler minimum remembered in
+ * `scaledDownClusters` (a fixed pool at zero with nothing remembered gets `fallbackSize` nodes; an
+ * autoscaled one is left to the autoscaler, which grows it for pending pods). Operations are started,
+ * not waited for: the rollout's progress deadline is extended for node provisioning instead. GKE
+ * runs one operation per cluster at a time, so a pool that meets CLUSTER_CONFLICT is `pending` and
+ * stays remembered: the next deploy to the cluster starts it.
  */
-export async function ensureClusterCapacity(cluster: string, directory: ClusterDirectory, restoreTo = 1): Promise<CapacityCheck> {
+export async function ensureClusterCapacity(
+  cluster: string,
+  directory: ClusterCapacity,
+  memory: ScaledDownPools | null,
+  opts: { fallbackSize?: number; now?: Date; onlyRemembered?: boolean } = {},
+): Promise<CapacityCheck> {
   const c = await directory.get(cluster);
   if (!c) {
     return {
@@ -410,15 +428,76 @@ export async function ensureClusterCapacity(cluster: string, directory: ClusterD
       message: `cluster ${cluster} does not exist (deleted, possibly by ferry teardown as idle); recreate it or deploy to another cluster`,
     };
   }
-  const restored: Array<{ pool: string; nodeCount: number; operation: string | null }> = [];
-  for (const p of poolsToRestore(c.nodePools, restoreTo)) {
+  const remembered = memory ? await memory.getScaledDown(cluster) : undefined;
+  const restored: RestoredPool[] = [];
+  const pending: string[] = [];
+  // The reconciler only goes on with what the record names: a pool whose resize is still running
+  // reads as zero and must not be sent a second, smaller resize.
+  const pools = opts.onlyRemembered ? c.nodePools.filter((p) => remembered?.pools.some((r) => r.name === p.name)) : c.nodePools;
+  // While the cluster is RECONCILING an operation is running (most likely an earlier restore): a pool
+  // it is resizing still reads as zero, so no default size is guessed for it.
+  const steps = restorePlan(pools, remembered, opts.fallbackSize ?? 1).filter((st) => !(c.status === 'RECONCILING' && st.kind === 'resize' && st.source === 'default'));
+  for (const step of steps) {
     try {
-      const op = await directory.setNodePoolSize(nodePoolName(cluster, p.name), p.nodeCount);
-      restored.push({ pool: p.name, nodeCount: p.nodeCount, operation: op.name });
+      const op =
+        step.kind === 'resize'
+          ? await directory.setNodePoolSize(nodePoolName(cluster, step.pool), step.nodeCount)
+          : await directory.setNodePoolAutoscaling(nodePoolName(cluster, step.pool), { minNodeCount: step.minNodeCount, maxNodeCount: step.maxNodeCount });
+      restored.push({ pool: step.pool, kind: step.kind, nodeCount: step.kind === 'resize' ? step.nodeCount : step.minNodeCount, operation: op.name });
     } catch (e) {
       if (asFerryError(e).code !== 'CLUSTER_CONFLICT') throw e;
-      restored.push({ pool: p.name, nodeCount: p.nodeCount, operation: null });
+      pending.push(step.pool);
     }
   }
-  return { ok: true, restored };
+  if (memory && remembered) {
+    // Keep only what is still to bring back, flagged so the reconciler goes on with it; forget the
+    // cluster once every pool is on its way.
+    const left = remembered.pools.filter((p) => pending.includes(p.name));
+    if (left.length === 0) await memory.clearScaledDown(cluster);
+    else if (left.length !== remembered.pools.length || remembered.restoreRequestedAt === null) {
+      await memory.saveScaledDown({ ...remembered, pools: left, restoreRequestedAt: remembered.restoreRequestedAt ?? (opts.now ?? new Date()).toISOString() });
+    }
+  } else if (memory && pending.length) {
+    // Nothing remembered (fixed pools at zero get the fallback size): remember what is left to do.
+    await memory.saveScaledDown({
+      schemaVersion: 1,
+      cluster,
+      pools: c.nodePools.filter((p) => pending.includes(p.name)).map((p) => ({ name: p.name, nodeCount: opts.fallbackSize ?? 1, autoscaling: null })),
+      runId: 'deploy',
+      at: (opts.now ?? new Date()).toISOString(),
+      restoreRequestedAt: (opts.now ?? new Date()).toISOString(),
+    });
+  }
+  return { ok: true, restored, pending };
+}
+
+/**
+ * Reconciler step: for every cluster a deploy asked back whose pools could not all be started
+ * (another GKE operation was running), try the rest again. A cluster that is gone is forgotten.
+ */
+export async function continueCapacityRestores(
+  directory: ClusterCapacity,
+  memory: ScaledDownPools,
+  clock: Clock,
+  log: Logger,
+): Promise<{ clusters: number; restored: number; pending: number; failed: number }> {
+  const out = { clusters: 0, restored: 0, pending: 0, failed: 0 };
+  for (const rec of await memory.listRestoring()) {
+    out.clusters++;
+    try {
+      const r = await ensureClusterCapacity(rec.cluster, directory, memory, { now: clock.now(), onlyRemembered: true });
+      if (!r.ok) {
+        await memory.clearScaledDown(rec.cluster);
+        log.warn(`cluster ${rec.cluster} is gone; its node pools are no longer brought back`, { reason: r.reason });
+        continue;
+      }
+      out.restored += r.restored.length;
+      out.pending += r.pending.length;
+      if (r.restored.length) log.info(`node pools of ${rec.cluster} brought back`, { restored: r.restored, pending: r.pending });
+    } catch (e) {
+      out.failed++;
+      log.warn(`could not bring the node pools of ${rec.cluster} back yet`, { error: asFerryError(e) });
+    }
+  }
+  return out;
 }

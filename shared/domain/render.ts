@@ -9,7 +9,8 @@
  *   startupProbe.failureThreshold = startupBudget / STARTUP.periodSeconds.
  * Progress deadline rule:
  *   default progressDeadlineSeconds = min(7200, startupBudget + PROGRESS_MARGIN_SECONDS), which is
- *   always ≥ startupBudget + 300 because STARTUP.maxSeconds = 7200 − 300. An explicit
+ *   always ≥ startupBudget + 300 because STARTUP.maxSeconds = 7200 − 300; a deploy that brought
+ *   node pools back from zero adds NODE_PROVISION_SECONDS (still capped at 7200). An explicit
  *   request.progressDeadlineSeconds is honoured; when it is below the startup budget the result
  *   carries a warning (Kubernetes would call the rollout failed before a slow pod may start).
  *
@@ -96,6 +97,12 @@ export const STARTUP = {
 } as const;
 /** Added to the startup budget for the default progress deadline: scheduling + image pull. */
 export const PROGRESS_MARGIN_SECONDS = 300;
+/**
+ * Added to the default progress deadline when the deploy had to bring node pools back from zero
+ * (after teardown): GKE creating GPU nodes and installing drivers takes minutes before a pod can
+ * even be scheduled.
+ */
+export const NODE_PROVISION_SECONDS = 600;
 /** Rolling update: surge 25% (at least one pod), never take a serving pod away first. */
 export const MAX_SURGE = '25%';
 
@@ -128,6 +135,8 @@ export interface RenderInput {
   serviceAccountName?: string;
   /** Extra node selector terms, e.g. `topology.kubernetes.io/zone` when a cache pins one zone. */
   nodeSelectorExtra?: Record<string, string>;
+  /** Seconds to add to the default progress deadline while nodes are created (see NODE_PROVISION_SECONDS). */
+  capacityWaitSeconds?: number;
 }
 
 /** What gets applied: the Deployment, the Service and (serving profile) the extra objects. */
@@ -159,8 +168,8 @@ export function startupBudgetSeconds(tensorBytes: number): number {
   return Math.ceil(clamped / STARTUP.periodSeconds) * STARTUP.periodSeconds;
 }
 
-export function defaultProgressDeadlineSeconds(startupBudget: number): number {
-  return Math.min(PROGRESS_DEADLINE_MAX_SECONDS, startupBudget + PROGRESS_MARGIN_SECONDS);
+export function defaultProgressDeadlineSeconds(startupBudget: number, capacityWaitSeconds = 0): number {
+  return Math.min(PROGRESS_DEADLINE_MAX_SECONDS, startupBudget + PROGRESS_MARGIN_SECONDS + Math.max(0, capacityWaitSeconds));
 }
 
 /** Surge pods per wave for MAX_SURGE (25%, rounded up as Kubernetes does, at least 1). */
@@ -261,7 +270,7 @@ export function render(input: RenderInput): Rendered {
 
   const tp = effectiveTensorParallelSize(request);
   const startupBudget = startupBudgetSeconds(cp.tensorBytes);
-  const progressDeadline = request.progressDeadlineSeconds ?? defaultProgressDeadlineSeconds(startupBudget);
+  const progressDeadline = request.progressDeadlineSeconds ?? defaultProgressDeadlineSeconds(startupBudget, input.capacityWaitSeconds ?? 0);
   const warnings: string[] = [];
   if (progressDeadline < startupBudget) {
     warnings.push(

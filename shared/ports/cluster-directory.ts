@@ -61,6 +61,12 @@ export interface ClusterDirectory {
   getOperation(name: string): Promise<GkeOperation>;
 }
 
+/**
+ * What a deploy needs to bring node pools back after teardown: read one cluster, resize a pool, set
+ * its autoscaler bounds — no listing, no deleting (a narrower IAM role, `gke_capacity`).
+ */
+export type ClusterCapacity = Pick<ClusterDirectory, 'get' | 'setNodePoolSize' | 'setNodePoolAutoscaling'>;
+
 /** `…/clusters/C` + pool → `…/clusters/C/nodePools/NP`. */
 export const nodePoolName = (cluster: string, pool: string): string => `${cluster}/nodePools/${pool}`;
 /** A version string for re-reads: fingerprint, status and pool sizes. */

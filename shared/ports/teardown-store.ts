@@ -1,8 +1,21 @@
-/** Where teardown keeps its state: `teardownRuns/{id}`, `targetActivity/{targetKey}`, and the ferry targets. */
+/**
+ * Where teardown keeps its state: `teardownRuns/{id}`, `targetActivity/{targetKey}`,
+ * `scaledDownClusters/{id}` (node pool sizes before a scale-to-zero), and the ferry targets.
+ */
 import type { TargetState } from '../domain/rollout.ts';
-import type { TargetActivity, TeardownRun } from '../domain/teardown.ts';
+import type { ScaledDownCluster, TargetActivity, TeardownRun } from '../domain/teardown.ts';
 
-export interface TeardownStore {
+/** What a deploy needs to bring back node pools teardown scaled to zero. */
+export interface ScaledDownPools {
+  getScaledDown(cluster: string): Promise<ScaledDownCluster | undefined>;
+  /** Records whose restore a deploy asked for and that still have pools to bring back. */
+  listRestoring(): Promise<ScaledDownCluster[]>;
+  saveScaledDown(rec: ScaledDownCluster): Promise<void>;
+  /** Forget the record (every pool is back); a no-op when there is none. */
+  clearScaledDown(cluster: string): Promise<void>;
+}
+
+export interface TeardownStore extends ScaledDownPools {
   /** Every ferry target (Firestore `targets`). */
   listTargets(): Promise<TargetState[]>;
   listActivity(): Promise<TargetActivity[]>;

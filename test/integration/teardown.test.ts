@@ -134,3 +134,20 @@ test('ferry teardown disables the idle managed cache only, and records what it d
   assert.deepEqual(mine(again.run), []);
   assert.equal(again.run.plan.skipped.find((s) => s.resource.kind === 'cache' && s.resource.bucket === BUCKET && s.resource.zone === IDLE)?.reason, 'ALREADY_TORN_DOWN');
 });
+
+test('scaledDownClusters in Firestore: the sizes teardown remembered round-trip, restoring ones are listed, clearing forgets', async () => {
+  const cluster = `projects/demo-ferry/locations/us-central1/clusters/${BUCKET}`;
+  const at = new Date().toISOString();
+  await store.saveScaledDown({ schemaVersion: 1, cluster, runId: 'run-it', at, restoreRequestedAt: null, pools: [{ name: 'l4', nodeCount: 3, autoscaling: null }, { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } }] });
+  assert.deepEqual((await store.getScaledDown(cluster))?.pools.map((p) => p.name), ['l4', 'auto']);
+  assert.equal((await store.listRestoring()).some((r) => r.cluster === cluster), false, 'not asked back yet');
+  await store.saveScaledDown({ ...(await store.getScaledDown(cluster))!, restoreRequestedAt: at, pools: [{ name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } }] });
+  assert.deepEqual((await store.listRestoring()).filter((r) => r.cluster === cluster).map((r) => r.pools.map((p) => p.name)), [['auto']]);
+  await store.clearScaledDown(cluster);
+  assert.equal(await store.getScaledDown(cluster), undefined);
+  await store.clearScaledDown(cluster); // a no-op when there is none
+  // A name that is not a GKE cluster path still gets a valid document id.
+  await store.saveScaledDown({ schemaVersion: 1, cluster: 'odd/name with spaces', runId: 'r', at, restoreRequestedAt: null, pools: [] });
+  assert.equal((await store.getScaledDown('odd/name with spaces'))?.cluster, 'odd/name with spaces');
+  await store.clearScaledDown('odd/name with spaces');
+});

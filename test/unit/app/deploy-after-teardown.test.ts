@@ -10,6 +10,8 @@ import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import type { RejectedRequest, RolloutState } from '../../../shared/ports/rollout-state.ts';
 import type { CheckpointState } from '../../../shared/ports/checkpoint-state.ts';
+import type { Rollout } from '../../../shared/domain/rollout.ts';
+import { NODE_PROVISION_SECONDS, defaultProgressDeadlineSeconds, startupBudgetSeconds } from '../../../shared/domain/render.ts';
 
 const CLUSTER = 'projects/demo-ferry/locations/us-central1/clusters/gpu';
 const clock = { now: () => new Date('2026-06-01T12:00:00.000Z') };
@@ -17,10 +19,12 @@ const clock = { now: () => new Date('2026-06-01T12:00:00.000Z') };
 function deps(directory: FakeClusterDirectory) {
   const rejected: RejectedRequest[] = [];
   let admitted = 0;
+  const deadlines: number[] = [];
   const rollouts = {
     recordRejected: async (r: RejectedRequest) => void rejected.push(r),
-    admit: async () => {
+    admit: async (a: { rollout: Rollout }) => {
       admitted++;
+      deadlines.push(a.rollout.spec.deployment.spec!.progressDeadlineSeconds!);
       return { outcome: 'duplicate', by: 'messageId', rolloutId: null };
     },
   } as unknown as RolloutState;
@@ -32,7 +36,7 @@ function deps(directory: FakeClusterDirectory) {
     rollouts, versions, clusters: { get: async () => { throw new Error('not used'); } }, publisher: { publishJson: async () => 'id' } as unknown as RolloutDeps['publisher'],
     clock, logger: memoryLogger(), config: {}, clusterDirectory: directory,
   };
-  return { d, rejected, admittedCalls: () => admitted };
+  return { d, rejected, admittedCalls: () => admitted, deadlines };
 }
 
 const msg = (cluster: string) => ({
@@ -56,11 +60,22 @@ test('a deploy to a deleted cluster is refused with CLUSTER_DELETED, nothing adm
 test('a deploy to a cluster whose fixed node pool is at zero resizes it back, then goes on', async () => {
   const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
   directory.seed({ location: 'us-central1', name: 'gpu', nodePools: [{ name: 'l4', nodeCount: 0, autoscaling: null }] });
-  const { d, admittedCalls } = deps(directory);
+  const { d, admittedCalls, deadlines } = deps(directory);
   const out = await handleDeployRequest(msg(CLUSTER), d);
   assert.notEqual(out.outcome, 'rejected');
   assert.equal(admittedCalls(), 1);
   assert.deepEqual(directory.calls.filter((c) => c.method === 'setNodePoolSize').map((c) => c.name), [`${CLUSTER}/nodePools/l4`]);
+  // The nodes are still being created: the progress deadline allows for it.
+  assert.deepEqual(deadlines, [defaultProgressDeadlineSeconds(startupBudgetSeconds(1000)) + NODE_PROVISION_SECONDS]);
+});
+
+test('a deploy to a cluster with capacity gets the usual progress deadline and no GKE writes', async () => {
+  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+  directory.seed({ location: 'us-central1', name: 'gpu', nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  const { d, deadlines } = deps(directory);
+  await handleDeployRequest(msg(CLUSTER), d);
+  assert.deepEqual(deadlines, [defaultProgressDeadlineSeconds(startupBudgetSeconds(1000))]);
+  assert.deepEqual(directory.calls.map((c) => c.method), ['get']);
 });
 
 test('the local cluster is never looked up in the directory', async () => {

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FakeStorageControl } from '../../../shared/adapters/storage-control-fake.ts';
 import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory-fake.ts';
-import { runTeardown, recordTargetActivity, type TeardownDeps } from '../../../shared/app/teardown.ts';
+import { runTeardown, recordTargetActivity, ensureClusterCapacity, continueCapacityRestores, type TeardownDeps } from '../../../shared/app/teardown.ts';
 import { recordCacheEvent, type CacheRecord } from '../../../shared/domain/cache.ts';
-import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE, TeardownRun, type TargetActivity } from '../../../shared/domain/teardown.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE, ScaledDownCluster, TeardownRun, type TargetActivity } from '../../../shared/domain/teardown.ts';
 import { newTargetState, type Rollout, type TargetState } from '../../../shared/domain/rollout.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import type { CacheRecords } from '../../../shared/ports/cache-records.ts';
@@ -46,6 +46,11 @@ class MemoryStore implements TeardownStore {
   async saveRun(r: TeardownRun) { this.runs.set(r.id, TeardownRun.parse(structuredClone(r))); }
   async getRun(id: string) { return structuredClone(this.runs.get(id)); }
   async listRuns() { return [...this.runs.values()]; }
+  scaledDown = new Map<string, ScaledDownCluster>();
+  async getScaledDown(c: string) { return structuredClone(this.scaledDown.get(c)); }
+  async saveScaledDown(r: ScaledDownCluster) { this.scaledDown.set(r.cluster, ScaledDownCluster.parse(structuredClone(r))); }
+  async clearScaledDown(c: string) { this.scaledDown.delete(c); }
+  async listRestoring() { return [...this.scaledDown.values()].filter((r) => r.restoreRequestedAt !== null).map((r) => structuredClone(r)); }
 }
 
 /** Deployments by `cluster~ns~name` → replicas; scale calls recorded. */
@@ -251,16 +256,86 @@ test('activity: vLLM counters read through the proxy; unchanged counters do not 
   assert.equal(s.store.activity.get('local~ns~m')!.lastActiveAt, s.clock.now().toISOString());
 });
 
-test('ensureClusterCapacity: a deleted cluster is refused; fixed pools at zero are resized back, autoscaled ones left to the autoscaler', async () => {
-  const { ensureClusterCapacity } = await import('../../../shared/app/teardown.ts');
+test('ensureClusterCapacity: a deleted cluster is refused; fixed pools at zero with nothing remembered get 1 node, autoscaled ones are left to the autoscaler', async () => {
   const s = await setup();
-  const gone = await ensureClusterCapacity(GKE, s.directory);
+  const gone = await ensureClusterCapacity(GKE, s.directory, s.store);
   assert.equal(gone.ok, false);
   assert.equal(!gone.ok && gone.reason, 'CLUSTER_DELETED');
+  assert.match(!gone.ok ? gone.message : '', /recreate it or deploy to another cluster/);
   s.directory.seed({ location: 'us-central1', name: 'gpu', labels: {}, nodePools: [{ name: 'l4', nodeCount: 0, autoscaling: null }, { name: 'auto', nodeCount: 0, autoscaling: { minNodeCount: 0, maxNodeCount: 3 } }, { name: 'up', nodeCount: 2, autoscaling: null }] });
-  const r = await ensureClusterCapacity(GKE, s.directory);
+  const r = await ensureClusterCapacity(GKE, s.directory, s.store);
   assert.ok(r.ok);
-  assert.deepEqual(r.ok && r.restored.map((x) => [x.pool, x.nodeCount, x.operation !== null]), [['l4', 1, true]]);
+  assert.deepEqual(r.ok && r.restored.map((x) => [x.pool, x.kind, x.nodeCount]), [['l4', 'resize', 1]]);
   s.clock.advance(10_000);
   assert.equal((await s.directory.get(GKE))?.nodePools.find((p) => p.name === 'l4')?.nodeCount, 1);
+});
+
+test('teardown then deploy: the pools come back to the size and autoscaler minimum they had, and the record is cleared', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 3, autoscaling: null }, { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } }] });
+  s.target(GKE, 'm', 0);
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
+  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  const remembered = s.store.scaledDown.get(GKE);
+  assert.deepEqual(remembered?.pools, [
+    { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } },
+    { name: 'l4', nodeCount: 3, autoscaling: null },
+  ]);
+  assert.equal(remembered?.runId, run.id);
+
+  // A second teardown run (pools already at zero) must not overwrite the remembered sizes with 0.
+  const again = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
+  assert.equal(again.results.length, 0);
+  assert.deepEqual(s.store.scaledDown.get(GKE)?.pools, remembered?.pools);
+
+  // GKE (and the fake) run one operation per cluster: the first pool starts, the second waits.
+  const r = await ensureClusterCapacity(GKE, s.directory, s.store, { now: s.clock.now() });
+  assert.ok(r.ok);
+  assert.deepEqual(r.ok && r.restored.map((x) => `${x.pool}:${x.kind}:${x.nodeCount}`), ['l4:resize:3']);
+  assert.deepEqual(r.ok && r.pending, ['auto']);
+  assert.deepEqual(s.store.scaledDown.get(GKE)?.pools.map((p) => p.name), ['auto']);
+  assert.equal(s.store.scaledDown.get(GKE)?.restoreRequestedAt, s.clock.now().toISOString());
+
+  // The reconciler goes on with it once the first operation is done.
+  const log = memoryLogger();
+  assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, log), { clusters: 1, restored: 0, pending: 1, failed: 0 }, 'still busy');
+  s.clock.advance(10_000);
+  assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, log), { clusters: 1, restored: 1, pending: 0, failed: 0 });
+  assert.equal(s.store.scaledDown.has(GKE), false, 'every pool is on its way back: the record is gone');
+  s.clock.advance(10_000);
+  const c = await s.directory.get(GKE);
+  assert.equal(c?.nodePools.find((p) => p.name === 'l4')?.nodeCount, 3);
+  assert.deepEqual(c?.nodePools.find((p) => p.name === 'auto')?.autoscaling, { minNodeCount: 2, maxNodeCount: 6 });
+  assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, log), { clusters: 0, restored: 0, pending: 0, failed: 0 });
+});
+
+test('ensureClusterCapacity: without a teardown record, a fixed pool GKE refuses for now is remembered and finished by the reconciler; a deleted cluster is forgotten', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: {}, nodePools: [{ name: 'a', nodeCount: 0, autoscaling: null }, { name: 'b', nodeCount: 0, autoscaling: null }] });
+  const r = await ensureClusterCapacity(GKE, s.directory, s.store, { now: s.clock.now() });
+  assert.deepEqual(r.ok && r.restored.map((x) => [x.pool, x.nodeCount]), [['a', 1]]);
+  assert.deepEqual(r.ok && r.pending, ['b']);
+  assert.deepEqual(s.store.scaledDown.get(GKE)?.pools, [{ name: 'b', nodeCount: 1, autoscaling: null }]);
+  s.clock.advance(10_000);
+  assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, memoryLogger()), { clusters: 1, restored: 1, pending: 0, failed: 0 });
+  assert.equal(s.store.scaledDown.has(GKE), false);
+
+  await s.store.saveScaledDown({ schemaVersion: 1, cluster: `${GKE}x`, runId: 'r', at: s.clock.now().toISOString(), restoreRequestedAt: s.clock.now().toISOString(), pools: [{ name: 'a', nodeCount: 2, autoscaling: null }] });
+  const log = memoryLogger();
+  assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, log), { clusters: 1, restored: 0, pending: 0, failed: 0 });
+  assert.equal(s.store.scaledDown.size, 0);
+  assert.ok(log.entries.some((e) => /is gone/.test(String(e['message']))));
+});
+
+test('ensureClusterCapacity: while a resize is running (cluster RECONCILING) no default size is guessed for a pool reading zero', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: {}, nodePools: [{ name: 'a', nodeCount: 0, autoscaling: null }] });
+  // An earlier deploy's restore to 3 nodes is still running; its record is already cleared.
+  await s.directory.setNodePoolSize(`${GKE}/nodePools/a`, 3);
+  const r = await ensureClusterCapacity(GKE, s.directory, s.store, { now: s.clock.now() });
+  assert.deepEqual(r.ok && [r.restored, r.pending], [[], []]);
+  assert.equal(s.store.scaledDown.has(GKE), false);
+  s.clock.advance(10_000);
+  assert.equal((await s.directory.get(GKE))?.nodePools[0]?.nodeCount, 3, 'not shrunk to the default');
 });

@@ -11,6 +11,7 @@ import {
   STARTUP,
   canonicalJson,
   defaultProgressDeadlineSeconds,
+  NODE_PROVISION_SECONDS,
   loaderExtraConfig,
   objectsToApply,
   render,
@@ -204,6 +205,14 @@ test('startup budget from the checkpoint size; default progress deadline covers 
       assert.ok(deadline >= budget + 300 && deadline >= 60 && deadline <= 7200);
     }),
   );
+});
+
+test('after node pools were brought back, the default progress deadline allows for node creation (capped at 7200); an explicit one is kept', () => {
+  const out = render({ ...input(request({ version: 'v1' })), capacityWaitSeconds: NODE_PROVISION_SECONDS });
+  assert.equal(out.progressDeadlineSeconds, 600 + 300 + NODE_PROVISION_SECONDS);
+  assert.equal(out.deployment.spec!.progressDeadlineSeconds, out.progressDeadlineSeconds);
+  assert.equal(defaultProgressDeadlineSeconds(STARTUP.maxSeconds, NODE_PROVISION_SECONDS), 7200);
+  assert.equal(render({ ...input(request({ progressDeadlineSeconds: 3600 })), capacityWaitSeconds: NODE_PROVISION_SECONDS }).progressDeadlineSeconds, 3600);
 });
 
 test('an explicit progress deadline is honoured, with a warning when below the startup budget', () => {

@@ -10,7 +10,8 @@ import {
   confirmAction,
   executableActions,
   nextActivity,
-  poolsToRestore,
+  rememberPools,
+  restorePlan,
   cacheRefKey,
   isProtected,
   MANAGED_LABEL_KEY,
@@ -406,9 +407,57 @@ describe('nextActivity', () => {
   });
 });
 
-test('poolsToRestore: fixed-size pools at zero', () => {
-  assert.deepEqual(
-    poolsToRestore([{ name: 'a', nodeCount: 0, autoscaling: null }, { name: 'b', nodeCount: 0, autoscaling: { minNodeCount: 0, maxNodeCount: 3 } }, { name: 'c', nodeCount: 2, autoscaling: null }]),
-    [{ name: 'a', nodeCount: 1 }],
-  );
+describe('bringing node pools back', () => {
+  const fixed = (name: string, nodeCount: number) => ({ name, nodeCount, autoscaling: null });
+  const auto = (name: string, nodeCount: number, min: number, max: number) => ({ name, nodeCount, autoscaling: { minNodeCount: min, maxNodeCount: max } });
+  const ctx = { runId: 'run-1', now: NOW };
+
+  test('rememberPools keeps the sizes of the pools being scaled down, and never overwrites a remembered size with 0', () => {
+    const first = rememberPools(undefined, 'c', [fixed('a', 3), auto('b', 2, 1, 5), fixed('x', 7)], ['a', 'b'], ctx);
+    assert.deepEqual(first.pools, [fixed('a', 3), auto('b', 2, 1, 5)]);
+    // A retry after the pools reached zero keeps what was remembered.
+    const retry = rememberPools(first, 'c', [fixed('a', 0), auto('b', 0, 0, 5)], ['a', 'b'], { runId: 'run-2', now: NOW });
+    assert.deepEqual(retry.pools, first.pools);
+    // A pool scaled up again since then is remembered afresh.
+    assert.deepEqual(rememberPools(first, 'c', [fixed('a', 5)], ['a'], ctx).pools, [fixed('a', 5), auto('b', 2, 1, 5)]);
+  });
+
+  test('restorePlan: remembered size / autoscaler minimum; 1 node for an unremembered fixed pool; autoscaled pools otherwise left alone', () => {
+    const remembered = rememberPools(undefined, 'c', [fixed('a', 3), auto('b', 2, 2, 6)], ['a', 'b'], ctx);
+    assert.deepEqual(restorePlan([fixed('a', 0), auto('b', 0, 0, 6), fixed('new', 0), auto('free', 0, 0, 3), fixed('up', 2)], remembered), [
+      { kind: 'resize', pool: 'a', nodeCount: 3, source: 'remembered' },
+      { kind: 'autoscaling', pool: 'b', minNodeCount: 2, maxNodeCount: 6 },
+      { kind: 'resize', pool: 'new', nodeCount: 1, source: 'default' },
+    ]);
+    assert.deepEqual(restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], remembered), [], 'already back');
+    assert.deepEqual(restorePlan([fixed('a', 0)], undefined, 2), [{ kind: 'resize', pool: 'a', nodeCount: 2, source: 'default' }]);
+  });
+
+  test('restorePlan never shrinks anything and never asks for less than 1 node on a fixed pool at zero', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd'), n: fc.nat(5), auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }) }), { maxLength: 4 }),
+        fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd'), n: fc.nat(5), auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }) }), { maxLength: 4 }),
+        (cur, mem) => {
+          const pool = (p: { name: string; n: number; auto: { min: number; extra: number } | null }) =>
+            p.auto ? auto(p.name, p.n, p.auto.min, p.auto.min + p.auto.extra) : fixed(p.name, p.n);
+          const current = [...new Map(cur.map((p) => [p.name, pool(p)])).values()];
+          const remembered = { schemaVersion: 1 as const, cluster: 'c', runId: 'r', at: NOW.toISOString(), restoreRequestedAt: null, pools: [...new Map(mem.map((p) => [p.name, pool(p)])).values()] };
+          for (const step of restorePlan(current, remembered)) {
+            const p = current.find((x) => x.name === step.pool)!;
+            if (step.kind === 'resize') {
+              assert.equal(p.autoscaling, null);
+              assert.equal(p.nodeCount, 0);
+              assert.ok(step.nodeCount >= 1);
+            } else {
+              assert.ok(p.autoscaling && step.minNodeCount > p.autoscaling.minNodeCount);
+              assert.ok(step.maxNodeCount >= p.autoscaling.maxNodeCount && step.maxNodeCount >= step.minNodeCount);
+            }
+          }
+          // Every fixed pool at zero gets a resize.
+          for (const p of current) if (!p.autoscaling && p.nodeCount === 0) assert.ok(restorePlan(current, remembered).some((s) => s.pool === p.name));
+        },
+      ),
+    );
+  });
 });

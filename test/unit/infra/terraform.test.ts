@@ -162,6 +162,7 @@ const CAPABILITIES: Array<{ what: string; marker: RegExp; role: string }> = [
   { what: 'reading checkpoints in the model bucket', marker: /\bgcsObjectStore\(/, role: 'roles/storage.objectViewer' },
   { what: 'Anywhere Cache management (Storage Control)', marker: /\bcacheDeps\(/, role: 'custom:anywhere_cache_manager' },
   { what: 'GKE teardown (list clusters, resize node pools, delete clusters)', marker: /\bclusterDirectory\(/, role: 'custom:gke_teardown' },
+  { what: 'GKE capacity (bring node pools back before a deploy)', marker: /\bcapacityDirectory\(/, role: 'custom:gke_capacity' },
 ];
 
 /** CacheControl methods (shared/ports/cache-control.ts) → the IAM permission each call needs. */
@@ -663,6 +664,33 @@ describe('IAM: least privilege', () => {
     const grants = GRANTS.filter((g) => g.role === 'custom:gke_teardown');
     const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
     assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas);
+  });
+
+  test('the GKE capacity role has exactly what bringing node pools back calls, granted only to the deploy-side functions', () => {
+    // ensureClusterCapacity uses the ClusterCapacity port: get, setNodePoolSize, setNodePoolAutoscaling.
+    const PORT_TO_PERMISSION: Record<string, string> = {
+      get: 'container.clusters.get',
+      setNodePoolSize: 'container.clusters.update',
+      setNodePoolAutoscaling: 'container.clusters.update',
+    };
+    const port = read('shared/ports/cluster-directory.ts');
+    const picked = /export type ClusterCapacity = Pick<ClusterDirectory, ([^>]+)>/.exec(port)?.[1];
+    assert.ok(picked, 'ClusterCapacity is a Pick of ClusterDirectory');
+    const methods = [...picked.matchAll(/'(\w+)'/g)].map((m) => m[1]!);
+    const want = new Set(methods.map((m) => {
+      const p = PORT_TO_PERMISSION[m];
+      assert.ok(p, `ClusterCapacity.${m}: add its permission`);
+      return p;
+    }));
+    const role = tf.resources.get('google_project_iam_custom_role.gke_capacity');
+    assert.ok(role, 'custom role gke_capacity');
+    assert.deepEqual([...(role['permissions'] as string[])].sort(), [...want].sort());
+    const users = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bcapacityDirectory\(/.test(codeUse(f.name).code));
+    assert.deepEqual(users.map((f) => f.name).sort(), ['onDeployRequest', 'reconcileRollouts']);
+    const grants = GRANTS.filter((g) => g.role === 'custom:gke_capacity');
+    const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
+    assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas);
+    for (const f of users) assert.ok('FERRY_GKE_PROJECT' in envOf(tfFunctionFor(f.name)[1]), `${f.name} knows the GKE project`);
   });
 
   test('the vLLM Kubernetes service account reads the bucket through Workload Identity (bucketViewer + objectViewer)', () => {
