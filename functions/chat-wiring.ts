@@ -5,7 +5,7 @@
  * wiring.ts pulls in (~0.8 s more on a cold instance).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseConfig, BaseConfig, DeployConfig, SlackConfig } from '../shared/config.ts';
+import { parseConfig, BaseConfig, DeployConfig, SlackConfig, TeardownConfig } from '../shared/config.ts';
 import { systemClock } from '../shared/ports/clock.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../shared/adapters/firestore-rollouts.ts';
@@ -51,6 +51,7 @@ export function chatWorkerDeps(): ChatWorkerDeps {
   const base = parseConfig(BaseConfig, env);
   const deploy = parseConfig(DeployConfig.pick({ FERRY_DEPLOY_TOPIC: true, FERRY_RESULTS_TOPIC: true }), env);
   const slack = parseConfig(SlackConfig.pick({ FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: true, FERRY_CHAT_WAIT_SECONDS: true }), env);
+  const teardown = parseConfig(TeardownConfig.pick({ FERRY_TEARDOWN_TOPIC: true }), env);
   const db = firestoreClient(base.GOOGLE_CLOUD_PROJECT);
   return {
     commands: new FirestoreChatCommands(db),
@@ -68,6 +69,7 @@ export function chatWorkerDeps(): ChatWorkerDeps {
       pollIntervalMs: 500,
       claimLeaseMs: CLAIM_LEASE_MS,
       consoleProject: consoleProjectFor(base.GOOGLE_CLOUD_PROJECT),
+      teardownTopic: teardown.FERRY_TEARDOWN_TOPIC,
     },
   };
 }

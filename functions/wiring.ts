@@ -15,7 +15,14 @@ import { FirestoreRolloutState } from '../shared/adapters/firestore-rollouts.ts'
 import { clusterProvider } from '../shared/adapters/kubernetes.ts';
 import { CacheConfig } from '../shared/config.ts';
 import { cacheDeps } from '../shared/adapters/cache-wiring.ts';
-import { TeardownConfig } from '../shared/config.ts';
+import { TeardownConfig, SlackConfig } from '../shared/config.ts';
+import type { TeardownTickDeps } from '../shared/app/teardown-tick.ts';
+import type { TeardownRun } from '../shared/domain/teardown.ts';
+import { teardownMessage } from '../shared/domain/chat-blocks.ts';
+import { checkResponseUrl } from '../shared/domain/slack.ts';
+import { FerryError } from '../shared/domain/errors.ts';
+import { FirestoreChatCommands } from '../shared/adapters/firestore-chat.ts';
+import { SlackResponseUrlChat } from '../shared/adapters/slack.ts';
 import type { TeardownDeps, TeardownOptions } from '../shared/app/teardown.ts';
 import { FirestoreTeardownStore } from '../shared/adapters/firestore-teardown.ts';
 import { capacityDirectory, clusterDirectory } from '../shared/adapters/cluster-directory-gke.ts';
@@ -66,10 +73,17 @@ export function rolloutDeps(): RolloutDeps {
   };
 }
 
-export function teardownDeps(): { deps: TeardownDeps; options: TeardownOptions } {
+export function teardownDeps(): { deps: TeardownDeps; options: TeardownOptions; reply: TeardownTickDeps['reply'] } {
   const base = parseConfig(BaseConfig, env);
   const deploy = parseConfig(DeployConfig.pick({ KUBECONFIG: true }), env);
   const cfg = parseConfig(TeardownConfig, env);
+  const slack = parseConfig(SlackConfig.pick({ FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: true }), env);
+  const chat = new SlackResponseUrlChat({ allowLocal: slack.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL });
+  const webhook = cfg.FERRY_TEARDOWN_SLACK_WEBHOOK_URL;
+  if (webhook) {
+    const ok = checkResponseUrl(webhook, { allowLocal: slack.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL });
+    if (!ok.ok) throw new FerryError('CONFIG_INVALID', `invalid configuration: FERRY_TEARDOWN_SLACK_WEBHOOK_URL (value hidden): must be a Slack incoming webhook (https://hooks.slack.com/services/…)`, { hint: 'Create an incoming webhook in the Slack app and store its URL in the teardown webhook secret.' });
+  }
   const cacheConfig = parseConfig(CacheConfig, env);
   const db = firestoreClient(base.GOOGLE_CLOUD_PROJECT);
   const clusters = clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) });
@@ -84,8 +98,11 @@ export function teardownDeps(): { deps: TeardownDeps; options: TeardownOptions }
       directory: clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? base.GOOGLE_CLOUD_PROJECT }),
       clock: systemClock,
       logger: logger(),
+      ...(webhook ? { notify: (run: TeardownRun) => chat.respond(webhook, teardownMessage(run)) } : {}),
     },
     options: { policy: teardownPolicyFromConfig(cfg) },
+    // `/ferry teardown plan`: the plan is posted back to the command that asked.
+    reply: { commands: new FirestoreChatCommands(db), chat },
   };
 }
 

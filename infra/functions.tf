@@ -259,7 +259,7 @@ resource "google_cloudfunctions2_function" "on_chat_command" {
   project     = var.project_id
   location    = var.region
   name        = "${var.name_prefix}-on-chat-command"
-  description = "queued chat command → status / versions / deploy / rollback done, result posted to the Slack response_url"
+  description = "queued chat command → status / versions / deploy / rollback done, result posted to the Slack response_url; teardown plan handed to teardownIdle"
 
   build_config {
     runtime           = "nodejs22"
@@ -296,6 +296,7 @@ resource "google_cloudfunctions2_function" "on_chat_command" {
       FERRY_CHAT_TOPIC     = google_pubsub_topic.chat_commands.name
       FERRY_DEPLOY_TOPIC   = google_pubsub_topic.deploy_requests.name
       FERRY_RESULTS_TOPIC  = google_pubsub_topic.results.name
+      FERRY_TEARDOWN_TOPIC = google_pubsub_topic.teardown_tick.name
     }
   }
 
@@ -410,9 +411,22 @@ resource "google_cloudfunctions2_function" "teardown_idle" {
       FERRY_TEARDOWN_SCALE_DEPLOYMENTS       = var.teardown_scale_deployments ? "1" : "0"
       FERRY_TEARDOWN_MAX_ACTIONS             = var.teardown_max_actions
     }
+
+    # The run summary to Slack, only when asked for (the secret then needs a version).
+    dynamic "secret_environment_variables" {
+      for_each = var.teardown_slack_notify ? [1] : []
+      content {
+        key        = "FERRY_TEARDOWN_SLACK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.teardown_slack_webhook.secret_id
+        version    = "latest"
+      }
+    }
   }
 
   depends_on = [
+    google_secret_manager_secret_iam_member.teardown_idle_webhook_accessor,
+    google_secret_manager_secret_version.teardown_slack_webhook,
     google_artifact_registry_repository_iam_member.build_writer,
     google_storage_bucket_iam_member.build_source_reader,
     google_project_iam_member.build_log_writer,

@@ -289,6 +289,15 @@ resource "google_pubsub_topic_iam_member" "on_chat_command_deploy_publisher" {
   member  = google_service_account.on_chat_command.member
 }
 
+# `/ferry teardown plan` is handed to teardownIdle (a dry-run tick naming the command), which holds
+# the read access a plan needs and posts it back: the chat worker never reads caches or clusters.
+resource "google_pubsub_topic_iam_member" "on_chat_command_teardown_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.teardown_tick.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.on_chat_command.member
+}
+
 # ---- Secret Manager ---------------------------------------------------------------------------------
 
 resource "google_secret_manager_secret_iam_member" "slack_command_signing_secret_accessor" {
@@ -296,6 +305,15 @@ resource "google_secret_manager_secret_iam_member" "slack_command_signing_secret
   secret_id = google_secret_manager_secret.slack_signing_secret.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.slack_command.member
+}
+
+# Read only when var.teardown_slack_notify mounts it into teardownIdle; granted either way (the
+# secret holds nothing else).
+resource "google_secret_manager_secret_iam_member" "teardown_idle_webhook_accessor" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.teardown_slack_webhook.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.teardown_idle.member
 }
 
 # ---- GKE: the functions that talk to clusters ------------------------------------------------------

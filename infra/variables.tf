@@ -193,6 +193,19 @@ variable "teardown_max_actions" {
   default     = 10
 }
 
+variable "teardown_slack_notify" {
+  description = "Post a summary of every teardown run that did something to the Slack incoming webhook in the teardown webhook secret (which must then have a version)."
+  type        = bool
+  default     = false
+}
+
+variable "teardown_slack_webhook_url" {
+  description = "Slack incoming webhook URL (https://hooks.slack.com/services/...) for teardown summaries. Optional: when null, add the secret version yourself. When set, the value is stored in the Terraform state."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
 variable "scheduler_time_zone" {
   description = "Time zone of the Cloud Scheduler jobs."
   type        = string

@@ -99,6 +99,12 @@ export const TeardownConfig = z.object({
   FERRY_TEARDOWN_PROTECT_LABEL: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a GCP / Kubernetes label key').default('ferry-protect'),
   FERRY_TEARDOWN_CLUSTERS: z.enum(['gke', 'off']).default('gke'),
   FERRY_GKE_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id').optional(),
+  /**
+   * A Slack incoming webhook (Secret Manager in production) for a summary of every run that did
+   * something; unset: no summary. Must be https://hooks.slack.com/… (127.0.0.1 only with
+   * FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL, locally).
+   */
+  FERRY_TEARDOWN_SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be a Slack incoming webhook URL' }).optional(),
 });
 
 /** Parses `env` against `schema`, throwing a FerryError('CONFIG_INVALID') that names each variable. */
@@ -110,7 +116,7 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, 
     const value = typeof i.path[0] === 'string' ? env[i.path[0]] : undefined;
     if (value === undefined) return `${name} is not set (${i.message})`;
     // Never echo a secret's value into an error (it ends up in logs).
-    return /SECRET|TOKEN|PASSWORD/.test(name) ? `${name} (value hidden): ${i.message}` : `${name}=${JSON.stringify(value)}: ${i.message}`;
+    return /SECRET|TOKEN|PASSWORD|WEBHOOK/.test(name) ? `${name} (value hidden): ${i.message}` : `${name}=${JSON.stringify(value)}: ${i.message}`;
   });
   throw new FerryError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`, {
     hint: 'Set the named environment variables (locally: run `npm start`, which writes .ferry/local.env).',

@@ -23,10 +23,11 @@ import {
 } from '../domain/chat-command.ts';
 import {
   ackMessage, errorMessage, helpMessage, noticeMessage, rejectedMessage, rolloutMessage, statusMessage,
-  teardownPlanMessage, usageMessage, versionsMessage, targetText,
+  teardownUnavailableMessage, usageMessage, versionsMessage, targetText,
   type ChatMessage, type RolloutView, type StatusView, type VersionsView,
 } from '../domain/chat-blocks.ts';
 import { parseDeployResult } from '../domain/deploy-result.ts';
+import type { TeardownTick } from '../domain/teardown.ts';
 import { diffVersions, formatCount, versionFacts, type VersionFacts } from '../domain/version-diff.ts';
 import { previousGoodRequest } from './rollback.ts';
 import type { Chat, ChatCommandStore } from '../ports/chat.ts';
@@ -147,6 +148,11 @@ export interface ChatWorkerDeps {
     claimLeaseMs: number;
     /** Project for Cloud Console links (null: no links, e.g. the emulator-only local project). */
     consoleProject: string | null;
+    /**
+     * Where `teardown plan` is sent (teardownIdle's topic): that function holds the read access a
+     * plan needs and posts the plan back; unset: the command says teardown is not set up.
+     */
+    teardownTopic?: string | undefined;
   };
 }
 
@@ -157,7 +163,8 @@ export type ChatWorkOutcome =
 interface WorkResult {
   status: 'done' | 'failed';
   outcome: { code: string; message: string };
-  post: { key: string; message: ChatMessage };
+  /** null: the answer is posted by another function (teardown plan). */
+  post: { key: string; message: ChatMessage } | null;
 }
 
 export async function handleChatCommand(data: Uint8Array, deps: ChatWorkerDeps): Promise<ChatWorkOutcome> {
@@ -197,7 +204,7 @@ export async function handleChatCommand(data: Uint8Array, deps: ChatWorkerDeps):
       post: { key: 'result', message: errorMessage({ code: err.code, message: err.message, hint: err.hint, commandId: rec.id }) },
     };
   }
-  const posted = await post(rec.id, result.post.key, result.post.message, deps, clog);
+  const posted = result.post ? await postToCommand(rec.id, result.post.key, result.post.message, deps, clog) : false;
   await deps.commands.finish(rec.id, { status: result.status, outcome: result.outcome }, deps.clock.now());
   clog.info(`chat command ${result.status}: ${result.outcome.code}`, { code: result.outcome.code, posted });
   return { outcome: result.status, code: result.outcome.code, posted };
@@ -210,8 +217,14 @@ async function run(rec: ChatCommandRecord, deps: ChatWorkerDeps, log: Logger): P
   switch (cmd.kind) {
     case 'help':
       return done('HELP', helpMessage(rec.slashCommand));
-    case 'teardown-plan':
-      return done('NOT_AVAILABLE', teardownPlanMessage());
+    case 'teardown-plan': {
+      if (!deps.config.teardownTopic) return done('NOT_AVAILABLE', teardownUnavailableMessage());
+      // The plan is made (dry run, recorded in teardownRuns) and posted back by teardownIdle.
+      const tick: TeardownTick = { tick: 'teardown', dryRun: true, chat: { commandId: rec.id } };
+      const messageId = await deps.publisher.publishJson(deps.config.teardownTopic, tick, { kind: 'teardown-plan', commandId: rec.id });
+      log.info('teardown plan requested', { teardownMessageId: messageId });
+      return { status: 'done', outcome: { code: 'TEARDOWN_PLAN_REQUESTED', message: `dry run requested (message ${messageId})` }, post: null };
+    }
     case 'status':
       return done('STATUS', statusMessage(await statusView(cmd.model, deps), { consoleProject: deps.config.consoleProject }));
     case 'versions':
@@ -404,7 +417,11 @@ async function versionsView(model: string, deps: ChatWorkerDeps): Promise<Versio
 }
 
 /** Reserve the post, then make it. Never throws: the outcome is in the record either way. */
-async function post(id: string, key: string, message: ChatMessage, deps: Pick<ChatWorkerDeps, 'commands' | 'chat' | 'clock'>, log: Logger): Promise<boolean> {
+/**
+ * Posts `message` to the command's response_url once per `key` (reserved in the record first), within
+ * Slack's 5 posts and 30 minutes. Never throws for the post itself: a failure is logged.
+ */
+export async function postToCommand(id: string, key: string, message: ChatMessage, deps: Pick<ChatWorkerDeps, 'commands' | 'chat' | 'clock'>, log: Logger): Promise<boolean> {
   const { decision, record } = await deps.commands.reservePost(id, key, deps.clock.now());
   if (!record) {
     log.warn(`not posting ${key}: the command record is gone`, { reason: 'MISSING' });
@@ -443,7 +460,7 @@ export async function handleDeployResult(data: Uint8Array, deps: ChatResultDeps)
     if (!rec) return { outcome: 'not-from-chat' };
     const log = deps.logger.child({ commandId: rec.id, deployMessageId: result.messageId });
     const message = rejectedMessage({ reason: result.reason, message: result.message, issues: result.issues, description: describeCommand(rec.command) });
-    return { outcome: (await post(rec.id, 'rejected', message, deps, log)) ? 'posted' : 'not-posted' };
+    return { outcome: (await postToCommand(rec.id, 'rejected', message, deps, log)) ? 'posted' : 'not-posted' };
   }
   const rollout = await deps.rollouts.getRollout(result.rolloutId);
   const commandId = commandIdOfKey(rollout?.request.idempotencyKey);
@@ -466,7 +483,7 @@ export async function handleDeployResult(data: Uint8Array, deps: ChatResultDeps)
     detail: undefined,
   };
   const message = rolloutMessage(view, { consoleProject: deps.config.consoleProject });
-  const posted = await post(commandId, `final:${rollout.id}`, message, deps, log);
+  const posted = await postToCommand(commandId, `final:${rollout.id}`, message, deps, log);
   log.info(`rollout ${rollout.id} ${view.phase}: ${posted ? 'posted to Slack' : 'not posted'}`, { phase: view.phase });
   return { outcome: posted ? 'posted' : 'not-posted' };
 }

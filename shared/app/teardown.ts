@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  planTeardown, confirmAction, executableActions, nextActivity, parseVllmActivity, actionKey, summarizeRun, rememberPools, restorePlan,
+  planTeardown, confirmAction, executableActions, nextActivity, parseVllmActivity, actionKey, rememberPools, restorePlan,
   DEFAULT_TEARDOWN_POLICY,
   type ActionResult, type CacheRef, type InventoryCache, type InventoryCluster, type InventoryRollout, type InventoryTarget,
   type PlannedAction, type TargetActivity, type TeardownInventory, type TeardownPolicy, type TeardownRun,
@@ -41,13 +41,18 @@ export interface TeardownDeps {
   logger: Logger;
   /** Sleeps between GKE operation polls (tests pass one that moves a fake clock). */
   sleep?: (ms: number) => Promise<void>;
-  /** Optional chat summary (e.g. a Slack webhook); failures are logged, never fatal. */
-  notify?: (text: string) => Promise<void>;
+  /**
+   * Optional chat summary of runs that did something (done, started or failed), e.g. to a Slack
+   * incoming webhook; failures are logged, never fatal. Dry runs and runs with nothing to do stay quiet.
+   */
+  notify?: ((run: TeardownRun) => Promise<void>) | undefined;
 }
 
 export interface TeardownOptions {
   policy?: Partial<TeardownPolicy>;
   trigger?: TeardownRun['trigger'];
+  /** The chat command that asked (trigger `chat`). */
+  chatCommandId?: string | undefined;
   /** How long to poll one GKE operation before recording it as started (default 5 min). */
   operationWaitMs?: number;
   operationPollMs?: number;
@@ -172,6 +177,7 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
     schemaVersion: 1,
     id: newRunId(startedAt),
     trigger: opts.trigger ?? 'schedule',
+    ...(opts.chatCommandId ? { chatCommandId: opts.chatCommandId } : {}),
     startedAt: startedAt.toISOString(),
     finishedAt: null,
     dryRun: policy.dryRun,
@@ -191,8 +197,8 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
   run.finishedAt = deps.clock.now().toISOString();
   await deps.store.saveRun(run);
   log.info(`teardown run ${run.id}`, { summary: run.summary, dryRun: run.dryRun, warnings: run.inventoryWarnings.length });
-  if (deps.notify && (run.plan.actions.length > 0 || run.summary.failed > 0)) {
-    await deps.notify(summarizeRun(run)).catch((e: unknown) => log.warn('could not post the teardown summary', { error: asFerryError(e) }));
+  if (deps.notify && !run.dryRun && run.summary.done + run.summary.started + run.summary.failed > 0) {
+    await deps.notify(run).catch((e: unknown) => log.warn('could not post the teardown summary', { error: asFerryError(e) }));
   }
   return run;
 }

@@ -17,6 +17,7 @@
  */
 import { z } from 'zod';
 import type { CacheState } from './cache.ts';
+import { CHAT_COMMAND_ID_RE } from './chat-command.ts';
 
 export const MANAGED_LABEL_KEY = 'managed-by';
 export const MANAGED_LABEL_VALUE = 'ferry';
@@ -229,6 +230,17 @@ const latest = (xs: ReadonlyArray<string | null>): string | null => {
   return best;
 };
 
+/** `3d 4h`, `2h 5m`, `40s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) return h ? `${d}d ${h}h` : `${d}d`;
+  if (h) return m ? `${h}h ${m}m` : `${h}h`;
+  return m ? `${m}m` : `${s}s`;
+}
+
 type Idle = { ok: true; since: string | null; seconds: number } | { ok: false; reason: 'RECENTLY_ACTIVE' | 'ACTIVITY_UNKNOWN'; message: string };
 
 /** Idle for at least `ttl` since the last activity (or, with none, since creation). */
@@ -238,7 +250,7 @@ function idleFor(lastActive: string | null, createdAt: string | null, ttlSeconds
   if (t === null) return { ok: false, reason: 'ACTIVITY_UNKNOWN', message: 'no recorded activity and no creation time: cannot tell how long it has been idle' };
   const seconds = (now.getTime() - t) / 1000;
   if (seconds < ttlSeconds) {
-    return { ok: false, reason: 'RECENTLY_ACTIVE', message: `${lastActive ? 'active' : 'created'} ${Math.max(0, Math.floor(seconds))}s ago, idle TTL is ${ttlSeconds}s` };
+    return { ok: false, reason: 'RECENTLY_ACTIVE', message: `${lastActive ? 'active' : 'created'} ${formatDuration(seconds)} ago, idle TTL is ${formatDuration(ttlSeconds)}` };
   }
   return { ok: true, since: lastActive, seconds };
 }
@@ -301,7 +313,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     candidates.push({
       action: { kind: 'disable-cache', bucket: c.bucket, zone: c.zone },
       reason: 'IDLE_CACHE',
-      message: `cache gs://${c.bucket} in ${c.zone} idle ${Math.floor(idle.seconds)}s (TTL ${policy.idleTtlSeconds.cache}s): disable (deleted by the service after 1 h; resumable until then)`,
+      message: `cache gs://${c.bucket} in ${c.zone} idle ${formatDuration(idle.seconds)} (TTL ${formatDuration(policy.idleTtlSeconds.cache)}): disable (deleted by the service after 1 h; resumable until then)`,
       idleSince: idle.since,
       idleSeconds: idle.seconds,
       expectVersion: c.version,
@@ -323,7 +335,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     candidates.push({
       action: { kind: 'scale-deployment', targetKey: t.key, cluster: t.cluster, namespace: t.namespace, name: t.name },
       reason: 'IDLE_DEPLOYMENT',
-      message: `Deployment ${t.namespace}/${t.name} on ${t.cluster} served nothing for ${Math.floor(idle.seconds)}s (TTL ${policy.idleTtlSeconds.deployment}s): scale to 0`,
+      message: `Deployment ${t.namespace}/${t.name} on ${t.cluster} served nothing for ${formatDuration(idle.seconds)} (TTL ${formatDuration(policy.idleTtlSeconds.deployment)}): scale to 0`,
       idleSince: idle.since,
       idleSeconds: idle.seconds,
       expectVersion: t.version,
@@ -349,7 +361,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
       candidates.push({
         action: { kind: 'delete-cluster', cluster: cl.name },
         reason: 'IDLE_CLUSTER',
-        message: `cluster ${cl.name} idle ${Math.floor(idle.seconds)}s (TTL ${policy.idleTtlSeconds.cluster}s): delete`,
+        message: `cluster ${cl.name} idle ${formatDuration(idle.seconds)} (TTL ${formatDuration(policy.idleTtlSeconds.cluster)}): delete`,
         idleSince: idle.since,
         idleSeconds: idle.seconds,
         expectVersion: cl.version,
@@ -361,7 +373,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     candidates.push({
       action: { kind: 'scale-node-pools', cluster: cl.name, nodePools: pools },
       reason: 'IDLE_CLUSTER',
-      message: `cluster ${cl.name} idle ${Math.floor(idle.seconds)}s (TTL ${policy.idleTtlSeconds.cluster}s): scale node pools ${pools.join(', ')} to 0`,
+      message: `cluster ${cl.name} idle ${formatDuration(idle.seconds)} (TTL ${formatDuration(policy.idleTtlSeconds.cluster)}): scale node pools ${pools.join(', ')} to 0`,
       idleSince: idle.since,
       idleSeconds: idle.seconds,
       expectVersion: cl.version,
@@ -520,7 +532,9 @@ export type ActionResult = z.infer<typeof ActionResult>;
 export const TeardownRun = z.object({
   schemaVersion: z.literal(1),
   id: z.string(),
-  trigger: z.enum(['schedule', 'cli', 'http']),
+  trigger: z.enum(['schedule', 'cli', 'http', 'chat']),
+  /** The chat command (`chatCommands/{id}`) that asked for it, when trigger is `chat`. */
+  chatCommandId: z.string().optional(),
   startedAt: IsoTime,
   finishedAt: IsoTime.nullable(),
   dryRun: z.boolean(),
@@ -532,12 +546,37 @@ export const TeardownRun = z.object({
 });
 export type TeardownRun = z.infer<typeof TeardownRun>;
 
-/** A one-line summary of a run (logs, chat). */
-export function summarizeRun(run: TeardownRun): string {
-  const s = run.summary;
-  const head = run.dryRun ? `teardown (dry run): ${s.planned} action(s) planned` : `teardown: ${s.done} done, ${s.started} started, ${s.skipped} skipped at re-check, ${s.failed} failed of ${s.planned} planned`;
-  const lines = (run.dryRun ? run.plan.actions.map((a) => `• ${a.message}`) : run.results.map((r) => `• ${r.outcome}: ${r.message}`));
-  return [head, ...lines].join('\n');
+/**
+ * The teardown topic's message. Cloud Scheduler sends `{"tick":"teardown"}`; `dryRun` plans and
+ * records only; `chat` (from `/ferry teardown plan`) is always a dry run whose plan is posted back
+ * to that command. Anything else is refused, never run: a typo must not turn a dry run into a real one.
+ */
+export const TeardownTick = z
+  .object({
+    tick: z.literal('teardown').optional(),
+    /** The local stack's scheduler stamps its ticks. */
+    scheduledAt: z.iso.datetime().optional(),
+    dryRun: z.boolean().optional(),
+    chat: z.object({ commandId: z.string().regex(CHAT_COMMAND_ID_RE, 'a chat command id') }).strict().optional(),
+  })
+  .strict();
+export type TeardownTick = z.infer<typeof TeardownTick>;
+
+export type ParsedTick = { ok: true; tick: TeardownTick } | { ok: false; message: string };
+
+/** An empty message is a plain tick; otherwise it must be a JSON object TeardownTick accepts. */
+export function parseTeardownTick(data: Uint8Array | string | undefined): ParsedTick {
+  const text = typeof data === 'string' ? data : data ? new TextDecoder().decode(data) : '';
+  if (text.trim() === '') return { ok: true, tick: {} };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, message: `not JSON: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  const r = TeardownTick.safeParse(json);
+  if (!r.success) return { ok: false, message: r.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ') };
+  return { ok: true, tick: r.data };
 }
 
 // ---------------------------------------------------------------------------------------------

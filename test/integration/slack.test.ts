@@ -20,6 +20,7 @@ import { slackSignature } from '../../shared/domain/slack.ts';
 import { chatIdempotencyKey } from '../../shared/domain/chat-command.ts';
 import type { ChatMessage } from '../../shared/domain/chat-blocks.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
+import { TeardownRun } from '../../shared/domain/teardown.ts';
 
 const env = stackEnv(
   'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET',
@@ -168,9 +169,30 @@ test('an unauthorised user is politely refused; nothing is recorded, queued or p
   const id = commandIdOf(next.json);
   await eventually('the next accepted command on the chat topic', async () => queued.slice(before), (q) => q.includes(id));
   assert.deepEqual(queued.slice(before), [id]);
-  await eventually('teardown answered', async () => postsAt(next.path), (p) => p.length === 1);
-  assert.match(postsAt(next.path)[0]!.text, /not available in ferry yet/);
+  await eventually('teardown plan answered', async () => postsAt(next.path), (p) => p.length === 1);
   assert.equal(postsAt(r.path).length, 0);
+});
+
+test('teardown plan: teardownIdle makes a dry run for the command, records it, and posts the plan back once', async () => {
+  const r = await send('teardown plan');
+  assert.equal(r.status, 200);
+  assert.match(r.json?.text ?? '', /^Working on `teardown plan`/);
+  const id = commandIdOf(r.json);
+  await eventually('plan posted', async () => postsAt(r.path), (p) => p.length === 1, 60_000);
+  const m = postsAt(r.path)[0]!;
+  assert.equal(m.response_type, 'ephemeral');
+  assert.match(m.text, /^Teardown plan: /);
+  assert.ok(postText(r.path).includes('(teardownRuns)'), postText(r.path));
+  const runs = (await db.collection('teardownRuns').where('chatCommandId', '==', id).get()).docs.map((d) => TeardownRun.parse(d.data()));
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0]!.trigger, 'chat');
+  assert.equal(runs[0]!.dryRun, true);
+  assert.ok(runs[0]!.results.every((x) => x.outcome === 'planned'), 'a dry run does nothing');
+  assert.ok(postText(r.path).includes(runs[0]!.id), 'the message names the recorded run');
+  const rec = await commands.get(id);
+  assert.equal(rec?.status, 'done');
+  assert.equal(rec?.outcome?.code, 'TEARDOWN_PLAN_REQUESTED');
+  assert.deepEqual(rec?.posts.map((p) => p.key), ['teardown-plan']);
 });
 
 test('help and malformed commands are answered in the HTTP response itself', async () => {

@@ -276,11 +276,24 @@ test('versions: each version and what changed since the previous one', async () 
   for (const want of ['vs `v1`', 'shards 4 → 2', 'dtypes +F8_E4M3 −BF16', 'bytes 14.9 GiB → 7.5 GiB', 'not validated yet']) assert.ok(s.includes(want), `${want} in ${s}`);
 });
 
-test('teardown plan: honestly not available yet', async () => {
+test('teardown plan: sent to teardownIdle as a dry-run tick naming the command; the plan is posted from there, not here', async () => {
+  const w = world();
+  const worker = { ...w.worker, config: { ...w.worker.config, teardownTopic: 'teardown-tick' } };
+  const id = await accepted(w, 'teardown plan');
+  const out = await handleChatCommand(w.workFor(id), worker);
+  assert.deepEqual(out, { outcome: 'done', code: 'TEARDOWN_PLAN_REQUESTED', posted: false });
+  const ticks = w.publisher.published.filter((p) => p.topic === 'teardown-tick');
+  assert.deepEqual(ticks.map((p) => [p.data, p.attributes]), [[{ tick: 'teardown', dryRun: true, chat: { commandId: id } }, { kind: 'teardown-plan', commandId: id }]]);
+  assert.equal(w.chat.posts.length, 0, 'the ack said the answer follows; teardownIdle posts it');
+  assert.equal(w.commands.docs.get(id)!.status, 'done');
+});
+
+test('teardown plan where teardown is not set up: says so and what to do instead', async () => {
   const w = world();
   const out = await handleChatCommand(w.workFor(await accepted(w, 'teardown plan')), w.worker);
   assert.deepEqual(out, { outcome: 'done', code: 'NOT_AVAILABLE', posted: true });
-  assert.match(w.chat.posts[0]!.message.text, /not available in ferry yet/);
+  assert.match(w.chat.posts[0]!.message.text, /not set up in this ferry/);
+  assert.equal(w.publisher.published.filter((p) => p.topic !== CHAT_TOPIC).length, 0);
 });
 
 test('deploy: publishes a deploy request carrying the Slack user, inherits the accelerator, reports the rollout it started', async () => {

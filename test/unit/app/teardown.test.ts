@@ -19,6 +19,10 @@ import type { ClusterClient, ClusterProvider } from '../../../shared/ports/clust
 import type { RolloutState } from '../../../shared/ports/rollout-state.ts';
 import type { TeardownStore } from '../../../shared/ports/teardown-store.ts';
 import type { V1Deployment } from '@kubernetes/client-node';
+import { handleTeardownTick } from '../../../shared/app/teardown-tick.ts';
+import { newChatCommandRecord } from '../../../shared/domain/chat-command.ts';
+import { FerryError } from '../../../shared/domain/errors.ts';
+import { MemoryChatCommands, RecordingChat } from '../../helpers/chat-fakes.ts';
 
 class MemoryCacheRecords implements CacheRecords {
   readonly docs = new Map<string, CacheRecord>();
@@ -338,4 +342,104 @@ test('ensureClusterCapacity: while a resize is running (cluster RECONCILING) no 
   assert.equal(s.store.scaledDown.has(GKE), false);
   s.clock.advance(10_000);
   assert.equal((await s.directory.get(GKE))?.nodePools[0]?.nodeCount, 3, 'not shrunk to the default');
+});
+
+// ---------------------------------------------------------------------------------------------
+// The teardown topic (teardownIdle): scheduled ticks, dry runs, chat plans
+
+const CMD = 'sc-20261121-120000-0123456789abcdef';
+const tick = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+async function chatSetup(kind: 'teardown-plan' | 'status' = 'teardown-plan') {
+  const s = await setup();
+  s.target('local', 'idle', 0);
+  await s.cache('us-central1-a', [{ cluster: 'local', name: 'idle' }]);
+  s.clock.advance(10 * H);
+  const commands = new MemoryChatCommands();
+  const chat = new RecordingChat();
+  await commands.create(newChatCommandRecord({
+    id: CMD,
+    payload: { command: '/ferry', text: kind === 'status' ? 'status' : 'teardown plan', response_url: 'https://hooks.slack.com/commands/T1/2/x', user_id: 'U1', user_name: 'ann', channel_id: 'C1', team_id: 'T1' },
+    command: kind === 'status' ? { kind: 'status', model: null } : { kind: 'teardown-plan' },
+    now: s.clock.now(),
+  }));
+  const policy = { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } };
+  return { s, commands, chat, deps: { teardown: s.deps, options: { policy }, reply: { commands, chat } } };
+}
+
+test('tick from chat: a dry run recorded with the command, the plan posted back to it once; nothing changed', async () => {
+  const { s, chat, commands, deps } = await chatSetup();
+  const out = await handleTeardownTick(tick({ tick: 'teardown', dryRun: true, chat: { commandId: CMD } }), deps);
+  assert.equal(out.outcome, 'ran');
+  assert.equal(out.outcome === 'ran' && out.dryRun, true);
+  assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'running', 'dry run: nothing disabled');
+  const run = [...s.store.runs.values()][0]!;
+  assert.equal(run.trigger, 'chat');
+  assert.equal(run.chatCommandId, CMD);
+  assert.equal(chat.posts.length, 1);
+  assert.equal(chat.posts[0]!.url, 'https://hooks.slack.com/commands/T1/2/x');
+  assert.match(chat.posts[0]!.message.text, /^Teardown plan: 1 action/);
+  assert.ok(JSON.stringify(chat.posts[0]!.message).includes('cache gs://models in us-central1-a idle 10h (TTL 1h)'));
+  assert.deepEqual(commands.docs.get(CMD)!.posts.map((p) => p.key), ['teardown-plan']);
+  // A redelivery plans again (recorded) but never posts twice.
+  await handleTeardownTick(tick({ tick: 'teardown', dryRun: true, chat: { commandId: CMD } }), deps);
+  assert.equal(chat.posts.length, 1);
+});
+
+test('tick from chat is a dry run even when the message does not say so, and even under a live policy', async () => {
+  const { s, deps } = await chatSetup();
+  await handleTeardownTick(tick({ chat: { commandId: CMD } }), { ...deps, options: { policy: { ...deps.options.policy, dryRun: false } } });
+  assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'running');
+  assert.ok([...s.store.runs.values()].every((r) => r.dryRun));
+});
+
+test('tick naming a command that is not a recorded teardown plan runs nothing and posts nothing', async () => {
+  const { s, chat, deps } = await chatSetup('status');
+  const out = await handleTeardownTick(tick({ chat: { commandId: CMD } }), deps);
+  assert.deepEqual(out.outcome === 'refused' && out.reason, 'CHAT_COMMAND_UNKNOWN');
+  const missing = await handleTeardownTick(tick({ chat: { commandId: 'sc-20261121-120000-ffffffffffffffff' } }), deps);
+  assert.equal(missing.outcome, 'refused');
+  assert.equal(s.store.runs.size, 0);
+  assert.equal(chat.posts.length, 0);
+});
+
+test('a tick that does not parse runs nothing; a plain tick runs the configured policy', async () => {
+  const { s, deps } = await chatSetup();
+  const bad = await handleTeardownTick(tick({ dryrun: true }), deps);
+  assert.equal(bad.outcome, 'refused');
+  assert.equal(s.store.runs.size, 0);
+  assert.ok((s.deps.logger as ReturnType<typeof memoryLogger>).entries.some((e) => e['code'] === 'TICK_INVALID'));
+  const ran = await handleTeardownTick(tick({ tick: 'teardown' }), deps);
+  assert.equal(ran.outcome === 'ran' && ran.summary.done, 1);
+  assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'disabled');
+});
+
+test('a plan that cannot be made: a retryable failure is redelivered (no post); a final one is posted as an error', async () => {
+  const { s, chat, deps } = await chatSetup();
+  const failing = (e: FerryError) => ({ ...deps, teardown: { ...s.deps, store: Object.assign(Object.create(s.store) as MemoryStore, { listTargets: async () => { throw e; } }) } });
+  await assert.rejects(handleTeardownTick(tick({ chat: { commandId: CMD } }), failing(new FerryError('STATE_UNAVAILABLE', 'Firestore down', { retryable: true }))));
+  assert.equal(chat.posts.length, 0);
+  const out = await handleTeardownTick(tick({ chat: { commandId: CMD } }), failing(new FerryError('STATE_FORBIDDEN', 'no access', { hint: 'grant roles/datastore.user' })));
+  assert.deepEqual(out, { outcome: 'failed', code: 'STATE_FORBIDDEN', posted: true });
+  assert.match(chat.posts[0]!.message.text, /could not finish this command: no access/);
+});
+
+test('the chat summary: posted for a run that did something, never for dry runs or runs with nothing to do; a failing post is only logged', async () => {
+  const { s } = await chatSetup();
+  const posted: TeardownRun[] = [];
+  const notify = async (r: TeardownRun) => void posted.push(r);
+  await runTeardown({ ...s.deps, notify }, { policy: { dryRun: true, idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.equal(posted.length, 0, 'dry run');
+  await runTeardown({ ...s.deps, notify }, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.equal(posted.length, 1);
+  assert.equal(posted[0]!.summary.done, 1);
+  await runTeardown({ ...s.deps, notify }, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.equal(posted.length, 1, 'nothing left to do: quiet');
+  s.target('local', 'idle2', 0);
+  await s.cache('us-central1-b', [{ cluster: 'local', name: 'idle2' }]);
+  s.clock.advance(10 * H);
+  const log = memoryLogger();
+  const run = await runTeardown({ ...s.deps, logger: log, notify: async () => { throw new FerryError('CHAT_POST_FAILED', 'Slack 500', { retryable: true }); } }, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.equal(run.summary.done, 1, 'the run is not affected');
+  assert.ok(log.entries.some((e) => /could not post the teardown summary/.test(String(e['message']))));
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MAX_BLOCKS, ackMessage, consoleProjectFor, errorMessage, helpMessage, rejectedMessage, rolloutMessage, statusMessage, teardownPlanMessage,
-  usageMessage, versionsMessage, type Block, type ChatMessage, type RolloutView, type StatusView, type VersionsView,
+  MAX_BLOCKS, ackMessage, consoleProjectFor, errorMessage, helpMessage, rejectedMessage, rolloutMessage, statusMessage, teardownMessage, teardownUnavailableMessage, formatDuration,
+  usageMessage, versionsMessage, type Block, type ChatMessage, type RolloutView, type StatusView, type TeardownView, type VersionsView,
 } from '../../../shared/domain/chat-blocks.ts';
 
 const GKE = 'projects/my-proj/locations/us-central1/clusters/gpu';
@@ -140,11 +140,85 @@ test('versions: each version with its facts and what changed since the previous 
   assert.ok(allText(same).includes('same shards, dtypes, parameters and bytes'));
 });
 
-test('teardown plan is honest: not available yet, and what to do instead', () => {
-  const m = teardownPlanMessage();
+const POLICY = { idleTtlSeconds: { cache: 6 * 3600, deployment: 86_400, cluster: 86_400 }, clusterMode: 'scale-to-zero', scaleDeployments: false, maxActions: 10, protectLabel: 'ferry-protect' };
+const dryRun = (over: Partial<TeardownView> = {}): TeardownView => ({
+  id: '20261121-101500-abc123',
+  dryRun: true,
+  trigger: 'chat',
+  plan: {
+    actions: [{ message: 'disable Anywhere Cache models~us-central1-a: idle 3d (TTL 6h)', idleSeconds: 3 * 86_400 }],
+    skipped: [
+      { resource: { kind: 'cache', bucket: 'models', zone: 'us-central1-b' }, reason: 'IN_USE_BY_DEPLOYMENT', message: 'used by local~ns~m' },
+      { resource: { kind: 'cache', bucket: 'models', zone: 'us-central1-c' }, reason: 'NOT_MANAGED', message: 'not created by ferry' },
+      { resource: { kind: 'cluster', name: GKE }, reason: 'DEPLOYMENT_RUNNING', message: 'Deployment x has replicas' },
+    ],
+    policy: POLICY,
+  },
+  results: [],
+  inventoryWarnings: [],
+  summary: { planned: 1, done: 0, started: 0, skipped: 0, failed: 0 },
+  ...over,
+});
+
+test('teardown plan (dry run): what would go and why, why the rest stays, and that nothing changed', () => {
+  const m = teardownMessage(dryRun());
   assertValid(m);
-  assert.match(m.text, /not available in ferry yet/);
-  assert.ok(allText(m).includes('replicas=0'));
+  assert.equal(m.response_type, 'ephemeral');
+  assert.match(m.text, /^Teardown plan: 1 action/);
+  const s = allText(m);
+  for (const want of ['Nothing was changed', 'disable Anywhere Cache models~us-central1-a', 'in use by a running Deployment (1)', 'not created or labelled by ferry (1)', 'a Deployment is running (1)', `cluster ${GKE}`, 'run `20261121-101500-abc123`', 'caches 6h', 'clusters 1d', 'scale-to-zero', '`ferry teardown`']) {
+    assert.ok(s.includes(want), want);
+  }
+  const none = teardownMessage(dryRun({ plan: { actions: [], skipped: [], policy: POLICY }, summary: { planned: 0, done: 0, started: 0, skipped: 0, failed: 0 } }));
+  assertValid(none);
+  assert.match(none.text, /nothing is idle/);
+  assert.ok(!allText(none).includes('to carry it out'));
+});
+
+test('teardown summary (real run): outcomes with their messages; warnings say what was left alone; user text is escaped', () => {
+  const m = teardownMessage(dryRun({
+    dryRun: false,
+    trigger: 'schedule',
+    results: [
+      { outcome: 'done', message: 'disable Anywhere Cache models~us-central1-a' },
+      { outcome: 'failed', message: 'cluster:x: GKE <denied> & more' },
+    ],
+    inventoryWarnings: ['cluster gpu: could not read it'],
+    summary: { planned: 2, done: 1, started: 0, skipped: 0, failed: 1 },
+  }));
+  assertValid(m);
+  assert.match(m.text, /^Teardown: 1 done, 0 started, 0 skipped, 1 failed/);
+  const s = allText(m);
+  assert.ok(s.includes(':white_check_mark: *done*') && s.includes(':x: *failed*'));
+  assert.ok(s.includes('GKE &lt;denied&gt; &amp; more'), 'escaped');
+  assert.ok(s.includes('could not read it'));
+  assert.ok(s.includes('retried by the next run'));
+});
+
+test('teardown messages stay inside Block Kit limits with many actions and skips', () => {
+  const many = dryRun({
+    plan: {
+      actions: Array.from({ length: 300 }, (_, i) => ({ message: `disable Anywhere Cache bucket-${i}~us-central1-a: idle 3d (TTL 6h) ${'x'.repeat(60)}`, idleSeconds: 1 })),
+      skipped: Array.from({ length: 500 }, (_, i) => ({ resource: { kind: 'cache', bucket: `b${i}`, zone: 'z' }, reason: i % 2 ? 'NOT_MANAGED' : 'RECENTLY_ACTIVE', message: 'm' })),
+      policy: POLICY,
+    },
+    inventoryWarnings: Array.from({ length: 20 }, (_, i) => `warning ${i}`),
+  });
+  const m = teardownMessage(many);
+  assertValid(m);
+  assert.ok(allText(m).includes('+247 more'), 'the reasons for what stays still fit');
+  assert.ok(allText(m).includes('…and 260 more'));
+});
+
+test('teardown not set up: says so, and what to do', () => {
+  const m = teardownUnavailableMessage();
+  assertValid(m);
+  assert.match(m.text, /not set up/);
+  assert.ok(allText(m).includes('ferry teardown --dry-run'));
+});
+
+test('formatDuration', () => {
+  assert.deepEqual([0, 40, 300, 3600, 3900, 86_400, 3 * 86_400 + 4 * 3600].map(formatDuration), ['0s', '40s', '5m', '1h', '1h 5m', '1d', '3d 4h']);
 });
 
 test('small messages: help, usage, ack, refusal of a request, errors', () => {

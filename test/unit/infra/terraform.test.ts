@@ -199,7 +199,11 @@ function tfFunctionFor(name: string): [string, Block] {
   return found[0]!;
 }
 const envOf = (b: Block) => (block(b, 'service_config')?.['environment_variables'] ?? {}) as Record<string, unknown>;
-const secretEnvOf = (b: Block) => blocks(block(b, 'service_config'), 'secret_environment_variables');
+/** Secret env vars, including those in a `dynamic "secret_environment_variables"` block (mounted when a variable says so). */
+const secretEnvOf = (b: Block) => [
+  ...blocks(block(b, 'service_config'), 'secret_environment_variables'),
+  ...blocks(block(b, 'service_config')?.['dynamic'] as Block | undefined, 'secret_environment_variables').flatMap((d) => blocks(d, 'content')),
+];
 const pushSubscriptionsOf = (fnAddress: string) =>
   ofType(tf, 'google_pubsub_subscription').filter(([, s]) => references(tf, block(s, 'push_config')?.['push_endpoint'], fnAddress));
 const num = (v: unknown) => (typeof v === 'number' ? v : Number(v));
@@ -782,6 +786,19 @@ describe('storage, Firestore, secrets', () => {
       assert.equal(v['default'], null);
     }
     assert.ok(!('slack_signing_secret' in tf.example), 'the example tfvars holds no secret');
+  });
+
+  test('the teardown webhook is a Secret Manager secret too, mounted only when asked for', () => {
+    assert.ok(tf.resources.get('google_secret_manager_secret.teardown_slack_webhook'));
+    const version = tf.resources.get('google_secret_manager_secret_version.teardown_slack_webhook');
+    assert.equal(version?.['secret_data'], '${var.teardown_slack_webhook_url}');
+    const v = tf.variables.get('teardown_slack_webhook_url');
+    assert.equal(v?.['sensitive'], true);
+    assert.equal(v?.['default'], null);
+    assert.ok(!('teardown_slack_webhook_url' in tf.example), 'the example tfvars holds no secret');
+    const dyn = (block(tfFunctionFor('teardownIdle')[1], 'service_config')?.['dynamic'] as Block | undefined)?.['secret_environment_variables'] as Block[] | undefined;
+    assert.equal(dyn?.[0]?.['for_each'], '${var.teardown_slack_notify ? [1] : []}');
+    assert.equal(tf.variables.get('teardown_slack_notify')?.['default'], false);
   });
 
   test('README documents the deployment and every IAM role granted', () => {
