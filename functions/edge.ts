@@ -42,3 +42,32 @@ export async function runEvent(
     log.error(`event dropped after a permanent failure: ${err.message}`, { code: err.code, error: err, hint: err.hint });
   }
 }
+
+/** A Pub/Sub message as the use cases take it: the decoded payload and its identity. */
+export interface PubsubMessage {
+  data: Buffer;
+  messageId: string;
+  publishTime: string | undefined;
+  attributes: Record<string, string> | undefined;
+}
+
+/**
+ * runEvent for a Pub/Sub push (messagePublished CloudEvent): the envelope is parsed with zod first;
+ * a malformed one is logged (EVENT_INVALID) and acked, never handed on.
+ */
+export async function runPubsub(
+  fn: string,
+  ce: CloudEvent<unknown>,
+  handle: (msg: PubsubMessage, log: Logger) => Promise<unknown>,
+): Promise<void> {
+  await runEvent(fn, ce, async (log) => {
+    const { PubsubMessagePublishedEvent, describeIssues } = await import('../shared/domain/events.ts');
+    const parsed = PubsubMessagePublishedEvent.safeParse(ce);
+    if (!parsed.success) {
+      log.error('malformed Pub/Sub event; dropped', { code: 'EVENT_INVALID', issues: describeIssues(parsed.error) });
+      return { outcome: 'malformed' };
+    }
+    const m = parsed.data.data.message;
+    return handle({ data: Buffer.from(m.data, 'base64'), messageId: m.messageId ?? m.message_id ?? parsed.data.id, publishTime: m.publishTime, attributes: m.attributes }, log);
+  });
+}

@@ -8,24 +8,14 @@
  */
 import * as ff from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { runEvent, lazy } from './edge.ts';
+import { runPubsub, lazy } from './edge.ts';
 
 const deps = lazy(async () => (await import('./wiring.ts')).teardownDeps());
 
 export async function teardownIdle(ce: CloudEvent<unknown>): Promise<void> {
-  await runEvent('teardownIdle', ce, async (log) => {
-    const [{ PubsubMessagePublishedEvent, describeIssues }, { handleTeardownTick }] = await Promise.all([
-      import('../shared/domain/events.ts'),
-      import('../shared/app/teardown-tick.ts'),
-    ]);
-    const parsed = PubsubMessagePublishedEvent.safeParse(ce);
-    if (!parsed.success) {
-      log.error('malformed Pub/Sub event; nothing run', { code: 'EVENT_INVALID', issues: describeIssues(parsed.error) });
-      return { outcome: 'malformed' };
-    }
-    const d = await deps();
-    const data = parsed.data.data.message.data;
-    return handleTeardownTick(data ? Buffer.from(data, 'base64') : undefined, { teardown: { ...d.deps, logger: log }, options: d.options, reply: d.reply });
+  await runPubsub('teardownIdle', ce, async (msg, log) => {
+    const [{ handleTeardownTick }, d] = await Promise.all([import('../shared/app/teardown-tick.ts'), deps()]);
+    return handleTeardownTick(msg.data, { teardown: { ...d.deps, logger: log }, options: d.options, reply: d.reply });
   });
 }
 

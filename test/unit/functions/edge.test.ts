@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { getFunction } from '@google-cloud/functions-framework/testing';
 import * as entry from '../../../functions/index.ts';
 import { FUNCTIONS } from '../../../functions/manifest.ts';
-import { runEvent } from '../../../functions/edge.ts';
+import { runEvent, runPubsub, type PubsubMessage } from '../../../functions/edge.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import type { CloudEvent } from '@google-cloud/functions-framework';
 
@@ -21,8 +21,23 @@ test('a malformed storage event is acked (no throw), so it never loops', async (
   await entry.onCheckpointUpload(ce({ data: undefined }));
 });
 
-test('a malformed Pub/Sub event is acked (no throw)', async () => {
-  await entry.onDeployRequest(ce({ type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: 'not an object' } }));
+test('a malformed Pub/Sub event is acked (no throw) by every Pub/Sub function', async () => {
+  for (const f of [entry.onDeployRequest, entry.onChatCommand, entry.onDeployResult, entry.teardownIdle]) {
+    await f(ce({ type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: 'not an object' } }));
+  }
+});
+
+test('runPubsub hands on the decoded message and its identity; a malformed envelope never reaches the handler', async () => {
+  const seen: PubsubMessage[] = [];
+  const handle = async (m: PubsubMessage) => void seen.push(m);
+  const data = Buffer.from('{"a":1}').toString('base64');
+  await runPubsub('t', ce({ type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: { data, messageId: 'm-1', publishTime: '2026-11-21T00:00:00Z', attributes: { k: 'v' } } } }), handle);
+  await runPubsub('t', ce({ id: 'ev-2', type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: { data } } }), handle);
+  await runPubsub('t', ce({ type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: 7 } }), handle);
+  assert.deepEqual(seen.map((m) => [m.data.toString(), m.messageId, m.publishTime, m.attributes]), [
+    ['{"a":1}', 'm-1', '2026-11-21T00:00:00Z', { k: 'v' }],
+    ['{"a":1}', 'ev-2', undefined, undefined],
+  ]);
 });
 
 test('the edge throws retryable errors (redelivery) and swallows permanent ones (ack)', async () => {
