@@ -83,7 +83,8 @@ export class GkeClusterDirectory implements ClusterDirectory {
     const gke = await this.gke();
     try {
       const [c] = await gke.getCluster({ name });
-      return this.view(c);
+      // Keep the caller's name: the cluster may live in another project than the one listed.
+      return { ...this.view(c), name };
     } catch (e) {
       if ((e as { code?: unknown }).code === 5) return null;
       throw gkeError(e, `get ${name}`);

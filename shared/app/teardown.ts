@@ -20,6 +20,7 @@ import {
 import { recordCacheEvent, cacheId, type CacheRecord } from '../domain/cache.ts';
 import { LABELS, VLLM_PORT } from '../domain/render.ts';
 import { asFerryError } from '../domain/errors.ts';
+import { sameCluster } from '../domain/deploy-request.ts';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
@@ -56,7 +57,15 @@ export interface TeardownOptions {
   /** How long to poll one GKE operation before recording it as started (default 5 min). */
   operationWaitMs?: number;
   operationPollMs?: number;
+  /**
+   * The run stops starting actions (and polling operations) this long after it began, so it ends —
+   * and is recorded — before the function's timeout kills it; the actions left are planned again by
+   * the next run. Default 7 min (the function times out after 9).
+   */
+  deadlineMs?: number;
 }
+
+export const DEFAULT_RUN_DEADLINE_MS = 7 * 60_000;
 
 // ---------------------------------------------------------------------------------------------
 // Inventory
@@ -90,12 +99,16 @@ export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise
 
   // Targets: ferry's targets, plus any target a cache record names (so a cache's users are all seen).
   const targetMap = new Map<string, { cluster: string; namespace: string; name: string }>();
-  for (const t of targetStates) targetMap.set(t.key, t.target);
+  const changedAt = new Map<string, string>();
+  for (const t of targetStates) {
+    targetMap.set(t.key, t.target);
+    changedAt.set(t.key, t.updatedAt);
+  }
   for (const r of allRecords) for (const u of r.targets) if (!targetMap.has(u.targetKey)) targetMap.set(u.targetKey, u.target);
   const wanted = (key: string, cluster: string): boolean => {
     if (!scope) return true;
     if (scope.targetKeys?.includes(key)) return true;
-    if (scope.clusters?.includes(cluster)) return true;
+    if (scope.clusters?.some((c) => sameCluster(c, cluster))) return true;
     return (scope.caches ?? []).some((c) => allRecords.some((r) => r.bucket === c.bucket && r.zone === c.zone && r.targets.some((u) => u.targetKey === key)));
   };
   const targets: InventoryTarget[] = [];
@@ -119,7 +132,7 @@ export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise
     // planner then leaves it alone) rather than a stale lastActiveAt that would look idle.
     const observedRecently = a !== undefined && deps.clock.now().getTime() - Date.parse(a.observedAt) < ACTIVITY_STALE_SECONDS * 1000;
     const lastActiveAt = replicas > 0 && !observedRecently ? null : (a?.lastActiveAt ?? null);
-    targets.push({ key, ...target, labels, replicas, lastActiveAt, caches, version });
+    targets.push({ key, ...target, labels, replicas, lastActiveAt, lastChangedAt: changedAt.get(key) ?? null, caches, version });
   }
 
   const caches: InventoryCache[] = [];
@@ -188,11 +201,16 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
   };
   // Record the plan first: a run that dies half-way still says what it meant to do.
   await deps.store.saveRun(run);
+  const deadline = startedAt.getTime() + (opts.deadlineMs ?? DEFAULT_RUN_DEADLINE_MS);
   for (const planned of executableActions(plan)) {
-    const result = await executeOne(planned, policy, deps, opts, log, run.id);
+    const result =
+      deps.clock.now().getTime() >= deadline
+        ? { action: planned.action, outcome: 'skipped' as const, reason: 'RUN_DEADLINE', message: `${actionKey(planned.action)}: the run's time is up; the next run plans it again`, operations: [], at: deps.clock.now().toISOString() }
+        : await executeOne(planned, policy, deps, { ...opts, deadline }, log, run.id);
     run.results.push(result);
     if (result.outcome !== 'planned') run.summary[result.outcome]++;
-    await deps.store.saveRun(run);
+    // Progress is saved as it goes; a failed save is not a reason to stop acting (the final save is).
+    await deps.store.saveRun(run).catch((e: unknown) => log.warn('could not save teardown progress; going on', { error: asFerryError(e) }));
   }
   run.finishedAt = deps.clock.now().toISOString();
   await deps.store.saveRun(run);
@@ -203,7 +221,9 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
   return run;
 }
 
-async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: TeardownDeps, opts: TeardownOptions, log: Logger, runId: string): Promise<ActionResult> {
+type ExecOptions = TeardownOptions & { deadline: number };
+
+async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: TeardownDeps, opts: ExecOptions, log: Logger, runId: string): Promise<ActionResult> {
   const a = planned.action;
   const at = () => deps.clock.now().toISOString();
   const key = actionKey(a);
@@ -223,12 +243,21 @@ async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: 
     log.info(`teardown skipped ${key} at re-check: ${ok.message}`, { reason: ok.reason });
     return result('skipped', ok.reason, `${key}: ${ok.message}`);
   }
+  // Operations started so far: kept in the result even when a later call fails.
+  const ops: string[] = [];
   try {
     switch (a.kind) {
       case 'disable-cache': {
         const live = await deps.control.disable(a.bucket, a.zone);
-        await deps.records.mutate(a.bucket, a.zone, (cur) => (cur ? recordCacheEvent(cur, { bucket: a.bucket, zone: a.zone, now: deps.clock.now(), live, action: 'disable', error: null }) : undefined));
         log.info(`disabled idle Anywhere Cache ${cacheId(a.bucket, a.zone)}`, { idleSince: planned.idleSince });
+        try {
+          await deps.records.mutate(a.bucket, a.zone, (cur) => (cur ? recordCacheEvent(cur, { bucket: a.bucket, zone: a.zone, now: deps.clock.now(), live, action: 'disable', error: null }) : undefined));
+        } catch (e) {
+          // The cache is disabled; only ferry's record of it lags (the next deploy or run re-reads it).
+          const err = asFerryError(e);
+          log.warn(`disabled ${cacheId(a.bucket, a.zone)}, but could not update its record: ${err.message}`, { code: err.code });
+          return result('done', planned.reason, `${planned.message} (its record in Firestore could not be updated: ${err.code})`);
+        }
         return result('done', planned.reason, planned.message);
       }
       case 'scale-deployment': {
@@ -242,42 +271,50 @@ async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: 
         // Remember the sizes first, so a later deploy brings back exactly these (and a run that
         // dies half-way still left the record).
         if (c) await deps.store.saveScaledDown(rememberPools(await deps.store.getScaledDown(a.cluster), a.cluster, c.nodePools, a.nodePools, { runId, now: deps.clock.now() }));
-        const ops: string[] = [];
+        const dir = deps.directory;
         for (const pool of a.nodePools) {
           const p = c?.nodePools.find((x) => x.name === pool);
           if (p?.autoscaling && p.autoscaling.minNodeCount > 0) {
-            const op = await waitOperation(deps.directory, await deps.directory.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { minNodeCount: 0, maxNodeCount: p.autoscaling.maxNodeCount }), deps, opts);
-            ops.push(op.name);
+            const started = await dir.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { minNodeCount: 0, maxNodeCount: p.autoscaling.maxNodeCount });
+            ops.push(started.name);
+            const op = await waitOperation(dir, started, deps, opts);
             if (op.status !== 'DONE' || op.error) return result(op.error ? 'failed' : 'started', op.error?.code ?? 'OPERATION_RUNNING', `${key}: autoscaling minimum of ${pool} → 0 ${op.error ? `failed: ${op.error.message}` : 'still running'}`, ops);
           }
-          const op = await waitOperation(deps.directory, await deps.directory.setNodePoolSize(nodePoolName(a.cluster, pool), 0), deps, opts);
-          ops.push(op.name);
+          const started = await dir.setNodePoolSize(nodePoolName(a.cluster, pool), 0);
+          ops.push(started.name);
+          const op = await waitOperation(dir, started, deps, opts);
           if (op.status !== 'DONE' || op.error) return result(op.error ? 'failed' : 'started', op.error?.code ?? 'OPERATION_RUNNING', `${key}: resize of ${pool} to 0 ${op.error ? `failed: ${op.error.message}` : 'still running'}`, ops);
         }
         return result('done', planned.reason, planned.message, ops);
       }
       case 'delete-cluster': {
         if (!deps.directory) return result('failed', 'NO_CLUSTER_DIRECTORY', 'no cluster directory configured');
-        const op = await waitOperation(deps.directory, await deps.directory.deleteCluster(a.cluster), deps, opts);
-        if (op.error) return result('failed', op.error.code, `${key}: delete failed: ${op.error.message}`, [op.name]);
-        return result(op.status === 'DONE' ? 'done' : 'started', planned.reason, planned.message, [op.name]);
+        const started = await deps.directory.deleteCluster(a.cluster);
+        ops.push(started.name);
+        const op = await waitOperation(deps.directory, started, deps, opts);
+        if (op.error) return result('failed', op.error.code, `${key}: delete failed: ${op.error.message}`, ops);
+        return result(op.status === 'DONE' ? 'done' : 'started', planned.reason, planned.message, ops);
       }
     }
   } catch (e) {
     const err = asFerryError(e);
-    log.warn(`teardown of ${key} failed: ${err.message}`, { code: err.code });
+    log.warn(`teardown of ${key} failed: ${err.message}`, { code: err.code, operations: ops });
+    // An operation already started is running in GKE: say so rather than "failed".
+    if (ops.length) return result('started', err.code, `${key}: operation started, but following it failed: ${err.message}`, ops);
     return result('failed', err.code, `${key}: ${err.message}`);
   }
 }
 
-/** Polls a GKE operation until DONE or the wait runs out (then it is left running, recorded as started). */
-async function waitOperation(dir: ClusterDirectory, op: GkeOperation, deps: TeardownDeps, opts: TeardownOptions): Promise<GkeOperation> {
-  const waitMs = opts.operationWaitMs ?? 5 * 60_000;
+/**
+ * Polls a GKE operation until DONE, or until the wait or the run's deadline runs out (then it is
+ * left running, recorded as started).
+ */
+async function waitOperation(dir: ClusterDirectory, op: GkeOperation, deps: TeardownDeps, opts: ExecOptions): Promise<GkeOperation> {
   const pollMs = opts.operationPollMs ?? 5_000;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const start = deps.clock.now().getTime();
+  const until = Math.min(deps.clock.now().getTime() + (opts.operationWaitMs ?? 5 * 60_000), opts.deadline);
   let cur = op;
-  while (cur.status !== 'DONE' && deps.clock.now().getTime() - start < waitMs) {
+  while (cur.status !== 'DONE' && deps.clock.now().getTime() < until) {
     await sleep(pollMs);
     cur = await dir.getOperation(op.name);
   }

@@ -83,6 +83,23 @@ export function parseClusterName(cluster: string): ParsedCluster | null {
 }
 
 /**
+ * Whether two cluster names can denote the same cluster. GKE accepts a project's id or its number
+ * in a resource name, and ferry cannot map one to the other offline, so a numbered project matches
+ * any project with the same location and cluster name. Teardown uses this to find what runs on a
+ * cluster: erring towards "same" only ever keeps a cluster up.
+ */
+export function sameCluster(a: string, b: string): boolean {
+  if (a === b) return true;
+  // Loosely split (names come from GKE as well as from requests): projects/P/locations/L/clusters/C.
+  const split = (c: string) => /^projects\/([^/]+)\/locations\/([^/]+)\/clusters\/([^/]+)$/.exec(c);
+  const pa = split(a);
+  const pb = split(b);
+  if (!pa || !pb || pa[2] !== pb[2] || pa[3] !== pb[3]) return false;
+  const numbered = (p: string) => /^[0-9]+$/.test(p);
+  return pa[1] === pb[1] || numbered(pa[1]!) || numbered(pb[1]!);
+}
+
+/**
  * A stable, Firestore-safe document id for a target: `<cluster>~<namespace>~<name>`, where a GKE
  * cluster becomes `<project>.<location>.<cluster>` and the local one `local`. Injective for valid
  * targets: none of the parts can contain `~` or `.` (and only GKE clusters contain `.`). No `/`,

@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import type { CacheState } from './cache.ts';
 import { CHAT_COMMAND_ID_RE } from './chat-command.ts';
+import { sameCluster } from './deploy-request.ts';
 
 export const MANAGED_LABEL_KEY = 'managed-by';
 export const MANAGED_LABEL_VALUE = 'ferry';
@@ -88,6 +89,11 @@ export interface InventoryTarget {
   replicas: number;
   /** Last time the target was seen serving (replicas > 0 and, when readable, requests counted). */
   lastActiveAt: string | null;
+  /**
+   * Last change of its rollout state (a deploy, a rollback): dates a target that was never observed
+   * serving. null when ferry holds no rollout state for it.
+   */
+  lastChangedAt: string | null;
   /** Caches its current Deployment reads through. */
   caches: CacheRef[];
   version: string;
@@ -347,15 +353,21 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     const ref: ResourceRef = { kind: 'cluster', name: cl.name };
     if (!isManagedCluster(cl.labels)) { skip(ref, 'NOT_MANAGED', `no label ${MANAGED_LABEL_KEY}=${MANAGED_LABEL_VALUE}`); continue; }
     if (isProtected(cl.labels, policy.protectLabel)) { skip(ref, 'PROTECTED', `carries ${policy.protectLabel}`); continue; }
-    const rs = inventory.inFlight.filter((r) => r.cluster === cl.name || targetsByKey.get(r.targetKey)?.cluster === cl.name);
+    // Clusters are compared with sameCluster: a target may name the project by its number.
+    const onCluster = (c: string | undefined): boolean => c !== undefined && sameCluster(c, cl.name);
+    const rs = inventory.inFlight.filter((r) => onCluster(r.cluster) || onCluster(targetsByKey.get(r.targetKey)?.cluster));
     if (rs.length) { skip(ref, 'ROLLOUT_IN_FLIGHT', `rollout ${rs.map((r) => r.id).sort().join(', ')} in flight`); continue; }
-    const ts = targets.filter((t) => t.cluster === cl.name);
+    const ts = targets.filter((t) => onCluster(t.cluster));
     const protectedT = ts.find((t) => isProtected(t.labels, policy.protectLabel));
     if (protectedT) { skip(ref, 'PROTECTED', `hosts protected target ${protectedT.key}`); continue; }
     const runningT = ts.filter((t) => t.replicas > 0);
     if (runningT.length) { skip(ref, 'DEPLOYMENT_RUNNING', `Deployment ${runningT.map((t) => t.key).sort().join(', ')} has replicas`); continue; }
     if (cl.status !== 'RUNNING') { skip(ref, 'NOT_ACTIVE_STATE', `cluster is ${cl.status}`); continue; }
-    const idle = idleFor(latest(ts.map((t) => t.lastActiveAt)), cl.createdAt, policy.idleTtlSeconds.cluster, now);
+    // A target on the cluster that was never seen serving is dated by its last rollout change; one
+    // with neither cannot be dated, and the cluster's creation time must not stand in for it.
+    const undated = ts.filter((t) => t.lastActiveAt === null && t.lastChangedAt === null);
+    if (undated.length) { skip(ref, 'ACTIVITY_UNKNOWN', `no recorded activity for target ${undated.map((t) => t.key).sort().join(', ')}`); continue; }
+    const idle = idleFor(latest(ts.map((t) => latest([t.lastActiveAt, t.lastChangedAt]))), cl.createdAt, policy.idleTtlSeconds.cluster, now);
     if (!idle.ok) { skip(ref, idle.reason, idle.message); continue; }
     if (policy.clusterMode === 'delete') {
       candidates.push({
@@ -636,11 +648,13 @@ export type PoolRestore =
 
 /**
  * What to do before applying to a cluster teardown may have scaled to zero, pure:
- * - a pool teardown remembered gets back its autoscaler minimum (autoscaled) or its size (fixed);
+ * - a pool teardown remembered gets back its autoscaler minimum (autoscaled) or its size (fixed),
+ *   whatever size is reported for it now: GKE reports no current size per pool (the directory's
+ *   figure for a fixed pool is a guess), and the record exists because teardown took that pool down;
  * - a fixed-size pool at zero with nothing remembered gets `fallbackSize` nodes (pods could never
  *   run on it otherwise);
  * - an autoscaled pool with nothing remembered is left to the autoscaler (pending pods grow it).
- * Pools already at (or above) what they need get nothing.
+ * Other pools (autoscaled ones at their minimum, fixed ones not at zero) get nothing.
  */
 export function restorePlan(current: readonly InventoryNodePool[], remembered: ScaledDownCluster | undefined, fallbackSize = 1): PoolRestore[] {
   const out: PoolRestore[] = [];
@@ -653,10 +667,9 @@ export function restorePlan(current: readonly InventoryNodePool[], remembered: S
       }
       continue;
     }
-    if (p.nodeCount > 0) continue;
     if (r && r.autoscaling === null && r.nodeCount > 0) out.push({ kind: 'resize', pool: p.name, nodeCount: r.nodeCount, source: 'remembered' });
     else if (r?.autoscaling && r.autoscaling.minNodeCount > 0) out.push({ kind: 'resize', pool: p.name, nodeCount: r.autoscaling.minNodeCount, source: 'remembered' });
-    else out.push({ kind: 'resize', pool: p.name, nodeCount: fallbackSize, source: 'default' });
+    else if (p.nodeCount === 0) out.push({ kind: 'resize', pool: p.name, nodeCount: fallbackSize, source: 'default' });
   }
   return out;
 }

@@ -22,6 +22,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { handleTeardownTick } from '../../../shared/app/teardown-tick.ts';
 import { newChatCommandRecord } from '../../../shared/domain/chat-command.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
+import type { ClusterCapacity } from '../../../shared/ports/cluster-directory.ts';
 import { MemoryChatCommands, RecordingChat } from '../../helpers/chat-fakes.ts';
 
 class MemoryCacheRecords implements CacheRecords {
@@ -312,6 +313,99 @@ test('teardown then deploy: the pools come back to the size and autoscaler minim
   assert.equal(c?.nodePools.find((p) => p.name === 'l4')?.nodeCount, 3);
   assert.deepEqual(c?.nodePools.find((p) => p.name === 'auto')?.autoscaling, { minNodeCount: 2, maxNodeCount: 6 });
   assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, log), { clusters: 0, restored: 0, pending: 0, failed: 0 });
+});
+
+test('a cluster whose target names the project by number is still seen as serving (never torn down under it)', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  s.target('projects/123456789012/locations/us-central1/clusters/gpu', 'm', 1);
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 }, clusterMode: 'delete' } });
+  assert.deepEqual(run.results, []);
+  assert.deepEqual(run.plan.skipped.filter((x) => x.resource.kind === 'cluster').map((x) => x.reason), ['DEPLOYMENT_RUNNING']);
+  assert.ok(await s.directory.get(GKE));
+});
+
+test('a cluster hosting a target with no recorded activity at all is left alone (its creation time does not stand in)', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  // Known only from a cache record (no rollout state, never observed): cannot be dated.
+  await s.cache('us-central1-a', [{ cluster: GKE, name: 'ghost' }]);
+  s.deployments.set(`${GKE}~ns~ghost`, { replicas: 0 });
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.deepEqual(run.plan.skipped.filter((x) => x.resource.kind === 'cluster').map((x) => x.reason), ['ACTIVITY_UNKNOWN']);
+  assert.ok(run.results.every((r) => r.action.kind !== 'scale-node-pools'));
+});
+
+test('the run keeps to its deadline: an operation still running is recorded as started, the rest wait for the next run', async () => {
+  const s = await setup();
+  for (const name of ['gpu', 'gpu2']) {
+    s.directory.seed({ location: 'us-central1', name, labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  }
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000, deadlineMs: 3000 });
+  assert.deepEqual(run.results.map((r) => [r.outcome, r.reason, r.operations.length]), [['started', 'OPERATION_RUNNING', 1], ['skipped', 'RUN_DEADLINE', 0]]);
+  assert.deepEqual(run.summary, { planned: 2, done: 0, started: 1, skipped: 1, failed: 0 });
+  assert.ok(run.finishedAt, 'the run is recorded as finished');
+  assert.equal((await s.directory.get(`${GKE}2`))?.nodePools[0]?.nodeCount, 2, 'the second cluster was not touched');
+});
+
+test('an operation GKE started is recorded as started with its name even when following it fails', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  s.clock.advance(30 * H);
+  s.directory.failNext('getOperation', 'CLUSTER_UNAVAILABLE');
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
+  assert.equal(run.results.length, 1);
+  assert.equal(run.results[0]!.outcome, 'started');
+  assert.equal(run.results[0]!.reason, 'CLUSTER_UNAVAILABLE');
+  assert.equal(run.results[0]!.operations.length, 1);
+  assert.match(run.results[0]!.operations[0]!, /^projects\/demo-ferry\/locations\/us-central1\/operations\//);
+});
+
+test('a disabled cache whose record cannot be updated is reported done (it was disabled), with the lag said', async () => {
+  const s = await setup();
+  s.target('local', 'idle', 0);
+  await s.cache('us-central1-a', [{ cluster: 'local', name: 'idle' }]);
+  s.clock.advance(10 * H);
+  const mutate = s.records.mutate.bind(s.records);
+  let calls = 0;
+  s.records.mutate = async (b, z, change) => {
+    if (++calls === 1) throw new FerryError('STATE_UNAVAILABLE', 'Firestore is down', { retryable: true });
+    return mutate(b, z, change);
+  };
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  assert.match(run.results[0]!.message, /could not be updated: STATE_UNAVAILABLE/);
+  assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'disabled');
+});
+
+test('teardown then deploy on a GKE-like directory (pool sizes are guesses): every remembered fixed pool comes back', async () => {
+  const s = await setup();
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'a', nodeCount: 3, autoscaling: null }, { name: 'b', nodeCount: 2, autoscaling: null }] });
+  s.target(GKE, 'm', 0);
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
+  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  // GKE reports no size per pool: once any node runs, the adapter reads a pool as at least 1.
+  const gkeLike: ClusterCapacity = {
+    get: async (n) => {
+      const c = await s.directory.get(n);
+      const any = c?.nodePools.some((p) => p.nodeCount > 0);
+      return c && { ...c, nodePools: c.nodePools.map((p) => ({ ...p, nodeCount: any ? Math.max(p.nodeCount, 1) : p.nodeCount })) };
+    },
+    setNodePoolSize: (n, count) => s.directory.setNodePoolSize(n, count),
+    setNodePoolAutoscaling: (n, b) => s.directory.setNodePoolAutoscaling(n, b),
+  };
+  const r = await ensureClusterCapacity(GKE, gkeLike, s.store, { now: s.clock.now() });
+  assert.deepEqual(r.ok && r.restored.map((x) => `${x.pool}:${x.nodeCount}`), ['a:3']);
+  assert.deepEqual(r.ok && r.pending, ['b']);
+  s.clock.advance(10_000); // a's resize is done: b now reads as 1 node
+  assert.deepEqual(await continueCapacityRestores(gkeLike, s.store, s.clock, memoryLogger()), { clusters: 1, restored: 1, pending: 0, failed: 0 });
+  s.clock.advance(10_000);
+  assert.deepEqual((await s.directory.get(GKE))?.nodePools.map((p) => [p.name, p.nodeCount]), [['a', 3], ['b', 2]]);
+  assert.equal(s.store.scaledDown.has(GKE), false);
 });
 
 test('ensureClusterCapacity: without a teardown record, a fixed pool GKE refuses for now is remembered and finished by the reconciler; a deleted cluster is forgotten', async () => {

@@ -436,3 +436,16 @@ test('autoscaling, capacity and sizing', () => {
   const plain = accepted({});
   assert.equal('autoscaling' in plain || 'capacity' in plain || 'sizing' in plain, false);
 });
+
+test('sameCluster: a project named by id or by number is one cluster when location and name agree', async () => {
+  const { sameCluster } = await import('../../../shared/domain/deploy-request.ts');
+  const byId = 'projects/my-proj/locations/us-central1/clusters/gpu';
+  assert.equal(sameCluster(byId, byId), true);
+  assert.equal(sameCluster(byId, 'projects/123456789012/locations/us-central1/clusters/gpu'), true);
+  assert.equal(sameCluster('projects/123456789012/locations/us-central1/clusters/gpu', byId), true);
+  assert.equal(sameCluster(byId, 'projects/other-proj/locations/us-central1/clusters/gpu'), false, 'two project ids: two clusters');
+  assert.equal(sameCluster(byId, 'projects/123456789012/locations/us-east1/clusters/gpu'), false);
+  assert.equal(sameCluster(byId, 'projects/123456789012/locations/us-central1/clusters/gpu2'), false);
+  assert.equal(sameCluster('local', 'local'), true);
+  assert.equal(sameCluster('local', byId), false);
+});

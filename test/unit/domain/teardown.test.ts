@@ -34,6 +34,8 @@ const PROTECT = 'ferry-protect';
 const BUCKETS = ['b1', 'b2'];
 const ZONES = ['us-central1-a', 'us-central1-b', 'us-central1-c'];
 const CLUSTERS = ['projects/p/locations/us-central1/clusters/c1', 'projects/p/locations/us-central1/clusters/c2', 'projects/p/locations/us-central1/clusters/c3', 'local'];
+/** c1 again, its project named by number (GKE accepts both): targets may spell it this way. */
+const C1_BY_NUMBER = 'projects/123456789012/locations/us-central1/clusters/c1';
 
 /** A time up to 3 days before NOW, or null. */
 const timeArb = fc.option(fc.integer({ min: 0, max: 72 * HOUR }).map((s) => new Date(NOW.getTime() - s * 1000).toISOString()), { nil: null });
@@ -60,12 +62,13 @@ const cacheArb: fc.Arbitrary<InventoryCache> = fc.record({
 });
 
 const targetArb: fc.Arbitrary<InventoryTarget> = fc.record({
-  cluster: fc.constantFrom(...CLUSTERS),
+  cluster: fc.constantFrom(...CLUSTERS, C1_BY_NUMBER),
   namespace: fc.constantFrom('ns1', 'ns2'),
   name: fc.constantFrom('m1', 'm2'),
   labels: labelsArb,
   replicas: fc.constantFrom(0, 0, 1, 2),
   lastActiveAt: timeArb,
+  lastChangedAt: timeArb,
   caches: fc.array(cacheRefArb, { maxLength: 2 }),
   version: fc.constantFrom('v1', 'v2'),
 }).map((t) => ({ ...t, key: `${t.cluster}~${t.namespace}~${t.name}` }));
@@ -93,7 +96,7 @@ const inventoryArb: fc.Arbitrary<TeardownInventory> = fc
     caches: fc.array(cacheArb, { maxLength: 6 }),
     targets: fc.array(targetArb, { maxLength: 6 }),
     clusters: fc.array(clusterArb, { maxLength: 4 }),
-    inFlightRaw: fc.array(fc.record({ id: fc.constantFrom('r1', 'r2', 'r3'), caches: fc.array(cacheRefArb, { maxLength: 2 }), t: fc.nat(10), cluster: fc.constantFrom(...CLUSTERS) }), { maxLength: 2 }),
+    inFlightRaw: fc.array(fc.record({ id: fc.constantFrom('r1', 'r2', 'r3'), caches: fc.array(cacheRefArb, { maxLength: 2 }), t: fc.nat(10), cluster: fc.constantFrom(...CLUSTERS, C1_BY_NUMBER) }), { maxLength: 2 }),
   })
   .map(({ caches, targets, clusters, inFlightRaw }) => {
     const ts = uniqBy(targets, (t) => t.key);
@@ -155,11 +158,17 @@ describe('planTeardown: never touched', () => {
           assert.equal(cl.labels[MANAGED_LABEL_KEY], MANAGED_LABEL_VALUE);
           assert.ok(!isProtected(cl.labels, PROTECT));
           assert.equal(cl.status, 'RUNNING');
-          const ts = inv.targets.filter((t) => t.cluster === cl.name);
-          assert.ok(!inv.inFlight.some((r) => r.cluster === cl.name || ts.some((t) => t.key === r.targetKey)), 'no in-flight rollout');
+          // Written out by hand (not with sameCluster): c1 is c1 whether its project is named by id or number.
+          const onIt = (c: string) => c === cl.name || (cl.name.endsWith('/clusters/c1') && c === C1_BY_NUMBER);
+          const ts = inv.targets.filter((t) => onIt(t.cluster));
+          assert.ok(!inv.inFlight.some((r) => onIt(r.cluster) || ts.some((t) => t.key === r.targetKey)), 'no in-flight rollout');
           assert.ok(ts.every((t) => t.replicas === 0), 'no running Deployment');
           assert.ok(ts.every((t) => !isProtected(t.labels, PROTECT)), 'no protected target');
-          for (const t of ts) assert.ok(ago(t.lastActiveAt) >= policy.idleTtlSeconds.cluster, 'no Deployment active within the TTL');
+          for (const t of ts) {
+            assert.ok(t.lastActiveAt !== null || t.lastChangedAt !== null, 'every target on it can be dated');
+            assert.ok(ago(t.lastActiveAt) >= policy.idleTtlSeconds.cluster, 'no Deployment active within the TTL');
+            assert.ok(ago(t.lastChangedAt) >= policy.idleTtlSeconds.cluster, 'no rollout change within the TTL');
+          }
           assert.equal(a.kind, policy.clusterMode === 'delete' ? 'delete-cluster' : 'scale-node-pools');
           if (a.kind === 'scale-node-pools') {
             for (const p of a.nodePools) assert.ok(cl.nodePools.some((q) => q.name === p), 'only its own node pools');
@@ -361,7 +370,7 @@ describe('examples', () => {
 
   test('a cache used by a running Deployment is kept, and so is its cluster', () => {
     const cl = 'projects/p/locations/us-central1/clusters/c1';
-    const t: InventoryTarget = { key: `${cl}~ns~m`, cluster: cl, namespace: 'ns', name: 'm', labels: {}, replicas: 1, lastActiveAt: old, caches: [{ bucket: 'b1', zone: 'us-central1-a' }], version: 'v' };
+    const t: InventoryTarget = { key: `${cl}~ns~m`, cluster: cl, namespace: 'ns', name: 'm', labels: {}, replicas: 1, lastActiveAt: old, lastChangedAt: old, caches: [{ bucket: 'b1', zone: 'us-central1-a' }], version: 'v' };
     const plan = planTeardown(
       { caches: [cache()], targets: [t], clusters: [{ name: cl, labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, status: 'RUNNING', nodePools: [{ name: 'gpu', nodeCount: 2, autoscaling: null }], createdAt: old, version: 'f' }], inFlight: [] },
       policy,
@@ -429,11 +438,12 @@ describe('bringing node pools back', () => {
       { kind: 'autoscaling', pool: 'b', minNodeCount: 2, maxNodeCount: 6 },
       { kind: 'resize', pool: 'new', nodeCount: 1, source: 'default' },
     ]);
-    assert.deepEqual(restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], remembered), [], 'already back');
+    assert.deepEqual(restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], remembered), [{ kind: 'resize', pool: 'a', nodeCount: 3, source: 'remembered' }], 'a remembered pool is resized whatever size is reported (GKE reports none)');
+    assert.deepEqual(restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], undefined), [], 'nothing remembered, nothing at zero: nothing to do');
     assert.deepEqual(restorePlan([fixed('a', 0)], undefined, 2), [{ kind: 'resize', pool: 'a', nodeCount: 2, source: 'default' }]);
   });
 
-  test('restorePlan never shrinks anything and never asks for less than 1 node on a fixed pool at zero', () => {
+  test('restorePlan brings remembered pools back to exactly what was remembered, never shrinks any other pool, and never asks for less than 1 node', () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd'), n: fc.nat(5), auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }) }), { maxLength: 4 }),
@@ -447,8 +457,10 @@ describe('bringing node pools back', () => {
             const p = current.find((x) => x.name === step.pool)!;
             if (step.kind === 'resize') {
               assert.equal(p.autoscaling, null);
-              assert.equal(p.nodeCount, 0);
               assert.ok(step.nodeCount >= 1);
+              const r = remembered.pools.find((x) => x.name === step.pool);
+              if (step.source === 'remembered') assert.equal(step.nodeCount, r!.autoscaling ? r!.autoscaling.minNodeCount : r!.nodeCount);
+              else assert.equal(p.nodeCount, 0, 'a pool nothing was remembered for is resized only from zero');
             } else {
               assert.ok(p.autoscaling && step.minNodeCount > p.autoscaling.minNodeCount);
               assert.ok(step.maxNodeCount >= p.autoscaling.maxNodeCount && step.maxNodeCount >= step.minNodeCount);
