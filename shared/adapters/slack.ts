@@ -1,8 +1,9 @@
 /**
  * The Chat port on Slack: POST a message to a slash command's response_url. Only Slack's hooks
  * host is ever contacted (127.0.0.1/localhost too when the local/test flag allows it), redirects are
- * not followed, and a failed post is retried once at most: every post that reaches Slack counts
- * against the 5 a response_url accepts.
+ * not followed, and a post is retried once at most — and only when Slack certainly did not take the
+ * first one (429, or no connection was made): after a 5xx or a timeout the message may already be in
+ * the channel, and every post that reaches Slack counts against the 5 a response_url accepts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Chat } from '../ports/chat.ts';
@@ -54,7 +55,8 @@ export class SlackResponseUrlChat implements Chat {
           signal: AbortSignal.timeout(this.opts.timeoutMs),
         });
       } catch (e) {
-        last = new FerryError('CHAT_POST_FAILED', `posting to ${safeHost(checked.url)} failed: ${e instanceof Error ? e.message : String(e)}`, { retryable: true, cause: e });
+        last = new FerryError('CHAT_POST_FAILED', `posting to ${safeHost(checked.url)} failed: ${describeFetchError(e)}`, { retryable: true, cause: e });
+        if (!neverConnected(e)) break; // it may have arrived: a second post could show twice
         if (attempt < this.opts.maxAttempts) await sleep(this.opts.retryDelayMs);
         continue;
       }
@@ -65,7 +67,11 @@ export class SlackResponseUrlChat implements Chat {
           hint: 'A response_url takes 5 posts within 30 minutes; run the command again for a fresh one.',
         });
       }
-      if (res.status === 429 || res.status >= 500) {
+      if (res.status >= 500) {
+        // Not retried: Slack may have posted it before failing.
+        throw new FerryError('CHAT_POST_FAILED', `Slack answered ${res.status} ${text.slice(0, 100)}`, { retryable: true });
+      }
+      if (res.status === 429) {
         last = new FerryError('CHAT_POST_FAILED', `Slack answered ${res.status} ${text.slice(0, 100)}`, { retryable: true });
         const after = Number(res.headers.get('retry-after'));
         if (attempt < this.opts.maxAttempts) await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 5000) : this.opts.retryDelayMs);
@@ -76,6 +82,19 @@ export class SlackResponseUrlChat implements Chat {
     }
     throw last ?? new FerryError('CHAT_POST_FAILED', 'posting failed', { retryable: true });
   }
+}
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** fetch failed before a connection was made (undici puts the socket error in `cause`). */
+function neverConnected(e: unknown): boolean {
+  const code = (e as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' && CONNECT_ERRORS.has(code);
+}
+function describeFetchError(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = (e as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' ? `${msg} (${code})` : msg;
 }
 
 /** The host only: a response_url is a credential for 30 minutes, so it never goes into logs whole. */

@@ -51,10 +51,21 @@ export interface ChatIngressDeps {
     chatTopic: string;
     /** Accept http://127.0.0.1 response URLs (local stack and tests only). */
     allowLocalResponseUrl: boolean;
+    /**
+     * How long recording + queueing may take before the answer goes out anyway (default 2,000 ms):
+     * Slack shows its own timeout error after 3 s, and the answer must reach it before that.
+     */
+    ackBudgetMs?: number;
   };
+  /** Resolves after `ms` (tests pass a controllable one). */
+  after?: (ms: number) => Promise<void>;
 }
 
-export type SlashOutcome = 'unauthenticated' | 'unreadable' | 'usage' | 'help' | 'refused' | 'bad-response-url' | 'duplicate' | 'unavailable' | 'accepted';
+export const DEFAULT_ACK_BUDGET_MS = 2000;
+/** A timer that never keeps the process alive. */
+const unrefAfter = (ms: number): Promise<void> => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export type SlashOutcome = 'unauthenticated' | 'unreadable' | 'usage' | 'help' | 'refused' | 'bad-response-url' | 'duplicate' | 'unavailable' | 'slow' | 'accepted';
 
 export type SlashAnswer =
   | { status: 401; outcome: 'unauthenticated' }
@@ -103,16 +114,42 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
   const id = chatCommandId(Number(req.timestamp), rawBody);
   const clog = log.child({ commandId: id });
   const record = newChatCommandRecord({ id, payload: p, command, now });
+  const after = deps.after ?? unrefAfter;
   try {
-    if ((await deps.commands.create(record)) === 'duplicate') {
+    const queue = (async (): Promise<'queued' | 'duplicate'> => {
+      if ((await deps.commands.create(record)) === 'duplicate') return 'duplicate';
+      await deps.publisher.publishJson(deps.config.chatTopic, { commandId: id } satisfies ChatWorkMessage, { kind: 'chat-command', commandClass: cls });
+      return 'queued';
+    })();
+    const budget = deps.config.ackBudgetMs ?? DEFAULT_ACK_BUDGET_MS;
+    const queued = await Promise.race([queue, after(budget).then(() => 'slow' as const)]);
+    if (queued === 'slow') {
+      // Answer now, honestly: the command may still be queued (and then runs and posts here). Its
+      // outcome is logged when it settles; nothing relies on that code running.
+      queue.then(
+        (q) => clog.warn(`slow slash command finally ${q}`, { reason: 'CHAT_QUEUE_SLOW', command: description }),
+        (e: unknown) => clog.error(`slow slash command was not queued: ${asFerryError(e).message}`, { code: 'CHAT_QUEUE_FAILED', command: description }),
+      );
+      clog.error(`queueing the slash command took over ${budget} ms; answered before it settled`, { reason: 'CHAT_QUEUE_SLOW', command: description });
+      return {
+        status: 200,
+        outcome: 'slow',
+        commandId: id,
+        body: noticeMessage(
+          `ferry is slow to queue \`${description}\` (\`${id}\`). It may still run and answer here; if nothing arrives within a minute, check \`${p.command} status\` before you try again.`,
+          ':hourglass_flowing_sand:',
+        ),
+      };
+    }
+    if (queued === 'duplicate') {
       clog.warn('slash command received twice (a replay); not run again', { reason: 'DUPLICATE', command: description });
       return { status: 200, outcome: 'duplicate', commandId: id, body: noticeMessage(`This command was already received (\`${id}\`); it is not run twice.`) };
     }
-    await deps.publisher.publishJson(deps.config.chatTopic, { commandId: id } satisfies ChatWorkMessage, { kind: 'chat-command', commandClass: cls });
   } catch (e) {
     const err = asFerryError(e, 'CHAT_QUEUE_FAILED');
     clog.error(`could not queue the slash command: ${err.message}`, { code: err.code, error: err, command: description });
-    await deps.commands.finish(id, { status: 'failed', outcome: { code: err.code, message: err.message } }, now).catch(() => undefined);
+    // Best effort, and bounded: the answer must still reach Slack in time.
+    await Promise.race([deps.commands.finish(id, { status: 'failed', outcome: { code: err.code, message: err.message } }, now).catch(() => undefined), after(500)]);
     return {
       status: 200,
       outcome: 'unavailable',

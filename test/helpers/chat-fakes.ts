@@ -70,8 +70,11 @@ export class RecordingPublisher implements Publisher {
   readonly published: Published[] = [];
   fail: Error | undefined;
   onPublish: ((p: Published) => void) | undefined;
+  /** When set, every publish waits for it first (a slow or stuck broker). */
+  hold: Promise<void> | undefined;
   private n = 0;
   async publishJson(topic: string, data: unknown, attributes: Record<string, string> = {}): Promise<string> {
+    if (this.hold) await this.hold;
     if (this.fail) throw this.fail;
     const p = { topic, data: clone(data), attributes, messageId: `msg-${++this.n}` };
     this.published.push(p);

@@ -41,22 +41,42 @@ test('never posts to a host that is not Slack (or loopback with the local flag)'
   assert.equal(seen.length, 0, 'nothing was sent');
 });
 
-test('a 5xx is retried once (every post counts against Slack’s 5), then given up as retryable', async () => {
-  seen.length = 0;
-  let n = 0;
-  reply = (_q, res) => {
-    res.statusCode = n++ === 0 ? 503 : 200;
-    res.end(res.statusCode === 200 ? 'ok' : 'busy');
-  };
-  await chat().respond(`${base}/r`, message);
-  assert.equal(seen.length, 2);
+test('a 5xx or a timeout is not retried (Slack may have posted it already), and is given up as retryable', async () => {
   seen.length = 0;
   reply = (_q, res) => {
     res.statusCode = 500;
     res.end('boom');
   };
   await assert.rejects(chat().respond(`${base}/r`, message), (e: unknown) => e instanceof FerryError && e.code === 'CHAT_POST_FAILED' && e.retryable);
-  assert.equal(seen.length, 2, 'two attempts at most');
+  assert.equal(seen.length, 1, 'one attempt');
+  seen.length = 0;
+  reply = () => undefined; // never answers
+  await assert.rejects(chat({ timeoutMs: 200 }).respond(`${base}/r`, message), (e: unknown) => e instanceof FerryError && e.code === 'CHAT_POST_FAILED');
+  assert.equal(seen.length, 1, 'one attempt');
+});
+
+test('a 429 or a refused connection (Slack certainly did not take it) is retried once', async () => {
+  seen.length = 0;
+  let n = 0;
+  reply = (_q, res) => {
+    res.statusCode = n++ === 0 ? 429 : 200;
+    res.setHeader('retry-after', '0');
+    res.end(res.statusCode === 200 ? 'ok' : 'rate_limited');
+  };
+  await chat().respond(`${base}/r`, message);
+  assert.equal(seen.length, 2);
+  // A port nobody listens on: ECONNREFUSED both times, two attempts, then a retryable error.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  let attempts = 0;
+  const counting: typeof fetch = (input, init) => {
+    attempts++;
+    return fetch(input, init);
+  };
+  await assert.rejects(chat({ fetch: counting }).respond(`http://127.0.0.1:${port}/r`, message), (e: unknown) => e instanceof FerryError && e.code === 'CHAT_POST_FAILED' && e.retryable && /ECONNREFUSED/.test(e.message));
+  assert.equal(attempts, 2);
 });
 
 test('an expired response_url (404) or a refused message (400) is not retried', async () => {

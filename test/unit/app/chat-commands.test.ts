@@ -209,6 +209,33 @@ test('when the command cannot be queued, the user is told to try again and the r
   assert.equal([...w.commands.docs.values()][0]?.status, 'failed');
 });
 
+test('a stuck broker never holds the answer past the budget: the user is told it may still run, and it does once queued', async () => {
+  const w = world();
+  const broker = gate();
+  const budget = gate();
+  let asked = 0;
+  w.publisher.hold = broker.promise;
+  const answer = acceptSlashCommand(w.req({ text: 'status' }), { ...w.ingress, config: { ...w.ingress.config, ackBudgetMs: 1500 }, after: (ms) => ((asked = ms), budget.promise) });
+  budget.open(); // the budget runs out while the publish is still held
+  const a = await answer;
+  assert.equal(asked, 1500);
+  assert.equal(a.status === 200 && a.outcome, 'slow');
+  assert.match('body' in a ? a.body.text : '', /may still run/);
+  assert.match('body' in a ? a.body.text : '', /\/ferry status/);
+  assert.equal(chatPublishes(w).length, 0, 'not queued yet when answered');
+  broker.open(); // the broker recovers: the command is queued after all, as the answer said it might be
+  await new Promise((r) => setImmediate(r));
+  assert.equal(chatPublishes(w).length, 1);
+  assert.ok(w.logger.entries.some((e) => e['reason'] === 'CHAT_QUEUE_SLOW'));
+});
+
+test('a quick queue answers "accepted" without waiting for the budget', async () => {
+  const w = world();
+  const never = new Promise<void>(() => undefined);
+  const a = await acceptSlashCommand(w.req({ text: 'status' }), { ...w.ingress, after: () => never });
+  assert.equal(a.status === 200 && a.outcome, 'accepted');
+});
+
 test('the 3-second path never waits on the work: the handler answers while the worker is blocked', async () => {
   const w = world();
   // Pub/Sub push, simulated: publishing starts the worker at once (not awaited, as with a real
