@@ -128,7 +128,11 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
       // outcome is logged when it settles; nothing relies on that code running.
       queue.then(
         (q) => clog.warn(`slow slash command finally ${q}`, { reason: 'CHAT_QUEUE_SLOW', command: description }),
-        (e: unknown) => clog.error(`slow slash command was not queued: ${asFerryError(e).message}`, { code: 'CHAT_QUEUE_FAILED', command: description }),
+        (e: unknown) => {
+          const err = asFerryError(e, 'CHAT_QUEUE_FAILED');
+          clog.error(`slow slash command was not queued: ${err.message}`, { code: err.code, command: description });
+          return deps.commands.finish(id, { status: 'failed', outcome: { code: err.code, message: err.message } }, now).catch(() => undefined);
+        },
       );
       clog.error(`queueing the slash command took over ${budget} ms; answered before it settled`, { reason: 'CHAT_QUEUE_SLOW', command: description });
       return {

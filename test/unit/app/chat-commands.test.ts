@@ -229,6 +229,22 @@ test('a stuck broker never holds the answer past the budget: the user is told it
   assert.ok(w.logger.entries.some((e) => e['reason'] === 'CHAT_QUEUE_SLOW'));
 });
 
+test('a slow queue that then fails leaves the record failed, not queued forever', async () => {
+  const w = world();
+  const broker = gate();
+  const budget = gate();
+  w.publisher.hold = broker.promise;
+  w.publisher.fail = new FerryError('PUBLISH_FAILED', 'broker unavailable', { retryable: true });
+  const answer = acceptSlashCommand(w.req({ text: 'status' }), { ...w.ingress, after: () => budget.promise });
+  budget.open();
+  const a = await answer;
+  assert.equal(a.status === 200 && a.outcome, 'slow');
+  broker.open();
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(w.commands.docs.get('body' in a ? a.commandId! : '')?.status, 'failed');
+});
+
 test('a quick queue answers "accepted" without waiting for the budget', async () => {
   const w = world();
   const never = new Promise<void>(() => undefined);
