@@ -1,6 +1,7 @@
 # One Cloud Function (gen2, nodejs22) per entry in functions/manifest.ts, each with its own service
 # account and sized for its job. All are built from the same source zip (infra/package.sh): the
-# repository's package.json with `main` = dist/functions/index.js, its lockfile, and the compiled
+# repository's package.json with `main` = dist/functions/main.js (which loads only the function
+# FUNCTION_TARGET names), its lockfile, and the compiled
 # dist/. GOOGLE_NODE_RUN_SCRIPTS="" stops the buildpack from running `npm run build` (TypeScript
 # and the sources are not in the zip), so it installs production dependencies only.
 

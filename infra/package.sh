@@ -41,6 +41,15 @@ echo "== check: the entry module loads and exports every function in functions/m
 main="$("$NODE" -p 'require("./package.json").main')"
 [ -f "$main" ] || { echo "package.sh: package.json main ($main) was not built" >&2; exit 1; }
 
+echo "== check: with FUNCTION_TARGET set (as Cloud Functions starts it), $main registers that function"
+for name in $("$NODE" --input-type=module -e 'const { FUNCTIONS } = await import(process.argv[1] + "/dist/functions/manifest.js"); console.log(FUNCTIONS.map((f) => f.name).join(" "))' "$ROOT"); do
+  FUNCTION_TARGET="$name" "$NODE" --input-type=module -e '
+    await import(process.argv[1] + "/" + process.argv[2]);
+    const { getFunction } = await import("@google-cloud/functions-framework/testing");
+    if (!getFunction(process.env.FUNCTION_TARGET)) { console.error(`${process.env.FUNCTION_TARGET} is not registered by ${process.argv[2]}`); process.exit(1); }
+  ' "$ROOT" "$main"
+done
+
 echo "== stage $OUT"
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -300,11 +300,12 @@ describe('functions ↔ functions/manifest.ts', () => {
     assert.deepEqual(entryPoints, names);
   });
 
-  test('the manifest is what the entry module exports (package.sh ships dist/functions/index.js)', () => {
+  test('the manifest is what the entry module exports; package.json main is the per-target entry (package.sh ships dist/)', () => {
     const exported = [...read('functions/index.ts').matchAll(/export\s*\{\s*(\w+)\s*\}/g)].map((m) => m[1]!).sort();
     assert.deepEqual(exported, FUNCTIONS.map((f) => f.name).sort());
     const pkg = JSON.parse(read('package.json')) as { main: string; scripts: Record<string, string> };
-    assert.equal(pkg.main, 'dist/functions/index.js');
+    assert.equal(pkg.main, 'dist/functions/main.js');
+    for (const f of FUNCTIONS) assert.match(read('functions/main.ts'), new RegExp(`${f.name}: \\(\\) => import\\('\\./${f.name}\\.ts'\\)`), `main.ts loads ${f.name}`);
     const script = read('infra/package.sh');
     assert.match(script, /npm run -s build/);
     assert.match(script, /cp package\.json package-lock\.json/);

@@ -1,0 +1,22 @@
+/**
+ * The deployed entry module (package.json `main`). Every Cloud Function runs as its own service,
+ * where functions-framework starts with FUNCTION_TARGET naming that function: only its module is
+ * loaded (its SDKs load on its first call), so a cold start does not pay for the other six. With no
+ * known target (functions-framework given `--target` as a flag, local tools) every function loads,
+ * exactly as ./index.ts does. BENCHMARKS.md has the measured difference.
+ */
+import type { FunctionName } from './manifest.ts';
+
+const LOADERS = {
+  onCheckpointUpload: () => import('./onCheckpointUpload.ts'),
+  onDeployRequest: () => import('./onDeployRequest.ts'),
+  reconcileRollouts: () => import('./reconcileRollouts.ts'),
+  slackCommand: () => import('./slackCommand.ts'),
+  onChatCommand: () => import('./onChatCommand.ts'),
+  onDeployResult: () => import('./onDeployResult.ts'),
+  teardownIdle: () => import('./teardownIdle.ts'),
+} as const satisfies Record<FunctionName, () => Promise<unknown>>;
+
+const target = process.env['FUNCTION_TARGET'];
+if (target !== undefined && Object.hasOwn(LOADERS, target)) await LOADERS[target as FunctionName]();
+else await import('./index.ts');
