@@ -18,7 +18,7 @@ import {
   type PlannedAction, type TargetActivity, type TeardownInventory, type TeardownPolicy, type TeardownRun,
 } from '../domain/teardown.ts';
 import { recordCacheEvent, cacheId, type CacheRecord } from '../domain/cache.ts';
-import { LABELS, VLLM_PORT } from '../domain/render.ts';
+import { LABELS, VLLM_PORT, templateRolloutId } from '../domain/render.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { sameCluster } from '../domain/deploy-request.ts';
 import type { CacheControl } from '../ports/cache-control.ts';
@@ -114,7 +114,8 @@ export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise
   const targets: InventoryTarget[] = [];
   for (const [key, target] of targetMap) {
     if (!wanted(key, target.cluster)) continue;
-    const caches = allRecords.filter((r) => r.targets.some((u) => u.targetKey === key)).map((r) => ({ bucket: r.bucket, zone: r.zone }));
+    // Every cache the target ever relied on; narrowed below to what its live Deployment relies on.
+    let caches: CacheRef[] = allRecords.filter((r) => r.targets.some((u) => u.targetKey === key)).map((r) => ({ bucket: r.bucket, zone: r.zone }));
     const a = activityByKey.get(key);
     let replicas = 1; // unknown counts as running
     let labels: Record<string, string> = {};
@@ -125,6 +126,17 @@ export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise
       replicas = d ? (d.spec?.replicas ?? 1) : 0;
       labels = { ...(d?.metadata?.labels ?? {}) };
       version = d ? `${d.metadata?.resourceVersion ?? '?'}|${d.metadata?.generation ?? '?'}` : 'absent';
+      // The caches its pods read through are the ones the rollout of the live pod template planned
+      // (a rollback re-applies the good rollout's spec, annotation included), as advanceCaches
+      // decides when it marks caches used. Anything unreadable keeps every cache it ever used.
+      const live = templateRolloutId(d);
+      if (live) {
+        const r = await deps.rollouts.getRollout(live).catch((e: unknown) => {
+          warnings.push(`target ${key}: could not read rollout ${live} (${asFerryError(e).message}); every cache it used counts as in use`);
+          return undefined;
+        });
+        if (r) caches = r.cache ? r.cache.zones.map((zone) => ({ bucket: r.cache!.bucket, zone })) : [];
+      }
     } catch (e) {
       warnings.push(`target ${key}: could not read its Deployment (${asFerryError(e).message}); counted as running`);
     }

@@ -59,14 +59,15 @@ class MemoryStore implements TeardownStore {
 }
 
 /** Deployments by `cluster~ns~name` → replicas; scale calls recorded. */
-function fakeClusters(deployments: Map<string, { replicas: number; labels?: Record<string, string> }>, metrics?: (pod: string) => string) {
+function fakeClusters(deployments: Map<string, { replicas: number; labels?: Record<string, string>; rolloutId?: string }>, metrics?: (pod: string) => string) {
   const scaled: string[] = [];
   const provider: ClusterProvider = {
     async get(cluster: string) {
       const client: Partial<ClusterClient> = {
         async getDeployment(ns: string, name: string) {
           const d = deployments.get(`${cluster}~${ns}~${name}`);
-          return d ? ({ metadata: { name, namespace: ns, labels: d.labels ?? {}, resourceVersion: String(d.replicas) }, spec: { replicas: d.replicas } } as V1Deployment) : undefined;
+          const template = d?.rolloutId ? { metadata: { annotations: { 'ferry.dev/rollout-id': d.rolloutId } } } : undefined;
+          return d ? ({ metadata: { name, namespace: ns, labels: d.labels ?? {}, resourceVersion: String(d.replicas) }, spec: { replicas: d.replicas, ...(template ? { template } : {}) } } as unknown as V1Deployment) : undefined;
         },
         async scaleDeployment(ns: string, name: string, replicas: number) {
           scaled.push(`${cluster}~${ns}~${name}=${replicas}`);
@@ -94,10 +95,12 @@ async function setup() {
   const records = new MemoryCacheRecords();
   const store = new MemoryStore();
   const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry', pendingMs: 1000, durationMs: 5000 });
-  const deployments = new Map<string, { replicas: number; labels?: Record<string, string> }>();
+  const deployments = new Map<string, { replicas: number; labels?: Record<string, string>; rolloutId?: string }>();
   const { provider, scaled } = fakeClusters(deployments);
   const inFlight: Rollout[] = [];
-  const rollouts = { listInFlight: async () => structuredClone(inFlight) } as unknown as RolloutState;
+  /** Rollouts by id (only the fields teardown reads: the cache plan). */
+  const rolloutDocs = new Map<string, Rollout>();
+  const rollouts = { listInFlight: async () => structuredClone(inFlight), getRollout: async (id: string) => structuredClone(rolloutDocs.get(id)) } as unknown as RolloutState;
   const deps: TeardownDeps = {
     control, records, store, rollouts, clusters: provider, directory, clock, logger: memoryLogger(),
     sleep: async (ms) => clock.advance(ms),
@@ -123,7 +126,7 @@ async function setup() {
     deployments.set(`${cluster}~ns~${name}`, { replicas, ...(labels ? { labels } : {}) });
     return st;
   }
-  return { clock, control, records, store, directory, deployments, scaled, inFlight, deps, cache, target };
+  return { clock, control, records, store, directory, deployments, scaled, inFlight, rolloutDocs, deps, cache, target };
 }
 
 test('an idle managed cache is disabled; one used by a running Deployment is not; the run is recorded', async () => {
@@ -159,6 +162,32 @@ test('an unreadable Deployment counts as running: its caches are kept', async ()
   assert.equal(run.results.length, 0);
   assert.ok(run.inventoryWarnings.some((w) => /counted as running/.test(w)));
   assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'running');
+});
+
+test('a running target keeps only the caches its live rollout planned; one it moved away from is torn down when idle', async () => {
+  const s = await setup();
+  s.target('local', 'm', 2);
+  // It used caches in a and b once; its live pod template comes from a rollout that planned a only.
+  await s.cache('us-central1-a', [{ cluster: 'local', name: 'm' }]);
+  await s.cache('us-central1-b', [{ cluster: 'local', name: 'm' }]);
+  s.deployments.get('local~ns~m')!.rolloutId = 'ro-pinned';
+  s.rolloutDocs.set('ro-pinned', { id: 'ro-pinned', cache: { bucket: 'models', zones: ['us-central1-a'] } } as unknown as Rollout);
+  s.clock.advance(10 * H);
+  const policy = { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } };
+  const run = await runTeardown(s.deps, { policy });
+  assert.deepEqual(run.results.map((r) => [r.action.kind, r.action.kind === 'disable-cache' ? r.action.zone : '', r.outcome]), [['disable-cache', 'us-central1-b', 'done']]);
+  assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'running', 'the cache its pods read through stays');
+  assert.deepEqual(run.plan.skipped.filter((x) => x.resource.kind === 'cache').map((x) => x.reason), ['IN_USE_BY_DEPLOYMENT']);
+
+  // A live rollout that cannot be read: every cache the target ever used counts as in use.
+  const s2 = await setup();
+  s2.target('local', 'm', 2);
+  await s2.cache('us-central1-b', [{ cluster: 'local', name: 'm' }]);
+  s2.deployments.get('local~ns~m')!.rolloutId = 'ro-gone';
+  s2.clock.advance(10 * H);
+  const run2 = await runTeardown(s2.deps, { policy });
+  assert.deepEqual(run2.results, []);
+  assert.deepEqual(run2.plan.skipped.filter((x) => x.resource.kind === 'cache').map((x) => x.reason), ['IN_USE_BY_DEPLOYMENT']);
 });
 
 test('re-read before acting: a rollout that started after planning saves the cache', async () => {
