@@ -115,6 +115,7 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
   const clog = log.child({ commandId: id });
   const record = newChatCommandRecord({ id, payload: p, command, now });
   const after = deps.after ?? unrefAfter;
+  const queueStart = deps.clock.now().getTime();
   try {
     const queue = (async (): Promise<'queued' | 'duplicate'> => {
       if ((await deps.commands.create(record)) === 'duplicate') return 'duplicate';
@@ -161,7 +162,7 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
       body: noticeMessage(`ferry could not take \`${description}\` right now (\`${err.code}\`). Nothing was changed; please try again in a minute.`, ':warning:'),
     };
   }
-  clog.info(`slash command accepted: ${description}`, { command: description, commandClass: cls, kind: command.kind });
+  clog.info(`slash command accepted: ${description}`, { command: description, commandClass: cls, kind: command.kind, queueMs: deps.clock.now().getTime() - queueStart });
   return { status: 200, outcome: 'accepted', commandId: id, body: ackMessage({ commandId: id, description, deploy: cls === 'deploy' }) };
 }
 
