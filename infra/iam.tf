@@ -186,7 +186,9 @@ resource "google_storage_bucket_iam_member" "teardown_idle_cache_manager" {
 # settings; roles/container.admin adds full Kubernetes access. This role has what the ClusterDirectory
 # port calls (shared/adapters/cluster-directory-gke.ts): listClusters/getCluster (list, get),
 # setNodePoolSize/setNodePoolAutoscaling (update: GKE checks container.clusters.update for node pool
-# changes), deleteCluster (delete) and getOperation (operations.get). Granted in the GKE project.
+# changes), deleteCluster (delete) and getOperation (operations.get), plus
+# compute.instanceGroupManagers.get: a node pool's size is the targetSize of its instance groups
+# (the GKE API has none). Granted in the GKE project.
 
 resource "google_project_iam_custom_role" "gke_teardown" {
   project     = local.gke_project_id
@@ -199,6 +201,7 @@ resource "google_project_iam_custom_role" "gke_teardown" {
     "container.clusters.list",
     "container.clusters.update",
     "container.operations.get",
+    "compute.instanceGroupManagers.get",
   ]
 
   depends_on = [google_project_service.enabled]
@@ -214,7 +217,8 @@ resource "google_project_iam_member" "teardown_idle_gke_teardown" {
 # onDeployRequest (and reconcileRollouts, which finishes what GKE could not start at once) read the
 # target cluster and resize its node pools or restore their autoscaler minimum
 # (shared/app/teardown.ts ensureClusterCapacity → ClusterCapacity port): getCluster (get),
-# setNodePoolSize/setNodePoolAutoscaling (update). No list, no delete, no operations.
+# setNodePoolSize/setNodePoolAutoscaling (update), and reading pool sizes from their instance groups
+# (compute.instanceGroupManagers.get). No list, no delete, no operations.
 
 resource "google_project_iam_custom_role" "gke_capacity" {
   project     = local.gke_project_id
@@ -224,6 +228,7 @@ resource "google_project_iam_custom_role" "gke_capacity" {
   permissions = [
     "container.clusters.get",
     "container.clusters.update",
+    "compute.instanceGroupManagers.get",
   ]
 
   depends_on = [google_project_service.enabled]

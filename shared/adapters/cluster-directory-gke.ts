@@ -2,6 +2,12 @@
  * ClusterDirectory on GKE (`@google-cloud/container` v1 ClusterManagerClient, FACTS §5). Resize
  * and delete return a GKE Operation (not an LRO): `getOperation` polls it by its full name
  * `projects/P/locations/L/operations/OP`. Enums come as strings or numbers: both are mapped.
+ *
+ * GKE's API has no current size per node pool. A pool's nodes are its managed instance groups
+ * (`instanceGroupUrls`, one per zone), so its size is the sum of their `targetSize`, read from the
+ * Compute Engine API (`compute.instanceGroupManagers.get`). When that cannot be read, the size is
+ * a guess (see `nodePoolSize`) and says so in nothing but its value: callers that must be exact
+ * (bringing pools back) rely on what teardown remembered instead.
  */
 import { FerryError } from '../domain/errors.ts';
 import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown.ts';
@@ -31,7 +37,7 @@ export function gkeError(e: unknown, what: string): FerryError {
   return new FerryError(c, `GKE ${what}: ${message}`, {
     cause: e,
     retryable: c === 'CLUSTER_UNAVAILABLE',
-    ...(c === 'CLUSTER_FORBIDDEN' ? { hint: 'The teardown service account needs the ferry GKE teardown role (container.clusters.list/get/update/delete, container.operations.get).' } : {}),
+    ...(c === 'CLUSTER_FORBIDDEN' ? { hint: 'The teardown service account needs the ferry GKE teardown role (container.clusters.list/get/update/delete, container.operations.get, compute.instanceGroupManagers.get).' } : {}),
   });
 }
 
@@ -47,11 +53,67 @@ interface GkeOp {
   error?: { code?: number | null; message?: string | null } | null;
 }
 
+/**
+ * The canonical Compute Engine URL of an instance group manager named in a node pool's
+ * `instanceGroupUrls`, or null for anything else (only such URLs are ever requested).
+ */
+export function instanceGroupManagerUrl(url: string): string | null {
+  const m = /^https:\/\/(?:www|compute)\.googleapis\.com\/compute\/v1\/projects\/([a-z0-9][a-z0-9.:-]{0,62})\/zones\/([a-z]+-[a-z]+[0-9]+-[a-z])\/instanceGroupManagers\/([a-z][-a-z0-9]{0,62})$/.exec(url);
+  return m ? `https://compute.googleapis.com/compute/v1/projects/${m[1]}/zones/${m[2]}/instanceGroupManagers/${m[3]}` : null;
+}
+
+/**
+ * A node pool's size: the instance groups' total when it could be read; otherwise a guess — 0 when
+ * the cluster has no node at all, else the pool's initialNodeCount (at least 1), an upper guess, so
+ * teardown may resize a pool to 0 again (harmless) but never skips one that has nodes.
+ */
+export function nodePoolSize(pool: { initialNodeCount?: number | null }, clusterNodeCount: number | null | undefined, groupsTotal: number | null): number {
+  if (groupsTotal !== null) return groupsTotal;
+  if (clusterNodeCount === 0) return 0;
+  return Math.max(pool.initialNodeCount ?? 0, 1);
+}
+
+export interface GkeDirectoryOptions {
+  /** Reads one instance group manager's targetSize (default: the Compute Engine API with ADC). */
+  groupSize?: (url: string) => Promise<number>;
+  /** A ClusterManagerClient (tests pass a stand-in); default: created on first use. */
+  client?: Client;
+}
+
 export class GkeClusterDirectory implements ClusterDirectory {
   private client: Client | undefined;
   private readonly project: string;
-  constructor(project: string) {
+  private readonly groupSize: (url: string) => Promise<number>;
+  private auth: import('google-auth-library').GoogleAuth | undefined;
+  constructor(project: string, opts: GkeDirectoryOptions = {}) {
     this.project = project;
+    this.client = opts.client;
+    this.groupSize = opts.groupSize ?? ((url) => this.readGroupSize(url));
+  }
+
+  /** compute.instanceGroupManagers.get → targetSize. */
+  private async readGroupSize(url: string): Promise<number> {
+    if (!this.auth) {
+      const { GoogleAuth } = await import('google-auth-library');
+      this.auth = new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/cloud-platform' });
+    }
+    const http = await this.auth.getClient();
+    const res = await http.request<{ targetSize?: unknown }>({ url, method: 'GET', timeout: 10_000 });
+    const n = res.data.targetSize;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error(`no targetSize in ${url}`);
+    return n;
+  }
+
+  /** Sum of the pool's instance groups' sizes; null when there are none or any cannot be read. */
+  private async groupsTotal(urls: readonly string[] | null | undefined): Promise<number | null> {
+    const canonical = (urls ?? []).map(instanceGroupManagerUrl);
+    if (canonical.length === 0 || canonical.some((u) => u === null)) return null;
+    try {
+      const sizes = await Promise.all(canonical.map((u) => this.groupSize(u!)));
+      return sizes.reduce((a, b) => a + b, 0);
+    } catch {
+      return null;
+    }
   }
 
   private async gke(): Promise<Client> {
@@ -70,10 +132,8 @@ export class GkeClusterDirectory implements ClusterDirectory {
     try {
       const [res] = await gke.listClusters({ parent: `projects/${this.project}/locations/-` });
       const l = filter?.label;
-      return (res.clusters ?? [])
-        .map((c) => this.view(c))
-        .filter((c) => !l || c.labels[l.key] === l.value)
-        .sort((a, b) => (a.name < b.name ? -1 : 1));
+      const views = await Promise.all((res.clusters ?? []).map((c) => this.view(c)));
+      return views.filter((c) => !l || c.labels[l.key] === l.value).sort((a, b) => (a.name < b.name ? -1 : 1));
     } catch (e) {
       throw gkeError(e, 'list clusters');
     }
@@ -84,7 +144,7 @@ export class GkeClusterDirectory implements ClusterDirectory {
     try {
       const [c] = await gke.getCluster({ name });
       // Keep the caller's name: the cluster may live in another project than the one listed.
-      return { ...this.view(c), name };
+      return { ...(await this.view(c)), name };
     } catch (e) {
       if ((e as { code?: unknown }).code === 5) return null;
       throw gkeError(e, `get ${name}`);
@@ -141,7 +201,7 @@ export class GkeClusterDirectory implements ClusterDirectory {
     return { name, kind: k, target: target || op.targetLink || '', status: operationStatusOf(op.status), error: err };
   }
 
-  private view(c: {
+  private async view(c: {
     name?: string | null;
     location?: string | null;
     resourceLabels?: Record<string, string> | null;
@@ -149,17 +209,13 @@ export class GkeClusterDirectory implements ClusterDirectory {
     status?: unknown;
     createTime?: string | null;
     currentNodeCount?: number | null;
-    nodePools?: Array<{ name?: string | null; initialNodeCount?: number | null; autoscaling?: { enabled?: boolean | null; minNodeCount?: number | null; maxNodeCount?: number | null; totalMinNodeCount?: number | null; totalMaxNodeCount?: number | null } | null }> | null;
-  }): ManagedCluster {
+    nodePools?: Array<{ name?: string | null; initialNodeCount?: number | null; instanceGroupUrls?: string[] | null; autoscaling?: { enabled?: boolean | null; minNodeCount?: number | null; maxNodeCount?: number | null; totalMinNodeCount?: number | null; totalMaxNodeCount?: number | null } | null }> | null;
+  }): Promise<ManagedCluster> {
     const location = c.location ?? '-';
-    // The GKE API has no current size per node pool (only the cluster's currentNodeCount; a pool's
-    // size lives in its instance groups). A cluster with no node has every pool at 0; otherwise a
-    // pool counts as its initialNodeCount — an upper guess, so a pool may be resized to 0 again
-    // (harmless), never skipped while it has nodes because of this.
-    const none = c.currentNodeCount === 0;
-    const pools: InventoryNodePool[] = (c.nodePools ?? []).map((p) => ({
+    const totals = await Promise.all((c.nodePools ?? []).map((p) => this.groupsTotal(p.instanceGroupUrls)));
+    const pools: InventoryNodePool[] = (c.nodePools ?? []).map((p, i) => ({
       name: p.name ?? '',
-      nodeCount: none ? 0 : Math.max(p.initialNodeCount ?? 0, 1),
+      nodeCount: nodePoolSize(p, c.currentNodeCount, totals[i] ?? null),
       autoscaling: p.autoscaling?.enabled
         ? { minNodeCount: p.autoscaling.minNodeCount ?? p.autoscaling.totalMinNodeCount ?? 0, maxNodeCount: p.autoscaling.maxNodeCount ?? p.autoscaling.totalMaxNodeCount ?? 0 }
         : null,

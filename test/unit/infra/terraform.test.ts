@@ -654,13 +654,16 @@ describe('IAM: least privilege', () => {
       deleteCluster: 'container.clusters.delete',
       getOperation: 'container.operations.get',
     };
-    const calls = new Set([...read('shared/adapters/cluster-directory-gke.ts').matchAll(/\bgke\.(\w+)\(/g)].map((m) => m[1]!));
+    const adapter = read('shared/adapters/cluster-directory-gke.ts');
+    const calls = new Set([...adapter.matchAll(/\bgke\.(\w+)\(/g)].map((m) => m[1]!));
     calls.delete('close');
     const want = new Set([...calls].map((c) => {
       const p = GKE_PERMISSIONS[c];
       assert.ok(p, `ClusterManagerClient.${c} is called: add its permission to GKE_PERMISSIONS`);
       return p;
     }));
+    // Pool sizes come from the pools' instance group managers (Compute Engine API).
+    if (/instanceGroupManagers/.test(adapter)) want.add('compute.instanceGroupManagers.get');
     const role = tf.resources.get('google_project_iam_custom_role.gke_teardown');
     assert.ok(role, 'custom role gke_teardown');
     assert.deepEqual([...(role['permissions'] as string[])].sort(), [...want].sort());
@@ -673,16 +676,17 @@ describe('IAM: least privilege', () => {
 
   test('the GKE capacity role has exactly what bringing node pools back calls, granted only to the deploy-side functions', () => {
     // ensureClusterCapacity uses the ClusterCapacity port: get, setNodePoolSize, setNodePoolAutoscaling.
-    const PORT_TO_PERMISSION: Record<string, string> = {
-      get: 'container.clusters.get',
-      setNodePoolSize: 'container.clusters.update',
-      setNodePoolAutoscaling: 'container.clusters.update',
+    const PORT_TO_PERMISSION: Record<string, string[]> = {
+      // get reads the cluster, then each pool's size from its instance group managers.
+      get: ['container.clusters.get', 'compute.instanceGroupManagers.get'],
+      setNodePoolSize: ['container.clusters.update'],
+      setNodePoolAutoscaling: ['container.clusters.update'],
     };
     const port = read('shared/ports/cluster-directory.ts');
     const picked = /export type ClusterCapacity = Pick<ClusterDirectory, ([^>]+)>/.exec(port)?.[1];
     assert.ok(picked, 'ClusterCapacity is a Pick of ClusterDirectory');
     const methods = [...picked.matchAll(/'(\w+)'/g)].map((m) => m[1]!);
-    const want = new Set(methods.map((m) => {
+    const want = new Set(methods.flatMap((m) => {
       const p = PORT_TO_PERMISSION[m];
       assert.ok(p, `ClusterCapacity.${m}: add its permission`);
       return p;
