@@ -72,7 +72,8 @@ test('upload → status → deploy --wait → second version → rollback --wait
   const r1 = JSON.parse(d1.out) as { id: string; phase: string; version: string };
   assert.deepEqual([r1.phase, r1.version], ['succeeded', 'v1'], 'latest resolves to the newest valid version');
 
-  assert.equal((await ferry('upload', LLAMA, `gs://${env.FERRY_BUCKET}/models/${model}/v2`)).code, 0);
+  const up2 = await ferry('upload', LLAMA, `gs://${env.FERRY_BUCKET}/models/${model}/v2`);
+  assert.equal(up2.code, 0, up2.err);
   await eventually('v2 valid', validVersion('v2'), (s) => s === 'valid');
   const d2 = await ferry('deploy', `${model}@v2`, ...target, '--progress-deadline', '60', '--wait', '--json');
   assert.equal(d2.code, 0, d2.err);

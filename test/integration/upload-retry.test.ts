@@ -1,0 +1,109 @@
+/**
+ * `ferry upload`'s writer against the real Storage emulator behind a loopback proxy that injects
+ * faults: a refused request is retried; a request whose object was stored but whose response was
+ * lost is not written twice (same generation); a fault that never clears fails after the last
+ * attempt with a retryable UPLOAD_FAILED. Objects go outside `models/`, so no finalize event matters.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
+import { storageClient } from '../../shared/adapters/gcs.ts';
+import { FerryError } from '../../shared/domain/errors.ts';
+import { stackEnv, uniqueName } from '../helpers/stack-env.ts';
+
+const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FERRY_BUCKET');
+const upstream = new URL(/^https?:\/\//.test(env.STORAGE_EMULATOR_HOST) ? env.STORAGE_EMULATOR_HOST : `http://${env.STORAGE_EMULATOR_HOST}`);
+
+/** What the proxy does with the next upload POSTs: 'refuse' (503, never forwarded), 'lose' (forwarded, then 503). */
+let faults: Array<'refuse' | 'lose'> = [];
+let uploadPosts = 0;
+
+function forward(req: IncomingMessage, body: Buffer, res: ServerResponse | null): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const up = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => {
+        if (res) {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          res.end(Buffer.concat(chunks));
+        }
+        resolve();
+      });
+    });
+    up.on('error', reject);
+    up.end(body);
+  });
+}
+
+const proxy = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks);
+    const isUpload = req.method === 'POST' && (req.url ?? '').startsWith('/upload/');
+    if (isUpload) uploadPosts++;
+    const fault = isUpload ? faults.shift() : undefined;
+    const unavailable = () => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 503, message: 'injected by the test proxy' } }));
+    };
+    if (fault === 'refuse') return unavailable();
+    if (fault === 'lose') {
+      forward(req, body, null).then(unavailable, () => unavailable());
+      return;
+    }
+    forward(req, body, res).catch(() => {
+      res.writeHead(502);
+      res.end();
+    });
+  });
+});
+await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+const viaProxy = storageClient({ ...env, STORAGE_EMULATOR_HOST: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+const direct = storageClient(env).bucket(env.FERRY_BUCKET);
+
+const dir = mkdtempSync(join(tmpdir(), 'ferry-upload-retry-'));
+const local = join(dir, 'model.safetensors');
+writeFileSync(local, randomBytes(4096));
+const prefix = `upload-retry-it/${uniqueName('run')}/`;
+after(() => {
+  proxy.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const uploader = gcsUploader(env.FERRY_BUCKET, viaProxy, { attempts: 3, backoffMs: () => 10 });
+
+test('a refused upload is retried and lands once', async () => {
+  faults = ['refuse'];
+  uploadPosts = 0;
+  const name = `${prefix}refused.safetensors`;
+  const r = await uploader.upload(local, name);
+  assert.equal(uploadPosts, 2, 'one refused, one that landed');
+  const [m] = await direct.file(name).getMetadata();
+  assert.equal(String(m.generation), r.generation);
+  assert.equal(Number(m.size), 4096);
+});
+
+test('an upload stored but answered with an error is not written again: the stored generation is the result', async () => {
+  faults = ['lose'];
+  uploadPosts = 0;
+  const name = `${prefix}lost-response.safetensors`;
+  const r = await uploader.upload(local, name);
+  assert.equal(uploadPosts, 1, 'found stored, not sent again');
+  const [m] = await direct.file(name).getMetadata();
+  assert.equal(String(m.generation), r.generation, 'the generation that first attempt wrote');
+});
+
+test('a fault that never clears fails after the last attempt, retryable, saying what to do', async () => {
+  faults = ['refuse', 'refuse', 'refuse'];
+  uploadPosts = 0;
+  await assert.rejects(uploader.upload(local, `${prefix}never.safetensors`), (e: unknown) => e instanceof FerryError && e.code === 'UPLOAD_FAILED' && e.retryable && /ferry upload/.test(e.hint ?? ''));
+  assert.equal(uploadPosts, 3);
+});
