@@ -6,8 +6,8 @@
  * GKE's API has no current size per node pool. A pool's nodes are its managed instance groups
  * (`instanceGroupUrls`, one per zone), so its size is the sum of their `targetSize`, read from the
  * Compute Engine API (`compute.instanceGroupManagers.get`). When that cannot be read, the size is
- * a guess (see `nodePoolSize`) and says so in nothing but its value: callers that must be exact
- * (bringing pools back) rely on what teardown remembered instead.
+ * a guess (see `nodePoolSize`); bringing pools back therefore relies on what teardown remembered,
+ * never on the size reported now.
  */
 import { FerryError } from '../domain/errors.ts';
 import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown.ts';
