@@ -86,15 +86,20 @@ export class SlackResponseUrlChat implements Chat {
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** fetch failed before a connection was made (undici puts the socket error in `cause`). */
-function neverConnected(e: unknown): boolean {
+/** The socket error code undici puts in a failed fetch's `cause`, if any. */
+function causeCode(e: unknown): string | undefined {
   const code = (e as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return typeof code === 'string' && CONNECT_ERRORS.has(code);
+  return typeof code === 'string' ? code : undefined;
+}
+/** fetch failed before a connection was made. */
+function neverConnected(e: unknown): boolean {
+  const code = causeCode(e);
+  return code !== undefined && CONNECT_ERRORS.has(code);
 }
 function describeFetchError(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  const code = (e as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return typeof code === 'string' ? `${msg} (${code})` : msg;
+  const code = causeCode(e);
+  return code ? `${msg} (${code})` : msg;
 }
 
 /** The host only: a response_url is a credential for 30 minutes, so it never goes into logs whole. */

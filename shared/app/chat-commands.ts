@@ -12,6 +12,7 @@
  * Posts are reserved per key in the record first, so a duplicate delivery never posts twice and a
  * command never posts more than Slack's 5.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseDeployRequest, isLatest, targetKey } from '../domain/deploy-request.ts';
 import { RolloutPhase, RolloutReason, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
@@ -63,7 +64,7 @@ export interface ChatIngressDeps {
 
 export const DEFAULT_ACK_BUDGET_MS = 2000;
 /** A timer that never keeps the process alive. */
-const unrefAfter = (ms: number): Promise<void> => new Promise<void>((r) => setTimeout(r, ms).unref());
+const unrefAfter = (ms: number): Promise<void> => delay(ms, undefined, { ref: false });
 
 export type SlashOutcome = 'unauthenticated' | 'unreadable' | 'usage' | 'help' | 'refused' | 'bad-response-url' | 'duplicate' | 'unavailable' | 'slow' | 'accepted';
 
@@ -116,6 +117,7 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
   const record = newChatCommandRecord({ id, payload: p, command, now });
   const after = deps.after ?? unrefAfter;
   const queueStart = deps.clock.now().getTime();
+  const markFailed = (err: FerryError) => deps.commands.finish(id, { status: 'failed', outcome: { code: err.code, message: err.message } }, now).catch(() => undefined);
   try {
     const queue = (async (): Promise<'queued' | 'duplicate'> => {
       if ((await deps.commands.create(record)) === 'duplicate') return 'duplicate';
@@ -132,7 +134,7 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
         (e: unknown) => {
           const err = asFerryError(e, 'CHAT_QUEUE_FAILED');
           clog.error(`slow slash command was not queued: ${err.message}`, { code: err.code, command: description });
-          return deps.commands.finish(id, { status: 'failed', outcome: { code: err.code, message: err.message } }, now).catch(() => undefined);
+          return markFailed(err);
         },
       );
       clog.error(`queueing the slash command took over ${budget} ms; answered before it settled`, { reason: 'CHAT_QUEUE_SLOW', command: description });
@@ -154,7 +156,7 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
     const err = asFerryError(e, 'CHAT_QUEUE_FAILED');
     clog.error(`could not queue the slash command: ${err.message}`, { code: err.code, error: err, command: description });
     // Best effort, and bounded: the answer must still reach Slack in time.
-    await Promise.race([deps.commands.finish(id, { status: 'failed', outcome: { code: err.code, message: err.message } }, now).catch(() => undefined), after(500)]);
+    await Promise.race([markFailed(err), after(500)]);
     return {
       status: 200,
       outcome: 'unavailable',

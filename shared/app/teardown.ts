@@ -25,6 +25,7 @@ import type { CacheControl } from '../ports/cache-control.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
 import { clusterVersion, nodePoolName, type ClusterCapacity, type ClusterDirectory, type GkeOperation, type ManagedCluster } from '../ports/cluster-directory.ts';
+import type { Rollout } from '../domain/rollout.ts';
 import type { RolloutState } from '../ports/rollout-state.ts';
 import type { ScaledDownPools, TeardownStore } from '../ports/teardown-store.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -72,6 +73,9 @@ export const DEFAULT_RUN_DEADLINE_MS = 7 * 60_000;
 
 /** Activity older than this (the reconciler stopped observing) counts as unknown for a running target. */
 export const ACTIVITY_STALE_SECONDS = 15 * 60;
+
+/** The caches a rollout planned (none when caching was off). */
+const cachesOf = (r: Pick<Rollout, 'cache'>): CacheRef[] => (r.cache ? r.cache.zones.map((zone) => ({ bucket: r.cache!.bucket, zone })) : []);
 
 interface Built {
   inventory: TeardownInventory;
@@ -135,7 +139,7 @@ export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise
           warnings.push(`target ${key}: could not read rollout ${live} (${asFerryError(e).message}); every cache it used counts as in use`);
           return undefined;
         });
-        if (r) caches = r.cache ? r.cache.zones.map((zone) => ({ bucket: r.cache!.bucket, zone })) : [];
+        if (r) caches = cachesOf(r);
       }
     } catch (e) {
       warnings.push(`target ${key}: could not read its Deployment (${asFerryError(e).message}); counted as running`);
@@ -177,7 +181,7 @@ export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise
     id: r.id,
     targetKey: r.targetKey,
     cluster: r.target.cluster,
-    caches: r.cache ? r.cache.zones.map((zone) => ({ bucket: r.cache!.bucket, zone })) : [],
+    caches: cachesOf(r),
   }));
   return { inventory: { caches, targets, clusters, inFlight: rollouts }, warnings, records };
 }

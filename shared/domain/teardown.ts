@@ -649,8 +649,9 @@ export type PoolRestore =
 /**
  * What to do before applying to a cluster teardown may have scaled to zero, pure:
  * - a pool teardown remembered gets back its autoscaler minimum (autoscaled) or its size (fixed),
- *   whatever size is reported for it now: GKE reports no current size per pool (the directory's
- *   figure for a fixed pool is a guess), and the record exists because teardown took that pool down;
+ *   whatever size is reported for it now: GKE reports no size per pool (the directory reads the
+ *   instance groups, and guesses when it cannot), and the record exists because teardown took that
+ *   pool down;
  * - a fixed-size pool at zero with nothing remembered gets `fallbackSize` nodes (pods could never
  *   run on it otherwise);
  * - an autoscaled pool with nothing remembered is left to the autoscaler (pending pods grow it).
