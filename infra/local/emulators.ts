@@ -32,11 +32,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { freePort, portOpen, startProcess, tailLog, waitUntil, type ManagedProcess } from './proc.ts';
+import { freeStablePort, portOpen, startProcess, tailLog, waitUntil, type ManagedProcess } from './proc.ts';
+
+export { freeStablePort };
 
 export interface EmulatorPorts {
   firestore: number;
@@ -143,38 +144,6 @@ export function defaultPorts(): EmulatorPorts {
     if (typeof p === 'number') out[k] = p;
   }
   return out;
-}
-
-/**
- * A port that is free now and lies BELOW the kernel's ephemeral range. Ports from bind(0) (proc.ts's
- * freePort) are in the ephemeral range, where any process's own bind(0) — another stack, a JVM's
- * internal server — can take them in the seconds before firebase's JVMs bind them (seen here: the
- * Pub/Sub emulator dying with BindException while another gRPC server answered on its port).
- */
-export async function freeStablePort(exclude: ReadonlySet<number> = new Set()): Promise<number> {
-  let lowEphemeral = 32768;
-  try {
-    lowEphemeral = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || lowEphemeral;
-  } catch {
-    /* default */
-  }
-  const lo = 10_000;
-  const hi = Math.max(lo + 1000, lowEphemeral);
-  for (let i = 0; i < 200; i++) {
-    const p = lo + Math.floor(Math.random() * (hi - lo));
-    if (exclude.has(p)) continue;
-    if (await canListen(p)) return p;
-  }
-  return freePort();
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }
 
 /** A free port for every emulator (what tests and parallel stacks should pass as `ports`). */

@@ -17,7 +17,7 @@ import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { KubeConfig, RbacAuthorizationV1Api, ApiextensionsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1ClusterRole, V1ClusterRoleBinding, V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { startProcess, waitUntil, freePort, httpAnswers, tailLog, type ManagedProcess } from './proc.ts';
+import { startProcess, waitUntil, freeStablePort, httpAnswers, tailLog, type ManagedProcess } from './proc.ts';
 import { startNodeSimulator, type SimulatorOptions, type SimulatedNode } from './node-simulator.ts';
 
 export type { SimulatorOptions } from './node-simulator.ts';
@@ -279,9 +279,9 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
   const certDir = join(root, 'certs');
   for (const d of [root, logDir, certDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
 
-  const etcdClient = opts.ports?.etcdClient ?? (await freePort());
-  const etcdPeer = opts.ports?.etcdPeer ?? (await freePort());
-  const apiPort = opts.ports?.apiserver ?? (await freePort());
+  const etcdClient = opts.ports?.etcdClient ?? (await freeStablePort());
+  const etcdPeer = opts.ports?.etcdPeer ?? (await freeStablePort());
+  const apiPort = opts.ports?.apiserver ?? (await freeStablePort());
   const server = `https://127.0.0.1:${apiPort}`;
 
   // Service-account signing key pair (the apiserver insists on one), made without openssl.

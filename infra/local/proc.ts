@@ -124,8 +124,28 @@ export async function waitUntil(
   }
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
+/**
+ * Every port this process has handed out. A port is only free until its server binds it, and the
+ * stack picks some ports long before that (a function's port goes into the Storage emulator's
+ * config before the functions start). Without this record a later pick could return the same port:
+ * CI once saw etcd take a port already promised to a function, and the functions died on
+ * EADDRINUSE. Ports are never handed out twice by one process.
+ */
+const handedOut = new Set<number>();
+
+/** A TCP port that was free on 127.0.0.1 a moment ago and that this process has not handed out. */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await bindAny();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free TCP port on 127.0.0.1 after 50 tries');
+}
+
+function bindAny(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -135,6 +155,63 @@ export function freePort(): Promise<number> {
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** The kernel's ephemeral port range (what bind(0) and outgoing connections draw from). */
+export function ephemeralRange(): { lo: number; hi: number } {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi && lo <= hi) return { lo, hi };
+  } catch {
+    /* not Linux, or not readable */
+  }
+  return { lo: 32768, hi: 60999 };
+}
+
+/**
+ * A port that is free now, that this process has not handed out, and that lies outside the kernel's
+ * ephemeral range when the machine leaves room for that. Ports from bind(0) (freePort) are in the
+ * ephemeral range, where any process's own bind(0) or outgoing connection — another stack, a JVM's
+ * internal server — can take them in the seconds before firebase's JVMs bind them (seen here: the
+ * Pub/Sub emulator dying with BindException while another gRPC server answered on its port).
+ * `exclude` adds ports the caller wants to keep clear of (e.g. a config's fixed defaults).
+ */
+export async function freeStablePort(exclude: ReadonlySet<number> = new Set()): Promise<number> {
+  const eph = ephemeralRange();
+  // Candidates: 10000..65535 minus the ephemeral range; if that leaves under 1000 ports (a machine
+  // whose ephemeral range is nearly everything), fall back to 10000..65535 and rely on the checks.
+  const spans: Array<[number, number]> = [];
+  if (eph.lo > 10_000) spans.push([10_000, eph.lo - 1]);
+  if (eph.hi < 65_535) spans.push([Math.max(10_000, eph.hi + 1), 65_535]);
+  const size = spans.reduce((n, [a, b]) => n + (b - a + 1), 0);
+  const pool: Array<[number, number]> = size >= 1000 ? spans : [[10_000, 65_535]];
+  const total = pool.reduce((n, [a, b]) => n + (b - a + 1), 0);
+  for (let i = 0; i < 200; i++) {
+    let k = Math.floor(Math.random() * total);
+    let p = 0;
+    for (const [a, b] of pool) {
+      if (k <= b - a) {
+        p = a + k;
+        break;
+      }
+      k -= b - a + 1;
+    }
+    if (exclude.has(p) || handedOut.has(p)) continue;
+    if (await canListen(p)) {
+      handedOut.add(p);
+      return p;
+    }
+  }
+  return freePort();
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
