@@ -10,6 +10,8 @@
  *   cluster fails with CLUSTER_CONFLICT (GKE: FAILED_PRECONDITION "operation in progress").
  * - a deleted cluster is gone (get → null, operations on it → CLUSTER_NOT_FOUND).
  * - labels carry a fingerprint that changes with them.
+ * - a name may spell the project by id or, given `projectNumber`, by number; `get` answers with the
+ *   caller's spelling (as the GKE adapter does).
  *
  * Test hooks beyond the port: `seed` (add or replace a cluster), `setLabels`, `failNext`, `calls`.
  */
@@ -24,6 +26,8 @@ export interface FakeClusterDirectoryOptions {
   clock?: Clock;
   /** The project whose clusters it holds (default `demo-ferry`). */
   project?: string;
+  /** The project's number: names spelled `projects/<number>/…` reach the same clusters. */
+  projectNumber?: string;
   pendingMs?: number;
   durationMs?: number;
 }
@@ -65,6 +69,7 @@ export const fakeClusterError = (code: ClusterDirectoryErrorCode, message: strin
 export class FakeClusterDirectory implements ClusterDirectory {
   private readonly clock: Clock;
   readonly project: string;
+  readonly projectNumber: string | undefined;
   private readonly pendingMs: number;
   private readonly durationMs: number;
   private readonly clusters = new Map<string, Entry>();
@@ -76,6 +81,7 @@ export class FakeClusterDirectory implements ClusterDirectory {
   constructor(opts: FakeClusterDirectoryOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.project = opts.project ?? 'demo-ferry';
+    this.projectNumber = opts.projectNumber;
     this.pendingMs = opts.pendingMs ?? 500;
     this.durationMs = opts.durationMs ?? 2000;
   }
@@ -120,8 +126,8 @@ export class FakeClusterDirectory implements ClusterDirectory {
 
   async get(name: string): Promise<ManagedCluster | null> {
     this.enter('get', name);
-    const e = this.clusters.get(name);
-    return e && !e.deleted ? this.view(e) : null;
+    const e = this.clusters.get(this.canonical(name));
+    return e && !e.deleted ? { ...this.view(e), name } : null;
   }
 
   async setNodePoolSize(nodePool: string, nodeCount: number): Promise<GkeOperation> {
@@ -177,9 +183,14 @@ export class FakeClusterDirectory implements ClusterDirectory {
       }
     }
   }
+  /** `projects/<number>/…` → `projects/<id>/…` (GKE accepts either). */
+  private canonical(name: string): string {
+    const n = this.projectNumber;
+    return n && name.startsWith(`projects/${n}/`) ? `projects/${this.project}/${name.slice(`projects/${n}/`.length)}` : name;
+  }
   private cluster(name: string): Entry {
     if (!CLUSTER_RE.test(name)) throw fakeClusterError('CLUSTER_INVALID', `not a cluster name: ${name}`);
-    const e = this.clusters.get(name);
+    const e = this.clusters.get(this.canonical(name));
     if (!e || e.deleted) throw fakeClusterError('CLUSTER_NOT_FOUND', `cluster ${name} not found`);
     return e;
   }

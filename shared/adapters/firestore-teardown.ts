@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import { TargetState } from '../domain/rollout.ts';
-import { ScaledDownCluster, TargetActivity, TeardownRun } from '../domain/teardown.ts';
+import { ScaledDownCluster, TargetActivity, TeardownRun, findScaledDown } from '../domain/teardown.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';
 import { firestoreError, parseDoc } from './firestore.ts';
 
@@ -87,7 +87,11 @@ export class FirestoreTeardownStore implements TeardownStore {
   async getScaledDown(cluster: string): Promise<ScaledDownCluster | undefined> {
     try {
       const snap = await this.db.collection('scaledDownClusters').doc(scaledDownId(cluster)).get();
-      return snap.exists ? parseDoc(ScaledDownCluster, snap.data(), snap.ref.path) : undefined;
+      if (snap.exists) return parseDoc(ScaledDownCluster, snap.data(), snap.ref.path);
+      // Not under this spelling: the record may name the project the other way (id vs number). The
+      // collection holds one small document per scaled-down cluster, so reading it all is cheap.
+      const all = await this.db.collection('scaledDownClusters').get();
+      return findScaledDown(all.docs.map((d) => parseDoc(ScaledDownCluster, d.data(), d.ref.path)), cluster);
     } catch (e) {
       throw firestoreError(e, 'get scaled-down cluster');
     }

@@ -512,7 +512,7 @@ export async function ensureClusterCapacity(
     // Keep only what is still to bring back, flagged so the reconciler goes on with it; forget the
     // cluster once every pool is on its way.
     const left = remembered.pools.filter((p) => pending.includes(p.name));
-    if (left.length === 0) await memory.clearScaledDown(cluster);
+    if (left.length === 0) await memory.clearScaledDown(remembered.cluster);
     else if (left.length !== remembered.pools.length || remembered.restoreRequestedAt === null) {
       await memory.saveScaledDown({ ...remembered, pools: left, restoreRequestedAt: remembered.restoreRequestedAt ?? (opts.now ?? new Date()).toISOString() });
     }

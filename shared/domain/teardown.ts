@@ -621,6 +621,20 @@ export const ScaledDownCluster = z.object({
 export type ScaledDownCluster = z.infer<typeof ScaledDownCluster>;
 
 /**
+ * The scaled-down record for `cluster` among `records`: the one with the same name, else the only
+ * one that names the same cluster with the other spelling of its project (GKE accepts a project's
+ * id or its number; teardown records the spelling GKE listing used, a deploy target may use the
+ * other). Two candidates are ambiguous (two projects with a cluster of that name in that location):
+ * none is returned rather than another project's sizes.
+ */
+export function findScaledDown(records: readonly ScaledDownCluster[], cluster: string): ScaledDownCluster | undefined {
+  const exact = records.find((r) => r.cluster === cluster);
+  if (exact) return exact;
+  const same = records.filter((r) => sameCluster(r.cluster, cluster));
+  return same.length === 1 ? same[0] : undefined;
+}
+
+/**
  * The record to keep before scaling `poolNames` of a cluster to zero. A pool already at zero keeps
  * what an earlier (interrupted) run remembered, so a retry never overwrites the real size with 0.
  * A restore a deploy asked for is over once teardown scales the cluster down again.

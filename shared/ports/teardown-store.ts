@@ -7,6 +7,10 @@ import type { ScaledDownCluster, TargetActivity, TeardownRun } from '../domain/t
 
 /** What a deploy needs to bring back node pools teardown scaled to zero. */
 export interface ScaledDownPools {
+  /**
+   * The record for this cluster, found under either spelling of its project (id or number) —
+   * `findScaledDown` over the records when there is none under this exact name.
+   */
   getScaledDown(cluster: string): Promise<ScaledDownCluster | undefined>;
   /** Records whose restore a deploy asked for and that still have pools to bring back. */
   listRestoring(): Promise<ScaledDownCluster[]>;

@@ -26,6 +26,8 @@ export interface ClusterContractSubject {
   eventually<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean): Promise<T>;
   /** Fakes only: tests that need to hold an operation in flight are skipped without it. */
   advance?: ((ms: number) => void) | undefined;
+  /** The project's number, when known: GKE accepts `projects/<number>/…` for the same cluster. */
+  projectNumber?: string | undefined;
   /** Run the deleteCluster test (the cluster is gone afterwards). */
   allowDelete: boolean;
   timeoutMs?: number;
@@ -68,6 +70,15 @@ export function clusterDirectoryContract(label: string, source: ClusterSubjectSo
       assert.equal(c.status, 'RUNNING');
       assert.ok(c.nodePools.some((p) => p.name === s.pool));
       for (const x of all) assert.equal(x.labels[MANAGED_LABEL_KEY], MANAGED_LABEL_VALUE, 'the label filter holds');
+    });
+
+    t('get: a project spelled by its number reaches the same cluster, named as asked', async (s, skip) => {
+      if (!s.projectNumber) return skip('the project number is not known for this subject');
+      const byNumber = s.cluster.replace(/^projects\/[^/]+\//, `projects/${s.projectNumber}/`);
+      const c = await s.directory.get(byNumber);
+      assert.ok(c, `${byNumber} found`);
+      assert.equal(c.name, byNumber);
+      assert.ok(c.nodePools.some((p) => p.name === s.pool));
     });
 
     t('get: the same cluster; a missing one is null', async (s) => {

@@ -146,6 +146,13 @@ test('scaledDownClusters in Firestore: the sizes teardown remembered round-trip,
   await store.clearScaledDown(cluster);
   assert.equal(await store.getScaledDown(cluster), undefined);
   await store.clearScaledDown(cluster); // a no-op when there is none
+  // A deploy may name the project by number: the record teardown wrote by project id is found.
+  await store.saveScaledDown({ schemaVersion: 1, cluster, runId: 'run-it', at, restoreRequestedAt: null, pools: [{ name: 'l4', nodeCount: 3, autoscaling: null }] });
+  const byNumber = cluster.replace('projects/demo-ferry/', 'projects/123456789012/');
+  assert.equal((await store.getScaledDown(byNumber))?.cluster, cluster);
+  assert.equal(await store.getScaledDown(byNumber.replace('/us-central1/', '/us-east1/')), undefined, 'another location is another cluster');
+  await store.clearScaledDown(cluster);
+  assert.equal(await store.getScaledDown(byNumber), undefined);
   // A name that is not a GKE cluster path still gets a valid document id.
   await store.saveScaledDown({ schemaVersion: 1, cluster: 'odd/name with spaces', runId: 'r', at, restoreRequestedAt: null, pools: [] });
   assert.equal((await store.getScaledDown('odd/name with spaces'))?.cluster, 'odd/name with spaces');

@@ -18,7 +18,7 @@ function manualClock(start = Date.UTC(2026, 10, 21, 12)) {
 clusterDirectoryContract('in-process fake', {
   make: async () => {
     const clock = manualClock();
-    const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+    const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry', projectNumber: '123456789012' });
     const c = directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
     directory.seed({ location: 'us-central1', name: 'other', labels: { team: 'x' }, nodePools: [] });
     const subject: ClusterContractSubject = {
@@ -26,6 +26,7 @@ clusterDirectoryContract('in-process fake', {
       cluster: c.name,
       pool: 'l4',
       poolSize: 2,
+      projectNumber: directory.projectNumber,
       advance: clock.advance,
       allowDelete: true,
       async eventually(what, get, done) {
@@ -59,6 +60,7 @@ clusterDirectoryContract(
               cluster: gkeCluster,
               pool: gkePool,
               poolSize: Math.max(1, before?.nodePools.find((p) => p.name === gkePool)?.nodeCount ?? 1),
+              projectNumber: process.env.FERRY_CONTRACT_GKE_PROJECT_NUMBER,
               allowDelete: process.env.FERRY_CONTRACT_GKE_ALLOW_DELETE === '1',
               timeoutMs: 30 * 60_000,
               async eventually(what, get, done) {

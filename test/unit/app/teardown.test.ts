@@ -11,7 +11,7 @@ import { FakeStorageControl } from '../../../shared/adapters/storage-control-fak
 import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory-fake.ts';
 import { runTeardown, recordTargetActivity, ensureClusterCapacity, continueCapacityRestores, type TeardownDeps } from '../../../shared/app/teardown.ts';
 import { recordCacheEvent, type CacheRecord } from '../../../shared/domain/cache.ts';
-import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE, ScaledDownCluster, TeardownRun, type TargetActivity } from '../../../shared/domain/teardown.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE, ScaledDownCluster, TeardownRun, findScaledDown, type TargetActivity } from '../../../shared/domain/teardown.ts';
 import { newTargetState, type Rollout, type TargetState } from '../../../shared/domain/rollout.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import type { CacheRecords } from '../../../shared/ports/cache-records.ts';
@@ -52,7 +52,7 @@ class MemoryStore implements TeardownStore {
   async getRun(id: string) { return structuredClone(this.runs.get(id)); }
   async listRuns() { return [...this.runs.values()]; }
   scaledDown = new Map<string, ScaledDownCluster>();
-  async getScaledDown(c: string) { return structuredClone(this.scaledDown.get(c)); }
+  async getScaledDown(c: string) { return structuredClone(findScaledDown([...this.scaledDown.values()], c)); }
   async saveScaledDown(r: ScaledDownCluster) { this.scaledDown.set(r.cluster, ScaledDownCluster.parse(structuredClone(r))); }
   async clearScaledDown(c: string) { this.scaledDown.delete(c); }
   async listRestoring() { return [...this.scaledDown.values()].filter((r) => r.restoreRequestedAt !== null).map((r) => structuredClone(r)); }
@@ -88,13 +88,13 @@ function fakeClusters(deployments: Map<string, { replicas: number; labels?: Reco
 const H = 3600_000;
 const GKE = 'projects/demo-ferry/locations/us-central1/clusters/gpu';
 
-async function setup() {
+async function setup(opts: { projectNumber?: string } = {}) {
   let t = Date.UTC(2026, 10, 21, 12);
   const clock = { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
   const control = new FakeStorageControl({ clock, createDelayMs: 1000, defaultLocation: 'US-CENTRAL1' });
   const records = new MemoryCacheRecords();
   const store = new MemoryStore();
-  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry', pendingMs: 1000, durationMs: 5000 });
+  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry', pendingMs: 1000, durationMs: 5000, ...(opts.projectNumber ? { projectNumber: opts.projectNumber } : {}) });
   const deployments = new Map<string, { replicas: number; labels?: Record<string, string>; rolloutId?: string }>();
   const { provider, scaled } = fakeClusters(deployments);
   const inFlight: Rollout[] = [];
@@ -408,6 +408,24 @@ test('a disabled cache whose record cannot be updated is reported done (it was d
   assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
   assert.match(run.results[0]!.message, /could not be updated: STATE_UNAVAILABLE/);
   assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'disabled');
+});
+
+test('teardown then a deploy naming the project by number: the pools come back to the remembered sizes, and the record is cleared', async () => {
+  const s = await setup({ projectNumber: '123456789012' });
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 3, autoscaling: null }] });
+  s.target(GKE, 'm', 0);
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
+  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  assert.deepEqual(s.store.scaledDown.get(GKE)?.pools, [{ name: 'l4', nodeCount: 3, autoscaling: null }], 'recorded under the name GKE listed (project id)');
+
+  const byNumber = 'projects/123456789012/locations/us-central1/clusters/gpu';
+  const r = await ensureClusterCapacity(byNumber, s.directory, s.store, { now: s.clock.now() });
+  assert.ok(r.ok);
+  assert.deepEqual(r.ok && r.restored.map((x) => `${x.pool}:${x.kind}:${x.nodeCount}`), ['l4:resize:3'], 'the remembered size, not the 1-node fallback');
+  assert.equal(s.store.scaledDown.size, 0, 'the record teardown wrote is the one cleared');
+  s.clock.advance(10_000);
+  assert.equal((await s.directory.get(GKE))?.nodePools[0]?.nodeCount, 3);
 });
 
 test('teardown then deploy on a GKE-like directory (pool sizes are guesses): every remembered fixed pool comes back', async () => {

@@ -11,6 +11,7 @@ import {
   executableActions,
   nextActivity,
   rememberPools,
+  findScaledDown,
   restorePlan,
   cacheRefKey,
   isProtected,
@@ -429,6 +430,21 @@ describe('bringing node pools back', () => {
     assert.deepEqual(retry.pools, first.pools);
     // A pool scaled up again since then is remembered afresh.
     assert.deepEqual(rememberPools(first, 'c', [fixed('a', 5)], ['a'], ctx).pools, [fixed('a', 5), auto('b', 2, 1, 5)]);
+  });
+
+  test('findScaledDown: the exact name first, else the one record naming the cluster with the other spelling of its project; never an ambiguous one', () => {
+    const rec = (cluster: string, n: number) => ({ ...rememberPools(undefined, cluster, [fixed('a', n)], ['a'], ctx) });
+    const byId = rec('projects/demo/locations/us-central1/clusters/gpu', 3);
+    const byNumber = 'projects/123456789012/locations/us-central1/clusters/gpu';
+    assert.equal(findScaledDown([byId], byNumber), byId, 'a deploy naming the project by number finds the record teardown wrote by id');
+    assert.equal(findScaledDown([rec(byNumber, 2)], byId.cluster)?.pools[0]?.nodeCount, 2, 'and the other way round');
+    const exact = rec(byNumber, 5);
+    assert.equal(findScaledDown([byId, exact], byNumber), exact, 'an exact match wins');
+    const other = rec('projects/other/locations/us-central1/clusters/gpu', 4);
+    assert.equal(findScaledDown([byId, other], byNumber), undefined, 'two projects could be meant: none rather than the wrong sizes');
+    assert.equal(findScaledDown([byId], 'projects/other/locations/us-central1/clusters/gpu'), undefined, 'two different project ids are two clusters');
+    assert.equal(findScaledDown([byId], 'projects/123456789012/locations/us-east1/clusters/gpu'), undefined, 'another location is another cluster');
+    assert.equal(findScaledDown([], byNumber), undefined);
   });
 
   test('restorePlan: remembered size / autoscaler minimum; 1 node for an unremembered fixed pool; autoscaled pools otherwise left alone', () => {
