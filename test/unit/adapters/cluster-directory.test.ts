@@ -1,7 +1,8 @@
 /**
  * The ClusterDirectory contract against the in-process fake (manual clock), and against GKE only
  * with real credentials and FERRY_CONTRACT_GKE_PROJECT / _CLUSTER / _POOL set (a `demo-*` project
- * means no credentials).
+ * means no credentials); _PROJECT_NUMBER adds the check that GKE takes the project by number, and
+ * _ALLOW_DELETE=1 the deleteCluster test.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
