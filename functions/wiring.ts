@@ -56,7 +56,7 @@ export function rolloutDeps(): RolloutDeps {
   const db = firestoreClient(base.GOOGLE_CLOUD_PROJECT);
   const clusters = clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) });
   const cacheConfig = parseConfig(CacheConfig, env);
-  const gke = parseConfig(TeardownConfig.pick({ FERRY_TEARDOWN_CLUSTERS: true, FERRY_GKE_PROJECT: true }), env);
+  const gke = parseConfig(TeardownConfig.pick({ FERRY_TEARDOWN_CLUSTERS: true, FERRY_GKE_PROJECT: true, FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: true }), env);
   return {
     rollouts: new FirestoreRolloutState(db),
     versions: new FirestoreCheckpointState(db),
@@ -68,7 +68,7 @@ export function rolloutDeps(): RolloutDeps {
     config: { resultsTopic: deploy.FERRY_RESULTS_TOPIC, serviceAccountName: deploy.FERRY_VLLM_SERVICE_ACCOUNT },
     // Where teardown may scale GKE clusters down, a deploy brings their node pools back (and the
     // reconciler finishes what GKE could not start at once); a deleted cluster is refused.
-    clusterDirectory: capacityDirectory({ mode: gke.FERRY_TEARDOWN_CLUSTERS, project: gke.FERRY_GKE_PROJECT ?? base.GOOGLE_CLOUD_PROJECT }),
+    clusterDirectory: capacityDirectory({ mode: gke.FERRY_TEARDOWN_CLUSTERS, project: gke.FERRY_GKE_PROJECT ?? base.GOOGLE_CLOUD_PROJECT, emulatorHost: gke.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST }),
     scaledDown: new FirestoreTeardownStore(db),
   };
 }
@@ -95,7 +95,7 @@ export function teardownDeps(): { deps: TeardownDeps; options: TeardownOptions; 
       rollouts: new FirestoreRolloutState(db),
       store: new FirestoreTeardownStore(db),
       clusters,
-      directory: clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? base.GOOGLE_CLOUD_PROJECT }),
+      directory: clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? base.GOOGLE_CLOUD_PROJECT, emulatorHost: cfg.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST }),
       clock: systemClock,
       logger: logger(),
       ...(webhook ? { notify: (run: TeardownRun) => chat.respond(webhook, teardownMessage(run)) } : {}),

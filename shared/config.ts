@@ -83,9 +83,9 @@ export const CacheConfig = z.object({
 
 /**
  * Scheduled teardown of idle caches, Deployments and clusters (shared/domain/teardown.ts policy).
- * Clusters are only listed on GKE (FERRY_GKE_PROJECT, default the function's project); with
- * FERRY_TEARDOWN_CLUSTERS=off (the local stack: there is no GKE) only caches and Deployments are
- * considered.
+ * Clusters are listed on GKE (FERRY_GKE_PROJECT, default the function's project) or, locally, in the
+ * stack's cluster directory fake (FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST); with
+ * FERRY_TEARDOWN_CLUSTERS=off only caches and Deployments are considered.
  */
 export const TeardownConfig = z.object({
   FERRY_TEARDOWN_TOPIC: z.string().min(3).default('ferry-teardown-tick'),
@@ -98,6 +98,8 @@ export const TeardownConfig = z.object({
   FERRY_TEARDOWN_SCALE_DEPLOYMENTS: flag,
   FERRY_TEARDOWN_PROTECT_LABEL: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a GCP / Kubernetes label key').default('ferry-protect'),
   FERRY_TEARDOWN_CLUSTERS: z.enum(['gke', 'off']).default('gke'),
+  /** The local stack's GKE cluster directory fake (host:port); unset: the real GKE API. */
+  FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port').optional(),
   FERRY_GKE_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id').optional(),
   /**
    * A Slack incoming webhook (Secret Manager in production) for a summary of every run that did

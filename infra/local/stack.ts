@@ -15,6 +15,8 @@ import { startEmulators, checkEmulatorPrerequisites, freeEmulatorPorts, freeStab
 import { startKube, kubeBinariesPresent, type KubeStack } from './kube.ts';
 import { FUNCTIONS } from '../../functions/manifest.ts';
 import { startStorageControlServer, type StorageControlServer } from './storage-control-server.ts';
+import { startClusterDirectoryServer, type ClusterDirectoryServer } from './cluster-directory-server.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';
@@ -100,11 +102,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const timers: NodeJS.Timeout[] = [];
   let pubsub: PubSub | undefined;
   let storageControl: StorageControlServer | undefined;
+  let clusterDirectory: ClusterDirectoryServer | undefined;
   const stop = async () => {
     for (const t of timers) clearInterval(t);
     await pubsub?.close().catch(() => undefined);
     await host?.stop();
     await storageControl?.stop().catch(() => undefined);
+    await clusterDirectory?.stop().catch(() => undefined);
     await Promise.allSettled([kube?.stop(), emulators?.stop()]);
     await stopAll();
   };
@@ -145,6 +149,26 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       createDelayMs: opts.cacheCreateDelayMs ?? 1500,
     });
 
+    // No emulator exists for GKE's cluster API either: a fake directory for teardown (list, resize,
+    // delete, operations) and for bringing pools back. It holds one managed cluster made now, so it
+    // is never idle within a day; tests seed their own. It is a list, not the Kubernetes above:
+    // scaling its pools removes no simulated node.
+    clusterDirectory = await startClusterDirectoryServer({
+      port: await pickPort(ports, 7091),
+      project: projectId,
+      seed: [
+        {
+          location: 'us-central1',
+          name: 'ferry-local-gpu',
+          labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+          nodePools: [
+            { name: 'l4-pool', nodeCount: 2, autoscaling: null },
+            { name: 'h100-pool', nodeCount: 1, autoscaling: { minNodeCount: 1, maxNodeCount: 2 } },
+          ],
+        },
+      ],
+    });
+
     const env: Record<string, string> = {
       ...em.env,
       GOOGLE_CLOUD_PROJECT: projectId,
@@ -164,9 +188,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_STACK_DIR: dir,
       FERRY_STORAGE_CONTROL_EMULATOR_HOST: storageControl.host,
       FERRY_BUCKET_LOCATION: bucketLocation,
-      // No GKE locally: teardown considers caches and Deployments only (the cluster directory is
-      // a fake behind the same port in unit tests).
-      FERRY_TEARDOWN_CLUSTERS: 'off',
+      // No GKE locally: teardown lists, scales and deletes clusters in the fake directory above.
+      FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: clusterDirectory.host,
       // Nothing local should probe the GCE metadata server for credentials (it is not there).
       METADATA_SERVER_DETECTION: 'none',
     };

@@ -6,8 +6,8 @@
  *
  * Alone: ./node_modules/.bin/node infra/local/storage-control-server.ts [--port N] [--location US-CENTRAL1]
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { pathToFileURL } from 'node:url';
+import type { IncomingMessage } from 'node:http';
+import { startLoopbackServer, runAlone, bodyText, type JsonAnswer } from './loopback-server.ts';
 import { FakeStorageControl, FAKE_METHODS, type FakeStorageControlOptions, type FakeMethod } from '../../shared/adapters/storage-control-fake.ts';
 import { cacheCodeOf, isCacheErrorCode } from '../../shared/adapters/cache-errors.ts';
 
@@ -19,9 +19,7 @@ export interface StorageControlServer {
 }
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await bodyText(req);
   if (!text) return {};
   const v = JSON.parse(text) as unknown;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('body must be a JSON object');
@@ -85,52 +83,23 @@ async function dispatch(fake: FakeStorageControl, path: string, b: Record<string
 
 export async function startStorageControlServer(opts: FakeStorageControlOptions & { port?: number } = {}): Promise<StorageControlServer> {
   const fake = new FakeStorageControl(opts);
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(payload));
-    };
-    void (async () => {
-      try {
-        const path = new URL(req.url ?? '/', 'http://x').pathname;
-        const b = req.method === 'POST' ? await body(req) : {};
-        send(200, { result: (await dispatch(fake, path, b)) ?? null });
-      } catch (e) {
-        const code = cacheCodeOf(e);
-        if (code) return send(STATUS[code] ?? 500, { error: { code, message: (e as Error).message } });
-        const status = (e as { status?: number }).status ?? 400;
-        send(status, { error: { code: status === 404 ? 'CACHE_NOT_FOUND' : 'CACHE_INVALID_ARGUMENT', message: e instanceof Error ? e.message : String(e) } });
-      }
-    })();
+  const server = await startLoopbackServer(opts.port ?? 0, async (req): Promise<JsonAnswer> => {
+    try {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const b = req.method === 'POST' ? await body(req) : {};
+      return { status: 200, payload: { result: (await dispatch(fake, path, b)) ?? null } };
+    } catch (e) {
+      const code = cacheCodeOf(e);
+      if (code) return { status: STATUS[code] ?? 500, payload: { error: { code, message: (e as Error).message } } };
+      const status = (e as { status?: number }).status ?? 400;
+      return { status, payload: { error: { code: status === 404 ? 'CACHE_NOT_FOUND' : 'CACHE_INVALID_ARGUMENT', message: e instanceof Error ? e.message : String(e) } } };
+    }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    host: `127.0.0.1:${port}`,
-    fake,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...server, fake };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (flag: string): string | undefined => {
-    const i = process.argv.indexOf(flag);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const srv = await startStorageControlServer({
-    port: Number(arg('--port') ?? 0),
-    defaultLocation: arg('--location') ?? 'US-CENTRAL1',
-  });
-  process.stdout.write(`Storage Control fake on ${srv.host} (FERRY_STORAGE_CONTROL_EMULATOR_HOST=${srv.host})\n`);
-  const quit = (): void => void srv.stop().then(() => process.exit(0));
-  process.once('SIGINT', quit);
-  process.once('SIGTERM', quit);
-}
+await runAlone(
+  import.meta.url,
+  (arg) => startStorageControlServer({ port: Number(arg('--port') ?? 0), defaultLocation: arg('--location') ?? 'US-CENTRAL1' }),
+  (host) => `Storage Control fake on ${host} (FERRY_STORAGE_CONTROL_EMULATOR_HOST=${host})`,
+);

@@ -12,6 +12,7 @@
 import { FerryError } from '../domain/errors.ts';
 import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown.ts';
 import type { ClusterCapacity, ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, GkeOperationStatus, ManagedCluster } from '../ports/cluster-directory.ts';
+import { HttpClusterDirectory } from './cluster-directory-http.ts';
 
 type Client = InstanceType<(typeof import('@google-cloud/container'))['v1']['ClusterManagerClient']>;
 
@@ -232,12 +233,20 @@ export class GkeClusterDirectory implements ClusterDirectory {
   }
 }
 
-/** The ClusterDirectory for this configuration: GKE in `project`, or none (`off`: the local stack has no GKE). */
-export function clusterDirectory(opts: { mode: 'gke' | 'off'; project: string }): GkeClusterDirectory | null {
-  return opts.mode === 'off' ? null : new GkeClusterDirectory(opts.project);
+export interface DirectoryWiring {
+  mode: 'gke' | 'off';
+  project: string;
+  /** `127.0.0.1:PORT` of the local stack's fake (FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST): used instead of GKE. */
+  emulatorHost?: string | undefined;
+}
+
+/** The ClusterDirectory for this configuration: GKE in `project`, the local stack's fake, or none (`off`). */
+export function clusterDirectory(opts: DirectoryWiring): (ClusterDirectory & { close(): Promise<void> }) | null {
+  if (opts.mode === 'off') return null;
+  return opts.emulatorHost ? new HttpClusterDirectory(opts.emulatorHost) : new GkeClusterDirectory(opts.project);
 }
 
 /** The deploy side (onDeployRequest, reconcileRollouts): bring pools back, never list or delete. */
-export function capacityDirectory(opts: { mode: 'gke' | 'off'; project: string }): ClusterCapacity | null {
+export function capacityDirectory(opts: DirectoryWiring): ClusterCapacity | null {
   return clusterDirectory(opts);
 }

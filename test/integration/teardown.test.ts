@@ -4,9 +4,9 @@
  * ago — one ferry created for a target with no Deployment (idle), one ferry created for a target
  * whose Deployment runs (in use), one found existing (not ferry's). A dry run (through the
  * teardownIdle function's tick, and `ferry teardown --dry-run`) changes nothing and records a run;
- * `ferry teardown` disables only the idle one and records what it did. The local stack has no GKE
- * (FERRY_TEARDOWN_CLUSTERS=off): cluster teardown is covered by unit tests against the fake
- * cluster directory.
+ * `ferry teardown` disables only the idle one and records what it did. Clusters are left out here
+ * (FERRY_TEARDOWN_CLUSTERS=off); teardown-clusters.test.ts covers them against the stack's cluster
+ * directory fake.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +19,7 @@ import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown
 import { HttpCacheControl, storageControlFakeAdmin } from '../../shared/adapters/storage-control-http.ts';
 import { recordCacheEvent } from '../../shared/domain/cache.ts';
 import { TeardownRun } from '../../shared/domain/teardown.ts';
-import { main } from '../../shared/cli/main.ts';
+import { runTeardownCli } from '../helpers/teardown-cli.ts';
 
 const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_KUBE_ADMIN_KUBECONFIG', 'FERRY_STORAGE_CONTROL_EMULATOR_HOST', 'FERRY_TEARDOWN_TOPIC');
 const BUCKET = uniqueName('ferry-teardown-it').toLowerCase();
@@ -41,13 +41,7 @@ const TEN_DAYS_AGO = new Date(Date.now() - 10 * 86_400_000);
 /** Three days: nothing another test file made minutes ago can be idle for this policy. */
 const cliEnv = { ...process.env, FERRY_TEARDOWN_CACHE_IDLE_SECONDS: String(3 * 86_400), FERRY_TEARDOWN_CLUSTERS: 'off' };
 
-async function runCli(args: string[]): Promise<{ code: number; run: TeardownRun }> {
-  let out = '';
-  let err = '';
-  const code = await main(['teardown', ...args, '--json'], { stdout: (s) => void (out += s), stderr: (s) => void (err += s), env: cliEnv });
-  assert.ok(out.trim().startsWith('{'), `ferry teardown printed JSON (stderr: ${err})`);
-  return { code, run: TeardownRun.parse(JSON.parse(out)) };
-}
+const runCli = (args: string[]) => runTeardownCli(args, cliEnv);
 
 const target = (name: string) => ({ targetKey: `local~${NS}~${name}`, target: { cluster: 'local', namespace: NS, name }, rolloutId: `ro-${name}`, requestedBy: null });
 const liveStates = async () => Object.fromEntries(await Promise.all([IDLE, BUSY, EXTERNAL].map(async (z) => [z, (await control.get(BUCKET, z))?.state ?? 'absent'])));

@@ -33,7 +33,7 @@ export async function teardownCommand(args: string[], io: CliIo): Promise<number
       import('../../adapters/cluster-directory-gke.ts'),
       import('../../adapters/logging.ts'),
     ]);
-  const directory = clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? projectId });
+  const directory = clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? projectId, emulatorHost: cfg.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST });
   const run = await runTeardown(
     {
       control: cacheControl(parseConfig(CacheConfig, io.env), projectId),

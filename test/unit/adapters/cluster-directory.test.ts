@@ -4,9 +4,12 @@
  * means no credentials); _PROJECT_NUMBER adds the check that GKE takes the project by number, and
  * _ALLOW_DELETE=1 the deleteCluster test.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory-fake.ts';
+import { HttpClusterDirectory, clusterDirectoryFakeAdmin } from '../../../shared/adapters/cluster-directory-http.ts';
+import { startClusterDirectoryServer, type ClusterDirectoryServer } from '../../../infra/local/cluster-directory-server.ts';
+import type { ClusterDirectory } from '../../../shared/ports/cluster-directory.ts';
 import { GkeClusterDirectory, clusterStatusOf, operationStatusOf, gkeError, instanceGroupManagerUrl, nodePoolSize, type GkeDirectoryOptions } from '../../../shared/adapters/cluster-directory-gke.ts';
 import { clusterDirectoryContract, type ClusterContractSubject } from '../../contract/cluster-directory.contract.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../../shared/domain/teardown.ts';
@@ -16,31 +19,86 @@ function manualClock(start = Date.UTC(2026, 10, 21, 12)) {
   return { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
 }
 
+/** The contract subject over a seeded fake, reached directly or through `through` (e.g. HTTP). */
+function fakeSubject(
+  fake: FakeClusterDirectory,
+  clock: ReturnType<typeof manualClock>,
+  through: ClusterDirectory = fake,
+  setLabels: ClusterContractSubject['setLabels'] = (n, l) => fake.setLabels(n, l),
+): ClusterContractSubject {
+  const c = fake.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  fake.seed({ location: 'us-central1', name: 'other', labels: { team: 'x' }, nodePools: [] });
+  return {
+    directory: through,
+    cluster: c.name,
+    pool: 'l4',
+    poolSize: 2,
+    projectNumber: fake.projectNumber,
+    setLabels,
+    advance: clock.advance,
+    allowDelete: true,
+    async eventually(what, get, done) {
+      for (let i = 0; i < 10_000; i++) {
+        const v = await get();
+        if (done(v)) return v;
+        clock.advance(250);
+      }
+      throw new Error(`${what}: never happened`);
+    },
+  };
+}
+
 clusterDirectoryContract('in-process fake', {
   make: async () => {
     const clock = manualClock();
-    const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry', projectNumber: '123456789012' });
-    const c = directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
-    directory.seed({ location: 'us-central1', name: 'other', labels: { team: 'x' }, nodePools: [] });
-    const subject: ClusterContractSubject = {
-      directory,
-      cluster: c.name,
-      pool: 'l4',
-      poolSize: 2,
-      projectNumber: directory.projectNumber,
-      advance: clock.advance,
-      allowDelete: true,
-      async eventually(what, get, done) {
-        for (let i = 0; i < 10_000; i++) {
-          const v = await get();
-          if (done(v)) return v;
-          clock.advance(250);
-        }
-        throw new Error(`${what}: never happened`);
-      },
-    };
-    return subject;
+    return fakeSubject(new FakeClusterDirectory({ clock, project: 'demo-ferry', projectNumber: '123456789012' }), clock);
   },
+});
+
+let server: ClusterDirectoryServer | undefined;
+after(async () => server?.stop());
+clusterDirectoryContract('fake over loopback HTTP (the local stack)', {
+  make: async () => {
+    const clock = manualClock();
+    server = await startClusterDirectoryServer({ clock, project: 'demo-ferry', projectNumber: '123456789012' });
+    const admin = clusterDirectoryFakeAdmin(server.host);
+    return fakeSubject(server.fake, clock, new HttpClusterDirectory(server.host), async (n, l) => void (await admin.setLabels(n, l)));
+  },
+});
+
+test('fake over HTTP: admin hooks work, errors keep their codes across the wire, bad requests are named', async () => {
+  const srv = await startClusterDirectoryServer({ project: 'demo-ferry', pendingMs: 0, durationMs: 0 });
+  try {
+    const dir = new HttpClusterDirectory(srv.host);
+    const admin = clusterDirectoryFakeAdmin(srv.host);
+    const seeded = await admin.seed({ location: 'us-central1', name: 'wire', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, nodePools: [{ name: 'p', nodeCount: 2, autoscaling: null }], createTime: '2026-11-01T00:00:00.000Z' });
+    assert.equal(seeded.name, 'projects/demo-ferry/locations/us-central1/clusters/wire');
+    assert.deepEqual((await dir.list({ label: { key: MANAGED_LABEL_KEY, value: MANAGED_LABEL_VALUE } })).map((c) => [c.name, c.createTime]), [[seeded.name, '2026-11-01T00:00:00.000Z']]);
+    const code = (c: string, retryable?: boolean) => (e: unknown) => (e as { code?: string }).code === c && (retryable === undefined || (e as { retryable?: boolean }).retryable === retryable);
+    await admin.failNext('get', 'CLUSTER_FORBIDDEN');
+    await assert.rejects(dir.get(seeded.name), code('CLUSTER_FORBIDDEN', false));
+    await assert.rejects(dir.setNodePoolSize(`${seeded.name}/nodePools/nope`, 1), code('CLUSTER_NOT_FOUND'));
+    await assert.rejects(dir.setNodePoolSize(`${seeded.name}/nodePools/p`, -1), code('CLUSTER_INVALID'));
+    await assert.rejects(dir.getOperation('projects/demo-ferry/locations/us-central1/operations/none'), code('CLUSTER_NOT_FOUND'));
+    await admin.setLabels(seeded.name, { team: 'x' });
+    assert.deepEqual((await dir.get(seeded.name))?.labels, { team: 'x' });
+    await assert.rejects(admin.seed({ location: 'nowhere', name: 'Bad_Name' }), (e: unknown) => code('CLUSTER_INVALID')(e) && /GKE region or zone/.test((e as Error).message) && /GKE cluster name/.test((e as Error).message));
+    // A request the fake does not know, or a malformed body, is refused with a reason, not a crash.
+    const raw = async (path: string, body: string) => {
+      const res = await fetch(`http://${srv.host}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+    };
+    assert.deepEqual(await raw('/v1/get', '{"name": 3}').then((r) => [r.status, r.body.error?.code]), [400, 'CLUSTER_INVALID']);
+    assert.deepEqual(await raw('/v1/get', 'not json').then((r) => [r.status, r.body.error?.message]), [400, 'the body must be JSON']);
+    assert.deepEqual(await raw('/v1/get', '{"name": "x", "extra": 1}').then((r) => r.status), 400);
+    assert.deepEqual(await raw('/v1/nothing', '{}').then((r) => r.status), 404);
+    // Unreachable or answering nonsense: retryable CLUSTER_UNAVAILABLE.
+    await assert.rejects(new HttpClusterDirectory('127.0.0.1:1').list(), code('CLUSTER_UNAVAILABLE', true));
+    const liar = new HttpClusterDirectory(srv.host, async () => new Response(JSON.stringify({ result: [{ name: 'x' }] }), { status: 200 }));
+    await assert.rejects(liar.list(), (e: unknown) => code('CLUSTER_UNAVAILABLE', true)(e) && /unexpected shape/.test((e as Error).message));
+  } finally {
+    await srv.stop();
+  }
 });
 
 const project = process.env.FERRY_CONTRACT_GKE_PROJECT;
