@@ -10,27 +10,17 @@ import { HttpCacheControl, storageControlFakeAdmin } from '../../../shared/adapt
 import { startStorageControlServer, type StorageControlServer } from '../../../infra/local/storage-control-server.ts';
 import { cacheCodeOf } from '../../../shared/ports/cache-control.ts';
 import { cacheControlContract, type ContractSubject } from '../../contract/cache-control.contract.ts';
+import { manualClock, type ManualClock } from '../../helpers/manual-clock.ts';
 
-function manualClock(start = Date.UTC(2026, 10, 21, 12)) {
-  let t = start;
-  return { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
-}
 
-function fakeSubject(control: ContractSubject['control'], clock: ReturnType<typeof manualClock>, extra: Partial<ContractSubject> = {}): ContractSubject {
+function fakeSubject(control: ContractSubject['control'], clock: ManualClock, extra: Partial<ContractSubject> = {}): ContractSubject {
   return {
     control,
     bucket: 'ferry-contract',
     zones: ['us-central1-a', 'us-central1-b'],
     outsideZone: 'europe-west4-a',
     advance: clock.advance,
-    async eventually(what, get, done) {
-      for (let i = 0; i < 10_000; i++) {
-        const v = await get();
-        if (done(v)) return v;
-        clock.advance(250);
-      }
-      throw new Error(`${what}: never happened`);
-    },
+    eventually: clock.eventually,
     ...extra,
   };
 }

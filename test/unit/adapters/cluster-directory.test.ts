@@ -13,16 +13,13 @@ import type { ClusterDirectory } from '../../../shared/ports/cluster-directory.t
 import { GkeClusterDirectory, clusterStatusOf, operationStatusOf, gkeError, instanceGroupManagerUrl, nodePoolSize, type GkeDirectoryOptions } from '../../../shared/adapters/cluster-directory-gke.ts';
 import { clusterDirectoryContract, type ClusterContractSubject } from '../../contract/cluster-directory.contract.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../../shared/domain/teardown.ts';
+import { manualClock, type ManualClock } from '../../helpers/manual-clock.ts';
 
-function manualClock(start = Date.UTC(2026, 10, 21, 12)) {
-  let t = start;
-  return { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
-}
 
 /** The contract subject over a seeded fake, reached directly or through `through` (e.g. HTTP). */
 function fakeSubject(
   fake: FakeClusterDirectory,
-  clock: ReturnType<typeof manualClock>,
+  clock: ManualClock,
   through: ClusterDirectory = fake,
   setLabels: ClusterContractSubject['setLabels'] = (n, l) => fake.setLabels(n, l),
 ): ClusterContractSubject {
@@ -37,14 +34,7 @@ function fakeSubject(
     setLabels,
     advance: clock.advance,
     allowDelete: true,
-    async eventually(what, get, done) {
-      for (let i = 0; i < 10_000; i++) {
-        const v = await get();
-        if (done(v)) return v;
-        clock.advance(250);
-      }
-      throw new Error(`${what}: never happened`);
-    },
+    eventually: clock.eventually,
   };
 }
 
