@@ -22,6 +22,7 @@ import {
   type GkeOperation,
   type ManagedCluster,
 } from '../ports/cluster-directory.ts';
+import { loopbackJson } from './loopback-json.ts';
 
 export const NodePoolWire = z.strictObject({
   name: z.string().min(1),
@@ -54,33 +55,14 @@ const isDirectoryCode = (c: unknown): c is ClusterDirectoryErrorCode => (CLUSTER
 const directoryError = (code: ClusterDirectoryErrorCode, message: string, cause?: unknown): FerryError =>
   new FerryError(code, message, { retryable: code === 'CLUSTER_UNAVAILABLE', ...(cause === undefined ? {} : { cause }) });
 
-const baseUrl = (host: string): string => (/^https?:\/\//.test(host) ? host : `http://${host}`).replace(/\/+$/, '');
-
 async function call<T>(host: string, path: string, body: unknown, result: z.ZodType<T>, fetchImpl: typeof fetch): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetchImpl(`${baseUrl(host)}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (e) {
-    throw directoryError('CLUSTER_UNAVAILABLE', `cluster directory fake at ${host} is not reachable: ${e instanceof Error ? e.message : String(e)}`, e);
-  }
-  const text = await res.text();
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    throw directoryError('CLUSTER_UNAVAILABLE', `cluster directory fake answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok) {
-    const err = ErrorWire.safeParse(payload);
+  const reply = await loopbackJson('cluster directory fake', host, path, body, fetchImpl, (m, cause) => directoryError('CLUSTER_UNAVAILABLE', m, cause));
+  if (!reply.ok) {
+    const err = ErrorWire.safeParse(reply.payload);
     const code = err.success && isDirectoryCode(err.data.error.code) ? err.data.error.code : 'CLUSTER_UNAVAILABLE';
-    throw directoryError(code, (err.success ? err.data.error.message : undefined) ?? `cluster directory fake answered HTTP ${res.status}`);
+    throw directoryError(code, (err.success ? err.data.error.message : undefined) ?? `cluster directory fake answered HTTP ${reply.status}`);
   }
-  const ok = z.object({ result: result }).safeParse(payload);
+  const ok = z.object({ result: result }).safeParse(reply.payload);
   if (!ok.success) {
     throw directoryError('CLUSTER_UNAVAILABLE', `cluster directory fake answered ${path} with an unexpected shape: ${z.prettifyError(ok.error)}`);
   }

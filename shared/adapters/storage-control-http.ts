@@ -12,31 +12,14 @@
 import type { CacheControl, CacheOperation, CacheSettings, CacheErrorCode } from '../ports/cache-control.ts';
 import type { LiveCache } from '../domain/cache.ts';
 import { cacheError, isCacheErrorCode } from './cache-errors.ts';
-
-const baseUrl = (host: string): string => (/^https?:\/\//.test(host) ? host : `http://${host}`).replace(/\/+$/, '');
+import { loopbackJson } from './loopback-json.ts';
 
 async function call<T>(host: string, path: string, body: unknown, fetchImpl: typeof fetch): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetchImpl(`${baseUrl(host)}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (e) {
-    throw cacheError('CACHE_UNAVAILABLE', `Storage Control fake at ${host} is not reachable: ${e instanceof Error ? e.message : String(e)}`, e);
-  }
-  const text = await res.text();
-  let payload: { result?: T; error?: { code?: string; message?: string } };
-  try {
-    payload = JSON.parse(text) as typeof payload;
-  } catch {
-    throw cacheError('CACHE_UNAVAILABLE', `Storage Control fake answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok || payload.error) {
+  const reply = await loopbackJson('Storage Control fake', host, path, body, fetchImpl, (m, cause) => cacheError('CACHE_UNAVAILABLE', m, cause));
+  const payload = reply.payload as { result?: T; error?: { code?: string; message?: string } };
+  if (!reply.ok || payload.error) {
     const code: CacheErrorCode = isCacheErrorCode(payload.error?.code) ? payload.error.code : 'CACHE_ERROR';
-    throw cacheError(code, payload.error?.message ?? `HTTP ${res.status}`);
+    throw cacheError(code, payload.error?.message ?? `HTTP ${reply.status}`);
   }
   return payload.result as T;
 }
