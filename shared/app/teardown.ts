@@ -285,8 +285,12 @@ async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: 
         if (!deps.directory) return result('failed', 'NO_CLUSTER_DIRECTORY', 'no cluster directory configured');
         const c = await deps.directory.get(a.cluster);
         // Remember the sizes first, so a later deploy brings back exactly these (and a run that
-        // dies half-way still left the record).
-        if (c) await deps.store.saveScaledDown(rememberPools(await deps.store.getScaledDown(a.cluster), a.cluster, c.nodePools, a.nodePools, { runId, now: deps.clock.now() }));
+        // dies half-way still left the record). A record that exists keeps its name (a deploy may
+        // have written it with the project's number): one cluster, one record.
+        if (c) {
+          const prev = await deps.store.getScaledDown(a.cluster);
+          await deps.store.saveScaledDown(rememberPools(prev, prev?.cluster ?? a.cluster, c.nodePools, a.nodePools, { runId, now: deps.clock.now() }));
+        }
         const dir = deps.directory;
         for (const pool of a.nodePools) {
           const p = c?.nodePools.find((x) => x.name === pool);

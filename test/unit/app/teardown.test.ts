@@ -428,6 +428,21 @@ test('teardown then a deploy naming the project by number: the pools come back t
   assert.equal((await s.directory.get(GKE))?.nodePools[0]?.nodeCount, 3);
 });
 
+test('teardown keeps one record per cluster: a record a deploy wrote with the project number is updated, not doubled', async () => {
+  const s = await setup({ projectNumber: '123456789012' });
+  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 3, autoscaling: null }] });
+  s.target(GKE, 'm', 0);
+  // What ensureClusterCapacity leaves when a deploy by number could not start a pool yet.
+  const byNumber = 'projects/123456789012/locations/us-central1/clusters/gpu';
+  await s.store.saveScaledDown({ schemaVersion: 1, cluster: byNumber, runId: 'deploy', at: s.clock.now().toISOString(), restoreRequestedAt: s.clock.now().toISOString(), pools: [{ name: 'old', nodeCount: 1, autoscaling: null }] });
+  s.clock.advance(30 * H);
+  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
+  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  assert.deepEqual([...s.store.scaledDown.keys()], [byNumber], 'still the one record, under the name it already had');
+  assert.deepEqual(s.store.scaledDown.get(byNumber)?.pools.map((p) => [p.name, p.nodeCount]), [['l4', 3], ['old', 1]]);
+  assert.equal(s.store.scaledDown.get(byNumber)?.runId, run.id);
+});
+
 test('teardown then deploy on a GKE-like directory (pool sizes are guesses): every remembered fixed pool comes back', async () => {
   const s = await setup();
   s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'a', nodeCount: 3, autoscaling: null }, { name: 'b', nodeCount: 2, autoscaling: null }] });
