@@ -261,6 +261,15 @@ async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: 
   }
   // Operations started so far: kept in the result even when a later call fails.
   const ops: string[] = [];
+  /** Starts a GKE operation, keeps its name, and waits for it (within the wait and the deadline). */
+  const follow = async (dir: ClusterDirectory, start: Promise<GkeOperation>): Promise<GkeOperation> => {
+    const started = await start;
+    ops.push(started.name);
+    return waitOperation(dir, started, deps, opts);
+  };
+  /** An operation that failed, or is still running when the wait is over. */
+  const unfinished = (op: GkeOperation, what: string): ActionResult =>
+    result(op.error ? 'failed' : 'started', op.error?.code ?? 'OPERATION_RUNNING', `${key}: ${what} ${op.error ? `failed: ${op.error.message}` : 'still running'}`, ops);
   try {
     switch (a.kind) {
       case 'disable-cache': {
@@ -295,23 +304,17 @@ async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: 
         for (const pool of a.nodePools) {
           const p = c?.nodePools.find((x) => x.name === pool);
           if (p?.autoscaling && p.autoscaling.minNodeCount > 0) {
-            const started = await dir.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { minNodeCount: 0, maxNodeCount: p.autoscaling.maxNodeCount });
-            ops.push(started.name);
-            const op = await waitOperation(dir, started, deps, opts);
-            if (op.status !== 'DONE' || op.error) return result(op.error ? 'failed' : 'started', op.error?.code ?? 'OPERATION_RUNNING', `${key}: autoscaling minimum of ${pool} → 0 ${op.error ? `failed: ${op.error.message}` : 'still running'}`, ops);
+            const op = await follow(dir, dir.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { minNodeCount: 0, maxNodeCount: p.autoscaling.maxNodeCount }));
+            if (op.status !== 'DONE' || op.error) return unfinished(op, `autoscaling minimum of ${pool} → 0`);
           }
-          const started = await dir.setNodePoolSize(nodePoolName(a.cluster, pool), 0);
-          ops.push(started.name);
-          const op = await waitOperation(dir, started, deps, opts);
-          if (op.status !== 'DONE' || op.error) return result(op.error ? 'failed' : 'started', op.error?.code ?? 'OPERATION_RUNNING', `${key}: resize of ${pool} to 0 ${op.error ? `failed: ${op.error.message}` : 'still running'}`, ops);
+          const op = await follow(dir, dir.setNodePoolSize(nodePoolName(a.cluster, pool), 0));
+          if (op.status !== 'DONE' || op.error) return unfinished(op, `resize of ${pool} to 0`);
         }
         return result('done', planned.reason, planned.message, ops);
       }
       case 'delete-cluster': {
         if (!deps.directory) return result('failed', 'NO_CLUSTER_DIRECTORY', 'no cluster directory configured');
-        const started = await deps.directory.deleteCluster(a.cluster);
-        ops.push(started.name);
-        const op = await waitOperation(deps.directory, started, deps, opts);
+        const op = await follow(deps.directory, deps.directory.deleteCluster(a.cluster));
         if (op.error) return result('failed', op.error.code, `${key}: delete failed: ${op.error.message}`, ops);
         return result(op.status === 'DONE' ? 'done' : 'started', planned.reason, planned.message, ops);
       }
