@@ -25,7 +25,7 @@ import { FirestoreChatCommands } from '../shared/adapters/firestore-chat.ts';
 import { SlackResponseUrlChat } from '../shared/adapters/slack.ts';
 import type { TeardownDeps, TeardownOptions } from '../shared/app/teardown.ts';
 import { FirestoreTeardownStore } from '../shared/adapters/firestore-teardown.ts';
-import { capacityDirectory, clusterDirectory } from '../shared/adapters/cluster-directory-gke.ts';
+import { capacityDirectory, clusterDirectory } from '../shared/adapters/cluster-directory-wiring.ts';
 
 const env = process.env as Record<string, string | undefined>;
 

@@ -11,8 +11,7 @@
  */
 import { FerryError } from '../domain/errors.ts';
 import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown.ts';
-import type { ClusterCapacity, ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, GkeOperationStatus, ManagedCluster } from '../ports/cluster-directory.ts';
-import { HttpClusterDirectory } from './cluster-directory-http.ts';
+import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, GkeOperationStatus, ManagedCluster } from '../ports/cluster-directory.ts';
 
 type Client = InstanceType<(typeof import('@google-cloud/container'))['v1']['ClusterManagerClient']>;
 
@@ -231,22 +230,4 @@ export class GkeClusterDirectory implements ClusterDirectory {
       createTime: c.createTime ?? null,
     };
   }
-}
-
-export interface DirectoryWiring {
-  mode: 'gke' | 'off';
-  project: string;
-  /** `127.0.0.1:PORT` of the local stack's fake (FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST): used instead of GKE. */
-  emulatorHost?: string | undefined;
-}
-
-/** The ClusterDirectory for this configuration: GKE in `project`, the local stack's fake, or none (`off`). */
-export function clusterDirectory(opts: DirectoryWiring): (ClusterDirectory & { close(): Promise<void> }) | null {
-  if (opts.mode === 'off') return null;
-  return opts.emulatorHost ? new HttpClusterDirectory(opts.emulatorHost) : new GkeClusterDirectory(opts.project);
-}
-
-/** The deploy side (onDeployRequest, reconcileRollouts): bring pools back, never list or delete. */
-export function capacityDirectory(opts: DirectoryWiring): ClusterCapacity | null {
-  return clusterDirectory(opts);
 }

@@ -30,7 +30,7 @@ export async function teardownCommand(args: string[], io: CliIo): Promise<number
       import('../../adapters/firestore-caches.ts'),
       import('../../adapters/firestore-rollouts.ts'),
       import('../../adapters/firestore-teardown.ts'),
-      import('../../adapters/cluster-directory-gke.ts'),
+      import('../../adapters/cluster-directory-wiring.ts'),
       import('../../adapters/logging.ts'),
     ]);
   const directory = clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? projectId, emulatorHost: cfg.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST });
