@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync, mkdtempSync, cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Storage, type File } from '@google-cloud/storage';
+import { Storage } from '@google-cloud/storage';
 import { PubSub, type Subscription, type Message } from '@google-cloud/pubsub';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
 import { materialiseCase } from '../helpers/fixtures.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
+import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
 import type { VersionDoc } from '../../shared/domain/version.ts';
 
 const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'FERRY_URL_ON_CHECKPOINT_UPLOAD', 'FERRY_KUBE_ADMIN_KUBECONFIG');
@@ -45,13 +46,15 @@ after(async () => {
 
 const files = (dir: string) => readdirSync(dir).filter((f) => !f.startsWith('.'));
 const shuffle = <T>(xs: T[]) => xs.map((x) => [Math.random(), x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
-const upload = (dir: string, prefix: string, name: string) => bucket.upload(join(dir, name), { destination: prefix + name, resumable: false });
+// ferry's own uploader (what `ferry upload` uses): a connection the emulator drops mid-request (its
+// keep-alive sockets close under the SDK's pooled agent: EPIPE) is retried without writing twice.
+const uploader = gcsUploader(env.FERRY_BUCKET, storage);
+const upload = async (dir: string, prefix: string, name: string) => ({ name: prefix + name, ...(await uploader.upload(join(dir, name), prefix + name)) });
 const versionDoc = (model: string, version: string) => () => state.getVersion(model, version);
 const settled = (d: VersionDoc | undefined): d is VersionDoc => d?.status === 'valid' || d?.status === 'invalid';
 
-async function uploadAllConcurrently(dir: string, prefix: string): Promise<File[]> {
-  const results = await Promise.all(shuffle(files(dir)).map((f) => upload(dir, prefix, f)));
-  return results.map(([f]) => f);
+async function uploadAllConcurrently(dir: string, prefix: string): Promise<Array<{ name: string; size: number; generation: string }>> {
+  return Promise.all(shuffle(files(dir)).map((f) => upload(dir, prefix, f)));
 }
 
 test('a checkpoint uploaded in random order with concurrent writes is validated exactly once, valid', async () => {
@@ -108,8 +111,8 @@ test('duplicate delivery of every event still makes one validation', async () =>
   await eventually('version valid', versionDoc(model, 'v1'), settled);
   // Redeliver every finalize event twice more, concurrently, exactly as Eventarc would (same ids).
   const events = written.map((f) => ({
-    id: `${f.metadata.bucket}/${f.metadata.name}/${f.metadata.generation}`,
-    data: { bucket: f.metadata.bucket, name: f.metadata.name, generation: String(f.metadata.generation), size: String(f.metadata.size), metageneration: '1' },
+    id: `${env.FERRY_BUCKET}/${f.name}/${f.generation}`,
+    data: { bucket: env.FERRY_BUCKET, name: f.name, generation: f.generation, size: String(f.size), metageneration: '1' },
   }));
   const post = (e: (typeof events)[number]) =>
     fetch(env.FERRY_URL_ON_CHECKPOINT_UPLOAD, {
