@@ -148,6 +148,31 @@ export function readLocalEnv(root: string): Record<string, string> | undefined {
   return parseEnvFile(readFileSync(file, 'utf8'), file);
 }
 
+/**
+ * Variables the Google and Kubernetes SDKs read from `process.env` themselves (emulator hosts,
+ * project, credentials, kubeconfig). A CLI that merged .ferry/local.env into its own env object
+ * must also put these into `process.env`, or the SDKs would talk to production while ferry thinks
+ * it talks to the local stack.
+ */
+export const SDK_ENV = [
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'STORAGE_EMULATOR_HOST',
+  'GOOGLE_CLOUD_PROJECT',
+  'GCLOUD_PROJECT',
+  'GOOGLE_APPLICATION_CREDENTIALS',
+  'METADATA_SERVER_DETECTION',
+  'KUBECONFIG',
+] as const;
+
+/** Copies the SDK-read variables of `env` into `target` (process.env), leaving others untouched. */
+export function exportSdkEnv(env: Record<string, string | undefined>, target: Record<string, string | undefined> = process.env): void {
+  for (const name of SDK_ENV) {
+    const v = env[name];
+    if (v !== undefined && v !== '') target[name] = v;
+  }
+}
+
 /** Explicit environment wins over .ferry/local.env. */
 export function mergeEnv(
   explicit: Record<string, string | undefined>,

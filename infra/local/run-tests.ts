@@ -37,7 +37,9 @@ if (needsStack) {
     return startStack({
       dir,
       ports: 'free',
-      envFile: null,
+      // The same file `npm start` writes as .ferry/local.env: the CLI journey tests copy it into an
+      // empty folder and run `ferry` there in a bare environment, as a newcomer's new shell would.
+      envFile: join(dir, 'local.env'),
       podReadyDelayMs: 300,
       scheduleEverySeconds: 2,
       projectId: 'demo-ferry-test',
@@ -66,7 +68,7 @@ if (needsStack) {
     }
   }
   process.stdout.write(`[ferry test] stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-  env = { ...env, ...stack.env, FERRY_TEST_STACK: '1' };
+  env = { ...env, ...stack.env, FERRY_TEST_STACK: '1', FERRY_TEST_LOCAL_ENV: join(stack.env['FERRY_STACK_DIR']!, 'local.env') };
 }
 
 const tapFile = join(mkdtempSync(join(tmpdir(), 'ferry-tap-')), 'results.tap');

@@ -4,7 +4,7 @@
  * served by functions-framework — wired the way Eventarc, Pub/Sub push and Cloud Scheduler wire them
  * in production. Everything listens on 127.0.0.1 only. Ctrl-C stops every process it started.
  */
-import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, chmodSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -237,7 +237,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([k2, v]) => `${k2}=${v}`)
         .join('\n');
-      writeFileSync(envFile, `# written by \`npm start\` (${new Date().toISOString()}); removed when it stops\n${body}\n`);
+      // 0600: it holds the local Slack signing secret.
+      writeFileSync(envFile, `# written by \`npm start\` (${new Date().toISOString()}); removed when it stops\n${body}\n`, { mode: 0o600 });
+      chmodSync(envFile, 0o600); // the mode above applies only to a new file
     }
     return { env, functionUrls, kube: k, emulators: em, stop };
   } catch (e) {
@@ -282,7 +284,8 @@ async function cli(): Promise<void> {
     process.exit(1);
   }
   const rec: StackRecord = { pid: process.pid, env: stack.env, functionUrls: stack.functionUrls, startedAt: new Date().toISOString() };
-  writeFileSync(STACK_RECORD, JSON.stringify(rec, null, 2));
+  writeFileSync(STACK_RECORD, JSON.stringify(rec, null, 2), { mode: 0o600 });
+  chmodSync(STACK_RECORD, 0o600);
   for (const [name, url] of Object.entries(stack.functionUrls)) process.stdout.write(`  ${name.padEnd(22)} ${url}\n`);
   process.stdout.write(`  logs                   ${stack.env['FERRY_STACK_DIR']}/logs\n`);
   process.stdout.write(`ferry: ready in ${((Date.now() - t0) / 1000).toFixed(1)} s — env in .ferry/local.env; Ctrl-C stops everything\n`);

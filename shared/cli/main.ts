@@ -5,9 +5,9 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readLocalEnv, mergeEnv } from '../config.ts';
+import { readLocalEnv, mergeEnv, exportSdkEnv } from '../config.ts';
 import { EXIT, type CliIo, type Command } from './io.ts';
-import { isFerryError } from '../domain/errors.ts';
+import { describeFailure, formatFailure } from './failure.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -100,17 +100,39 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`Usage: ${entry.usage}\n`);
     return EXIT.ok;
   }
+  // The SDKs read emulator hosts, project and credentials from process.env, not from io.env.
+  exportSdkEnv(io.env);
   try {
     const command = await entry.load();
     return await command(rest, io);
   } catch (e) {
-    if (isFerryError(e)) {
-      io.stderr(`ferry ${name}: ${e.message} [${e.code}]\n${e.hint ? `  next: ${e.hint}\n` : ''}`);
-    } else {
-      io.stderr(`ferry ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
-    }
+    const f = describeFailure(e);
+    io.stderr(formatFailure(name, f));
+    if (io.env['FERRY_DEBUG'] === '1' && e instanceof Error && e.stack) io.stderr(`${e.stack}\n`);
+    // 2, as for a usage error: the command could not run (1 is kept for "ran, and the answer is no").
     return EXIT.usage;
   }
+}
+
+/**
+ * Errors an SDK raises outside the awaited call (google-gax creates its gRPC stub in the
+ * background, and a missing credential rejects there) would otherwise end the process with Node's
+ * stack trace. They end it with ferry's one-line message instead.
+ */
+function installProcessHandlers(command: string | undefined, debug: boolean): void {
+  const fail = (e: unknown) => {
+    process.stderr.write(formatFailure(command, describeFailure(e)));
+    if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.exit(EXIT.usage);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  // gcp-metadata warns when it probes for a GCE metadata server off Google Cloud: noise for a CLI.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    if (w.name === 'MetadataLookupWarning' && !debug) return;
+    process.stderr.write(`ferry: warning: ${w.message}\n`);
+  });
 }
 
 const isEntry = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
@@ -123,6 +145,7 @@ if (isEntry || viaLauncher) {
     process.stderr.write(`ferry: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(EXIT.usage);
   }
+  installProcessHandlers(process.argv[2], env['FERRY_DEBUG'] === '1');
   const code = await main(process.argv.slice(2), {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
