@@ -39,6 +39,17 @@ if have_all; then
   echo "kubernetes $K8S_VERSION: cached in $OUT"; exit 0
 fi
 
+# One build at a time per cache: two stacks (or a test run and `npm start`) starting together on a
+# fresh machine would otherwise unpack and compile into the same tree at once. The second waits,
+# then finds the binaries the first built.
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/.build.lock"
+if ! flock -n 9; then
+  log "another build is running; waiting for it"
+  flock 9
+fi
+if have_all; then echo "kubernetes $K8S_VERSION: cached in $OUT (built by the other run)"; exit 0; fi
+
 need=()
 for pkg in golang-go dpkg-dev rsync make etcd-server openssl golang-github-modern-go-reflect2-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
