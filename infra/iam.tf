@@ -3,55 +3,15 @@
 # resource a permission is needed on wherever the service supports it. infra/README.md has the
 # table of who holds what and why.
 
-# ---- runtime service accounts: one per function ---------------------------------------------------
+# ---- runtime service accounts: one per function (local.functions in functions.tf) -----------------
 
-resource "google_service_account" "on_checkpoint_upload" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-upload"
-  display_name = "ferry onCheckpointUpload"
-  description  = "Runs onCheckpointUpload: reads checkpoint headers, records versions, publishes autodeploy requests."
-}
+resource "google_service_account" "fn" {
+  for_each = local.functions
 
-resource "google_service_account" "on_deploy_request" {
   project      = var.project_id
-  account_id   = "${var.name_prefix}-deploy"
-  display_name = "ferry onDeployRequest"
-  description  = "Runs onDeployRequest: admits rollouts in Firestore and applies vLLM Deployments on GKE."
-}
-
-resource "google_service_account" "reconcile_rollouts" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-reconcile"
-  display_name = "ferry reconcileRollouts"
-  description  = "Runs reconcileRollouts: watches rollouts on GKE, rolls back failures."
-}
-
-resource "google_service_account" "slack_command" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-slack"
-  display_name = "ferry slackCommand"
-  description  = "Runs slackCommand: verifies Slack signatures, records and queues /ferry commands."
-}
-
-resource "google_service_account" "on_chat_command" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-chat"
-  display_name = "ferry onChatCommand"
-  description  = "Runs onChatCommand: answers queued /ferry commands, publishes the deploy requests they ask for."
-}
-
-resource "google_service_account" "on_deploy_result" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-deploy-result"
-  display_name = "ferry onDeployResult"
-  description  = "Runs onDeployResult: posts the results of chat-started rollouts back to Slack."
-}
-
-resource "google_service_account" "teardown_idle" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-teardown"
-  display_name = "ferry teardownIdle"
-  description  = "Runs teardownIdle: disables idle Anywhere Caches, scales idle managed GKE node pools to zero or deletes idle managed clusters."
+  account_id   = "${var.name_prefix}-${each.value.account_id}"
+  display_name = "ferry ${each.key}"
+  description  = each.value.sa_description
 }
 
 # ---- delivery and build identities ----------------------------------------------------------------
@@ -77,64 +37,26 @@ resource "google_service_account" "build" {
   description  = "Cloud Build identity for the functions: reads the source zip, pushes images, writes build logs."
 }
 
-# ---- Firestore: the functions that read and write state -------------------------------------------
+# ---- Firestore: the functions that read and write state (all of them) -----------------------------
 
-resource "google_project_iam_member" "on_checkpoint_upload_datastore_user" {
+resource "google_project_iam_member" "datastore_user" {
+  for_each = local.functions
+
   project = var.project_id
   role    = "roles/datastore.user"
-  member  = google_service_account.on_checkpoint_upload.member
-}
-
-resource "google_project_iam_member" "on_deploy_request_datastore_user" {
-  project = var.project_id
-  role    = "roles/datastore.user"
-  member  = google_service_account.on_deploy_request.member
-}
-
-resource "google_project_iam_member" "reconcile_rollouts_datastore_user" {
-  project = var.project_id
-  role    = "roles/datastore.user"
-  member  = google_service_account.reconcile_rollouts.member
-}
-
-resource "google_project_iam_member" "slack_command_datastore_user" {
-  project = var.project_id
-  role    = "roles/datastore.user"
-  member  = google_service_account.slack_command.member
-}
-
-resource "google_project_iam_member" "on_chat_command_datastore_user" {
-  project = var.project_id
-  role    = "roles/datastore.user"
-  member  = google_service_account.on_chat_command.member
-}
-
-resource "google_project_iam_member" "on_deploy_result_datastore_user" {
-  project = var.project_id
-  role    = "roles/datastore.user"
-  member  = google_service_account.on_deploy_result.member
-}
-
-resource "google_project_iam_member" "teardown_idle_datastore_user" {
-  project = var.project_id
-  role    = "roles/datastore.user"
-  member  = google_service_account.teardown_idle.member
+  member  = google_service_account.fn[each.key].member
 }
 
 # ---- Cloud Storage ----------------------------------------------------------------------------------
 
-# Listing a version's files and ranged reads of shard headers.
-resource "google_storage_bucket_iam_member" "on_checkpoint_upload_object_viewer" {
-  bucket = google_storage_bucket.models.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.on_checkpoint_upload.member
-}
+# onCheckpointUpload lists a version's files and reads shard headers (ranged reads); the reconciler
+# resumes validations whose worker died, so it lists the version and reads headers too.
+resource "google_storage_bucket_iam_member" "model_object_viewer" {
+  for_each = toset(["onCheckpointUpload", "reconcileRollouts"])
 
-# The reconciler resumes validations whose worker died: it lists the version and reads headers too.
-resource "google_storage_bucket_iam_member" "reconcile_rollouts_object_viewer" {
   bucket = google_storage_bucket.models.name
   role   = "roles/storage.objectViewer"
-  member = google_service_account.reconcile_rollouts.member
+  member = google_service_account.fn[each.key].member
 }
 
 # ---- Anywhere Cache (Storage Control API): the rollout functions manage zonal caches -------------
@@ -163,22 +85,12 @@ resource "google_project_iam_custom_role" "anywhere_cache_manager" {
   depends_on = [google_project_service.enabled]
 }
 
-resource "google_storage_bucket_iam_member" "on_deploy_request_cache_manager" {
-  bucket = google_storage_bucket.models.name
-  role   = google_project_iam_custom_role.anywhere_cache_manager.id
-  member = google_service_account.on_deploy_request.member
-}
+resource "google_storage_bucket_iam_member" "cache_manager" {
+  for_each = toset(["onDeployRequest", "reconcileRollouts", "teardownIdle"])
 
-resource "google_storage_bucket_iam_member" "reconcile_rollouts_cache_manager" {
   bucket = google_storage_bucket.models.name
   role   = google_project_iam_custom_role.anywhere_cache_manager.id
-  member = google_service_account.reconcile_rollouts.member
-}
-
-resource "google_storage_bucket_iam_member" "teardown_idle_cache_manager" {
-  bucket = google_storage_bucket.models.name
-  role   = google_project_iam_custom_role.anywhere_cache_manager.id
-  member = google_service_account.teardown_idle.member
+  member = google_service_account.fn[each.key].member
 }
 
 # ---- GKE teardown: listing managed clusters, resizing their node pools, deleting them ------------
@@ -207,10 +119,12 @@ resource "google_project_iam_custom_role" "gke_teardown" {
   depends_on = [google_project_service.enabled]
 }
 
-resource "google_project_iam_member" "teardown_idle_gke_teardown" {
+resource "google_project_iam_member" "gke_teardown" {
+  for_each = toset(["teardownIdle"])
+
   project = local.gke_project_id
   role    = google_project_iam_custom_role.gke_teardown.id
-  member  = google_service_account.teardown_idle.member
+  member  = google_service_account.fn[each.key].member
 }
 
 # ---- GKE capacity: a deploy brings back node pools teardown scaled to zero -------------------------
@@ -234,115 +148,78 @@ resource "google_project_iam_custom_role" "gke_capacity" {
   depends_on = [google_project_service.enabled]
 }
 
-resource "google_project_iam_member" "on_deploy_request_gke_capacity" {
+resource "google_project_iam_member" "gke_capacity" {
+  for_each = toset(["onDeployRequest", "reconcileRollouts"])
+
   project = local.gke_project_id
   role    = google_project_iam_custom_role.gke_capacity.id
-  member  = google_service_account.on_deploy_request.member
+  member  = google_service_account.fn[each.key].member
 }
 
-resource "google_project_iam_member" "reconcile_rollouts_gke_capacity" {
-  project = local.gke_project_id
-  role    = google_project_iam_custom_role.gke_capacity.id
-  member  = google_service_account.reconcile_rollouts.member
+# ---- Pub/Sub publishing: each function on exactly the topics its use cases publish to ----------------
+# Keyed "<function>:<topic resource name>".
+
+locals {
+  topic_publishers = {
+    # Autodeploy: a newly valid version publishes a deploy request.
+    "onCheckpointUpload:deploy_requests" = { function = "onCheckpointUpload", topic = google_pubsub_topic.deploy_requests.name }
+    # A resumed validation that ends valid publishes the autodeploy requests it owes.
+    "reconcileRollouts:deploy_requests" = { function = "reconcileRollouts", topic = google_pubsub_topic.deploy_requests.name }
+    # Rejections and terminal rollout results.
+    "onDeployRequest:results"   = { function = "onDeployRequest", topic = google_pubsub_topic.results.name }
+    "reconcileRollouts:results" = { function = "reconcileRollouts", topic = google_pubsub_topic.results.name }
+    # Slack: an accepted command is queued for the worker.
+    "slackCommand:chat_commands" = { function = "slackCommand", topic = google_pubsub_topic.chat_commands.name }
+    # `/ferry deploy` and `/ferry rollback` become deploy requests.
+    "onChatCommand:deploy_requests" = { function = "onChatCommand", topic = google_pubsub_topic.deploy_requests.name }
+    # `/ferry teardown plan` is handed to teardownIdle (a dry-run tick naming the command), which
+    # holds the read access a plan needs and posts it back: the chat worker never reads caches or
+    # clusters.
+    "onChatCommand:teardown_tick" = { function = "onChatCommand", topic = google_pubsub_topic.teardown_tick.name }
+  }
 }
 
-# ---- Pub/Sub publishing ---------------------------------------------------------------------------
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = local.topic_publishers
 
-# Autodeploy: a newly valid version publishes a deploy request.
-resource "google_pubsub_topic_iam_member" "on_checkpoint_upload_deploy_publisher" {
   project = var.project_id
-  topic   = google_pubsub_topic.deploy_requests.name
+  topic   = each.value.topic
   role    = "roles/pubsub.publisher"
-  member  = google_service_account.on_checkpoint_upload.member
+  member  = google_service_account.fn[each.value.function].member
 }
 
-# A resumed validation that ends valid publishes the autodeploy requests it owes.
-resource "google_pubsub_topic_iam_member" "reconcile_rollouts_deploy_publisher" {
-  project = var.project_id
-  topic   = google_pubsub_topic.deploy_requests.name
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.reconcile_rollouts.member
+# ---- Secret Manager: each function reads the secrets it mounts (local.functions[*].secrets) ------------
+# teardownIdle's webhook is read only when var.teardown_slack_notify mounts it; granted either way
+# (the secret holds nothing else).
+
+locals {
+  secret_readers = {
+    slackCommand = google_secret_manager_secret.slack_signing_secret.secret_id
+    teardownIdle = google_secret_manager_secret.teardown_slack_webhook.secret_id
+  }
 }
 
-resource "google_pubsub_topic_iam_member" "on_deploy_request_results_publisher" {
-  project = var.project_id
-  topic   = google_pubsub_topic.results.name
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.on_deploy_request.member
-}
+resource "google_secret_manager_secret_iam_member" "secret_accessor" {
+  for_each = local.secret_readers
 
-resource "google_pubsub_topic_iam_member" "reconcile_rollouts_results_publisher" {
-  project = var.project_id
-  topic   = google_pubsub_topic.results.name
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.reconcile_rollouts.member
-}
-
-# Slack: an accepted command is queued for the worker.
-resource "google_pubsub_topic_iam_member" "slack_command_chat_publisher" {
-  project = var.project_id
-  topic   = google_pubsub_topic.chat_commands.name
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.slack_command.member
-}
-
-# `/ferry deploy` and `/ferry rollback` become deploy requests.
-resource "google_pubsub_topic_iam_member" "on_chat_command_deploy_publisher" {
-  project = var.project_id
-  topic   = google_pubsub_topic.deploy_requests.name
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.on_chat_command.member
-}
-
-# `/ferry teardown plan` is handed to teardownIdle (a dry-run tick naming the command), which holds
-# the read access a plan needs and posts it back: the chat worker never reads caches or clusters.
-resource "google_pubsub_topic_iam_member" "on_chat_command_teardown_publisher" {
-  project = var.project_id
-  topic   = google_pubsub_topic.teardown_tick.name
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.on_chat_command.member
-}
-
-# ---- Secret Manager ---------------------------------------------------------------------------------
-
-resource "google_secret_manager_secret_iam_member" "slack_command_signing_secret_accessor" {
   project   = var.project_id
-  secret_id = google_secret_manager_secret.slack_signing_secret.secret_id
+  secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.slack_command.member
-}
-
-# Read only when var.teardown_slack_notify mounts it into teardownIdle; granted either way (the
-# secret holds nothing else).
-resource "google_secret_manager_secret_iam_member" "teardown_idle_webhook_accessor" {
-  project   = var.project_id
-  secret_id = google_secret_manager_secret.teardown_slack_webhook.secret_id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.teardown_idle.member
+  member    = google_service_account.fn[each.key].member
 }
 
 # ---- GKE: the functions that talk to clusters ------------------------------------------------------
 # roles/container.developer = container.clusters.get (endpoint + CA) plus Kubernetes API access to
 # namespaced objects (Deployments, Services, ReplicaSets, Pods, Events) through IAM.
 
-resource "google_project_iam_member" "on_deploy_request_container_developer" {
-  project = local.gke_project_id
-  role    = "roles/container.developer"
-  member  = google_service_account.on_deploy_request.member
-}
-
 # teardownIdle reads the ferry Deployments (replicas, labels) and, with teardown_scale_deployments,
 # scales idle ones to zero.
-resource "google_project_iam_member" "teardown_idle_container_developer" {
-  project = local.gke_project_id
-  role    = "roles/container.developer"
-  member  = google_service_account.teardown_idle.member
-}
+resource "google_project_iam_member" "container_developer" {
+  for_each = toset(["onDeployRequest", "reconcileRollouts", "teardownIdle"])
 
-resource "google_project_iam_member" "reconcile_rollouts_container_developer" {
   project = local.gke_project_id
   role    = "roles/container.developer"
-  member  = google_service_account.reconcile_rollouts.member
+  member  = google_service_account.fn[each.key].member
 }
 
 # ---- Eventarc: the GCS finalize trigger -------------------------------------------------------------
@@ -360,64 +237,19 @@ resource "google_project_iam_member" "eventarc_event_receiver" {
   member  = google_service_account.eventarc.member
 }
 
-resource "google_cloud_run_v2_service_iam_member" "on_checkpoint_upload_invoker" {
+# ---- invoking the functions: each function's `invoker` (local.functions) -----------------------------
+# The Eventarc trigger's identity for onCheckpointUpload, the push subscriptions' OIDC identity for
+# the Pub/Sub-triggered functions, allUsers for slackCommand (Slack cannot present a Google
+# identity; every request is authenticated by its X-Slack-Signature before anything is done).
+
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  for_each = local.functions
+
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.on_checkpoint_upload.name
+  name     = google_cloudfunctions2_function.fn[each.key].name
   role     = "roles/run.invoker"
-  member   = google_service_account.eventarc.member
-}
-
-# ---- Pub/Sub push: invoking the functions, dead-lettering ------------------------------------------
-
-resource "google_cloud_run_v2_service_iam_member" "on_deploy_request_invoker" {
-  project  = var.project_id
-  location = var.region
-  name     = google_cloudfunctions2_function.on_deploy_request.name
-  role     = "roles/run.invoker"
-  member   = google_service_account.pubsub_push.member
-}
-
-resource "google_cloud_run_v2_service_iam_member" "on_chat_command_invoker" {
-  project  = var.project_id
-  location = var.region
-  name     = google_cloudfunctions2_function.on_chat_command.name
-  role     = "roles/run.invoker"
-  member   = google_service_account.pubsub_push.member
-}
-
-resource "google_cloud_run_v2_service_iam_member" "on_deploy_result_invoker" {
-  project  = var.project_id
-  location = var.region
-  name     = google_cloudfunctions2_function.on_deploy_result.name
-  role     = "roles/run.invoker"
-  member   = google_service_account.pubsub_push.member
-}
-
-resource "google_cloud_run_v2_service_iam_member" "reconcile_rollouts_invoker" {
-  project  = var.project_id
-  location = var.region
-  name     = google_cloudfunctions2_function.reconcile_rollouts.name
-  role     = "roles/run.invoker"
-  member   = google_service_account.pubsub_push.member
-}
-
-resource "google_cloud_run_v2_service_iam_member" "teardown_idle_invoker" {
-  project  = var.project_id
-  location = var.region
-  name     = google_cloudfunctions2_function.teardown_idle.name
-  role     = "roles/run.invoker"
-  member   = google_service_account.pubsub_push.member
-}
-
-# Slack cannot present a Google identity: the slash command endpoint is public, and every request is
-# authenticated by its X-Slack-Signature (HMAC with the signing secret) before anything is done.
-resource "google_cloud_run_v2_service_iam_member" "slack_command_public_invoker" {
-  project  = var.project_id
-  location = var.region
-  name     = google_cloudfunctions2_function.slack_command.name
-  role     = "roles/run.invoker"
-  member   = "allUsers"
+  member   = each.value.invoker
 }
 
 # Pub/Sub mints the push subscriptions' OIDC tokens (and Eventarc's) as these accounts.
@@ -441,37 +273,11 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   member  = local.pubsub_service_agent
 }
 
-resource "google_pubsub_subscription_iam_member" "on_deploy_request_dead_letter_subscriber" {
-  project      = var.project_id
-  subscription = google_pubsub_subscription.on_deploy_request.name
-  role         = "roles/pubsub.subscriber"
-  member       = local.pubsub_service_agent
-}
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  for_each = local.push_subscriptions
 
-resource "google_pubsub_subscription_iam_member" "reconcile_rollouts_dead_letter_subscriber" {
   project      = var.project_id
-  subscription = google_pubsub_subscription.reconcile_rollouts.name
-  role         = "roles/pubsub.subscriber"
-  member       = local.pubsub_service_agent
-}
-
-resource "google_pubsub_subscription_iam_member" "on_chat_command_dead_letter_subscriber" {
-  project      = var.project_id
-  subscription = google_pubsub_subscription.on_chat_command.name
-  role         = "roles/pubsub.subscriber"
-  member       = local.pubsub_service_agent
-}
-
-resource "google_pubsub_subscription_iam_member" "on_deploy_result_dead_letter_subscriber" {
-  project      = var.project_id
-  subscription = google_pubsub_subscription.on_deploy_result.name
-  role         = "roles/pubsub.subscriber"
-  member       = local.pubsub_service_agent
-}
-
-resource "google_pubsub_subscription_iam_member" "teardown_idle_dead_letter_subscriber" {
-  project      = var.project_id
-  subscription = google_pubsub_subscription.teardown_idle.name
+  subscription = google_pubsub_subscription.push[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
 }

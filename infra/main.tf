@@ -34,21 +34,21 @@ locals {
 
   # APIs the resources below need. Enabling an API is idempotent; destroy leaves them on.
   services = [
-    "artifactregistry.googleapis.com",   # images built for the functions
-    "cloudbuild.googleapis.com",         # builds the functions from source
-    "cloudfunctions.googleapis.com",     # Cloud Functions gen2
+    "artifactregistry.googleapis.com", # images built for the functions
+    "cloudbuild.googleapis.com",       # builds the functions from source
+    "cloudfunctions.googleapis.com",   # Cloud Functions gen2
     "cloudresourcemanager.googleapis.com",
-    "cloudscheduler.googleapis.com",     # reconcile / teardown ticks
-    "container.googleapis.com",          # GKE API (getCluster, node pools)
-    "eventarc.googleapis.com",           # GCS finalize trigger
-    "firestore.googleapis.com",          # state
+    "cloudscheduler.googleapis.com", # reconcile / teardown ticks
+    "container.googleapis.com",      # GKE API (getCluster, node pools)
+    "eventarc.googleapis.com",       # GCS finalize trigger
+    "firestore.googleapis.com",      # state
     "iam.googleapis.com",
-    "iamcredentials.googleapis.com",     # OIDC tokens for push subscriptions
+    "iamcredentials.googleapis.com", # OIDC tokens for push subscriptions
     "logging.googleapis.com",
-    "pubsub.googleapis.com",             # deploy requests, results, ticks
-    "run.googleapis.com",                # gen2 functions run on Cloud Run
-    "secretmanager.googleapis.com",      # Slack signing secret
-    "storage.googleapis.com",            # model bucket, function source, Storage Control (Anywhere Cache)
+    "pubsub.googleapis.com",        # deploy requests, results, ticks
+    "run.googleapis.com",           # gen2 functions run on Cloud Run
+    "secretmanager.googleapis.com", # Slack signing secret
+    "storage.googleapis.com",       # model bucket, function source, Storage Control (Anywhere Cache)
   ]
 }
 

@@ -25,28 +25,12 @@ output "dead_letter_subscription" {
 
 output "functions" {
   description = "Entry point → deployed function name and Cloud Run URI."
-  value = {
-    onCheckpointUpload = { name = google_cloudfunctions2_function.on_checkpoint_upload.name, uri = google_cloudfunctions2_function.on_checkpoint_upload.service_config[0].uri }
-    onDeployRequest    = { name = google_cloudfunctions2_function.on_deploy_request.name, uri = google_cloudfunctions2_function.on_deploy_request.service_config[0].uri }
-    reconcileRollouts  = { name = google_cloudfunctions2_function.reconcile_rollouts.name, uri = google_cloudfunctions2_function.reconcile_rollouts.service_config[0].uri }
-    slackCommand       = { name = google_cloudfunctions2_function.slack_command.name, uri = google_cloudfunctions2_function.slack_command.service_config[0].uri }
-    onChatCommand      = { name = google_cloudfunctions2_function.on_chat_command.name, uri = google_cloudfunctions2_function.on_chat_command.service_config[0].uri }
-    onDeployResult     = { name = google_cloudfunctions2_function.on_deploy_result.name, uri = google_cloudfunctions2_function.on_deploy_result.service_config[0].uri }
-    teardownIdle       = { name = google_cloudfunctions2_function.teardown_idle.name, uri = google_cloudfunctions2_function.teardown_idle.service_config[0].uri }
-  }
+  value       = { for k, f in google_cloudfunctions2_function.fn : k => { name = f.name, uri = f.service_config[0].uri } }
 }
 
 output "function_service_accounts" {
   description = "Entry point → the service account the function runs as."
-  value = {
-    onCheckpointUpload = google_service_account.on_checkpoint_upload.email
-    onDeployRequest    = google_service_account.on_deploy_request.email
-    reconcileRollouts  = google_service_account.reconcile_rollouts.email
-    slackCommand       = google_service_account.slack_command.email
-    onChatCommand      = google_service_account.on_chat_command.email
-    onDeployResult     = google_service_account.on_deploy_result.email
-    teardownIdle       = google_service_account.teardown_idle.email
-  }
+  value       = { for k, sa in google_service_account.fn : k => sa.email }
 }
 
 output "vllm_workload_identity_principals" {
@@ -56,7 +40,7 @@ output "vllm_workload_identity_principals" {
 
 output "slack_command_url" {
   description = "Request URL of the Slack app's /ferry slash command."
-  value       = google_cloudfunctions2_function.slack_command.service_config[0].uri
+  value       = google_cloudfunctions2_function.fn["slackCommand"].service_config[0].uri
 }
 
 output "chat_topic" {

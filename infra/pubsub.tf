@@ -68,160 +68,84 @@ resource "google_pubsub_subscription" "dead_letter" {
 }
 
 # ---- push subscriptions (one per Pub/Sub- or schedule-triggered function) -------------------------
+# Keyed by function name like local.functions; each delivers one topic to that function.
 
-resource "google_pubsub_subscription" "on_deploy_request" {
-  project = var.project_id
-  name    = "${var.name_prefix}-on-deploy-request"
-  topic   = google_pubsub_topic.deploy_requests.id
-
-  # Longer than the function's timeout, so a slow rollout step is not redelivered while it runs.
-  ack_deadline_seconds       = 300
-  message_retention_duration = "604800s"
-
-  push_config {
-    push_endpoint = "${google_cloudfunctions2_function.on_deploy_request.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.deploy_requests.name}"
-    oidc_token {
-      service_account_email = google_service_account.pubsub_push.email
-      audience              = google_cloudfunctions2_function.on_deploy_request.service_config[0].uri
+locals {
+  push_subscriptions = {
+    onDeployRequest = {
+      topic = google_pubsub_topic.deploy_requests
+      # Longer than the function's timeout, so a slow rollout step is not redelivered while it runs.
+      ack_deadline_seconds       = 300
+      message_retention_duration = "604800s"
+      # Transient failures (the function threw: Firestore or GKE unavailable) back off 10 s → 10 min,
+      # as Eventarc does; a request that never succeeds ends on the dead-letter topic.
+      minimum_backoff       = "10s"
+      maximum_backoff       = "600s"
+      max_delivery_attempts = var.max_delivery_attempts
+    }
+    reconcileRollouts = {
+      topic                = google_pubsub_topic.reconcile_tick
+      ack_deadline_seconds = 300
+      # A tick older than 10 minutes (the minimum retention) is worthless: the next one comes every minute.
+      message_retention_duration = "600s"
+      minimum_backoff            = "10s"
+      maximum_backoff            = "60s"
+      max_delivery_attempts      = 5
+    }
+    teardownIdle = {
+      topic                = google_pubsub_topic.teardown_tick
+      ack_deadline_seconds = 600
+      # A stale tick is worthless: the next one comes in 15 minutes and plans afresh.
+      message_retention_duration = "600s"
+      minimum_backoff            = "60s"
+      maximum_backoff            = "600s"
+      max_delivery_attempts      = 5
+    }
+    onChatCommand = {
+      topic                = google_pubsub_topic.chat_commands
+      ack_deadline_seconds = 120
+      # Slack accepts replies on a command's response_url for 30 minutes: retrying longer is pointless.
+      message_retention_duration = "1800s"
+      minimum_backoff            = "10s"
+      maximum_backoff            = "60s"
+      max_delivery_attempts      = var.max_delivery_attempts
+    }
+    onDeployResult = {
+      topic                      = google_pubsub_topic.results
+      ack_deadline_seconds       = 60
+      message_retention_duration = "86400s"
+      minimum_backoff            = "10s"
+      maximum_backoff            = "600s"
+      max_delivery_attempts      = var.max_delivery_attempts
     }
   }
-
-  # Transient failures (the function threw: Firestore or GKE unavailable) back off 10 s → 10 min,
-  # as Eventarc does; a request that never succeeds ends on the dead-letter topic.
-  retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "600s"
-  }
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter.id
-    max_delivery_attempts = var.max_delivery_attempts
-  }
-  expiration_policy {
-    ttl = ""
-  }
-
-  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
 }
 
-resource "google_pubsub_subscription" "reconcile_rollouts" {
-  project = var.project_id
-  name    = "${var.name_prefix}-reconcile-rollouts"
-  topic   = google_pubsub_topic.reconcile_tick.id
+resource "google_pubsub_subscription" "push" {
+  for_each = local.push_subscriptions
 
-  ack_deadline_seconds = 300
-  # A tick older than 10 minutes (the minimum retention) is worthless: the next one comes every minute.
-  message_retention_duration = "600s"
+  project = var.project_id
+  name    = "${var.name_prefix}-${local.functions[each.key].slug}"
+  topic   = each.value.topic.id
+
+  ack_deadline_seconds       = each.value.ack_deadline_seconds
+  message_retention_duration = each.value.message_retention_duration
 
   push_config {
-    push_endpoint = "${google_cloudfunctions2_function.reconcile_rollouts.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.reconcile_tick.name}"
+    push_endpoint = "${google_cloudfunctions2_function.fn[each.key].service_config[0].uri}/projects/${var.project_id}/topics/${each.value.topic.name}"
     oidc_token {
       service_account_email = google_service_account.pubsub_push.email
-      audience              = google_cloudfunctions2_function.reconcile_rollouts.service_config[0].uri
+      audience              = google_cloudfunctions2_function.fn[each.key].service_config[0].uri
     }
   }
 
   retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "60s"
+    minimum_backoff = each.value.minimum_backoff
+    maximum_backoff = each.value.maximum_backoff
   }
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.dead_letter.id
-    max_delivery_attempts = 5
-  }
-  expiration_policy {
-    ttl = ""
-  }
-
-  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
-}
-
-resource "google_pubsub_subscription" "teardown_idle" {
-  project = var.project_id
-  name    = "${var.name_prefix}-teardown-idle"
-  topic   = google_pubsub_topic.teardown_tick.id
-
-  ack_deadline_seconds = 600
-  # A stale tick is worthless: the next one comes in 15 minutes and plans afresh.
-  message_retention_duration = "600s"
-
-  push_config {
-    push_endpoint = "${google_cloudfunctions2_function.teardown_idle.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.teardown_tick.name}"
-    oidc_token {
-      service_account_email = google_service_account.pubsub_push.email
-      audience              = google_cloudfunctions2_function.teardown_idle.service_config[0].uri
-    }
-  }
-
-  retry_policy {
-    minimum_backoff = "60s"
-    maximum_backoff = "600s"
-  }
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter.id
-    max_delivery_attempts = 5
-  }
-  expiration_policy {
-    ttl = ""
-  }
-
-  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
-}
-
-resource "google_pubsub_subscription" "on_chat_command" {
-  project = var.project_id
-  name    = "${var.name_prefix}-on-chat-command"
-  topic   = google_pubsub_topic.chat_commands.id
-
-  ack_deadline_seconds = 120
-  # Slack accepts replies on a command's response_url for 30 minutes: retrying longer is pointless.
-  message_retention_duration = "1800s"
-
-  push_config {
-    push_endpoint = "${google_cloudfunctions2_function.on_chat_command.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.chat_commands.name}"
-    oidc_token {
-      service_account_email = google_service_account.pubsub_push.email
-      audience              = google_cloudfunctions2_function.on_chat_command.service_config[0].uri
-    }
-  }
-
-  retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "60s"
-  }
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter.id
-    max_delivery_attempts = var.max_delivery_attempts
-  }
-  expiration_policy {
-    ttl = ""
-  }
-
-  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher, google_service_account_iam_member.pubsub_push_token_creator]
-}
-
-resource "google_pubsub_subscription" "on_deploy_result" {
-  project = var.project_id
-  name    = "${var.name_prefix}-on-deploy-result"
-  topic   = google_pubsub_topic.results.id
-
-  ack_deadline_seconds       = 60
-  message_retention_duration = "86400s"
-
-  push_config {
-    push_endpoint = "${google_cloudfunctions2_function.on_deploy_result.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.results.name}"
-    oidc_token {
-      service_account_email = google_service_account.pubsub_push.email
-      audience              = google_cloudfunctions2_function.on_deploy_result.service_config[0].uri
-    }
-  }
-
-  retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "600s"
-  }
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter.id
-    max_delivery_attempts = var.max_delivery_attempts
+    max_delivery_attempts = each.value.max_delivery_attempts
   }
   expiration_policy {
     ttl = ""

@@ -1,6 +1,6 @@
 /**
  * infra/ (Terraform) checked against the code, without a terraform binary: every .tf file is parsed
- * with @cdktf/hcl2json and compared with functions/manifest.ts (which functions exist and how they
+ * with @cdktn/hcl2json, for_each resources expanded into their instances (tf.ts), and compared with functions/manifest.ts (which functions exist and how they
  * are triggered), shared/config.ts (which env vars each function must get), the wiring (which
  * clients — and so which IAM roles — each function uses) and the Firestore adapters (which
  * composite indexes the queries need).
@@ -27,6 +27,7 @@ import {
   blocks,
   ofType,
   UNKNOWN,
+  WHEN,
   type Block,
   type Tf,
 } from './tf.ts';
@@ -207,6 +208,7 @@ const secretEnvOf = (b: Block) => [
 const pushSubscriptionsOf = (fnAddress: string) =>
   ofType(tf, 'google_pubsub_subscription').filter(([, s]) => references(tf, block(s, 'push_config')?.['push_endpoint'], fnAddress));
 const num = (v: unknown) => (typeof v === 'number' ? v : Number(v));
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // =====================================================================================================
 
@@ -234,7 +236,8 @@ describe('infra/*.tf parse and hold together', () => {
       for (const r of refsIn(value)) {
         if (r.kind === 'var' && !tf.variables.has(r.name)) problems.push(`${where}: var.${r.name}`);
         if (r.kind === 'local' && !(r.name in tf.locals)) problems.push(`${where}: local.${r.name}`);
-        if (r.kind === 'resource' && !tf.resources.has(addr(r.type, r.name))) problems.push(`${where}: ${r.type}.${r.name}`);
+        // TYPE.NAME["key"] must be an instance; TYPE.NAME (a whole for_each resource, e.g. in depends_on) a declared block.
+        if (r.kind === 'resource' && !(r.key === undefined ? tf.declared.has(addr(r.type, r.name)) : tf.resources.has(r.address))) problems.push(`${where}: ${r.address}`);
         if (r.kind === 'data' && !tf.data.has(addr(r.type, r.name))) problems.push(`${where}: data.${r.type}.${r.name}`);
       }
     };
@@ -245,7 +248,8 @@ describe('infra/*.tf parse and hold together', () => {
     for (const [k, b] of tf.providers) check(`provider.${k}`, b);
     assert.deepEqual(problems, [], 'undeclared references');
     // Spot-check that the scan sees references at all (a scanner that finds nothing passes the above).
-    assert.ok(refsIn(tf.resources.get(`${FN_TYPE}.on_deploy_request`)).length > 5);
+    assert.ok(refsIn(tf.resources.get(`${FN_TYPE}.fn["onDeployRequest"]`)).length > 5);
+    assert.ok(refsIn(tf.resources.get(`${FN_TYPE}.fn["onDeployRequest"]`)).some((r) => r.address === 'google_service_account.fn["onDeployRequest"]'), 'instance keys are read');
   });
 
   test('every variable and output is documented; the example tfvars sets every variable without a default and nothing else', () => {
@@ -273,7 +277,7 @@ describe('infra/*.tf parse and hold together', () => {
     const services = tf.locals['services'];
     assert.ok(Array.isArray(services), 'local.services is a literal list');
     const enabled = new Set(services as string[]);
-    const svc = tf.resources.get('google_project_service.enabled');
+    const svc = tf.declared.get('google_project_service.enabled');
     assert.equal(svc?.['for_each'], '${toset(local.services)}', 'google_project_service.enabled enables local.services');
     const types = new Set([...tf.resources.keys()].map((k) => k.split('.')[0]!));
     const need: Record<string, string[]> = {
@@ -374,7 +378,7 @@ describe('functions ↔ functions/manifest.ts', () => {
           // functions-framework builds the messagePublished CloudEvent's source from this path.
           assert.match(
             String(push?.['push_endpoint']),
-            new RegExp(`^\\$\\{${FN_TYPE}\\.\\w+\\.service_config\\[0\\]\\.uri\\}/projects/\\$\\{var\\.project_id\\}/topics/\\$\\{google_pubsub_topic\\.${topicName}\\.name\\}$`),
+            new RegExp(`^\\$\\{${escapeRe(fnAddress)}\\.service_config\\[0\\]\\.uri\\}/projects/\\$\\{var\\.project_id\\}/topics/\\$\\{google_pubsub_topic\\.${topicName}\\.name\\}$`),
           );
           assert.equal(evaluate(tf, tf.resources.get(topic)!['name'], 'defaults'), fn.trigger.defaultTopic, `topic name matches the manifest default`);
           if (fn.trigger.topicEnv in env) assert.ok(references(tf, env[fn.trigger.topicEnv], topic), `${fn.trigger.topicEnv} names the topic it is triggered by`);
@@ -488,6 +492,90 @@ describe('functions ↔ functions/manifest.ts', () => {
       });
     });
   }
+});
+
+describe('for_each over local.functions ↔ functions/manifest.ts; moved blocks', () => {
+  const names: string[] = FUNCTIONS.map((f) => f.name).sort();
+  const local = (name: string) => tf.locals[name] as Record<string, Record<string, unknown>>;
+
+  test('local.functions is keyed by exactly the manifest names, and the function and its service account are one for_each over it', () => {
+    assert.deepEqual(Object.keys(local('functions')).sort(), names);
+    for (const type of [FN_TYPE, 'google_service_account', 'google_project_iam_member', 'google_cloud_run_v2_service_iam_member']) {
+      const overFunctions = [...tf.declared].filter(([k, b]) => k.startsWith(`${type}.`) && b['for_each'] === '${local.functions}');
+      assert.ok(overFunctions.length >= 1, `some ${type} is a for_each over local.functions`);
+      for (const [k] of overFunctions) {
+        const keys = [...tf.resources.keys()].filter((x) => x.startsWith(`${k}[`)).map((x) => JSON.parse(x.slice(k.length + 1, -1)) as string).sort();
+        assert.deepEqual(keys, names, `${k} has one instance per manifest function`);
+      }
+    }
+    assert.deepEqual([...tf.declared.keys()].filter((k) => k.startsWith(`${FN_TYPE}.`)), [`${FN_TYPE}.fn`], 'one function resource body');
+    // Every per-function instance key anywhere is a manifest function.
+    for (const [k, b] of tf.resources) {
+      for (const r of refsIn(b)) {
+        if ((r.type === FN_TYPE || r.type === 'google_service_account') && r.key !== undefined) assert.ok(names.includes(r.key), `${k}: ${r.address}`);
+      }
+    }
+  });
+
+  test('push subscriptions, publishers and secret readers are keyed by manifest functions and agree with them', () => {
+    const pushed = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => f.trigger.kind === 'pubsub' || f.trigger.kind === 'schedule').map((f) => f.name).sort();
+    assert.deepEqual(Object.keys(local('push_subscriptions')).sort(), pushed);
+    for (const [key, p] of Object.entries(local('topic_publishers'))) {
+      const [fn, topic] = key.split(':');
+      assert.equal(p['function'], fn, key);
+      assert.ok(names.includes(fn!), `${key}: a manifest function`);
+      assert.ok(references(tf, p['topic'], `google_pubsub_topic.${topic}`), `${key}: publishes to google_pubsub_topic.${topic}`);
+    }
+    // Each function reads exactly the secrets it mounts.
+    const readers = local('secret_readers') as unknown as Record<string, string>;
+    const withSecrets = Object.entries(local('functions')).filter(([, f]) => Object.keys(f['secrets'] as object).length);
+    assert.deepEqual(Object.keys(readers).sort(), withSecrets.map(([k]) => k).sort());
+    for (const [k, f] of withSecrets) assert.deepEqual(Object.values(f['secrets'] as object), [readers[k]], k);
+  });
+
+  test('every address the per-function resources had before for_each moves to an existing instance (no replacement in an existing deployment)', () => {
+    const froms = tf.moved.map((m) => m.from);
+    const tos = tf.moved.map((m) => m.to);
+    assert.equal(new Set(froms).size, froms.length, 'each old address moves once');
+    assert.equal(new Set(tos).size, tos.length, 'no two old addresses move to one instance');
+    for (const { from, to } of tf.moved) {
+      assert.ok(!tf.declared.has(from) && !tf.resources.has(from), `${from} is no longer declared`);
+      assert.ok(tf.resources.has(to) && /\["[^"]+"\]$/.test(to), `${to} is a for_each instance`);
+      assert.equal(from.split('.')[0], to.split('.')[0], `${from} → ${to} keeps the resource type`);
+    }
+    // The addresses before the move (infra/*.tf up to the for_each change), pinned: dropping a moved
+    // block for any of them would make `terraform plan` destroy and recreate it.
+    const snake = ['on_checkpoint_upload', 'on_deploy_request', 'reconcile_rollouts', 'slack_command', 'on_chat_command', 'on_deploy_result', 'teardown_idle'];
+    const pushedSnake = ['on_deploy_request', 'reconcile_rollouts', 'teardown_idle', 'on_chat_command', 'on_deploy_result'];
+    const before = [
+      ...snake.flatMap((f) => [`${FN_TYPE}.${f}`, `google_service_account.${f}`, `google_project_iam_member.${f}_datastore_user`]),
+      ...snake.map((f) => `google_cloud_run_v2_service_iam_member.${f === 'slack_command' ? 'slack_command_public_invoker' : `${f}_invoker`}`),
+      ...pushedSnake.flatMap((f) => [`google_pubsub_subscription.${f}`, `google_pubsub_subscription_iam_member.${f}_dead_letter_subscriber`]),
+      ...['on_checkpoint_upload', 'reconcile_rollouts'].map((f) => `google_storage_bucket_iam_member.${f}_object_viewer`),
+      ...['on_deploy_request', 'reconcile_rollouts', 'teardown_idle'].flatMap((f) => [`google_storage_bucket_iam_member.${f}_cache_manager`, `google_project_iam_member.${f}_container_developer`]),
+      'google_project_iam_member.teardown_idle_gke_teardown',
+      ...['on_deploy_request', 'reconcile_rollouts'].map((f) => `google_project_iam_member.${f}_gke_capacity`),
+      ...['on_checkpoint_upload_deploy_publisher', 'reconcile_rollouts_deploy_publisher', 'on_deploy_request_results_publisher', 'reconcile_rollouts_results_publisher', 'slack_command_chat_publisher', 'on_chat_command_deploy_publisher', 'on_chat_command_teardown_publisher'].map((g) => `google_pubsub_topic_iam_member.${g}`),
+      'google_secret_manager_secret_iam_member.slack_command_signing_secret_accessor',
+      'google_secret_manager_secret_iam_member.teardown_idle_webhook_accessor',
+    ];
+    assert.equal(before.length, 58);
+    assert.deepEqual([...froms].sort(), [...before].sort());
+    // A function's old address moves to that function's instance.
+    const camel = (x: string) => x.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+    for (const f of snake) {
+      for (const type of [FN_TYPE, 'google_service_account']) {
+        assert.equal(tf.moved.find((m) => m.from === `${type}.${f}`)?.to, `${type}.fn[${JSON.stringify(camel(f))}]`);
+      }
+    }
+    // …and each moved grant still names the same member, role and resource it did (its identity is
+    // the instance of the function the old name was for).
+    for (const { from, to } of tf.moved.filter((m) => /_iam_member\./.test(m.from))) {
+      const fn = snake.find((f) => from.split('.')[1]!.startsWith(`${f}_`));
+      const member = tf.resources.get(to)!['member'];
+      if (fn && !/dead_letter_subscriber|_invoker$/.test(from)) assert.ok(references(tf, member, `google_service_account.fn[${JSON.stringify(camel(fn))}]`), `${from} → ${to} is still ${fn}'s grant`);
+    }
+  });
 });
 
 describe('Pub/Sub', () => {
@@ -801,8 +889,12 @@ describe('storage, Firestore, secrets', () => {
     assert.equal(v?.['sensitive'], true);
     assert.equal(v?.['default'], null);
     assert.ok(!('teardown_slack_webhook_url' in tf.example), 'the example tfvars holds no secret');
-    const dyn = (block(tfFunctionFor('teardownIdle')[1], 'service_config')?.['dynamic'] as Block | undefined)?.['secret_environment_variables'] as Block[] | undefined;
-    assert.equal(dyn?.[0]?.['for_each'], '${var.teardown_slack_notify ? [1] : []}');
+    // Mounted by a dynamic block under `var.teardown_slack_notify ? … : {}` (tf.ts marks the block it
+    // produces with that condition); slackCommand's signing secret is mounted unconditionally.
+    const mounted = secretEnvOf(tfFunctionFor('teardownIdle')[1]);
+    assert.deepEqual(mounted.map((m) => [m['key'], m[WHEN]]), [['FERRY_TEARDOWN_SLACK_WEBHOOK_URL', 'var.teardown_slack_notify']]);
+    assert.ok(references(tf, mounted[0]!['secret'], 'google_secret_manager_secret.teardown_slack_webhook'));
+    assert.deepEqual(secretEnvOf(tfFunctionFor('slackCommand')[1]).map((m) => [m['key'], m[WHEN]]), [['FERRY_SLACK_SIGNING_SECRET', undefined]]);
     assert.equal(tf.variables.get('teardown_slack_notify')?.['default'], false);
   });
 
