@@ -6,7 +6,7 @@
 import { Firestore, type Transaction, type DocumentReference } from '@google-cloud/firestore';
 import { FerryError } from '../domain/errors.ts';
 import {
-  VersionDoc, ModelDoc, ValidationClaim, newVersionDoc, newModelDoc, applyIncomplete, decideClaim,
+  VersionDoc, ModelDoc, ValidationClaim, newVersionDoc, newModelDoc, applyIncomplete, decideClaim, decideAutodeployTake,
   applyValidationStart, applyValidationResult, applyValidationError, applyLatestValid,
   type AutodeployTarget, type ClaimDecision,
 } from '../domain/version.ts';
@@ -181,6 +181,8 @@ export class FirestoreCheckpointState implements CheckpointState {
           finishedAt: outcome.now,
           outcome: applied ? (outcome.valid ? 'valid' : 'invalid') : 'superseded',
           autodeployPending: targets.map(autodeployTargetKey),
+          // The finishing worker holds the requests it is about to publish (decideAutodeployTake).
+          ...(targets.length ? { leaseUntil: new Date(Date.parse(outcome.now) + outcome.publishLeaseMs).toISOString() } : {}),
         } satisfies ValidationClaim);
       }
       return { applied, autodeploy: targets };
@@ -210,17 +212,31 @@ export class FirestoreCheckpointState implements CheckpointState {
     });
   }
 
-  async pendingAutodeploy(ref: VersionRef, contentKey: string): Promise<AutodeployTarget[]> {
+  async takePendingAutodeploy(
+    ref: VersionRef,
+    contentKey: string,
+    req: { eventId: string; now: Date; leaseMs: number },
+  ): ReturnType<CheckpointState['takePendingAutodeploy']> {
+    // As in claimValidation: the many late events find nothing to take with a plain read; only a
+    // take that looks possible opens the transaction, which decides again from what it reads.
     try {
-      const [claimSnap, modelSnap] = await Promise.all([this.claimRef(ref, contentKey).get(), this.modelRef(ref.model).get()]);
-      if (!claimSnap.exists || !modelSnap.exists) return [];
-      const claim = parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path);
-      const model = parse(ModelDoc, modelSnap.data(), modelSnap.ref.path);
-      if (claim.state !== 'done' || claim.outcome !== 'valid') return [];
-      return model.autodeploy.targets.filter((t) => claim.autodeployPending.includes(autodeployTargetKey(t)));
+      const pre = await this.claimRef(ref, contentKey).get();
+      const seen = decideAutodeployTake(pre.exists ? parse(ValidationClaim, pre.data(), pre.ref.path) : undefined, req);
+      if (seen.action === 'none') return { targets: [] };
+      if (seen.action === 'held') return { targets: [], held: { until: seen.until, by: seen.by } };
     } catch (e) {
-      throw firestoreError(e, 'pendingAutodeploy');
+      throw firestoreError(e, 'takePendingAutodeploy');
     }
+    return this.tx('takePendingAutodeploy', async (t) => {
+      const claimSnap = await t.get(this.claimRef(ref, contentKey));
+      const modelSnap = await t.get(this.modelRef(ref.model));
+      const take = decideAutodeployTake(claimSnap.exists ? parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path) : undefined, req);
+      if (take.action === 'none') return { targets: [] };
+      if (take.action === 'held') return { targets: [], held: { until: take.until, by: take.by } };
+      t.set(claimSnap.ref, take.claim);
+      const model = modelSnap.exists ? parse(ModelDoc, modelSnap.data(), modelSnap.ref.path) : undefined;
+      return { targets: (model?.autodeploy.targets ?? []).filter((x) => take.pending.includes(autodeployTargetKey(x))) };
+    });
   }
 
   async autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string): Promise<void> {

@@ -87,7 +87,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
   });
   if (claim.action === 'skip') {
     // The content is validated (or being validated) already. Finish any autodeploy a crash left.
-    const published = claim.reason === 'ALREADY_VALIDATED' ? await publishPending(ref, key, deps, vlog) : 0;
+    const published = claim.reason === 'ALREADY_VALIDATED' ? await publishPending(ref, key, event.id, deps, vlog) : 0;
     vlog.info('checkpoint content already claimed; no work', { reason: claim.reason, contentKey: key, claimedBy: claim.claim.eventId });
     return { outcome: 'skipped', ref, reason: claim.reason, published, gcsRequests: gcsRequests() };
   }
@@ -116,6 +116,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     errors: report.errors,
     warnings: report.warnings,
     now,
+    publishLeaseMs: deps.config.claimLeaseMs,
   });
   const verdict = { valid: report.ok, applied, errors: report.errors.length, warnings: report.warnings.length, io: report.io, contentKey: key };
   if (report.ok) vlog.info('checkpoint is valid', verdict);
@@ -131,9 +132,16 @@ async function readIndexShards(store: ObjectStore, index: ObjectInfo): Promise<s
   return parsed.weightMap.size === 0 && !parsed.ok ? 'unparseable' : parsed.shardNames;
 }
 
-async function publishPending(ref: VersionRef, key: string, deps: UploadDeps, log: Logger): Promise<number> {
-  const pending = await deps.state.pendingAutodeploy(ref, key);
-  return pending.length ? publishAutodeploy(ref, key, pending, deps, log) : 0;
+/**
+ * Finish autodeploy requests that a finished validation left unpublished (its publish failed, or
+ * its instance died between storing the verdict and publishing). The finishing worker holds them
+ * for one lease, so a late event of the same upload never publishes them a second time; the
+ * holder's own redelivered event takes over at once, any other event after the lease.
+ */
+async function publishPending(ref: VersionRef, key: string, eventId: string, deps: UploadDeps, log: Logger): Promise<number> {
+  const { targets, held } = await deps.state.takePendingAutodeploy(ref, key, { eventId, now: deps.clock.now(), leaseMs: deps.config.claimLeaseMs });
+  if (held) log.info('autodeploy requests are being published by the validating worker; leaving them to it', { heldBy: held.by, until: held.until });
+  return targets.length ? publishAutodeploy(ref, key, targets, deps, log) : 0;
 }
 
 /** One deploy request per target; the idempotency key makes a re-publish after a crash harmless. */

@@ -163,6 +163,31 @@ export function decideClaim(
   };
 }
 
+/**
+ * Who publishes the autodeploy requests a finished claim still lists as pending. The worker that
+ * finished the validation holds them for one lease (finishValidation sets `leaseUntil`): late and
+ * duplicate events of the same version that arrive meanwhile must not publish them a second time
+ * (they did: two identical deploy requests for one upload). A redelivery of the claim holder's
+ * own event (same id: its publish failed or its instance died) takes over at once; any other event
+ * only once the lease has run out, and then becomes the holder for one lease.
+ */
+export type AutodeployTake =
+  | { action: 'none' }
+  | { action: 'held'; until: string; by: string }
+  | { action: 'publish'; pending: string[]; claim: ValidationClaim };
+
+export function decideAutodeployTake(claim: ValidationClaim | undefined, req: { eventId: string; now: Date; leaseMs: number }): AutodeployTake {
+  if (!claim || claim.state !== 'done' || claim.outcome !== 'valid' || claim.autodeployPending.length === 0) return { action: 'none' };
+  if (claim.eventId !== req.eventId && new Date(claim.leaseUntil).getTime() > req.now.getTime()) {
+    return { action: 'held', until: claim.leaseUntil, by: claim.eventId };
+  }
+  return {
+    action: 'publish',
+    pending: claim.autodeployPending,
+    claim: { ...claim, eventId: req.eventId, leaseUntil: new Date(req.now.getTime() + req.leaseMs).toISOString() },
+  };
+}
+
 /** The version starts validating this content, unless it already reflects a later observation. */
 export function applyValidationStart(
   doc: VersionDoc,

@@ -22,13 +22,24 @@ export interface CheckpointState {
    * Atomically store the result on the version (unless superseded), close the claim, update the
    * model's latest valid version, and note which autodeploy targets still need a deploy request.
    */
-  finishValidation(ref: VersionRef, outcome: ValidationOutcome): Promise<{ applied: boolean; autodeploy: AutodeployTarget[] }>;
+  finishValidation(
+    ref: VersionRef,
+    /** publishLeaseMs: how long the finishing worker holds the autodeploy requests it is about to publish. */
+    outcome: ValidationOutcome & { publishLeaseMs: number },
+  ): Promise<{ applied: boolean; autodeploy: AutodeployTarget[] }>;
   /** Give up a claim after a retryable failure, so the redelivered event can take it over. */
   releaseClaim(ref: VersionRef, contentKey: string, now: Date): Promise<void>;
   /** A permanent failure to validate: the version becomes invalid with that code. */
   failValidation(ref: VersionRef, r: { contentKey: string; code: string; message: string; now: Date }): Promise<void>;
-  /** Autodeploy targets recorded on a finished claim whose deploy request is not yet published. */
-  pendingAutodeploy(ref: VersionRef, contentKey: string): Promise<AutodeployTarget[]>;
+  /**
+   * Atomically take the autodeploy targets a finished claim still lists as unpublished, for one
+   * lease (`decideAutodeployTake`): `held` when the finishing worker (another event) holds them.
+   */
+  takePendingAutodeploy(
+    ref: VersionRef,
+    contentKey: string,
+    req: { eventId: string; now: Date; leaseMs: number },
+  ): Promise<{ targets: AutodeployTarget[]; held?: { until: string; by: string } }>;
   /** The deploy request for this target is published. */
   autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string): Promise<void>;
 

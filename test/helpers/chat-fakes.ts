@@ -139,7 +139,7 @@ export class FakeVersions implements CheckpointState {
   finishValidation = notUsed('finishValidation') as CheckpointState['finishValidation'];
   releaseClaim = notUsed('releaseClaim') as CheckpointState['releaseClaim'];
   failValidation = notUsed('failValidation') as CheckpointState['failValidation'];
-  pendingAutodeploy = notUsed('pendingAutodeploy') as CheckpointState['pendingAutodeploy'];
+  takePendingAutodeploy = notUsed('takePendingAutodeploy') as CheckpointState['takePendingAutodeploy'];
   autodeployPublished = notUsed('autodeployPublished') as CheckpointState['autodeployPublished'];
   setAutodeploy = notUsed('setAutodeploy') as CheckpointState['setAutodeploy'];
   private async wait() {

@@ -7,7 +7,7 @@ import type { CheckpointState, VersionRef } from '../../shared/ports/checkpoint-
 import { autodeployTargetKey } from '../../shared/ports/checkpoint-state.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
 import {
-  newVersionDoc, newModelDoc, applyIncomplete, decideClaim, applyValidationStart, applyValidationResult,
+  newVersionDoc, newModelDoc, applyIncomplete, decideClaim, decideAutodeployTake, applyValidationStart, applyValidationResult,
   applyValidationError, applyLatestValid, type ModelDoc, type VersionDoc, type ValidationClaim, type AutodeployTarget,
 } from '../../shared/domain/version.ts';
 import { FerryError } from '../../shared/domain/errors.ts';
@@ -96,7 +96,7 @@ export class MemoryCheckpointState implements CheckpointState {
     this.versions.set(this.vkey(ref), doc);
     if (applied) this.models.set(ref.model, applyLatestValid(model, { version: ref.version, validatedAt: o.now, contentKey: o.contentKey }, o.valid));
     const c = this.claims.get(this.ckey(ref, o.contentKey));
-    if (c) this.claims.set(this.ckey(ref, o.contentKey), { ...c, state: 'done', finishedAt: o.now, outcome: applied ? (o.valid ? 'valid' : 'invalid') : 'superseded', autodeployPending: targets.map(autodeployTargetKey) });
+    if (c) this.claims.set(this.ckey(ref, o.contentKey), { ...c, state: 'done', finishedAt: o.now, outcome: applied ? (o.valid ? 'valid' : 'invalid') : 'superseded', autodeployPending: targets.map(autodeployTargetKey), ...(targets.length ? { leaseUntil: new Date(Date.parse(o.now) + o.publishLeaseMs).toISOString() } : {}) });
     return { applied, autodeploy: targets };
   }
   async releaseClaim(ref: VersionRef, contentKey: string, now: Date) {
@@ -110,11 +110,13 @@ export class MemoryCheckpointState implements CheckpointState {
     const c = this.claims.get(this.ckey(ref, r.contentKey));
     if (c) this.claims.set(this.ckey(ref, r.contentKey), { ...c, state: 'done', finishedAt: now, outcome: 'error' });
   }
-  async pendingAutodeploy(ref: VersionRef, contentKey: string): Promise<AutodeployTarget[]> {
-    const c = this.claims.get(this.ckey(ref, contentKey));
+  async takePendingAutodeploy(ref: VersionRef, contentKey: string, req: { eventId: string; now: Date; leaseMs: number }) {
+    const take = decideAutodeployTake(this.claims.get(this.ckey(ref, contentKey)), req);
+    if (take.action === 'none') return { targets: [] };
+    if (take.action === 'held') return { targets: [], held: { until: take.until, by: take.by } };
+    this.claims.set(this.ckey(ref, contentKey), take.claim);
     const m = this.models.get(ref.model);
-    if (!c || !m || c.state !== 'done' || c.outcome !== 'valid') return [];
-    return m.autodeploy.targets.filter((t) => c.autodeployPending.includes(autodeployTargetKey(t)));
+    return { targets: (m?.autodeploy.targets ?? []).filter((t) => take.pending.includes(autodeployTargetKey(t))) };
   }
   async autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string) {
     const c = this.claims.get(this.ckey(ref, contentKey));
@@ -148,7 +150,10 @@ export class MemoryCheckpointState implements CheckpointState {
 export class MemoryPublisher implements Publisher {
   readonly messages: Array<{ topic: string; data: unknown; attributes: Record<string, string> }> = [];
   failures: Error[] = [];
+  /** When set, every publish waits for it: a test can act while a publish is in flight. */
+  gate: Promise<void> | undefined;
   async publishJson(topic: string, data: unknown, attributes: Record<string, string> = {}): Promise<string> {
+    if (this.gate) await this.gate;
     const f = this.failures.shift();
     if (f) throw f;
     this.messages.push({ topic, data, attributes });

@@ -30,8 +30,11 @@ const deployRequests: Array<Record<string, unknown>> = [];
 before(async () => {
   const [topic] = await pubsub.topic(env.FERRY_DEPLOY_TOPIC).get({ autoCreate: true });
   [deploySub] = await topic.createSubscription(uniqueName('upload-test'));
+  // Pub/Sub delivers at least once: a redelivery of one message (same id) is not a second request.
+  const seen = new Set<string>();
   deploySub.on('message', (m: Message) => {
-    deployRequests.push(JSON.parse(m.data.toString('utf8')) as Record<string, unknown>);
+    if (!seen.has(m.id)) deployRequests.push(JSON.parse(m.data.toString('utf8')) as Record<string, unknown>);
+    seen.add(m.id);
     m.ack();
   });
 });

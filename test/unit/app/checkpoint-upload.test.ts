@@ -91,7 +91,10 @@ test('a crash while publishing autodeploy requests is finished by the next event
   await assert.rejects(handleCheckpointUpload(event(PREFIX + 'config.json'), deps), /Pub\/Sub unavailable/);
   assert.equal(publisher.messages.length, 0);
   assert.equal((await state.getVersion('llama', 'v1'))?.status, 'valid', 'the verdict is stored before publishing');
-  // Redelivery (or any later event of the version) publishes what is still pending, exactly once.
+  // Another event of the version within the lease leaves the requests to the worker that holds them.
+  const early = await handleCheckpointUpload(event(PREFIX + 'model-00001-of-00006.safetensors'), deps);
+  assert.deepEqual([early.outcome, early.outcome === 'skipped' && early.published], ['skipped', 0]);
+  // The holder's own event, redelivered, publishes what is still pending, exactly once.
   const again = await handleCheckpointUpload(event(PREFIX + 'config.json'), deps);
   assert.deepEqual([again.outcome, again.outcome === 'skipped' && again.published], ['skipped', 1]);
   const late = await handleCheckpointUpload(event(PREFIX + 'model-00002-of-00006.safetensors'), deps);
@@ -101,6 +104,39 @@ test('a crash while publishing autodeploy requests is finished by the next event
   assert.equal(msg['version'], 'v1');
   assert.deepEqual(msg['requestedBy'], { source: 'upload', principal: 'gs://b/models/llama/v1' });
   assert.equal((await state.getVersion('llama', 'v1'))?.validations, 1);
+});
+
+test('a late event that arrives while the validating worker publishes does not publish the request again', async () => {
+  const { state, publisher, deps, event, uploadAll } = setup();
+  await state.setAutodeploy('llama', autodeploy, new Date());
+  uploadAll();
+  let open!: () => void;
+  publisher.gate = new Promise<void>((r) => (open = r));
+  const first = handleCheckpointUpload(event(PREFIX + 'config.json'), deps);
+  await new Promise((r) => setTimeout(r, 20)); // the verdict is stored; the publish is in flight
+  assert.equal((await state.getVersion('llama', 'v1'))?.status, 'valid');
+  const late = handleCheckpointUpload(event(PREFIX + 'model.safetensors.index.json'), deps);
+  open();
+  const [a, b] = await Promise.all([first, late]);
+  assert.deepEqual([a.outcome, a.outcome === 'validated' && a.published], ['validated', 1]);
+  assert.deepEqual([b.outcome, b.outcome === 'skipped' && b.published], ['skipped', 0]);
+  assert.equal(publisher.messages.length, 1, 'one deploy request per target, not one per event');
+});
+
+test('requests a dead worker left unpublished are taken by any later event once its lease has run out', async () => {
+  const { state, publisher, deps, event, uploadAll, advance } = setup();
+  await state.setAutodeploy('llama', autodeploy, new Date());
+  uploadAll();
+  publisher.failures.push(new FerryError('PUBLISH_FAILED', 'instance stopped', { retryable: true }));
+  await assert.rejects(handleCheckpointUpload(event(PREFIX + 'config.json'), deps));
+  advance(61_000); // claimLeaseMs is 60 s in setup()
+  const later = handleCheckpointUpload(event(PREFIX + 'model-00003-of-00006.safetensors'), deps);
+  const r = await later;
+  assert.deepEqual([r.outcome, r.outcome === 'skipped' && r.published], ['skipped', 1]);
+  // Having taken them, that event holds them: the first event's late redelivery finds nothing left.
+  const redelivered = await handleCheckpointUpload(event(PREFIX + 'config.json'), deps);
+  assert.deepEqual([redelivered.outcome, redelivered.outcome === 'skipped' && redelivered.published], ['skipped', 0]);
+  assert.equal(publisher.messages.length, 1);
 });
 
 test('an invalid checkpoint never publishes a deploy request', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  newVersionDoc, applyIncomplete, decideClaim, applyValidationStart, applyValidationResult, applyValidationError,
+  newVersionDoc, applyIncomplete, decideClaim, decideAutodeployTake, applyValidationStart, applyValidationResult, applyValidationError,
   applyLatestValid, newModelDoc, type VersionDoc,
 } from '../../../shared/domain/version.ts';
 
@@ -93,4 +93,23 @@ test('property: any interleaving of observations ends reflecting the newest cont
     ),
     { numRuns: 300 },
   );
+});
+
+test('decideAutodeployTake: the holder publishes; other events wait out its lease, then take over', () => {
+  const now = new Date(T(10));
+  const claim = {
+    ...decideClaim(undefined, { contentKey: 'k', generation: '1', eventId: 'e1', now, leaseMs: 60_000 }).claim,
+    state: 'done' as const, outcome: 'valid' as const, finishedAt: T(10), autodeployPending: ['local~ns~d'], leaseUntil: T(40),
+  };
+  assert.deepEqual(decideAutodeployTake(undefined, { eventId: 'e1', now, leaseMs: 30_000 }), { action: 'none' });
+  assert.deepEqual(decideAutodeployTake({ ...claim, autodeployPending: [] }, { eventId: 'e1', now, leaseMs: 30_000 }), { action: 'none' });
+  assert.deepEqual(decideAutodeployTake({ ...claim, outcome: 'invalid' }, { eventId: 'e1', now, leaseMs: 30_000 }), { action: 'none' });
+  assert.deepEqual(decideAutodeployTake(claim, { eventId: 'e2', now, leaseMs: 30_000 }), { action: 'held', until: T(40), by: 'e1' });
+  const own = decideAutodeployTake(claim, { eventId: 'e1', now, leaseMs: 30_000 });
+  assert.equal(own.action, 'publish');
+  const late = decideAutodeployTake(claim, { eventId: 'e2', now: new Date(T(41)), leaseMs: 30_000 });
+  assert.ok(late.action === 'publish');
+  assert.deepEqual(late.pending, ['local~ns~d']);
+  assert.equal(late.claim.eventId, 'e2', 'the taker holds them now');
+  assert.equal(late.claim.leaseUntil, new Date(Date.parse(T(41)) + 30_000).toISOString());
 });
