@@ -11,6 +11,7 @@ import { PubSubPublisher, pubsubClient } from '../shared/adapters/pubsub.ts';
 import { logger } from './edge.ts';
 import type { UploadDeps } from '../shared/app/checkpoint-upload.ts';
 import type { RolloutDeps } from '../shared/app/rollouts.ts';
+import type { ReconcileDeps } from '../shared/app/reconcile-tick.ts';
 import { FirestoreRolloutState } from '../shared/adapters/firestore-rollouts.ts';
 import { clusterProvider } from '../shared/adapters/kubernetes.ts';
 import { CacheConfig } from '../shared/config.ts';
@@ -117,8 +118,8 @@ export function teardownPolicyFromConfig(cfg: ReturnType<typeof TeardownConfig.p
   };
 }
 
-/** Where the reconciler records target activity (`targetActivity/{key}`). */
-export function activityStore(): FirestoreTeardownStore {
+/** The reconciler: the deploy and upload dependencies, and where target activity is recorded. */
+export function reconcileDeps(): ReconcileDeps {
   const base = parseConfig(BaseConfig, env);
-  return new FirestoreTeardownStore(firestoreClient(base.GOOGLE_CLOUD_PROJECT));
+  return { rollout: rolloutDeps(), upload: uploadDeps(), activity: new FirestoreTeardownStore(firestoreClient(base.GOOGLE_CLOUD_PROJECT)) };
 }

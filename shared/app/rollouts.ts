@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { parseDeployRequest, isLatest, targetKey, parseClusterName, type DeployRequest } from '../domain/deploy-request.ts';
 import { render, objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type RenderedSpec } from '../domain/render.ts';
-import { resolveAccelerator } from './serving-plan.ts';
+import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, nextStep, isTerminalPhase, type Rollout, type Action, type Observation } from '../domain/rollout.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
 import type { VersionDoc } from '../domain/version.ts';
@@ -22,7 +22,7 @@ import type { RolloutCachePlan, CacheObservation } from '../domain/cache.ts';
 import { planRolloutCaches, ensureCaches, type CacheDeps } from './caches.ts';
 import type { ClusterCapacity } from '../ports/cluster-directory.ts';
 import type { ScaledDownPools } from '../ports/teardown-store.ts';
-import { ensureClusterCapacity } from './teardown.ts';
+import { ensureClusterCapacity } from './cluster-capacity.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;

@@ -2,9 +2,8 @@
  * Scheduled teardown (the `teardownIdle` function and `ferry teardown`): build the inventory, plan
  * with the pure planner (shared/domain/teardown.ts), carry the plan out — re-reading each resource
  * just before its destructive call and skipping it if anything changed — and record the run in
- * `teardownRuns/{id}`. Also: `recordTargetActivity`, called by the reconciler, which keeps
- * `targetActivity/{key}.lastActiveAt` (replicas > 0, and vLLM's request counters read through the
- * Kubernetes API proxy when reachable).
+ * `teardownRuns/{id}`. What the plan reads about activity is recorded by the reconciler
+ * (target-activity.ts); a deploy brings scaled-down pools back through cluster-capacity.ts.
  *
  * Safe by construction: anything that cannot be read is treated as in use (a Deployment whose
  * cluster does not answer counts as running; a cache whose state cannot be read is `unknown`, which
@@ -12,22 +11,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  planTeardown, confirmAction, executableActions, nextActivity, parseVllmActivity, actionKey, rememberPools, restorePlan,
+  planTeardown, confirmAction, executableActions, actionKey, rememberPools,
   DEFAULT_TEARDOWN_POLICY,
   type ActionResult, type CacheRef, type InventoryCache, type InventoryCluster, type InventoryRollout, type InventoryTarget,
-  type PlannedAction, type TargetActivity, type TeardownInventory, type TeardownPolicy, type TeardownRun,
+  type PlannedAction, type TeardownInventory, type TeardownPolicy, type TeardownRun,
 } from '../domain/teardown.ts';
 import { recordCacheEvent, cacheId, type CacheRecord } from '../domain/cache.ts';
-import { LABELS, VLLM_PORT, templateRolloutId } from '../domain/render.ts';
+import { templateRolloutId } from '../domain/render.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { sameCluster } from '../domain/deploy-request.ts';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
-import { clusterVersion, nodePoolName, type ClusterCapacity, type ClusterDirectory, type GkeOperation, type ManagedCluster } from '../ports/cluster-directory.ts';
+import { clusterVersion, nodePoolName, type ClusterDirectory, type GkeOperation, type ManagedCluster } from '../ports/cluster-directory.ts';
 import type { Rollout } from '../domain/rollout.ts';
 import type { RolloutState } from '../ports/rollout-state.ts';
-import type { ScaledDownPools, TeardownStore } from '../ports/teardown-store.ts';
+import type { TeardownStore } from '../ports/teardown-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 
@@ -342,228 +341,4 @@ async function waitOperation(dir: ClusterDirectory, op: GkeOperation, deps: Tear
     cur = await dir.getOperation(op.name);
   }
   return cur;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Activity (from the reconciler)
-
-export interface ActivityDeps {
-  store: TeardownStore;
-  clusters: ClusterProvider;
-  clock: Clock;
-  logger: Logger;
-}
-
-/**
- * For every ferry target: replicas of its Deployment and, when the pods' `/metrics` can be read
- * through the API server's pod proxy, vLLM's request counters; `lastActiveAt` moves when the target
- * has replicas and either served requests since the last read or its counters cannot be read.
- */
-export async function recordTargetActivity(
-  deps: ActivityDeps,
-  opts: { minIntervalSeconds?: number; metricsTimeoutMs?: number } = {},
-): Promise<{ observed: number; active: number; metricsRead: number; failed: number }> {
-  const [targets, activity] = await Promise.all([deps.store.listTargets(), deps.store.listActivity()]);
-  const prevByKey = new Map(activity.map((a) => [a.key, a]));
-  const minInterval = (opts.minIntervalSeconds ?? 0) * 1000;
-  let observed = 0;
-  let active = 0;
-  let metricsRead = 0;
-  let failed = 0;
-  for (const t of targets) {
-    const now = deps.clock.now();
-    const last = prevByKey.get(t.key)?.observedAt;
-    if (last && now.getTime() - Date.parse(last) < minInterval) continue;
-    try {
-      const client = await deps.clusters.get(t.target.cluster);
-      const d = await client.getDeployment(t.target.namespace, t.target.name);
-      const replicas = d ? Math.max(0, d.spec?.replicas ?? 0) : 0;
-      let requests: number | null = null;
-      let busy = false;
-      let metricsError: string | null = null;
-      if (replicas > 0) {
-        const read = await readRequestCounters(client, t.target.namespace, t.target.name, opts.metricsTimeoutMs ?? 3000);
-        if ('error' in read) metricsError = read.error;
-        else {
-          requests = read.requests;
-          busy = read.busy;
-          metricsRead++;
-        }
-      }
-      const prev = prevByKey.get(t.key);
-      const next = nextActivity({ lastActiveAt: prev?.lastActiveAt ?? null, requests: prev?.requests ?? null }, { replicas, requests, busy }, now);
-      if (next.lastActiveAt && next.lastActiveAt === now.toISOString()) active++;
-      const doc: TargetActivity = {
-        schemaVersion: 1,
-        key: t.key,
-        target: t.target,
-        lastActiveAt: next.lastActiveAt,
-        requests: next.requests,
-        replicas,
-        source: next.source,
-        metricsError,
-        observedAt: now.toISOString(),
-      };
-      await deps.store.saveActivity(doc);
-      observed++;
-    } catch (e) {
-      failed++;
-      deps.logger.debug(`could not observe activity of ${t.key}`, { error: asFerryError(e) });
-    }
-  }
-  return { observed, active, metricsRead, failed };
-}
-
-async function readRequestCounters(
-  client: Awaited<ReturnType<ClusterProvider['get']>>,
-  namespace: string,
-  name: string,
-  timeoutMs: number,
-): Promise<{ requests: number; busy: boolean } | { error: string }> {
-  if (!client.podProxyGet) return { error: 'the cluster client cannot proxy to pods' };
-  try {
-    const pods = (await client.listPods(namespace, `${LABELS.instance}=${name}`)).filter((p) => p.status?.phase === 'Running' && p.metadata?.name);
-    if (pods.length === 0) return { error: 'no running pod' };
-    let requests = 0;
-    let busy = false;
-    const errors: string[] = [];
-    for (const p of pods) {
-      try {
-        const parsed = parseVllmActivity(await withTimeout(client.podProxyGet(namespace, p.metadata!.name!, VLLM_PORT, '/metrics'), timeoutMs, 'metrics read'));
-        if (!parsed) {
-          errors.push(`${p.metadata!.name}: no vLLM request metrics`);
-          continue;
-        }
-        requests += parsed.requests;
-        busy ||= parsed.busy;
-      } catch (e) {
-        errors.push(`${p.metadata!.name}: ${asFerryError(e).message}`);
-      }
-    }
-    // Partial reads would make the sum jump: only a full read counts.
-    return errors.length ? { error: errors.join('; ').slice(0, 500) } : { requests, busy };
-  } catch (e) {
-    return { error: asFerryError(e).message.slice(0, 500) };
-  }
-}
-
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Deploying to a cluster teardown touched
-
-export type CapacityCheck =
-  | { ok: true; restored: RestoredPool[]; pending: string[] }
-  | { ok: false; reason: 'CLUSTER_DELETED'; message: string };
-
-export interface RestoredPool {
-  pool: string;
-  /** `resize`: nodeCount nodes; `autoscaling`: the autoscaler minimum back to minNodeCount. */
-  kind: 'resize' | 'autoscaling';
-  nodeCount: number;
-  operation: string;
-}
-
-/**
- * Before a deploy to a GKE cluster: a deleted cluster is refused with a clear reason; node pools
- * teardown scaled to zero come back — to the size or autoscaler minimum remembered in
- * `scaledDownClusters` (a fixed pool at zero with nothing remembered gets `fallbackSize` nodes; an
- * autoscaled one is left to the autoscaler, which grows it for pending pods). Operations are started,
- * not waited for: the rollout's progress deadline is extended for node provisioning instead. GKE
- * runs one operation per cluster at a time, so a pool that meets CLUSTER_CONFLICT is `pending` and
- * stays remembered: the next deploy to the cluster starts it.
- */
-export async function ensureClusterCapacity(
-  cluster: string,
-  directory: ClusterCapacity,
-  memory: ScaledDownPools | null,
-  opts: { fallbackSize?: number; now?: Date; onlyRemembered?: boolean } = {},
-): Promise<CapacityCheck> {
-  const c = await directory.get(cluster);
-  if (!c) {
-    return {
-      ok: false,
-      reason: 'CLUSTER_DELETED',
-      message: `cluster ${cluster} does not exist (deleted, possibly by ferry teardown as idle); recreate it or deploy to another cluster`,
-    };
-  }
-  const remembered = memory ? await memory.getScaledDown(cluster) : undefined;
-  const restored: RestoredPool[] = [];
-  const pending: string[] = [];
-  // The reconciler only goes on with what the record names: a pool whose resize is still running
-  // reads as zero and must not be sent a second, smaller resize.
-  const pools = opts.onlyRemembered ? c.nodePools.filter((p) => remembered?.pools.some((r) => r.name === p.name)) : c.nodePools;
-  // While the cluster is RECONCILING an operation is running (most likely an earlier restore): a pool
-  // it is resizing still reads as zero, so no default size is guessed for it.
-  const steps = restorePlan(pools, remembered, opts.fallbackSize ?? 1).filter((st) => !(c.status === 'RECONCILING' && st.kind === 'resize' && st.source === 'default'));
-  for (const step of steps) {
-    try {
-      const op =
-        step.kind === 'resize'
-          ? await directory.setNodePoolSize(nodePoolName(cluster, step.pool), step.nodeCount)
-          : await directory.setNodePoolAutoscaling(nodePoolName(cluster, step.pool), { minNodeCount: step.minNodeCount, maxNodeCount: step.maxNodeCount });
-      restored.push({ pool: step.pool, kind: step.kind, nodeCount: step.kind === 'resize' ? step.nodeCount : step.minNodeCount, operation: op.name });
-    } catch (e) {
-      if (asFerryError(e).code !== 'CLUSTER_CONFLICT') throw e;
-      pending.push(step.pool);
-    }
-  }
-  if (memory && remembered) {
-    // Keep only what is still to bring back, flagged so the reconciler goes on with it; forget the
-    // cluster once every pool is on its way.
-    const left = remembered.pools.filter((p) => pending.includes(p.name));
-    if (left.length === 0) await memory.clearScaledDown(remembered.cluster);
-    else if (left.length !== remembered.pools.length || remembered.restoreRequestedAt === null) {
-      await memory.saveScaledDown({ ...remembered, pools: left, restoreRequestedAt: remembered.restoreRequestedAt ?? (opts.now ?? new Date()).toISOString() });
-    }
-  } else if (memory && pending.length) {
-    // Nothing remembered (fixed pools at zero get the fallback size): remember what is left to do.
-    await memory.saveScaledDown({
-      schemaVersion: 1,
-      cluster,
-      pools: c.nodePools.filter((p) => pending.includes(p.name)).map((p) => ({ name: p.name, nodeCount: opts.fallbackSize ?? 1, autoscaling: null })),
-      runId: 'deploy',
-      at: (opts.now ?? new Date()).toISOString(),
-      restoreRequestedAt: (opts.now ?? new Date()).toISOString(),
-    });
-  }
-  return { ok: true, restored, pending };
-}
-
-/**
- * Reconciler step: for every cluster a deploy asked back whose pools could not all be started
- * (another GKE operation was running), try the rest again. A cluster that is gone is forgotten.
- */
-export async function continueCapacityRestores(
-  directory: ClusterCapacity,
-  memory: ScaledDownPools,
-  clock: Clock,
-  log: Logger,
-): Promise<{ clusters: number; restored: number; pending: number; failed: number }> {
-  const out = { clusters: 0, restored: 0, pending: 0, failed: 0 };
-  for (const rec of await memory.listRestoring()) {
-    out.clusters++;
-    try {
-      const r = await ensureClusterCapacity(rec.cluster, directory, memory, { now: clock.now(), onlyRemembered: true });
-      if (!r.ok) {
-        await memory.clearScaledDown(rec.cluster);
-        log.warn(`cluster ${rec.cluster} is gone; its node pools are no longer brought back`, { reason: r.reason });
-        continue;
-      }
-      out.restored += r.restored.length;
-      out.pending += r.pending.length;
-      if (r.restored.length) log.info(`node pools of ${rec.cluster} brought back`, { restored: r.restored, pending: r.pending });
-    } catch (e) {
-      out.failed++;
-      log.warn(`could not bring the node pools of ${rec.cluster} back yet`, { error: asFerryError(e) });
-    }
-  }
-  return out;
 }

@@ -552,7 +552,7 @@ export const DeployRequest = z
     /** Ignored when autoscaling is set (the HPA owns the replica count). */
     replicas: z.int().min(0).max(MAX_REPLICAS).default(1),
     /**
-     * Absent: ferry picks the cheapest accelerator that fits the checkpoint (shared/app/serving-plan.ts
+     * Absent: ferry picks the cheapest accelerator that fits the checkpoint (shared/domain/serving-plan.ts
      * resolveAccelerator) before rendering. Present: checked against the same sizing model.
      */
     accelerator: Accelerator.optional(),

@@ -239,7 +239,7 @@ export function render(input: RenderInput): Rendered {
   const accelerator = request.accelerator;
   if (accelerator === undefined) {
     throw new FerryError('ACCELERATOR_UNRESOLVED', 'choose the accelerator before rendering', {
-      hint: 'pass the request through resolveAccelerator (shared/app/serving-plan.ts), which fills in the recommendation',
+      hint: 'pass the request through resolveAccelerator (shared/domain/serving-plan.ts), which fills in the recommendation',
     });
   }
   const tpu = isTpuType(accelerator.type);

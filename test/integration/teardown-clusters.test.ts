@@ -12,7 +12,7 @@ import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown.ts';
 import { HttpClusterDirectory, clusterDirectoryFakeAdmin } from '../../shared/adapters/cluster-directory-http.ts';
-import { ensureClusterCapacity } from '../../shared/app/teardown.ts';
+import { ensureClusterCapacity } from '../../shared/app/cluster-capacity.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE, TeardownRun } from '../../shared/domain/teardown.ts';
 import { runTeardownCli } from '../helpers/teardown-cli.ts';
 

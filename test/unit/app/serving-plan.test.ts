@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { validateCheckpoint } from '../../../shared/app/validate-checkpoint.ts';
 import { localDirObjectStore } from '../../../shared/adapters/local-dir.ts';
-import { budgetOf, familiesFor, isRejection, parseTokenCount, resolveAccelerator, type ResolveResult } from '../../../shared/app/serving-plan.ts';
+import { budgetOf, familiesFor, isRejection, parseTokenCount, resolveAccelerator, type ResolveResult } from '../../../shared/domain/serving-plan.ts';
 import { DeployRequest, type DeployRequestInput } from '../../../shared/domain/deploy-request.ts';
 import { render } from '../../../shared/domain/render.ts';
 import type { CheckpointSummary } from '../../../shared/domain/checkpoint.ts';

@@ -129,7 +129,7 @@ test('unknown keys are rejected at every level', () => {
 });
 
 test('required fields', () => {
-  // The accelerator is optional since sizing: ferry recommends one (shared/app/serving-plan.ts).
+  // The accelerator is optional since sizing: ferry recommends one (shared/domain/serving-plan.ts).
   for (const key of ['apiVersion', 'model', 'version', 'target', 'requestedBy']) {
     const body = base();
     delete body[key];

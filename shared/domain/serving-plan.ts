@@ -21,10 +21,10 @@ import {
   parseImageReference,
   vllmArgValue,
   type AcceleratorFamily,
-} from '../domain/deploy-request.ts';
-import { CheckpointSummary } from '../domain/checkpoint.ts';
-import { isFerryError } from '../domain/errors.ts';
-import { checkFits, fmtGiB, planServing, type PlanRow, type ServingBudget, type ServingPlan } from '../domain/sizing.ts';
+} from './deploy-request.ts';
+import { CheckpointSummary } from './checkpoint.ts';
+import { isFerryError } from './errors.ts';
+import { checkFits, fmtGiB, planServing, type PlanRow, type ServingBudget, type ServingPlan } from './sizing.ts';
 
 export interface ResolvedServing {
   /** The request to render: accelerator filled in (or checked), maybe `--max-model-len` added. */
