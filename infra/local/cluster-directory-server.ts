@@ -1,6 +1,6 @@
 /**
  * The local stack's GKE cluster directory fake, served over loopback HTTP: one FakeClusterDirectory
- * (shared/adapters/cluster-directory-fake.ts) shared by every process of the stack — the functions
+ * (infra/local/cluster-directory-fake.ts) shared by every process of the stack — the functions
  * host, the `ferry` CLI and the tests — through HttpClusterDirectory
  * (shared/adapters/cluster-directory-http.ts). A fake is allowed only where no emulator exists, and
  * none exists for GKE's cluster API. Requests are parsed with zod; a bad one gets 400
@@ -11,7 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import { startLoopbackServer, runAlone, bodyText, type JsonAnswer } from './loopback-server.ts';
 import { z } from 'zod';
-import { FakeClusterDirectory, type FakeClusterDirectoryOptions, type SeedCluster } from '../../shared/adapters/cluster-directory-fake.ts';
+import { FakeClusterDirectory, type FakeClusterDirectoryOptions, type SeedCluster } from './cluster-directory-fake.ts';
 import { NodePoolWire } from '../../shared/adapters/cluster-directory-http.ts';
 import { CLUSTER_DIRECTORY_ERROR_CODES, type ClusterDirectory, type ClusterDirectoryErrorCode } from '../../shared/ports/cluster-directory.ts';
 import { FerryError } from '../../shared/domain/errors.ts';

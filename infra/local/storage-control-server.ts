@@ -1,6 +1,6 @@
 /**
  * The local stack's Storage Control fake, served over loopback HTTP: one FakeStorageControl
- * (shared/adapters/storage-control-fake.ts) shared by every process of the stack — the functions
+ * (infra/local/storage-control-fake.ts) shared by every process of the stack — the functions
  * host, the `ferry` CLI and the tests — through HttpCacheControl (shared/adapters/storage-control-http.ts).
  * A fake is allowed only where no emulator exists, and none exists for Storage Control.
  *
@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { startLoopbackServer, runAlone, bodyText, type JsonAnswer } from './loopback-server.ts';
-import { FakeStorageControl, FAKE_METHODS, type FakeStorageControlOptions, type FakeMethod } from '../../shared/adapters/storage-control-fake.ts';
+import { FakeStorageControl, FAKE_METHODS, type FakeStorageControlOptions, type FakeMethod } from './storage-control-fake.ts';
 import { cacheCodeOf, isCacheErrorCode } from '../../shared/adapters/cache-errors.ts';
 
 export interface StorageControlServer {

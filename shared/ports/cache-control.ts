@@ -12,7 +12,7 @@
  * | CACHE_FORBIDDEN             | PERMISSION_DENIED (7), UNAUTHENTICATED (16) | IAM               |
  * | CACHE_UNAVAILABLE (retryable)| UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL | try later |
  *
- * Adapters: shared/adapters/storage-control.ts (the real API), storage-control-fake.ts (a stateful
+ * Adapters: shared/adapters/storage-control.ts (the real API), infra/local/storage-control-fake.ts (a stateful
  * fake with a clock), storage-control-http.ts (the fake served over loopback by the local stack).
  * The contract suite test/contract/cache-control.contract.ts holds all of them to the same behaviour.
  */

@@ -14,7 +14,7 @@
  * | CLUSTER_UNAVAILABLE (retryable) | UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL | try later |
  *
  * Adapters: shared/adapters/cluster-directory-gke.ts (`@google-cloud/container` ClusterManagerClient),
- * shared/adapters/cluster-directory-fake.ts (stateful, clock-driven; there is no GKE emulator), and
+ * infra/local/cluster-directory-fake.ts (stateful, clock-driven; there is no GKE emulator), and
  * shared/adapters/cluster-directory-http.ts (that fake as the local stack serves it). All are held
  * to test/contract/cluster-directory.contract.ts; cluster-directory-wiring.ts picks one from config.
  */

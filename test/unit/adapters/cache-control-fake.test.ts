@@ -5,7 +5,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeStorageControl } from '../../../shared/adapters/storage-control-fake.ts';
+import { FakeStorageControl } from '../../../infra/local/storage-control-fake.ts';
 import { HttpCacheControl, storageControlFakeAdmin } from '../../../shared/adapters/storage-control-http.ts';
 import { startStorageControlServer, type StorageControlServer } from '../../../infra/local/storage-control-server.ts';
 import { cacheCodeOf } from '../../../shared/ports/cache-control.ts';

@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory-fake.ts';
+import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
 import { HttpClusterDirectory, clusterDirectoryFakeAdmin } from '../../../shared/adapters/cluster-directory-http.ts';
 import { startClusterDirectoryServer, type ClusterDirectoryServer } from '../../../infra/local/cluster-directory-server.ts';
 import type { ClusterDirectory } from '../../../shared/ports/cluster-directory.ts';

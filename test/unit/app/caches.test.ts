@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeStorageControl } from '../../../shared/adapters/storage-control-fake.ts';
+import { FakeStorageControl } from '../../../infra/local/storage-control-fake.ts';
 import { ensureCaches, advanceCaches, planRolloutCaches, type CacheDeps } from '../../../shared/app/caches.ts';
 import { bucketLocation, recordCacheEvent, type CacheRecord, type CacheUse, type RolloutCachePlan } from '../../../shared/domain/cache.ts';
 import { DeployRequest } from '../../../shared/domain/deploy-request.ts';

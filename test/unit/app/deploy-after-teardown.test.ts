@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleDeployRequest, type RolloutDeps } from '../../../shared/app/rollouts.ts';
-import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory-fake.ts';
+import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import type { RejectedRequest, RolloutState } from '../../../shared/ports/rollout-state.ts';
 import type { CheckpointState } from '../../../shared/ports/checkpoint-state.ts';

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FakeStorageControl } from '../../../shared/adapters/storage-control-fake.ts';
-import { FakeClusterDirectory } from '../../../shared/adapters/cluster-directory-fake.ts';
+import { FakeStorageControl } from '../../../infra/local/storage-control-fake.ts';
+import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
 import { runTeardown, type TeardownDeps } from '../../../shared/app/teardown.ts';
 import { recordTargetActivity } from '../../../shared/app/target-activity.ts';
 import { ensureClusterCapacity, continueCapacityRestores } from '../../../shared/app/cluster-capacity.ts';

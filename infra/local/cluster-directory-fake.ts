@@ -16,11 +16,11 @@
  * Test hooks beyond the port: `seed` (add or replace a cluster), `setLabels`, `failNext`, `calls`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Clock } from '../ports/clock.ts';
-import { systemClock } from '../ports/clock.ts';
-import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, ManagedCluster } from '../ports/cluster-directory.ts';
-import type { InventoryNodePool } from '../domain/teardown.ts';
-import { FerryError } from '../domain/errors.ts';
+import type { Clock } from '../../shared/ports/clock.ts';
+import { systemClock } from '../../shared/ports/clock.ts';
+import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, ManagedCluster } from '../../shared/ports/cluster-directory.ts';
+import type { InventoryNodePool } from '../../shared/domain/teardown.ts';
+import { FerryError } from '../../shared/domain/errors.ts';
 
 export interface FakeClusterDirectoryOptions {
   clock?: Clock;

@@ -21,16 +21,16 @@
  * Test hooks beyond the port: `setOptions`, `reset`, `stats`, `failNext`.
  */
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../ports/clock.ts';
-import { systemClock } from '../ports/clock.ts';
-import type { CacheControl, CacheOperation, CacheSettings, CacheErrorCode } from '../ports/cache-control.ts';
+import type { Clock } from '../../shared/ports/clock.ts';
+import { systemClock } from '../../shared/ports/clock.ts';
+import type { CacheControl, CacheOperation, CacheSettings, CacheErrorCode } from '../../shared/ports/cache-control.ts';
 import {
   bucketLocation, cacheResourceName, normalizeCacheState, zoneInBucketLocation,
   DEFAULT_ADMISSION_POLICY, DEFAULT_CACHE_TTL_SECONDS, DISABLED_GRACE_SECONDS,
   type BucketLocation, type LiveCache,
-} from '../domain/cache.ts';
-import { CACHE_ADMISSION_POLICIES, ZONE_RE } from '../domain/deploy-request.ts';
-import { cacheError } from './cache-errors.ts';
+} from '../../shared/domain/cache.ts';
+import { CACHE_ADMISSION_POLICIES, ZONE_RE } from '../../shared/domain/deploy-request.ts';
+import { cacheError } from '../../shared/adapters/cache-errors.ts';
 
 export interface FakeStorageControlOptions {
   clock?: Clock;
