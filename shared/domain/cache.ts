@@ -3,8 +3,9 @@
  * (and which one it pins its pods to), what to do with one zone's cache given what the API shows,
  * and the Firestore record `caches/{bucket}~{zone}` that tracks a cache and who relies on it.
  *
- * Zone ↔ bucket location (FACTS §2: "a regional bucket allows only that region's zones; a dual- or
- * multi-region bucket allows zones in its regions"). The table used:
+ * Zone ↔ bucket location (cloud.google.com/storage/docs/anywhere-cache: "the cache must be created in
+ * a zone within the location of your bucket"; the dual- and multi-region rows are ferry's reading of
+ * that sentence, not an upstream list: see docs/UPSTREAM.md). The table used:
  *
  * | bucket location                         | regions whose zones may hold a cache            |
  * |-----------------------------------------|--------------------------------------------------|
