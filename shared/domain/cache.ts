@@ -23,7 +23,8 @@
  * still be refused by the API (INVALID_ARGUMENT), which ferry records as a failed cache and the
  * rollout goes on without it, with a warning.
  *
- * Cache states are compared case-insensitively (the proto says `running`, the JSON docs `RUNNING`):
+ * Cache states are compared case-insensitively (storage_control.proto in @google-cloud/storage-control
+ * 0.8.2 documents `RUNNING, CREATING, DISABLED and PAUSED`; either case is accepted):
  * everything here is lowercase.
  */
 import { z } from 'zod';
