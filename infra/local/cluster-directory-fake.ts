@@ -2,7 +2,8 @@
  * A stateful fake of the GKE cluster directory (there is no GKE emulator), behind the same
  * ClusterDirectory port as the real adapter and held to test/contract/cluster-directory.contract.ts.
  * Time comes from a Clock, evaluated at each call, so tests move a manual clock instead of sleeping.
- * As GKE does (FACTS §5):
+ * As GKE does (google.container.v1 in @google-cloud/container build/protos/google/container/v1/
+ * cluster_service.proto: `Operation`, `Cluster.Status`; docs/UPSTREAM.md):
  *
  * - setNodePoolSize / setNodePoolAutoscaling / deleteCluster return an Operation that is PENDING for
  *   `pendingMs`, RUNNING until `durationMs`, then DONE; the change lands when it is DONE. Meanwhile

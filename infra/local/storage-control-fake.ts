@@ -3,7 +3,8 @@
  * behind the same CacheControl port as the real adapter and held to the same contract suite
  * (test/contract/cache-control.contract.ts). Time comes from a Clock and is evaluated lazily at each
  * call, so tests can move a manual clock instead of sleeping. What it does, as the service does
- * (FACTS §2):
+ * (storage_control.proto `AnywhereCache`, `DisableAnywhereCache` in @google-cloud/storage-control;
+ * cloud.google.com/storage/docs/anywhere-cache):
  *
  * - create → a long-running operation; the cache is CREATING, then RUNNING once `createDelayMs` has
  *   passed (the operation is then done with the cache as its result). A second create in the same

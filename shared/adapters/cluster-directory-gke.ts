@@ -1,5 +1,6 @@
 /**
- * ClusterDirectory on GKE (`@google-cloud/container` v1 ClusterManagerClient, FACTS §5). Resize
+ * ClusterDirectory on GKE (`@google-cloud/container` v1 ClusterManagerClient; the API is its
+ * build/protos/google/container/v1/cluster_service.proto, see docs/UPSTREAM.md "GKE"). Resize
  * and delete return a GKE Operation (not an LRO): `getOperation` polls it by its full name
  * `projects/P/locations/L/operations/OP`. Enums come as strings or numbers: both are mapped.
  *

@@ -15,7 +15,7 @@ import type { ClusterProvider } from '../ports/cluster.ts';
 import type { ZoneDirectory } from '../ports/zones.ts';
 
 const FAILURE_DOMAIN_ZONE = 'failure-domain.beta.kubernetes.io/zone';
-/** TPU nodes carry their type in this label instead of ACCELERATOR_NODE_LABEL (FACTS §3). */
+/** TPU nodes carry their type in this label instead of ACCELERATOR_NODE_LABEL (cloud.google.com/kubernetes-engine/docs/concepts/plan-tpus). */
 const TPU_NODE_LABEL = 'cloud.google.com/gke-tpu-accelerator';
 /** TPU node pools have no `accelerators` config: their machine type family says what they are. */
 const TPU_MACHINE_PREFIX: Readonly<Record<string, string>> = { 'tpu-v5-lite-podslice': 'ct5lp-', 'tpu-v6e-slice': 'ct6e-' };

@@ -1,6 +1,7 @@
 /**
  * CacheControl over the real Storage Control API (`@google-cloud/storage-control` v2,
- * `StorageControlClient`, gRPC; FACTS §2). Resource names use the project `_` (the bucket names
+ * `StorageControlClient`, gRPC; the API is its build/protos/google/storage/control/v2/
+ * storage_control.proto). Resource names use the project `_` (the bucket names
  * the project), the cache id is the zone. Create and update return their long-running operation
  * without waiting for it (a function must not block on a cache creation); the reconciler polls it
  * with `getOperation` (checkCreate/UpdateAnywhereCacheProgress, which decode the result).

@@ -3,8 +3,9 @@
  * (and which one it pins its pods to), what to do with one zone's cache given what the API shows,
  * and the Firestore record `caches/{bucket}~{zone}` that tracks a cache and who relies on it.
  *
- * Zone ↔ bucket location (FACTS §2: "a regional bucket allows only that region's zones; a dual- or
- * multi-region bucket allows zones in its regions"). The table used:
+ * Zone ↔ bucket location (cloud.google.com/storage/docs/anywhere-cache: "the cache must be created in
+ * a zone within the location of your bucket"; the dual- and multi-region rows are ferry's reading of
+ * that sentence, not an upstream list: see docs/UPSTREAM.md). The table used:
  *
  * | bucket location                         | regions whose zones may hold a cache            |
  * |-----------------------------------------|--------------------------------------------------|
@@ -22,7 +23,8 @@
  * still be refused by the API (INVALID_ARGUMENT), which ferry records as a failed cache and the
  * rollout goes on without it, with a warning.
  *
- * Cache states are compared case-insensitively (the proto says `running`, the JSON docs `RUNNING`):
+ * Cache states are compared case-insensitively (storage_control.proto in @google-cloud/storage-control
+ * 0.8.2 documents `RUNNING, CREATING, DISABLED and PAUSED`; either case is accepted):
  * everything here is lowercase.
  */
 import { z } from 'zod';

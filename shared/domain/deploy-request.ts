@@ -137,7 +137,7 @@ export const GPU_ACCELERATOR_TYPES = [
  * Only single-host slices: vLLM on GKE TPUs serves from one host (multi-host is not supported, see
  * the GKE "Serve an LLM using TPU Trillium on GKE with vLLM" tutorial). They need the `vllm/vllm-tpu`
  * image, `google.com/tpu` resources, a topology selector, and Run:ai + GCS only from TPU vLLM 0.18.0;
- * the streamer's `distributed` mode is CUDA/ROCm only (FACTS §3).
+ * the streamer's `distributed` mode is CUDA/ROCm only (docs.vllm.ai/en/stable/models/extensions/runai_model_streamer/).
  */
 export const TPU_ACCELERATOR_TYPES = ['tpu-v5-lite-podslice', 'tpu-v6e-slice'] as const;
 export const ACCELERATOR_TYPES = [...GPU_ACCELERATOR_TYPES, ...TPU_ACCELERATOR_TYPES] as const;
@@ -290,7 +290,7 @@ export function parseImageReference(ref: string): ImageReference | null {
   };
 }
 
-/** vLLM needed for built-in GCS auth in the Run:ai streamer (FACTS §3). */
+/** vLLM needed for built-in GCS auth in the Run:ai streamer (cloud.google.com/kubernetes-engine/docs/how-to/persistent-volumes/run-ai-model-streamer). */
 export const MIN_VLLM_VERSION = [0, 11, 1] as const;
 
 /**
@@ -304,7 +304,7 @@ export function parseVllmTag(tag: string): { parts: number[]; prerelease: boolea
   return { parts, prerelease: m[5] !== undefined };
 }
 
-/** TPU vLLM needed for the Run:ai streamer with GCS on TPUs (FACTS §3, discuss.google.dev/t/374835). */
+/** TPU vLLM needed for the Run:ai streamer with GCS on TPUs (discuss.google.dev/t/374835). */
 export const MIN_TPU_VLLM_VERSION = [0, 18, 0] as const;
 
 /**

@@ -53,7 +53,8 @@ export type { KubeObject, KubeObjectRef } from './serving-profile.ts';
 /** Default server image: pinned, ≥ v0.11.1 (built-in GCS auth for the Run:ai streamer). */
 export const DEFAULT_IMAGE = 'vllm/vllm-openai:v0.11.2';
 /**
- * Default server image on TPUs: the first TPU vLLM whose Run:ai streamer reads GCS (0.18.0, FACTS §3).
+ * Default server image on TPUs: the first TPU vLLM whose Run:ai streamer reads GCS (0.18.0,
+ * discuss.google.dev/t/374835; vllm-project/tpu-inference@v0.18.0 pins runai-model-streamer 0.15.4).
  * ⚠ the tag is assumed to follow vllm-openai's `vX.Y.Z` naming; check Docker Hub vllm/vllm-tpu.
  */
 export const DEFAULT_TPU_IMAGE = 'vllm/vllm-tpu:v0.18.0';

@@ -19,7 +19,7 @@
  * there is a previous good rollout to go back to.
  *
  * Success and failure of a Deployment are decided exactly as `kubectl rollout status` does
- * (FACTS §4), plus early failure when a pod of the new template is crash-looping or cannot pull its
+ * (kubectl pkg/polymorphichelpers/rollout_status.go), plus early failure when a pod of the new template is crash-looping or cannot pull its
  * image. The reconciler calls `nextStep(rollout, observation, now)` as often as it likes; it returns
  * the new rollout and the actions to carry out. A step is idempotent: feeding the same observation
  * again (to the input or to the output) adds no history and asks for nothing new.

@@ -77,7 +77,7 @@ export const SLACK_CHANNEL_ID_RE = /^[CGD][A-Z0-9]{2,30}$/;
 export const SlackUserId = z.string().regex(SLACK_USER_ID_RE, 'Slack user ids look like U0123ABCD (or W… on Enterprise Grid)');
 export const SlackChannelId = z.string().regex(SLACK_CHANNEL_ID_RE, 'Slack channel ids look like C0123ABCD (G… private, D… direct message)');
 
-/** The fields ferry reads from a slash command (FACTS §6); others Slack sends are ignored. */
+/** The fields ferry reads from a slash command (docs.slack.dev/tools/bolt-js/reference/interfaces/SlashCommand); others are ignored. */
 export const SlashCommandPayload = z.object({
   command: z.string().regex(/^\/[a-z0-9_-]{1,31}$/i, 'command must look like /ferry'),
   text: z.string().max(4000).default(''),

@@ -1,5 +1,5 @@
 /**
- * Cloud Storage Anywhere Cache control (the Storage Control API's AnywhereCache methods, FACTS §2),
+ * Cloud Storage Anywhere Cache control (the Storage Control API's AnywhereCache methods: storage_control.proto),
  * as ferry needs it. Mirrors the API: create and update start long-running operations; resume,
  * pause and disable answer at once. Errors are FerryErrors with the API's meaning in the code:
  *

@@ -1,5 +1,5 @@
 /**
- * The GKE clusters ferry may tear down or bring back (FACTS §5): list them with their labels, label
+ * The GKE clusters ferry may tear down or bring back (google.container.v1.ClusterManager): list them with their labels, label
  * fingerprint, status and node pools; resize a node pool; delete a cluster. GKE answers resize and
  * delete with its own Operation (not an LRO): poll `getOperation` until DONE and check `error`.
  *

@@ -102,7 +102,7 @@ async function apply(d: V1Deployment): Promise<V1Deployment> {
   );
 }
 
-/** kubectl rollout status's verdict (FACTS §4): 'done', 'failed' or undefined (still going). */
+/** kubectl rollout status's verdict (kubectl pkg/polymorphichelpers/rollout_status.go): 'done', 'failed' or undefined (still going). */
 function rolloutVerdict(d: V1Deployment): 'done' | 'failed' | undefined {
   const s = d.status ?? {};
   if ((d.metadata?.generation ?? 0) > (s.observedGeneration ?? 0)) return undefined;
