@@ -6,11 +6,12 @@
  */
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { Logger } from '../shared/ports/logger.ts';
-import { jsonLogger } from '../shared/adapters/logging.ts';
+import { jsonLogger, parseLogLevel } from '../shared/adapters/logging.ts';
+import { logLevelName } from './env.ts';
 import { asFerryError } from '../shared/domain/errors.ts';
 
 let rootLogger: Logger | undefined;
-export const logger = (): Logger => (rootLogger ??= jsonLogger({ fields: { service: 'ferry' } }));
+export const logger = (): Logger => (rootLogger ??= jsonLogger({ level: parseLogLevel(logLevelName()), fields: { service: 'ferry' } }));
 
 /** Memoises an async builder; a failed build is retried on the next call, not cached. */
 export function lazy<T>(build: () => Promise<T>): () => Promise<T> {

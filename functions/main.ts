@@ -6,6 +6,7 @@
  * exactly as ./index.ts does. BENCHMARKS.md has the measured difference.
  */
 import type { FunctionName } from './manifest.ts';
+import { functionTarget } from './env.ts';
 
 const LOADERS = {
   onCheckpointUpload: () => import('./onCheckpointUpload.ts'),
@@ -17,6 +18,6 @@ const LOADERS = {
   teardownIdle: () => import('./teardownIdle.ts'),
 } as const satisfies Record<FunctionName, () => Promise<unknown>>;
 
-const target = process.env['FUNCTION_TARGET'];
+const target = functionTarget();
 if (target !== undefined && Object.hasOwn(LOADERS, target)) await LOADERS[target as FunctionName]();
 else await import('./index.ts');

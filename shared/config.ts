@@ -109,6 +109,35 @@ export const TeardownConfig = z.object({
   FERRY_TEARDOWN_SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be a Slack incoming webhook URL' }).optional(),
 });
 
+/**
+ * Every setting a Cloud Function reads, in one object, parsed once per process at cold start
+ * (functions/settings.ts). The Slack signing secret is only required by the function that verifies
+ * Slack requests, which asks for it with `requireSetting`.
+ */
+export const Settings = BaseConfig.extend(StorageConfig.shape)
+  .extend(DeployConfig.shape)
+  .extend(CacheConfig.shape)
+  .extend(TeardownConfig.shape)
+  .extend(SlackConfig.shape)
+  .extend({
+    FERRY_SLACK_SIGNING_SECRET: SlackConfig.shape.FERRY_SLACK_SIGNING_SECRET.optional(),
+    /** The local stack's Storage emulator (host:port or URL); unset: Cloud Storage. */
+    STORAGE_EMULATOR_HOST: z.string().min(1).optional(),
+  });
+export type Settings = z.infer<typeof Settings>;
+
+/** A setting that only some functions need, required where it is read: a missing one names itself. */
+export function requireSetting<K extends keyof Settings>(settings: Settings, name: K): NonNullable<Settings[K]> {
+  const v = settings[name];
+  if (v === undefined || v === null) {
+    throw new FerryError('CONFIG_INVALID', `invalid configuration: ${String(name)} is not set`, {
+      hint: 'Set the named environment variable (locally: run `npm start`, which writes .ferry/local.env).',
+      details: { problems: [`${String(name)} is not set`] },
+    });
+  }
+  return v as NonNullable<Settings[K]>;
+}
+
 /** Parses `env` against `schema`, throwing a FerryError('CONFIG_INVALID') that names each variable. */
 export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const r = schema.safeParse(env);

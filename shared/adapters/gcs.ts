@@ -13,7 +13,7 @@ import type { ObjectInfo, ObjectStore, ReadStats } from '../ports/object-store.t
 export interface GcsObjectStoreOptions {
   /** A ready client (tests, shared clients). When absent one is built from `env`. */
   storage?: Storage;
-  /** Environment to read STORAGE_EMULATOR_HOST / GOOGLE_CLOUD_PROJECT from (default process.env). */
+  /** Settings to read STORAGE_EMULATOR_HOST / GOOGLE_CLOUD_PROJECT from (none: Cloud Storage, the SDK's project). */
   env?: Record<string, string | undefined>;
   /** SDK retry policy (e.g. `{maxRetries: 1}` for an interactive CLI); `maxRetries` also bounds read retries. */
   retryOptions?: StorageOptions['retryOptions'];
@@ -21,8 +21,11 @@ export interface GcsObjectStoreOptions {
   fetch?: typeof fetch;
 }
 
-/** Builds a Storage client; with STORAGE_EMULATOR_HOST it talks to the emulator without credentials. */
-export function storageClient(env: Record<string, string | undefined> = process.env, retryOptions?: StorageOptions['retryOptions']): Storage {
+/**
+ * Builds a Storage client from the caller's settings (the functions' Settings, the CLI's merged env);
+ * with STORAGE_EMULATOR_HOST it talks to the emulator without credentials.
+ */
+export function storageClient(env: Record<string, string | undefined>, retryOptions?: StorageOptions['retryOptions']): Storage {
   const emulator = env['STORAGE_EMULATOR_HOST'];
   const projectId = env['GOOGLE_CLOUD_PROJECT'] ?? env['GCLOUD_PROJECT'];
   const options: StorageOptions = {
@@ -45,7 +48,7 @@ export function storageClient(env: Record<string, string | undefined> = process.
 }
 
 export function gcsObjectStore(bucketName: string, opts: GcsObjectStoreOptions = {}): ObjectStore {
-  const storage = opts.storage ?? storageClient(opts.env ?? process.env, opts.retryOptions);
+  const storage = opts.storage ?? storageClient(opts.env ?? {}, opts.retryOptions);
   const bucket = storage.bucket(bucketName);
   const counters: ReadStats = { requests: 0, bytesRead: 0 };
   // Reads go through fetch with the client's endpoint and credentials: the SDK's stream download

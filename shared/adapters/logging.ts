@@ -1,11 +1,11 @@
 import type { LogFields, Logger } from '../ports/logger.ts';
 import { isFerryError } from '../domain/errors.ts';
 
-type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 const ORDER: Record<Severity, number> = { DEBUG: 0, INFO: 1, WARNING: 2, ERROR: 3 };
 
 export interface JsonLoggerOptions {
-  /** Minimum severity written (env FERRY_LOG_LEVEL: debug|info|warning|error). */
+  /** Minimum severity written (default INFO; the functions take it from FERRY_LOG_LEVEL). */
   level?: Severity;
   /** Where lines go; defaults to stdout (Cloud Logging reads JSON lines from it as is). */
   write?: (line: string) => void;
@@ -19,14 +19,18 @@ function serialise(value: unknown): unknown {
   return value;
 }
 
+/** FERRY_LOG_LEVEL's spelling (debug|info|warn|warning|error, any case) → a severity; unset or unknown: INFO. */
+export function parseLogLevel(name: string | undefined): Severity {
+  const v = (name ?? '').toUpperCase();
+  return v === 'WARN' ? 'WARNING' : v in ORDER ? (v as Severity) : 'INFO';
+}
+
 /**
  * One JSON object per line with `severity`, `message`, `time` and correlation fields: the format
  * Cloud Logging parses into structured entries (jsonPayload) without an agent or SDK.
  */
 export function jsonLogger(opts: JsonLoggerOptions = {}): Logger {
-  const envLevel = (process.env['FERRY_LOG_LEVEL'] ?? '').toUpperCase();
-  const level: Severity =
-    opts.level ?? (envLevel === 'WARN' ? 'WARNING' : envLevel in ORDER ? (envLevel as Severity) : 'INFO');
+  const level: Severity = opts.level ?? 'INFO';
   const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'));
   const base = opts.fields ?? {};
   const emit = (severity: Severity, message: string, fields?: LogFields) => {

@@ -26,16 +26,9 @@ after(() => server.close());
 
 const ENV = { GOOGLE_CLOUD_PROJECT: 'demo-ferry', FERRY_TEARDOWN_CLUSTERS: 'off', FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: '1' };
 async function wiringWith(env: Record<string, string | undefined>) {
-  const saved = { ...process.env };
-  Object.assign(process.env, ENV, env);
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-  try {
-    const { teardownDeps } = await import('../../../functions/wiring.ts');
-    return teardownDeps();
-  } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
+  const { teardownDeps } = await import('../../../functions/wiring.ts');
+  const { parseConfig, Settings } = await import('../../../shared/config.ts');
+  return teardownDeps(parseConfig(Settings, { ...ENV, ...env }));
 }
 
 const run: TeardownRun = {

@@ -132,7 +132,7 @@ function functionFile(name: string): string {
 interface CodeUse {
   /** The function's file plus the wiring it calls: which clients it builds, which config it parses. */
   code: string;
-  schemas: Array<{ name: string; pick?: string[] }>;
+  schemas: Array<{ name: string; pick?: string[]; required?: string[] }>;
   /** Env vars naming the topics its use cases publish to (deps.config.<x>Topic ← FERRY_*_TOPIC). */
   publishEnvs: string[];
 }
@@ -142,10 +142,11 @@ function codeUse(name: string): CodeUse {
   if (cached) return cached;
   const file = functionFile(name);
   const code = `${file}\n${closure(file, WIRING)}`;
-  const schemas = [...code.matchAll(/parseConfig\(\s*(\w+)(?:\.pick\(\s*\{([^}]*)\}\s*\))?/g)].map((m) => ({
-    name: m[1]!,
-    ...(m[2] ? { pick: [...m[2].matchAll(/(\w+)\s*:/g)].map((k) => k[1]!) } : {}),
-  }));
+  // The wiring reads its Settings as `s.<VAR>` (functions/settings.ts parses them once); a setting
+  // only some functions need is asked for with requireSetting(s, '<VAR>').
+  const read = [...new Set([...code.matchAll(/\bs\.([A-Z][A-Z0-9_]+)\b/g)].map((m) => m[1]!))];
+  const required = [...new Set([...code.matchAll(/requireSetting\(\s*s\s*,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!))];
+  const schemas = read.length || required.length ? [{ name: 'Settings', pick: [...new Set([...read, ...required])], required }] : [];
   // The use cases the function calls (and what they call) publish to deps.config.<field>; the wiring
   // sets <field> from an env var. A client that is built but never published with needs no role.
   const app = closure(file, APP);
@@ -411,14 +412,14 @@ describe('functions ↔ functions/manifest.ts', () => {
 
       test('every env var its config requires is set; set values pass the schema; nothing unknown is set', () => {
         const use = codeUse(fn.name);
-        assert.ok(use.schemas.length > 0, `the code of ${fn.name} parses its config with parseConfig(<schema>)`);
+        assert.ok(use.schemas.length > 0, `the wiring of ${fn.name} reads its Settings (s.<VAR>)`);
         const set = new Set([...Object.keys(env), ...secretEnvOf(f).map((s) => String(s['key']))]);
-        for (const { name, pick } of use.schemas) {
+        for (const { name, pick, required: asked } of use.schemas) {
           const schema = SCHEMAS.get(name);
           assert.ok(schema, `shared/config.ts exports the zod object ${name}`);
           for (const key of pick ?? Object.keys(schema.shape)) {
             const field = schema.shape[key]!;
-            const required = !field.safeParse(undefined).success;
+            const required = !field.safeParse(undefined).success || !!asked?.includes(key);
             if (required) assert.ok(set.has(key), `${key} (required by ${name}) is set for ${fn.name}`);
             if (key in env) {
               for (const source of ['defaults', 'example'] as const) {
