@@ -140,7 +140,7 @@ export const CACHE_ERRORS = {
   },
   CACHE_INVALID_ARGUMENT: {
     meaning: 'The Storage Control API refused the cache settings.',
-    hint: "A cache must be in a zone inside the bucket's location, with a TTL of 1 h – 7 d in whole seconds.",
+    hint: "Put the cache in a zone inside the bucket's location, with a TTL of 1 h – 7 d in whole seconds.",
   },
   CACHE_FAILED_PRECONDITION: {
     meaning: 'The cache is in a state that does not allow the change (e.g. being created, or disabled).',
