@@ -4,16 +4,10 @@ import { cacheCodeOf, isCacheErrorCode, type CacheErrorCode } from '../ports/cac
 
 export { cacheCodeOf, isCacheErrorCode };
 
-const HINTS: Partial<Record<CacheErrorCode, string>> = {
-  CACHE_FORBIDDEN: "Grant ferry's service account roles/storage.admin on the bucket (storage.anywhereCaches.* permissions).",
-  CACHE_INVALID_ARGUMENT: 'A cache must be in a zone inside the bucket\'s location, with a TTL of 1 h – 7 d in whole seconds.',
-};
-
+/** The hint is the catalogue's (domain/reasons/errors.ts CACHE_ERRORS). */
 export function cacheError(code: CacheErrorCode, message: string, cause?: unknown): FerryError {
-  const hint = HINTS[code];
   return new FerryError(code, message, {
     retryable: code === 'CACHE_UNAVAILABLE',
-    ...(hint ? { hint } : {}),
     ...(cause !== undefined ? { cause } : {}),
   });
 }

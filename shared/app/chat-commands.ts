@@ -15,6 +15,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseDeployRequest, isLatest, targetKey } from '../domain/deploy-request.ts';
 import { RolloutPhase, RolloutReason, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
+import type { ChatOutcomeCode } from '../domain/reasons/chat.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
 import { verifySlackRequest, parseSlashCommandForm, checkResponseUrl, isSslCheck, type SlackSignedRequest } from '../domain/slack.ts';
 import {
@@ -256,8 +257,8 @@ export async function handleChatCommand(data: Uint8Array, deps: ChatWorkerDeps):
 
 async function run(rec: ChatCommandRecord, deps: ChatWorkerDeps, log: Logger): Promise<WorkResult> {
   const cmd = rec.command;
-  const done = (code: string, message: ChatMessage, key = 'result'): WorkResult => ({ status: 'done', outcome: { code, message: message.text }, post: { key, message } });
-  const failed = (code: string, message: ChatMessage, key = 'result'): WorkResult => ({ status: 'failed', outcome: { code, message: message.text }, post: { key, message } });
+  const done = (code: ChatOutcomeCode, message: ChatMessage, key = 'result'): WorkResult => ({ status: 'done', outcome: { code, message: message.text }, post: { key, message } });
+  const failed = (code: ChatOutcomeCode, message: ChatMessage, key = 'result'): WorkResult => ({ status: 'failed', outcome: { code, message: message.text }, post: { key, message } });
   switch (cmd.kind) {
     case 'help':
       return done('HELP', helpMessage(rec.slashCommand));

@@ -5,6 +5,7 @@
  * is recorded with its code and never stops the steps after it. The next tick tries again.
  */
 import { asFerryError } from '../domain/errors.ts';
+import type { FerryErrorCode } from '../domain/reasons/errors.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';
 import { advanceAll, type RolloutDeps } from './rollouts.ts';
@@ -26,7 +27,7 @@ export interface TickStep {
 
 export type StepOutcome =
   | { step: TickStepName; ok: true; result: Record<string, number> | null }
-  | { step: TickStepName; ok: false; code: string; message: string };
+  | { step: TickStepName; ok: false; code: FerryErrorCode; message: string };
 
 export interface TickReport {
   steps: StepOutcome[];

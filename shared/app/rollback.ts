@@ -6,6 +6,7 @@
 import { targetKey, type DeployRequest, type Target } from '../domain/deploy-request.ts';
 import type { Rollout, TargetState } from '../domain/rollout.ts';
 import type { RolloutState } from '../ports/rollout-state.ts';
+import type { RollbackRefusal } from '../domain/reasons/rollout.ts';
 
 export type PreviousGood =
   | {
@@ -17,7 +18,7 @@ export type PreviousGood =
       /** The previous rollout's request at its resolved version, without its idempotency key and requester (the caller sets both). */
       request: Omit<DeployRequest, 'idempotencyKey' | 'requestedBy'>;
     }
-  | { ok: false; reason: 'NO_GOOD_ROLLOUT' | 'NO_EARLIER_GOOD_VERSION'; message: string };
+  | { ok: false; reason: RollbackRefusal; message: string };
 
 export async function previousGoodRequest(rollouts: Pick<RolloutState, 'getTarget' | 'listRollouts'>, target: Target): Promise<PreviousGood> {
   const key = targetKey(target);

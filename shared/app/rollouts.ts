@@ -11,6 +11,7 @@ import { render, objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type Rend
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, nextStep, isTerminalPhase, type Rollout, type Action, type Observation } from '../domain/rollout.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
+import type { DeployRefusal, DeployRejectReason } from '../domain/reasons/deploy.ts';
 import type { VersionDoc } from '../domain/version.ts';
 import type { CheckpointState } from '../ports/checkpoint-state.ts';
 import type { RolloutState } from '../ports/rollout-state.ts';
@@ -55,7 +56,7 @@ export interface DeployMessage {
 }
 
 export type DeployOutcome =
-  | { outcome: 'rejected'; reason: string; message: string }
+  | { outcome: 'rejected'; reason: DeployRejectReason; message: string }
   | { outcome: 'duplicate'; by: string; rolloutId: string | null }
   | { outcome: 'admitted'; rolloutId: string; decision: 'start' | 'queued'; phase: string };
 
@@ -78,7 +79,7 @@ function peekModel(data: Uint8Array): string | null {
 export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps): Promise<DeployOutcome> {
   const log = deps.logger.child({ messageId: msg.messageId });
   const now = deps.clock.now();
-  const reject = async (reason: string, message: string, issues: Array<{ path: string; message: string }> = [], source = 'unknown'): Promise<DeployOutcome> => {
+  const reject = async (reason: DeployRejectReason, message: string, issues: Array<{ path: string; message: string }> = [], source = 'unknown'): Promise<DeployOutcome> => {
     await deps.rollouts.recordRejected({ messageId: msg.messageId, reason, message, issues, source, receivedAt: now.toISOString(), model: peekModel(msg.data) });
     log.warn(`deploy request rejected: ${message}`, { reason, issues });
     await publishResult(deps, { kind: 'rejected', messageId: msg.messageId, reason, message, issues }, log);
@@ -200,7 +201,7 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
 async function resolveVersion(
   request: DeployRequest,
   versions: CheckpointState,
-): Promise<{ doc: VersionDoc } | { reason: string; message: string }> {
+): Promise<{ doc: VersionDoc } | { reason: DeployRefusal; message: string }> {
   if (isLatest(request)) {
     const doc = await versions.latestValidVersion(request.model);
     if (doc) return { doc };

@@ -10,6 +10,7 @@ import { asFerryError } from '../domain/errors.ts';
 import { runTeardown, type TeardownDeps, type TeardownOptions } from './teardown.ts';
 import { postToCommand } from './chat-commands.ts';
 import type { Chat, ChatCommandStore } from '../ports/chat.ts';
+import type { TickRefusal } from '../domain/reasons/teardown.ts';
 
 export interface TeardownTickDeps {
   teardown: TeardownDeps;
@@ -19,7 +20,7 @@ export interface TeardownTickDeps {
 }
 
 export type TickOutcome =
-  | { outcome: 'refused'; reason: 'TICK_INVALID' | 'CHAT_NOT_CONFIGURED' | 'CHAT_COMMAND_UNKNOWN'; message: string }
+  | { outcome: 'refused'; reason: TickRefusal; message: string }
   | { outcome: 'ran'; runId: string; dryRun: boolean; summary: TeardownRun['summary']; posted?: boolean }
   | { outcome: 'failed'; code: string; posted: boolean };
 

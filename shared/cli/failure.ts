@@ -4,9 +4,10 @@
  * the background) are recognised by their well-known messages and given a code and a hint.
  */
 import { isFerryError } from '../domain/errors.ts';
+import type { CliErrorCode } from '../domain/reasons/cli.ts';
 
 export interface Failure {
-  code: string;
+  code: CliErrorCode;
   message: string;
   hint?: string | undefined;
 }
@@ -19,7 +20,7 @@ const LOCAL_OR_LOGIN =
  * https://github.com/googleapis/google-auth-library-nodejs/blob/main/src/auth/googleauth.ts) and
  * the connection errors of a stopped local emulator, mapped to what a person should do.
  */
-const KNOWN: Array<{ test: RegExp; code: string; hint: string }> = [
+const KNOWN: Array<{ test: RegExp; code: CliErrorCode; hint: string }> = [
   { test: /Could not load the default credentials|Unable to detect a Project Id|could not refresh access token|invalid_grant|reauth/i, code: 'CREDENTIALS_MISSING', hint: LOCAL_OR_LOGIN },
   { test: /ECONNREFUSED|connect ECONNREFUSED|14 UNAVAILABLE: No connection established/i, code: 'BACKEND_UNREACHABLE', hint: 'Nothing answered. If you use the local stack, start it with `npm start` (and keep it running); otherwise check your network and the project id.' },
   { test: /7 PERMISSION_DENIED|403|does not have .* permission/i, code: 'PERMISSION_DENIED', hint: 'Your account lacks a permission this command needs; the message names it. Ask a project owner, or check `gcloud auth list`.' },

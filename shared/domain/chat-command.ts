@@ -20,6 +20,7 @@ import {
   type DeployRequest, type DeployRequestInput, type RequestedBy,
 } from './deploy-request.ts';
 import { describeIssues } from './events.ts';
+import type { ChatAccessRefusal } from './reasons/chat.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Commands
@@ -225,7 +226,7 @@ export interface ChatAccessPolicy {
 
 export type Authorisation =
   | { allowed: true }
-  | { allowed: false; reason: 'USER_NOT_ALLOWED' | 'CHANNEL_NOT_ALLOWED'; message: string };
+  | { allowed: false; reason: ChatAccessRefusal; message: string };
 
 /**
  * Deploy users may also read. Channel lists, when set, restrict where a class may be used (a

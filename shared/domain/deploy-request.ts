@@ -17,6 +17,8 @@
 import { z } from 'zod';
 import { describeIssues } from './events.ts';
 import { NAME_RE } from './upload.ts';
+import { codesOf } from './reasons/catalogue.ts';
+import { REQUEST_PARSE_FAILURES } from './reasons/deploy.ts';
 
 export const API_VERSION = 'ferry/v1';
 /** Largest accepted message body (bytes, UTF-8). A real request is well under 4 KiB. */
@@ -637,7 +639,7 @@ export const isLatest = (r: Pick<DeployRequest, 'version'>): boolean => r.versio
 // ---------------------------------------------------------------------------------------------
 // Parsing bytes
 
-export const PARSE_FAILURES = ['NOT_JSON', 'NOT_OBJECT', 'SCHEMA', 'TOO_LARGE'] as const;
+export const PARSE_FAILURES = codesOf(REQUEST_PARSE_FAILURES);
 export type ParseFailure = (typeof PARSE_FAILURES)[number];
 
 export type ParseDeployRequestResult =

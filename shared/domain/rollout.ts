@@ -27,6 +27,8 @@
 import { z } from 'zod';
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { FerryError } from './errors.ts';
+import { codesOf } from './reasons/catalogue.ts';
+import { POD_FAILURE_REASON_CATALOGUE, ROLLOUT_REASON_CATALOGUE, STATUS_REASON_CATALOGUE } from './reasons/rollout.ts';
 import { DeployRequest, LATEST, Target, targetKey } from './deploy-request.ts';
 import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, specOf, templateRolloutId, type RenderedSpec } from './render.ts';
 import { RolloutCachePlan, type CacheObservation } from './cache.ts';
@@ -70,67 +72,16 @@ export const isLegalTransition = (from: RolloutPhase, to: RolloutPhase): boolean
 // Reason codes
 
 /** Container waiting reasons that fail a rollout early (before the progress deadline). */
-export const POD_FAILURE_REASONS = [
-  'CrashLoopBackOff',
-  'ImagePullBackOff',
-  'ErrImagePull',
-  'InvalidImageName',
-  'CreateContainerConfigError',
-] as const;
+export const POD_FAILURE_REASONS = codesOf(POD_FAILURE_REASON_CATALOGUE);
 export type PodFailureReason = (typeof POD_FAILURE_REASONS)[number];
 
 export const DEPLOYMENT_STATES = ['waiting', 'done', 'failed'] as const;
 /** deploymentStatus reasons: one per `kubectl rollout status` branch, plus the pod failures. */
-export const STATUS_REASONS = [
-  'DeploymentMissing',
-  'SpecUpdateNotObserved',
-  'ReplicasUpdating',
-  'OldReplicasTerminating',
-  'ReplicasBecomingAvailable',
-  'RolloutComplete',
-  'ProgressDeadlineExceeded',
-  ...POD_FAILURE_REASONS,
-] as const;
+export const STATUS_REASONS = codesOf(STATUS_REASON_CATALOGUE);
 export type StatusReason = (typeof STATUS_REASONS)[number];
 
-export const ROLLOUT_REASONS = [
-  /** → pending */
-  'Created',
-  /** pending → applying, or pending → caching (the rollout has a cache plan) */
-  'Started',
-  /** caching → applying: every planned cache runs */
-  'CachesRunning',
-  /** caching → applying: maxWaitSeconds passed with a cache not running (a warning) */
-  'CacheWaitExceeded',
-  /** caching → applying: every cache not running failed for good (a warning) */
-  'CachesUnavailable',
-  /** applying → progressing: the Deployment's template carries this rollout's id */
-  'Applied',
-  /** progressing → succeeded */
-  'RolloutComplete',
-  // → failed because of the new version (then rolled back, or scaled to zero when nothing to go back to)
-  'ProgressDeadlineExceeded',
-  ...POD_FAILURE_REASONS,
-  /** the whole rollout took longer than rollout.timeoutSeconds (controller stuck, paused, …) */
-  'RolloutTimeout',
-  /** the apiserver refused the apply for good (invalid, forbidden) */
-  'ApplyRejected',
-  // → failed because someone else touched the target; ferry keeps its hands off (no rollback, no scale)
-  /** our apply never showed up in the Deployment's template */
-  'ApplyNotObserved',
-  /** the Deployment's template now carries another rollout id */
-  'DeploymentChanged',
-  /** the Deployment disappeared mid-rollout */
-  'DeploymentDeleted',
-  /** failed → rolling_back */
-  'RollingBack',
-  /** rolling_back → rolled_back */
-  'RolledBack',
-  /** rolling_back → failed */
-  'RollbackFailed',
-  /** pending → superseded */
-  'Superseded',
-] as const;
+/** Why a rollout is in its phase; what each means and what to do: reasons/rollout.ts. */
+export const ROLLOUT_REASONS = codesOf(ROLLOUT_REASON_CATALOGUE);
 export const RolloutReason = z.enum(ROLLOUT_REASONS);
 export type RolloutReason = z.infer<typeof RolloutReason>;
 

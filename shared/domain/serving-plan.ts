@@ -24,6 +24,7 @@ import {
 } from './deploy-request.ts';
 import { CheckpointSummary } from './checkpoint.ts';
 import { isFerryError } from './errors.ts';
+import type { DeployRejectReason } from './reasons/deploy.ts';
 import { checkFits, fmtGiB, planServing, type PlanRow, type ServingBudget, type ServingPlan } from './sizing.ts';
 
 export interface ResolvedServing {
@@ -42,7 +43,7 @@ export interface ResolvedServing {
 export interface ServingRejection {
   reject: {
     /** ACCELERATOR_TOO_SMALL | TENSOR_PARALLEL_INVALID | NO_ACCELERATOR_FITS | SIZING_UNAVAILABLE */
-    reason: string;
+    reason: DeployRejectReason;
     message: string;
   };
 }

@@ -10,6 +10,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { codesOf } from './reasons/catalogue.ts';
+import { SIGNATURE_FAILURE_CATALOGUE } from './reasons/chat.ts';
 
 export const SLACK_SIGNATURE_VERSION = 'v0';
 /** Slack's documented replay window. */
@@ -17,7 +19,7 @@ export const SLACK_TIMESTAMP_TOLERANCE_SECONDS = 300;
 /** A slash command body is a few hundred bytes; anything near this is not Slack. */
 export const MAX_SLACK_BODY_BYTES = 64 * 1024;
 
-export const SIGNATURE_FAILURES = ['MISSING', 'MALFORMED', 'STALE', 'TOO_LARGE', 'MISMATCH'] as const;
+export const SIGNATURE_FAILURES = codesOf(SIGNATURE_FAILURE_CATALOGUE);
 export type SignatureFailure = (typeof SIGNATURE_FAILURES)[number];
 
 export interface SlackSignedRequest {

@@ -19,6 +19,8 @@ import { z } from 'zod';
 import type { CacheState } from './cache.ts';
 import { CHAT_COMMAND_ID_RE } from './chat-command.ts';
 import { sameCluster } from './deploy-request.ts';
+import { codesOf } from './reasons/catalogue.ts';
+import { ACTION_REASON_CATALOGUE, SKIP_REASON_CATALOGUE, type ConfirmReason } from './reasons/teardown.ts';
 
 export const MANAGED_LABEL_KEY = 'managed-by';
 export const MANAGED_LABEL_VALUE = 'ferry';
@@ -138,23 +140,11 @@ export interface TeardownInventory {
 // ---------------------------------------------------------------------------------------------
 // Plan
 
-export const SKIP_REASONS = [
-  'NOT_MANAGED',
-  'PROTECTED',
-  'IN_USE_BY_DEPLOYMENT',
-  'IN_USE_BY_ROLLOUT',
-  'ROLLOUT_IN_FLIGHT',
-  'DEPLOYMENT_RUNNING',
-  'RECENTLY_ACTIVE',
-  'ACTIVITY_UNKNOWN',
-  'NOT_ACTIVE_STATE',
-  'ALREADY_TORN_DOWN',
-  'POLICY_OFF',
-  'MAX_ACTIONS',
-] as const;
+/** Why the planner leaves a resource alone, and why it tears one down: reasons/teardown.ts. */
+export const SKIP_REASONS = codesOf(SKIP_REASON_CATALOGUE);
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
-export const ACTION_REASONS = ['IDLE_CACHE', 'IDLE_DEPLOYMENT', 'IDLE_CLUSTER'] as const;
+export const ACTION_REASONS = codesOf(ACTION_REASON_CATALOGUE);
 
 export const ResourceRef = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cache'), bucket: z.string(), zone: z.string() }),
@@ -434,7 +424,7 @@ export function refKey(r: ResourceRef): string {
 /** The actions an executor may carry out: none on a dry run. */
 export const executableActions = (plan: TeardownPlan): PlannedAction[] => (plan.dryRun ? [] : plan.actions);
 
-export type Confirmation = { ok: true } | { ok: false; reason: SkipReason | 'CHANGED' | 'GONE'; message: string };
+export type Confirmation = { ok: true } | { ok: false; reason: SkipReason | ConfirmReason; message: string };
 
 /**
  * Just before a destructive call: is `planned` still right, given a fresh inventory (re-read

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { Target, Accelerator } from './deploy-request.ts';
+import type { ValidationSkip } from './reasons/upload.ts';
 
 export const VERSION_STATUSES = ['incomplete', 'validating', 'valid', 'invalid', 'superseded'] as const;
 export const VersionStatus = z.enum(VERSION_STATUSES);
@@ -133,7 +134,7 @@ export function applyIncomplete(
 
 export type ClaimDecision =
   | { action: 'claim'; claim: ValidationClaim }
-  | { action: 'skip'; reason: 'ALREADY_VALIDATED' | 'VALIDATION_IN_PROGRESS'; claim: ValidationClaim };
+  | { action: 'skip'; reason: ValidationSkip; claim: ValidationClaim };
 
 /** Claim the validation of one content, or take over a claim whose holder stopped renewing it. */
 export function decideClaim(

@@ -18,16 +18,11 @@
  */
 import type { LiveCache } from '../domain/cache.ts';
 import { FerryError } from '../domain/errors.ts';
+import { codesOf } from '../domain/reasons/catalogue.ts';
+import { CACHE_ERRORS } from '../domain/reasons/errors.ts';
 
-export const CACHE_ERROR_CODES = [
-  'CACHE_ALREADY_EXISTS',
-  'CACHE_NOT_FOUND',
-  'CACHE_INVALID_ARGUMENT',
-  'CACHE_FAILED_PRECONDITION',
-  'CACHE_FORBIDDEN',
-  'CACHE_UNAVAILABLE',
-  'CACHE_ERROR',
-] as const;
+/** The port's error codes; what each means and what to do: domain/reasons/errors.ts CACHE_ERRORS. */
+export const CACHE_ERROR_CODES = codesOf(CACHE_ERRORS);
 export type CacheErrorCode = (typeof CACHE_ERROR_CODES)[number];
 
 export const isCacheErrorCode = (c: unknown): c is CacheErrorCode => typeof c === 'string' && (CACHE_ERROR_CODES as readonly string[]).includes(c);

@@ -19,8 +19,9 @@
  * to test/contract/cluster-directory.contract.ts; cluster-directory-wiring.ts picks one from config.
  */
 import type { ClusterStatus, InventoryNodePool } from '../domain/teardown.ts';
+import type { ClusterErrorCode } from '../domain/reasons/errors.ts';
 
-export const CLUSTER_DIRECTORY_ERROR_CODES = ['CLUSTER_NOT_FOUND', 'CLUSTER_CONFLICT', 'CLUSTER_FORBIDDEN', 'CLUSTER_INVALID', 'CLUSTER_UNAVAILABLE'] as const;
+export const CLUSTER_DIRECTORY_ERROR_CODES = ['CLUSTER_NOT_FOUND', 'CLUSTER_CONFLICT', 'CLUSTER_FORBIDDEN', 'CLUSTER_INVALID', 'CLUSTER_UNAVAILABLE'] as const satisfies readonly ClusterErrorCode[];
 export type ClusterDirectoryErrorCode = (typeof CLUSTER_DIRECTORY_ERROR_CODES)[number];
 
 export interface ManagedCluster {

@@ -14,7 +14,7 @@ test('a failing step is reported with its code and the steps after it still run'
   const report = await runTick(
     [
       step('rollouts', async () => {
-        throw new FerryError('FIRESTORE_UNAVAILABLE', 'Firestore did not answer', { retryable: true });
+        throw new FerryError('STATE_UNAVAILABLE', 'Firestore did not answer', { retryable: true });
       }),
       step('caches', async () => null),
       step('activity', async () => ({ observed: 2, failed: 0 })),
@@ -23,18 +23,18 @@ test('a failing step is reported with its code and the steps after it still run'
   );
   assert.deepEqual(ran, ['rollouts', 'caches', 'activity']);
   assert.deepEqual(report.failed, ['rollouts']);
-  assert.deepEqual(report.steps[0], { step: 'rollouts', ok: false, code: 'FIRESTORE_UNAVAILABLE', message: 'Firestore did not answer' });
+  assert.deepEqual(report.steps[0], { step: 'rollouts', ok: false, code: 'STATE_UNAVAILABLE', message: 'Firestore did not answer' });
   assert.deepEqual(report.steps[1], { step: 'caches', ok: true, result: null });
   assert.deepEqual(report.steps[2], { step: 'activity', ok: true, result: { observed: 2, failed: 0 } });
   const warn = log.entries.find((e) => e['step'] === 'rollouts');
-  assert.equal(warn?.['code'], 'FIRESTORE_UNAVAILABLE');
+  assert.equal(warn?.['code'], 'STATE_UNAVAILABLE');
   assert.ok(log.entries.some((e) => e['message'] === 'did activity' && e['observed'] === 2), 'a step that did something says so');
   assert.ok(!log.entries.some((e) => e['message'] === 'did caches'), 'a step with nothing to do is quiet');
 });
 
 test('the reconciler runs every step in order, and a store that is down stops none of the others', async () => {
   const down = async () => {
-    throw new FerryError('FIRESTORE_UNAVAILABLE', 'rollouts unreadable', { retryable: true });
+    throw new FerryError('STATE_UNAVAILABLE', 'rollouts unreadable', { retryable: true });
   };
   const clock = { now: () => new Date(Date.UTC(2026, 11, 6)) };
   const logger = memoryLogger();
