@@ -545,7 +545,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<EmulatorSta
     const msg = e instanceof Error ? e.message : String(e);
     // waitUntil's errors already end with the log's tail; the rest get it here.
     const tail = msg.includes(tailLog(logFile, 3)) ? '' : `\n--- ${logFile} (tail) ---\n${tailLog(logFile, 40)}`;
-    throw new Error(`cannot start the emulators: ${msg}${tail}\n(full log: ${logFile})`);
+    throw new Error(`cannot start the emulators: ${msg}${tail}\n(full log: ${logFile})`, { cause: e });
   } finally {
     watching = false;
     clashWatch.catch(() => undefined);

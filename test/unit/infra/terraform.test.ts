@@ -29,7 +29,6 @@ import {
   UNKNOWN,
   WHEN,
   type Block,
-  type Tf,
 } from './tf.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
