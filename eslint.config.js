@@ -55,6 +55,10 @@ function layer(name, allowed, message, typeOnly = TYPE_ONLY_OK) {
 /** A no-restricted-syntax entry that refuses `import('<specifier matching regex>')` (esquery regexes cannot contain '/': \x2F). */
 const dynamicImport = (regex, message) => ({ selector: `ImportExpression[source.value=/${regex.replaceAll('/', '\\x2F')}/]`, message });
 
+const ADAPTERS_NEVER = '^\\.\\./(app|cli)/|/functions/|/infra/|/test/|^\\.\\./config\\.ts$';
+const ADAPTERS_MESSAGE = 'shared/adapters implement ports: they never import app, cli, functions or settings (the wiring passes what they need).';
+const WIRING_SDK_MESSAGE = 'wiring (shared/cli, shared/config.ts) builds adapters; only shared/adapters import SDKs.';
+
 /** Bare built-in names (`fs`, `path`): ferry always writes `node:fs`, which the layer rules rely on. */
 const bareBuiltins = builtinModules.filter((m) => !m.startsWith('_') && !m.startsWith('node:'));
 
@@ -103,12 +107,13 @@ export default defineConfig(
         {
           patterns: [
             {
-              regex: '^\\.\\./(app|cli)/|/functions/|/infra/|/test/|^\\.\\./config\\.ts$',
-              message: 'shared/adapters implement ports: they never import app, cli, functions or settings (the wiring passes what they need).',
+              regex: ADAPTERS_NEVER,
+              message: ADAPTERS_MESSAGE,
             },
           ],
         },
       ],
+      'no-restricted-syntax': ['error', dynamicImport(ADAPTERS_NEVER, ADAPTERS_MESSAGE)],
     },
   },
   {
@@ -118,12 +123,12 @@ export default defineConfig(
         'error',
         {
           patterns: [
-            { regex: SDK, message: 'the CLI wires adapters; only shared/adapters import SDKs.', allowTypeImports: true },
+            { regex: SDK, message: WIRING_SDK_MESSAGE, allowTypeImports: true },
             { regex: '/functions/', message: 'the CLI does not import Cloud Function entry points.' },
           ],
         },
       ],
-      'no-restricted-syntax': ['error', dynamicImport(SDK, 'the CLI wires adapters; only shared/adapters import SDKs.')],
+      'no-restricted-syntax': ['error', dynamicImport(SDK, WIRING_SDK_MESSAGE)],
     },
   },
   {

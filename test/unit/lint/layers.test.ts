@@ -55,6 +55,8 @@ const CASES: Array<[string, string, string | undefined]> = [
   // adapters: SDKs yes, app / cli / settings no
   ['shared/adapters/x.ts', "import type { CacheDeps } from '../app/caches.ts';\nexport type D = CacheDeps;\n", 'shared/adapters implement ports'],
   ['shared/adapters/x.ts', "import { loadConfig } from '../config.ts';\nexport const l = loadConfig;\n", 'shared/adapters implement ports'],
+  ['shared/adapters/x.ts', "export const load = () => import('../app/rollouts.ts');\n", 'shared/adapters implement ports'],
+  ['shared/adapters/x.ts', "export const load = () => import('./storage-control.ts');\n", undefined],
   [
     'shared/adapters/x.ts',
     "import { Storage } from '@google-cloud/storage';\nimport { GoogleAuth } from 'google-auth-library';\nexport const a = [Storage, GoogleAuth];\n",
