@@ -9,9 +9,18 @@ import type { Logger } from '../shared/ports/logger.ts';
 import { jsonLogger, parseLogLevel } from '../shared/adapters/logging.ts';
 import { logLevelName } from './env.ts';
 import { asFerryError } from '../shared/domain/errors.ts';
+import { traceContextOf, traceLogFields } from '../shared/domain/trace.ts';
 
 let rootLogger: Logger | undefined;
 export const logger = (): Logger => (rootLogger ??= jsonLogger({ level: parseLogLevel(logLevelName()), fields: { service: 'ferry' } }));
+
+/**
+ * Log fields that put a request's or event's lines under its trace in Cloud Logging (trace, spanId,
+ * trace_sampled); none when it carries no valid trace context. The project is the one the
+ * functions run in (GOOGLE_CLOUD_PROJECT, which every ferry function is deployed with).
+ */
+export const traceFields = (headers: { traceparent?: unknown; cloudTraceContext?: unknown }): Record<string, unknown> =>
+  traceLogFields(traceContextOf(headers), process.env['GOOGLE_CLOUD_PROJECT']);
 
 /** Memoises an async builder; a failed build is retried on the next call, not cached. */
 export function lazy<T>(build: () => Promise<T>): () => Promise<T> {
@@ -30,7 +39,9 @@ export async function runEvent(
   ce: CloudEvent<unknown>,
   handle: (log: Logger) => Promise<unknown>,
 ): Promise<void> {
-  const log = logger().child({ function: fn, eventId: ce.id, eventType: ce.type });
+  // functions-framework copies the request's `traceparent` header onto the CloudEvent (or maps the
+  // binary-mode ce-traceparent attribute there): GoogleCloudPlatform/functions-framework-nodejs@v5.0.5:src/function_wrappers.ts (parseCloudEventRequest)
+  const log = logger().child({ function: fn, eventId: ce.id, eventType: ce.type, ...traceFields({ traceparent: ce['traceparent'] }) });
   try {
     const result = await handle(log);
     log.debug('event handled', { result });

@@ -5,7 +5,7 @@
  */
 import * as ff from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { logger, lazy } from './edge.ts';
+import { logger, lazy, traceFields } from './edge.ts';
 import { asFerryError } from '../shared/domain/errors.ts';
 
 const load = lazy(async () => {
@@ -14,7 +14,7 @@ const load = lazy(async () => {
 });
 
 export async function slackCommand(req: Request, res: Response): Promise<void> {
-  const log = logger().child({ function: 'slackCommand' });
+  const log = logger().child({ function: 'slackCommand', ...traceFields({ traceparent: req.get('traceparent'), cloudTraceContext: req.get('x-cloud-trace-context') }) });
   try {
     const { deps, accept } = await load();
     const answer = await accept(

@@ -1,4 +1,4 @@
-# One Cloud Function (gen2, nodejs22) per entry in functions/manifest.ts, each with its own service
+# One Cloud Function (gen2, nodejs24) per entry in functions/manifest.ts, each with its own service
 # account and sized for its job. All are built from the same source zip (infra/package.sh): the
 # repository's package.json with `main` = dist/functions/main.js (which loads only the function
 # FUNCTION_TARGET names), its lockfile, and the compiled
@@ -261,7 +261,10 @@ resource "google_cloudfunctions2_function" "fn" {
   description = each.value.description
 
   build_config {
-    runtime           = "nodejs22"
+    # nodejs24 is GA on Cloud Run functions until 2028-04-30 (nodejs22 is deprecated from 2027-04-30):
+    # https://docs.cloud.google.com/run/docs/runtimes/function-runtimes. functions-framework 5 declares
+    # node >= 10 and every runtime SDK >= 22 (their package.json "engines").
+    runtime           = "nodejs24"
     entry_point       = each.key
     service_account   = google_service_account.build.id
     docker_repository = google_artifact_registry_repository.functions.id

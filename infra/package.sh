@@ -17,7 +17,7 @@ if [ ! -x node_modules/.bin/tsc ]; then
   echo "package.sh: node_modules/.bin/tsc is missing; run \`npm ci\` first" >&2
   exit 1
 fi
-# npm scripts run on the Node 22 from the `node` devDependency (the production runtime's major).
+# npm scripts run on the Node 24 from the `node` devDependency (the production runtime's major).
 NODE="$ROOT/node_modules/.bin/node"
 [ -x "$NODE" ] || NODE="$(command -v node)"
 

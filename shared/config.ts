@@ -7,10 +7,6 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from './domain/errors.ts';
 
-const bucketName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/, 'must be a valid GCS bucket name (3-63 chars: a-z 0-9 . _ -)');
-
 export const BaseConfig = z.object({
   GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id'),
   FERRY_LOG_LEVEL: z.enum(['debug', 'info', 'warning', 'warn', 'error']).optional(),

@@ -194,7 +194,7 @@ export function checkEmulatorPrerequisites(): string[] {
     problems.push('firebase-functions/firebase-admin (devDependencies, used by the storage forwarder) are not installed: run npm ci at the repository root');
   }
   if (nodeForFirebase() === undefined) {
-    problems.push('Node 22 is needed to run the Functions emulator on the nodejs22 runtime: run npm ci at the repository root (it installs node@22 into node_modules)');
+    problems.push('Node 24 is needed to run the Functions emulator on the nodejs24 runtime: run npm ci at the repository root (it installs node@24 into node_modules)');
   }
   return problems;
 }
@@ -211,7 +211,7 @@ function resolvesFrom(dir: string, mod: string): boolean {
 
 function nodeForFirebase(): string | undefined {
   if (existsSync(repoNode)) return repoNode;
-  if (Number(process.versions.node.split('.')[0]) === 22) return process.execPath;
+  if (Number(process.versions.node.split('.')[0]) === 24) return process.execPath;
   return undefined;
 }
 
@@ -545,7 +545,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<EmulatorSta
     const msg = e instanceof Error ? e.message : String(e);
     // waitUntil's errors already end with the log's tail; the rest get it here.
     const tail = msg.includes(tailLog(logFile, 3)) ? '' : `\n--- ${logFile} (tail) ---\n${tailLog(logFile, 40)}`;
-    throw new Error(`cannot start the emulators: ${msg}${tail}\n(full log: ${logFile})`);
+    throw new Error(`cannot start the emulators: ${msg}${tail}\n(full log: ${logFile})`, { cause: e });
   } finally {
     watching = false;
     clashWatch.catch(() => undefined);

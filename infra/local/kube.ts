@@ -228,7 +228,7 @@ async function killStale(root: string, log: (m: string) => void): Promise<void> 
   }
   const alive: number[] = [];
   for (const [name, pid] of Object.entries(pids)) {
-    let cmdline = '';
+    let cmdline: string;
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch {

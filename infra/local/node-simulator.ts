@@ -346,7 +346,7 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
     try {
       await core.createNode({ body: obj });
     } catch (e) {
-      if (errCode(e) !== 409) throw new Error(`node-simulator: cannot register node ${n.name}: ${errText(e)}`);
+      if (errCode(e) !== 409) throw new Error(`node-simulator: cannot register node ${n.name}: ${errText(e)}`, { cause: e });
       await core.patchNode({ name: n.name, body: { metadata: { labels: obj.metadata!.labels } } }, merge);
     }
     // The TaintNodesByCondition admission plugin gives every new node the not-ready taint, which

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs one of ferry's TypeScript entrypoints on the project's Node 22, installing what a fresh
-# clone lacks first: npm dependencies (npm ci, also after package-lock.json changed) and, as root,
+# Runs one of ferry's TypeScript entrypoints on the project's Node 24 (the Cloud Functions runtime),
+# installing what a fresh clone lacks first: npm dependencies (npm ci, also after package-lock.json changed) and, as root,
 # the JDK the emulators need. Used by the npm scripts, so `npm run demo` and `npm test` work on a
 # fresh machine without any other step. The Kubernetes build happens in the stack itself.
 #   infra/local/run.sh <entry.ts> [args…]

@@ -8,7 +8,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { Storage } from '@google-cloud/storage';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
-import type { CacheDeps } from '../app/caches.ts';
+import type { CacheDeps } from '../ports/caches.ts';
 import { HttpCacheControl } from './storage-control-http.ts';
 import { FirestoreCacheRecords } from './firestore-caches.ts';
 import { zoneDirectory } from './cluster-zones.ts';

@@ -11,13 +11,10 @@ import { CRC32C, Storage } from '@google-cloud/storage';
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../domain/errors.ts';
+import type { Uploader } from '../ports/uploader.ts';
 
 /** Above this, uploads are resumable (single stream: no chunkSize, which the emulator truncates). */
 const RESUMABLE_ABOVE = 32 * 1024 * 1024;
-
-export interface Uploader {
-  upload(localPath: string, objectName: string): Promise<{ size: number; generation: string }>;
-}
 
 export interface UploaderOptions {
   /** Attempts per file, the first included (default 4). */

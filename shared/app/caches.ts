@@ -21,21 +21,13 @@ import type { DeployRequest } from '../domain/deploy-request.ts';
 import { templateRolloutId } from '../domain/render.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { cacheCodeOf, type CacheControl } from '../ports/cache-control.ts';
-import type { CacheRecords } from '../ports/cache-records.ts';
-import type { BucketInfo, ZoneDirectory } from '../ports/zones.ts';
+import type { CacheDeps } from '../ports/caches.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
 import type { RolloutState } from '../ports/rollout-state.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 
-export interface CacheDeps {
-  control: CacheControl;
-  records: CacheRecords;
-  zones: ZoneDirectory;
-  buckets: BucketInfo;
-  /** cache.maxWaitSeconds when a request does not say (default DEFAULT_CACHE_MAX_WAIT_SECONDS). */
-  defaultMaxWaitSeconds?: number | undefined;
-}
+export type { CacheDeps };
 
 // ---------------------------------------------------------------------------------------------
 // Request time

@@ -4,6 +4,7 @@
  * blocks, 3000 chars per section, 10 fields of 2000, header 150). Text that comes from users or
  * the cluster is escaped (& < >) so it cannot turn into mentions or links.
  */
+import type { ContextBlock, DividerBlock, HeaderBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/types';
 import type { Target } from './deploy-request.ts';
 import type { Rollout } from './rollout.ts';
 import { usage } from './chat-command.ts';
@@ -13,12 +14,14 @@ import { formatDuration } from './teardown.ts';
 
 export { formatDuration };
 
-export type TextObject = { type: 'mrkdwn'; text: string } | { type: 'plain_text'; text: string; emoji?: boolean };
-export type Block =
-  | { type: 'header'; text: { type: 'plain_text'; text: string; emoji?: boolean } }
-  | { type: 'section'; text?: TextObject; fields?: TextObject[] }
-  | { type: 'context'; elements: TextObject[] }
-  | { type: 'divider' };
+/**
+ * The text objects and the four blocks ferry sends, as Slack's own definitions (@slack/types, types
+ * only: nothing is loaded at run time). https://docs.slack.dev/reference/block-kit/blocks
+ */
+export type TextObject = MrkdwnElement | PlainTextElement;
+/** ferry's context blocks hold text only (Slack's may also hold images). */
+export type TextContextBlock = Omit<ContextBlock, 'elements'> & { elements: TextObject[] };
+export type Block = HeaderBlock | SectionBlock | TextContextBlock | DividerBlock;
 
 export interface ChatMessage {
   /** ephemeral: only the person who typed the command sees it; in_channel: everyone does. */

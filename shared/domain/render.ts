@@ -36,7 +36,6 @@ import {
   TPU_ACCELERATOR_NODE_LABEL,
   TPU_RESOURCE,
   TPU_TOPOLOGY_NODE_LABEL,
-  computeClassName,
   refOf,
   renderComputeClass,
   renderHpa,

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ObjectInfo } from '../ports/object-store.ts';
+import type { ObjectInfo } from './object-info.ts';
 import { CONFIG_FILE, SINGLE_FILE, INDEX_FILE, SHARD_NAME_PATTERN } from './checkpoint.ts';
 
 export { CONFIG_FILE, SINGLE_FILE, INDEX_FILE };

@@ -3,17 +3,9 @@
  * prefix, and ranged reads of objects. Adapters: shared/adapters/gcs.ts (GCS / Storage emulator),
  * shared/adapters/local-dir.ts (a directory on disk).
  */
-export interface ObjectInfo {
-  /** Full object name (for a directory: the path relative to the root). */
-  name: string;
-  /** Size in bytes. */
-  size: number;
-  /** GCS generation as a decimal string ("0" for local files that have none). */
-  generation: string;
-  md5Hash?: string;
-  crc32c?: string;
-  updated?: string;
-}
+import type { ObjectInfo } from '../domain/object-info.ts';
+
+export type { ObjectInfo };
 
 export interface ReadStats {
   requests: number;

@@ -6,6 +6,7 @@ import { validateCheckpoint } from '../../app/validate-checkpoint.ts';
 import { localDirObjectStore } from '../../adapters/local-dir.ts';
 import { storageClient } from '../../adapters/gcs.ts';
 import { gcsUploader } from '../../adapters/gcs-upload.ts';
+import { localFiles } from '../../adapters/local-files.ts';
 import { uploadCheckpointDir } from '../../app/upload-checkpoint.ts';
 
 const USAGE = 'Usage: ferry upload <dir> gs://bucket/models/<model>/<version> [--force] [--concurrency N] [--json]';
@@ -41,7 +42,7 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
     io.stderr('--force: uploading anyway.\n');
   }
   const started = Date.now();
-  const result = await uploadCheckpointDir(dir, prefix, gcsUploader(bucket, storageClient(io.env)), {
+  const result = await uploadCheckpointDir(dir, prefix, { files: localFiles(), uploader: gcsUploader(bucket, storageClient(io.env)) }, {
     concurrency,
     onProgress: (pr) => {
       if (!p.flags['json']) {

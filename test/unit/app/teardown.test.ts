@@ -241,9 +241,19 @@ test('dry run, over random inventories: nothing destructive is called, the plan 
       async (caches, targets, managedCluster, clusterMode, hours) => {
         const s = await setup();
         const seen = new Set<string>();
-        for (const t of targets) if (!seen.has(t.name)) (seen.add(t.name), s.target(GKE, t.name, t.replicas));
+        for (const t of targets) {
+          if (!seen.has(t.name)) {
+            seen.add(t.name);
+            s.target(GKE, t.name, t.replicas);
+          }
+        }
         const zones = new Set<string>();
-        for (const c of caches) if (!zones.has(c.zone)) (zones.add(c.zone), await s.cache(c.zone, c.user ? [{ cluster: GKE, name: c.user }] : [], c.managed ? 'ferry' : 'external'));
+        for (const c of caches) {
+          if (!zones.has(c.zone)) {
+            zones.add(c.zone);
+            await s.cache(c.zone, c.user ? [{ cluster: GKE, name: c.user }] : [], c.managed ? 'ferry' : 'external');
+          }
+        }
         s.directory.seed({ location: 'us-central1', name: 'gpu', labels: managedCluster ? { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE } : {}, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
         s.clock.advance(hours * H);
         const before = s.control.stats().calls;

@@ -54,3 +54,27 @@ test('the edge throws retryable errors (redelivery) and swallows permanent ones 
     throw new Error('a bug');
   });
 });
+
+test("an event's log lines carry its trace (CloudEvent traceparent) as Cloud Logging's trace fields", async () => {
+  const lines: string[] = [];
+  const write = process.stdout.write;
+  const project = process.env['GOOGLE_CLOUD_PROJECT'];
+  process.env['GOOGLE_CLOUD_PROJECT'] = 'ferry-trace-test';
+  process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+  try {
+    await runEvent('t', ce({ id: 'traced', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }), async (log) => log.info('inside'));
+    await runEvent('t', ce({ id: 'untraced' }), async (log) => log.info('inside'));
+  } finally {
+    process.stdout.write = write;
+    if (project === undefined) delete process.env['GOOGLE_CLOUD_PROJECT'];
+    else process.env['GOOGLE_CLOUD_PROJECT'] = project;
+  }
+  const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['message'] === 'inside');
+  assert.deepEqual(
+    entries.map((e) => [e['eventId'], e['logging.googleapis.com/trace'], e['logging.googleapis.com/spanId'], e['logging.googleapis.com/trace_sampled']]),
+    [
+      ['traced', 'projects/ferry-trace-test/traces/4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7', true],
+      ['untraced', undefined, undefined, undefined],
+    ],
+  );
+});

@@ -29,7 +29,6 @@ import {
   UNKNOWN,
   WHEN,
   type Block,
-  type Tf,
 } from './tf.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -326,8 +325,8 @@ describe('functions ↔ functions/manifest.ts', () => {
       const env = envOf(f);
       const trigger = block(f, 'event_trigger');
 
-      test('runtime nodejs22, built from the shared source zip without running `npm run build`', () => {
-        assert.equal(build?.['runtime'], 'nodejs22');
+      test('runtime nodejs24, built from the shared source zip without running `npm run build`', () => {
+        assert.equal(build?.['runtime'], 'nodejs24');
         const storage = block(block(build, 'source'), 'storage_source');
         assert.ok(references(tf, storage?.['object'], 'google_storage_bucket_object.source'), 'source object is the packaged zip');
         const object = tf.resources.get('google_storage_bucket_object.source');
