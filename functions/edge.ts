@@ -7,7 +7,7 @@
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { Logger } from '../shared/ports/logger.ts';
 import { jsonLogger, parseLogLevel } from '../shared/adapters/logging.ts';
-import { logLevelName } from './env.ts';
+import { logLevelName, projectId } from './env.ts';
 import { asFerryError } from '../shared/domain/errors.ts';
 import { traceContextOf, traceLogFields } from '../shared/domain/trace.ts';
 
@@ -20,7 +20,7 @@ export const logger = (): Logger => (rootLogger ??= jsonLogger({ level: parseLog
  * functions run in (GOOGLE_CLOUD_PROJECT, which every ferry function is deployed with).
  */
 export const traceFields = (headers: { traceparent?: unknown; cloudTraceContext?: unknown }): Record<string, unknown> =>
-  traceLogFields(traceContextOf(headers), process.env['GOOGLE_CLOUD_PROJECT']);
+  traceLogFields(traceContextOf(headers), projectId());
 
 /** Memoises an async builder; a failed build is retried on the next call, not cached. */
 export function lazy<T>(build: () => Promise<T>): () => Promise<T> {

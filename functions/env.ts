@@ -10,3 +10,6 @@ export const functionTarget = (): string | undefined => processEnv['FUNCTION_TAR
 
 /** FERRY_LOG_LEVEL (debug|info|warning|error), checked again with the rest by Settings. */
 export const logLevelName = (): string | undefined => processEnv['FERRY_LOG_LEVEL'];
+
+/** GOOGLE_CLOUD_PROJECT, for trace fields the edge adds before Settings are parsed. */
+export const projectId = (): string | undefined => processEnv['GOOGLE_CLOUD_PROJECT'];
