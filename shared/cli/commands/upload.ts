@@ -11,6 +11,9 @@ import { gcsUploader } from '../../adapters/gcs-upload.ts';
 import { assertHasCheckpointFiles, uploadCheckpointFiles } from '../../app/upload-checkpoint.ts';
 import { isFerryError } from '../../domain/errors.ts';
 
+/** What the folder is, not a failure to read it: exit 1 ("ran, and the answer is no"). */
+const REFUSALS = new Set(['NO_CHECKPOINT_FILES', 'HF_CACHE_NOT_A_SNAPSHOT', 'SYMLINK_BROKEN', 'SYMLINK_TO_DIRECTORY', 'SYMLINK_OUTSIDE_ROOT', 'SYMLINK_NOT_A_FILE', 'NOT_A_REGULAR_FILE']);
+
 const USAGE = 'Usage: ferry upload <dir> gs://bucket/models/<model>/<version> [--force] [--concurrency N] [--progress auto|bar|lines|none] [--json]';
 
 /**
@@ -50,7 +53,7 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
     files = await listLocalFiles(dir);
     assertHasCheckpointFiles(files, dirArg);
   } catch (e) {
-    if (!isFerryError(e) || e.code === 'OBJECT_NOT_FOUND' || e.code === 'STORAGE_UNAVAILABLE') throw e;
+    if (!isFerryError(e) || !REFUSALS.has(e.code)) throw e;
     io.stderr(formatFailure('upload', { code: e.code, message: e.message, hint: e.hint }));
     io.stderr('Nothing was uploaded.\n');
     return EXIT.failed;
