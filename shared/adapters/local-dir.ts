@@ -107,7 +107,7 @@ export async function listLocalFiles(dir: string): Promise<LocalFile[]> {
     const code = problems[0]!.code;
     const shown = problems.slice(0, 5).map((p) => p.text);
     const more = problems.length > shown.length ? ` (and ${problems.length - shown.length} more)` : '';
-    throw new FerryError(code, `${dir}: ${problems.length === 1 ? 'an entry' : `${problems.length} entries`} cannot be read as checkpoint files: ${shown.join('; ')}${more}`, {
+    throw new FerryError(code, `${dir}: cannot use ${problems.length === 1 ? '1 entry' : `${problems.length} entries`}: ${shown.join('; ')}${more}`, {
       hint: PROBLEM_HINTS[code],
       details: { problems },
     });
