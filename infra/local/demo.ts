@@ -9,8 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Storage } from '@google-cloud/storage';
 import { startStack, runningStack, REPO_ROOT, type Stack } from './stack.ts';
 import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
-import { localFiles } from '../../shared/adapters/local-files.ts';
-import { uploadCheckpointDir } from '../../shared/app/upload-checkpoint.ts';
+import { listLocalFiles } from '../../shared/adapters/local-dir.ts';
+import { uploadCheckpointFiles } from '../../shared/app/upload-checkpoint.ts';
 import type { VersionDoc } from '../../shared/domain/version.ts';
 import { deployStep } from './demo-deploy.ts';
 
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   step = 'uploading the checkpoint';
   say(`uploading ${CHECKPOINT.replace(REPO_ROOT + '/', '')} → gs://${bucket}/${prefix} (shards in parallel, index and config.json last)`);
   const storage = new Storage({ projectId: env['GOOGLE_CLOUD_PROJECT']!, apiEndpoint: env['STORAGE_EMULATOR_HOST']! });
-  const up = await uploadCheckpointDir(CHECKPOINT, prefix, { files: localFiles(), uploader: gcsUploader(bucket, storage) }, {
+  const up = await uploadCheckpointFiles(await listLocalFiles(CHECKPOINT), prefix, gcsUploader(bucket, storage), {
     onProgress: (p) => say(`  uploaded ${p.file} (${p.bytes.toLocaleString('en-US')} B) [${p.doneFiles}/${p.totalFiles}]`),
   });
   say(`upload done: ${up.files} files, ${up.bytes.toLocaleString('en-US')} bytes; each write fired a finalize event`);

@@ -1,11 +1,147 @@
 /**
  * ObjectStore over a directory on disk. Object names are paths relative to the root with `/`
  * separators; reads open the file and read only the requested byte range.
+ *
+ * A directory may be a Hugging Face cache snapshot: `models--org--name/snapshots/<rev>/` holds
+ * symlinks (`config.json -> ../../blobs/<sha>`) and the bytes live in `models--org--name/blobs/`.
+ * Listing follows a symlink to a regular file and names it by the link; any other link is refused
+ * with a reason code (see listLocalFiles). `validate` and `upload` list through the same function,
+ * so they always see the same files.
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../domain/errors.ts';
 import type { ObjectInfo, ObjectStore, ReadStats } from '../ports/object-store.ts';
+import type { SourceFile } from '../ports/uploader.ts';
+
+export interface LocalFile extends SourceFile {
+  mtime: Date;
+  /** Set when `name` is a symlink: the real path it resolves to (the same as `path`). */
+  linkTarget?: string;
+}
+
+/** Why a directory entry cannot be part of a checkpoint. */
+export type LocalFileProblemCode =
+  | 'SYMLINK_BROKEN'
+  | 'SYMLINK_TO_DIRECTORY'
+  | 'SYMLINK_OUTSIDE_ROOT'
+  | 'SYMLINK_NOT_A_FILE'
+  | 'NOT_A_REGULAR_FILE';
+
+const PROBLEM_HINTS: Record<LocalFileProblemCode, string> = {
+  SYMLINK_BROKEN:
+    'The link points at nothing (an interrupted or pruned download?). Download the model again (e.g. `hf download <repo>`), or remove the link.',
+  SYMLINK_TO_DIRECTORY: 'Only links to files are followed. Upload the linked folder itself, or replace the link with the files.',
+  SYMLINK_OUTSIDE_ROOT:
+    'A link may only point inside the folder being uploaded, or for a Hugging Face cache snapshot inside its models--<org>--<name>/ folder. Copy the file in instead (cp -L).',
+  SYMLINK_NOT_A_FILE: 'The link points at a device, socket or pipe, not a file. Remove the link.',
+  NOT_A_REGULAR_FILE: 'A checkpoint folder holds files and folders only. Remove the device, socket or pipe.',
+};
+
+/**
+ * The Hugging Face cache folder of one repository that holds `realDir`, if any: the nearest
+ * ancestor (or itself) named `models--<org>--<name>`. The layout is huggingface_hub's
+ * (https://huggingface.co/docs/huggingface_hub/guides/manage-cache; in huggingface/huggingface_hub
+ * src/huggingface_hub/file_download.py, `_get_pointer_path` puts `snapshots/<rev>/<file>` under the
+ * repo folder and `_create_symlink` links it, by a relative path, to `blobs/<etag>` beside it).
+ */
+export function hfCacheRepoRoot(realDir: string): string | undefined {
+  for (let d = realDir; ; d = path.dirname(d)) {
+    if (/^models--./.test(path.basename(d))) return d;
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * Every file of a checkpoint folder, recursively, in name order. Hidden entries (`.git/`, the
+ * `.cache/huggingface/` that `hf download --local-dir` writes) are not part of a checkpoint and are
+ * skipped. A symlink counts when it resolves to a regular file inside the root — the folder itself,
+ * or for a Hugging Face cache snapshot its `models--*` folder (where `blobs/` is); it is listed
+ * under the link's name with the target's size. Any other link, and any entry that is neither a
+ * file nor a folder, is refused: one FerryError with the code of the first problem, naming them all.
+ */
+export async function listLocalFiles(dir: string): Promise<LocalFile[]> {
+  let realDir: string;
+  try {
+    realDir = await realpath(dir);
+    if (!(await stat(realDir)).isDirectory()) throw new FerryError('NOT_A_DIRECTORY', `${dir} is not a directory`);
+  } catch (e) {
+    throw mapFsError(e, dir);
+  }
+  const hfRoot = hfCacheRepoRoot(realDir);
+  if (hfRoot === realDir) await refuseCacheRepoRoot(realDir);
+  const root = hfRoot ?? realDir;
+  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+
+  const out: LocalFile[] = [];
+  const problems: Array<{ code: LocalFileProblemCode; text: string }> = [];
+  const walk = async (abs: string, rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(abs, { withFileTypes: true });
+    } catch (e) {
+      throw mapFsError(e, abs);
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const full = path.join(abs, e.name);
+      const name = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        await walk(full, name);
+      } else if (e.isFile()) {
+        const st = await stat(full).catch((err: unknown) => {
+          throw mapFsError(err, full);
+        });
+        out.push({ name, path: full, size: st.size, mtime: st.mtime });
+      } else if (e.isSymbolicLink()) {
+        const r = await followLink(full, inside);
+        if ('code' in r) problems.push({ code: r.code, text: `${name} -> ${r.target}: ${r.why}` });
+        else out.push({ name, path: r.target, size: r.size, mtime: r.mtime, linkTarget: r.target });
+      } else {
+        problems.push({ code: 'NOT_A_REGULAR_FILE', text: `${name}: not a regular file, folder or symlink` });
+      }
+    }
+  };
+  await walk(realDir, '');
+  if (problems.length) {
+    const code = problems[0]!.code;
+    const shown = problems.slice(0, 5).map((p) => p.text);
+    const more = problems.length > shown.length ? ` (and ${problems.length - shown.length} more)` : '';
+    throw new FerryError(code, `${dir}: cannot use ${problems.length === 1 ? '1 entry' : `${problems.length} entries`}: ${shown.join('; ')}${more}`, {
+      hint: PROBLEM_HINTS[code],
+      details: { problems },
+    });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+async function followLink(
+  link: string,
+  inside: (p: string) => boolean,
+): Promise<{ target: string; size: number; mtime: Date } | { code: LocalFileProblemCode; target: string; why: string }> {
+  let target: string;
+  try {
+    target = await realpath(link);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const raw = await readlink(link).catch(() => '?');
+    return { code: 'SYMLINK_BROKEN', target: raw, why: code === 'ELOOP' ? 'a loop of links' : 'the target does not exist' };
+  }
+  if (!inside(target)) return { code: 'SYMLINK_OUTSIDE_ROOT', target, why: 'resolves outside the folder' };
+  const st = await lstat(target);
+  if (st.isDirectory()) return { code: 'SYMLINK_TO_DIRECTORY', target, why: 'a directory' };
+  if (!st.isFile()) return { code: 'SYMLINK_NOT_A_FILE', target, why: 'not a regular file' };
+  return { target, size: st.size, mtime: st.mtime };
+}
+
+/** `models--org--name` itself is not a checkpoint: its snapshots are. Say which ones there are. */
+async function refuseCacheRepoRoot(repoRoot: string): Promise<never> {
+  const snapshots = await readdir(path.join(repoRoot, 'snapshots')).catch(() => [] as string[]);
+  const example = snapshots.length ? path.join(repoRoot, 'snapshots', snapshots[0]!) : path.join(repoRoot, 'snapshots', '<revision>');
+  throw new FerryError('HF_CACHE_NOT_A_SNAPSHOT', `${repoRoot} is a Hugging Face cache folder; its checkpoints are its snapshots (${snapshots.length ? snapshots.join(', ') : 'none found'})`, {
+    hint: `Upload one snapshot folder, e.g. ${example}`,
+  });
+}
 
 export function localDirObjectStore(root: string): ObjectStore {
   const base = path.resolve(root);
@@ -24,26 +160,9 @@ export function localDirObjectStore(root: string): ObjectStore {
 
     async list(prefix: string): Promise<ObjectInfo[]> {
       counters.requests++;
-      let entries: string[];
-      try {
-        const st = await stat(base);
-        if (!st.isDirectory()) throw new FerryError('NOT_A_DIRECTORY', `${base} is not a directory`);
-        entries = await readdir(base, { recursive: true });
-      } catch (e) {
-        throw mapFsError(e, base);
-      }
-      const out: ObjectInfo[] = [];
-      for (const rel of entries) {
-        const name = rel.split(path.sep).join('/');
-        if (!name.startsWith(prefix)) continue;
-        try {
-          const st = await stat(path.join(base, rel));
-          if (st.isFile()) out.push({ name, size: st.size, generation: '0', updated: st.mtime.toISOString() });
-        } catch {
-          // vanished or a dangling symlink: not an object
-        }
-      }
-      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return (await listLocalFiles(base))
+        .filter((f) => f.name.startsWith(prefix))
+        .map((f) => ({ name: f.name, size: f.size, generation: '0', updated: f.mtime.toISOString() }));
     },
 
     async read(name: string, start: number, endExclusive: number): Promise<Uint8Array> {

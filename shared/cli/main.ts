@@ -25,7 +25,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   upload: {
     summary: 'upload a checkpoint directory (validated locally first; index and config.json last)',
-    usage: 'ferry upload <dir> gs://bucket/models/<model>/<version> [--force] [--concurrency N] [--json]',
+    usage: 'ferry upload <dir> gs://bucket/models/<model>/<version> [--force] [--concurrency N] [--progress auto|bar|lines|none] [--json]',
     load: async () => (await import('./commands/upload.ts')).uploadCommand,
   },
   plan: {

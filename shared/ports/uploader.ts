@@ -1,24 +1,24 @@
 /**
- * What `ferry upload` (shared/app/upload-checkpoint.ts) needs from the outside: the files of a local
- * directory, and a way to write one of them to the bucket. Adapters: shared/adapters/local-files.ts,
- * shared/adapters/gcs-upload.ts (GCS / Storage emulator).
+ * Writing local files to the bucket (the `ferry upload` path). Adapter: shared/adapters/gcs-upload.ts.
  */
 
-export interface LocalFile {
-  /** Path relative to the directory, `/`-separated: the object name under the version prefix. */
+/** A local file to upload: its object name (relative, `/`-separated) and the bytes to send. */
+export interface SourceFile {
+  /** Name relative to the checkpoint folder, `/`-separated: for a symlink, the link's own name. */
   name: string;
-  /** Where to read it from (what Uploader.upload takes). */
+  /** Absolute path of the bytes: the file itself, or the regular file a symlink resolves to. */
   path: string;
-  /** Size in bytes. */
   size: number;
 }
 
-export interface LocalFiles {
-  /** Every regular file under `dir`, sub-directories included. */
-  list(dir: string): Promise<LocalFile[]>;
+export interface UploadCallOptions {
+  /**
+   * Bytes of this file sent so far in the current attempt. Called with 0 when an attempt starts,
+   * so after a retry the count starts again from zero.
+   */
+  onProgress?: (bytesSent: number) => void;
 }
 
 export interface Uploader {
-  /** Writes the local file to `objectName`; transient failures are retried by the adapter. */
-  upload(localPath: string, objectName: string): Promise<{ size: number; generation: string }>;
+  upload(localPath: string, objectName: string, opts?: UploadCallOptions): Promise<{ size: number; generation: string }>;
 }

@@ -1,6 +1,7 @@
 /**
- * The reference safetensors corpus in ../shared/fixtures/safetensors (read-only) and a way to
- * materialise its `cases/<case>/` variants: copy the base directory, delete `removed`, copy `files/*`.
+ * The reference safetensors corpus shipped in test/fixtures/safetensors (see its README.md for
+ * provenance; FERRY_FIXTURES_DIR points the tests at another corpus of the same layout) and a way
+ * to materialise its `cases/<case>/` variants: copy the base directory, delete `removed`, copy `files/*`.
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FIXTURES_DIR = path.resolve(
-  process.env['FERRY_FIXTURES_DIR'] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/safetensors'),
+  process.env['FERRY_FIXTURES_DIR'] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/safetensors'),
 );
 
 export interface ExpectedCase {

@@ -42,6 +42,30 @@ export const STORAGE_ERRORS = {
     meaning: "ferry could not learn the bucket's location, which planning Anywhere Caches needs.",
     hint: 'Set FERRY_BUCKET_LOCATION (e.g. US-CENTRAL1), or grant storage.buckets.get on the bucket.',
   },
+  SYMLINK_BROKEN: {
+    meaning: 'A symlink in a local checkpoint folder points at nothing (or at itself, in a loop).',
+    hint: 'Download the model again (e.g. `hf download <repo>`), or remove the link.',
+  },
+  SYMLINK_TO_DIRECTORY: {
+    meaning: 'A symlink in a local checkpoint folder points at a directory; only links to files are followed.',
+    hint: 'Upload the linked folder itself, or replace the link with the files.',
+  },
+  SYMLINK_OUTSIDE_ROOT: {
+    meaning: "A symlink leaves the folder being uploaded (or, for a Hugging Face cache snapshot, its models--<org>--<name>/ folder).",
+    hint: 'Copy the file in instead of linking it (cp -L).',
+  },
+  SYMLINK_NOT_A_FILE: {
+    meaning: 'A symlink in a local checkpoint folder points at a device, socket or pipe.',
+    hint: 'Remove the link.',
+  },
+  NOT_A_REGULAR_FILE: {
+    meaning: 'A local checkpoint folder holds a device, socket or pipe.',
+    hint: 'Remove it: a checkpoint folder holds files and folders only.',
+  },
+  HF_CACHE_NOT_A_SNAPSHOT: {
+    meaning: "A Hugging Face cache repository folder (models--<org>--<name>) was given instead of one of its snapshots.",
+    hint: 'Pass …/models--<org>--<name>/snapshots/<revision>/ (the message lists the snapshots).',
+  },
 } as const satisfies Catalogue;
 
 /** Firestore, where ferry keeps its state. */
@@ -222,6 +246,10 @@ export const DEPLOY_ERRORS = {
 
 /** Checkpoint uploads and their validation. */
 export const UPLOAD_ERRORS = {
+  NO_CHECKPOINT_FILES: {
+    meaning: 'A folder given to `ferry upload` holds no *.safetensors file.',
+    hint: 'Point ferry at the folder that holds the weights: for a Hugging Face cache, …/models--<org>--<name>/snapshots/<revision>/.',
+  },
   VALIDATION_FAILED: {
     meaning: 'Validating an uploaded version failed for a reason ferry does not classify.',
     hint: 'Read the message, then upload the version again (or run `ferry validate` on it).',

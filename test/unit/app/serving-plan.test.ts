@@ -1,7 +1,7 @@
 /**
  * resolveAccelerator: a deploy request without an accelerator gets the cheapest one that fits the
  * checkpoint; one that names a too-small accelerator is rejected with the numbers. The tiny Llama of
- * ../shared/fixtures is validated for real (headers only, local directory) and its summary used as
+ * test/fixtures/safetensors is validated for real (headers only, local directory) and its summary used as
  * the version's; published Llama 3 numbers are built as summaries.
  */
 import { test } from 'node:test';

@@ -1,36 +1,23 @@
 /**
- * uploadCheckpointDir over its ports (LocalFiles, Uploader) without a bucket: what it uploads, in
- * which order (config.json last, the index just before it, the rest largest first), and the
- * progress it reports; and the LocalFiles adapter on a real directory.
+ * uploadCheckpointFiles over its port (Uploader) without a bucket: what it uploads, in which order
+ * (config.json last, the index just before it, the rest largest first), and the progress it
+ * reports. Listing the folder (symlinks, hidden entries) is local-dir.ts's, tested there.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { uploadCheckpointDir, type UploadProgress } from '../../../shared/app/upload-checkpoint.ts';
-import type { LocalFile, LocalFiles, Uploader } from '../../../shared/ports/uploader.ts';
-import { localFiles } from '../../../shared/adapters/local-files.ts';
+import { uploadCheckpointFiles, type UploadProgress } from '../../../shared/app/upload-checkpoint.ts';
+import type { SourceFile, Uploader } from '../../../shared/ports/uploader.ts';
 
-const file = (name: string, size: number): LocalFile => ({ name, path: `/ckpt/${name}`, size });
+const file = (name: string, size: number): SourceFile => ({ name, path: `/ckpt/${name}`, size });
 
-test('uploads every visible file once, config.json last and the index before it, with progress', async () => {
+test('uploads every listed file once, config.json last and the index before it, with progress', async () => {
   const listing = [
     file('config.json', 10),
     file('model.safetensors.index.json', 20),
     file('model-00001-of-00002.safetensors', 1000),
     file('model-00002-of-00002.safetensors', 3000),
     file('original/params.json', 5),
-    file('.cache/huggingface/download/x.metadata', 7),
-    file('.gitattributes', 1),
   ];
-  const listed: string[] = [];
-  const files: LocalFiles = {
-    list: async (dir) => {
-      listed.push(dir);
-      return listing;
-    },
-  };
   const calls: Array<[string, string]> = [];
   const uploader: Uploader = {
     upload: async (localPath, objectName) => {
@@ -39,9 +26,8 @@ test('uploads every visible file once, config.json last and the index before it,
     },
   };
   const progress: UploadProgress[] = [];
-  const result = await uploadCheckpointDir('/ckpt', 'models/m/v1/', { files, uploader }, { concurrency: 1, onProgress: (p) => progress.push(p) });
+  const result = await uploadCheckpointFiles(listing, 'models/m/v1/', uploader, { concurrency: 1, onProgress: (p) => progress.push(p) });
 
-  assert.deepEqual(listed, ['/ckpt']);
   assert.deepEqual(calls, [
     ['/ckpt/model-00002-of-00002.safetensors', 'models/m/v1/model-00002-of-00002.safetensors'],
     ['/ckpt/model-00001-of-00002.safetensors', 'models/m/v1/model-00001-of-00002.safetensors'],
@@ -77,23 +63,7 @@ test('with parallel uploads, config.json still starts only after every other fil
       return { size: listing.find((f) => f.path === localPath)!.size, generation: '1' };
     },
   };
-  await uploadCheckpointDir('/ckpt', 'p/', { files: { list: async () => listing }, uploader }, { concurrency: 3 });
+  await uploadCheckpointFiles(listing, 'p/', uploader, { concurrency: 3 });
   assert.equal(configStartedAfter, 6);
   assert.equal(inFlight, 0);
-});
-
-test('localFiles lists regular files under a directory with /-separated names, sizes and paths to open', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-local-files-'));
-  try {
-    await mkdir(join(dir, 'original'));
-    await writeFile(join(dir, 'config.json'), '{}');
-    await writeFile(join(dir, 'original', 'params.json'), '{"a":1}');
-    const got = (await localFiles().list(dir)).sort((a, b) => a.name.localeCompare(b.name));
-    assert.deepEqual(got, [
-      { name: 'config.json', path: join(dir, 'config.json'), size: 2 },
-      { name: 'original/params.json', path: join(dir, 'original', 'params.json'), size: 7 },
-    ]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 });

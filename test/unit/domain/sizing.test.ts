@@ -1,6 +1,6 @@
 /**
  * Sizing against numbers worked out by hand. Published configs (Meta Llama 3, Qwen2.5) are built as
- * checkpoint summaries; the tiny Llama of ../shared/fixtures is sized from its real config.
+ * checkpoint summaries; the tiny Llama of test/fixtures/safetensors is sized from its real config.
  *
  * Units: GiB = 2^30 bytes. Usable per device = memory × 0.9:
  *   L4    23,034 MiB × 0.9 = 20,730.6 MiB = 20.24 GiB
@@ -71,7 +71,7 @@ const QWEN25_7B = summary(
   { BF16: 7_615_616_512 },
   config({ architectures: ['Qwen2ForCausalLM'], modelType: 'qwen2', numLayers: 28, hiddenSize: 3584, numHeads: 28, numKvHeads: 4, maxPositionEmbeddings: 32768 }),
 );
-// The fixture's tiny Llama (../shared/fixtures/safetensors/llama-sharded/config.json): 3 layers,
+// The fixture's tiny Llama (test/fixtures/safetensors/llama-sharded/config.json): 3 layers,
 // hidden 64, 4 heads, 2 KV heads, head_dim 16, max 256 positions; 176,576 BF16 parameters = 353,152 bytes.
 const TINY = summary(
   { BF16: 176_576 },
