@@ -341,7 +341,10 @@ complete -o default -F _ferry ferry
 `;
 }
 
+/** For _describe's `name:description` words (a colon ends the name). */
 const zshEscape = (s: string): string => s.replace(/[[\]:'\\]/g, (c) => (c === "'" ? "'\\''" : `\\${c}`));
+/** For an _arguments `[description]` (brackets end it; colons are fine there). */
+const zshDesc = (s: string): string => s.replace(/[[\]'\\]/g, (c) => (c === "'" ? "'\\''" : `\\${c}`));
 
 /** A zsh completion script (`source <(ferry completion zsh)`), generated from the specs. */
 export function zshCompletion(specs: readonly CommandSpec[]): string {
@@ -349,7 +352,7 @@ export function zshCompletion(specs: readonly CommandSpec[]): string {
   const cases = specs
     .map((s) => {
       const specsArgs = allFlags(s).map((f) => {
-        const desc = zshEscape(f.description);
+        const desc = zshDesc(f.description);
         const action =
           f.type === 'boolean' ? ''
           : f.type === 'enum' ? `:${f.name}:(${shellWords(f.values ?? [])})`
