@@ -9,7 +9,7 @@ import { readLocalEnv, mergeEnv, exportSdkEnv } from '../config.ts';
 import { EXIT, parseCommand, usageError, type CliIo, type Command } from './io.ts';
 import { SPECS, SPEC_BY_NAME } from './specs.ts';
 import { bashCompletion, didYouMean, helpText, overviewText, zshCompletion } from './spec.ts';
-import { describeFailure, formatFailure } from './failure.ts';
+import { reportFailure } from './failure.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -100,8 +100,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const command = await entry.load();
     return await command(rest, io);
   } catch (e) {
-    const f = describeFailure(e);
-    io.stderr(formatFailure(name, f));
+    reportFailure(io.stderr, name, e);
     if (io.env['FERRY_DEBUG'] === '1' && e instanceof Error && e.stack) io.stderr(`${e.stack}\n`);
     // 2, as for a usage error: the command could not run (1 is kept for "ran, and the answer is no").
     return EXIT.usage;
@@ -115,7 +114,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
  */
 function installProcessHandlers(command: string | undefined, debug: boolean): void {
   const fail = (e: unknown) => {
-    process.stderr.write(formatFailure(command, describeFailure(e)));
+    // The same cause often surfaces twice (the awaited call and the SDK's background stub): said once.
+    reportFailure((s) => process.stderr.write(s), command, e);
     if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     process.exit(EXIT.usage);
   };

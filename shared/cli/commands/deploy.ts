@@ -5,6 +5,7 @@ import { parseConfig, BaseConfig, DeployConfig } from '../../config.ts';
 import { targetKey, type DeployRequest, type DeployRequestInput } from '../../domain/deploy-request.ts';
 import { followRollout, type FollowEvent } from '../../app/follow-rollout.ts';
 import { checkRequest, deployRequestFrom } from '../request.ts';
+import { emulatorsAnswer } from '../deps.ts';
 
 /**
  * `ferry deploy <model>@<version> --cluster … --namespace … --name … [flags]` or `ferry deploy -f
@@ -35,6 +36,7 @@ export async function publishAndFollow(input: DeployRequestInput, flags: FollowF
 async function publish(request: DeployRequest, flags: FollowFlags, io: CliIo, name: string): Promise<number> {
   const base = parseConfig(BaseConfig, io.env);
   const cfg = parseConfig(DeployConfig, io.env);
+  await emulatorsAnswer(io.env, flags.wait ? ['PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST'] : ['PUBSUB_EMULATOR_HOST']);
   const { PubSubPublisher, newPubsubClient } = await import('../../adapters/pubsub.ts');
   const client = newPubsubClient(base.GOOGLE_CLOUD_PROJECT);
   let messageId: string;

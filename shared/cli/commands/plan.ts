@@ -11,6 +11,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { EXIT, emit, parseCommand, usageError, type CliIo } from '../io.ts';
+import { reportFailure } from '../failure.ts';
 import { CheckpointSummary } from '../../domain/checkpoint.ts';
 import { Accelerator, LATEST, type AcceleratorFamily } from '../../domain/deploy-request.ts';
 import { asFerryError, isFerryError } from '../../domain/errors.ts';
@@ -45,8 +46,8 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     if ('exit' in loaded) return loaded.exit;
     ({ summary, source } = loaded);
   } catch (e) {
-    const err = asFerryError(e, 'STORAGE_ERROR');
-    io.stderr(`ferry plan: ${err.code}: ${err.message}${err.hint ? `\n  next: ${err.hint}` : ''}\n`);
+    // The shared wording: a missing credential or a stopped stack says what to do.
+    reportFailure(io.stderr, 'plan', asFerryError(e, 'STORAGE_ERROR'));
     return EXIT.usage;
   }
 

@@ -4,6 +4,7 @@ import { Target, targetKey } from '../../domain/deploy-request.ts';
 import { describeIssues } from '../../domain/events.ts';
 import { publishAndFollow } from './deploy.ts';
 import { previousGoodRequest } from '../../app/rollback.ts';
+import { emulatorsAnswer } from '../deps.ts';
 
 /**
  * Rolls a target back to its previous good version (app/rollback.ts previousGoodRequest: the newest
@@ -18,6 +19,7 @@ export async function rollbackCommand(args: string[], io: CliIo): Promise<number
   const t = Target.safeParse({ cluster: p.flags['cluster'], namespace: p.flags['namespace'], name: p.flags['name'] });
   if (!t.success) return usageError('rollback', describeIssues(t.error).map((i) => `--${i.path}: ${i.message}`).join('; '), io);
   const base = parseConfig(BaseConfig, io.env);
+  await emulatorsAnswer(io.env, ['FIRESTORE_EMULATOR_HOST']);
   const [{ FirestoreRolloutState }, { firestoreClient }] = await Promise.all([import('../../adapters/firestore-rollouts.ts'), import('../../adapters/firestore.ts')]);
   const rollouts = new FirestoreRolloutState(firestoreClient(base.GOOGLE_CLOUD_PROJECT));
   const found = await previousGoodRequest(rollouts, t.data);
