@@ -155,7 +155,8 @@ async function publishAutodeploy(ref: VersionRef, key: string, targets: Autodepl
       version: ref.version,
       target: { cluster: t.cluster, namespace: t.namespace, name: t.name },
       ...(t.replicas !== undefined ? { replicas: t.replicas } : {}),
-      accelerator: t.accelerator,
+      // Absent: sized from this version's checkpoint by the deploy path, as any deploy request.
+      ...(t.accelerator !== undefined ? { accelerator: t.accelerator } : {}),
       requestedBy: { source: 'upload', principal: ref.uri },
       idempotencyKey: `upload-${key}-${targetKey}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200),
     };

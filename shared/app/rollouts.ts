@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { parseDeployRequest, isLatest, targetKey, parseClusterName, type DeployRequest } from '../domain/deploy-request.ts';
-import { render, objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type RenderedSpec } from '../domain/render.ts';
+import { render, objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/render.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, nextStep, isTerminalPhase, type Rollout, type Action, type Observation } from '../domain/rollout.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
@@ -126,49 +126,9 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   }
 
   const rolloutId = rolloutIdFor(msg.messageId, msg.publishTime);
-  const summary = (version.summary ?? {}) as Record<string, unknown>;
-  const bucket = /^gs:\/\/([^/]+)\//.exec(version.uri)?.[1];
-  if (!bucket) return reject('VERSION_URI_INVALID', `version ${version.model}/${version.version} has no gs:// uri`, [], request.requestedBy.source);
-  // Caches: planned now, because pin-one-zone changes what is rendered (a zone node selector).
-  let cachePlan: RolloutCachePlan | null = null;
-  let nodeSelectorExtra: Record<string, string> = {};
-  if (request.cache.mode !== 'off') {
-    const accelerator = request.accelerator?.type;
-    if (!deps.caches) return reject('CACHE_NOT_CONFIGURED', 'this ferry has no Anywhere Cache control configured; send cache.mode "off"', [], request.requestedBy.source);
-    if (!accelerator) return reject('CACHE_NO_ACCELERATOR', 'cannot plan caches before the accelerator is known', [], request.requestedBy.source);
-    let planned;
-    try {
-      planned = await planRolloutCaches(request, { bucket, accelerator }, deps.caches, rlog);
-    } catch (e) {
-      const err = asFerryError(e, 'CACHE_PLAN_FAILED', true);
-      if (err.retryable) throw err;
-      return reject(err.code, err.message, [], request.requestedBy.source);
-    }
-    if (!planned.ok) return reject(planned.reason, planned.message, [], request.requestedBy.source);
-    for (const w of planned.warnings) rlog.warn(`cache: ${w}`);
-    cachePlan = planned.plan;
-    nodeSelectorExtra = planned.nodeSelectorExtra;
-  }
-  let rendered;
-  try {
-    rendered = render({
-      request: { ...request, version: version.version },
-      rolloutId,
-      bucket,
-      checkpoint: {
-        uri: version.uri,
-        tensorBytes: Number(summary['tensorBytes'] ?? 0),
-        digest: version.contentKey ?? 'unknown',
-        shards: Number(summary['shards'] ?? 0),
-      },
-      ...(deps.config.serviceAccountName ? { serviceAccountName: deps.config.serviceAccountName } : {}),
-      ...(Object.keys(nodeSelectorExtra).length ? { nodeSelectorExtra } : {}),
-      ...(capacityWaitSeconds ? { capacityWaitSeconds } : {}),
-    });
-  } catch (e) {
-    const err = asFerryError(e, 'RENDER_FAILED');
-    return reject(err.code, err.message, [], request.requestedBy.source);
-  }
+  const prepared = await renderRollout(request, version, { rolloutId, capacityWaitSeconds, caches: deps.caches, serviceAccountName: deps.config.serviceAccountName, logger: rlog });
+  if ('reject' in prepared) return reject(prepared.reject.reason, prepared.reject.message, [], request.requestedBy.source);
+  const { rendered, cachePlan } = prepared;
   for (const w of rendered.warnings) rlog.warn(`render: ${w}`);
   const rollout = newRollout({ id: rolloutId, request, version: version.version, spec: rendered, timeoutSeconds: rendered.rolloutTimeoutSeconds, cache: cachePlan, now });
   const admitted = await deps.rollouts.admit({
@@ -198,7 +158,7 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase };
 }
 
-async function resolveVersion(
+export async function resolveVersion(
   request: DeployRequest,
   versions: CheckpointState,
 ): Promise<{ doc: VersionDoc } | { reason: DeployRefusal; message: string }> {
@@ -222,6 +182,70 @@ async function resolveVersion(
     return { reason: 'VERSION_INVALID', message: `${request.model}/${request.version} is invalid (${doc.errors.map((e) => e.code).slice(0, 3).join(', ')}); it will never be deployed` };
   }
   return { reason: 'VERSION_NOT_READY', message: `${request.model}/${request.version} is ${doc.status}${doc.missing.length ? ` (missing ${doc.missing.slice(0, 3).join(', ')})` : ''}; deploy it once it is valid (or set an autodeploy policy)` };
+}
+
+export interface RenderedRollout {
+  rendered: Rendered;
+  /** The zonal caches to have running before applying (null: cache.mode off). */
+  cachePlan: RolloutCachePlan | null;
+}
+
+/**
+ * What a rollout of a sized request (accelerator resolved) and a resolved version would apply: the
+ * cache plan (pin-one-zone adds a zone node selector) and the rendered objects. Reads only (bucket
+ * location, cluster zones, cache states); the deploy path and `ferry render` share it, so a preview
+ * is exactly what a deploy would apply.
+ */
+export async function renderRollout(
+  request: DeployRequest,
+  version: VersionDoc,
+  opts: { rolloutId: string; capacityWaitSeconds?: number; caches?: CacheDeps | undefined; serviceAccountName?: string | undefined; logger: Logger },
+): Promise<RenderedRollout | { reject: { reason: DeployRejectReason; message: string } }> {
+  const rlog = opts.logger;
+  const reject = (reason: DeployRejectReason, message: string) => ({ reject: { reason, message } });
+  const summary = (version.summary ?? {}) as Record<string, unknown>;
+  const bucket = /^gs:\/\/([^/]+)\//.exec(version.uri)?.[1];
+  if (!bucket) return reject('VERSION_URI_INVALID', `version ${version.model}/${version.version} has no gs:// uri`);
+  // Caches: planned now, because pin-one-zone changes what is rendered (a zone node selector).
+  let cachePlan: RolloutCachePlan | null = null;
+  let nodeSelectorExtra: Record<string, string> = {};
+  if (request.cache.mode !== 'off') {
+    const accelerator = request.accelerator?.type;
+    if (!opts.caches) return reject('CACHE_NOT_CONFIGURED', 'this ferry has no Anywhere Cache control configured; send cache.mode "off"');
+    if (!accelerator) return reject('CACHE_NO_ACCELERATOR', 'cannot plan caches before the accelerator is known');
+    let planned;
+    try {
+      planned = await planRolloutCaches(request, { bucket, accelerator }, opts.caches, rlog);
+    } catch (e) {
+      const err = asFerryError(e, 'CACHE_PLAN_FAILED', true);
+      if (err.retryable) throw err;
+      return reject(err.code, err.message);
+    }
+    if (!planned.ok) return reject(planned.reason, planned.message);
+    for (const w of planned.warnings) rlog.warn(`cache: ${w}`);
+    cachePlan = planned.plan;
+    nodeSelectorExtra = planned.nodeSelectorExtra;
+  }
+  try {
+    const rendered = render({
+      request: { ...request, version: version.version },
+      rolloutId: opts.rolloutId,
+      bucket,
+      checkpoint: {
+        uri: version.uri,
+        tensorBytes: Number(summary['tensorBytes'] ?? 0),
+        digest: version.contentKey ?? 'unknown',
+        shards: Number(summary['shards'] ?? 0),
+      },
+      ...(opts.serviceAccountName ? { serviceAccountName: opts.serviceAccountName } : {}),
+      ...(Object.keys(nodeSelectorExtra).length ? { nodeSelectorExtra } : {}),
+      ...(opts.capacityWaitSeconds ? { capacityWaitSeconds: opts.capacityWaitSeconds } : {}),
+    });
+    return { rendered, cachePlan };
+  } catch (e) {
+    const err = asFerryError(e, 'RENDER_FAILED');
+    return reject(err.code, err.message);
+  }
 }
 
 /**

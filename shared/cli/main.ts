@@ -6,8 +6,10 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readLocalEnv, mergeEnv, exportSdkEnv } from '../config.ts';
-import { EXIT, type CliIo, type Command } from './io.ts';
-import { describeFailure, formatFailure } from './failure.ts';
+import { EXIT, parseCommand, usageError, type CliIo, type Command } from './io.ts';
+import { SPECS, SPEC_BY_NAME } from './specs.ts';
+import { bashCompletion, didYouMean, helpText, overviewText, zshCompletion } from './spec.ts';
+import { reportFailure } from './failure.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -17,74 +19,65 @@ interface CommandEntry {
   load: () => Promise<Command>;
 }
 
-export const COMMANDS: Record<string, CommandEntry> = {
-  validate: {
-    summary: 'validate a checkpoint by reading only its safetensors headers',
-    usage: 'ferry validate <dir | gs://bucket/prefix> [--json]',
-    load: async () => (await import('./commands/validate.ts')).validateCommand,
-  },
-  upload: {
-    summary: 'upload a checkpoint directory (validated locally first; index and config.json last)',
-    usage: 'ferry upload <dir> gs://bucket/models/<model>/<version> [--force] [--concurrency N] [--progress auto|bar|lines|none] [--json]',
-    load: async () => (await import('./commands/upload.ts')).uploadCommand,
-  },
-  plan: {
-    summary: 'size a checkpoint for serving: GPUs/TPU chips and tensor-parallel size per accelerator, and the cheapest',
-    usage: 'ferry plan <model>@<version|latest> | <dir> | gs://bucket/prefix [--json] [--context N] [--concurrency N] [--family gpu|tpu] [--accelerator T [--count N]]',
-    load: async () => (await import('./commands/plan.ts')).planCommand,
-  },
-  status: {
-    summary: 'models, versions (and their validation) and rollouts',
-    usage: 'ferry status [<model>] [--json]',
-    load: async () => (await import('./commands/status.ts')).statusCommand,
-  },
-  deploy: {
-    summary: 'publish a deploy request; --wait follows the rollout to its end',
-    usage: 'ferry deploy <model>@<version|latest> --cluster <c> --namespace <ns> --name <d> [--accelerator T [--gpus N]] [--wait] [--json]',
-    load: async () => (await import('./commands/deploy.ts')).deployCommand,
-  },
-  rollback: {
-    summary: 'roll a target back to its previous good version',
-    usage: 'ferry rollback --cluster <c> --namespace <ns> --name <deployment> [--wait] [--json]',
-    load: async () => (await import('./commands/rollback.ts')).rollbackCommand,
-  },
-  autodeploy: {
-    summary: 'deploy every newly valid version of a model to a target',
-    usage: 'ferry autodeploy <model> --cluster <c> --namespace <ns> --name <deployment> [--replicas N] | --remove … | --list',
-    load: async () => (await import('./commands/autodeploy.ts')).autodeployCommand,
-  },
-  caches: {
-    summary: 'Anywhere Caches: state, TTL, who created them, which targets rely on them, last use',
-    usage: 'ferry caches [--bucket B] [--no-live] [--json]',
-    load: async () => (await import('./commands/caches.ts')).cachesCommand,
-  },
-  teardown: {
-    summary: 'plan (and without --dry-run, carry out) the teardown of idle caches and managed clusters',
-    usage: 'ferry teardown [--dry-run] [--json]',
-    load: async () => (await import('./commands/teardown.ts')).teardownCommand,
-  },
+const LOADERS: Record<string, () => Promise<Command>> = {
+  validate: async () => (await import('./commands/validate.ts')).validateCommand,
+  upload: async () => (await import('./commands/upload.ts')).uploadCommand,
+  plan: async () => (await import('./commands/plan.ts')).planCommand,
+  status: async () => (await import('./commands/status.ts')).statusCommand,
+  deploy: async () => (await import('./commands/deploy.ts')).deployCommand,
+  render: async () => (await import('./commands/render.ts')).renderCommand,
+  rollback: async () => (await import('./commands/rollback.ts')).rollbackCommand,
+  autodeploy: async () => (await import('./commands/autodeploy.ts')).autodeployCommand,
+  caches: async () => (await import('./commands/caches.ts')).cachesCommand,
+  teardown: async () => (await import('./commands/teardown.ts')).teardownCommand,
+  schema: async () => (await import('./commands/schema.ts')).schemaCommand,
+  completion: async () => completionCommand,
+  help: async () => helpCommand,
 };
 
-function help(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return [
-    'ferry — get a model from a bucket onto GPUs',
-    '',
-    'Usage: ferry <command> [options]',
-    '',
-    'Commands:',
-    ...lines,
-    '',
-    'Run `ferry <command> --help` for a command\'s options. Locally, `npm start` brings up the stack and',
-    'writes .ferry/local.env, which ferry reads for any variable not set in the environment.',
-  ].join('\n');
+/** Every command, from its spec (shared/cli/specs.ts). */
+export const COMMANDS: Record<string, CommandEntry> = Object.fromEntries(
+  SPECS.map((s) => {
+    const load = LOADERS[s.name];
+    if (!load) throw new Error(`command ${s.name} has a spec but no implementation`);
+    return [s.name, { summary: s.summary, usage: `ferry ${s.synopsis[0]}`, load }];
+  }),
+);
+
+const unknownCommand = (name: string): string =>
+  `ferry: unknown command "${name}"${didYouMean(name, SPECS.map((s) => s.name))}\nRun \`ferry --help\` for the list of commands.\n`;
+
+async function helpCommand(args: string[], io: CliIo): Promise<number> {
+  const p = parseCommand('help', args, io);
+  if (typeof p === 'number') return p;
+  const name = p.positional[0];
+  if (name === undefined) {
+    io.stdout(overviewText(SPECS));
+    return EXIT.ok;
+  }
+  const spec = SPEC_BY_NAME.get(name);
+  if (!spec) {
+    io.stderr(unknownCommand(name));
+    return EXIT.usage;
+  }
+  io.stdout(helpText(spec));
+  return EXIT.ok;
+}
+
+async function completionCommand(args: string[], io: CliIo): Promise<number> {
+  const p = parseCommand('completion', args, io);
+  if (typeof p === 'number') return p;
+  const shell = p.positional[0];
+  if (shell === 'bash') io.stdout(bashCompletion(SPECS));
+  else if (shell === 'zsh') io.stdout(zshCompletion(SPECS));
+  else return usageError('completion', `no completion for ${JSON.stringify(shell)}: bash or zsh${didYouMean(shell ?? '', ['bash', 'zsh'])}`, io);
+  return EXIT.ok;
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(help() + '\n');
+  if (!name || name === '--help' || name === '-h') {
+    io.stdout(overviewText(SPECS));
     return name ? EXIT.ok : EXIT.usage;
   }
   if (name === '--version') {
@@ -93,11 +86,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    io.stderr(`ferry: unknown command "${name}"\n\n${help()}\n`);
+    io.stderr(unknownCommand(name));
     return EXIT.usage;
   }
+  // Help never needs a backend, nor loading the command.
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout(`Usage: ${entry.usage}\n`);
+    io.stdout(helpText(SPEC_BY_NAME.get(name)!));
     return EXIT.ok;
   }
   // The SDKs read emulator hosts, project and credentials from process.env, not from io.env.
@@ -106,8 +100,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const command = await entry.load();
     return await command(rest, io);
   } catch (e) {
-    const f = describeFailure(e);
-    io.stderr(formatFailure(name, f));
+    reportFailure(io.stderr, name, e);
     if (io.env['FERRY_DEBUG'] === '1' && e instanceof Error && e.stack) io.stderr(`${e.stack}\n`);
     // 2, as for a usage error: the command could not run (1 is kept for "ran, and the answer is no").
     return EXIT.usage;
@@ -121,7 +114,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
  */
 function installProcessHandlers(command: string | undefined, debug: boolean): void {
   const fail = (e: unknown) => {
-    process.stderr.write(formatFailure(command, describeFailure(e)));
+    // The same cause often surfaces twice (the awaited call and the SDK's background stub): said once.
+    reportFailure((s) => process.stderr.write(s), command, e);
     if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     process.exit(EXIT.usage);
   };
@@ -150,6 +144,21 @@ if (isEntry || viaLauncher) {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
     env,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
+    ask: async (question) => {
+      const { createInterface } = await import('node:readline/promises');
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
   });
   process.exitCode = code;
 }

@@ -67,8 +67,11 @@ export type VersionDoc = z.infer<typeof VersionDoc>;
 /** Where a newly valid version of the model is deployed automatically (fields as in a deploy request). */
 export const AutodeployTarget = Target.extend({
   replicas: z.number().int().min(0).max(64).optional(),
-  /** Required: a deploy request names its GPUs (sizing from the checkpoint comes later). */
-  accelerator: Accelerator,
+  /**
+   * Absent: each version's deploy request leaves the accelerator out, and the deploy path sizes it
+   * from that version's checkpoint (shared/app/serving-plan.ts resolveAccelerator), as for `ferry deploy`.
+   */
+  accelerator: Accelerator.optional(),
 });
 export type AutodeployTarget = z.infer<typeof AutodeployTarget>;
 

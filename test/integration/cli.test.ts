@@ -109,5 +109,10 @@ test('autodeploy: set, list, remove', async () => {
   assert.equal(JSON.parse(list.out).targets.length, 1);
   assert.equal((await ferry('autodeploy', model, '--remove', '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto', '--accelerator', 'nvidia-l4')).code, 0);
   assert.equal(JSON.parse((await ferry('autodeploy', model, '--list', '--json')).out).targets.length, 0);
-  assert.equal((await ferry('autodeploy', model, '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto')).code, 2, 'the accelerator is required');
+  // Without --accelerator: each version is sized from its checkpoint by the deploy path.
+  const sized = await ferry('autodeploy', model, '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto', '--json');
+  assert.equal(sized.code, 0, sized.err);
+  assert.deepEqual(JSON.parse(sized.out).targets, [{ cluster: 'local', namespace: 'ferry-cli', name: 'auto' }]);
+  assert.equal((await ferry('autodeploy', model, '--remove', '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto')).code, 0);
+  assert.equal((await ferry('autodeploy', model, '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto', '--accelerator', 'nvidia-l5')).code, 2, 'an unknown accelerator is a usage error');
 });

@@ -1,53 +1,66 @@
-import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { EXIT, emit, parseCommand, usageError, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { AutodeployTarget } from '../../domain/version.ts';
-import { ModelRef } from '../../domain/deploy-request.ts';
+import { ModelRef, Target } from '../../domain/deploy-request.ts';
 import { autodeployTargetKey } from '../../ports/checkpoint-state.ts';
 import { describeIssues } from '../../domain/events.ts';
 
-const USAGE = `Usage:
-  ferry autodeploy <model> --cluster <c> --namespace <ns> --name <deployment> --accelerator TYPE [--gpus N] [--replicas N]
-  ferry autodeploy <model> --remove --cluster <c> --namespace <ns> --name <deployment>
-  ferry autodeploy <model> --list [--json]
-When a version of <model> becomes valid, ferry publishes one deploy request per target
-(requestedBy: upload). Invalid versions are never deployed.`;
+/** The flag that set a field of the target, for error messages. */
+const FLAG_OF: Readonly<Record<string, string>> = { accelerator: '--accelerator', 'accelerator.type': '--accelerator', 'accelerator.count': '--gpus' };
 
+/**
+ * `ferry autodeploy <model> --cluster C --namespace NS --name D [--accelerator T [--gpus N]] [--replicas N]`
+ * (also `--remove`, `--list`). When a version of <model> becomes valid, ferry publishes one deploy
+ * request per target (requestedBy: upload); without --accelerator it is sized from the checkpoint
+ * exactly as `ferry deploy` is. Invalid versions are never deployed.
+ */
 export async function autodeployCommand(args: string[], io: CliIo): Promise<number> {
-  const p = parseFlags(args, { strings: ['cluster', 'namespace', 'name', 'replicas', 'accelerator', 'gpus'], booleans: ['remove', 'list', 'json'] });
-  if ('error' in p || p.positional.length !== 1) {
-    io.stderr(`ferry autodeploy: ${'error' in p ? p.error : 'give exactly one model'}\n${USAGE}\n`);
-    return EXIT.usage;
-  }
+  const p = parseCommand('autodeploy', args, io);
+  if (typeof p === 'number') return p;
   const model = ModelRef.safeParse(p.positional[0]);
-  if (!model.success) {
-    io.stderr(`ferry autodeploy: ${model.error.issues[0]!.message}\n`);
-    return EXIT.usage;
+  if (!model.success) return usageError('autodeploy', model.error.issues[0]!.message, io);
+  if (p.flags['list'] && p.flags['remove']) return usageError('autodeploy', '--list and --remove do not go together', io);
+  if (p.given.has('gpus') && !p.given.has('accelerator')) return usageError('autodeploy', '--gpus goes with --accelerator (without both, ferry sizes each version)', io);
+
+  let target: AutodeployTarget | undefined;
+  if (!p.flags['list']) {
+    const where = { cluster: p.flags['cluster'], namespace: p.flags['namespace'], name: p.flags['name'] };
+    const raw: Record<string, unknown> = p.flags['remove']
+      ? where
+      : {
+          ...where,
+          ...(p.flags['replicas'] !== undefined ? { replicas: p.flags['replicas'] } : {}),
+          ...(p.flags['accelerator'] !== undefined ? { accelerator: { type: p.flags['accelerator'], count: p.flags['gpus'] } } : {}),
+        };
+    const parsed = p.flags['remove'] ? Target.safeParse(raw) : AutodeployTarget.safeParse(raw);
+    if (!parsed.success) {
+      const issues = describeIssues(parsed.error).map((i) => (i.path === '(root)' ? i.message : `${FLAG_OF[i.path] ?? `--${i.path}`}: ${i.message}`));
+      return usageError('autodeploy', issues.join('; '), io);
+    }
+    target = parsed.data;
   }
+
   const { state } = await cliState(io.env);
   const current = (await state.getModel(model.data))?.autodeploy.targets ?? [];
-  if (p.flags['list']) {
-    if (p.flags['json']) io.stdout(JSON.stringify({ model: model.data, targets: current }, null, 2) + '\n');
-    else if (!current.length) io.stdout(`${model.data}: no autodeploy targets\n`);
-    else for (const t of current) io.stdout(`${model.data} → ${t.cluster}/${t.namespace}/${t.name}${t.replicas !== undefined ? ` replicas=${t.replicas}` : ''}\n`);
+  const show = (targets: readonly AutodeployTarget[]) =>
+    targets.map((t) => `${model.data} → ${t.cluster}/${t.namespace}/${t.name}${t.replicas !== undefined ? ` replicas=${t.replicas}` : ''} ${t.accelerator ? `${t.accelerator.type} ×${t.accelerator.count}` : 'accelerator sized from each checkpoint'}\n`).join('');
+  if (!target) {
+    if (p.output !== 'text') emit(io, p.output, { model: model.data, targets: current });
+    else io.stdout(current.length ? show(current) : `${model.data}: no autodeploy targets\n`);
     return EXIT.ok;
   }
-  const raw: Record<string, unknown> = { cluster: p.flags['cluster'], namespace: p.flags['namespace'], name: p.flags['name'] };
-  if (p.flags['replicas'] !== undefined) raw['replicas'] = Number(p.flags['replicas']);
-  raw['accelerator'] = { type: p.flags['accelerator'], count: Number(p.flags['gpus'] ?? 1) };
-  const target = AutodeployTarget.safeParse(raw);
-  if (!target.success) {
-    io.stderr(`ferry autodeploy: invalid target:\n${describeIssues(target.error).map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n${USAGE}\n`);
-    return EXIT.usage;
-  }
-  const key = autodeployTargetKey(target.data);
+  const key = autodeployTargetKey(target);
   const others = current.filter((t) => autodeployTargetKey(t) !== key);
-  const next = p.flags['remove'] ? others : [...others, target.data];
+  const next = p.flags['remove'] ? others : [...others, target];
   if (p.flags['remove'] && next.length === current.length) {
-    io.stderr(`ferry autodeploy: ${model.data} has no autodeploy target ${target.data.cluster}/${target.data.namespace}/${target.data.name}\n`);
+    io.stderr(`ferry autodeploy: ${model.data} has no autodeploy target ${target.cluster}/${target.namespace}/${target.name}\n`);
     return EXIT.failed;
   }
   const saved = await state.setAutodeploy(model.data, next, new Date());
-  if (p.flags['json']) io.stdout(JSON.stringify({ model: model.data, targets: saved.autodeploy.targets }, null, 2) + '\n');
-  else io.stdout(`${model.data}: ${p.flags['remove'] ? 'removed' : 'set'} autodeploy → ${target.data.cluster}/${target.data.namespace}/${target.data.name} (${saved.autodeploy.targets.length} target(s))\n`);
+  if (p.output !== 'text') emit(io, p.output, { model: model.data, targets: saved.autodeploy.targets });
+  else {
+    io.stdout(`${model.data}: ${p.flags['remove'] ? 'removed' : 'set'} autodeploy → ${target.cluster}/${target.namespace}/${target.name} (${saved.autodeploy.targets.length} target(s))\n`);
+    if (!p.flags['remove']) io.stdout(show([target]));
+  }
   return EXIT.ok;
 }

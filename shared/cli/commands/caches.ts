@@ -5,13 +5,11 @@
  * (locally: the stack's fake; its state is the truth, the record is what ferry last saw). Caches the
  * API shows but ferry does not track are listed too, as `tracked: false`.
  */
-import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { parseConfig, CacheConfig } from '../../config.ts';
 import type { CacheRecord, LiveCache } from '../../domain/cache.ts';
 import { table } from './status.ts';
-
-const USAGE = 'Usage: ferry caches [--bucket B] [--no-live] [--json]';
 
 export interface CacheRow {
   bucket: string;
@@ -80,11 +78,8 @@ const ago = (iso: string | null, now: number): string => {
 const ttl = (s: number | null): string => (s === null ? '' : s % 86_400 === 0 ? `${s / 86_400}d` : s % 3600 === 0 ? `${s / 3600}h` : `${s}s`);
 
 export async function cachesCommand(args: string[], io: CliIo): Promise<number> {
-  const p = parseFlags(args, { strings: ['bucket'], booleans: ['json', 'no-live'] });
-  if ('error' in p || p.positional.length > 0) {
-    io.stderr(`ferry caches: ${'error' in p ? p.error : 'takes no positional arguments'}\n${USAGE}\n`);
-    return EXIT.usage;
-  }
+  const p = parseCommand('caches', args, io);
+  if (typeof p === 'number') return p;
   const onlyBucket = typeof p.flags['bucket'] === 'string' ? p.flags['bucket'] : undefined;
   const { db, projectId } = await cliState(io.env);
   const { FirestoreCacheRecords } = await import('../../adapters/firestore-caches.ts');
@@ -110,8 +105,8 @@ export async function cachesCommand(args: string[], io: CliIo): Promise<number> 
     );
   }
   const json: CachesJson = { caches: mergeCaches(records, live), liveErrors };
-  if (p.flags['json']) {
-    io.stdout(JSON.stringify(json, null, 2) + '\n');
+  if (p.output !== 'text') {
+    emit(io, p.output, json);
     return EXIT.ok;
   }
   for (const e of liveErrors) io.stderr(`ferry caches: could not ask the Storage Control API about gs://${e.bucket} (showing ferry's records): ${e.message}\n`);

@@ -10,52 +10,28 @@
  * the named accelerator does not fit, 2 usage or I/O error.
  */
 import { stat } from 'node:fs/promises';
-import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { EXIT, emit, parseCommand, usageError, type CliIo } from '../io.ts';
+import { reportFailure } from '../failure.ts';
 import { CheckpointSummary } from '../../domain/checkpoint.ts';
-import { Accelerator, ACCELERATOR_FAMILIES, LATEST, type AcceleratorFamily } from '../../domain/deploy-request.ts';
+import { Accelerator, LATEST, type AcceleratorFamily } from '../../domain/deploy-request.ts';
 import { asFerryError, isFerryError } from '../../domain/errors.ts';
 import { checkFits, planServing, type FitCheck, type PlanRow, type ServingBudget, type ServingPlan } from '../../domain/sizing.ts';
 import type { ObjectStore } from '../../ports/object-store.ts';
 import { table } from './status.ts';
 
-export const PLAN_USAGE = `Usage: ferry plan <model>@<version|latest> | <dir> | gs://bucket/prefix [--json]
-         [--context N] [--concurrency N] [--family gpu|tpu] [--accelerator TYPE [--count N]]
-Sizes a checkpoint for vLLM from its safetensors headers and config.json: for each accelerator, the
-fewest GPUs / TPU chips (a tensor-parallel size vLLM accepts) holding the weights plus the KV cache
-of N concurrent sequences of the context length, and the cheapest (on-demand list prices, ⚠ check).
-
-  --context N       tokens per sequence (--max-model-len); default min(8192, max_position_embeddings)
-  --concurrency N   sequences whose KV cache must fit at once; default 8
-  --family F        only gpu or tpu accelerators
-  --accelerator T   also check this accelerator (--count N devices, default 1)
-  --json            one JSON object {source, plan, check?}
-`;
-
 type Source = { kind: 'version'; model: string; version: string } | { kind: 'checkpoint'; location: string };
 
-const int = (v: string | boolean | undefined, name: string): number | undefined | { error: string } => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n >= 1 ? n : { error: `--${name} needs a positive integer` };
-};
-
 export async function planCommand(args: string[], io: CliIo): Promise<number> {
-  const p = parseFlags(args, { strings: ['context', 'concurrency', 'family', 'accelerator', 'count'], booleans: ['json'] });
-  const usage = (msg: string): number => {
-    io.stderr(`ferry plan: ${msg}\n${PLAN_USAGE}`);
-    return EXIT.usage;
-  };
-  if ('error' in p) return usage(p.error);
-  if (p.positional.length !== 1) return usage('give exactly one checkpoint: <model>@<version>, a directory or gs://bucket/prefix');
-  const context = int(p.flags['context'], 'context');
-  const concurrency = int(p.flags['concurrency'], 'concurrency');
-  const count = int(p.flags['count'], 'count');
-  for (const v of [context, concurrency, count]) if (typeof v === 'object') return usage(v.error);
-  const family = p.flags['family'];
-  if (family !== undefined && !(ACCELERATOR_FAMILIES as readonly unknown[]).includes(family)) return usage('--family is gpu or tpu');
+  const p = parseCommand('plan', args, io);
+  if (typeof p === 'number') return p;
+  const usage = (msg: string): number => usageError('plan', msg, io);
+  const context = p.flags['context'] as number | undefined;
+  const concurrency = p.given.has('concurrency') ? (p.flags['concurrency'] as number) : undefined;
+  const count = p.given.has('count') ? (p.flags['count'] as number) : undefined;
+  const family = p.flags['family'] as AcceleratorFamily | undefined;
   let accelerator: Accelerator | undefined;
   if (p.flags['accelerator'] !== undefined) {
-    const a = Accelerator.safeParse({ type: p.flags['accelerator'], ...(typeof count === 'number' ? { count } : {}) });
+    const a = Accelerator.safeParse({ type: p.flags['accelerator'], ...(count !== undefined ? { count } : {}) });
     if (!a.success) return usage(`--accelerator: ${a.error.issues[0]?.message ?? 'invalid'}`);
     accelerator = a.data;
   } else if (count !== undefined) {
@@ -70,8 +46,8 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     if ('exit' in loaded) return loaded.exit;
     ({ summary, source } = loaded);
   } catch (e) {
-    const err = asFerryError(e, 'STORAGE_ERROR');
-    io.stderr(`ferry plan: ${err.code}: ${err.message}${err.hint ? `\n  next: ${err.hint}` : ''}\n`);
+    // The shared wording: a missing credential or a stopped stack says what to do.
+    reportFailure(io.stderr, 'plan', asFerryError(e, 'STORAGE_ERROR'));
     return EXIT.usage;
   }
 
@@ -81,15 +57,15 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   };
   let plan: ServingPlan;
   try {
-    plan = planServing(summary, budget, family ? { families: [family as AcceleratorFamily] } : {});
+    plan = planServing(summary, budget, family ? { families: [family] } : {});
   } catch (e) {
     if (!isFerryError(e)) throw e;
     io.stderr(`ferry plan: ${e.code}: ${e.message}${e.hint ? `\n  next: ${e.hint}` : ''}\n`);
     return EXIT.failed;
   }
   const check = accelerator ? checkFits(accelerator, plan) : undefined;
-  if (p.flags['json']) {
-    io.stdout(JSON.stringify({ source, plan, ...(check ? { check: checkJson(check) } : {}) }, null, 2) + '\n');
+  if (p.output !== 'text') {
+    emit(io, p.output, { source, plan, ...(check ? { check: checkJson(check) } : {}) });
   } else {
     io.stdout(humanPlan(source, plan, check));
   }
@@ -114,8 +90,7 @@ async function loadSummary(target: string, io: CliIo): Promise<{ summary: Checkp
   }
   const m = /^([^@/]+)@([^@/]+)$/.exec(target);
   if (!m) {
-    io.stderr(`ferry plan: ${target} is neither <model>@<version>, an existing directory nor gs://bucket/prefix\n${PLAN_USAGE}`);
-    return { exit: EXIT.usage };
+    return { exit: usageError('plan', `${target} is neither <model>@<version>, an existing directory nor gs://bucket/prefix`, io) };
   }
   const [model, version] = [m[1]!, m[2]!];
   const { cliState } = await import('../deps.ts');

@@ -1,4 +1,4 @@
-import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import type { VersionDoc } from '../../domain/version.ts';
 
@@ -39,15 +39,8 @@ function versionRow(v: VersionDoc) {
 }
 
 export async function statusCommand(args: string[], io: CliIo): Promise<number> {
-  const p = parseFlags(args, { booleans: ['json'] });
-  if ('error' in p) {
-    io.stderr(`ferry status: ${p.error}\nUsage: ferry status [<model>] [--json]\n`);
-    return EXIT.usage;
-  }
-  if (p.positional.length > 1) {
-    io.stderr('Usage: ferry status [<model>] [--json]\n');
-    return EXIT.usage;
-  }
+  const p = parseCommand('status', args, io);
+  if (typeof p === 'number') return p;
   const only = p.positional[0];
   const { state, db } = await cliState(io.env);
   const { FirestoreRolloutState } = await import('../../adapters/firestore-rollouts.ts');
@@ -63,8 +56,8 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
     json.models.push({ model: m.model, latestValid: m.latestValid?.version ?? null, autodeploy: m.autodeploy.targets, versions: versions.map(versionRow), rollouts: modelRollouts });
   }
   json.rejectedRequests = await rollouts.listRejected(only);
-  if (p.flags['json']) {
-    io.stdout(JSON.stringify(json, null, 2) + '\n');
+  if (p.output !== 'text') {
+    emit(io, p.output, json);
     return EXIT.ok;
   }
   if (only && json.models.length === 0) {

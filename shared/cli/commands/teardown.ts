@@ -1,26 +1,36 @@
 /**
- * `ferry teardown [--dry-run] [--json]`: plan the teardown of idle Anywhere Caches, Deployments
+ * `ferry teardown [--dry-run] [--yes] [-o json|yaml]`: plan the teardown of idle Anywhere Caches, Deployments
  * (when the policy scales them) and managed clusters, print the plan with a reason per action and
  * per resource left alone, and — without --dry-run — carry it out (re-reading each resource just
- * before acting) and record the run in `teardownRuns/{id}`. The policy comes from the same
+ * before acting) and record the run in `teardownRuns/{id}`. Without --dry-run, a person at a terminal
+ * sees the plan (a dry run) first and is asked before anything changes; --yes skips the question, and
+ * without a terminal --yes is required. The policy comes from the same
  * FERRY_TEARDOWN_* variables as the teardownIdle function.
  */
-import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
+import { formatFailure } from '../failure.ts';
 import { cliState } from '../deps.ts';
 import { parseConfig, CacheConfig, DeployConfig, TeardownConfig } from '../../config.ts';
 import type { TeardownRun } from '../../domain/teardown.ts';
 import { table } from './status.ts';
 
-const USAGE = 'Usage: ferry teardown [--dry-run] [--json]';
-
 export async function teardownCommand(args: string[], io: CliIo): Promise<number> {
-  const p = parseFlags(args, { booleans: ['json', 'dry-run'] });
-  if ('error' in p || p.positional.length > 0) {
-    io.stderr(`ferry teardown: ${'error' in p ? p.error : 'takes no positional arguments'}\n${USAGE}\n`);
+  const p = parseCommand('teardown', args, io);
+  if (typeof p === 'number') return p;
+  const cfg = parseConfig(TeardownConfig, io.env);
+  const dryRun = p.flags['dry-run'] === true || cfg.FERRY_TEARDOWN_DRY_RUN;
+  const ask = !dryRun && p.flags['yes'] !== true;
+  if (ask && (!io.interactive || !io.ask)) {
+    io.stderr(
+      formatFailure('teardown', {
+        code: 'CONFIRMATION_REQUIRED',
+        message: 'not carrying out a teardown without confirmation, and there is no terminal to ask on',
+        hint: 'Pass --yes to carry the plan out, or --dry-run to only see it.',
+      }),
+    );
     return EXIT.usage;
   }
   const { db, projectId } = await cliState(io.env);
-  const cfg = parseConfig(TeardownConfig, io.env);
   const deploy = parseConfig(DeployConfig.pick({ KUBECONFIG: true }), io.env);
   const [{ runTeardown }, { clusterProvider }, { cacheControl }, { FirestoreCacheRecords }, { FirestoreRolloutState }, { FirestoreTeardownStore }, { clusterDirectory }, { jsonLogger }] =
     await Promise.all([
@@ -34,32 +44,46 @@ export async function teardownCommand(args: string[], io: CliIo): Promise<number
       import('../../adapters/logging.ts'),
     ]);
   const directory = clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? projectId, emulatorHost: cfg.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST });
-  const run = await runTeardown(
-    {
-      control: cacheControl(parseConfig(CacheConfig, io.env), projectId),
-      records: new FirestoreCacheRecords(db),
-      rollouts: new FirestoreRolloutState(db),
-      store: new FirestoreTeardownStore(db),
-      clusters: clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) }),
-      directory,
-      clock: { now: () => new Date() },
-      logger: jsonLogger({ level: 'ERROR', write: (line: string) => io.stderr(line + '\n') }),
+  const deps = {
+    control: cacheControl(parseConfig(CacheConfig, io.env), projectId),
+    records: new FirestoreCacheRecords(db),
+    rollouts: new FirestoreRolloutState(db),
+    store: new FirestoreTeardownStore(db),
+    clusters: clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) }),
+    directory,
+    clock: { now: () => new Date() },
+    logger: jsonLogger({ level: 'ERROR', write: (line: string) => io.stderr(line + '\n') }),
+  };
+  const options = (dry: boolean) => ({
+    trigger: 'cli' as const,
+    policy: {
+      dryRun: dry,
+      idleTtlSeconds: { cache: cfg.FERRY_TEARDOWN_CACHE_IDLE_SECONDS, deployment: cfg.FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS, cluster: cfg.FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS },
+      maxActions: cfg.FERRY_TEARDOWN_MAX_ACTIONS,
+      clusterMode: cfg.FERRY_TEARDOWN_CLUSTER_MODE,
+      scaleDeployments: cfg.FERRY_TEARDOWN_SCALE_DEPLOYMENTS,
+      protectLabel: cfg.FERRY_TEARDOWN_PROTECT_LABEL,
     },
-    {
-      trigger: 'cli',
-      policy: {
-        dryRun: p.flags['dry-run'] === true || cfg.FERRY_TEARDOWN_DRY_RUN,
-        idleTtlSeconds: { cache: cfg.FERRY_TEARDOWN_CACHE_IDLE_SECONDS, deployment: cfg.FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS, cluster: cfg.FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS },
-        maxActions: cfg.FERRY_TEARDOWN_MAX_ACTIONS,
-        clusterMode: cfg.FERRY_TEARDOWN_CLUSTER_MODE,
-        scaleDeployments: cfg.FERRY_TEARDOWN_SCALE_DEPLOYMENTS,
-        protectLabel: cfg.FERRY_TEARDOWN_PROTECT_LABEL,
-      },
-    },
-  );
-  await directory?.close();
-  if (p.flags['json']) {
-    io.stdout(JSON.stringify(run, null, 2) + '\n');
+  });
+  let run: TeardownRun;
+  try {
+    if (ask) {
+      // Show what would happen (a dry run, recorded like any other), then ask.
+      const preview = await runTeardown(deps, options(true));
+      printRun(preview, io);
+      if (preview.plan.actions.length === 0) return EXIT.ok;
+      const answer = (await io.ask!(`\nCarry out these ${preview.plan.actions.length} action(s)? Each resource is read again just before acting. [y/N] `)).trim().toLowerCase();
+      if (answer !== 'y' && answer !== 'yes') {
+        io.stderr('Nothing changed.\n');
+        return EXIT.ok;
+      }
+    }
+    run = await runTeardown(deps, options(dryRun));
+  } finally {
+    await directory?.close();
+  }
+  if (p.output !== 'text') {
+    emit(io, p.output, run);
     return run.summary.failed > 0 ? EXIT.failed : EXIT.ok;
   }
   printRun(run, io);

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { parseGsUri } from '../deps.ts';
 import { formatFailure } from '../failure.ts';
-import { PROGRESS_CHOICES, progressRenderer, resolveProgressMode, formatBytes, formatRate, type ProgressChoice } from '../progress.ts';
+import { progressRenderer, resolveProgressMode, formatBytes, formatRate, type ProgressChoice } from '../progress.ts';
 import { validateCheckpoint } from '../../app/validate-checkpoint.ts';
 import { listLocalFiles, localDirObjectStore, type LocalFile } from '../../adapters/local-dir.ts';
 import { storageClient } from '../../adapters/gcs.ts';
@@ -14,19 +14,15 @@ import { isFerryError } from '../../domain/errors.ts';
 /** What the folder is, not a failure to read it: exit 1 ("ran, and the answer is no"). */
 const REFUSALS = new Set(['NO_CHECKPOINT_FILES', 'HF_CACHE_NOT_A_SNAPSHOT', 'SYMLINK_BROKEN', 'SYMLINK_TO_DIRECTORY', 'SYMLINK_OUTSIDE_ROOT', 'SYMLINK_NOT_A_FILE', 'NOT_A_REGULAR_FILE']);
 
-const USAGE = 'Usage: ferry upload <dir> gs://bucket/models/<model>/<version> [--force] [--concurrency N] [--progress auto|bar|lines|none] [--json]';
-
 /**
  * `ferry upload <dir> gs://…`: lists the folder (a Hugging Face cache snapshot's symlinks are
  * followed to their blobs), refuses a folder without safetensors, validates locally, then uploads
  * with progress on stderr. Exit codes: 0 uploaded, 1 refused (nothing uploaded), 2 usage or I/O error.
  */
 export async function uploadCommand(args: string[], io: CliIo): Promise<number> {
-  const p = parseFlags(args, { strings: ['concurrency', 'progress'], booleans: ['force', 'json'] });
-  if ('error' in p || p.positional.length !== 2) {
-    io.stderr(`ferry upload: ${'error' in p ? p.error : 'needs a directory and a gs:// destination'}\n${USAGE}\n`);
-    return EXIT.usage;
-  }
+  const p = parseCommand('upload', args, io);
+  if (typeof p === 'number') return p;
+  const json = p.output !== 'text';
   const [dirArg, uri] = p.positional as [string, string];
   const dir = resolve(dirArg);
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
@@ -34,17 +30,8 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
     return EXIT.usage;
   }
   const { bucket, prefix } = parseGsUri(uri);
-  const concurrency = Number(p.flags['concurrency'] ?? 8);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    io.stderr('ferry upload: --concurrency must be an integer from 1 to 64\n');
-    return EXIT.usage;
-  }
-  const progressChoice = String(p.flags['progress'] ?? 'auto');
-  if (!(PROGRESS_CHOICES as readonly string[]).includes(progressChoice)) {
-    io.stderr(`ferry upload: --progress must be one of ${PROGRESS_CHOICES.join(', ')} (got ${JSON.stringify(progressChoice)})\n${USAGE}\n`);
-    return EXIT.usage;
-  }
-  const json = p.flags['json'] === true;
+  const concurrency = p.flags['concurrency'] as number;
+  const progressChoice = p.flags['progress'] as ProgressChoice;
 
   // What would be uploaded: a link that is broken, leaves the folder or points at a directory, or
   // a folder with no weights at all, is refused here, before anything is read or sent.
@@ -91,7 +78,7 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
   }
   const seconds = (performance.now() - started) / 1000;
   if (json) {
-    io.stdout(JSON.stringify({ uri: `gs://${bucket}/${prefix}`, files: result.files, bytes: result.bytes, seconds, locallyValid: report.ok }) + '\n');
+    emit(io, p.output, { uri: `gs://${bucket}/${prefix}`, files: result.files, bytes: result.bytes, seconds, locallyValid: report.ok }, { compact: true });
   } else {
     const rate = seconds > 0 ? `, ${formatRate(result.bytes / seconds)}` : '';
     io.stdout(`uploaded ${result.files} files (${result.bytes.toLocaleString('en-US')} bytes) to gs://${bucket}/${prefix} in ${seconds.toFixed(1)} s${rate}\n`);

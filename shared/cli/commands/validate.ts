@@ -11,6 +11,7 @@ import type { ObjectStore } from '../../ports/object-store.ts';
 import { gcsObjectStore } from '../../adapters/gcs.ts';
 import { localDirObjectStore } from '../../adapters/local-dir.ts';
 import { validateCheckpoint, type ValidationReport } from '../../app/validate-checkpoint.ts';
+import { emit, parseCommand } from '../io.ts';
 
 export interface CommandIo {
   stdout(s: string): void;
@@ -21,17 +22,6 @@ export interface CommandIo {
 export const EXIT_VALID = 0;
 export const EXIT_INVALID = 1;
 export const EXIT_USAGE_OR_IO = 2;
-
-export const VALIDATE_USAGE = `usage: ferry validate <dir | gs://bucket/prefix> [--json] [--concurrency N]
-
-Checks a checkpoint the way vLLM will load it, from the safetensors headers alone: every rule of the
-reference safetensors reader per shard, plus index / shard / config consistency.
-
-  --json             print one JSON object {ok, errors, warnings, summary, io, ...}
-  --concurrency N    shard headers read in parallel (default 16)
-
-exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error
-`;
 
 export type Target = { kind: 'local'; dir: string } | { kind: 'gcs'; bucket: string; prefix: string };
 
@@ -60,47 +50,10 @@ export function parseGcsUrl(url: string): { bucket: string; prefix: string } | {
   return { bucket, prefix };
 }
 
-interface ParsedArgs {
-  target: string;
-  json: boolean;
-  concurrency: number | undefined;
-}
-
-function parseArgs(args: readonly string[]): ParsedArgs | { help: true } | { error: string } {
-  let json = false;
-  let concurrency: number | undefined;
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') {
-      positional.push(...args.slice(i + 1));
-      break;
-    }
-    if (a === '-h' || a === '--help') return { help: true };
-    if (a === '--json') json = true;
-    else if (a === '--concurrency' || a.startsWith('--concurrency=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
-      const n = Number(v);
-      if (v === undefined || !Number.isInteger(n) || n < 1 || n > 256) return { error: '--concurrency needs an integer from 1 to 256' };
-      concurrency = n;
-    } else if (a.startsWith('-') && a !== '-') return { error: `unknown option ${a}` };
-    else positional.push(a);
-  }
-  if (positional.length === 0) return { error: 'missing the checkpoint: a directory or gs://bucket/prefix' };
-  if (positional.length > 1) return { error: `expected one checkpoint, got ${positional.length}: ${positional.join(' ')}` };
-  return { target: positional[0]!, json, concurrency };
-}
-
 export async function validateCommand(args: string[], io: CommandIo): Promise<number> {
-  const parsed = parseArgs(args);
-  if ('help' in parsed) {
-    io.stdout(VALIDATE_USAGE);
-    return EXIT_VALID;
-  }
-  if ('error' in parsed) {
-    io.stderr(`ferry validate: ${parsed.error}\n\n${VALIDATE_USAGE}`);
-    return EXIT_USAGE_OR_IO;
-  }
+  const p = parseCommand('validate', args, io);
+  if (typeof p === 'number') return p;
+  const parsed = { target: p.positional[0]!, output: p.output, concurrency: p.flags['concurrency'] as number };
 
   let store: ObjectStore;
   let prefix: string;
@@ -127,15 +80,16 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
 
   let report: ValidationReport;
   try {
-    report = await validateCheckpoint(store, prefix, parsed.concurrency ? { concurrency: parsed.concurrency } : {});
+    report = await validateCheckpoint(store, prefix, { concurrency: parsed.concurrency });
   } catch (e) {
     const err = asFerryError(e, 'STORAGE_ERROR');
     io.stderr(`ferry validate: ${err.code}: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}\n`);
-    if (parsed.json) io.stdout(JSON.stringify({ ok: false, error: err.toJSON() }) + '\n');
+    if (parsed.output !== 'text') emit(io, parsed.output, { ok: false, error: err.toJSON() }, { compact: true });
     return EXIT_USAGE_OR_IO;
   }
 
-  io.stdout(parsed.json ? JSON.stringify(jsonReport(report)) + '\n' : humanReport(report));
+  if (parsed.output === 'text') io.stdout(humanReport(report));
+  else emit(io, parsed.output, jsonReport(report), { compact: true });
   return report.ok ? EXIT_VALID : EXIT_INVALID;
 }
 

@@ -7,9 +7,9 @@ export const CLI_FAILURES = {
     meaning: 'No usable Google credentials or project id.',
     hint: 'Run `gcloud auth application-default login` and set GOOGLE_CLOUD_PROJECT, or start the local stack with `npm start`.',
   },
-  BACKEND_UNREACHABLE: {
-    meaning: 'Nothing answered at the address of a Google API or emulator.',
-    hint: 'If you use the local stack, start it with `npm start` (and keep it running); otherwise check your network and the project id.',
+  CONFIRMATION_REQUIRED: {
+    meaning: 'A command that changes things (`ferry teardown`) asks before acting, and there was no terminal to ask on.',
+    hint: 'Pass --yes to carry the plan out, or --dry-run to only see it.',
   },
   PERMISSION_DENIED: {
     meaning: 'Your account lacks a permission the command needs.',

@@ -298,6 +298,10 @@ export const TEARDOWN_ERRORS = {
 
 /** Everything: settings, command lines, events, bugs. */
 export const GENERAL_ERRORS = {
+  BACKEND_UNREACHABLE: {
+    meaning: 'Nothing answered at the address of a Google API or emulator.',
+    hint: 'If you use the local stack, start it with `npm start` (and keep it running); otherwise check your network and the project id.',
+  },
   CONFIG_INVALID: {
     meaning: 'A setting (an environment variable or a line of .ferry/local.env) is missing or invalid.',
     hint: 'Set the named environment variables (locally: run `npm start`, which writes .ferry/local.env).',

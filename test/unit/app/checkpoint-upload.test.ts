@@ -7,6 +7,8 @@ import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import { MemoryBucket, MemoryCheckpointState, MemoryPublisher } from '../../helpers/memory.ts';
 import type { StorageFinalizedEvent } from '../../../shared/domain/events.ts';
+import { parseDeployRequest } from '../../../shared/domain/deploy-request.ts';
+import { resolveAccelerator } from '../../../shared/domain/serving-plan.ts';
 
 const LLAMA = join(import.meta.dirname, '..', '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const PREFIX = 'models/llama/v1/';
@@ -169,4 +171,20 @@ test('a validation whose worker died is resumed by the reconciler once its lease
   const v = (await state.getVersion('llama', 'v1'))!;
   assert.equal(v.status, 'valid');
   assert.deepEqual(await resumeStaleValidations(deps), { resumed: 0, failed: 0 }, 'nothing left to resume');
+});
+
+test('an autodeploy target without an accelerator publishes a request without one: the deploy path sizes it from the checkpoint', async () => {
+  const { state, publisher, deps, event, uploadAll } = setup();
+  await state.setAutodeploy('llama', [{ cluster: 'local', namespace: 'serving', name: 'llama', replicas: 2 }], new Date());
+  uploadAll();
+  const out = await handleCheckpointUpload(event(PREFIX + 'config.json'), deps);
+  assert.equal(out.outcome === 'validated' && out.published, 1);
+  const msg = publisher.messages[0]!.data as Record<string, unknown>;
+  assert.equal('accelerator' in msg, false);
+  assert.equal(msg['replicas'], 2);
+  const parsed = parseDeployRequest(JSON.stringify(msg));
+  assert.ok(parsed.ok, JSON.stringify(parsed));
+  // …and the serving plan the deploy function runs picks an accelerator from the stored summary.
+  const sized = resolveAccelerator(parsed.request, (await state.getVersion('llama', 'v1'))!.summary);
+  assert.ok(!('reject' in sized) && sized.recommended && sized.request.accelerator !== undefined, JSON.stringify(sized));
 });

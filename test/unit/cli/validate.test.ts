@@ -124,6 +124,6 @@ describe('ferry validate', () => {
   it('--help exits 0 with usage', async () => {
     const r = await run(['--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^usage: ferry validate/);
+    assert.match(r.stdout, /^ferry validate — .*\n\nUsage:\n {2}ferry validate </);
   });
 });

@@ -1,0 +1,47 @@
+/**
+ * `ferry schema deploy-request`: the JSON Schema of the deploy request, generated from the zod schema
+ * ferry validates requests with (zod's z.toJSONSchema, draft 2020-12; https://zod.dev/json-schema),
+ * for systems that publish deploy messages. The same document is committed at
+ * schemas/deploy-request.schema.json; a unit test keeps the two equal.
+ */
+import { z } from 'zod';
+import { API_VERSION, ClusterName, DeployRequest, GKE_CLUSTER_RE, LOCAL_CLUSTER } from '../../domain/deploy-request.ts';
+import { EXIT, emit, parseCommand, usageError, type CliIo } from '../io.ts';
+import { didYouMean } from '../spec.ts';
+
+export const SCHEMA_ID = 'https://github.com/ferry/ferry/schemas/deploy-request.schema.json';
+
+/** The deploy request as senders write it (defaults not applied: `io: 'input'`). */
+export function deployRequestJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(DeployRequest, {
+    io: 'input',
+    target: 'draft-2020-12',
+    // Cross-field rules (superRefine: tensor parallel vs accelerator count, TPU image checks) have
+    // no JSON Schema form; ferry still applies them and says which rule a request broke.
+    unrepresentable: 'any',
+    // The cluster rule is a refinement (no JSON Schema form of its own): the same rule as a pattern.
+    override: (ctx) => {
+      if (ctx.zodSchema === ClusterName) ctx.jsonSchema.pattern = `^(?:${LOCAL_CLUSTER}|${GKE_CLUSTER_RE.source.replace(/^\^|\$$/g, '')})$`;
+    },
+  }) as Record<string, unknown>;
+  return {
+    $schema: generated['$schema'],
+    $id: SCHEMA_ID,
+    title: `ferry deploy request (${API_VERSION})`,
+    description:
+      'A request to put one version of a model on one target. Rules that involve several fields (tensorParallelSize vs accelerator.count, TPU images, streamer.distributed on TPUs, vllmArgs flags ferry owns) are checked by ferry itself; a request that breaks one is rejected with the rule it broke.',
+    ...Object.fromEntries(Object.entries(generated).filter(([k]) => k !== '$schema')),
+  };
+}
+
+export const SCHEMAS: Readonly<Record<string, () => Record<string, unknown>>> = { 'deploy-request': deployRequestJsonSchema };
+
+export async function schemaCommand(args: string[], io: CliIo): Promise<number> {
+  const p = parseCommand('schema', args, io);
+  if (typeof p === 'number') return p;
+  const name = p.positional[0]!;
+  const make = SCHEMAS[name];
+  if (!make) return usageError('schema', `no schema named ${JSON.stringify(name)}; there is ${Object.keys(SCHEMAS).join(', ')}${didYouMean(name, Object.keys(SCHEMAS))}`, io);
+  emit(io, p.output === 'yaml' ? 'yaml' : 'json', make());
+  return EXIT.ok;
+}

@@ -1,0 +1,283 @@
+/**
+ * Every ferry command, declared once: arguments, flags (type, default, description), exit codes and
+ * examples. main.ts dispatches on these, each command parses its argv with them (spec.ts parseArgv),
+ * and `--help`, "did you mean" and `ferry completion` are generated from them. The README's CLI
+ * table is checked against this list (test/unit/cli/readme.test.ts).
+ */
+import { ACCELERATOR_TYPES, CACHE_MODES, MAX_REPLICAS, PROGRESS_DEADLINE_MAX_SECONDS, PROGRESS_DEADLINE_MIN_SECONDS } from '../domain/deploy-request.ts';
+import type { CommandSpec, FlagSpec } from './spec.ts';
+
+const USAGE_IO = [2, 'usage error, or ferry could not read its input or reach a backend (credentials, network, stopped local stack)'] as const;
+
+const TARGET_FLAGS: readonly FlagSpec[] = [
+  { name: 'cluster', type: 'string', placeholder: 'C', defaultText: 'required', description: '"local" (the local stack) or a GKE cluster projects/P/locations/L/clusters/NAME' },
+  { name: 'namespace', type: 'string', placeholder: 'NS', defaultText: 'required', description: 'Kubernetes namespace (a DNS-1123 label; created when missing)' },
+  { name: 'name', type: 'string', placeholder: 'D', defaultText: 'required', description: 'name of the Deployment and Service (a DNS-1035 label)' },
+];
+
+/** Flags that set fields of the deploy request (shared by deploy and render); -f reads the rest. */
+const REQUEST_FLAGS: readonly FlagSpec[] = [
+  { name: 'filename', short: 'f', type: 'file', placeholder: 'FILE', defaultText: 'none', description: 'read the deploy request (any field: cache, autoscaling, capacity, streamer, vllmArgs, sizing …) from a JSON file, or - for stdin; flags given on the command line override it. Its schema: ferry schema deploy-request' },
+  ...TARGET_FLAGS.map((f) => ({ ...f, defaultText: 'required (here or in -f)' })),
+  { name: 'accelerator', type: 'enum', values: ACCELERATOR_TYPES, placeholder: 'TYPE', defaultText: 'the cheapest that fits the checkpoint (see ferry plan)', description: 'GPU or TPU type (a GKE accelerator label value)' },
+  { name: 'gpus', type: 'int', min: 1, max: 16, placeholder: 'N', default: 1, description: 'devices per pod, with --accelerator (GPUs, or TPU chips)' },
+  { name: 'replicas', type: 'int', min: 0, max: MAX_REPLICAS, placeholder: 'N', default: 1, description: 'pods serving the model (ignored with autoscaling)' },
+  { name: 'image', type: 'string', placeholder: 'IMAGE', defaultText: 'vllm/vllm-openai (GPUs) or vllm/vllm-tpu (TPUs), pinned by ferry', description: 'vLLM container image' },
+  { name: 'tp', type: 'int', min: 1, max: 16, placeholder: 'N', defaultText: 'every device of the pod', description: 'tensor-parallel size (needs --accelerator; a power of two dividing --gpus)' },
+  { name: 'progress-deadline', type: 'int', min: PROGRESS_DEADLINE_MIN_SECONDS, max: PROGRESS_DEADLINE_MAX_SECONDS, placeholder: 'S', defaultText: 'derived from the checkpoint size', description: 'seconds without progress before the rollout fails and rolls back' },
+  { name: 'cache', type: 'enum', values: CACHE_MODES, placeholder: 'MODE', default: 'off', description: 'Anywhere Cache for the checkpoint: off, all-zones or pin-one-zone' },
+  { name: 'vllm-arg', type: 'string', placeholder: 'ARG', repeatable: true, defaultText: 'none', description: 'an extra vLLM server argument, e.g. --vllm-arg=--max-model-len=4096' },
+];
+
+export const SPECS: readonly CommandSpec[] = [
+  {
+    name: 'validate',
+    summary: 'validate a checkpoint by reading only its safetensors headers',
+    synopsis: ['validate <dir | gs://bucket/prefix> [flags]'],
+    description:
+      "Checks a checkpoint the way vLLM will load it, from the safetensors headers alone: every rule of the reference safetensors reader per shard, plus index / shard / config consistency. Nothing is downloaded but the headers.",
+    args: [{ name: '<dir | gs://bucket/prefix>', description: 'a local checkpoint folder or a GCS prefix', complete: 'dir' }],
+    arity: [1, 1],
+    flags: [{ name: 'concurrency', type: 'int', min: 1, max: 256, placeholder: 'N', default: 16, description: 'shard headers read in parallel' }],
+    output: true,
+    exitCodes: [[0, 'valid (warnings allowed)'], [1, 'invalid'], USAGE_IO],
+    examples: [
+      { description: 'Validate a local folder (a Hugging Face snapshot works too)', command: 'ferry validate ./llama-3-8b' },
+      { description: 'Validate what is in the bucket, as JSON', command: 'ferry validate gs://my-models/models/llama-3-8b/v1 -o json' },
+    ],
+  },
+  {
+    name: 'upload',
+    summary: 'upload a checkpoint directory (validated locally first; index and config.json last)',
+    synopsis: ['upload <dir> gs://bucket/models/<model>/<version> [flags]'],
+    description:
+      'Validates the folder locally, then uploads the shards in parallel and the index and config.json last, so ferry validates the version once, when it is complete. An invalid checkpoint is not uploaded unless --force.',
+    args: [
+      { name: '<dir>', description: 'the checkpoint folder', complete: 'dir' },
+      { name: '<gs://…/<model>/<version>>', description: 'where it goes: the models prefix of the ferry bucket, then model and version', complete: 'none' },
+    ],
+    arity: [2, 2],
+    flags: [
+      { name: 'force', type: 'boolean', default: false, description: 'upload even an invalid checkpoint (ferry marks the version invalid and never deploys it)' },
+      { name: 'concurrency', type: 'int', min: 1, max: 64, placeholder: 'N', default: 8, description: 'files uploaded in parallel' },
+      {
+        name: 'progress',
+        type: 'enum',
+        values: ['auto', 'bar', 'lines', 'none'],
+        default: 'auto',
+        description: 'progress on stderr: a live bar (on a terminal), a line per file, or none (auto: bar on a terminal, lines otherwise, none with -o json|yaml)',
+      },
+    ],
+    output: true,
+    exitCodes: [[0, 'uploaded'], [1, 'refused: the checkpoint is invalid, the folder has no *.safetensors, or a symlink is broken or leaves the folder (nothing uploaded)'], USAGE_IO],
+    examples: [
+      { description: 'Upload version v1 of llama-3-8b to the local stack', command: 'ferry upload ./llama-3-8b gs://ferry-local/models/llama-3-8b/v1' },
+      { description: 'Upload with more parallel files, and print a JSON summary', command: 'ferry upload ./llama-3-8b gs://my-models/models/llama-3-8b/v2 --concurrency 16 --json' },
+    ],
+  },
+  {
+    name: 'plan',
+    summary: 'size a checkpoint for serving: GPUs/TPU chips and tensor-parallel size per accelerator, and the cheapest',
+    synopsis: ['plan <model>@<version|latest> | <dir> | gs://bucket/prefix [flags]'],
+    description:
+      'Sizes a checkpoint for vLLM from its safetensors headers and config.json: for each accelerator, the fewest GPUs / TPU chips (a tensor-parallel size vLLM accepts) holding the weights plus the KV cache of N concurrent sequences of the context length, and the cheapest (on-demand list prices; check them). A stored version is read from Firestore; a folder or gs:// prefix is validated first.',
+    args: [{ name: '<checkpoint>', description: '<model>@<version|latest> (a stored version), a folder, or gs://bucket/prefix', complete: 'dir' }],
+    arity: [1, 1],
+    flags: [
+      { name: 'context', type: 'int', min: 1, placeholder: 'N', defaultText: 'min(8192, max_position_embeddings)', description: 'tokens per sequence (vLLM --max-model-len)' },
+      { name: 'concurrency', type: 'int', min: 1, placeholder: 'N', default: 8, description: 'sequences whose KV cache must fit at once' },
+      { name: 'family', type: 'enum', values: ['gpu', 'tpu'], placeholder: 'F', defaultText: 'both', description: 'only gpu or only tpu accelerators' },
+      { name: 'accelerator', type: 'enum', values: ACCELERATOR_TYPES, placeholder: 'TYPE', defaultText: 'none', description: 'also check this accelerator' },
+      { name: 'count', type: 'int', min: 1, placeholder: 'N', default: 1, description: 'devices of --accelerator to check' },
+    ],
+    output: true,
+    exitCodes: [[0, 'planned (and the named accelerator fits)'], [1, 'invalid checkpoint, nothing fits, or the named accelerator does not fit'], USAGE_IO],
+    examples: [
+      { description: 'What does the newest valid version need?', command: 'ferry plan llama-3-8b@latest' },
+      { description: 'Does a local folder fit on 2 L4s with 16k-token sequences?', command: 'ferry plan ./llama-3-8b --context 16384 --accelerator nvidia-l4 --count 2' },
+    ],
+  },
+  {
+    name: 'status',
+    summary: 'models, versions (and their validation) and rollouts',
+    synopsis: ['status [<model>] [flags]'],
+    description: 'Models, their versions (status, validations, parameters, findings, what is missing), recent rollouts and rejected deploy requests.',
+    args: [{ name: '<model>', description: 'only this model', complete: 'none' }],
+    arity: [0, 1],
+    flags: [],
+    output: true,
+    exitCodes: [[0, 'shown'], [1, 'no model of that name'], USAGE_IO],
+    examples: [
+      { description: 'Everything', command: 'ferry status' },
+      { description: 'One model, as YAML', command: 'ferry status llama-3-8b -o yaml' },
+    ],
+  },
+  {
+    name: 'deploy',
+    summary: 'publish a deploy request; --wait follows the rollout to its end',
+    synopsis: ['deploy <model>@<version|latest> --cluster C --namespace NS --name D [flags]', 'deploy -f request.json [<model>@<version>] [flags]'],
+    description:
+      'Publishes a deploy request (apiVersion ferry/v1) on the deploy topic, checked first against the same schema the deploy function uses. Without --accelerator, ferry picks the cheapest accelerator that fits the checkpoint (see ferry plan). With --wait, follows the rollout as it happens, phase by phase, and exits 0 only if it succeeded.',
+    args: [{ name: '<model>@<version>', description: 'what to deploy; <model>@latest is the newest valid version when the rollout starts', complete: 'none' }],
+    arity: [0, 1],
+    flags: [
+      ...REQUEST_FLAGS,
+      { name: 'idempotency-key', type: 'string', placeholder: 'K', defaultText: 'none', description: 'a key that makes a repeated request a no-op' },
+      { name: 'wait', type: 'boolean', default: false, description: 'follow the rollout until it ends' },
+      { name: 'timeout', type: 'int', min: 1, placeholder: 'S', default: 1800, description: 'with --wait: seconds to wait before giving up (the rollout goes on)' },
+    ],
+    output: true,
+    exitCodes: [[0, 'published (with --wait: the rollout succeeded)'], [1, 'with --wait: the request was rejected, or the rollout failed, rolled back or timed out'], [2, 'usage error or an invalid request (nothing published), or a backend could not be reached']],
+    examples: [
+      { description: 'Deploy the newest valid version to the local stack and follow the rollout', command: 'ferry deploy llama-3-8b@latest --cluster local --namespace ml --name llama --wait' },
+      { description: 'Deploy from a request file (autoscaling, cache, …), overriding its replicas', command: 'ferry deploy -f request.json --replicas 2 --wait' },
+    ],
+  },
+  {
+    name: 'render',
+    summary: 'print every manifest a deploy would apply, without applying anything',
+    synopsis: ['render <model>@<version|latest> --cluster C --namespace NS --name D [flags]', 'render -f request.json [<model>@<version>] [flags]'],
+    description:
+      'Resolves the version (read from Firestore), sizes it exactly as a deploy does and renders the Kubernetes objects the rollout would apply, in apply order: ComputeClass, Service, Deployment, PodMonitoring, HorizontalPodAutoscaler. Nothing is published, created or changed. -o yaml prints a multi-document YAML stream, -o json a List, text a summary.',
+    args: [{ name: '<model>@<version>', description: 'what would be deployed', complete: 'none' }],
+    arity: [0, 1],
+    flags: [...REQUEST_FLAGS],
+    output: true,
+    exitCodes: [[0, 'rendered'], [1, 'the deploy would be rejected (the reason is printed)'], USAGE_IO],
+    examples: [
+      { description: 'The manifests for the newest valid version, as kubectl would take them', command: 'ferry render llama-3-8b@latest --cluster local --namespace ml --name llama -o yaml' },
+      { description: 'Preview a request file before publishing it', command: 'ferry render -f request.json -o json' },
+    ],
+  },
+  {
+    name: 'rollback',
+    summary: 'roll a target back to its previous good version',
+    synopsis: ['rollback --cluster C --namespace NS --name D [flags]'],
+    description: 'Re-deploys the newest succeeded rollout of the target whose version differs from what it runs now, as a new deploy request.',
+    args: [],
+    arity: [0, 0],
+    flags: [
+      ...TARGET_FLAGS,
+      { name: 'wait', type: 'boolean', default: false, description: 'follow the rollout until it ends' },
+      { name: 'timeout', type: 'int', min: 1, placeholder: 'S', default: 1800, description: 'with --wait: seconds to wait before giving up' },
+    ],
+    output: true,
+    exitCodes: [[0, 'published (with --wait: the rollout succeeded)'], [1, 'no previous good version, or with --wait the rollout did not succeed'], USAGE_IO],
+    examples: [
+      { description: 'Roll the local llama back and follow it', command: 'ferry rollback --cluster local --namespace ml --name llama --wait' },
+      { description: 'Roll back on GKE, printing the final rollout as JSON', command: 'ferry rollback --cluster projects/p/locations/us-central1/clusters/gpu --namespace ml --name llama --wait -o json' },
+    ],
+  },
+  {
+    name: 'autodeploy',
+    summary: 'deploy every newly valid version of a model to a target',
+    synopsis: ['autodeploy <model> --cluster C --namespace NS --name D [flags]', 'autodeploy <model> --remove --cluster C --namespace NS --name D', 'autodeploy <model> --list'],
+    description:
+      'When a version of <model> becomes valid, ferry publishes one deploy request per autodeploy target (requestedBy: upload). Without --accelerator each is sized from the checkpoint exactly as ferry deploy is. Invalid versions are never deployed.',
+    args: [{ name: '<model>', description: 'the model whose new versions are deployed', complete: 'none' }],
+    arity: [1, 1],
+    flags: [
+      ...TARGET_FLAGS,
+      { name: 'accelerator', type: 'enum', values: ACCELERATOR_TYPES, placeholder: 'TYPE', defaultText: 'the cheapest that fits each version', description: 'GPU or TPU type' },
+      { name: 'gpus', type: 'int', min: 1, max: 16, placeholder: 'N', default: 1, description: 'devices per pod, with --accelerator' },
+      { name: 'replicas', type: 'int', min: 0, max: MAX_REPLICAS, placeholder: 'N', defaultText: "the deploy request's default (1)", description: 'pods serving the model' },
+      { name: 'remove', type: 'boolean', default: false, description: 'remove the target instead of setting it' },
+      { name: 'list', type: 'boolean', default: false, description: "list the model's autodeploy targets" },
+    ],
+    output: true,
+    exitCodes: [[0, 'done'], [1, 'nothing to remove'], USAGE_IO],
+    examples: [
+      { description: 'Deploy every new valid version of llama-3-8b to the local stack, sized from each checkpoint', command: 'ferry autodeploy llama-3-8b --cluster local --namespace ml --name llama' },
+      { description: 'List the targets', command: 'ferry autodeploy llama-3-8b --list' },
+    ],
+  },
+  {
+    name: 'caches',
+    summary: 'Anywhere Caches: state, TTL, who created them, which targets rely on them, last use',
+    synopsis: ['caches [flags]'],
+    description: "The Anywhere Caches ferry tracks, merged with what the Storage Control API shows now for the same buckets; caches ferry does not track are listed as such.",
+    args: [],
+    arity: [0, 0],
+    flags: [
+      { name: 'bucket', type: 'string', placeholder: 'B', defaultText: 'every bucket ferry knows', description: 'only this bucket' },
+      { name: 'no-live', type: 'boolean', default: false, description: "show ferry's records only (do not ask the Storage Control API)" },
+    ],
+    output: true,
+    exitCodes: [[0, 'shown'], USAGE_IO],
+    examples: [
+      { description: 'All caches', command: 'ferry caches' },
+      { description: "One bucket, from ferry's records only, as JSON", command: 'ferry caches --bucket my-models --no-live -o json' },
+    ],
+  },
+  {
+    name: 'teardown',
+    summary: 'plan (and without --dry-run, carry out) the teardown of idle caches and managed clusters',
+    synopsis: ['teardown [flags]'],
+    description:
+      'Plans the teardown of idle Anywhere Caches, Deployments (when the policy scales them) and managed clusters, with a reason per action and per resource left alone. Without --dry-run it carries the plan out; on a terminal it shows the plan first and asks before acting (--yes skips the question; without a terminal --yes is required). The policy comes from the FERRY_TEARDOWN_* variables.',
+    args: [],
+    arity: [0, 0],
+    flags: [
+      { name: 'dry-run', type: 'boolean', default: false, description: 'only plan; change nothing' },
+      { name: 'yes', short: 'y', type: 'boolean', default: false, description: 'carry the plan out without asking' },
+    ],
+    output: true,
+    exitCodes: [[0, 'planned / carried out (or declined at the prompt)'], [1, 'an action failed'], [2, 'usage error, no --yes without a terminal, or a backend could not be reached']],
+    examples: [
+      { description: 'What would be torn down, and why everything else stays', command: 'ferry teardown --dry-run' },
+      { description: 'Carry it out without a prompt (scripts, CI)', command: 'ferry teardown --yes --json' },
+    ],
+  },
+  {
+    name: 'schema',
+    summary: 'print the JSON Schema of a message ferry accepts (deploy-request)',
+    synopsis: ['schema deploy-request [flags]'],
+    description:
+      'Prints the JSON Schema (draft 2020-12) generated from the zod schema ferry validates deploy requests with, for systems that publish deploy messages. The same schema is committed at schemas/deploy-request.schema.json.',
+    args: [{ name: 'deploy-request', description: 'the schema to print', complete: ['deploy-request'] }],
+    arity: [1, 1],
+    flags: [],
+    output: true,
+    exitCodes: [[0, 'printed'], [2, 'usage error (unknown schema)']],
+    examples: [
+      { description: 'Print the deploy request schema', command: 'ferry schema deploy-request' },
+      { description: 'Save it for another system', command: 'ferry schema deploy-request > deploy-request.schema.json' },
+    ],
+  },
+  {
+    name: 'completion',
+    summary: 'print a shell completion script (bash or zsh)',
+    synopsis: ['completion bash|zsh'],
+    description: 'Prints a completion script for commands, flags and flag values, generated from the same specs as this help.',
+    args: [{ name: 'bash|zsh', description: 'the shell', complete: ['bash', 'zsh'] }],
+    arity: [1, 1],
+    flags: [],
+    exitCodes: [[0, 'printed'], [2, 'usage error (unknown shell)']],
+    examples: [
+      { description: 'Enable completion in the current bash', command: 'source <(npx ferry completion bash)' },
+      { description: 'Enable it for zsh in every shell', command: "echo 'source <(npx ferry completion zsh)' >> ~/.zshrc" },
+    ],
+  },
+  {
+    name: 'help',
+    summary: "a command's flags, defaults, exit codes and examples",
+    synopsis: ['help [<command>]'],
+    description: 'The same text as ferry <command> --help; without a command, the list of commands.',
+    args: [{ name: '<command>', description: 'a ferry command', complete: ['validate', 'upload', 'plan', 'status', 'deploy', 'render', 'rollback', 'autodeploy', 'caches', 'teardown', 'schema', 'completion', 'help'] }],
+    arity: [0, 1],
+    flags: [],
+    exitCodes: [[0, 'printed'], [2, 'unknown command']],
+    examples: [
+      { description: 'Every command', command: 'ferry help' },
+      { description: "deploy's flags", command: 'ferry help deploy' },
+    ],
+  },
+];
+
+export const SPEC_BY_NAME: ReadonlyMap<string, CommandSpec> = new Map(SPECS.map((s) => [s.name, s]));
+
+export function specOf(name: string): CommandSpec {
+  const s = SPEC_BY_NAME.get(name);
+  if (!s) throw new Error(`no spec for ${name}`);
+  return s;
+}
