@@ -52,7 +52,7 @@ export const STORAGE_ERRORS = {
   },
   SYMLINK_OUTSIDE_ROOT: {
     meaning: "A symlink leaves the folder being uploaded (or, for a Hugging Face cache snapshot, its models--<org>--<name>/ folder).",
-    hint: 'Copy the file in instead of linking it (cp -L).',
+    hint: 'Replace the link with a copy of the file (cp -L), or upload the folder the link points into.',
   },
   SYMLINK_NOT_A_FILE: {
     meaning: 'A symlink in a local checkpoint folder points at a device, socket or pipe.',

@@ -60,7 +60,7 @@ describe('ferry upload: refused before anything is sent', () => {
   it('--progress takes auto, bar, lines or none', async () => {
     const r = await run(LLAMA, DEST, '--progress', 'fancy');
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--progress must be one of auto, bar, lines, none \(got "fancy"\)/);
+    assert.match(r.stderr, /--progress: "fancy" is not one of auto, bar, lines, none/);
     assert.match(r.stderr, /Usage: ferry upload/);
   });
 });
