@@ -30,7 +30,7 @@ const keys = (c: Catalogue): string[] => Object.keys(c);
 const VERBS = new Set([
   'add', 'ask', 'check', 'choose', 'convert', 'create', 'delete', 'deploy', 'enable', 'export', 'find', 'fix', 'follow', 'give',
   'grant', 'inspect', 'let', 'lower', 'name', 'pass', 'put', 'raise', 'read', 'remove', 'rename', 'report', 'resolve', 'run', 'see', 'send', 'set',
-  'start', 'upload', 'use', 'wait',
+  'start', 'upload', 'use', 'wait', 'point', 'replace', 'copy', 'download',
 ]);
 
 test('every catalogue entry has a one-line meaning and a hint that says what to do next', () => {
