@@ -64,8 +64,13 @@ export function firestoreError(e: unknown, what: string): FerryError {
 let shared: Firestore | undefined;
 /** One client per process (Cloud Functions reuse instances between invocations). */
 export function firestoreClient(projectId?: string): Firestore {
-  shared ??= new Firestore({ ...(projectId ? { projectId } : {}), ignoreUndefinedProperties: true });
+  shared ??= newFirestoreClient(projectId);
   return shared;
+}
+
+/** A client the caller owns and terminates (a CLI command's realtime listeners). */
+export function newFirestoreClient(projectId?: string): Firestore {
+  return new Firestore({ ...(projectId ? { projectId } : {}), ignoreUndefinedProperties: true });
 }
 
 /** A stored document, checked against its schema; a mismatch is STATE_CORRUPT, never silently used. */

@@ -67,8 +67,10 @@ export function describeEvent(e: FollowEvent): string {
 }
 
 async function follow(messageId: string, project: string, flags: FollowFlags, io: CliIo, progress: (s: string) => void, name: string): Promise<number> {
-  const [{ firestoreClient }, { FirestoreRolloutWatch }] = await Promise.all([import('../../adapters/firestore.ts'), import('../../adapters/firestore-rollout-watch.ts')]);
-  const db = firestoreClient(project);
+  const [{ newFirestoreClient }, { FirestoreRolloutWatch }] = await Promise.all([import('../../adapters/firestore.ts'), import('../../adapters/firestore-rollout-watch.ts')]);
+  // Its own client, terminated at the end: the listeners' channels go with it, and the process's
+  // shared client (other commands in the same process: tests, scripts) stays usable.
+  const db = newFirestoreClient(project);
   try {
     const result = await followRollout(new FirestoreRolloutWatch(db), messageId, {
       timeoutMs: flags.timeoutSeconds * 1000,
