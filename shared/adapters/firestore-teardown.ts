@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
-import { TargetState } from '../domain/rollout.ts';
+import { TargetState } from '../domain/target-state.ts';
 import { ScaledDownCluster, TargetActivity, TeardownRun, findScaledDown } from '../domain/teardown.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';
 import { firestoreError, parseDoc } from './firestore.ts';

@@ -4,7 +4,8 @@
  * re-requested as a deploy request. Shared by `ferry rollback` and `/ferry rollback`.
  */
 import { targetKey, type DeployRequest, type Target } from '../domain/deploy-request.ts';
-import type { Rollout, TargetState } from '../domain/rollout.ts';
+import type { Rollout } from '../domain/rollout.ts';
+import type { TargetState } from '../domain/target-state.ts';
 import type { RolloutState } from '../ports/rollout-state.ts';
 import type { RollbackRefusal } from '../domain/reasons/rollout.ts';
 

@@ -1,5 +1,6 @@
 /** Where rollouts, targets and deploy-request bookkeeping live (Firestore). */
-import type { Rollout, TargetState } from '../domain/rollout.ts';
+import type { Rollout } from '../domain/rollout.ts';
+import type { TargetState } from '../domain/target-state.ts';
 import type { Target } from '../domain/deploy-request.ts';
 
 export interface RejectedRequest {

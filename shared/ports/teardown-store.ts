@@ -2,7 +2,7 @@
  * Where teardown keeps its state: `teardownRuns/{id}`, `targetActivity/{targetKey}`,
  * `scaledDownClusters/{id}` (node pool sizes before a scale-to-zero), and the ferry targets.
  */
-import type { TargetState } from '../domain/rollout.ts';
+import type { TargetState } from '../domain/target-state.ts';
 import type { ScaledDownCluster, TargetActivity, TeardownRun } from '../domain/teardown.ts';
 
 /** What a deploy needs to bring back node pools teardown scaled to zero. */

@@ -6,7 +6,8 @@ import { decideChatClaim, decidePost, type ChatCommandRecord, type PostDecision 
 import type { ChatMessage } from '../../shared/domain/chat-blocks.ts';
 import type { Chat, ChatCommandStore, ClaimResult } from '../../shared/ports/chat.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
-import type { Rollout, TargetState } from '../../shared/domain/rollout.ts';
+import type { Rollout } from '../../shared/domain/rollout.ts';
+import type { TargetState } from '../../shared/domain/target-state.ts';
 import type { RejectedRequest, RolloutState } from '../../shared/ports/rollout-state.ts';
 import type { CheckpointState } from '../../shared/ports/checkpoint-state.ts';
 import type { ModelDoc, VersionDoc } from '../../shared/domain/version.ts';

@@ -4,7 +4,8 @@ import {
   acceptSlashCommand, handleChatCommand, handleDeployResult, type ChatIngressDeps, type ChatWorkerDeps,
 } from '../../../shared/app/chat-commands.ts';
 import { DeployRequest, targetKey, type Target } from '../../../shared/domain/deploy-request.ts';
-import { Rollout, type TargetState } from '../../../shared/domain/rollout.ts';
+import { Rollout } from '../../../shared/domain/rollout.ts';
+import type { TargetState } from '../../../shared/domain/target-state.ts';
 import type { VersionDoc } from '../../../shared/domain/version.ts';
 import { chatIdempotencyKey } from '../../../shared/domain/chat-command.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';

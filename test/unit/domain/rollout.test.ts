@@ -10,21 +10,15 @@ import {
   POD_FAILURE_REASONS,
   ROLLOUT_PHASES,
   Rollout,
-  TargetState,
-  admitRollout,
-  deploymentStatus,
   isLegalTransition,
   isTerminalPhase,
   newRollout,
-  newTargetState,
-  nextStep,
-  releaseTarget,
   transition,
-  type Action,
-  type Observation,
   type RolloutPhase,
-  type StepResult,
 } from '../../../shared/domain/rollout.ts';
+import { deploymentStatus } from '../../../shared/domain/deployment-status.ts';
+import { nextStep, type Action, type Observation, type StepResult } from '../../../shared/domain/rollout-step.ts';
+import { TargetState, admitRollout, newTargetState, releaseTarget } from '../../../shared/domain/target-state.ts';
 import type { CacheObservation, RolloutCachePlan } from '../../../shared/domain/cache.ts';
 
 // ---------------------------------------------------------------------------------------------
