@@ -13,7 +13,8 @@
  * command never posts more than Slack's 5.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseDeployRequest, isLatest, targetKey } from '../domain/deploy-request.ts';
+import { parseDeployRequest, isLatest } from '../domain/deploy-request.ts';
+import { targetKey } from '../domain/names.ts';
 import { RolloutPhase, RolloutReason, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
 import type { ChatOutcomeCode } from '../domain/reasons/chat.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';

@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
-import { parseDeployRequest, isLatest, targetKey, parseClusterName, type DeployRequest } from '../domain/deploy-request.ts';
+import { parseDeployRequest, isLatest, type DeployRequest } from '../domain/deploy-request.ts';
+import { targetKey, parseClusterName } from '../domain/names.ts';
 import { render, objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type RenderedSpec } from '../domain/render.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, isTerminalPhase, type Rollout } from '../domain/rollout.ts';

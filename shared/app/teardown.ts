@@ -19,7 +19,7 @@ import {
 import { recordCacheEvent, cacheId, type CacheRecord } from '../domain/cache.ts';
 import { templateRolloutId } from '../domain/render.ts';
 import { asFerryError } from '../domain/errors.ts';
-import { sameCluster } from '../domain/deploy-request.ts';
+import { sameCluster } from '../domain/names.ts';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';

@@ -4,7 +4,7 @@
  * blocks, 3000 chars per section, 10 fields of 2000, header 150). Text that comes from users or
  * the cluster is escaped (& < >) so it cannot turn into mentions or links.
  */
-import type { Target } from './deploy-request.ts';
+import type { Target } from './names.ts';
 import type { Rollout } from './rollout.ts';
 import { usage } from './chat-command.ts';
 import type { VersionChange, VersionFacts } from './version-diff.ts';

@@ -15,10 +15,9 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import {
-  ACCELERATOR_TYPES, AcceleratorType, MAX_REPLICAS, ModelRef, Target, VersionRef,
-  type DeployRequest, type DeployRequestInput, type RequestedBy,
-} from './deploy-request.ts';
+import { MAX_REPLICAS, type DeployRequest, type DeployRequestInput, type RequestedBy } from './deploy-request.ts';
+import { ModelRef, Target, VersionRef } from './names.ts';
+import { ACCELERATOR_TYPES, AcceleratorType } from './accelerators.ts';
 import { describeIssues } from './events.ts';
 import type { ChatAccessRefusal } from './reasons/chat.ts';
 

@@ -24,13 +24,9 @@
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { FerryError } from './errors.ts';
-import {
-  DeployRequest,
-  LATEST,
-  PROGRESS_DEADLINE_MAX_SECONDS,
-  effectiveTensorParallelSize,
-  isTpuType,
-} from './deploy-request.ts';
+import { DeployRequest, PROGRESS_DEADLINE_MAX_SECONDS, effectiveTensorParallelSize } from './deploy-request.ts';
+import { LATEST } from './names.ts';
+import { isTpuType } from './accelerators.ts';
 import {
   COMPUTE_CLASS_NODE_LABEL,
   TPU_ACCELERATOR_NODE_LABEL,

@@ -25,7 +25,7 @@
  * again (to the input or to the output) adds no history and asks for nothing new.
  */
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { Target } from './deploy-request.ts';
+import { Target } from './names.ts';
 import { templateRolloutId, type RenderedSpec } from './render.ts';
 import type { CacheObservation } from './cache.ts';
 import {

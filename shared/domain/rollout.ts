@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { FerryError } from './errors.ts';
 import { codesOf } from './reasons/catalogue.ts';
 import { POD_FAILURE_REASON_CATALOGUE, ROLLOUT_REASON_CATALOGUE, STATUS_REASON_CATALOGUE } from './reasons/rollout.ts';
-import { DeployRequest, LATEST, Target, targetKey } from './deploy-request.ts';
+import { DeployRequest } from './deploy-request.ts';
+import { LATEST, Target, targetKey } from './names.ts';
 import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, specOf, templateRolloutId, type RenderedSpec } from './render.ts';
 import { RolloutCachePlan } from './cache.ts';
 

@@ -48,7 +48,7 @@ import {
   type AcceleratorFamily,
   type AcceleratorType,
   type TpuTopology,
-} from './deploy-request.ts';
+} from './accelerators.ts';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;

@@ -3,7 +3,7 @@
  * Pure admission and release decisions; the adapter applies them in a transaction.
  */
 import { z } from 'zod';
-import { Target, targetKey } from './deploy-request.ts';
+import { Target, targetKey } from './names.ts';
 import { Rollout, RolloutId, isTerminalPhase } from './rollout.ts';
 
 const IsoTime = z.iso.datetime();

@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import type { CacheState } from './cache.ts';
 import { CHAT_COMMAND_ID_RE } from './chat-command.ts';
-import { sameCluster } from './deploy-request.ts';
+import { sameCluster } from './names.ts';
 import { codesOf } from './reasons/catalogue.ts';
 import { ACTION_REASON_CATALOGUE, SKIP_REASON_CATALOGUE, type ConfirmReason } from './reasons/teardown.ts';
 

@@ -4,7 +4,8 @@
  * of these functions inside a transaction, and write what it returns.
  */
 import { z } from 'zod';
-import { Target, Accelerator } from './deploy-request.ts';
+import { Target } from './names.ts';
+import { Accelerator } from './accelerators.ts';
 import type { ValidationSkip } from './reasons/upload.ts';
 
 export const VERSION_STATUSES = ['incomplete', 'validating', 'valid', 'invalid', 'superseded'] as const;

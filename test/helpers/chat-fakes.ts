@@ -11,7 +11,7 @@ import type { TargetState } from '../../shared/domain/target-state.ts';
 import type { RejectedRequest, RolloutState } from '../../shared/ports/rollout-state.ts';
 import type { CheckpointState } from '../../shared/ports/checkpoint-state.ts';
 import type { ModelDoc, VersionDoc } from '../../shared/domain/version.ts';
-import { targetKey, type Target } from '../../shared/domain/deploy-request.ts';
+import { targetKey, type Target } from '../../shared/domain/names.ts';
 import { slackSignature } from '../../shared/domain/slack.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);

@@ -1,7 +1,7 @@
 import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { AutodeployTarget } from '../../domain/version.ts';
-import { ModelRef } from '../../domain/deploy-request.ts';
+import { ModelRef } from '../../domain/names.ts';
 import { autodeployTargetKey } from '../../ports/checkpoint-state.ts';
 import { describeIssues } from '../../domain/events.ts';
 

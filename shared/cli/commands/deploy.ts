@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { parseConfig, BaseConfig, DeployConfig } from '../../config.ts';
-import { parseDeployRequest, targetKey, type DeployRequest, type DeployRequestInput } from '../../domain/deploy-request.ts';
+import { parseDeployRequest, type DeployRequest, type DeployRequestInput } from '../../domain/deploy-request.ts';
+import { targetKey } from '../../domain/names.ts';
 import type { Publisher } from '../../ports/publisher.ts';
 import { isTerminalPhase, type Rollout } from '../../domain/rollout.ts';
 

@@ -12,7 +12,8 @@
 import { stat } from 'node:fs/promises';
 import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { CheckpointSummary } from '../../domain/checkpoint.ts';
-import { Accelerator, ACCELERATOR_FAMILIES, LATEST, type AcceleratorFamily } from '../../domain/deploy-request.ts';
+import { LATEST } from '../../domain/names.ts';
+import { Accelerator, ACCELERATOR_FAMILIES, type AcceleratorFamily } from '../../domain/accelerators.ts';
 import { asFerryError, isFerryError } from '../../domain/errors.ts';
 import { checkFits, planServing, type FitCheck, type PlanRow, type ServingBudget, type ServingPlan } from '../../domain/sizing.ts';
 import type { ObjectStore } from '../../ports/object-store.ts';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import {
   acceptSlashCommand, handleChatCommand, handleDeployResult, type ChatIngressDeps, type ChatWorkerDeps,
 } from '../../../shared/app/chat-commands.ts';
-import { DeployRequest, targetKey, type Target } from '../../../shared/domain/deploy-request.ts';
+import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
+import { targetKey, type Target } from '../../../shared/domain/names.ts';
 import { Rollout } from '../../../shared/domain/rollout.ts';
 import type { TargetState } from '../../../shared/domain/target-state.ts';
 import type { VersionDoc } from '../../../shared/domain/version.ts';

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { previousGoodRequest } from '../../../shared/app/rollback.ts';
-import { DeployRequest, targetKey, type Target } from '../../../shared/domain/deploy-request.ts';
+import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
+import { targetKey, type Target } from '../../../shared/domain/names.ts';
 import { Rollout } from '../../../shared/domain/rollout.ts';
 import type { TargetState } from '../../../shared/domain/target-state.ts';
 import { FakeRollouts } from '../../helpers/chat-fakes.ts';

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { CheckpointSummary, ModelConfigSummary } from '../../../shared/domain/checkpoint.ts';
-import { ACCELERATOR_COUNTS, ACCELERATOR_TYPES, TPU_TOPOLOGIES } from '../../../shared/domain/deploy-request.ts';
+import { ACCELERATOR_COUNTS, ACCELERATOR_TYPES, TPU_TOPOLOGIES } from '../../../shared/domain/accelerators.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import {
   ACCELERATOR_SPECS,
