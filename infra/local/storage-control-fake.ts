@@ -30,7 +30,8 @@ import {
   DEFAULT_ADMISSION_POLICY, DEFAULT_CACHE_TTL_SECONDS, DISABLED_GRACE_SECONDS,
   type BucketLocation, type LiveCache,
 } from '../../shared/domain/cache.ts';
-import { CACHE_ADMISSION_POLICIES, ZONE_RE } from '../../shared/domain/deploy-request.ts';
+import { CACHE_ADMISSION_POLICIES } from '../../shared/domain/deploy-request.ts';
+import { ZONE_RE } from '../../shared/domain/names.ts';
 import { cacheError } from '../../shared/adapters/cache-errors.ts';
 
 export interface FakeStorageControlOptions {

@@ -16,10 +16,10 @@ import {
   type ActionResult, type CacheRef, type InventoryCache, type InventoryCluster, type InventoryRollout, type InventoryTarget,
   type PlannedAction, type TeardownInventory, type TeardownPolicy, type TeardownRun,
 } from '../domain/teardown.ts';
-import { recordCacheEvent, cacheId, type CacheRecord } from '../domain/cache.ts';
+import { recordCacheEvent, type CacheRecord } from '../domain/cache.ts';
 import { templateRolloutId } from '../domain/render.ts';
 import { asFerryError } from '../domain/errors.ts';
-import { sameCluster } from '../domain/names.ts';
+import { sameCluster, cacheId } from '../domain/names.ts';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';

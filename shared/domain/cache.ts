@@ -28,7 +28,8 @@
  * everything here is lowercase.
  */
 import { z } from 'zod';
-import { CACHE_ADMISSION_POLICIES, ZONE_RE, RequestedBy, type CacheOptions } from './deploy-request.ts';
+import { CACHE_ADMISSION_POLICIES, RequestedBy, type CacheOptions } from './deploy-request.ts';
+import { ZONE_RE, cacheId } from './names.ts';
 
 // ---------------------------------------------------------------------------------------------
 // States
@@ -68,7 +69,6 @@ export const ZONE_NODE_LABEL = 'topology.kubernetes.io/zone';
 /** The API's resource name; the project segment is `_` (the bucket names the project). */
 export const cacheResourceName = (bucket: string, zone: string): string => `projects/_/buckets/${bucket}/anywhereCaches/${zone}`;
 /** Firestore id of a cache record: `<bucket>~<zone>` (neither part can contain `~` or `/`). */
-export const cacheId = (bucket: string, zone: string): string => `${bucket}~${zone}`;
 
 // ---------------------------------------------------------------------------------------------
 // Zones and bucket locations

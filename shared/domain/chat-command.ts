@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { MAX_REPLICAS, type DeployRequest, type DeployRequestInput, type RequestedBy } from './deploy-request.ts';
-import { ModelRef, Target, VersionRef } from './names.ts';
+import { ModelName, Target, VersionRef } from './names.ts';
 import { ACCELERATOR_TYPES, AcceleratorType } from './accelerators.ts';
 import { describeIssues } from './events.ts';
 import type { ChatAccessRefusal } from './reasons/chat.ts';
@@ -26,11 +26,11 @@ import type { ChatAccessRefusal } from './reasons/chat.ts';
 
 export const ChatCommand = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('help') }),
-  z.object({ kind: z.literal('status'), model: ModelRef.nullable() }),
-  z.object({ kind: z.literal('versions'), model: ModelRef }),
+  z.object({ kind: z.literal('status'), model: ModelName.nullable() }),
+  z.object({ kind: z.literal('versions'), model: ModelName }),
   z.object({
     kind: z.literal('deploy'),
-    model: ModelRef,
+    model: ModelName,
     version: VersionRef,
     target: Target,
     replicas: z.int().min(0).max(MAX_REPLICAS).nullable(),
@@ -122,12 +122,12 @@ export function parseChatCommand(text: string): ChatParse {
     case 'status': {
       if (args.length > 1) return fail('`status` takes at most one model name');
       if (args.length === 0) return { ok: true, command: { kind: 'status', model: null } };
-      const m = ModelRef.safeParse(args[0]);
+      const m = ModelName.safeParse(args[0]);
       return m.success ? { ok: true, command: { kind: 'status', model: m.data } } : fail(`\`${args[0]}\`: ${firstIssue(m.error)}`);
     }
     case 'versions': {
       if (args.length !== 1) return fail('`versions` needs exactly one model name: `versions <model>`');
-      const m = ModelRef.safeParse(args[0]);
+      const m = ModelName.safeParse(args[0]);
       return m.success ? { ok: true, command: { kind: 'versions', model: m.data } } : fail(`\`${args[0]}\`: ${firstIssue(m.error)}`);
     }
     case 'deploy':
@@ -152,7 +152,7 @@ function parseDeploy(args: string[]): ChatParse {
   }
   const mv = /^([^@]+)@([^@]+)$/.exec(ref);
   if (!mv) return fail(`\`${ref}\`: write the model as <model>@<version> (or <model>@latest)`);
-  const model = ModelRef.safeParse(mv[1]);
+  const model = ModelName.safeParse(mv[1]);
   if (!model.success) return fail(`\`${mv[1]}\`: ${firstIssue(model.error)}`);
   const version = VersionRef.safeParse(mv[2]);
   if (!version.success) return fail(`\`${mv[2]}\`: ${firstIssue(version.error)}`);

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { describeIssues } from './events.ts';
 import { codesOf } from './reasons/catalogue.ts';
 import { REQUEST_PARSE_FAILURES } from './reasons/deploy.ts';
-import { LATEST, ModelRef, Target, VersionRef } from './names.ts';
+import { LATEST, ModelName, Target, VersionRef, ZONE_RE } from './names.ts';
 import { Accelerator, isTpuType } from './accelerators.ts';
 import {
   Image,
@@ -43,7 +43,6 @@ export type Streamer = z.infer<typeof Streamer>;
 
 export const CACHE_MODES = ['off', 'all-zones', 'pin-one-zone'] as const;
 export const CACHE_ADMISSION_POLICIES = ['admit-on-first-miss', 'admit-on-second-miss'] as const;
-export const ZONE_RE = /^[a-z]+-[a-z]+[0-9]+-[a-z]$/;
 
 /** Anywhere Cache wishes; read later by the cache planner. TTL is Anywhere Cache's 1–7 days. */
 export const CacheOptions = z
@@ -140,7 +139,7 @@ export type Sizing = z.infer<typeof Sizing>;
 export const DeployRequest = z
   .object({
     apiVersion: z.literal(API_VERSION),
-    model: ModelRef,
+    model: ModelName,
     version: VersionRef,
     target: Target,
     /** Ignored when autoscaling is set (the HPA owns the replica count). */

@@ -1,22 +1,33 @@
 /**
  * Names and keys, one vocabulary for every module: model and version names, targets and their
- * key, cluster names. Pure.
+ * key, cluster names and keys, zones, cache ids. Pure. Every Firestore document id ferry derives
+ * from a name is built here and nowhere else (shared/adapters/firestore-migrations.ts moves
+ * documents stored under an older spelling).
  *
  * Naming choices (documented because other modules depend on them):
- * - model / version: `NAME_RE` from upload.ts (1–63 chars of `A-Z a-z 0-9 . _ -`, starting with a
- *   letter or digit), case preserved because GCS paths are case-sensitive. The same rule as uploads,
- *   so every uploaded version is deployable. `version: "latest"` is a keyword (newest valid version),
- *   resolved by the app layer before rendering; upload.ts refuses a version literally named latest.
+ * - model / version: `NAME_RE` (1–63 chars of `A-Z a-z 0-9 . _ -`, starting with a letter or
+ *   digit), case preserved because GCS paths are case-sensitive. Uploads and deploy requests use the
+ *   same rule, so every uploaded version is deployable. `version: "latest"` is a keyword (newest
+ *   valid version) in requests, resolved by the app layer before rendering; an upload may not name a
+ *   version latest (`VersionName`).
  * - target.namespace: DNS-1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, ≤ 63).
  * - target.name: DNS-1035 label (`[a-z]([-a-z0-9]*[a-z0-9])?`, ≤ 63) — stricter than a Deployment
  *   needs, because ferry creates a Service of the same name and Service names must be DNS-1035.
  * - target.cluster: `local` or `projects/<project id or number>/locations/<region|zone>/clusters/<name>`.
  */
 import { z } from 'zod';
-import { NAME_RE } from './upload.ts';
 
 /** Version keyword: the newest valid version of the model at the time the rollout starts. */
 export const LATEST = 'latest';
+
+/** Model and version names: safe in GCS paths, Firestore ids, Kubernetes label values and URLs. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const ModelName = z.string().regex(NAME_RE, 'model names are 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit');
+/** The name of an uploaded version ("latest" is reserved). */
+export const VersionName = z
+  .string()
+  .regex(NAME_RE, 'version names are 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit')
+  .refine((v) => v !== LATEST, '"latest" is reserved (it means the newest valid version)');
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -34,9 +45,7 @@ export const GKE_CLUSTER_RE = new RegExp(
 );
 export const LOCAL_CLUSTER = 'local';
 
-export const ModelRef = z
-  .string()
-  .regex(NAME_RE, 'model names are 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit');
+/** A version as a request names it: a version name or "latest". */
 export const VersionRef = z
   .string()
   .regex(NAME_RE, 'versions are "latest" or 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit');
@@ -94,14 +103,38 @@ export function sameCluster(a: string, b: string): boolean {
 }
 
 /**
- * A stable, Firestore-safe document id for a target: `<cluster>~<namespace>~<name>`, where a GKE
- * cluster becomes `<project>.<location>.<cluster>` and the local one `local`. Injective for valid
- * targets: none of the parts can contain `~` or `.` (and only GKE clusters contain `.`). No `/`,
- * never `.`/`..`, never `__…__`.
+ * A cluster's key: the one spelling of a cluster inside Firestore document ids (`targets`,
+ * `targetActivity`, `scaledDownClusters`). `local`, or `<project>.<location>.<cluster>` for a GKE
+ * cluster (document ids cannot hold `/`). Null for a name that is neither (never for a valid
+ * Target's cluster). Injective: no part of a GKE name can contain `.`, and `local` has none.
  */
-export function targetKey(target: Target): string {
-  const c = parseClusterName(target.cluster);
-  if (!c) throw new TypeError(`invalid cluster ${JSON.stringify(target.cluster)}`);
-  const cluster = c.kind === 'local' ? LOCAL_CLUSTER : `${c.project}.${c.location}.${c.name}`;
+export function clusterKey(cluster: string): string | null {
+  const c = parseClusterName(cluster);
+  if (!c) return null;
+  return c.kind === 'local' ? LOCAL_CLUSTER : `${c.project}.${c.location}.${c.name}`;
+}
+
+/**
+ * A stable, Firestore-safe document id for a target: `<clusterKey>~<namespace>~<name>`. Injective
+ * for valid targets: none of the parts can contain `~`. No `/`, never `.`/`..`, never `__…__`.
+ * The only key of a target: `targets/{key}`, `targetActivity/{key}`, `Rollout.targetKey`, cache
+ * records' users and the autodeploy targets a validation claim still has to publish.
+ */
+export function targetKey(target: Pick<Target, 'cluster' | 'namespace' | 'name'>): string {
+  const cluster = clusterKey(target.cluster);
+  if (cluster === null) throw new TypeError(`invalid cluster ${JSON.stringify(target.cluster)}`);
   return `${cluster}~${target.namespace}~${target.name}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Zones and caches
+
+/** A Compute Engine zone, e.g. `us-central1-a`. */
+export const ZONE_RE = /^[a-z]+-[a-z]+[0-9]+-[a-z]$/;
+
+/**
+ * The id of an Anywhere Cache in ferry's own vocabulary: `<bucket>~<zone>`, the document id of its
+ * record (`caches/{id}`) and how messages name it. (The API's resource name is
+ * cache.ts cacheResourceName.)
+ */
+export const cacheId = (bucket: string, zone: string): string => `${bucket}~${zone}`;

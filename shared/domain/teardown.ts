@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import type { CacheState } from './cache.ts';
 import { CHAT_COMMAND_ID_RE } from './chat-command.ts';
-import { sameCluster } from './names.ts';
+import { cacheId, sameCluster } from './names.ts';
 import { codesOf } from './reasons/catalogue.ts';
 import { ACTION_REASON_CATALOGUE, SKIP_REASON_CATALOGUE, type ConfirmReason } from './reasons/teardown.ts';
 
@@ -189,11 +189,10 @@ export type TeardownPlan = z.infer<typeof TeardownPlan>;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-export const cacheRefKey = (c: CacheRef): string => `${c.bucket}~${c.zone}`;
 export function actionKey(a: TeardownAction): string {
   switch (a.kind) {
     case 'disable-cache':
-      return `cache:${cacheRefKey(a)}`;
+      return `cache:${cacheId(a.bucket, a.zone)}`;
     case 'scale-deployment':
       return `deployment:${a.targetKey}`;
     case 'scale-node-pools':
@@ -275,14 +274,14 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
   const usersOfCache = new Map<string, InventoryTarget[]>();
   for (const t of targets) {
     for (const c of t.caches) {
-      const k = cacheRefKey(c);
+      const k = cacheId(c.bucket, c.zone);
       usersOfCache.set(k, [...(usersOfCache.get(k) ?? []), t]);
     }
   }
   const rolloutsOfCache = new Map<string, InventoryRollout[]>();
   for (const r of inventory.inFlight) {
     for (const c of r.caches) {
-      const k = cacheRefKey(c);
+      const k = cacheId(c.bucket, c.zone);
       rolloutsOfCache.set(k, [...(rolloutsOfCache.get(k) ?? []), r]);
     }
   }
@@ -290,7 +289,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
   // Caches
   for (const c of inventory.caches) {
     const ref: ResourceRef = { kind: 'cache', bucket: c.bucket, zone: c.zone };
-    const k = cacheRefKey(c);
+    const k = cacheId(c.bucket, c.zone);
     const users = usersOfCache.get(k) ?? [];
     const rollouts = rolloutsOfCache.get(k) ?? [];
     if (!c.managed) { skip(ref, 'NOT_MANAGED', 'not created by ferry'); continue; }
@@ -413,7 +412,7 @@ export function refOfAction(a: TeardownAction): ResourceRef {
 export function refKey(r: ResourceRef): string {
   switch (r.kind) {
     case 'cache':
-      return `cache:${cacheRefKey(r)}`;
+      return `cache:${cacheId(r.bucket, r.zone)}`;
     case 'deployment':
       return `deployment:${r.targetKey}`;
     case 'cluster':

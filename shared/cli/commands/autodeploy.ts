@@ -1,8 +1,7 @@
 import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { AutodeployTarget } from '../../domain/version.ts';
-import { ModelRef } from '../../domain/names.ts';
-import { autodeployTargetKey } from '../../ports/checkpoint-state.ts';
+import { ModelName, targetKey } from '../../domain/names.ts';
 import { describeIssues } from '../../domain/events.ts';
 
 const USAGE = `Usage:
@@ -18,7 +17,7 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
     io.stderr(`ferry autodeploy: ${'error' in p ? p.error : 'give exactly one model'}\n${USAGE}\n`);
     return EXIT.usage;
   }
-  const model = ModelRef.safeParse(p.positional[0]);
+  const model = ModelName.safeParse(p.positional[0]);
   if (!model.success) {
     io.stderr(`ferry autodeploy: ${model.error.issues[0]!.message}\n`);
     return EXIT.usage;
@@ -39,8 +38,8 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
     io.stderr(`ferry autodeploy: invalid target:\n${describeIssues(target.error).map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n${USAGE}\n`);
     return EXIT.usage;
   }
-  const key = autodeployTargetKey(target.data);
-  const others = current.filter((t) => autodeployTargetKey(t) !== key);
+  const key = targetKey(target.data);
+  const others = current.filter((t) => targetKey(t) !== key);
   const next = p.flags['remove'] ? others : [...others, target.data];
   if (p.flags['remove'] && next.length === current.length) {
     io.stderr(`ferry autodeploy: ${model.data} has no autodeploy target ${target.data.cluster}/${target.data.namespace}/${target.data.name}\n`);

@@ -9,6 +9,7 @@ import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { parseConfig, CacheConfig } from '../../config.ts';
 import type { CacheRecord, LiveCache } from '../../domain/cache.ts';
+import { cacheId } from '../../domain/names.ts';
 import { table } from './status.ts';
 
 const USAGE = 'Usage: ferry caches [--bucket B] [--no-live] [--json]';
@@ -61,8 +62,8 @@ export function mergeCaches(records: readonly CacheRecord[], live: ReadonlyMap<s
   }
   for (const [bucket, caches] of live) {
     for (const c of caches) {
-      if (rows.has(`${bucket}~${c.zone}`)) continue;
-      rows.set(`${bucket}~${c.zone}`, {
+      if (rows.has(cacheId(bucket, c.zone))) continue;
+      rows.set(cacheId(bucket, c.zone), {
         bucket, zone: c.zone, state: c.state, recordedState: null, liveState: c.state, ttlSeconds: c.ttlSeconds,
         admissionPolicy: c.admissionPolicy, pendingUpdate: c.pendingUpdate, lastUsedAt: null, targets: [], rollouts: [],
         createdBy: null, lastError: null, tracked: false,

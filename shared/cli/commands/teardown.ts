@@ -9,6 +9,7 @@ import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { parseConfig, CacheConfig, DeployConfig, TeardownConfig } from '../../config.ts';
 import type { TeardownRun } from '../../domain/teardown.ts';
+import { cacheId } from '../../domain/names.ts';
 import { table } from './status.ts';
 
 const USAGE = 'Usage: ferry teardown [--dry-run] [--json]';
@@ -78,7 +79,7 @@ export function printRun(run: TeardownRun, io: CliIo): void {
       ['ACTION', 'RESOURCE', 'REASON', 'OUTCOME'],
       run.plan.actions.map((a) => {
         const r = outcome.get(JSON.stringify(a.action));
-        const resource = a.action.kind === 'disable-cache' ? `${a.action.bucket}/${a.action.zone}` : a.action.kind === 'scale-deployment' ? a.action.targetKey : a.action.cluster;
+        const resource = a.action.kind === 'disable-cache' ? cacheId(a.action.bucket, a.action.zone) : a.action.kind === 'scale-deployment' ? a.action.targetKey : a.action.cluster;
         return [a.action.kind, resource, a.message, r ? `${r.outcome}${r.reason && r.outcome !== 'done' && r.outcome !== 'planned' ? ` (${r.reason})` : ''}` : 'not run'];
       }),
     );
@@ -88,7 +89,7 @@ export function printRun(run: TeardownRun, io: CliIo): void {
     table(
       io,
       ['RESOURCE', 'WHY', 'DETAIL'],
-      run.plan.skipped.map((s) => [s.resource.kind === 'cache' ? `cache ${s.resource.bucket}/${s.resource.zone}` : s.resource.kind === 'deployment' ? `deployment ${s.resource.targetKey}` : `cluster ${s.resource.name}`, s.reason, s.message]),
+      run.plan.skipped.map((s) => [s.resource.kind === 'cache' ? `cache ${cacheId(s.resource.bucket, s.resource.zone)}` : s.resource.kind === 'deployment' ? `deployment ${s.resource.targetKey}` : `cluster ${s.resource.name}`, s.reason, s.message]),
     );
   }
   if (!run.dryRun) {

@@ -32,8 +32,8 @@ function run(dryRun: boolean): TeardownRun {
 test('the plan, the reasons, the outcome', () => {
   let out = '';
   printRun(run(false), { stdout: (s) => void (out += s), stderr: () => undefined, env: {} });
-  assert.match(out, /disable-cache\s+b\/us-central1-a\s+.*idle/);
-  assert.match(out, /cache b\/us-central1-b\s+NOT_MANAGED/);
+  assert.match(out, /disable-cache\s+b~us-central1-a\s+.*idle/);
+  assert.match(out, /cache b~us-central1-b\s+NOT_MANAGED/);
   assert.match(out, /1 done, 0 started, 0 skipped at re-check, 0 failed/);
   let dry = '';
   printRun(run(true), { stdout: (s) => void (dry += s), stderr: () => undefined, env: {} });
