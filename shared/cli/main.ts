@@ -63,6 +63,13 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: 'ferry teardown [--dry-run] [--json]',
     load: async () => (await import('./commands/teardown.ts')).teardownCommand,
   },
+  // --- hook (w3-domain, issue #15): Firestore key migrations; the command lives in commands/migrate.ts.
+  migrate: {
+    summary: 'move Firestore documents stored under an older key spelling to the current one (idempotent)',
+    usage: 'ferry migrate [--dry-run] [--json]',
+    load: async () => (await import('./commands/migrate.ts')).migrateCommand,
+  },
+  // --- end hook
 };
 
 function help(): string {

@@ -1,0 +1,35 @@
+/**
+ * `ferry migrate [--dry-run] [--json]`: move Firestore documents stored under an older spelling of
+ * a key to the one ferry uses now (shared/adapters/firestore-migrations.ts). Idempotent: run it
+ * after every deploy of a new ferry; a second run reports nothing to do. `--dry-run` reads and
+ * reports what it would change without writing. Exit 1 when a document could not be migrated.
+ */
+import { EXIT, parseFlags, type CliIo } from '../io.ts';
+import { cliState } from '../deps.ts';
+
+const USAGE = 'Usage: ferry migrate [--dry-run] [--json]';
+
+export async function migrateCommand(args: string[], io: CliIo): Promise<number> {
+  const p = parseFlags(args, { booleans: ['json', 'dry-run'] });
+  if ('error' in p || p.positional.length > 0) {
+    io.stderr(`ferry migrate: ${'error' in p ? p.error : 'takes no positional arguments'}\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  const { db } = await cliState(io.env);
+  const { migrateFirestore } = await import('../../adapters/firestore-migrations.ts');
+  const report = await migrateFirestore(db, { dryRun: p.flags['dry-run'] === true });
+  if (p.flags['json']) {
+    io.stdout(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    const verb = report.dryRun ? 'would change' : 'changed';
+    for (const c of report.changes) io.stdout(`${c.migration}: ${c.action} ${c.path}: ${c.detail}\n`);
+    const scanned = Object.entries(report.scanned).map(([m, n]) => `${m} ${n}`).join(', ');
+    io.stdout(`${report.changes.length ? `${verb} ${report.changes.length} document(s)` : 'nothing to migrate'} (read: ${scanned})${report.dryRun ? '; dry run, nothing written' : ''}\n`);
+  }
+  if (report.problems.length) {
+    for (const x of report.problems) io.stderr(`ferry migrate: ${x.migration}: ${x.path} left as it is: ${x.message}\n`);
+    io.stderr('Inspect those documents: fix or delete them by hand, then run ferry migrate again.\n');
+    return EXIT.failed;
+  }
+  return EXIT.ok;
+}
