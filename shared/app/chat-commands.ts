@@ -31,6 +31,7 @@ import {
 } from '../domain/chat-blocks.ts';
 import { parseDeployResult } from '../domain/deploy-result.ts';
 import type { TeardownTick } from '../domain/teardown.ts';
+import type { VersionDoc } from '../domain/version.ts';
 import { diffVersions, formatCount, versionFacts, type VersionFacts } from '../domain/version-diff.ts';
 import { previousGoodRequest } from './rollback.ts';
 import type { Chat, ChatCommandStore } from '../ports/chat.ts';
@@ -430,7 +431,7 @@ async function statusView(model: string | null, deps: ChatWorkerDeps): Promise<S
   return { model: null, models: rows, moreModels: models.length - shown.length };
 }
 
-function versionNote(v: { status: string; missing: string[]; errors: Array<{ code: string; message: string }>; summary: Record<string, unknown> | null }): string {
+function versionNote(v: { status: string; missing: string[]; errors: Array<{ code: string; message: string }>; summary: VersionDoc['summary'] }): string {
   if (v.status === 'incomplete') return `missing ${v.missing.slice(0, 3).join(', ')}${v.missing.length > 3 ? ` (+${v.missing.length - 3})` : ''}`;
   if (v.status === 'invalid' && v.errors[0]) return `${v.errors[0].code}: ${v.errors[0].message}`;
   const f = versionFacts(v.summary);

@@ -112,7 +112,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     contentKey: key,
     generation,
     valid: report.ok,
-    summary: { ...report.summary, io: report.io } as Record<string, unknown>,
+    summary: { ...report.summary, io: report.io },
     errors: report.errors,
     warnings: report.warnings,
     now,

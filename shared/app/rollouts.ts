@@ -128,7 +128,6 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   }
 
   const rolloutId = rolloutIdFor(msg.messageId, msg.publishTime);
-  const summary = (version.summary ?? {}) as Record<string, unknown>;
   const bucket = /^gs:\/\/([^/]+)\//.exec(version.uri)?.[1];
   if (!bucket) return reject('VERSION_URI_INVALID', `version ${version.model}/${version.version} has no gs:// uri`, [], request.requestedBy.source);
   // Caches: planned now, because pin-one-zone changes what is rendered (a zone node selector).
@@ -159,9 +158,9 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
       bucket,
       checkpoint: {
         uri: version.uri,
-        tensorBytes: Number(summary['tensorBytes'] ?? 0),
+        tensorBytes: version.summary?.tensorBytes ?? 0,
         digest: version.contentKey ?? 'unknown',
-        shards: Number(summary['shards'] ?? 0),
+        shards: version.summary?.shards ?? 0,
       },
       ...(deps.config.serviceAccountName ? { serviceAccountName: deps.config.serviceAccountName } : {}),
       ...(Object.keys(nodeSelectorExtra).length ? { nodeSelectorExtra } : {}),
