@@ -23,7 +23,8 @@ import {
   type ParsedIndex,
   type ShardHeaderInput,
 } from '../domain/checkpoint.ts';
-import { needsMoreBytes, parseShardHeader, type ParsedShardHeader } from '../domain/safetensors.ts';
+import { parseShardHeader } from '../domain/safetensors.ts';
+import { needsMoreBytes, type ParsedShardHeader } from '../domain/safetensors-format.ts';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.ts';
 
 // Re-exported so callers (the upload gate, the CLI) reuse the same name/index rules.

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { error, warning, hasErrors, type Finding, type FindingCode } from './findings.ts';
-import { DTYPES, type ParsedShardHeader } from './safetensors.ts';
+import { DTYPES, type ParsedShardHeader } from './safetensors-format.ts';
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';

@@ -37,7 +37,7 @@
  */
 import { z } from 'zod';
 import { FerryError } from './errors.ts';
-import { DTYPES } from './safetensors.ts';
+import { DTYPES } from './safetensors-format.ts';
 import type { CheckpointSummary } from './checkpoint.ts';
 import {
   ACCELERATOR_COUNTS,

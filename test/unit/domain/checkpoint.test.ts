@@ -16,7 +16,8 @@ import {
   type ShardHeaderInput,
 } from '../../../shared/domain/checkpoint.ts';
 import { FINDING_CODES, Finding, type FindingCode } from '../../../shared/domain/findings.ts';
-import { parseShardHeader, needsMoreBytes } from '../../../shared/domain/safetensors.ts';
+import { parseShardHeader } from '../../../shared/domain/safetensors.ts';
+import { needsMoreBytes } from '../../../shared/domain/safetensors-format.ts';
 import { localDirObjectStore } from '../../../shared/adapters/local-dir.ts';
 import { validateCheckpoint } from '../../../shared/app/validate-checkpoint.ts';
 import { expectedCases, materialiseCase } from '../../helpers/fixtures.ts';
