@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import { TargetState } from '../domain/target-state.ts';
 import { clusterKey } from '../domain/names.ts';
-import { ScaledDownCluster, TargetActivity, TeardownRun, findScaledDown } from '../domain/teardown.ts';
+import { TargetActivity, TeardownRun } from '../domain/teardown-run.ts';
+import { ScaledDownCluster, findScaledDown } from '../domain/scaled-down-cluster.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';
 import { firestoreError, parseDoc } from './firestore.ts';
 

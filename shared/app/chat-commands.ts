@@ -30,7 +30,7 @@ import {
   type ChatMessage, type RolloutView, type StatusView, type VersionsView,
 } from '../domain/chat-blocks.ts';
 import { parseDeployResult } from '../domain/deploy-result.ts';
-import type { TeardownTick } from '../domain/teardown.ts';
+import type { TeardownTick } from '../domain/teardown-run.ts';
 import type { VersionDoc } from '../domain/version.ts';
 import { diffVersions, formatCount, versionFacts, type VersionFacts } from '../domain/version-diff.ts';
 import { previousGoodRequest } from './rollback.ts';

@@ -3,7 +3,8 @@
  * `scaledDownClusters/{id}` (node pool sizes before a scale-to-zero), and the ferry targets.
  */
 import type { TargetState } from '../domain/target-state.ts';
-import type { ScaledDownCluster, TargetActivity, TeardownRun } from '../domain/teardown.ts';
+import type { TargetActivity, TeardownRun } from '../domain/teardown-run.ts';
+import type { ScaledDownCluster } from '../domain/scaled-down-cluster.ts';
 
 /** What a deploy needs to bring back node pools teardown scaled to zero. */
 export interface ScaledDownPools {

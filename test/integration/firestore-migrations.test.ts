@@ -13,7 +13,7 @@ import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown
 import { migrateFirestore, type MigrationReport } from '../../shared/adapters/firestore-migrations.ts';
 import { main } from '../../shared/cli/main.ts';
 import type { ModelDoc, ValidationClaim } from '../../shared/domain/version.ts';
-import type { ScaledDownCluster } from '../../shared/domain/teardown.ts';
+import type { ScaledDownCluster } from '../../shared/domain/scaled-down-cluster.ts';
 
 const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST');
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);

@@ -8,7 +8,7 @@
 import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { parseConfig, CacheConfig, DeployConfig, TeardownConfig } from '../../config.ts';
-import type { TeardownRun } from '../../domain/teardown.ts';
+import type { TeardownRun } from '../../domain/teardown-run.ts';
 import { cacheId } from '../../domain/names.ts';
 import { table } from './status.ts';
 

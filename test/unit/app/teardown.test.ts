@@ -13,7 +13,9 @@ import { runTeardown, type TeardownDeps } from '../../../shared/app/teardown.ts'
 import { recordTargetActivity } from '../../../shared/app/target-activity.ts';
 import { ensureClusterCapacity, continueCapacityRestores } from '../../../shared/app/cluster-capacity.ts';
 import { recordCacheEvent, type CacheRecord } from '../../../shared/domain/cache.ts';
-import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE, ScaledDownCluster, TeardownRun, findScaledDown, type TargetActivity } from '../../../shared/domain/teardown.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../../shared/domain/teardown-inventory.ts';
+import { TeardownRun, type TargetActivity } from '../../../shared/domain/teardown-run.ts';
+import { ScaledDownCluster, findScaledDown } from '../../../shared/domain/scaled-down-cluster.ts';
 import type { Rollout } from '../../../shared/domain/rollout.ts';
 import { newTargetState, type TargetState } from '../../../shared/domain/target-state.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';

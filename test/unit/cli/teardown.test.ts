@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { printRun, teardownCommand } from '../../../shared/cli/commands/teardown.ts';
-import { planTeardown, DEFAULT_TEARDOWN_POLICY, type TeardownRun } from '../../../shared/domain/teardown.ts';
+import { planTeardown } from '../../../shared/domain/teardown.ts';
+import { DEFAULT_TEARDOWN_POLICY } from '../../../shared/domain/teardown-inventory.ts';
+import type { TeardownRun } from '../../../shared/domain/teardown-run.ts';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const old = '2026-05-20T12:00:00.000Z';

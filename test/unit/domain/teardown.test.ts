@@ -9,23 +9,23 @@ import {
   planTeardown,
   confirmAction,
   executableActions,
-  nextActivity,
-  rememberPools,
-  findScaledDown,
-  restorePlan,
   isProtected,
+  TeardownPlan,
+  type PlannedAction,
+} from '../../../shared/domain/teardown.ts';
+import {
   MANAGED_LABEL_KEY,
   MANAGED_LABEL_VALUE,
   DEFAULT_TEARDOWN_POLICY,
-  TeardownPlan,
   type TeardownInventory,
   type TeardownPolicy,
   type InventoryCache,
   type InventoryTarget,
   type InventoryCluster,
   type InventoryRollout,
-  type PlannedAction,
-} from '../../../shared/domain/teardown.ts';
+} from '../../../shared/domain/teardown-inventory.ts';
+import { nextActivity } from '../../../shared/domain/teardown-run.ts';
+import { rememberPools, findScaledDown, restorePlan } from '../../../shared/domain/scaled-down-cluster.ts';
 import { cacheId } from '../../../shared/domain/names.ts';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
