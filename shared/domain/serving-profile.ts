@@ -22,7 +22,7 @@
  * The cluster adapter applies it as autoscaling/v2beta2 on servers without v2 (Kubernetes < 1.23,
  * e.g. the local 1.20 apiserver); the two versions have the same fields for what is rendered here.
  */
-import { ACCELERATOR_SPECS } from './sizing.ts';
+import { ACCELERATOR_SPECS } from './accelerator-specs.ts';
 import { DEFAULT_AUTOSCALING_TARGETS, type Autoscaling } from './deploy-request.ts';
 import type { Target } from './names.ts';
 import { isTpuType, type Accelerator } from './accelerators.ts';
