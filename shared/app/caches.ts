@@ -14,9 +14,22 @@
  *   any more, and refresh `lastUsedAt` of the caches a running Deployment relies on.
  */
 import {
-  planCache, decideCacheAction, recordCacheEvent, cacheNeedsRefresh, observationOf, LAST_USED_RESOLUTION_SECONDS,
-  type CacheEvent, type CacheObservation, type CacheRecord, type CacheUse, type LiveCache, type PlanCacheResult, type RolloutCachePlan,
+  planCache,
+  decideCacheAction,
+  LAST_USED_RESOLUTION_SECONDS,
+  type CacheObservation,
+  type LiveCache,
+  type PlanCacheResult,
+  type RolloutCachePlan,
 } from '../domain/cache.ts';
+import {
+  recordCacheEvent,
+  cacheNeedsRefresh,
+  observationOf,
+  type CacheEvent,
+  type CacheRecord,
+  type CacheUse,
+} from '../domain/cache-record.ts';
 import type { DeployRequest } from '../domain/deploy-request.ts';
 import { cacheId } from '../domain/names.ts';
 import { templateRolloutId } from '../domain/render.ts';

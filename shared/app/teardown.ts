@@ -23,7 +23,7 @@ import {
 } from '../domain/teardown-inventory.ts';
 import type { ActionResult, TeardownRun } from '../domain/teardown-run.ts';
 import { rememberPools } from '../domain/scaled-down-cluster.ts';
-import { recordCacheEvent, type CacheRecord } from '../domain/cache.ts';
+import { recordCacheEvent, type CacheRecord } from '../domain/cache-record.ts';
 import { templateRolloutId } from '../domain/render.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { sameCluster, cacheId } from '../domain/names.ts';

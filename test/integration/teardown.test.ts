@@ -17,7 +17,7 @@ import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreCacheRecords } from '../../shared/adapters/firestore-caches.ts';
 import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown.ts';
 import { HttpCacheControl, storageControlFakeAdmin } from '../../shared/adapters/storage-control-http.ts';
-import { recordCacheEvent } from '../../shared/domain/cache.ts';
+import { recordCacheEvent } from '../../shared/domain/cache-record.ts';
 import { TeardownRun } from '../../shared/domain/teardown-run.ts';
 import { runTeardownCli } from '../helpers/teardown-cli.ts';
 

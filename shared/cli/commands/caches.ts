@@ -8,7 +8,8 @@
 import { EXIT, parseFlags, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { parseConfig, CacheConfig } from '../../config.ts';
-import type { CacheRecord, LiveCache } from '../../domain/cache.ts';
+import type { LiveCache } from '../../domain/cache.ts';
+import type { CacheRecord } from '../../domain/cache-record.ts';
 import { cacheId } from '../../domain/names.ts';
 import { table } from './status.ts';
 

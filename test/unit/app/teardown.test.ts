@@ -12,7 +12,7 @@ import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fak
 import { runTeardown, type TeardownDeps } from '../../../shared/app/teardown.ts';
 import { recordTargetActivity } from '../../../shared/app/target-activity.ts';
 import { ensureClusterCapacity, continueCapacityRestores } from '../../../shared/app/cluster-capacity.ts';
-import { recordCacheEvent, type CacheRecord } from '../../../shared/domain/cache.ts';
+import { recordCacheEvent, type CacheRecord } from '../../../shared/domain/cache-record.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../../shared/domain/teardown-inventory.ts';
 import { TeardownRun, type TargetActivity } from '../../../shared/domain/teardown-run.ts';
 import { ScaledDownCluster, findScaledDown } from '../../../shared/domain/scaled-down-cluster.ts';
