@@ -32,7 +32,7 @@ import {
 } from '../domain/cache-record.ts';
 import type { DeployRequest } from '../domain/deploy-request.ts';
 import { cacheId } from '../domain/names.ts';
-import { templateRolloutId } from '../domain/render.ts';
+import { templateRolloutId } from '../domain/rendered-spec.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { cacheCodeOf, type CacheControl } from '../ports/cache-control.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';

@@ -5,7 +5,7 @@
  * that cannot be seen only delays a teardown, never causes one.
  */
 import { nextActivity, parseVllmActivity, type TargetActivity } from '../domain/teardown-run.ts';
-import { LABELS, VLLM_PORT } from '../domain/render.ts';
+import { LABELS, VLLM_PORT } from '../domain/rendered-spec.ts';
 import { asFerryError } from '../domain/errors.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';

@@ -24,7 +24,7 @@ import {
 import type { ActionResult, TeardownRun } from '../domain/teardown-run.ts';
 import { rememberPools } from '../domain/scaled-down-cluster.ts';
 import { recordCacheEvent, type CacheRecord } from '../domain/cache-record.ts';
-import { templateRolloutId } from '../domain/render.ts';
+import { templateRolloutId } from '../domain/rendered-spec.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { sameCluster, cacheId } from '../domain/names.ts';
 import type { CacheControl } from '../ports/cache-control.ts';

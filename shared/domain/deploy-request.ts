@@ -151,7 +151,7 @@ export const DeployRequest = z
     accelerator: Accelerator.optional(),
     /** Default: accelerator.count. A power of two dividing accelerator.count. */
     tensorParallelSize: z.int().min(1).max(16).optional(),
-    /** Default: render.ts DEFAULT_IMAGE (GPUs) or DEFAULT_TPU_IMAGE (TPUs). */
+    /** Default: rendered-spec.ts DEFAULT_IMAGE (GPUs) or DEFAULT_TPU_IMAGE (TPUs). */
     image: Image.optional(),
     vllmArgs: VllmArgs.default((): string[] => []),
     streamer: Streamer.prefault({}),

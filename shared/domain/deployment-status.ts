@@ -4,7 +4,7 @@
  * the new template is crash-looping or cannot pull its image. Pure.
  */
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { ANNOTATIONS, templateRolloutId } from './render.ts';
+import { ANNOTATIONS, templateRolloutId } from './rendered-spec.ts';
 import { DeploymentStatus, POD_FAILURE_REASONS, type PodFailureReason, type StatusReason } from './rollout.ts';
 
 // ---------------------------------------------------------------------------------------------

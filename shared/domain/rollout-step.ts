@@ -26,7 +26,7 @@
  */
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { Target } from './names.ts';
-import { templateRolloutId, type RenderedSpec } from './render.ts';
+import { templateRolloutId, type RenderedSpec } from './rendered-spec.ts';
 import type { CacheObservation } from './cache.ts';
 import {
   DeploymentStatus,

@@ -10,7 +10,7 @@ import { codesOf } from './reasons/catalogue.ts';
 import { POD_FAILURE_REASON_CATALOGUE, ROLLOUT_REASON_CATALOGUE, STATUS_REASON_CATALOGUE } from './reasons/rollout.ts';
 import { DeployRequest } from './deploy-request.ts';
 import { LATEST, Target, targetKey } from './names.ts';
-import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, specOf, templateRolloutId, type RenderedSpec } from './render.ts';
+import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, specOf, templateRolloutId, type RenderedSpec } from './rendered-spec.ts';
 import { RolloutCachePlan } from './cache.ts';
 
 // ---------------------------------------------------------------------------------------------

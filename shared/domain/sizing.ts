@@ -48,7 +48,14 @@ import {
   type AcceleratorType,
 } from './accelerators.ts';
 import {
-  ACCELERATOR_SPECS, DEFAULT_GPU_MEMORY_UTILIZATION, GiB, PLANNED_ACCELERATORS, PRICES_AS_OF, PRICE_REGION, RUNTIME_OVERHEAD_BYTES, TP_CANDIDATES,
+  ACCELERATOR_SPECS,
+  DEFAULT_GPU_MEMORY_UTILIZATION,
+  GiB,
+  PLANNED_ACCELERATORS,
+  PRICES_AS_OF,
+  PRICE_REGION,
+  RUNTIME_OVERHEAD_BYTES,
+  TP_CANDIDATES,
 } from './accelerator-specs.ts';
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
-import { ANNOTATIONS, render } from '../../../shared/domain/render.ts';
+import { render } from '../../../shared/domain/render.ts';
+import { ANNOTATIONS } from '../../../shared/domain/rendered-spec.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import {
   LEGAL_TRANSITIONS,
