@@ -14,7 +14,7 @@ import { FirestoreChatCommands } from '../shared/adapters/firestore-chat.ts';
 import { PubSubPublisher, pubsubClient } from '../shared/adapters/pubsub.ts';
 import { SlackResponseUrlChat } from '../shared/adapters/slack.ts';
 import { consoleProjectFor } from '../shared/domain/chat-blocks.ts';
-import type { ChatAccessPolicy } from '../shared/domain/chat-command.ts';
+import type { ChatAccessPolicy } from '../shared/domain/chat-access.ts';
 import type { ChatIngressDeps, ChatWorkerDeps } from '../shared/app/chat-commands.ts';
 import { logger } from './edge.ts';
 

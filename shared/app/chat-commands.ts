@@ -20,10 +20,23 @@ import type { ChatOutcomeCode } from '../domain/reasons/chat.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
 import { verifySlackRequest, parseSlashCommandForm, checkResponseUrl, isSslCheck, type SlackSignedRequest } from '../domain/slack.ts';
 import {
-  ChatWorkMessage, acceleratorHint, authorise, chatCommandId, chatDeployRequest, chatIdempotencyKey, commandClass, commandIdOfKey,
-  describeCommand, newChatCommandRecord, parseChatCommand, slackRequestedBy,
-  type ChatAccessPolicy, type ChatCommandRecord, type ChatDeployInput,
+  acceleratorHint,
+  chatDeployRequest,
+  commandClass,
+  describeCommand,
+  parseChatCommand,
+  type ChatDeployInput,
 } from '../domain/chat-command.ts';
+import { authorise, type ChatAccessPolicy } from '../domain/chat-access.ts';
+import {
+  ChatWorkMessage,
+  chatCommandId,
+  chatIdempotencyKey,
+  commandIdOfKey,
+  newChatCommandRecord,
+  slackRequestedBy,
+  type ChatCommandRecord,
+} from '../domain/chat-command-record.ts';
 import {
   ackMessage, errorMessage, helpMessage, noticeMessage, rejectedMessage, rolloutMessage, statusMessage,
   teardownUnavailableMessage, usageMessage, versionsMessage, targetText,

@@ -25,7 +25,6 @@ export const API_VERSION = 'ferry/v1';
 /** Largest accepted message body (bytes, UTF-8). A real request is well under 4 KiB. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
-
 // ---------------------------------------------------------------------------------------------
 // Streamer, cache, requester
 

@@ -78,7 +78,6 @@ export const MAX_SURGE = '25%';
 /** Rollout ids: Firestore-id and annotation safe. */
 export const ROLLOUT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-
 // ---------------------------------------------------------------------------------------------
 // Types
 

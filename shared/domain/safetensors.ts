@@ -18,7 +18,6 @@ import { describe, isObject, parseJson } from './strict-json.ts';
 const LFS_SIGNATURES = ['version https://git-lfs.github.com/spec/', 'version https://hawser.github.com/spec/'];
 const LFS_PROBE_BYTES = 40;
 
-
 /**
  * Validates one safetensors file from a prefix of its bytes and its size. Returns `{needMoreBytes}`
  * when the prefix does not cover what is needed yet (never more than `min(fileSize, 8 + 100 MB)`),

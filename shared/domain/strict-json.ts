@@ -17,7 +17,6 @@ export function u64(v: JsonValue): bigint | undefined {
   return b <= U64_MAX ? b : undefined;
 }
 
-
 export const truncate = (s: string, max = 60): string => (s.length > max ? `${s.slice(0, max)}…` : s);
 
 // ───────────────────────────── a strict JSON parser ─────────────────────────────

@@ -3,7 +3,7 @@
  * what each run did (`teardownRuns/{id}`), and the scheduled tick message that starts a run.
  */
 import { z } from 'zod';
-import { CHAT_COMMAND_ID_RE } from './chat-command.ts';
+import { CHAT_COMMAND_ID_RE } from './chat-command-record.ts';
 import { TeardownAction, TeardownPlan } from './teardown.ts';
 
 const IsoTime = z.iso.datetime();

@@ -9,7 +9,6 @@ import { ModelName, VersionName } from './names.ts';
 
 export { CONFIG_FILE, SINGLE_FILE, INDEX_FILE };
 
-
 export type ObjectPath =
   | { kind: 'checkpoint-file'; model: string; version: string; file: string; prefix: string }
   | { kind: 'ignored'; reason: 'OUTSIDE_PREFIX' | 'NOT_A_VERSION_FILE' | 'DIRECTORY_MARKER' }

@@ -2,7 +2,7 @@
  * In-memory fakes for the chat-ops ports, for unit tests. The command store applies the same pure
  * decisions (decideChatClaim, decidePost) the Firestore adapter runs in its transactions.
  */
-import { decideChatClaim, decidePost, type ChatCommandRecord, type PostDecision } from '../../shared/domain/chat-command.ts';
+import { decideChatClaim, decidePost, type ChatCommandRecord, type PostDecision } from '../../shared/domain/chat-command-record.ts';
 import type { ChatMessage } from '../../shared/domain/chat-blocks.ts';
 import type { Chat, ChatCommandStore, ClaimResult } from '../../shared/ports/chat.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';

@@ -8,7 +8,7 @@ import { targetKey, type Target } from '../../../shared/domain/names.ts';
 import { Rollout } from '../../../shared/domain/rollout.ts';
 import type { TargetState } from '../../../shared/domain/target-state.ts';
 import type { VersionDoc } from '../../../shared/domain/version.ts';
-import { chatIdempotencyKey } from '../../../shared/domain/chat-command.ts';
+import { chatIdempotencyKey } from '../../../shared/domain/chat-command-record.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import {

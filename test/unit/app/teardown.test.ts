@@ -25,7 +25,7 @@ import type { RolloutState } from '../../../shared/ports/rollout-state.ts';
 import type { TeardownStore } from '../../../shared/ports/teardown-store.ts';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { handleTeardownTick } from '../../../shared/app/teardown-tick.ts';
-import { newChatCommandRecord } from '../../../shared/domain/chat-command.ts';
+import { newChatCommandRecord } from '../../../shared/domain/chat-command-record.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import type { ClusterCapacity } from '../../../shared/ports/cluster-directory.ts';
 import { MemoryChatCommands, RecordingChat } from '../../helpers/chat-fakes.ts';
