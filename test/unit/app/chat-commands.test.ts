@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  acceptSlashCommand, handleChatCommand, handleDeployResult, type ChatIngressDeps, type ChatWorkerDeps,
-} from '../../../shared/app/chat-commands.ts';
+import { handleChatCommand, type ChatWorkerDeps } from '../../../shared/app/chat-commands.ts';
+import { acceptSlashCommand, type ChatIngressDeps } from '../../../shared/app/chat-ingress.ts';
+import { handleDeployResult } from '../../../shared/app/chat-results.ts';
 import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
 import { targetKey, type Target } from '../../../shared/domain/names.ts';
 import { Rollout } from '../../../shared/domain/rollout.ts';
