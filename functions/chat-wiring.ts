@@ -14,8 +14,9 @@ import { FirestoreChatCommands } from '../shared/adapters/firestore-chat.ts';
 import { PubSubPublisher, pubsubClient } from '../shared/adapters/pubsub.ts';
 import { SlackResponseUrlChat } from '../shared/adapters/slack.ts';
 import { consoleProjectFor } from '../shared/domain/chat-blocks.ts';
-import type { ChatAccessPolicy } from '../shared/domain/chat-command.ts';
-import type { ChatIngressDeps, ChatWorkerDeps } from '../shared/app/chat-commands.ts';
+import type { ChatAccessPolicy } from '../shared/domain/chat-access.ts';
+import type { ChatWorkerDeps } from '../shared/app/chat-commands.ts';
+import type { ChatIngressDeps } from '../shared/app/chat-ingress.ts';
 import { logger } from './edge.ts';
 
 /** Claims outlive the worker's timeout (the worker waits up to 50 s for a rollout). */

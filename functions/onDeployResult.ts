@@ -11,7 +11,7 @@ const deps = lazy(async () => (await import('./chat-wiring.ts')).chatWorkerDeps(
 
 export async function onDeployResult(ce: CloudEvent<unknown>): Promise<void> {
   await runPubsub('onDeployResult', ce, async (msg, log) => {
-    const [{ handleDeployResult }, d] = await Promise.all([import('../shared/app/chat-commands.ts'), deps()]);
+    const [{ handleDeployResult }, d] = await Promise.all([import('../shared/app/chat-results.ts'), deps()]);
     return handleDeployResult(msg.data, { ...d, logger: log });
   });
 }

@@ -9,7 +9,7 @@ import { logger, lazy, traceFields } from './edge.ts';
 import { asFerryError } from '../shared/domain/errors.ts';
 
 const load = lazy(async () => {
-  const [wiring, app] = await Promise.all([import('./chat-wiring.ts'), import('../shared/app/chat-commands.ts')]);
+  const [wiring, app] = await Promise.all([import('./chat-wiring.ts'), import('../shared/app/chat-ingress.ts')]);
   return { deps: wiring.chatIngressDeps(), accept: app.acceptSlashCommand };
 });
 

@@ -17,7 +17,7 @@ import { clusterProvider } from '../shared/adapters/kubernetes.ts';
 import { cacheDeps } from '../shared/adapters/cache-wiring.ts';
 import type { Settings } from '../shared/config.ts';
 import type { TeardownTickDeps } from '../shared/app/teardown-tick.ts';
-import type { TeardownRun } from '../shared/domain/teardown.ts';
+import type { TeardownRun } from '../shared/domain/teardown-run.ts';
 import { teardownMessage } from '../shared/domain/chat-blocks.ts';
 import { checkResponseUrl } from '../shared/domain/slack.ts';
 import { FerryError } from '../shared/domain/errors.ts';

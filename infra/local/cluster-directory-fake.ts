@@ -20,7 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/ports/clock.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
 import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, ManagedCluster } from '../../shared/ports/cluster-directory.ts';
-import type { InventoryNodePool } from '../../shared/domain/teardown.ts';
+import type { InventoryNodePool } from '../../shared/domain/teardown-inventory.ts';
 import { FerryError } from '../../shared/domain/errors.ts';
 
 export interface FakeClusterDirectoryOptions {

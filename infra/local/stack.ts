@@ -16,7 +16,7 @@ import { startKube, kubeBinariesPresent, type KubeStack } from './kube.ts';
 import { FUNCTIONS } from '../../functions/manifest.ts';
 import { startStorageControlServer, type StorageControlServer } from './storage-control-server.ts';
 import { startClusterDirectoryServer, type ClusterDirectoryServer } from './cluster-directory-server.ts';
-import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';

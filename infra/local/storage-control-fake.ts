@@ -26,11 +26,18 @@ import type { Clock } from '../../shared/ports/clock.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
 import type { CacheControl, CacheOperation, CacheSettings, CacheErrorCode } from '../../shared/ports/cache-control.ts';
 import {
-  bucketLocation, cacheResourceName, normalizeCacheState, zoneInBucketLocation,
-  DEFAULT_ADMISSION_POLICY, DEFAULT_CACHE_TTL_SECONDS, DISABLED_GRACE_SECONDS,
-  type BucketLocation, type LiveCache,
+  bucketLocation,
+  cacheResourceName,
+  normalizeCacheState,
+  zoneInBucketLocation,
+  DEFAULT_ADMISSION_POLICY,
+  DEFAULT_CACHE_TTL_SECONDS,
+  DISABLED_GRACE_SECONDS,
+  type BucketLocation,
+  type LiveCache,
 } from '../../shared/domain/cache.ts';
-import { CACHE_ADMISSION_POLICIES, ZONE_RE } from '../../shared/domain/deploy-request.ts';
+import { CACHE_ADMISSION_POLICIES } from '../../shared/domain/deploy-request.ts';
+import { ZONE_RE } from '../../shared/domain/names.ts';
 import { cacheError } from '../../shared/adapters/cache-errors.ts';
 
 export interface FakeStorageControlOptions {

@@ -11,7 +11,7 @@
  * never on the size reported now.
  */
 import { FerryError } from '../domain/errors.ts';
-import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown.ts';
+import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown-inventory.ts';
 import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, GkeOperationStatus, ManagedCluster } from '../ports/cluster-directory.ts';
 
 type Client = InstanceType<(typeof import('@google-cloud/container'))['v1']['ClusterManagerClient']>;

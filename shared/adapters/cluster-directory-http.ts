@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { FerryError } from '../domain/errors.ts';
-import { CLUSTER_STATUSES } from '../domain/teardown.ts';
+import { CLUSTER_STATUSES } from '../domain/teardown-inventory.ts';
 import {
   CLUSTER_DIRECTORY_ERROR_CODES,
   GKE_OPERATION_STATUSES,

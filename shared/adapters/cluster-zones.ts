@@ -9,7 +9,7 @@
  *   not nodes: a pool scaled to zero (autoscaling from 0) still hosts the pods once they exist.
  */
 import { FerryError } from '../domain/errors.ts';
-import { ACCELERATOR_NODE_LABEL } from '../domain/render.ts';
+import { ACCELERATOR_NODE_LABEL } from '../domain/rendered-spec.ts';
 import { ZONE_NODE_LABEL } from '../domain/cache.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
 import type { ZoneDirectory } from '../ports/zones.ts';

@@ -1,6 +1,7 @@
 /** Firestore storage for the caches ferry tracks: `caches/{bucket}~{zone}` (CacheRecord, schemaVersion 1). */
 import type { Firestore } from '@google-cloud/firestore';
-import { CacheRecord, cacheId } from '../domain/cache.ts';
+import { CacheRecord } from '../domain/cache-record.ts';
+import { cacheId } from '../domain/names.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
 import { firestoreError, parseDoc, runTransaction } from './firestore.ts';
 

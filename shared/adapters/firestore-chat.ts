@@ -1,10 +1,10 @@
 /**
  * Firestore storage for chat commands: `chatCommands/{id}`, one document per accepted command
  * (who, what, when, the reply address, what the worker did). Claims and post reservations run in
- * transactions that ask the pure decisions in domain/chat-command.ts what to write.
+ * transactions that ask the pure decisions in domain/chat-command-record.ts what to write.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
-import { ChatCommandRecord, decideChatClaim, decidePost, type PostDecision } from '../domain/chat-command.ts';
+import { ChatCommandRecord, decideChatClaim, decidePost, type PostDecision } from '../domain/chat-command-record.ts';
 import type { ChatCommandStore, ClaimResult } from '../ports/chat.ts';
 import { FerryError } from '../domain/errors.ts';
 import { firestoreError, runTransaction } from './firestore.ts';

@@ -4,8 +4,9 @@
  * `idempotencyKeys/{key}` (exactly-once), `rejectedRequests/{messageId}`.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
-import { Rollout, TargetState, admitRollout, releaseTarget, newTargetState, isTerminalPhase, ROLLOUT_PHASES, TERMINAL_PHASES } from '../domain/rollout.ts';
-import { targetKey, type Target } from '../domain/deploy-request.ts';
+import { Rollout, isTerminalPhase, ROLLOUT_PHASES, TERMINAL_PHASES } from '../domain/rollout.ts';
+import { TargetState, admitRollout, releaseTarget, newTargetState } from '../domain/target-state.ts';
+import { targetKey, type Target } from '../domain/names.ts';
 import type { AdmitResult, RejectedRequest, RolloutState } from '../ports/rollout-state.ts';
 import { firestoreError, parseDoc, runTransaction } from './firestore.ts';
 

@@ -4,17 +4,22 @@
  */
 import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
-import { TargetState } from '../domain/rollout.ts';
-import { ScaledDownCluster, TargetActivity, TeardownRun, findScaledDown } from '../domain/teardown.ts';
+import { TargetState } from '../domain/target-state.ts';
+import { clusterKey } from '../domain/names.ts';
+import { TargetActivity, TeardownRun } from '../domain/teardown-run.ts';
+import { ScaledDownCluster, findScaledDown } from '../domain/scaled-down-cluster.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';
 import { firestoreError, parseDoc } from './firestore.ts';
 
 const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
-/** `projects/P/locations/L/clusters/C` → `P~L~C` (document ids cannot hold `/`); anything else hashed. */
+/**
+ * The document id of a cluster's record: its clusterKey (`P.L.C`, names.ts), or, for a name that
+ * is not a valid cluster name, a hash `h-<hex>` (a clusterKey is `local` or holds a `.`, so the two
+ * never collide). Ids written before clusterKey (`P~L~C`) are moved by firestore-migrations.ts.
+ */
 export function scaledDownId(cluster: string): string {
-  const m = /^projects\/([^/~]+)\/locations\/([^/~]+)\/clusters\/([^/~]+)$/.exec(cluster);
-  return m ? `${m[1]}~${m[2]}~${m[3]}` : `h-${createHash('sha256').update(cluster).digest('hex').slice(0, 32)}`;
+  return clusterKey(cluster) ?? `h-${createHash('sha256').update(cluster).digest('hex').slice(0, 32)}`;
 }
 
 export class FirestoreTeardownStore implements TeardownStore {

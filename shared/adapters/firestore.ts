@@ -10,7 +10,8 @@ import {
   applyValidationStart, applyValidationResult, applyValidationError, applyLatestValid,
   type AutodeployTarget, type ClaimDecision,
 } from '../domain/version.ts';
-import { autodeployTargetKey, type CheckpointState, type VersionRef } from '../ports/checkpoint-state.ts';
+import { targetKey } from '../domain/names.ts';
+import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
 import type { z } from 'zod';
 
 /** gRPC status codes that mean "try again". */
@@ -185,7 +186,7 @@ export class FirestoreCheckpointState implements CheckpointState {
           state: 'done',
           finishedAt: outcome.now,
           outcome: applied ? (outcome.valid ? 'valid' : 'invalid') : 'superseded',
-          autodeployPending: targets.map(autodeployTargetKey),
+          autodeployPending: targets.map(targetKey),
           // The finishing worker holds the requests it is about to publish (decideAutodeployTake).
           ...(targets.length ? { leaseUntil: new Date(Date.parse(outcome.now) + outcome.publishLeaseMs).toISOString() } : {}),
         } satisfies ValidationClaim);
@@ -240,16 +241,16 @@ export class FirestoreCheckpointState implements CheckpointState {
       if (take.action === 'held') return { targets: [], held: { until: take.until, by: take.by } };
       t.set(claimSnap.ref, take.claim);
       const model = modelSnap.exists ? parse(ModelDoc, modelSnap.data(), modelSnap.ref.path) : undefined;
-      return { targets: (model?.autodeploy.targets ?? []).filter((x) => take.pending.includes(autodeployTargetKey(x))) };
+      return { targets: (model?.autodeploy.targets ?? []).filter((x) => take.pending.includes(targetKey(x))) };
     });
   }
 
-  async autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string): Promise<void> {
+  async autodeployPublished(ref: VersionRef, contentKey: string, key: string): Promise<void> {
     await this.tx('autodeployPublished', async (t) => {
       const snap = await t.get(this.claimRef(ref, contentKey));
       if (!snap.exists) return;
       const claim = parse(ValidationClaim, snap.data(), snap.ref.path);
-      t.set(snap.ref, { ...claim, autodeployPending: claim.autodeployPending.filter((k) => k !== targetKey) } satisfies ValidationClaim);
+      t.set(snap.ref, { ...claim, autodeployPending: claim.autodeployPending.filter((k) => k !== key) } satisfies ValidationClaim);
     });
   }
 

@@ -14,11 +14,25 @@
  *   any more, and refresh `lastUsedAt` of the caches a running Deployment relies on.
  */
 import {
-  planCache, decideCacheAction, recordCacheEvent, cacheNeedsRefresh, observationOf, LAST_USED_RESOLUTION_SECONDS,
-  type CacheEvent, type CacheObservation, type CacheRecord, type CacheUse, type LiveCache, type PlanCacheResult, type RolloutCachePlan,
+  planCache,
+  decideCacheAction,
+  LAST_USED_RESOLUTION_SECONDS,
+  type CacheObservation,
+  type LiveCache,
+  type PlanCacheResult,
+  type RolloutCachePlan,
 } from '../domain/cache.ts';
+import {
+  recordCacheEvent,
+  cacheNeedsRefresh,
+  observationOf,
+  type CacheEvent,
+  type CacheRecord,
+  type CacheUse,
+} from '../domain/cache-record.ts';
 import type { DeployRequest } from '../domain/deploy-request.ts';
-import { templateRolloutId } from '../domain/render.ts';
+import { cacheId } from '../domain/names.ts';
+import { templateRolloutId } from '../domain/rendered-spec.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { cacheCodeOf, type CacheControl } from '../ports/cache-control.ts';
 import type { CacheDeps } from '../ports/caches.ts';
@@ -90,7 +104,7 @@ export async function ensureCaches(plan: RolloutCachePlan, use: CacheUse, deps: 
         return await ensureZone(plan.bucket, zone, desired, use, deps, clock, zlog);
       } catch (e) {
         const err = asFerryError(e, 'CACHE_UNAVAILABLE', true);
-        zlog.warn(`cache ${plan.bucket}/${zone}: ${err.message}; trying again at the next step`, { code: err.code });
+        zlog.warn(`cache ${cacheId(plan.bucket, zone)}: ${err.message}; trying again at the next step`, { code: err.code });
         return observationOf(zone, 'unknown', `${err.code}: ${err.message}`);
       }
     }),
@@ -134,12 +148,12 @@ async function ensureZone(
         const op = await deps.control.create(bucket, zone, settings);
         live = (await deps.control.get(bucket, zone)) ?? live;
         events.push({ action: 'create', operation: { name: op.name, kind: 'create', startedAt: now().toISOString() }, live, error: null, use });
-        log.info(`creating Anywhere Cache ${bucket}/${zone}`, { operation: op.name, rolloutId: use.rolloutId });
+        log.info(`creating Anywhere Cache ${cacheId(bucket, zone)}`, { operation: op.name, rolloutId: use.rolloutId });
       } else if (decision.kind === 'resume') {
         const before = live?.state;
         live = await deps.control.resume(bucket, zone);
         events.push({ action: 'resume', live, error: null, use });
-        log.info(`resumed ${before} Anywhere Cache ${bucket}/${zone}`, { rolloutId: use.rolloutId });
+        log.info(`resumed ${before} Anywhere Cache ${cacheId(bucket, zone)}`, { rolloutId: use.rolloutId });
       } else {
         const op = await deps.control.update(bucket, zone, {
           ...(decision.ttlSeconds !== null ? { ttlSeconds: decision.ttlSeconds } : {}),
@@ -147,7 +161,7 @@ async function ensureZone(
         });
         live = (await deps.control.get(bucket, zone)) ?? live;
         events.push({ action: 'update', operation: { name: op.name, kind: 'update', startedAt: now().toISOString() }, live, error: null, use });
-        log.info(`updating Anywhere Cache ${bucket}/${zone}`, { operation: op.name, ttlSeconds: decision.ttlSeconds, admissionPolicy: decision.admissionPolicy });
+        log.info(`updating Anywhere Cache ${cacheId(bucket, zone)}`, { operation: op.name, ttlSeconds: decision.ttlSeconds, admissionPolicy: decision.admissionPolicy });
       }
       break;
     } catch (e) {
@@ -162,7 +176,7 @@ async function ensureZone(
       if (code === 'CACHE_UNAVAILABLE' || !code) throw e;
       // INVALID_ARGUMENT (zone not offered, …), FORBIDDEN, NOT_FOUND (bucket): this cache cannot be had.
       events.push({ error: { code, message }, ...(decision.kind === 'create' ? { failed: true } : {}) });
-      log.warn(`cannot ${decision.kind} Anywhere Cache ${bucket}/${zone}: ${message}`, { code });
+      log.warn(`cannot ${decision.kind} Anywhere Cache ${cacheId(bucket, zone)}: ${message}`, { code });
       break;
     }
   }

@@ -6,7 +6,7 @@
  */
 import type { ObjectStore, ObjectInfo } from '../ports/object-store.ts';
 import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
-import { autodeployTargetKey } from '../ports/checkpoint-state.ts';
+import { targetKey } from '../domain/names.ts';
 import type { Publisher } from '../ports/publisher.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -112,7 +112,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     contentKey: key,
     generation,
     valid: report.ok,
-    summary: { ...report.summary, io: report.io } as Record<string, unknown>,
+    summary: { ...report.summary, io: report.io },
     errors: report.errors,
     warnings: report.warnings,
     now,
@@ -148,7 +148,7 @@ async function publishPending(ref: VersionRef, key: string, eventId: string, dep
 async function publishAutodeploy(ref: VersionRef, key: string, targets: AutodeployTarget[], deps: UploadDeps, log: Logger): Promise<number> {
   let n = 0;
   for (const t of targets) {
-    const targetKey = autodeployTargetKey(t);
+    const tKey = targetKey(t);
     const request = {
       apiVersion: 'ferry/v1',
       model: ref.model,
@@ -158,11 +158,11 @@ async function publishAutodeploy(ref: VersionRef, key: string, targets: Autodepl
       // Absent: sized from this version's checkpoint by the deploy path, as any deploy request.
       ...(t.accelerator !== undefined ? { accelerator: t.accelerator } : {}),
       requestedBy: { source: 'upload', principal: ref.uri },
-      idempotencyKey: `upload-${key}-${targetKey}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200),
+      idempotencyKey: `upload-${key}-${tKey}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200),
     };
     try {
       const messageId = await deps.publisher.publishJson(deps.config.deployTopic, request, { source: 'upload' });
-      await deps.state.autodeployPublished(ref, key, targetKey);
+      await deps.state.autodeployPublished(ref, key, tKey);
       log.info('autodeploy: deploy request published', { target: t, messageId });
       n++;
     } catch (e) {

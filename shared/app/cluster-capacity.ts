@@ -3,7 +3,7 @@
  * node pools teardown scaled to zero come back to what `scaledDownClusters` remembers, and the
  * reconciler goes on with pools GKE could not start at once (one operation per cluster).
  */
-import { restorePlan } from '../domain/teardown.ts';
+import { restorePlan } from '../domain/scaled-down-cluster.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { nodePoolName, type ClusterCapacity } from '../ports/cluster-directory.ts';
 import type { ScaledDownPools } from '../ports/teardown-store.ts';

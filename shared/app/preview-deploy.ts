@@ -5,7 +5,8 @@
  * (renderRollout). Not done: the cluster capacity check (it resizes node pools) and admission.
  */
 import type { DeployRequest } from '../domain/deploy-request.ts';
-import { objectsToApply, type KubeObject, type Rendered } from '../domain/render.ts';
+import type { KubeObject } from '../domain/render.ts';
+import { objectsToApply, type Rendered } from '../domain/rendered-spec.ts';
 import type { VersionDoc } from '../domain/version.ts';
 import type { CheckpointState } from '../ports/checkpoint-state.ts';
 import type { Logger } from '../ports/logger.ts';

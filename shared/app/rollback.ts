@@ -3,8 +3,10 @@
  * version differs from what the target runs now (its last good rollout) and that started before it,
  * re-requested as a deploy request. Shared by `ferry rollback` and `/ferry rollback`.
  */
-import { targetKey, type DeployRequest, type Target } from '../domain/deploy-request.ts';
-import type { Rollout, TargetState } from '../domain/rollout.ts';
+import type { DeployRequest } from '../domain/deploy-request.ts';
+import { targetKey, type Target } from '../domain/names.ts';
+import type { Rollout } from '../domain/rollout.ts';
+import type { TargetState } from '../domain/target-state.ts';
 import type { RolloutState } from '../ports/rollout-state.ts';
 import type { RollbackRefusal } from '../domain/reasons/rollout.ts';
 

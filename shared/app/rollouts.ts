@@ -6,10 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
-import { parseDeployRequest, isLatest, targetKey, parseClusterName, type DeployRequest } from '../domain/deploy-request.ts';
-import { render, objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/render.ts';
+import { parseDeployRequest, isLatest, type DeployRequest } from '../domain/deploy-request.ts';
+import { targetKey, parseClusterName } from '../domain/names.ts';
+import { render } from '../domain/render.ts';
+import { objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/rendered-spec.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
-import { newRollout, nextStep, isTerminalPhase, type Rollout, type Action, type Observation } from '../domain/rollout.ts';
+import { newRollout, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
+import { nextStep, type Action, type Observation } from '../domain/rollout-step.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
 import type { DeployRefusal, DeployRejectReason } from '../domain/reasons/deploy.ts';
 import type { VersionDoc } from '../domain/version.ts';

@@ -4,8 +4,8 @@
  * Kubernetes API server's pod proxy when reachable). Unreadable counters count as active: activity
  * that cannot be seen only delays a teardown, never causes one.
  */
-import { nextActivity, parseVllmActivity, type TargetActivity } from '../domain/teardown.ts';
-import { LABELS, VLLM_PORT } from '../domain/render.ts';
+import { nextActivity, parseVllmActivity, type TargetActivity } from '../domain/teardown-run.ts';
+import { LABELS, VLLM_PORT } from '../domain/rendered-spec.ts';
 import { asFerryError } from '../domain/errors.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';

@@ -4,7 +4,7 @@
  * (queued by `/ferry teardown plan`) is always a dry run whose plan is posted back to that command's
  * response_url. A message that does not parse is refused and nothing runs.
  */
-import { parseTeardownTick, type TeardownRun } from '../domain/teardown.ts';
+import { parseTeardownTick, type TeardownRun } from '../domain/teardown-run.ts';
 import { errorMessage, teardownMessage } from '../domain/chat-blocks.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { runTeardown, type TeardownDeps, type TeardownOptions } from './teardown.ts';

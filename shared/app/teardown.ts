@@ -10,16 +10,23 @@
  * the planner never disables).
  */
 import { randomBytes } from 'node:crypto';
+import { planTeardown, confirmAction, executableActions, actionKey, type PlannedAction } from '../domain/teardown.ts';
 import {
-  planTeardown, confirmAction, executableActions, actionKey, rememberPools,
   DEFAULT_TEARDOWN_POLICY,
-  type ActionResult, type CacheRef, type InventoryCache, type InventoryCluster, type InventoryRollout, type InventoryTarget,
-  type PlannedAction, type TeardownInventory, type TeardownPolicy, type TeardownRun,
-} from '../domain/teardown.ts';
-import { recordCacheEvent, cacheId, type CacheRecord } from '../domain/cache.ts';
-import { templateRolloutId } from '../domain/render.ts';
+  type CacheRef,
+  type InventoryCache,
+  type InventoryCluster,
+  type InventoryRollout,
+  type InventoryTarget,
+  type TeardownInventory,
+  type TeardownPolicy,
+} from '../domain/teardown-inventory.ts';
+import type { ActionResult, TeardownRun } from '../domain/teardown-run.ts';
+import { rememberPools } from '../domain/scaled-down-cluster.ts';
+import { recordCacheEvent, type CacheRecord } from '../domain/cache-record.ts';
+import { templateRolloutId } from '../domain/rendered-spec.ts';
 import { asFerryError } from '../domain/errors.ts';
-import { sameCluster } from '../domain/deploy-request.ts';
+import { sameCluster, cacheId } from '../domain/names.ts';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { CacheRecords } from '../ports/cache-records.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';

@@ -12,37 +12,34 @@ import { FerryError } from '../domain/errors.ts';
 import { Finding } from '../domain/findings.ts';
 import {
   CheckpointSummary,
-  evaluateCheckpoint,
   normalizePrefix,
-  parseIndex,
   predictHeaderBytes,
   relativeFiles,
   shardsToRead,
   sideFilesToRead,
   type CheckpointFile,
-  type ParsedIndex,
-  type ShardHeaderInput,
 } from '../domain/checkpoint.ts';
-import { needsMoreBytes, parseShardHeader, type ParsedShardHeader } from '../domain/safetensors.ts';
+import { parseIndex, type ParsedIndex } from '../domain/checkpoint-files.ts';
+import { evaluateCheckpoint, type ShardHeaderInput } from '../domain/checkpoint-evaluation.ts';
+import { parseShardHeader } from '../domain/safetensors.ts';
+import { needsMoreBytes, type ParsedShardHeader } from '../domain/safetensors-format.ts';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.ts';
 
 // Re-exported so callers (the upload gate, the CLI) reuse the same name/index rules.
 export {
-  checkShardNames,
   detectLayout,
   normalizePrefix,
-  parseIndex,
-  parseShardName,
   predictHeaderBytes,
   relativeFiles,
   shardsToRead,
-  unsafeShardName,
   CONFIG_FILE,
   INDEX_FILE,
   SINGLE_FILE,
   SHARD_NAME_PATTERN,
 } from '../domain/checkpoint.ts';
-export type { CheckpointFile, ParsedIndex } from '../domain/checkpoint.ts';
+export { checkShardNames, parseIndex, parseShardName, unsafeShardName } from '../domain/checkpoint-files.ts';
+export type { CheckpointFile } from '../domain/checkpoint.ts';
+export type { ParsedIndex } from '../domain/checkpoint-files.ts';
 
 export const DEFAULT_FIRST_READ_BYTES = 64 * 1024;
 export const DEFAULT_CONCURRENCY = 16;

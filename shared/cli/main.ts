@@ -31,6 +31,7 @@ const LOADERS: Record<string, () => Promise<Command>> = {
   caches: async () => (await import('./commands/caches.ts')).cachesCommand,
   teardown: async () => (await import('./commands/teardown.ts')).teardownCommand,
   schema: async () => (await import('./commands/schema.ts')).schemaCommand,
+  migrate: async () => (await import('./commands/migrate.ts')).migrateCommand,
   completion: async () => completionCommand,
   help: async () => helpCommand,
 };

@@ -4,7 +4,8 @@
  * and `--help`, "did you mean" and `ferry completion` are generated from them. The README's CLI
  * table is checked against this list (test/unit/cli/readme.test.ts).
  */
-import { ACCELERATOR_TYPES, CACHE_MODES, MAX_REPLICAS, PROGRESS_DEADLINE_MAX_SECONDS, PROGRESS_DEADLINE_MIN_SECONDS } from '../domain/deploy-request.ts';
+import { CACHE_MODES, MAX_REPLICAS, PROGRESS_DEADLINE_MAX_SECONDS, PROGRESS_DEADLINE_MIN_SECONDS } from '../domain/deploy-request.ts';
+import { ACCELERATOR_TYPES } from '../domain/accelerators.ts';
 import type { CommandSpec, FlagSpec } from './spec.ts';
 
 const USAGE_IO = [2, 'usage error, or ferry could not read its input or reach a backend (credentials, network, stopped local stack)'] as const;
@@ -226,6 +227,22 @@ export const SPECS: readonly CommandSpec[] = [
     examples: [
       { description: 'What would be torn down, and why everything else stays', command: 'ferry teardown --dry-run' },
       { description: 'Carry it out without a prompt (scripts, CI)', command: 'ferry teardown --yes --json' },
+    ],
+  },
+  {
+    name: 'migrate',
+    summary: 'move Firestore documents stored under an older key spelling to the current one (idempotent)',
+    synopsis: ['migrate [flags]'],
+    description:
+      'Moves documents an older ferry stored under another spelling of a key (validation claims listing autodeploy targets as cluster|namespace|name; scaledDownClusters records named P~L~C) to the one ferry uses now. Idempotent: run it after deploying a new ferry; a second run reports nothing to do. A document it cannot migrate is left as it is and named.',
+    args: [],
+    arity: [0, 0],
+    flags: [{ name: 'dry-run', type: 'boolean', default: false, description: 'read and report what would change; write nothing' }],
+    output: true,
+    exitCodes: [[0, 'migrated (or nothing to do)'], [1, 'a document could not be migrated (named on stderr)'], USAGE_IO],
+    examples: [
+      { description: 'See what would change', command: 'ferry migrate --dry-run' },
+      { description: 'Migrate, and print the report as JSON', command: 'ferry migrate -o json' },
     ],
   },
   {

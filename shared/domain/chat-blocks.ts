@@ -5,7 +5,7 @@
  * the cluster is escaped (& < >) so it cannot turn into mentions or links.
  */
 import type { ContextBlock, DividerBlock, HeaderBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/types';
-import type { Target } from './deploy-request.ts';
+import { cacheId, type Target } from './names.ts';
 import type { Rollout } from './rollout.ts';
 import { usage } from './chat-command.ts';
 import type { VersionChange, VersionFacts } from './version-diff.ts';
@@ -166,7 +166,7 @@ const MAX_TEARDOWN_LINES = 40;
 const OUTCOME_EMOJI: Readonly<Record<string, string>> = { planned: ':broom:', done: ':white_check_mark:', started: ':hourglass_flowing_sand:', skipped: ':leftwards_arrow_with_hook:', failed: ':x:' };
 
 const RESOURCE_TEXT = (r: { kind: string; bucket?: string; zone?: string; targetKey?: string; name?: string }): string =>
-  r.kind === 'cache' ? `cache ${r.bucket}~${r.zone}` : r.kind === 'deployment' ? `deployment ${r.targetKey}` : `cluster ${r.name}`;
+  r.kind === 'cache' ? `cache ${cacheId(r.bucket ?? '', r.zone ?? '')}` : r.kind === 'deployment' ? `deployment ${r.targetKey}` : `cluster ${r.name}`;
 
 export interface TeardownView {
   id: string;

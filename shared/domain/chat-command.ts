@@ -1,7 +1,8 @@
 /**
- * Chat-ops commands (`/ferry …`), pure: the grammar, who may run what, the Firestore record of
- * every accepted command, and the small decisions the worker makes against that record (claim,
- * post budget). Slack-specific bytes (signatures, forms) live in slack.ts; messages in chat-blocks.ts.
+ * Chat-ops commands (`/ferry …`), pure: the grammar and the deploy request a command asks for.
+ * Who may run what is chat-access.ts; the Firestore record of every accepted command and the
+ * worker's decisions against it are chat-command-record.ts. Slack-specific bytes (signatures,
+ * forms) live in slack.ts; messages in chat-blocks.ts.
  *
  * Grammar (words are case-insensitive; model, version and target names are not):
  *   help
@@ -13,25 +14,22 @@
  * A cluster is `local` or `projects/P/locations/L/clusters/C` — it contains slashes, so a target is
  * read from the right: the last two segments are namespace and name, everything before is the cluster.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import {
-  ACCELERATOR_TYPES, AcceleratorType, MAX_REPLICAS, ModelRef, Target, VersionRef,
-  type DeployRequest, type DeployRequestInput, type RequestedBy,
-} from './deploy-request.ts';
+import { MAX_REPLICAS, type DeployRequest, type DeployRequestInput, type RequestedBy } from './deploy-request.ts';
+import { ModelName, Target, VersionRef } from './names.ts';
+import { ACCELERATOR_TYPES, AcceleratorType } from './accelerators.ts';
 import { describeIssues } from './events.ts';
-import type { ChatAccessRefusal } from './reasons/chat.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Commands
 
 export const ChatCommand = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('help') }),
-  z.object({ kind: z.literal('status'), model: ModelRef.nullable() }),
-  z.object({ kind: z.literal('versions'), model: ModelRef }),
+  z.object({ kind: z.literal('status'), model: ModelName.nullable() }),
+  z.object({ kind: z.literal('versions'), model: ModelName }),
   z.object({
     kind: z.literal('deploy'),
-    model: ModelRef,
+    model: ModelName,
     version: VersionRef,
     target: Target,
     replicas: z.int().min(0).max(MAX_REPLICAS).nullable(),
@@ -123,12 +121,12 @@ export function parseChatCommand(text: string): ChatParse {
     case 'status': {
       if (args.length > 1) return fail('`status` takes at most one model name');
       if (args.length === 0) return { ok: true, command: { kind: 'status', model: null } };
-      const m = ModelRef.safeParse(args[0]);
+      const m = ModelName.safeParse(args[0]);
       return m.success ? { ok: true, command: { kind: 'status', model: m.data } } : fail(`\`${args[0]}\`: ${firstIssue(m.error)}`);
     }
     case 'versions': {
       if (args.length !== 1) return fail('`versions` needs exactly one model name: `versions <model>`');
-      const m = ModelRef.safeParse(args[0]);
+      const m = ModelName.safeParse(args[0]);
       return m.success ? { ok: true, command: { kind: 'versions', model: m.data } } : fail(`\`${args[0]}\`: ${firstIssue(m.error)}`);
     }
     case 'deploy':
@@ -153,7 +151,7 @@ function parseDeploy(args: string[]): ChatParse {
   }
   const mv = /^([^@]+)@([^@]+)$/.exec(ref);
   if (!mv) return fail(`\`${ref}\`: write the model as <model>@<version> (or <model>@latest)`);
-  const model = ModelRef.safeParse(mv[1]);
+  const model = ModelName.safeParse(mv[1]);
   if (!model.success) return fail(`\`${mv[1]}\`: ${firstIssue(model.error)}`);
   const version = VersionRef.safeParse(mv[2]);
   if (!version.success) return fail(`\`${mv[2]}\`: ${firstIssue(version.error)}`);
@@ -216,186 +214,6 @@ export function describeCommand(cmd: ChatCommand): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Authorisation
-
-/** Who may run what. `users: '*'` (read only) = everyone in the workspace; `channels: null` = any channel. */
-export interface ChatAccessPolicy {
-  read: { users: readonly string[] | '*'; channels: readonly string[] | null };
-  deploy: { users: readonly string[]; channels: readonly string[] | null };
-}
-
-export type Authorisation =
-  | { allowed: true }
-  | { allowed: false; reason: ChatAccessRefusal; message: string };
-
-/**
- * Deploy users may also read. Channel lists, when set, restrict where a class may be used (a
- * deploy-allowed channel also allows reading). Refusals are polite and say what to do next.
- */
-export function authorise(policy: ChatAccessPolicy, who: { userId: string; channelId: string }, cls: CommandClass): Authorisation {
-  if (cls === 'public') return { allowed: true };
-  const deployUser = policy.deploy.users.includes(who.userId);
-  if (cls === 'deploy') {
-    if (!deployUser) {
-      return {
-        allowed: false,
-        reason: 'USER_NOT_ALLOWED',
-        message: `Sorry <@${who.userId}>, you are not on ferry's list of people who may deploy or roll back. Ask a ferry admin to add your Slack user id (\`${who.userId}\`) to FERRY_SLACK_DEPLOY_USERS; read-only commands (\`status\`, \`versions\`) may still work for you.`,
-      };
-    }
-    const chans = policy.deploy.channels;
-    if (chans !== null && !chans.includes(who.channelId)) {
-      return { allowed: false, reason: 'CHANNEL_NOT_ALLOWED', message: `Sorry, deploys and rollbacks are only taken in ${channelList(chans)}. Please run the command there.` };
-    }
-    return { allowed: true };
-  }
-  const readUser = policy.read.users === '*' || policy.read.users.includes(who.userId) || deployUser;
-  if (!readUser) {
-    return {
-      allowed: false,
-      reason: 'USER_NOT_ALLOWED',
-      message: `Sorry <@${who.userId}>, you are not on ferry's list of people who may use it. Ask a ferry admin to add your Slack user id (\`${who.userId}\`) to FERRY_SLACK_READ_USERS.`,
-    };
-  }
-  const chans = policy.read.channels === null ? null : [...policy.read.channels, ...(policy.deploy.channels ?? [])];
-  if (chans !== null && !chans.includes(who.channelId)) {
-    return { allowed: false, reason: 'CHANNEL_NOT_ALLOWED', message: `Sorry, ferry answers in ${channelList(chans)} only. Please run the command there.` };
-  }
-  return { allowed: true };
-}
-
-const channelList = (ids: readonly string[]): string => (ids.length ? ids.map((c) => `<#${c}>`).join(', ') : 'no channel (none is configured)');
-
-// ---------------------------------------------------------------------------------------------
-// The record of an accepted command (Firestore `chatCommands/{id}`)
-
-const IsoTime = z.iso.datetime();
-export const CHAT_COMMAND_STATUSES = ['queued', 'running', 'done', 'failed'] as const;
-/** Slack accepts at most 5 posts to one response_url, within 30 minutes of the command. */
-export const MAX_RESPONSE_POSTS = 5;
-export const RESPONSE_URL_TTL_MS = 30 * 60 * 1000;
-export const CHAT_COMMAND_ID_RE = /^sc-[0-9]{8}-[0-9]{6}-[0-9a-f]{16}$/;
-
-export const ChatCommandRecord = z.object({
-  schemaVersion: z.literal(1),
-  id: z.string().regex(CHAT_COMMAND_ID_RE),
-  source: z.literal('slack'),
-  /** Who: the Slack user (id is what authorisation used; name is for people reading the record). */
-  user: z.object({ id: z.string(), name: z.string() }),
-  teamId: z.string(),
-  channelId: z.string(),
-  /** What: the slash command, its text as typed, and what ferry understood. */
-  slashCommand: z.string(),
-  text: z.string(),
-  command: ChatCommand,
-  commandClass: z.enum(COMMAND_CLASSES),
-  /** When. */
-  receivedAt: IsoTime,
-  responseUrl: z.string(),
-  status: z.enum(CHAT_COMMAND_STATUSES),
-  attempts: z.int().min(0),
-  leaseUntil: IsoTime.nullable(),
-  /** Deploy / rollback: the deploy request published for it, and the rollout it led to. */
-  deployMessageId: z.string().nullable(),
-  rolloutId: z.string().nullable(),
-  /** Posts made to responseUrl, one per key (at most MAX_RESPONSE_POSTS). */
-  posts: z.array(z.object({ key: z.string(), at: IsoTime })),
-  outcome: z.object({ code: z.string(), message: z.string() }).nullable(),
-  updatedAt: IsoTime,
-  finishedAt: IsoTime.nullable(),
-});
-export type ChatCommandRecord = z.infer<typeof ChatCommandRecord>;
-
-/**
- * A command's id: when Slack signed it plus a hash of the signed bytes (which include Slack's
- * unique trigger_id). A replay of the same signed request maps to the same id, so it is refused
- * by the create-if-absent record instead of running twice.
- */
-export function chatCommandId(timestampSeconds: number, rawBody: Uint8Array): string {
-  const stamp = new Date(timestampSeconds * 1000).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  const h = createHash('sha256').update(String(timestampSeconds)).update(':').update(rawBody).digest('hex').slice(0, 16);
-  return `sc-${stamp}-${h}`;
-}
-
-const CHAT_KEY_PREFIX = 'slack:';
-/** The deploy request's idempotency key: links the rollout back to its command (and dedupes re-runs). */
-export const chatIdempotencyKey = (commandId: string): string => `${CHAT_KEY_PREFIX}${commandId}`;
-export function commandIdOfKey(key: string | undefined): string | null {
-  if (!key?.startsWith(CHAT_KEY_PREFIX)) return null;
-  const id = key.slice(CHAT_KEY_PREFIX.length);
-  return CHAT_COMMAND_ID_RE.test(id) ? id : null;
-}
-
-/** requestedBy.principal for a command: the Slack user id (what was authorised) and name. */
-export function slackRequestedBy(rec: Pick<ChatCommandRecord, 'user' | 'teamId'>): RequestedBy {
-  const name = rec.user.name ? ` (${rec.user.name.slice(0, 64)})` : '';
-  const team = rec.teamId ? `${rec.teamId}/` : '';
-  return { source: 'slack', principal: `slack:${team}${rec.user.id}${name}` };
-}
-
-export function newChatCommandRecord(input: {
-  id: string;
-  payload: { command: string; text: string; response_url: string; user_id: string; user_name: string; channel_id: string; team_id: string };
-  command: ChatCommand;
-  now: Date;
-}): ChatCommandRecord {
-  const at = input.now.toISOString();
-  const p = input.payload;
-  return {
-    schemaVersion: 1,
-    id: input.id,
-    source: 'slack',
-    user: { id: p.user_id, name: p.user_name },
-    teamId: p.team_id,
-    channelId: p.channel_id,
-    slashCommand: p.command,
-    text: p.text,
-    command: input.command,
-    commandClass: commandClass(input.command),
-    receivedAt: at,
-    responseUrl: p.response_url,
-    status: 'queued',
-    attempts: 0,
-    leaseUntil: null,
-    deployMessageId: null,
-    rolloutId: null,
-    posts: [],
-    outcome: null,
-    updatedAt: at,
-    finishedAt: null,
-  };
-}
-
-export type ChatClaim = { action: 'claim'; record: ChatCommandRecord } | { action: 'skip'; reason: 'FINISHED' | 'IN_PROGRESS' };
-
-/** One worker at a time per command; a finished command is never run again (duplicate deliveries). */
-export function decideChatClaim(rec: ChatCommandRecord, now: Date, leaseMs: number): ChatClaim {
-  if (rec.status === 'done' || rec.status === 'failed') return { action: 'skip', reason: 'FINISHED' };
-  if (rec.status === 'running' && rec.leaseUntil && Date.parse(rec.leaseUntil) > now.getTime()) return { action: 'skip', reason: 'IN_PROGRESS' };
-  const at = now.toISOString();
-  return {
-    action: 'claim',
-    record: { ...rec, status: 'running', attempts: rec.attempts + 1, leaseUntil: new Date(now.getTime() + leaseMs).toISOString(), updatedAt: at },
-  };
-}
-
-export type PostDecision =
-  | { action: 'post'; record: ChatCommandRecord }
-  | { action: 'skip'; reason: 'ALREADY_POSTED' | 'BUDGET_SPENT' | 'URL_EXPIRED' };
-
-/**
- * At most one post per key (a redelivered result is not posted twice), at most MAX_RESPONSE_POSTS
- * per command, and none once the response_url has expired.
- */
-export function decidePost(rec: ChatCommandRecord, key: string, now: Date): PostDecision {
-  if (rec.posts.some((p) => p.key === key)) return { action: 'skip', reason: 'ALREADY_POSTED' };
-  if (now.getTime() - Date.parse(rec.receivedAt) > RESPONSE_URL_TTL_MS) return { action: 'skip', reason: 'URL_EXPIRED' };
-  if (rec.posts.length >= MAX_RESPONSE_POSTS) return { action: 'skip', reason: 'BUDGET_SPENT' };
-  const at = now.toISOString();
-  return { action: 'post', record: { ...rec, posts: [...rec.posts, { key, at }], updatedAt: at } };
-}
-
-// ---------------------------------------------------------------------------------------------
 // The deploy request a chat command asks for
 
 /** A deploy request input whose accelerator may be missing (the deploy request schema decides whether that is allowed). */
@@ -455,7 +273,3 @@ export function acceleratorHint(cmd: Extract<ChatCommand, { kind: 'deploy' }>, s
   const t = cmd.target;
   return `${t.cluster}/${t.namespace}/${t.name} has no good rollout to take the accelerator from. Say which GPUs to use, e.g. \`${slash} ${describeCommand({ ...cmd, accelerator: 'nvidia-l4', gpus: cmd.gpus ?? 1 })}\`.`;
 }
-
-/** What the Slack function publishes on the chat topic: only the id; the worker reads the record. */
-export const ChatWorkMessage = z.object({ commandId: z.string().regex(CHAT_COMMAND_ID_RE) });
-export type ChatWorkMessage = z.infer<typeof ChatWorkMessage>;

@@ -4,7 +4,7 @@
  * Parsed loosely (extra fields are kept) so producers can add fields without breaking consumers.
  */
 import { z } from 'zod';
-import { Target } from './deploy-request.ts';
+import { Target } from './names.ts';
 
 export const DeployResult = z.discriminatedUnion('kind', [
   z.looseObject({

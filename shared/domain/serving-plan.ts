@@ -13,15 +13,9 @@
  * Budget: request.sizing, else `--max-model-len` from vllmArgs for the context; vllmArgs'
  * `--gpu-memory-utilization` and `--kv-cache-dtype` are honoured; defaults in sizing.ts.
  */
-import {
-  DeployRequest,
-  effectiveTensorParallelSize,
-  isTpuType,
-  isVllmTpuImage,
-  parseImageReference,
-  vllmArgValue,
-  type AcceleratorFamily,
-} from './deploy-request.ts';
+import { DeployRequest, effectiveTensorParallelSize } from './deploy-request.ts';
+import { isTpuType, type AcceleratorFamily } from './accelerators.ts';
+import { isVllmTpuImage, parseImageReference, vllmArgValue } from './vllm.ts';
 import { CheckpointSummary } from './checkpoint.ts';
 import { isFerryError } from './errors.ts';
 import type { DeployRejectReason } from './reasons/deploy.ts';

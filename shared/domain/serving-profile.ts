@@ -22,16 +22,11 @@
  * The cluster adapter applies it as autoscaling/v2beta2 on servers without v2 (Kubernetes < 1.23,
  * e.g. the local 1.20 apiserver); the two versions have the same fields for what is rendered here.
  */
-import { ACCELERATOR_SPECS } from './sizing.ts';
-import {
-  DEFAULT_AUTOSCALING_TARGETS,
-  isTpuType,
-  isVllmTagOlderThan,
-  parseImageReference,
-  type Accelerator,
-  type Autoscaling,
-  type Target,
-} from './deploy-request.ts';
+import { ACCELERATOR_SPECS } from './accelerator-specs.ts';
+import { DEFAULT_AUTOSCALING_TARGETS, type Autoscaling } from './deploy-request.ts';
+import type { Target } from './names.ts';
+import { isTpuType, type Accelerator } from './accelerators.ts';
+import { isVllmTagOlderThan, parseImageReference } from './vllm.ts';
 
 /** A plain Kubernetes object as ferry renders and applies it. */
 export interface KubeObject {

@@ -14,128 +14,24 @@
  *   within the cluster TTL;
  * - anything active within its kind's idle TTL, or whose activity is unknown and not datable;
  * - more than `maxActions` actions.
+ *
+ * The planner's inputs (policy, inventory) are teardown-inventory.ts; its records (target activity,
+ * runs, the tick) teardown-run.ts; bringing a scaled-down cluster back scaled-down-cluster.ts.
  */
 import { z } from 'zod';
-import type { CacheState } from './cache.ts';
-import { CHAT_COMMAND_ID_RE } from './chat-command.ts';
-import { sameCluster } from './deploy-request.ts';
+import { cacheId, sameCluster } from './names.ts';
 import { codesOf } from './reasons/catalogue.ts';
 import { ACTION_REASON_CATALOGUE, SKIP_REASON_CATALOGUE, type ConfirmReason } from './reasons/teardown.ts';
-
-export const MANAGED_LABEL_KEY = 'managed-by';
-export const MANAGED_LABEL_VALUE = 'ferry';
-export const DEFAULT_PROTECT_LABEL = 'ferry-protect';
-
-export const CLUSTER_TEARDOWN_MODES = ['scale-to-zero', 'delete'] as const;
-export type ClusterTeardownMode = (typeof CLUSTER_TEARDOWN_MODES)[number];
+import {
+  type InventoryRollout,
+  type InventoryTarget,
+  MANAGED_LABEL_KEY,
+  MANAGED_LABEL_VALUE,
+  type TeardownInventory,
+  TeardownPolicy,
+} from './teardown-inventory.ts';
 
 const IsoTime = z.iso.datetime();
-
-export const TeardownPolicy = z.object({
-  /** Idle time after which a resource of each kind is torn down. */
-  idleTtlSeconds: z.object({
-    cache: z.int().min(0),
-    deployment: z.int().min(0),
-    cluster: z.int().min(0),
-  }),
-  /** A resource carrying this label (any value but `false`) is never touched. */
-  protectLabel: z.string().min(1),
-  /** Plan only. */
-  dryRun: z.boolean(),
-  /** At most this many actions per run (the rest wait for the next run). */
-  maxActions: z.int().min(0),
-  /** What tearing down a cluster means. */
-  clusterMode: z.enum(CLUSTER_TEARDOWN_MODES),
-  /** Also scale idle ferry Deployments to zero (off by default). */
-  scaleDeployments: z.boolean(),
-});
-export type TeardownPolicy = z.infer<typeof TeardownPolicy>;
-
-export const DEFAULT_TEARDOWN_POLICY: TeardownPolicy = {
-  idleTtlSeconds: { cache: 6 * 3600, deployment: 24 * 3600, cluster: 24 * 3600 },
-  protectLabel: DEFAULT_PROTECT_LABEL,
-  dryRun: false,
-  maxActions: 10,
-  clusterMode: 'scale-to-zero',
-  scaleDeployments: false,
-};
-
-// ---------------------------------------------------------------------------------------------
-// Inventory
-
-export interface CacheRef {
-  bucket: string;
-  zone: string;
-}
-
-export interface InventoryCache extends CacheRef {
-  /** Live state (lowercase); `absent` when the API no longer has it. */
-  state: CacheState;
-  /** ferry created it (its record says `createdBy.by === 'ferry'`). */
-  managed: boolean;
-  labels: Record<string, string>;
-  /** From the cache record (rollouts and running Deployments touch it). */
-  lastUsedAt: string | null;
-  createdAt: string | null;
-  /** Changes whenever the cache changes (state, update time): a re-read must see the same value. */
-  version: string;
-}
-
-export interface InventoryTarget {
-  key: string;
-  cluster: string;
-  namespace: string;
-  name: string;
-  labels: Record<string, string>;
-  /** Replicas of the live Deployment (spec); 0 when scaled to zero or absent. */
-  replicas: number;
-  /** Last time the target was seen serving (replicas > 0 and, when readable, requests counted). */
-  lastActiveAt: string | null;
-  /**
-   * Last change of its rollout state (a deploy, a rollback): dates a target that was never observed
-   * serving. null when ferry holds no rollout state for it.
-   */
-  lastChangedAt: string | null;
-  /** Caches its current Deployment reads through. */
-  caches: CacheRef[];
-  version: string;
-}
-
-export interface InventoryNodePool {
-  name: string;
-  nodeCount: number;
-  /** Autoscaler bounds when autoscaling is on. */
-  autoscaling: { minNodeCount: number; maxNodeCount: number } | null;
-}
-
-export const CLUSTER_STATUSES = ['PROVISIONING', 'RUNNING', 'RECONCILING', 'STOPPING', 'ERROR', 'DEGRADED', 'UNKNOWN'] as const;
-export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
-
-export interface InventoryCluster {
-  /** GKE resource name `projects/P/locations/L/clusters/C` (the target's `cluster`). */
-  name: string;
-  labels: Record<string, string>;
-  status: ClusterStatus;
-  nodePools: InventoryNodePool[];
-  createdAt: string | null;
-  /** Label fingerprint + status + pool sizes: a re-read must see the same value. */
-  version: string;
-}
-
-export interface InventoryRollout {
-  id: string;
-  targetKey: string;
-  cluster: string;
-  caches: CacheRef[];
-}
-
-export interface TeardownInventory {
-  caches: InventoryCache[];
-  targets: InventoryTarget[];
-  clusters: InventoryCluster[];
-  /** Rollouts not in a terminal phase. */
-  inFlight: InventoryRollout[];
-}
 
 // ---------------------------------------------------------------------------------------------
 // Plan
@@ -189,11 +85,10 @@ export type TeardownPlan = z.infer<typeof TeardownPlan>;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-export const cacheRefKey = (c: CacheRef): string => `${c.bucket}~${c.zone}`;
 export function actionKey(a: TeardownAction): string {
   switch (a.kind) {
     case 'disable-cache':
-      return `cache:${cacheRefKey(a)}`;
+      return `cache:${cacheId(a.bucket, a.zone)}`;
     case 'scale-deployment':
       return `deployment:${a.targetKey}`;
     case 'scale-node-pools':
@@ -275,14 +170,14 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
   const usersOfCache = new Map<string, InventoryTarget[]>();
   for (const t of targets) {
     for (const c of t.caches) {
-      const k = cacheRefKey(c);
+      const k = cacheId(c.bucket, c.zone);
       usersOfCache.set(k, [...(usersOfCache.get(k) ?? []), t]);
     }
   }
   const rolloutsOfCache = new Map<string, InventoryRollout[]>();
   for (const r of inventory.inFlight) {
     for (const c of r.caches) {
-      const k = cacheRefKey(c);
+      const k = cacheId(c.bucket, c.zone);
       rolloutsOfCache.set(k, [...(rolloutsOfCache.get(k) ?? []), r]);
     }
   }
@@ -290,7 +185,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
   // Caches
   for (const c of inventory.caches) {
     const ref: ResourceRef = { kind: 'cache', bucket: c.bucket, zone: c.zone };
-    const k = cacheRefKey(c);
+    const k = cacheId(c.bucket, c.zone);
     const users = usersOfCache.get(k) ?? [];
     const rollouts = rolloutsOfCache.get(k) ?? [];
     if (!c.managed) { skip(ref, 'NOT_MANAGED', 'not created by ferry'); continue; }
@@ -413,7 +308,7 @@ export function refOfAction(a: TeardownAction): ResourceRef {
 export function refKey(r: ResourceRef): string {
   switch (r.kind) {
     case 'cache':
-      return `cache:${cacheRefKey(r)}`;
+      return `cache:${cacheId(r.bucket, r.zone)}`;
     case 'deployment':
       return `deployment:${r.targetKey}`;
     case 'cluster':
@@ -459,222 +354,3 @@ function findVersion(a: TeardownAction, inv: TeardownInventory): string | null {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Activity (recorded by the reconciler)
-
-/**
- * The target's new lastActiveAt after an observation: active when it has replicas and either its
- * request counters moved since last time or they could not be read (unreachable counts as active:
- * ferry never assumes idleness it cannot see). `requests` is the sum of the pods' vLLM request
- * counters when read.
- */
-export function nextActivity(
-  prev: { lastActiveAt: string | null; requests: number | null },
-  observed: { replicas: number; requests: number | null; busy?: boolean },
-  now: Date,
-): { lastActiveAt: string | null; requests: number | null; source: 'metrics' | 'replicas' | 'none' } {
-  if (observed.replicas <= 0) return { lastActiveAt: prev.lastActiveAt, requests: prev.requests, source: 'none' };
-  if (observed.requests === null) return { lastActiveAt: now.toISOString(), requests: prev.requests, source: 'replicas' };
-  const moved = observed.busy === true || prev.requests === null || observed.requests !== prev.requests; // a restart resets counters: also "moved"
-  return { lastActiveAt: moved ? now.toISOString() : prev.lastActiveAt, requests: observed.requests, source: 'metrics' };
-}
-
-/**
- * From vLLM's Prometheus text (`/metrics`): finished requests (`vllm:request_success_total`,
- * summed over labels) and whether any request is running or waiting now. null when the text has
- * none of these metrics (not a vLLM, or not up).
- */
-export function parseVllmActivity(text: string): { requests: number; busy: boolean } | null {
-  let requests = 0;
-  let inFlight = 0;
-  let seen = false;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^(vllm:request_success_total|vllm:num_requests_running|vllm:num_requests_waiting)(?:\{[^}]*\})?\s+([0-9.eE+-]+|NaN)/.exec(line.trim());
-    if (!m) continue;
-    const v = Number(m[2]);
-    if (!Number.isFinite(v)) continue;
-    seen = true;
-    if (m[1] === 'vllm:request_success_total') requests += v;
-    else inFlight += v;
-  }
-  return seen ? { requests, busy: inFlight > 0 } : null;
-}
-
-/** Firestore `targetActivity/{targetKey}`: when a target last served (kept apart from TargetState). */
-export const TargetActivity = z.object({
-  schemaVersion: z.literal(1),
-  key: z.string(),
-  target: z.object({ cluster: z.string(), namespace: z.string(), name: z.string() }),
-  lastActiveAt: IsoTime.nullable(),
-  /** Sum of the pods' finished-request counters at the last read (null: never read). */
-  requests: z.number().nullable(),
-  replicas: z.int().min(0),
-  /** What the last observation was based on. */
-  source: z.enum(['metrics', 'replicas', 'none']),
-  /** Why the pods' /metrics could not be read, when they could not (absence is recorded, not faked). */
-  metricsError: z.string().nullable(),
-  observedAt: IsoTime,
-});
-export type TargetActivity = z.infer<typeof TargetActivity>;
-
-export const ACTION_OUTCOMES = ['done', 'started', 'skipped', 'failed', 'planned'] as const;
-export const ActionResult = z.object({
-  action: TeardownAction,
-  outcome: z.enum(ACTION_OUTCOMES),
-  /** A reason code: SkipReason / CHANGED / GONE when skipped, an error code when failed. */
-  reason: z.string().nullable(),
-  message: z.string(),
-  /** GKE operations started for it (polled to DONE, or left running when `started`). */
-  operations: z.array(z.string()),
-  at: IsoTime,
-});
-export type ActionResult = z.infer<typeof ActionResult>;
-
-/** Firestore `teardownRuns/{id}`: one scheduled or manual run. */
-export const TeardownRun = z.object({
-  schemaVersion: z.literal(1),
-  id: z.string(),
-  trigger: z.enum(['schedule', 'cli', 'http', 'chat']),
-  /** The chat command (`chatCommands/{id}`) that asked for it, when trigger is `chat`. */
-  chatCommandId: z.string().optional(),
-  startedAt: IsoTime,
-  finishedAt: IsoTime.nullable(),
-  dryRun: z.boolean(),
-  plan: TeardownPlan,
-  results: z.array(ActionResult),
-  /** What could not be inventoried (a cluster unreachable, an API down): left alone this run. */
-  inventoryWarnings: z.array(z.string()),
-  summary: z.object({ planned: z.int(), done: z.int(), started: z.int(), skipped: z.int(), failed: z.int() }),
-});
-export type TeardownRun = z.infer<typeof TeardownRun>;
-
-/**
- * The teardown topic's message. Cloud Scheduler sends `{"tick":"teardown"}`; `dryRun` plans and
- * records only; `chat` (from `/ferry teardown plan`) is always a dry run whose plan is posted back
- * to that command. Anything else is refused, never run: a typo must not turn a dry run into a real one.
- */
-export const TeardownTick = z
-  .object({
-    tick: z.literal('teardown').optional(),
-    /** The local stack's scheduler stamps its ticks. */
-    scheduledAt: z.iso.datetime().optional(),
-    dryRun: z.boolean().optional(),
-    chat: z.object({ commandId: z.string().regex(CHAT_COMMAND_ID_RE, 'a chat command id') }).strict().optional(),
-  })
-  .strict();
-export type TeardownTick = z.infer<typeof TeardownTick>;
-
-export type ParsedTick = { ok: true; tick: TeardownTick } | { ok: false; message: string };
-
-/** An empty message is a plain tick; otherwise it must be a JSON object TeardownTick accepts. */
-export function parseTeardownTick(data: Uint8Array | string | undefined): ParsedTick {
-  const text = typeof data === 'string' ? data : data ? new TextDecoder().decode(data) : '';
-  if (text.trim() === '') return { ok: true, tick: {} };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, message: `not JSON: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  const r = TeardownTick.safeParse(json);
-  if (!r.success) return { ok: false, message: r.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ') };
-  return { ok: true, tick: r.data };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bringing a cluster back (deploy after scale-to-zero)
-
-/**
- * Firestore `scaledDownClusters/{id}`: what each node pool looked like before teardown scaled it to
- * zero, so a later deploy brings back the same size (fixed pools) or autoscaler minimum (autoscaled
- * pools) — not a guess. Written just before the first resize; pools are removed as they come back,
- * and the record with them.
- */
-export const ScaledDownCluster = z.object({
-  schemaVersion: z.literal(1),
-  cluster: z.string().min(1),
-  pools: z.array(
-    z.object({
-      name: z.string().min(1),
-      nodeCount: z.int().min(0),
-      autoscaling: z.object({ minNodeCount: z.int().min(0), maxNodeCount: z.int().min(0) }).nullable(),
-    }),
-  ),
-  runId: z.string(),
-  at: IsoTime,
-  /**
-   * Set when a deploy asked for the pools back and some could not be started yet (GKE runs one
-   * operation per cluster at a time): the reconciler keeps bringing them back until none is left.
-   */
-  restoreRequestedAt: IsoTime.nullable(),
-});
-export type ScaledDownCluster = z.infer<typeof ScaledDownCluster>;
-
-/**
- * The scaled-down record for `cluster` among `records`: the one with the same name, else the only
- * one that names the same cluster with the other spelling of its project (GKE accepts a project's
- * id or its number; teardown records the spelling GKE listing used, a deploy target may use the
- * other). Two candidates are ambiguous (two projects with a cluster of that name in that location):
- * none is returned rather than another project's sizes.
- */
-export function findScaledDown(records: readonly ScaledDownCluster[], cluster: string): ScaledDownCluster | undefined {
-  const exact = records.find((r) => r.cluster === cluster);
-  if (exact) return exact;
-  const same = records.filter((r) => sameCluster(r.cluster, cluster));
-  return same.length === 1 ? same[0] : undefined;
-}
-
-/**
- * The record to keep before scaling `poolNames` of a cluster to zero. A pool already at zero keeps
- * what an earlier (interrupted) run remembered, so a retry never overwrites the real size with 0.
- * A restore a deploy asked for is over once teardown scales the cluster down again.
- */
-export function rememberPools(
-  prev: ScaledDownCluster | undefined,
-  cluster: string,
-  current: readonly InventoryNodePool[],
-  poolNames: readonly string[],
-  ctx: { runId: string; now: Date },
-): ScaledDownCluster {
-  const byName = new Map((prev?.pools ?? []).map((p) => [p.name, p]));
-  for (const name of poolNames) {
-    const p = current.find((x) => x.name === name);
-    if (!p) continue;
-    const up = p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0;
-    if (up || !byName.has(name)) byName.set(name, { name, nodeCount: p.nodeCount, autoscaling: p.autoscaling ? { ...p.autoscaling } : null });
-  }
-  return { schemaVersion: 1, cluster, pools: [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)), runId: ctx.runId, at: ctx.now.toISOString(), restoreRequestedAt: null };
-}
-
-export type PoolRestore =
-  | { kind: 'resize'; pool: string; nodeCount: number; source: 'remembered' | 'default' }
-  | { kind: 'autoscaling'; pool: string; minNodeCount: number; maxNodeCount: number };
-
-/**
- * What to do before applying to a cluster teardown may have scaled to zero, pure:
- * - a pool teardown remembered gets back its autoscaler minimum (autoscaled) or its size (fixed),
- *   whatever size is reported for it now: GKE reports no size per pool (the directory reads the
- *   instance groups, and guesses when it cannot), and the record exists because teardown took that
- *   pool down;
- * - a fixed-size pool at zero with nothing remembered gets `fallbackSize` nodes (pods could never
- *   run on it otherwise);
- * - an autoscaled pool with nothing remembered is left to the autoscaler (pending pods grow it).
- * Other pools (autoscaled ones at their minimum, fixed ones not at zero) get nothing.
- */
-export function restorePlan(current: readonly InventoryNodePool[], remembered: ScaledDownCluster | undefined, fallbackSize = 1): PoolRestore[] {
-  const out: PoolRestore[] = [];
-  for (const p of current) {
-    const r = remembered?.pools.find((x) => x.name === p.name);
-    if (p.autoscaling) {
-      const min = r?.autoscaling?.minNodeCount ?? 0;
-      if (min > p.autoscaling.minNodeCount) {
-        out.push({ kind: 'autoscaling', pool: p.name, minNodeCount: min, maxNodeCount: Math.max(min, p.autoscaling.maxNodeCount) });
-      }
-      continue;
-    }
-    if (r && r.autoscaling === null && r.nodeCount > 0) out.push({ kind: 'resize', pool: p.name, nodeCount: r.nodeCount, source: 'remembered' });
-    else if (r?.autoscaling && r.autoscaling.minNodeCount > 0) out.push({ kind: 'resize', pool: p.name, nodeCount: r.autoscaling.minNodeCount, source: 'remembered' });
-    else if (p.nodeCount === 0) out.push({ kind: 'resize', pool: p.name, nodeCount: fallbackSize, source: 'default' });
-  }
-  return out;
-}

@@ -3,20 +3,11 @@
  * what identifies its content, and how concurrent observations are ordered. No I/O, no clock.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import type { ObjectInfo } from './object-info.ts';
 import { CONFIG_FILE, SINGLE_FILE, INDEX_FILE, SHARD_NAME_PATTERN } from './checkpoint.ts';
+import { ModelName, VersionName } from './names.ts';
 
 export { CONFIG_FILE, SINGLE_FILE, INDEX_FILE };
-
-/** Model and version names: safe in GCS paths, Firestore ids, Kubernetes label values and URLs. */
-export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-export const ModelName = z.string().regex(NAME_RE, 'model names are 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit');
-export const VersionName = z
-  .string()
-  .regex(NAME_RE, 'version names are 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit')
-  .refine((v) => v !== 'latest', '"latest" is reserved (it means the newest valid version)');
-
 
 export type ObjectPath =
   | { kind: 'checkpoint-file'; model: string; version: string; file: string; prefix: string }

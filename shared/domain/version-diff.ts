@@ -21,19 +21,19 @@ export interface VersionChange {
   text: string;
 }
 
-const num = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : null;
+const num = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
 
-/** The comparable facts of a version's summary, or null when it has none (not validated yet). */
+/**
+ * The comparable facts of a version's summary, or null when it has none (not validated yet).
+ * (VersionSummary already normalised stored counts to numbers.)
+ */
 export function versionFacts(summary: VersionDoc['summary']): VersionFacts | null {
   if (!summary) return null;
-  const params = summary['parameters'];
-  const dtypes = Array.isArray(summary['dtypes']) ? summary['dtypes'].filter((d): d is string => typeof d === 'string') : [];
   return {
-    shards: num(summary['shards']),
-    dtypes,
-    parameters: num(typeof params === 'object' && params !== null ? (params as Record<string, unknown>)['total'] : params),
-    tensorBytes: num(summary['tensorBytes']),
+    shards: num(summary.shards),
+    dtypes: summary.dtypes ?? [],
+    parameters: num(summary.parameters),
+    tensorBytes: num(summary.tensorBytes),
   };
 }
 

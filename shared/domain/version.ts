@@ -4,7 +4,9 @@
  * of these functions inside a transaction, and write what it returns.
  */
 import { z } from 'zod';
-import { Target, Accelerator } from './deploy-request.ts';
+import { Target } from './names.ts';
+import { Accelerator } from './accelerators.ts';
+import { CheckpointSummary, ModelConfigSummary } from './checkpoint.ts';
 import type { ValidationSkip } from './reasons/upload.ts';
 
 export const VERSION_STATUSES = ['incomplete', 'validating', 'valid', 'invalid', 'superseded'] as const;
@@ -35,6 +37,37 @@ export const ValidationRun = z.object({
 });
 export type ValidationRun = z.infer<typeof ValidationRun>;
 
+/** What reading a checkpoint's headers cost (ValidationReport.io). */
+export const ValidationIo = z.object({ requests: z.number(), bytesRead: z.number() });
+export type ValidationIo = z.infer<typeof ValidationIo>;
+
+/** A stored count: a number, or as a digit string (an int64 read back as text) or `{ total }` (early documents). */
+const StoredCount = z.preprocess((v) => {
+  const x = typeof v === 'object' && v !== null && 'total' in v ? (v as { total: unknown }).total : v;
+  return typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x;
+}, z.number());
+
+/**
+ * `VersionDoc.summary`: the validation report's checkpoint summary (checkpoint.ts CheckpointSummary)
+ * plus what the validation read (`io`). Read leniently: every field may be missing (documents
+ * written before it existed), counts are normalised to numbers, and fields this ferry does not
+ * know are kept when it rewrites the document (`loose`). Code that needs the whole summary parses
+ * it with CheckpointSummary.
+ */
+export const VersionSummary = CheckpointSummary.extend({
+  shards: StoredCount,
+  tensors: StoredCount,
+  parameters: StoredCount,
+  tensorBytes: StoredCount,
+  headerBytes: StoredCount,
+  shardBytes: StoredCount,
+  config: ModelConfigSummary.partial().loose().nullable(),
+  io: ValidationIo,
+})
+  .partial()
+  .loose();
+export type VersionSummary = z.infer<typeof VersionSummary>;
+
 const MAX_RUNS = 20;
 const MAX_EVENT_IDS = 50;
 
@@ -53,7 +86,7 @@ export const VersionDoc = z.object({
   /** The generation-pinned file list of the content last validated or being validated. */
   files: z.array(PinnedFile),
   contentKey: z.string().nullable(),
-  summary: z.record(z.string(), z.unknown()).nullable(),
+  summary: VersionSummary.nullable(),
   errors: z.array(StoredFinding),
   warnings: z.array(StoredFinding),
   runs: z.array(ValidationRun),
@@ -216,7 +249,7 @@ export interface ValidationOutcome {
   contentKey: string;
   generation: string;
   valid: boolean;
-  summary: Record<string, unknown>;
+  summary: VersionSummary;
   errors: StoredFinding[];
   warnings: StoredFinding[];
   now: string;

@@ -1,5 +1,5 @@
 /** Where ferry tracks the caches it relies on: Firestore `caches/{bucket}~{zone}`. */
-import type { CacheRecord } from '../domain/cache.ts';
+import type { CacheRecord } from '../domain/cache-record.ts';
 
 export interface CacheRecords {
   get(bucket: string, zone: string): Promise<CacheRecord | undefined>;

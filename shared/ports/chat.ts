@@ -1,6 +1,6 @@
 /** Chat-ops ports: posting replies (Slack response_url) and the record of every accepted command. */
 import type { ChatMessage } from '../domain/chat-blocks.ts';
-import type { ChatCommandRecord, PostDecision } from '../domain/chat-command.ts';
+import type { ChatCommandRecord, PostDecision } from '../domain/chat-command-record.ts';
 
 /** Posts a message to a command's reply address. Throws FerryError (CHAT_URL_REFUSED, CHAT_URL_EXPIRED, CHAT_POST_FAILED). */
 export interface Chat {

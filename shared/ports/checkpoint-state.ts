@@ -53,6 +53,3 @@ export interface CheckpointState {
   latestValidVersion(model: string): Promise<VersionDoc | undefined>;
   setAutodeploy(model: string, targets: AutodeployTarget[], now: Date): Promise<ModelDoc>;
 }
-
-export const autodeployTargetKey = (t: { cluster: string; namespace: string; name: string }): string =>
-  `${t.cluster}|${t.namespace}|${t.name}`;

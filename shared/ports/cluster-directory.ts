@@ -18,7 +18,7 @@
  * shared/adapters/cluster-directory-http.ts (that fake as the local stack serves it). All are held
  * to test/contract/cluster-directory.contract.ts; cluster-directory-wiring.ts picks one from config.
  */
-import type { ClusterStatus, InventoryNodePool } from '../domain/teardown.ts';
+import type { ClusterStatus, InventoryNodePool } from '../domain/teardown-inventory.ts';
 import type { ClusterErrorCode } from '../domain/reasons/errors.ts';
 
 export const CLUSTER_DIRECTORY_ERROR_CODES = ['CLUSTER_NOT_FOUND', 'CLUSTER_CONFLICT', 'CLUSTER_FORBIDDEN', 'CLUSTER_INVALID', 'CLUSTER_UNAVAILABLE'] as const satisfies readonly ClusterErrorCode[];

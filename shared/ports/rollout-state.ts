@@ -1,6 +1,7 @@
 /** Where rollouts, targets and deploy-request bookkeeping live (Firestore). */
-import type { Rollout, TargetState } from '../domain/rollout.ts';
-import type { Target } from '../domain/deploy-request.ts';
+import type { Rollout } from '../domain/rollout.ts';
+import type { TargetState } from '../domain/target-state.ts';
+import type { Target } from '../domain/names.ts';
 
 export interface RejectedRequest {
   messageId: string;

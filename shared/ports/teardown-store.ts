@@ -2,8 +2,9 @@
  * Where teardown keeps its state: `teardownRuns/{id}`, `targetActivity/{targetKey}`,
  * `scaledDownClusters/{id}` (node pool sizes before a scale-to-zero), and the ferry targets.
  */
-import type { TargetState } from '../domain/rollout.ts';
-import type { ScaledDownCluster, TargetActivity, TeardownRun } from '../domain/teardown.ts';
+import type { TargetState } from '../domain/target-state.ts';
+import type { TargetActivity, TeardownRun } from '../domain/teardown-run.ts';
+import type { ScaledDownCluster } from '../domain/scaled-down-cluster.ts';
 
 /** What a deploy needs to bring back node pools teardown scaled to zero. */
 export interface ScaledDownPools {

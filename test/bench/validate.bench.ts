@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { parseSafetensorsMetadata } from '@huggingface/hub';
 import { gcsObjectStore, storageClient } from '../../shared/adapters/gcs.ts';
 import { mapLimit, validateCheckpoint } from '../../shared/app/validate-checkpoint.ts';
-import { needsMoreBytes, parseShardHeader } from '../../shared/domain/safetensors.ts';
+import { parseShardHeader } from '../../shared/domain/safetensors.ts';
+import { needsMoreBytes } from '../../shared/domain/safetensors-format.ts';
 import { makeCheckpoint } from './synthetic.ts';
 
 export interface BenchOptions {

@@ -13,7 +13,7 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterDirectory, GkeOperation } from '../../shared/ports/cluster-directory.ts';
 import { nodePoolName } from '../../shared/ports/cluster-directory.ts';
-import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 
 export interface ClusterContractSubject {
   directory: ClusterDirectory;

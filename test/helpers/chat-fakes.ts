@@ -2,15 +2,16 @@
  * In-memory fakes for the chat-ops ports, for unit tests. The command store applies the same pure
  * decisions (decideChatClaim, decidePost) the Firestore adapter runs in its transactions.
  */
-import { decideChatClaim, decidePost, type ChatCommandRecord, type PostDecision } from '../../shared/domain/chat-command.ts';
+import { decideChatClaim, decidePost, type ChatCommandRecord, type PostDecision } from '../../shared/domain/chat-command-record.ts';
 import type { ChatMessage } from '../../shared/domain/chat-blocks.ts';
 import type { Chat, ChatCommandStore, ClaimResult } from '../../shared/ports/chat.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
-import type { Rollout, TargetState } from '../../shared/domain/rollout.ts';
+import type { Rollout } from '../../shared/domain/rollout.ts';
+import type { TargetState } from '../../shared/domain/target-state.ts';
 import type { RejectedRequest, RolloutState } from '../../shared/ports/rollout-state.ts';
 import type { CheckpointState } from '../../shared/ports/checkpoint-state.ts';
 import type { ModelDoc, VersionDoc } from '../../shared/domain/version.ts';
-import { targetKey, type Target } from '../../shared/domain/deploy-request.ts';
+import { targetKey, type Target } from '../../shared/domain/names.ts';
 import { slackSignature } from '../../shared/domain/slack.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);

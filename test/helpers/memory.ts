@@ -4,7 +4,7 @@
  */
 import type { ObjectInfo, ObjectStore, ReadStats } from '../../shared/ports/object-store.ts';
 import type { CheckpointState, VersionRef } from '../../shared/ports/checkpoint-state.ts';
-import { autodeployTargetKey } from '../../shared/ports/checkpoint-state.ts';
+import { targetKey } from '../../shared/domain/names.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
 import {
   newVersionDoc, newModelDoc, applyIncomplete, decideClaim, decideAutodeployTake, applyValidationStart, applyValidationResult,
@@ -96,7 +96,7 @@ export class MemoryCheckpointState implements CheckpointState {
     this.versions.set(this.vkey(ref), doc);
     if (applied) this.models.set(ref.model, applyLatestValid(model, { version: ref.version, validatedAt: o.now, contentKey: o.contentKey }, o.valid));
     const c = this.claims.get(this.ckey(ref, o.contentKey));
-    if (c) this.claims.set(this.ckey(ref, o.contentKey), { ...c, state: 'done', finishedAt: o.now, outcome: applied ? (o.valid ? 'valid' : 'invalid') : 'superseded', autodeployPending: targets.map(autodeployTargetKey), ...(targets.length ? { leaseUntil: new Date(Date.parse(o.now) + o.publishLeaseMs).toISOString() } : {}) });
+    if (c) this.claims.set(this.ckey(ref, o.contentKey), { ...c, state: 'done', finishedAt: o.now, outcome: applied ? (o.valid ? 'valid' : 'invalid') : 'superseded', autodeployPending: targets.map(targetKey), ...(targets.length ? { leaseUntil: new Date(Date.parse(o.now) + o.publishLeaseMs).toISOString() } : {}) });
     return { applied, autodeploy: targets };
   }
   async releaseClaim(ref: VersionRef, contentKey: string, now: Date) {
@@ -116,7 +116,7 @@ export class MemoryCheckpointState implements CheckpointState {
     if (take.action === 'held') return { targets: [], held: { until: take.until, by: take.by } };
     this.claims.set(this.ckey(ref, contentKey), take.claim);
     const m = this.models.get(ref.model);
-    return { targets: (m?.autodeploy.targets ?? []).filter((t) => take.pending.includes(autodeployTargetKey(t))) };
+    return { targets: (m?.autodeploy.targets ?? []).filter((t) => take.pending.includes(targetKey(t))) };
   }
   async autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string) {
     const c = this.claims.get(this.ckey(ref, contentKey));

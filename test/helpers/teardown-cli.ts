@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { main } from '../../shared/cli/main.ts';
-import { TeardownRun } from '../../shared/domain/teardown.ts';
+import { TeardownRun } from '../../shared/domain/teardown-run.ts';
 
 export async function runTeardownCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; run: TeardownRun }> {
   let out = '';

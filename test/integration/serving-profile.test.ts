@@ -14,7 +14,8 @@ import { KubeConfig, CoreV1Api, AppsV1Api, KubernetesObjectApi, ApiException } f
 import { stackEnv, uniqueName } from '../helpers/stack-env.ts';
 import { clusterProvider } from '../../shared/adapters/kubernetes.ts';
 import { DeployRequest, type DeployRequestInput } from '../../shared/domain/deploy-request.ts';
-import { objectsToApply, render, staleObjects, type KubeObject, type Rendered } from '../../shared/domain/render.ts';
+import { render, type KubeObject } from '../../shared/domain/render.ts';
+import { objectsToApply, staleObjects, type Rendered } from '../../shared/domain/rendered-spec.ts';
 import { isFerryError } from '../../shared/domain/errors.ts';
 import type { ClusterClient } from '../../shared/ports/cluster.ts';
 

@@ -17,10 +17,10 @@ import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { FirestoreChatCommands } from '../../shared/adapters/firestore-chat.ts';
 import { slackSignature } from '../../shared/domain/slack.ts';
-import { chatIdempotencyKey } from '../../shared/domain/chat-command.ts';
+import { chatIdempotencyKey } from '../../shared/domain/chat-command-record.ts';
 import type { ChatMessage } from '../../shared/domain/chat-blocks.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
-import { TeardownRun } from '../../shared/domain/teardown.ts';
+import { TeardownRun } from '../../shared/domain/teardown-run.ts';
 
 const env = stackEnv(
   'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET',

@@ -13,7 +13,8 @@ import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown.ts';
 import { HttpClusterDirectory, clusterDirectoryFakeAdmin } from '../../shared/adapters/cluster-directory-http.ts';
 import { ensureClusterCapacity } from '../../shared/app/cluster-capacity.ts';
-import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE, TeardownRun } from '../../shared/domain/teardown.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
+import { TeardownRun } from '../../shared/domain/teardown-run.ts';
 import { runTeardownCli } from '../helpers/teardown-cli.ts';
 
 const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST');

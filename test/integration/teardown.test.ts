@@ -17,8 +17,8 @@ import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreCacheRecords } from '../../shared/adapters/firestore-caches.ts';
 import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown.ts';
 import { HttpCacheControl, storageControlFakeAdmin } from '../../shared/adapters/storage-control-http.ts';
-import { recordCacheEvent } from '../../shared/domain/cache.ts';
-import { TeardownRun } from '../../shared/domain/teardown.ts';
+import { recordCacheEvent } from '../../shared/domain/cache-record.ts';
+import { TeardownRun } from '../../shared/domain/teardown-run.ts';
 import { runTeardownCli } from '../helpers/teardown-cli.ts';
 
 const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_KUBE_ADMIN_KUBECONFIG', 'FERRY_STORAGE_CONTROL_EMULATOR_HOST', 'FERRY_TEARDOWN_TOPIC');

@@ -1,8 +1,7 @@
 import { EXIT, emit, parseCommand, usageError, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { AutodeployTarget } from '../../domain/version.ts';
-import { ModelRef, Target } from '../../domain/deploy-request.ts';
-import { autodeployTargetKey } from '../../ports/checkpoint-state.ts';
+import { ModelName, Target, targetKey } from '../../domain/names.ts';
 import { describeIssues } from '../../domain/events.ts';
 
 /** The flag that set a field of the target, for error messages. */
@@ -17,7 +16,7 @@ const FLAG_OF: Readonly<Record<string, string>> = { accelerator: '--accelerator'
 export async function autodeployCommand(args: string[], io: CliIo): Promise<number> {
   const p = parseCommand('autodeploy', args, io);
   if (typeof p === 'number') return p;
-  const model = ModelRef.safeParse(p.positional[0]);
+  const model = ModelName.safeParse(p.positional[0]);
   if (!model.success) return usageError('autodeploy', model.error.issues[0]!.message, io);
   if (p.flags['list'] && p.flags['remove']) return usageError('autodeploy', '--list and --remove do not go together', io);
   if (p.given.has('gpus') && !p.given.has('accelerator')) return usageError('autodeploy', '--gpus goes with --accelerator (without both, ferry sizes each version)', io);
@@ -49,8 +48,8 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
     else io.stdout(current.length ? show(current) : `${model.data}: no autodeploy targets\n`);
     return EXIT.ok;
   }
-  const key = autodeployTargetKey(target);
-  const others = current.filter((t) => autodeployTargetKey(t) !== key);
+  const key = targetKey(target);
+  const others = current.filter((t) => targetKey(t) !== key);
   const next = p.flags['remove'] ? others : [...others, target];
   if (p.flags['remove'] && next.length === current.length) {
     io.stderr(`ferry autodeploy: ${model.data} has no autodeploy target ${target.cluster}/${target.namespace}/${target.name}\n`);

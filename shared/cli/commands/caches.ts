@@ -8,7 +8,9 @@
 import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import { parseConfig, CacheConfig } from '../../config.ts';
-import type { CacheRecord, LiveCache } from '../../domain/cache.ts';
+import type { LiveCache } from '../../domain/cache.ts';
+import type { CacheRecord } from '../../domain/cache-record.ts';
+import { cacheId } from '../../domain/names.ts';
 import { table } from './status.ts';
 
 export interface CacheRow {
@@ -59,8 +61,8 @@ export function mergeCaches(records: readonly CacheRecord[], live: ReadonlyMap<s
   }
   for (const [bucket, caches] of live) {
     for (const c of caches) {
-      if (rows.has(`${bucket}~${c.zone}`)) continue;
-      rows.set(`${bucket}~${c.zone}`, {
+      if (rows.has(cacheId(bucket, c.zone))) continue;
+      rows.set(cacheId(bucket, c.zone), {
         bucket, zone: c.zone, state: c.state, recordedState: null, liveState: c.state, ttlSeconds: c.ttlSeconds,
         admissionPolicy: c.admissionPolicy, pendingUpdate: c.pendingUpdate, lastUsedAt: null, targets: [], rollouts: [],
         createdBy: null, lastError: null, tracked: false,

@@ -7,7 +7,7 @@
  */
 import { EXIT, parseCommand, type CliIo } from '../io.ts';
 import { parseConfig, BaseConfig, CacheConfig, DeployConfig } from '../../config.ts';
-import { targetKey } from '../../domain/deploy-request.ts';
+import { targetKey } from '../../domain/names.ts';
 import type { KubeObject } from '../../domain/render.ts';
 import { cliState } from '../deps.ts';
 import { deployRequestFrom } from '../request.ts';

@@ -1,6 +1,6 @@
 import { EXIT, parseCommand, usageError, type CliIo } from '../io.ts';
 import { parseConfig, BaseConfig } from '../../config.ts';
-import { Target, targetKey } from '../../domain/deploy-request.ts';
+import { Target, targetKey } from '../../domain/names.ts';
 import { describeIssues } from '../../domain/events.ts';
 import { publishAndFollow } from './deploy.ts';
 import { previousGoodRequest } from '../../app/rollback.ts';

@@ -5,7 +5,8 @@
  * schemas/deploy-request.schema.json; a unit test keeps the two equal.
  */
 import { z } from 'zod';
-import { API_VERSION, ClusterName, DeployRequest, GKE_CLUSTER_RE, LOCAL_CLUSTER } from '../../domain/deploy-request.ts';
+import { API_VERSION, DeployRequest } from '../../domain/deploy-request.ts';
+import { ClusterName, GKE_CLUSTER_RE, LOCAL_CLUSTER } from '../../domain/names.ts';
 import { EXIT, emit, parseCommand, usageError, type CliIo } from '../io.ts';
 import { didYouMean } from '../spec.ts';
 

@@ -11,7 +11,8 @@ import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { formatFailure } from '../failure.ts';
 import { cliState } from '../deps.ts';
 import { parseConfig, CacheConfig, DeployConfig, TeardownConfig } from '../../config.ts';
-import type { TeardownRun } from '../../domain/teardown.ts';
+import type { TeardownRun } from '../../domain/teardown-run.ts';
+import { cacheId } from '../../domain/names.ts';
 import { table } from './status.ts';
 
 export async function teardownCommand(args: string[], io: CliIo): Promise<number> {
@@ -102,7 +103,7 @@ export function printRun(run: TeardownRun, io: CliIo): void {
       ['ACTION', 'RESOURCE', 'REASON', 'OUTCOME'],
       run.plan.actions.map((a) => {
         const r = outcome.get(JSON.stringify(a.action));
-        const resource = a.action.kind === 'disable-cache' ? `${a.action.bucket}/${a.action.zone}` : a.action.kind === 'scale-deployment' ? a.action.targetKey : a.action.cluster;
+        const resource = a.action.kind === 'disable-cache' ? cacheId(a.action.bucket, a.action.zone) : a.action.kind === 'scale-deployment' ? a.action.targetKey : a.action.cluster;
         return [a.action.kind, resource, a.message, r ? `${r.outcome}${r.reason && r.outcome !== 'done' && r.outcome !== 'planned' ? ` (${r.reason})` : ''}` : 'not run'];
       }),
     );
@@ -112,7 +113,7 @@ export function printRun(run: TeardownRun, io: CliIo): void {
     table(
       io,
       ['RESOURCE', 'WHY', 'DETAIL'],
-      run.plan.skipped.map((s) => [s.resource.kind === 'cache' ? `cache ${s.resource.bucket}/${s.resource.zone}` : s.resource.kind === 'deployment' ? `deployment ${s.resource.targetKey}` : `cluster ${s.resource.name}`, s.reason, s.message]),
+      run.plan.skipped.map((s) => [s.resource.kind === 'cache' ? `cache ${cacheId(s.resource.bucket, s.resource.zone)}` : s.resource.kind === 'deployment' ? `deployment ${s.resource.targetKey}` : `cluster ${s.resource.name}`, s.reason, s.message]),
     );
   }
   if (!run.dryRun) {

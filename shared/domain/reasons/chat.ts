@@ -1,5 +1,5 @@
 /**
- * Slack chat-ops (`/ferry …`): shared/domain/slack.ts, shared/domain/chat-command.ts,
+ * Slack chat-ops (`/ferry …`): shared/domain/slack.ts, shared/domain/chat-command.ts, chat-access.ts,
  * shared/app/chat-commands.ts. Signing follows
  * https://api.slack.com/authentication/verifying-requests-from-slack; response URLs take at most 5
  * posts within 30 minutes (https://api.slack.com/interactivity/handling#message_responses).

@@ -12,7 +12,7 @@ import { startClusterDirectoryServer, type ClusterDirectoryServer } from '../../
 import type { ClusterDirectory } from '../../../shared/ports/cluster-directory.ts';
 import { GkeClusterDirectory, clusterStatusOf, operationStatusOf, gkeError, instanceGroupManagerUrl, nodePoolSize, type GkeDirectoryOptions } from '../../../shared/adapters/cluster-directory-gke.ts';
 import { clusterDirectoryContract, type ClusterContractSubject } from '../../contract/cluster-directory.contract.ts';
-import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../../shared/domain/teardown.ts';
+import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../../shared/domain/teardown-inventory.ts';
 import { manualClock, type ManualClock } from '../../helpers/manual-clock.ts';
 
 

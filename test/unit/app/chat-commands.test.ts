@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  acceptSlashCommand, handleChatCommand, handleDeployResult, type ChatIngressDeps, type ChatWorkerDeps,
-} from '../../../shared/app/chat-commands.ts';
-import { DeployRequest, targetKey, type Target } from '../../../shared/domain/deploy-request.ts';
-import { Rollout, type TargetState } from '../../../shared/domain/rollout.ts';
+import { handleChatCommand, type ChatWorkerDeps } from '../../../shared/app/chat-commands.ts';
+import { acceptSlashCommand, type ChatIngressDeps } from '../../../shared/app/chat-ingress.ts';
+import { handleDeployResult } from '../../../shared/app/chat-results.ts';
+import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
+import { targetKey, type Target } from '../../../shared/domain/names.ts';
+import { Rollout } from '../../../shared/domain/rollout.ts';
+import type { TargetState } from '../../../shared/domain/target-state.ts';
 import type { VersionDoc } from '../../../shared/domain/version.ts';
-import { chatIdempotencyKey } from '../../../shared/domain/chat-command.ts';
+import { chatIdempotencyKey } from '../../../shared/domain/chat-command-record.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import {

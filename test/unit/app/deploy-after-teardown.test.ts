@@ -11,7 +11,8 @@ import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import type { RejectedRequest, RolloutState } from '../../../shared/ports/rollout-state.ts';
 import type { CheckpointState } from '../../../shared/ports/checkpoint-state.ts';
 import type { Rollout } from '../../../shared/domain/rollout.ts';
-import { NODE_PROVISION_SECONDS, defaultProgressDeadlineSeconds, startupBudgetSeconds } from '../../../shared/domain/render.ts';
+import { defaultProgressDeadlineSeconds, startupBudgetSeconds } from '../../../shared/domain/render.ts';
+import { NODE_PROVISION_SECONDS } from '../../../shared/domain/rendered-spec.ts';
 
 const CLUSTER = 'projects/demo-ferry/locations/us-central1/clusters/gpu';
 const clock = { now: () => new Date('2026-06-01T12:00:00.000Z') };

@@ -11,7 +11,7 @@ import { handleDeployRequest, type RolloutDeps } from '../../../shared/app/rollo
 import { handleCheckpointUpload } from '../../../shared/app/checkpoint-upload.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
-import { objectsToApply } from '../../../shared/domain/render.ts';
+import { objectsToApply } from '../../../shared/domain/rendered-spec.ts';
 import type { Rollout } from '../../../shared/domain/rollout.ts';
 import type { RolloutState } from '../../../shared/ports/rollout-state.ts';
 import { MemoryBucket, MemoryCheckpointState, MemoryPublisher } from '../../helpers/memory.ts';

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { previousGoodRequest } from '../../../shared/app/rollback.ts';
-import { DeployRequest, targetKey, type Target } from '../../../shared/domain/deploy-request.ts';
-import { Rollout, type TargetState } from '../../../shared/domain/rollout.ts';
+import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
+import { targetKey, type Target } from '../../../shared/domain/names.ts';
+import { Rollout } from '../../../shared/domain/rollout.ts';
+import type { TargetState } from '../../../shared/domain/target-state.ts';
 import { FakeRollouts } from '../../helpers/chat-fakes.ts';
 
 const TARGET: Target = { cluster: 'local', namespace: 'serving', name: 'llama' };

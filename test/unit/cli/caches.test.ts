@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeCaches } from '../../../shared/cli/commands/caches.ts';
-import { recordCacheEvent, type LiveCache } from '../../../shared/domain/cache.ts';
+import type { LiveCache } from '../../../shared/domain/cache.ts';
+import { recordCacheEvent } from '../../../shared/domain/cache-record.ts';
 
 const now = new Date(Date.UTC(2026, 10, 21, 12));
 const live = (zone: string, state: LiveCache['state']): LiveCache => ({

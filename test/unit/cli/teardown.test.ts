@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { printRun, teardownCommand } from '../../../shared/cli/commands/teardown.ts';
-import { planTeardown, DEFAULT_TEARDOWN_POLICY, type TeardownRun } from '../../../shared/domain/teardown.ts';
+import { planTeardown } from '../../../shared/domain/teardown.ts';
+import { DEFAULT_TEARDOWN_POLICY } from '../../../shared/domain/teardown-inventory.ts';
+import type { TeardownRun } from '../../../shared/domain/teardown-run.ts';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const old = '2026-05-20T12:00:00.000Z';
@@ -32,8 +34,8 @@ function run(dryRun: boolean): TeardownRun {
 test('the plan, the reasons, the outcome', () => {
   let out = '';
   printRun(run(false), { stdout: (s) => void (out += s), stderr: () => undefined, env: {} });
-  assert.match(out, /disable-cache\s+b\/us-central1-a\s+.*idle/);
-  assert.match(out, /cache b\/us-central1-b\s+NOT_MANAGED/);
+  assert.match(out, /disable-cache\s+b~us-central1-a\s+.*idle/);
+  assert.match(out, /cache b~us-central1-b\s+NOT_MANAGED/);
   assert.match(out, /1 done, 0 started, 0 skipped at re-check, 0 failed/);
   let dry = '';
   printRun(run(true), { stdout: (s) => void (dry += s), stderr: () => undefined, env: {} });

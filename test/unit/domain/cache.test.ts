@@ -2,9 +2,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  bucketLocation, zoneInBucketLocation, regionOfZone, normalizeCacheState, planCache, decideCacheAction, recordCacheEvent,
-  cacheNeedsRefresh, CacheRecord, MAX_RECORDED_ROLLOUTS, FAILED_RETRY_SECONDS, type LiveCache, type CacheUse,
+  bucketLocation,
+  zoneInBucketLocation,
+  regionOfZone,
+  normalizeCacheState,
+  planCache,
+  decideCacheAction,
+  FAILED_RETRY_SECONDS,
+  type LiveCache,
 } from '../../../shared/domain/cache.ts';
+import {
+  recordCacheEvent,
+  cacheNeedsRefresh,
+  CacheRecord,
+  MAX_RECORDED_ROLLOUTS,
+  type CacheUse,
+} from '../../../shared/domain/cache-record.ts';
 import { CacheOptions } from '../../../shared/domain/deploy-request.ts';
 
 const T0 = Date.UTC(2026, 10, 21, 12);

@@ -1,10 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ChatCommand, ChatCommandRecord, MAX_RESPONSE_POSTS, RESPONSE_URL_TTL_MS, authorise, chatCommandId, chatDeployRequest, chatIdempotencyKey,
-  commandClass, commandIdOfKey, decideChatClaim, decidePost, describeCommand, newChatCommandRecord, parseChatCommand, parseTargetRef,
-  slackRequestedBy, type ChatAccessPolicy,
+  ChatCommand,
+  chatDeployRequest,
+  commandClass,
+  describeCommand,
+  parseChatCommand,
+  parseTargetRef,
 } from '../../../shared/domain/chat-command.ts';
+import { authorise, type ChatAccessPolicy } from '../../../shared/domain/chat-access.ts';
+import {
+  ChatCommandRecord,
+  MAX_RESPONSE_POSTS,
+  RESPONSE_URL_TTL_MS,
+  chatCommandId,
+  chatIdempotencyKey,
+  commandIdOfKey,
+  decideChatClaim,
+  decidePost,
+  newChatCommandRecord,
+  slackRequestedBy,
+} from '../../../shared/domain/chat-command-record.ts';
 import { DeployRequest, parseDeployRequest } from '../../../shared/domain/deploy-request.ts';
 
 const GKE = 'projects/my-proj/locations/us-central1/clusters/gpu';

@@ -3,20 +3,16 @@ import assert from 'node:assert/strict';
 import {
   CONFIG_FILE,
   INDEX_FILE,
-  checkShardNames,
-  evaluateCheckpoint,
   normalizePrefix,
-  parseConfig,
-  parseIndex,
-  parseShardName,
   relativeFiles,
   shardsToRead,
-  unsafeShardName,
   type CheckpointFile,
-  type ShardHeaderInput,
 } from '../../../shared/domain/checkpoint.ts';
+import { checkShardNames, parseConfig, parseIndex, parseShardName, unsafeShardName } from '../../../shared/domain/checkpoint-files.ts';
+import { evaluateCheckpoint, type ShardHeaderInput } from '../../../shared/domain/checkpoint-evaluation.ts';
 import { FINDING_CODES, Finding, type FindingCode } from '../../../shared/domain/findings.ts';
-import { parseShardHeader, needsMoreBytes } from '../../../shared/domain/safetensors.ts';
+import { parseShardHeader } from '../../../shared/domain/safetensors.ts';
+import { needsMoreBytes } from '../../../shared/domain/safetensors-format.ts';
 import { localDirObjectStore } from '../../../shared/adapters/local-dir.ts';
 import { validateCheckpoint } from '../../../shared/app/validate-checkpoint.ts';
 import { expectedCases, materialiseCase } from '../../helpers/fixtures.ts';

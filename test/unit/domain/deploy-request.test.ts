@@ -4,18 +4,13 @@ import fc from 'fast-check';
 import {
   DeployRequest,
   MAX_REQUEST_BYTES,
-  ACCELERATOR_TYPES,
-  ACCELERATOR_COUNTS,
   effectiveTensorParallelSize,
-  isVllmTagTooOld,
-  ownedFlagOf,
-  parseClusterName,
   parseDeployRequest,
-  parseImageReference,
-  targetKey,
   type DeployRequestInput,
-  type Target,
 } from '../../../shared/domain/deploy-request.ts';
+import { parseClusterName, targetKey, type Target } from '../../../shared/domain/names.ts';
+import { ACCELERATOR_TYPES, ACCELERATOR_COUNTS } from '../../../shared/domain/accelerators.ts';
+import { isVllmTagTooOld, ownedFlagOf, parseImageReference } from '../../../shared/domain/vllm.ts';
 
 const base = (): Record<string, unknown> => ({
   apiVersion: 'ferry/v1',
@@ -438,7 +433,7 @@ test('autoscaling, capacity and sizing', () => {
 });
 
 test('sameCluster: a project named by id or by number is one cluster when location and name agree', async () => {
-  const { sameCluster } = await import('../../../shared/domain/deploy-request.ts');
+  const { sameCluster } = await import('../../../shared/domain/names.ts');
   const byId = 'projects/my-proj/locations/us-central1/clusters/gpu';
   assert.equal(sameCluster(byId, byId), true);
   assert.equal(sameCluster(byId, 'projects/123456789012/locations/us-central1/clusters/gpu'), true);

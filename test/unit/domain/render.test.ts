@@ -4,27 +4,29 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { DeployRequest, type DeployRequestInput } from '../../../shared/domain/deploy-request.ts';
 import {
+  defaultProgressDeadlineSeconds,
+  loaderExtraConfig,
+  render,
+  rolloutTimeoutSeconds,
+  startupBudgetSeconds,
+  toLabelValue,
+  type KubeObject,
+} from '../../../shared/domain/render.ts';
+import {
   ANNOTATIONS,
   DEFAULT_IMAGE,
   DEFAULT_TPU_IMAGE,
   LABELS,
   STARTUP,
   canonicalJson,
-  defaultProgressDeadlineSeconds,
   NODE_PROVISION_SECONDS,
-  loaderExtraConfig,
   objectsToApply,
-  render,
-  rolloutTimeoutSeconds,
   specDigest,
   specOf,
   staleObjects,
-  startupBudgetSeconds,
   templateRolloutId,
-  toLabelValue,
-  type KubeObject,
   type RenderInput,
-} from '../../../shared/domain/render.ts';
+} from '../../../shared/domain/rendered-spec.ts';
 import { kvCacheMetricFor, readKvCacheUsage, toQuantity } from '../../../shared/domain/serving-profile.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 

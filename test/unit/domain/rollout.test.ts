@@ -3,28 +3,23 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
-import { ANNOTATIONS, render } from '../../../shared/domain/render.ts';
+import { render } from '../../../shared/domain/render.ts';
+import { ANNOTATIONS } from '../../../shared/domain/rendered-spec.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import {
   LEGAL_TRANSITIONS,
   POD_FAILURE_REASONS,
   ROLLOUT_PHASES,
   Rollout,
-  TargetState,
-  admitRollout,
-  deploymentStatus,
   isLegalTransition,
   isTerminalPhase,
   newRollout,
-  newTargetState,
-  nextStep,
-  releaseTarget,
   transition,
-  type Action,
-  type Observation,
   type RolloutPhase,
-  type StepResult,
 } from '../../../shared/domain/rollout.ts';
+import { deploymentStatus } from '../../../shared/domain/deployment-status.ts';
+import { nextStep, type Action, type Observation, type StepResult } from '../../../shared/domain/rollout-step.ts';
+import { TargetState, admitRollout, newTargetState, releaseTarget } from '../../../shared/domain/target-state.ts';
 import type { CacheObservation, RolloutCachePlan } from '../../../shared/domain/cache.ts';
 
 // ---------------------------------------------------------------------------------------------

@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
+import { parseShardHeader } from '../../../shared/domain/safetensors.ts';
 import {
   DTYPE_NAMES,
   MAX_HEADER_SIZE,
   dtypeBits,
   needsMoreBytes,
-  parseShardHeader,
   type ParsedShardHeader,
-} from '../../../shared/domain/safetensors.ts';
+} from '../../../shared/domain/safetensors-format.ts';
 import { Finding, SHARD_FINDING_CODES } from '../../../shared/domain/findings.ts';
 import { FIXTURES_DIR } from '../../helpers/fixtures.ts';
 

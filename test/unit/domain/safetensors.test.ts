@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { parseShardHeader } from '../../../shared/domain/safetensors.ts';
 import {
   DTYPES,
   DTYPE_NAMES,
@@ -9,10 +10,9 @@ import {
   MAX_HEADER_SIZE,
   dtypeBits,
   needsMoreBytes,
-  parseJson,
-  parseShardHeader,
   type ParsedShardHeader,
-} from '../../../shared/domain/safetensors.ts';
+} from '../../../shared/domain/safetensors-format.ts';
+import { parseJson } from '../../../shared/domain/strict-json.ts';
 import { Finding, SHARD_FINDING_CODES, type FindingCode } from '../../../shared/domain/findings.ts';
 import { FIXTURES_DIR } from '../../helpers/fixtures.ts';
 

@@ -12,14 +12,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { CheckpointSummary, ModelConfigSummary } from '../../../shared/domain/checkpoint.ts';
-import { ACCELERATOR_COUNTS, ACCELERATOR_TYPES, TPU_TOPOLOGIES } from '../../../shared/domain/deploy-request.ts';
+import { ACCELERATOR_COUNTS, ACCELERATOR_TYPES, TPU_TOPOLOGIES } from '../../../shared/domain/accelerators.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import {
-  ACCELERATOR_SPECS,
   DEFAULT_BUDGET,
-  GiB,
-  MiB,
-  PLANNED_ACCELERATORS,
   checkFits,
   evaluate,
   kvBytesPerToken,
@@ -28,6 +24,7 @@ import {
   resolveBudget,
   tensorParallelProblem,
 } from '../../../shared/domain/sizing.ts';
+import { ACCELERATOR_SPECS, GiB, MiB, PLANNED_ACCELERATORS } from '../../../shared/domain/accelerator-specs.ts';
 
 const config = (c: Partial<ModelConfigSummary>): ModelConfigSummary => ({
   architectures: ['LlamaForCausalLM'],

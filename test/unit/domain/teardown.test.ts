@@ -9,24 +9,24 @@ import {
   planTeardown,
   confirmAction,
   executableActions,
-  nextActivity,
-  rememberPools,
-  findScaledDown,
-  restorePlan,
-  cacheRefKey,
   isProtected,
+  TeardownPlan,
+  type PlannedAction,
+} from '../../../shared/domain/teardown.ts';
+import {
   MANAGED_LABEL_KEY,
   MANAGED_LABEL_VALUE,
   DEFAULT_TEARDOWN_POLICY,
-  TeardownPlan,
   type TeardownInventory,
   type TeardownPolicy,
   type InventoryCache,
   type InventoryTarget,
   type InventoryCluster,
   type InventoryRollout,
-  type PlannedAction,
-} from '../../../shared/domain/teardown.ts';
+} from '../../../shared/domain/teardown-inventory.ts';
+import { nextActivity } from '../../../shared/domain/teardown-run.ts';
+import { rememberPools, findScaledDown, restorePlan } from '../../../shared/domain/scaled-down-cluster.ts';
+import { cacheId } from '../../../shared/domain/names.ts';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const HOUR = 3600;
@@ -105,7 +105,7 @@ const inventoryArb: fc.Arbitrary<TeardownInventory> = fc
       const t = ts.length ? ts[r.t % ts.length]! : null;
       return { id: r.id, targetKey: t?.key ?? `${r.cluster}~nsx~mx`, cluster: t?.cluster ?? r.cluster, caches: r.caches };
     });
-    return { caches: uniqBy(caches, cacheRefKey), targets: ts, clusters: uniqBy(clusters, (c) => c.name), inFlight };
+    return { caches: uniqBy(caches, (c) => cacheId(c.bucket, c.zone)), targets: ts, clusters: uniqBy(clusters, (c) => c.name), inFlight };
   });
 
 const policyArb: fc.Arbitrary<TeardownPolicy> = fc.record({
@@ -134,11 +134,11 @@ describe('planTeardown: never touched', () => {
           assert.ok(c, 'only caches from the inventory');
           assert.ok(c.managed, 'managed');
           assert.ok(!isProtected(c.labels, PROTECT), 'not protected');
-          const k = cacheRefKey(c);
-          const users = inv.targets.filter((t) => t.caches.some((x) => cacheRefKey(x) === k));
+          const k = cacheId(c.bucket, c.zone);
+          const users = inv.targets.filter((t) => t.caches.some((x) => cacheId(x.bucket, x.zone) === k));
           assert.ok(!users.some((u) => u.replicas > 0), 'no running Deployment uses it');
           assert.ok(!users.some((u) => isProtected(u.labels, PROTECT)), 'no protected target uses it');
-          assert.ok(!inv.inFlight.some((r) => r.caches.some((x) => cacheRefKey(x) === k)), 'no in-flight rollout uses it');
+          assert.ok(!inv.inFlight.some((r) => r.caches.some((x) => cacheId(x.bucket, x.zone) === k)), 'no in-flight rollout uses it');
           assert.ok(c.state === 'running' || c.state === 'paused');
           // idle for the TTL, counting the targets' activity
           for (const t of [c.lastUsedAt, ...users.map((u) => u.lastActiveAt)]) assert.ok(ago(t) >= policy.idleTtlSeconds.cache);

@@ -1,16 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffVersions, formatBytes, formatCount, versionFacts } from '../../../shared/domain/version-diff.ts';
+import { VersionSummary } from '../../../shared/domain/version.ts';
 
-const summary = (over: Record<string, unknown> = {}) => ({
+const summary = (over: Partial<VersionSummary> = {}): VersionSummary => ({
   layout: 'sharded', shards: 4, tensors: 291, parameters: 8_030_261_248, parametersByDtype: { BF16: 8_030_261_248 },
-  tensorBytes: 16_060_522_496, dtypes: ['BF16'], headerBytes: 120_000, shardBytes: 16_060_642_496, config: null, io: { requests: 5 }, ...over,
+  tensorBytes: 16_060_522_496, dtypes: ['BF16'], headerBytes: 120_000, shardBytes: 16_060_642_496, config: null, io: { requests: 5, bytesRead: 120_040 }, ...over,
 });
 
 test('facts come from the validation summary; none before validation', () => {
   assert.deepEqual(versionFacts(summary()), { shards: 4, dtypes: ['BF16'], parameters: 8_030_261_248, tensorBytes: 16_060_522_496 });
   assert.equal(versionFacts(null), null);
-  assert.deepEqual(versionFacts({ parameters: { total: '12' }, shards: '2' }), { shards: 2, dtypes: [], parameters: 12, tensorBytes: null }, 'int64 strings and {total}');
+  // As stored: VersionSummary reads int64 strings and early documents' {total} as numbers.
+  assert.deepEqual(versionFacts(VersionSummary.parse({ parameters: { total: '12' }, shards: '2' })), { shards: 2, dtypes: [], parameters: 12, tensorBytes: null }, 'int64 strings and {total}');
 });
 
 test('what changed: shards, dtypes, parameters, bytes — and nothing when nothing did', () => {

@@ -113,3 +113,20 @@ test('decideAutodeployTake: the holder publishes; other events wait out its leas
   assert.equal(late.claim.eventId, 'e2', 'the taker holds them now');
   assert.equal(late.claim.leaseUntil, new Date(Date.parse(T(41)) + 30_000).toISOString());
 });
+
+test('VersionDoc.summary is typed: the checkpoint summary plus io; old documents without newer fields still read', async () => {
+  const { VersionDoc, VersionSummary, newVersionDoc } = await import('../../../shared/domain/version.ts');
+  const full = {
+    layout: 'single', shards: 1, tensors: 3, parameters: 10, parametersByDtype: { BF16: 10 }, tensorBytes: 20, dtypes: ['BF16'],
+    headerBytes: 100, shardBytes: 120, config: null, io: { requests: 2, bytesRead: 100 },
+  };
+  assert.deepEqual(VersionSummary.parse(full), full);
+  // Written before io (and config fields) existed: read, nothing invented.
+  const old = { layout: 'single', shards: 1, tensors: 3, parameters: 10, tensorBytes: 20, dtypes: ['BF16'], config: { architectures: ['X'] } };
+  assert.deepEqual(VersionSummary.parse(old), old);
+  // A field a newer ferry writes is kept when this one rewrites the document.
+  assert.equal((VersionSummary.parse({ ...full, experts: 8 }) as Record<string, unknown>)['experts'], 8);
+  assert.equal(VersionSummary.safeParse({ ...full, tensorBytes: 'lots' }).success, false, 'a count that is no number is refused');
+  const doc = { ...newVersionDoc('m', 'v', 'gs://b/models/m/v', '2026-01-01T00:00:00.000Z'), summary: old };
+  assert.equal(VersionDoc.parse(doc).summary?.tensorBytes, 20);
+});

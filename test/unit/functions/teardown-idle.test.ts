@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTeardownTick } from '../../../shared/domain/teardown.ts';
+import { parseTeardownTick } from '../../../shared/domain/teardown-run.ts';
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const CMD = 'sc-20261121-101500-0123456789abcdef';

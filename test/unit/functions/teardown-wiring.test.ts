@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FerryError } from '../../../shared/domain/errors.ts';
-import type { TeardownRun } from '../../../shared/domain/teardown.ts';
-import { DEFAULT_TEARDOWN_POLICY } from '../../../shared/domain/teardown.ts';
+import type { TeardownRun } from '../../../shared/domain/teardown-run.ts';
+import { DEFAULT_TEARDOWN_POLICY } from '../../../shared/domain/teardown-inventory.ts';
 
 const received: Array<{ path: string; body: unknown }> = [];
 const server = createServer((req, res) => {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { FUNCTIONS, type FunctionSpec } from '../../../functions/manifest.ts';
 import * as config from '../../../shared/config.ts';
-import { DEFAULT_SERVICE_ACCOUNT } from '../../../shared/domain/render.ts';
+import { DEFAULT_SERVICE_ACCOUNT } from '../../../shared/domain/rendered-spec.ts';
 import {
   loadTf,
   refsIn,
