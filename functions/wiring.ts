@@ -18,7 +18,7 @@ import { cacheDeps } from '../shared/adapters/cache-wiring.ts';
 import type { Settings } from '../shared/config.ts';
 import type { TeardownTickDeps } from '../shared/app/teardown-tick.ts';
 import type { TeardownRun } from '../shared/domain/teardown-run.ts';
-import { teardownMessage } from '../shared/domain/chat-blocks.ts';
+import { teardownMessage } from '../shared/domain/chat-teardown.ts';
 import { checkResponseUrl } from '../shared/domain/slack.ts';
 import { FerryError } from '../shared/domain/errors.ts';
 import { FirestoreChatCommands } from '../shared/adapters/firestore-chat.ts';

@@ -28,7 +28,6 @@ import {
   rejectedMessage,
   rolloutMessage,
   statusMessage,
-  teardownUnavailableMessage,
   versionsMessage,
   targetText,
   type ChatMessage,
@@ -36,6 +35,7 @@ import {
   type StatusView,
   type VersionsView,
 } from '../domain/chat-blocks.ts';
+import { teardownUnavailableMessage } from '../domain/chat-teardown.ts';
 import type { TeardownTick } from '../domain/teardown-run.ts';
 import type { VersionDoc } from '../domain/version.ts';
 import { diffVersions, formatCount, versionFacts, type VersionFacts } from '../domain/version-diff.ts';

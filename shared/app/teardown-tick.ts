@@ -5,7 +5,8 @@
  * response_url. A message that does not parse is refused and nothing runs.
  */
 import { parseTeardownTick, type TeardownRun } from '../domain/teardown-run.ts';
-import { errorMessage, teardownMessage } from '../domain/chat-blocks.ts';
+import { errorMessage } from '../domain/chat-blocks.ts';
+import { teardownMessage } from '../domain/chat-teardown.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { runTeardown, type TeardownDeps, type TeardownOptions } from './teardown.ts';
 import { postToCommand } from './chat-commands.ts';

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MAX_BLOCKS, ackMessage, consoleProjectFor, errorMessage, helpMessage, rejectedMessage, rolloutMessage, statusMessage, teardownMessage, teardownUnavailableMessage, formatDuration,
-  usageMessage, versionsMessage, type Block, type ChatMessage, type RolloutView, type StatusView, type TeardownView, type VersionsView,
+  MAX_BLOCKS, ackMessage, consoleProjectFor, errorMessage, helpMessage, rejectedMessage, rolloutMessage, statusMessage,
+  usageMessage, versionsMessage, type Block, type ChatMessage, type RolloutView, type StatusView, type VersionsView,
 } from '../../../shared/domain/chat-blocks.ts';
+import { teardownMessage, teardownUnavailableMessage, type TeardownView } from '../../../shared/domain/chat-teardown.ts';
+import { formatDuration } from '../../../shared/domain/teardown.ts';
 
 const GKE = 'projects/my-proj/locations/us-central1/clusters/gpu';
 
