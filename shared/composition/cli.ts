@@ -116,13 +116,13 @@ export async function teardownCliDeps(s: Settings, log: Logger): Promise<{ deps:
 export async function bucketObjects(bucket: string, s: StorageSettings): Promise<ObjectStore> {
   const { gcsObjectStore, storageClient } = await import('../adapters/gcs.ts');
   const retryOptions = { maxRetries: 1 };
-  return gcsObjectStore(bucket, { storage: storageClient({ STORAGE_EMULATOR_HOST: s.STORAGE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT: s.GOOGLE_CLOUD_PROJECT }, retryOptions), retryOptions });
+  return gcsObjectStore(bucket, { storage: storageClient({ emulatorHost: s.STORAGE_EMULATOR_HOST, projectId: s.GOOGLE_CLOUD_PROJECT }, retryOptions), retryOptions });
 }
 
 /** Uploads into a bucket with the SDK's own retry policy. */
 export async function bucketUploader(bucket: string, s: StorageSettings): Promise<Uploader> {
   const [{ storageClient }, { gcsUploader }] = await Promise.all([import('../adapters/gcs.ts'), import('../adapters/gcs-upload.ts')]);
-  return gcsUploader(bucket, storageClient({ STORAGE_EMULATOR_HOST: s.STORAGE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT: s.GOOGLE_CLOUD_PROJECT }));
+  return gcsUploader(bucket, storageClient({ emulatorHost: s.STORAGE_EMULATOR_HOST, projectId: s.GOOGLE_CLOUD_PROJECT }));
 }
 
 /** A checkpoint in a local folder (a Hugging Face cache snapshot's symlinks followed to their blobs). */

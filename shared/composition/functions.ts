@@ -30,7 +30,7 @@ import { capacityDirectory, clusterDirectory } from './cluster-directory.ts';
 
 /** A Storage client for these Settings (the emulator's, locally). */
 export function gcsClient(s: Settings) {
-  return storageClient({ STORAGE_EMULATOR_HOST: s.STORAGE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT: s.GOOGLE_CLOUD_PROJECT });
+  return storageClient({ emulatorHost: s.STORAGE_EMULATOR_HOST, projectId: s.GOOGLE_CLOUD_PROJECT });
 }
 
 /** The Kubernetes clusters: `local` from KUBECONFIG (the local stack), GKE by name otherwise. */
