@@ -9,8 +9,12 @@
 //                    and node:timers/promises (deadlines); Kubernetes object types (type only).
 //                    No file, network or process I/O: that comes in through a port.
 //   shared/adapters  the only shared code that imports SDKs; never imports app, cli or functions.
-//   functions/, shared/cli   wiring: may import every shared layer; no SDK except, in functions/,
-//                    the Functions Framework they register with.
+//   shared/composition  the composition root: builds adapters (SDK clients once per process) and
+//                    each use case's deps from one Settings. Imports adapters, app, ports, domain,
+//                    shared/config.ts and node: built-ins; SDKs as types only (`import type`).
+//   functions/, shared/cli   entry points: get their deps from shared/composition; may import app,
+//                    ports, domain and config, never shared/adapters; no SDK except, in
+//                    functions/, the Functions Framework they register with.
 //   infra/, test/    the local stack and tests: anything.
 //
 // Dynamic `import()` is held to the same lists (no-restricted-imports only sees static imports).
@@ -58,6 +62,9 @@ const dynamicImport = (regex, message) => ({ selector: `ImportExpression[source.
 const ADAPTERS_NEVER = '^\\.\\./(app|cli)/|/functions/|/infra/|/test/|^\\.\\./config\\.ts$';
 const ADAPTERS_MESSAGE = 'shared/adapters implement ports: they never import app, cli, functions or settings (the wiring passes what they need).';
 const WIRING_SDK_MESSAGE = 'wiring (shared/cli, shared/config.ts) builds adapters; only shared/adapters import SDKs.';
+/** Entry points (functions/, shared/cli) take adapters from the composition root, never build them. */
+const NO_ADAPTERS = '(^|/)adapters/';
+const NO_ADAPTERS_MESSAGE = 'entry points (functions/, shared/cli) get their deps from shared/composition, which builds the adapters; they never import shared/adapters.';
 
 /** Bare built-in names (`fs`, `path`): ferry always writes `node:fs`, which the layer rules rely on. */
 const bareBuiltins = builtinModules.filter((m) => !m.startsWith('_') && !m.startsWith('node:'));
@@ -117,6 +124,15 @@ export default defineConfig(
     },
   },
   {
+    files: ['shared/composition/**'],
+    rules: layer(
+      'shared/composition',
+      ['\\./', '\\.\\./(adapters|app|ports|domain)/', '\\.\\./config\\.ts$', 'node:'],
+      'imports only shared/adapters, app, ports, domain, shared/config.ts and node: built-ins (SDKs as types only: adapters load them).',
+      SDK,
+    ),
+  },
+  {
     files: ['shared/cli/**', 'shared/config.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
@@ -125,10 +141,11 @@ export default defineConfig(
           patterns: [
             { regex: SDK, message: WIRING_SDK_MESSAGE, allowTypeImports: true },
             { regex: '/functions/', message: 'the CLI does not import Cloud Function entry points.' },
+            { regex: NO_ADAPTERS, message: NO_ADAPTERS_MESSAGE },
           ],
         },
       ],
-      'no-restricted-syntax': ['error', dynamicImport(SDK, WIRING_SDK_MESSAGE)],
+      'no-restricted-syntax': ['error', dynamicImport(SDK, WIRING_SDK_MESSAGE), dynamicImport(NO_ADAPTERS, NO_ADAPTERS_MESSAGE)],
     },
   },
   {
@@ -144,11 +161,13 @@ export default defineConfig(
               allowTypeImports: true,
             },
             { regex: '/cli/', message: 'functions do not import the CLI.' },
+            { regex: NO_ADAPTERS, message: NO_ADAPTERS_MESSAGE },
           ],
         },
       ],
       'no-restricted-syntax': [
         'error',
+        dynamicImport(NO_ADAPTERS, NO_ADAPTERS_MESSAGE),
         dynamicImport(`(?!^@google-cloud/functions-framework$)${SDK}`, 'functions wire adapters; only shared/adapters import SDKs.'),
       ],
     },

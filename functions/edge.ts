@@ -5,14 +5,16 @@
  * so nothing loops forever and nothing crashes the instance.
  */
 import type { CloudEvent } from '@google-cloud/functions-framework';
+import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Logger } from '../shared/ports/logger.ts';
-import { jsonLogger, parseLogLevel } from '../shared/adapters/logging.ts';
+import type { Settings } from '../shared/config.ts';
+import { serviceLogger } from '../shared/composition/logging.ts';
 import { logLevelName, projectId } from './env.ts';
 import { asFerryError } from '../shared/domain/errors.ts';
 import { traceContextOf, traceLogFields } from '../shared/domain/trace.ts';
 
 let rootLogger: Logger | undefined;
-export const logger = (): Logger => (rootLogger ??= jsonLogger({ level: parseLogLevel(logLevelName()), fields: { service: 'ferry' } }));
+export const logger = (): Logger => (rootLogger ??= serviceLogger(logLevelName()));
 
 /**
  * Log fields that put a request's or event's lines under its trace in Cloud Logging (trace, spanId,
@@ -32,6 +34,41 @@ export function lazy<T>(build: () => Promise<T>): () => Promise<T> {
     });
     return p;
   };
+}
+
+/**
+ * A function's deps, built once per instance on first use: `pick` loads a builder from the
+ * composition root (shared/composition), which gets this instance's Settings (parsed once, by
+ * ./settings.ts) and its root logger. A failed build (a bad variable: CONFIG_INVALID) is retried.
+ */
+export function wire<T>(pick: () => Promise<(s: Settings, log: Logger) => T>): () => Promise<T> {
+  return lazy(async () => {
+    const [build, { settings }] = await Promise.all([pick(), import('./settings.ts')]);
+    return build(settings(), logger());
+  });
+}
+
+/**
+ * The edge of an HTTP function: `handle` answers with a status and, except for an empty answer, a
+ * JSON body. Whatever it throws (misconfiguration such as a missing signing secret, or a bug) is a
+ * 500 with no detail for the caller and all of it in the log.
+ */
+export async function runHttp(
+  fn: string,
+  req: Request,
+  res: Response,
+  handle: (log: Logger) => Promise<{ status: number; body?: unknown }>,
+): Promise<void> {
+  const log = logger().child({ function: fn, ...traceFields({ traceparent: req.get('traceparent'), cloudTraceContext: req.get('x-cloud-trace-context') }) });
+  try {
+    const answer = await handle(log);
+    if (answer.body === undefined) res.status(answer.status).send('');
+    else res.status(answer.status).json(answer.body);
+  } catch (e) {
+    const err = asFerryError(e);
+    log.error(`${fn} failed: ${err.message}`, { code: err.code, error: err, hint: err.hint });
+    res.status(500).send('');
+  }
 }
 
 export async function runEvent(

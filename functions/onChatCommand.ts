@@ -1,9 +1,9 @@
 /** Pub/Sub chat command (queued by slackCommand) → handleChatCommand: do the work, post to response_url. */
 import * as ff from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { runPubsub, lazy } from './edge.ts';
+import { runPubsub, wire } from './edge.ts';
 
-const deps = lazy(async () => (await import('./chat-wiring.ts')).chatWorkerDeps());
+const deps = wire(async () => (await import('../shared/composition/chat.ts')).chatWorkerDeps);
 
 export async function onChatCommand(ce: CloudEvent<unknown>): Promise<void> {
   await runPubsub('onChatCommand', ce, async (msg, log) => {

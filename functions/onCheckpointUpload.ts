@@ -1,9 +1,9 @@
 /** GCS finalize (Eventarc) → handleCheckpointUpload. Thin: decode, wire, call. */
 import * as ff from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { runEvent, lazy } from './edge.ts';
+import { runEvent, wire } from './edge.ts';
 
-const deps = lazy(async () => (await import('./wiring.ts')).uploadDeps());
+const deps = wire(async () => (await import('../shared/composition/functions.ts')).uploadDeps);
 
 export async function onCheckpointUpload(ce: CloudEvent<unknown>): Promise<void> {
   await runEvent('onCheckpointUpload', ce, async (log) => {

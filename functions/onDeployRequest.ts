@@ -1,9 +1,9 @@
 /** Pub/Sub deploy request (messagePublished CloudEvent) → handleDeployRequest. Thin: decode, wire, call. */
 import * as ff from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { runPubsub, lazy } from './edge.ts';
+import { runPubsub, wire } from './edge.ts';
 
-const deps = lazy(async () => (await import('./wiring.ts')).rolloutDeps());
+const deps = wire(async () => (await import('../shared/composition/functions.ts')).rolloutDeps);
 
 export async function onDeployRequest(ce: CloudEvent<unknown>): Promise<void> {
   await runPubsub('onDeployRequest', ce, async (msg, log) => {

@@ -5,9 +5,9 @@
  */
 import * as ff from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { runPubsub, lazy } from './edge.ts';
+import { runPubsub, wire } from './edge.ts';
 
-const deps = lazy(async () => (await import('./chat-wiring.ts')).chatWorkerDeps());
+const deps = wire(async () => (await import('../shared/composition/chat.ts')).chatWorkerDeps);
 
 export async function onDeployResult(ce: CloudEvent<unknown>): Promise<void> {
   await runPubsub('onDeployResult', ce, async (msg, log) => {

@@ -5,9 +5,9 @@
  */
 import * as ff from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { runEvent, lazy } from './edge.ts';
+import { runEvent, wire } from './edge.ts';
 
-const deps = lazy(async () => (await import('./wiring.ts')).reconcileDeps());
+const deps = wire(async () => (await import('../shared/composition/functions.ts')).reconcileDeps);
 
 export async function reconcileRollouts(ce: CloudEvent<unknown>): Promise<void> {
   await runEvent('reconcileRollouts', ce, async (log) => {

@@ -8,9 +8,9 @@
  */
 import * as ff from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { runPubsub, lazy } from './edge.ts';
+import { runPubsub, wire } from './edge.ts';
 
-const deps = lazy(async () => (await import('./wiring.ts')).teardownDeps());
+const deps = wire(async () => (await import('../shared/composition/functions.ts')).teardownDeps);
 
 export async function teardownIdle(ce: CloudEvent<unknown>): Promise<void> {
   await runPubsub('teardownIdle', ce, async (msg, log) => {

@@ -10,11 +10,19 @@ import { Storage, type StorageOptions } from '@google-cloud/storage';
 import { FerryError } from '../domain/errors.ts';
 import type { ObjectInfo, ObjectStore, ReadStats } from '../ports/object-store.ts';
 
+/** Where a Storage client talks to; the caller (shared/composition) takes these from its Settings. */
+export interface StorageClientOptions {
+  /** The Storage emulator (host:port or URL: STORAGE_EMULATOR_HOST); unset: Cloud Storage. */
+  emulatorHost?: string | undefined;
+  /** The project (GOOGLE_CLOUD_PROJECT); unset: the SDK's own discovery. */
+  projectId?: string | undefined;
+}
+
 export interface GcsObjectStoreOptions {
-  /** A ready client (tests, shared clients). When absent one is built from `env`. */
+  /** A ready client (tests, shared clients). When absent one is built from `client`. */
   storage?: Storage;
-  /** Settings to read STORAGE_EMULATOR_HOST / GOOGLE_CLOUD_PROJECT from (none: Cloud Storage, the SDK's project). */
-  env?: Record<string, string | undefined>;
+  /** Where to build a client for (none: Cloud Storage, the SDK's project). */
+  client?: StorageClientOptions;
   /** SDK retry policy (e.g. `{maxRetries: 1}` for an interactive CLI); `maxRetries` also bounds read retries. */
   retryOptions?: StorageOptions['retryOptions'];
   /** fetch used for ranged reads (default: the global fetch). */
@@ -22,12 +30,12 @@ export interface GcsObjectStoreOptions {
 }
 
 /**
- * Builds a Storage client from the caller's settings (the functions' Settings, the CLI's merged env);
- * with STORAGE_EMULATOR_HOST it talks to the emulator without credentials.
+ * Builds a Storage client for the caller's settings (the composition root passes them from its
+ * Settings); with an emulator host it talks to the emulator without credentials.
  */
-export function storageClient(env: Record<string, string | undefined>, retryOptions?: StorageOptions['retryOptions']): Storage {
-  const emulator = env['STORAGE_EMULATOR_HOST'];
-  const projectId = env['GOOGLE_CLOUD_PROJECT'] ?? env['GCLOUD_PROJECT'];
+export function storageClient(opts: StorageClientOptions = {}, retryOptions?: StorageOptions['retryOptions']): Storage {
+  const emulator = opts.emulatorHost;
+  const projectId = opts.projectId;
   const options: StorageOptions = {
     ...(projectId ? { projectId } : {}),
     ...(retryOptions ? { retryOptions } : {}),
@@ -37,7 +45,7 @@ export function storageClient(env: Record<string, string | undefined>, retryOpti
     options.projectId ??= 'demo-ferry';
   }
   // The SDK's constructor also reads process.env.STORAGE_EMULATOR_HOST (and then prefers it over
-  // apiEndpoint). Hide it for the synchronous construction so `env` alone decides the endpoint.
+  // apiEndpoint). Hide it for the synchronous construction so `opts` alone decides the endpoint.
   const saved = process.env['STORAGE_EMULATOR_HOST'];
   delete process.env['STORAGE_EMULATOR_HOST'];
   try {
@@ -48,7 +56,7 @@ export function storageClient(env: Record<string, string | undefined>, retryOpti
 }
 
 export function gcsObjectStore(bucketName: string, opts: GcsObjectStoreOptions = {}): ObjectStore {
-  const storage = opts.storage ?? storageClient(opts.env ?? {}, opts.retryOptions);
+  const storage = opts.storage ?? storageClient(opts.client ?? {}, opts.retryOptions);
   const bucket = storage.bucket(bucketName);
   const counters: ReadStats = { requests: 0, bytesRead: 0 };
   // Reads go through fetch with the client's endpoint and credentials: the SDK's stream download

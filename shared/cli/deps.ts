@@ -1,6 +1,6 @@
-/** Builds what CLI commands need from the merged environment (explicit env over .ferry/local.env). */
-import { parseConfig, BaseConfig } from '../config.ts';
+/** Checks the CLI makes before it asks the composition root (shared/composition/cli.ts) for deps. */
 import { connect } from 'node:net';
+import { cliSettings } from './settings.ts';
 import { FerryError } from '../domain/errors.ts';
 
 /**
@@ -34,17 +34,17 @@ export async function emulatorsAnswer(env: Record<string, string | undefined>, n
   }
 }
 
+/** Settings, and Firestore's stores once the emulator (when the local stack is configured) answers. */
 export async function cliState(env: Record<string, string | undefined>) {
-  const base = parseConfig(BaseConfig, env);
+  const settings = cliSettings(env);
   await emulatorsAnswer(env, ['FIRESTORE_EMULATOR_HOST']);
   if (!env['FIRESTORE_EMULATOR_HOST'] && !env['GOOGLE_APPLICATION_CREDENTIALS'] && !env['K_SERVICE'] && env['FERRY_ALLOW_ADC'] !== '1') {
     // Without the emulator, the SDK silently uses application default credentials against
     // production. That is fine — but say so, as a deliberate choice.
-    process.stderr.write(`ferry: using Firestore in project ${base.GOOGLE_CLOUD_PROJECT} (no FIRESTORE_EMULATOR_HOST)\n`);
+    process.stderr.write(`ferry: using Firestore in project ${settings.GOOGLE_CLOUD_PROJECT} (no FIRESTORE_EMULATOR_HOST)\n`);
   }
-  const { firestoreClient, FirestoreCheckpointState } = await import('../adapters/firestore.ts');
-  const db = firestoreClient(base.GOOGLE_CLOUD_PROJECT);
-  return { db, state: new FirestoreCheckpointState(db), projectId: base.GOOGLE_CLOUD_PROJECT };
+  const { firestoreStores } = await import('../composition/cli.ts');
+  return { settings, ...(await firestoreStores(settings)) };
 }
 
 /** `gs://bucket/prefix` → its parts, strictly. */

@@ -1,6 +1,6 @@
 /**
  * What the Anywhere Cache use cases (shared/app/caches.ts) need, as one bundle: the cache API, the
- * stored records, and where caches may live. Built by shared/adapters/cache-wiring.ts.
+ * stored records, and where caches may live. Built by shared/composition/cache-control.ts.
  */
 import type { CacheControl } from './cache-control.ts';
 import type { CacheRecords } from './cache-records.ts';

@@ -16,7 +16,7 @@
  * Adapters: shared/adapters/cluster-directory-gke.ts (`@google-cloud/container` ClusterManagerClient),
  * infra/local/cluster-directory-fake.ts (stateful, clock-driven; there is no GKE emulator), and
  * shared/adapters/cluster-directory-http.ts (that fake as the local stack serves it). All are held
- * to test/contract/cluster-directory.contract.ts; cluster-directory-wiring.ts picks one from config.
+ * to test/contract/cluster-directory.contract.ts; shared/composition/cluster-directory.ts picks one from Settings.
  */
 import type { ClusterStatus, InventoryNodePool } from '../domain/teardown-inventory.ts';
 import type { ClusterErrorCode } from '../domain/reasons/errors.ts';

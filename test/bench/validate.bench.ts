@@ -98,7 +98,8 @@ export async function run(opts: BenchOptions = {}): Promise<object> {
   const tensors = opts.tensorsPerShard ?? Number(env['FERRY_BENCH_TENSORS'] ?? 16);
   const repeats = opts.repeats ?? Number(env['FERRY_BENCH_REPEATS'] ?? 3);
   const runId = `bench/validate-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const storage = storageClient(env);
+  const client = { emulatorHost: env['STORAGE_EMULATOR_HOST'], projectId: env['GOOGLE_CLOUD_PROJECT'] };
+  const storage = storageClient(client);
   const b = storage.bucket(bucket);
   const emulatorBase = /^https?:\/\//.test(emulator) ? emulator : `http://${emulator}`;
   const rows: Array<Record<string, unknown>> = [];
@@ -125,7 +126,7 @@ export async function run(opts: BenchOptions = {}): Promise<object> {
       for (let r = 0; r < repeats; r++) {
         // ferry
         {
-          const store = gcsObjectStore(bucket, { env });
+          const store = gcsObjectStore(bucket, { client });
           const { value, ms } = await timed(() => validateCheckpoint(store, prefix));
           if (!value.ok) throw new Error(`ferry says the synthetic checkpoint is invalid: ${JSON.stringify(value.errors.slice(0, 3))}`);
           ferryRuns.push(per({ ok: value.ok, wallMs: ms, ...value.io, parameters: value.summary.parameters }));
@@ -141,7 +142,7 @@ export async function run(opts: BenchOptions = {}): Promise<object> {
         }
         // naive: download everything, parse locally
         {
-          const store = gcsObjectStore(bucket, { env });
+          const store = gcsObjectStore(bucket, { client });
           const { value, ms } = await timed(async () => {
             const listing = await store.list(prefix);
             let params = 0;

@@ -20,7 +20,7 @@ import { LLAMA_DIR } from '../helpers/upload-version.ts';
 
 const env = stackEnv('FERRY_TEST_LOCAL_ENV', 'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'FERRY_BUCKET');
 const LAUNCHER = join(import.meta.dirname, '..', '..', 'shared', 'cli', 'ferry.mjs');
-const bucket = storageClient(env).bucket(env.FERRY_BUCKET);
+const bucket = storageClient({ emulatorHost: env.STORAGE_EMULATOR_HOST, projectId: env.GOOGLE_CLOUD_PROJECT }).bucket(env.FERRY_BUCKET);
 const state = new FirestoreCheckpointState(firestoreClient(env.GOOGLE_CLOUD_PROJECT));
 
 const home = mkdtempSync(join(tmpdir(), 'ferry-home-'));

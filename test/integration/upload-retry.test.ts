@@ -88,8 +88,8 @@ const proxy = createServer((req, res) => {
   });
 });
 await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-const viaProxy = storageClient({ ...env, STORAGE_EMULATOR_HOST: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
-const direct = storageClient(env).bucket(env.FERRY_BUCKET);
+const viaProxy = storageClient({ emulatorHost: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, projectId: env.GOOGLE_CLOUD_PROJECT });
+const direct = storageClient({ emulatorHost: env.STORAGE_EMULATOR_HOST, projectId: env.GOOGLE_CLOUD_PROJECT }).bucket(env.FERRY_BUCKET);
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-upload-retry-'));
 const local = join(dir, 'model.safetensors');

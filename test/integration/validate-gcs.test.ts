@@ -12,13 +12,15 @@ import { FerryError } from '../../shared/domain/errors.ts';
 import { caseFiles, materialiseCase } from '../helpers/fixtures.ts';
 
 const env = process.env;
+/** The stack's Storage emulator, as the composition root would pass it from Settings. */
+const client = { emulatorHost: env['STORAGE_EMULATOR_HOST'], projectId: env['GOOGLE_CLOUD_PROJECT'] };
 const missing = ['STORAGE_EMULATOR_HOST', 'GOOGLE_CLOUD_PROJECT', 'FERRY_BUCKET'].filter((k) => !env[k]);
 const bucketName = env['FERRY_BUCKET'] ?? '';
 const run = `validate-it/${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const KiB64 = 64 * 1024;
 
 async function upload(prefix: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<void> {
-  const bucket = storageClient(env).bucket(bucketName);
+  const bucket = storageClient(client).bucket(bucketName);
   await Promise.all(files.map((f) => bucket.file(`${prefix}${f.name}`).save(Buffer.from(f.bytes), { resumable: false, validation: false })));
 }
 
@@ -58,13 +60,13 @@ function requireEmulator(): void {
 
 describe('validate gs:// against the Storage emulator', () => {
   after(async () => {
-    if (missing.length === 0) await storageClient(env).bucket(bucketName).deleteFiles({ prefix: `${run}/`, force: true }).catch(() => {});
+    if (missing.length === 0) await storageClient(client).bucket(bucketName).deleteFiles({ prefix: `${run}/`, force: true }).catch(() => {});
   });
 
   it('accepts the sharded reference checkpoint with one listing and one read per shard', async () => {
     requireEmulator();
     const prefix = await uploadCase('llama-sharded');
-    const store = gcsObjectStore(bucketName, { env });
+    const store = gcsObjectStore(bucketName, { client });
     const r = await validateCheckpoint(store, prefix);
     assert.equal(r.ok, true, JSON.stringify(r.errors));
     assert.equal(r.location, `gs://${bucketName}/${prefix}`);
@@ -82,7 +84,7 @@ describe('validate gs:// against the Storage emulator', () => {
 
   it('rejects checkpoint- and file-level faults with their codes', async () => {
     requireEmulator();
-    const store = gcsObjectStore(bucketName, { env });
+    const store = gcsObjectStore(bucketName, { client });
     const wrong = await validateCheckpoint(store, await uploadCase('index-points-wrong-shard'));
     assert.equal(wrong.ok, false);
     assert.ok(wrong.errors.some((e) => e.code === 'INDEX_WRONG_SHARD' && e.tensor !== undefined));
@@ -106,7 +108,7 @@ describe('validate gs:// against the Storage emulator', () => {
       { name: 'model.safetensors', bytes: shard.bytes },
       { name: 'config.json', bytes: new TextEncoder().encode('{"architectures":["X"],"model_type":"x"}') },
     ]);
-    const r = await validateCheckpoint(gcsObjectStore(bucketName, { env }), prefix);
+    const r = await validateCheckpoint(gcsObjectStore(bucketName, { client }), prefix);
     assert.equal(r.ok, true, JSON.stringify(r.errors));
     assert.equal(r.summary.tensors, 1200);
     assert.equal(r.io.requests, 1 + 1 + 2);
@@ -117,7 +119,7 @@ describe('validate gs:// against the Storage emulator', () => {
   it('uses a listing passed in and skips the listing request', async () => {
     requireEmulator();
     const prefix = await uploadCase('mistral-single');
-    const store = gcsObjectStore(bucketName, { env });
+    const store = gcsObjectStore(bucketName, { client });
     const listing = await store.list(prefix);
     const r = await validateCheckpoint(store, prefix, { listing });
     assert.equal(r.ok, true);
@@ -126,7 +128,7 @@ describe('validate gs:// against the Storage emulator', () => {
 
   it('maps a missing object to OBJECT_NOT_FOUND (not retryable)', async () => {
     requireEmulator();
-    const store = gcsObjectStore(bucketName, { env });
+    const store = gcsObjectStore(bucketName, { client });
     await assert.rejects(store.read(`${run}/does-not-exist`, 0, 10), (e: unknown) => e instanceof FerryError && e.code === 'OBJECT_NOT_FOUND' && !e.retryable);
   });
 

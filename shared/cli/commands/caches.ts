@@ -7,7 +7,6 @@
  */
 import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
-import { parseConfig, CacheConfig } from '../../config.ts';
 import type { LiveCache } from '../../domain/cache.ts';
 import type { CacheRecord } from '../../domain/cache-record.ts';
 import { cacheId } from '../../domain/names.ts';
@@ -83,16 +82,14 @@ export async function cachesCommand(args: string[], io: CliIo): Promise<number> 
   const p = parseCommand('caches', args, io);
   if (typeof p === 'number') return p;
   const onlyBucket = typeof p.flags['bucket'] === 'string' ? p.flags['bucket'] : undefined;
-  const { db, projectId } = await cliState(io.env);
-  const { FirestoreCacheRecords } = await import('../../adapters/firestore-caches.ts');
-  const records = await new FirestoreCacheRecords(db).list(onlyBucket ? { bucket: onlyBucket } : {});
+  const { settings, cacheRecords } = await cliState(io.env);
+  const records = await cacheRecords.list(onlyBucket ? { bucket: onlyBucket } : {});
 
   const live = new Map<string, LiveCache[]>();
   const liveErrors: CachesJson['liveErrors'] = [];
   if (!p.flags['no-live']) {
-    const cfg = parseConfig(CacheConfig, io.env);
-    const { cacheControl } = await import('../../adapters/cache-wiring.ts');
-    const control = cacheControl(cfg, projectId);
+    const { cacheControlOf } = await import('../../composition/cli.ts');
+    const control = await cacheControlOf(settings);
     const buckets = new Set(records.map((r) => r.bucket));
     if (onlyBucket) buckets.add(onlyBucket);
     else if (io.env['FERRY_BUCKET']) buckets.add(io.env['FERRY_BUCKET']);

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import type { OutputFormat } from '../spec.ts';
-import { parseConfig, BaseConfig, DeployConfig } from '../../config.ts';
+import type { Settings } from '../../config.ts';
 import type { DeployRequest, DeployRequestInput } from '../../domain/deploy-request.ts';
 import { targetKey } from '../../domain/names.ts';
 import { followRollout, type FollowEvent } from '../../app/follow-rollout.ts';
 import { checkRequest, deployRequestFrom } from '../request.ts';
 import { emulatorsAnswer } from '../deps.ts';
+import { cliSettings } from '../settings.ts';
 
 /**
  * `ferry deploy <model>@<version> --cluster … --namespace … --name … [flags]` or `ferry deploy -f
@@ -35,27 +36,25 @@ export async function publishAndFollow(input: DeployRequestInput, flags: FollowF
 }
 
 async function publish(request: DeployRequest, flags: FollowFlags, io: CliIo, name: string): Promise<number> {
-  const base = parseConfig(BaseConfig, io.env);
-  const cfg = parseConfig(DeployConfig, io.env);
+  const settings = cliSettings(io.env);
   await emulatorsAnswer(io.env, flags.wait ? ['PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST'] : ['PUBSUB_EMULATOR_HOST']);
-  const { PubSubPublisher, newPubsubClient } = await import('../../adapters/pubsub.ts');
-  const client = newPubsubClient(base.GOOGLE_CLOUD_PROJECT);
+  const publisher = await (await import('../../composition/cli.ts')).deployPublisher(settings);
   let messageId: string;
   try {
-    messageId = await new PubSubPublisher(client).publishJson(cfg.FERRY_DEPLOY_TOPIC, request, { source: 'cli', requestId: randomUUID() });
+    messageId = await publisher.publish(request, { source: 'cli', requestId: randomUUID() });
   } finally {
-    await client.close();
+    await publisher.close();
   }
   const what = `${request.model}@${request.version} → ${targetKey(request.target)}`;
   if (!flags.wait) {
     if (flags.output !== 'text') emit(io, flags.output, { messageId, target: request.target, model: request.model, version: request.version });
-    else io.stdout(`deploy request ${messageId} published to ${cfg.FERRY_DEPLOY_TOPIC}: ${what}\nfollow it with: ferry status ${request.model}\n`);
+    else io.stdout(`deploy request ${messageId} published to ${publisher.topic}: ${what}\nfollow it with: ferry status ${request.model}\n`);
     return EXIT.ok;
   }
   // Progress goes to stdout as text; with -o json|yaml stdout holds only the final document.
   const progress = flags.output === 'text' ? io.stdout : io.stderr;
   progress(`deploy request ${messageId} published: ${what}\n`);
-  return follow(messageId, base.GOOGLE_CLOUD_PROJECT, flags, io, progress, name);
+  return follow(messageId, settings, flags, io, progress, name);
 }
 
 export function describeEvent(e: FollowEvent): string {
@@ -67,13 +66,11 @@ export function describeEvent(e: FollowEvent): string {
   return `rollout ${e.rollout.id}: ${e.entry.phase} (${e.entry.reason})${e.entry.message ? ` ${e.entry.message}` : ''}\n`;
 }
 
-async function follow(messageId: string, project: string, flags: FollowFlags, io: CliIo, progress: (s: string) => void, name: string): Promise<number> {
-  const [{ newFirestoreClient }, { FirestoreRolloutWatch }] = await Promise.all([import('../../adapters/firestore.ts'), import('../../adapters/firestore-rollout-watch.ts')]);
-  // Its own client, terminated at the end: the listeners' channels go with it, and the process's
-  // shared client (other commands in the same process: tests, scripts) stays usable.
-  const db = newFirestoreClient(project);
+async function follow(messageId: string, settings: Settings, flags: FollowFlags, io: CliIo, progress: (s: string) => void, name: string): Promise<number> {
+  // On a Firestore client of its own, closed at the end (composition/cli.ts rolloutFollower).
+  const follower = await (await import('../../composition/cli.ts')).rolloutFollower(settings);
   try {
-    const result = await followRollout(new FirestoreRolloutWatch(db), messageId, {
+    const result = await followRollout(follower.watch, messageId, {
       timeoutMs: flags.timeoutSeconds * 1000,
       onEvent: (e) => progress(describeEvent(e)),
     });
@@ -104,6 +101,6 @@ async function follow(messageId: string, project: string, flags: FollowFlags, io
       }
     }
   } finally {
-    await db.terminate().catch(() => undefined);
+    await follower.close();
   }
 }

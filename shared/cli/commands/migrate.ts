@@ -1,6 +1,6 @@
 /**
  * `ferry migrate [--dry-run] [-o json|yaml]`: move Firestore documents stored under an older spelling of
- * a key to the one ferry uses now (shared/adapters/firestore-migrations.ts). Idempotent: run it
+ * a key to the one ferry uses now (shared/adapters/firestore-migrations.ts, built by shared/composition/cli.ts). Idempotent: run it
  * after every deploy of a new ferry; a second run reports nothing to do. `--dry-run` reads and
  * reports what it would change without writing. Exit 1 when a document could not be migrated.
  */
@@ -10,9 +10,8 @@ import { cliState } from '../deps.ts';
 export async function migrateCommand(args: string[], io: CliIo): Promise<number> {
   const p = parseCommand('migrate', args, io);
   if (typeof p === 'number') return p;
-  const { db } = await cliState(io.env);
-  const { migrateFirestore } = await import('../../adapters/firestore-migrations.ts');
-  const report = await migrateFirestore(db, { dryRun: p.flags['dry-run'] === true });
+  const { migrate } = await cliState(io.env);
+  const report = await migrate({ dryRun: p.flags['dry-run'] === true });
   if (p.output !== 'text') {
     emit(io, p.output, report);
   } else {

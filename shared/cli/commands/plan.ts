@@ -118,11 +118,11 @@ async function checkpointStore(target: string, io: CliIo): Promise<{ store: Obje
       io.stderr(`ferry plan: ${url.error}\n`);
       return { exit: EXIT.usage };
     }
-    const { gcsObjectStore } = await import('../../adapters/gcs.ts');
-    return { store: gcsObjectStore(url.bucket, { env: io.env, retryOptions: { maxRetries: 1 } }), prefix: url.prefix };
+    const [{ bucketObjects }, { storageSettings }] = await Promise.all([import('../../composition/cli.ts'), import('../settings.ts')]);
+    return { store: await bucketObjects(url.bucket, storageSettings(io.env)), prefix: url.prefix };
   }
-  const { localDirObjectStore } = await import('../../adapters/local-dir.ts');
-  return { store: localDirObjectStore(target), prefix: '' };
+  const { localCheckpoint } = await import('../../composition/cli.ts');
+  return { store: await localCheckpoint(target), prefix: '' };
 }
 
 function checkJson(c: FitCheck) {

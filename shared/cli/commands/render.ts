@@ -6,7 +6,6 @@
  * takes; -o json is a v1 List, as `kubectl get -o json` prints several objects.
  */
 import { EXIT, parseCommand, type CliIo } from '../io.ts';
-import { parseConfig, BaseConfig, CacheConfig, DeployConfig } from '../../config.ts';
 import { targetKey } from '../../domain/names.ts';
 import type { KubeObject } from '../../domain/render.ts';
 import { cliState } from '../deps.ts';
@@ -20,29 +19,15 @@ export async function renderCommand(args: string[], io: CliIo): Promise<number> 
   const request = await deployRequestFrom('render', p, io);
   if (typeof request === 'number') return request;
 
-  const base = parseConfig(BaseConfig, io.env);
-  const deploy = parseConfig(DeployConfig, io.env);
-  const { db, state } = await cliState(io.env);
-  const [{ previewDeploy }, { jsonLogger }] = await Promise.all([import('../../app/preview-deploy.ts'), import('../../adapters/logging.ts')]);
+  const { settings } = await cliState(io.env);
+  const [{ previewDeploy }, { previewDeps }, { cliLogger }] = await Promise.all([
+    import('../../app/preview-deploy.ts'),
+    import('../../composition/cli.ts'),
+    import('../../composition/logging.ts'),
+  ]);
   // Caches are planned only when the request asks for one (the planner reads the bucket and cluster).
-  const caches =
-    request.cache.mode === 'off'
-      ? undefined
-      : await (async () => {
-          const [{ cacheDeps }, { clusterProvider }, { storageClient }] = await Promise.all([
-            import('../../adapters/cache-wiring.ts'),
-            import('../../adapters/kubernetes.ts'),
-            import('../../adapters/gcs.ts'),
-          ]);
-          const clusters = clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) });
-          return cacheDeps({ config: parseConfig(CacheConfig, io.env), db, clusters, storage: () => storageClient(io.env), projectId: base.GOOGLE_CLOUD_PROJECT });
-        })();
-  const preview = await previewDeploy(request, {
-    versions: state,
-    caches,
-    serviceAccountName: deploy.FERRY_VLLM_SERVICE_ACCOUNT,
-    logger: jsonLogger({ level: 'ERROR', write: (line: string) => io.stderr(line + '\n') }),
-  });
+  const deps = await previewDeps(settings, { caches: request.cache.mode !== 'off', logger: cliLogger((line) => io.stderr(line + '\n')) });
+  const preview = await previewDeploy(request, deps);
   if (!preview.ok) {
     io.stderr(`ferry render: a deploy of this request would be rejected (${preview.reason}): ${preview.message}\n`);
     return EXIT.failed;

@@ -1,10 +1,10 @@
 import { EXIT, parseCommand, usageError, type CliIo } from '../io.ts';
-import { parseConfig, BaseConfig } from '../../config.ts';
 import { Target, targetKey } from '../../domain/names.ts';
 import { describeIssues } from '../../domain/events.ts';
 import { publishAndFollow } from './deploy.ts';
 import { previousGoodRequest } from '../../app/rollback.ts';
 import { emulatorsAnswer } from '../deps.ts';
+import { cliSettings } from '../settings.ts';
 
 /**
  * Rolls a target back to its previous good version (app/rollback.ts previousGoodRequest: the newest
@@ -18,10 +18,9 @@ export async function rollbackCommand(args: string[], io: CliIo): Promise<number
   if (missing.length) return usageError('rollback', `missing ${missing.map((k) => `--${k}`).join(', ')}`, io);
   const t = Target.safeParse({ cluster: p.flags['cluster'], namespace: p.flags['namespace'], name: p.flags['name'] });
   if (!t.success) return usageError('rollback', describeIssues(t.error).map((i) => `--${i.path}: ${i.message}`).join('; '), io);
-  const base = parseConfig(BaseConfig, io.env);
+  const settings = cliSettings(io.env);
   await emulatorsAnswer(io.env, ['FIRESTORE_EMULATOR_HOST']);
-  const [{ FirestoreRolloutState }, { firestoreClient }] = await Promise.all([import('../../adapters/firestore-rollouts.ts'), import('../../adapters/firestore.ts')]);
-  const rollouts = new FirestoreRolloutState(firestoreClient(base.GOOGLE_CLOUD_PROJECT));
+  const { rollouts } = await (await import('../../composition/cli.ts')).firestoreStores(settings);
   const found = await previousGoodRequest(rollouts, t.data);
   if (!found.ok) {
     io.stderr(`ferry rollback: ${found.message}\n`);

@@ -42,9 +42,7 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
   const p = parseCommand('status', args, io);
   if (typeof p === 'number') return p;
   const only = p.positional[0];
-  const { state, db } = await cliState(io.env);
-  const { FirestoreRolloutState } = await import('../../adapters/firestore-rollouts.ts');
-  const rollouts = new FirestoreRolloutState(db);
+  const { state, rollouts } = await cliState(io.env);
   const models = only ? [await state.getModel(only)].filter((m) => m !== undefined) : await state.listModels();
   const json: StatusJson = { models: [], rejectedRequests: [] };
   for (const m of models.sort((a, b) => a.model.localeCompare(b.model))) {

@@ -10,7 +10,7 @@
 import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { formatFailure } from '../failure.ts';
 import { cliState } from '../deps.ts';
-import { parseConfig, CacheConfig, DeployConfig, TeardownConfig } from '../../config.ts';
+import { cliSettings } from '../settings.ts';
 import type { TeardownRun } from '../../domain/teardown-run.ts';
 import { cacheId } from '../../domain/names.ts';
 import { table } from './status.ts';
@@ -18,7 +18,7 @@ import { table } from './status.ts';
 export async function teardownCommand(args: string[], io: CliIo): Promise<number> {
   const p = parseCommand('teardown', args, io);
   if (typeof p === 'number') return p;
-  const cfg = parseConfig(TeardownConfig, io.env);
+  const cfg = cliSettings(io.env);
   const dryRun = p.flags['dry-run'] === true || cfg.FERRY_TEARDOWN_DRY_RUN;
   const ask = !dryRun && p.flags['yes'] !== true;
   if (ask && (!io.interactive || !io.ask)) {
@@ -31,41 +31,14 @@ export async function teardownCommand(args: string[], io: CliIo): Promise<number
     );
     return EXIT.usage;
   }
-  const { db, projectId } = await cliState(io.env);
-  const deploy = parseConfig(DeployConfig.pick({ KUBECONFIG: true }), io.env);
-  const [{ runTeardown }, { clusterProvider }, { cacheControl }, { FirestoreCacheRecords }, { FirestoreRolloutState }, { FirestoreTeardownStore }, { clusterDirectory }, { jsonLogger }] =
-    await Promise.all([
-      import('../../app/teardown.ts'),
-      import('../../adapters/kubernetes.ts'),
-      import('../../adapters/cache-wiring.ts'),
-      import('../../adapters/firestore-caches.ts'),
-      import('../../adapters/firestore-rollouts.ts'),
-      import('../../adapters/firestore-teardown.ts'),
-      import('../../adapters/cluster-directory-wiring.ts'),
-      import('../../adapters/logging.ts'),
-    ]);
-  const directory = clusterDirectory({ mode: cfg.FERRY_TEARDOWN_CLUSTERS, project: cfg.FERRY_GKE_PROJECT ?? projectId, emulatorHost: cfg.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST });
-  const deps = {
-    control: cacheControl(parseConfig(CacheConfig, io.env), projectId),
-    records: new FirestoreCacheRecords(db),
-    rollouts: new FirestoreRolloutState(db),
-    store: new FirestoreTeardownStore(db),
-    clusters: clusterProvider({ ...(deploy.KUBECONFIG ? { localKubeconfig: deploy.KUBECONFIG } : {}) }),
-    directory,
-    clock: { now: () => new Date() },
-    logger: jsonLogger({ level: 'ERROR', write: (line: string) => io.stderr(line + '\n') }),
-  };
-  const options = (dry: boolean) => ({
-    trigger: 'cli' as const,
-    policy: {
-      dryRun: dry,
-      idleTtlSeconds: { cache: cfg.FERRY_TEARDOWN_CACHE_IDLE_SECONDS, deployment: cfg.FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS, cluster: cfg.FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS },
-      maxActions: cfg.FERRY_TEARDOWN_MAX_ACTIONS,
-      clusterMode: cfg.FERRY_TEARDOWN_CLUSTER_MODE,
-      scaleDeployments: cfg.FERRY_TEARDOWN_SCALE_DEPLOYMENTS,
-      protectLabel: cfg.FERRY_TEARDOWN_PROTECT_LABEL,
-    },
-  });
+  await cliState(io.env);
+  const [{ runTeardown }, { teardownCliDeps }, { cliLogger }] = await Promise.all([
+    import('../../app/teardown.ts'),
+    import('../../composition/cli.ts'),
+    import('../../composition/logging.ts'),
+  ]);
+  const { deps, policy, close } = await teardownCliDeps(cfg, cliLogger((line) => io.stderr(line + '\n')));
+  const options = (dry: boolean) => ({ trigger: 'cli' as const, policy: { ...policy, dryRun: dry } });
   let run: TeardownRun;
   try {
     if (ask) {
@@ -81,7 +54,7 @@ export async function teardownCommand(args: string[], io: CliIo): Promise<number
     }
     run = await runTeardown(deps, options(dryRun));
   } finally {
-    await directory?.close();
+    await close();
   }
   if (p.output !== 'text') {
     emit(io, p.output, run);

@@ -5,9 +5,8 @@ import { parseGsUri } from '../deps.ts';
 import { formatFailure } from '../failure.ts';
 import { progressRenderer, resolveProgressMode, formatBytes, formatRate, type ProgressChoice } from '../progress.ts';
 import { validateCheckpoint } from '../../app/validate-checkpoint.ts';
-import { listLocalFiles, localDirObjectStore, type LocalFile } from '../../adapters/local-dir.ts';
-import { storageClient } from '../../adapters/gcs.ts';
-import { gcsUploader } from '../../adapters/gcs-upload.ts';
+import { bucketUploader, localCheckpoint, localCheckpointFiles, type LocalFile } from '../../composition/cli.ts';
+import { storageSettings } from '../settings.ts';
 import { assertHasCheckpointFiles, uploadCheckpointFiles } from '../../app/upload-checkpoint.ts';
 import { isFerryError } from '../../domain/errors.ts';
 
@@ -37,7 +36,7 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
   // a folder with no weights at all, is refused here, before anything is read or sent.
   let files: LocalFile[];
   try {
-    files = await listLocalFiles(dir);
+    files = await localCheckpointFiles(dir);
     assertHasCheckpointFiles(files, dirArg);
   } catch (e) {
     if (!isFerryError(e) || !REFUSALS.has(e.code)) throw e;
@@ -47,7 +46,7 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
   }
 
   // Validate locally first: a broken checkpoint is cheaper to catch before it is in the bucket.
-  const report = await validateCheckpoint(localDirObjectStore(dir), '');
+  const report = await validateCheckpoint(await localCheckpoint(dir), '');
   if (!report.ok) {
     io.stderr(`ferry upload: ${dirArg} is not a valid checkpoint (${report.errors.length} error(s)):\n`);
     for (const f of report.errors.slice(0, 20)) io.stderr(`  ${f.code}  ${f.file}${f.tensor ? ` [${f.tensor}]` : ''}: ${f.message}\n`);
@@ -67,7 +66,7 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
   const started = performance.now();
   let result: { files: number; bytes: number };
   try {
-    result = await uploadCheckpointFiles(files, prefix, gcsUploader(bucket, storageClient(io.env)), {
+    result = await uploadCheckpointFiles(files, prefix, await bucketUploader(bucket, storageSettings(io.env)), {
       concurrency,
       onFileStart: (f) => progress.start(f),
       onFileBytes: (f, sent) => progress.bytes(f, sent),

@@ -8,8 +8,8 @@ import { stat } from 'node:fs/promises';
 import { asFerryError } from '../../domain/errors.ts';
 import type { Finding } from '../../domain/findings.ts';
 import type { ObjectStore } from '../../ports/object-store.ts';
-import { gcsObjectStore } from '../../adapters/gcs.ts';
-import { localDirObjectStore } from '../../adapters/local-dir.ts';
+import { bucketObjects, localCheckpoint } from '../../composition/cli.ts';
+import { storageSettings } from '../settings.ts';
 import { validateCheckpoint, type ValidationReport } from '../../app/validate-checkpoint.ts';
 import { emit, parseCommand } from '../io.ts';
 
@@ -63,7 +63,7 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
       io.stderr(`ferry validate: ${url.error}\n`);
       return EXIT_USAGE_OR_IO;
     }
-    store = gcsObjectStore(url.bucket, { env: io.env, retryOptions: { maxRetries: 1 } });
+    store = await bucketObjects(url.bucket, storageSettings(io.env));
     prefix = url.prefix;
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(parsed.target)) {
     io.stderr(`ferry validate: "${parsed.target}": only local directories and gs://bucket/prefix are supported\n`);
@@ -74,7 +74,7 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
       io.stderr(`ferry validate: ${parsed.target} ${st ? 'is not a directory' : 'does not exist'}\n`);
       return EXIT_USAGE_OR_IO;
     }
-    store = localDirObjectStore(parsed.target);
+    store = await localCheckpoint(parsed.target);
     prefix = '';
   }
 

@@ -98,7 +98,7 @@ describe('gcsUploader against a local server that resets the first upload mid-bo
       });
     });
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const storage = storageClient({ STORAGE_EMULATOR_HOST: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, GOOGLE_CLOUD_PROJECT: 'unit' });
+    const storage = storageClient({ emulatorHost: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, projectId: 'unit' });
     return { seen, storage, close: () => new Promise<void>((r) => s.close(() => r())) };
   }
 

@@ -26,9 +26,10 @@ after(() => server.close());
 
 const ENV = { GOOGLE_CLOUD_PROJECT: 'demo-ferry', FERRY_TEARDOWN_CLUSTERS: 'off', FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: '1' };
 async function wiringWith(env: Record<string, string | undefined>) {
-  const { teardownDeps } = await import('../../../functions/wiring.ts');
+  const { teardownDeps } = await import('../../../shared/composition/functions.ts');
   const { parseConfig, Settings } = await import('../../../shared/config.ts');
-  return teardownDeps(parseConfig(Settings, { ...ENV, ...env }));
+  const { memoryLogger } = await import('../../../shared/adapters/logging.ts');
+  return teardownDeps(parseConfig(Settings, { ...ENV, ...env }), memoryLogger());
 }
 
 const run: TeardownRun = {

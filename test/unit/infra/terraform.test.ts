@@ -117,7 +117,12 @@ const filesIn = (dir: string, keep: (f: string) => boolean) =>
   readdirSync(join(ROOT, dir))
     .filter((f) => f.endsWith('.ts') && keep(f))
     .map((f) => join(ROOT, dir, f));
-const WIRING = declarations(filesIn('functions', (f) => /wiring/.test(f)));
+// What each function builds: the composition root's deps builders (shared/composition), which the
+// function files name (`wire(… .uploadDeps)`). Not followed into: the client builders whose names
+// are the markers below (cluster-directory.ts: capacityDirectory is a narrowed clusterDirectory;
+// cache-control.ts), and the CLI's builders (cli.ts), which no function calls.
+const NOT_WIRING = new Set(['cli.ts', 'cluster-directory.ts', 'cache-control.ts']);
+const WIRING = declarations(filesIn('shared/composition', (f) => !NOT_WIRING.has(f)));
 const APP = declarations(filesIn('shared/app', () => true));
 
 function functionFile(name: string): string {
@@ -141,7 +146,7 @@ function codeUse(name: string): CodeUse {
   if (cached) return cached;
   const file = functionFile(name);
   const code = `${file}\n${closure(file, WIRING)}`;
-  // The wiring reads its Settings as `s.<VAR>` (functions/settings.ts parses them once); a setting
+  // The composition root reads its Settings as `s.<VAR>` (functions/settings.ts parses them once); a setting
   // only some functions need is asked for with requireSetting(s, '<VAR>').
   const read = [...new Set([...code.matchAll(/\bs\.([A-Z][A-Z0-9_]+)\b/g)].map((m) => m[1]!))];
   const required = [...new Set([...code.matchAll(/requireSetting\(\s*s\s*,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!))];

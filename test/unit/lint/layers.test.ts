@@ -65,7 +65,23 @@ const CASES: Array<[string, string, string | undefined]> = [
   // wiring: every shared layer, but no SDK (functions: the Functions Framework only)
   ['shared/cli/commands/x.ts', "import { Firestore } from '@google-cloud/firestore';\nexport const f = Firestore;\n", 'only shared/adapters import SDKs'],
   ['shared/cli/commands/x.ts', "export const load = () => import('@google-cloud/firestore');\n", 'only shared/adapters import SDKs'],
-  ['shared/cli/commands/x.ts', "import { firestoreClient } from '../../adapters/firestore.ts';\nexport const f = firestoreClient;\n", undefined],
+  // entry points take their deps from the composition root: no adapter, statically or dynamically
+  ['shared/cli/commands/x.ts', "import { firestoreClient } from '../../adapters/firestore.ts';\nexport const f = firestoreClient;\n", 'never import shared/adapters'],
+  ['shared/cli/x.ts', "export const load = () => import('../adapters/firestore.ts');\n", 'never import shared/adapters'],
+  ['functions/x.ts', "import { jsonLogger } from '../shared/adapters/logging.ts';\nexport const l = jsonLogger;\n", 'never import shared/adapters'],
+  ['functions/x.ts', "export const load = () => import('../shared/adapters/firestore.ts');\n", 'never import shared/adapters'],
+  ['shared/cli/commands/x.ts', "import { firestoreStores } from '../../composition/cli.ts';\nexport const f = firestoreStores;\n", undefined],
+  ['functions/x.ts', "export const load = () => import('../shared/composition/functions.ts');\n", undefined],
+  // composition root: adapters, app, ports, domain, config; SDKs as types only
+  [
+    'shared/composition/x.ts',
+    "import { firestoreClient } from '../adapters/firestore.ts';\nimport type { UploadDeps } from '../app/checkpoint-upload.ts';\nimport type { Settings } from '../config.ts';\nimport type { Firestore } from '@google-cloud/firestore';\nexport const f = firestoreClient;\nexport type U = [UploadDeps, Settings, Firestore];\n",
+    undefined,
+  ],
+  ['shared/composition/x.ts', "import { Firestore } from '@google-cloud/firestore';\nexport const f = Firestore;\n", 'types only'],
+  ['shared/composition/x.ts', "export const load = () => import('@google-cloud/storage');\n", 'may not load this package'],
+  ['shared/composition/x.ts', "import { main } from '../cli/main.ts';\nexport const m = main;\n", 'shared/composition imports only'],
+  ['shared/composition/x.ts', "import { logger } from '../../functions/edge.ts';\nexport const l = logger;\n", 'shared/composition imports only'],
   ['functions/x.ts', "import { Storage } from '@google-cloud/storage';\nexport const s = Storage;\n", 'only shared/adapters import SDKs'],
   ['functions/x.ts', "import * as ff from '@google-cloud/functions-framework';\nexport const f = ff;\n", undefined],
   // everywhere: built-ins by their node: name

@@ -4,8 +4,8 @@
  * FERRY_TEARDOWN_CLUSTERS=off.
  */
 import type { ClusterCapacity, ClusterDirectory } from '../ports/cluster-directory.ts';
-import { GkeClusterDirectory } from './cluster-directory-gke.ts';
-import { HttpClusterDirectory } from './cluster-directory-http.ts';
+import { GkeClusterDirectory } from '../adapters/cluster-directory-gke.ts';
+import { HttpClusterDirectory } from '../adapters/cluster-directory-http.ts';
 
 export interface DirectoryWiring {
   mode: 'gke' | 'off';

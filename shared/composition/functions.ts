@@ -1,36 +1,44 @@
 /**
- * Builds each function's dependencies from its Settings (parsed once per instance: a bad variable
- * fails with its name) and SDK clients created once per instance. Imported lazily by the function
- * files, so loading the entry module stays cheap.
+ * The deps of the Cloud Functions' use cases (upload, rollout, reconcile, teardown), each built from
+ * one Settings object (functions/settings.ts parses it once per instance; the CLI builds the same
+ * from its merged env) and the logger of the caller. SDK clients are created once per process
+ * (firestoreClient, pubsubClient) or once per deps object. Imported lazily by the function files,
+ * so loading the entry module stays cheap. The chat functions' deps are in ./chat.ts, kept apart.
  */
-import { settings } from './settings.ts';
-import { systemClock } from '../shared/ports/clock.ts';
-import { firestoreClient, FirestoreCheckpointState } from '../shared/adapters/firestore.ts';
-import { gcsObjectStore, storageClient } from '../shared/adapters/gcs.ts';
-import { PubSubPublisher, pubsubClient } from '../shared/adapters/pubsub.ts';
-import { logger } from './edge.ts';
-import type { UploadDeps } from '../shared/app/checkpoint-upload.ts';
-import type { RolloutDeps } from '../shared/app/rollouts.ts';
-import type { ReconcileDeps } from '../shared/app/reconcile-tick.ts';
-import { FirestoreRolloutState } from '../shared/adapters/firestore-rollouts.ts';
-import { clusterProvider } from '../shared/adapters/kubernetes.ts';
-import { cacheDeps } from '../shared/adapters/cache-wiring.ts';
-import type { Settings } from '../shared/config.ts';
-import type { TeardownTickDeps } from '../shared/app/teardown-tick.ts';
-import type { TeardownRun } from '../shared/domain/teardown-run.ts';
-import { teardownMessage } from '../shared/domain/chat-teardown.ts';
-import { checkResponseUrl } from '../shared/domain/slack.ts';
-import { FerryError } from '../shared/domain/errors.ts';
-import { FirestoreChatCommands } from '../shared/adapters/firestore-chat.ts';
-import { SlackResponseUrlChat } from '../shared/adapters/slack.ts';
-import type { TeardownDeps, TeardownOptions } from '../shared/app/teardown.ts';
-import { FirestoreTeardownStore } from '../shared/adapters/firestore-teardown.ts';
-import { capacityDirectory, clusterDirectory } from '../shared/adapters/cluster-directory-wiring.ts';
+import { systemClock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import { firestoreClient, FirestoreCheckpointState } from '../adapters/firestore.ts';
+import { gcsObjectStore, storageClient } from '../adapters/gcs.ts';
+import { PubSubPublisher, pubsubClient } from '../adapters/pubsub.ts';
+import type { UploadDeps } from '../app/checkpoint-upload.ts';
+import type { RolloutDeps } from '../app/rollouts.ts';
+import type { ReconcileDeps } from '../app/reconcile-tick.ts';
+import { FirestoreRolloutState } from '../adapters/firestore-rollouts.ts';
+import { clusterProvider } from '../adapters/kubernetes.ts';
+import { cacheDeps } from './cache-control.ts';
+import type { Settings } from '../config.ts';
+import type { TeardownTickDeps } from '../app/teardown-tick.ts';
+import type { TeardownRun } from '../domain/teardown-run.ts';
+import { teardownMessage } from '../domain/chat-teardown.ts';
+import { checkResponseUrl } from '../domain/slack.ts';
+import { FerryError } from '../domain/errors.ts';
+import { FirestoreChatCommands } from '../adapters/firestore-chat.ts';
+import { SlackResponseUrlChat } from '../adapters/slack.ts';
+import type { TeardownDeps, TeardownOptions } from '../app/teardown.ts';
+import { FirestoreTeardownStore } from '../adapters/firestore-teardown.ts';
+import { capacityDirectory, clusterDirectory } from './cluster-directory.ts';
 
-/** The one Storage client of this instance (the emulator's, locally). */
-const gcsClient = (s: Settings) => storageClient({ STORAGE_EMULATOR_HOST: s.STORAGE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT: s.GOOGLE_CLOUD_PROJECT });
+/** A Storage client for these Settings (the emulator's, locally). */
+export function gcsClient(s: Settings) {
+  return storageClient({ emulatorHost: s.STORAGE_EMULATOR_HOST, projectId: s.GOOGLE_CLOUD_PROJECT });
+}
 
-export function uploadDeps(s: Settings = settings()): UploadDeps {
+/** The Kubernetes clusters: `local` from KUBECONFIG (the local stack), GKE by name otherwise. */
+export function kubeClusters(s: Settings) {
+  return clusterProvider({ ...(s.KUBECONFIG ? { localKubeconfig: s.KUBECONFIG } : {}) });
+}
+
+export function uploadDeps(s: Settings, log: Logger): UploadDeps {
   const gcs = gcsClient(s);
   return {
     // One Storage client per instance; a fresh store per event so its request counts are its own.
@@ -38,7 +46,7 @@ export function uploadDeps(s: Settings = settings()): UploadDeps {
     state: new FirestoreCheckpointState(firestoreClient(s.GOOGLE_CLOUD_PROJECT)),
     publisher: new PubSubPublisher(pubsubClient(s.GOOGLE_CLOUD_PROJECT)),
     clock: systemClock,
-    logger: logger(),
+    logger: log,
     config: {
       modelPrefix: s.FERRY_MODEL_PREFIX,
       validationConcurrency: s.FERRY_VALIDATION_CONCURRENCY,
@@ -48,9 +56,9 @@ export function uploadDeps(s: Settings = settings()): UploadDeps {
   };
 }
 
-export function rolloutDeps(s: Settings = settings()): RolloutDeps {
+export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
   const db = firestoreClient(s.GOOGLE_CLOUD_PROJECT);
-  const clusters = clusterProvider({ ...(s.KUBECONFIG ? { localKubeconfig: s.KUBECONFIG } : {}) });
+  const clusters = kubeClusters(s);
   return {
     rollouts: new FirestoreRolloutState(db),
     versions: new FirestoreCheckpointState(db),
@@ -58,7 +66,7 @@ export function rolloutDeps(s: Settings = settings()): RolloutDeps {
     caches: cacheDeps({ config: cacheSettings(s), db, clusters, storage: () => gcsClient(s), projectId: s.GOOGLE_CLOUD_PROJECT }),
     publisher: new PubSubPublisher(pubsubClient(s.GOOGLE_CLOUD_PROJECT)),
     clock: systemClock,
-    logger: logger(),
+    logger: log,
     config: { resultsTopic: s.FERRY_RESULTS_TOPIC, serviceAccountName: s.FERRY_VLLM_SERVICE_ACCOUNT },
     // Where teardown may scale GKE clusters down, a deploy brings their node pools back (and the
     // reconciler finishes what GKE could not start at once); a deleted cluster is refused.
@@ -67,7 +75,7 @@ export function rolloutDeps(s: Settings = settings()): RolloutDeps {
   };
 }
 
-export function teardownDeps(s: Settings = settings()): { deps: TeardownDeps; options: TeardownOptions; reply: TeardownTickDeps['reply'] } {
+export function teardownDeps(s: Settings, log: Logger): { deps: TeardownDeps; options: TeardownOptions; reply: TeardownTickDeps['reply'] } {
   const chat = new SlackResponseUrlChat({ allowLocal: s.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL });
   const webhook = s.FERRY_TEARDOWN_SLACK_WEBHOOK_URL;
   if (webhook) {
@@ -75,7 +83,7 @@ export function teardownDeps(s: Settings = settings()): { deps: TeardownDeps; op
     if (!ok.ok) throw new FerryError('CONFIG_INVALID', `invalid configuration: FERRY_TEARDOWN_SLACK_WEBHOOK_URL (value hidden): must be a Slack incoming webhook (https://hooks.slack.com/services/…)`, { hint: 'Create an incoming webhook in the Slack app and store its URL in the teardown webhook secret.' });
   }
   const db = firestoreClient(s.GOOGLE_CLOUD_PROJECT);
-  const clusters = clusterProvider({ ...(s.KUBECONFIG ? { localKubeconfig: s.KUBECONFIG } : {}) });
+  const clusters = kubeClusters(s);
   const caches = cacheDeps({ config: cacheSettings(s), db, clusters, storage: () => gcsClient(s), projectId: s.GOOGLE_CLOUD_PROJECT });
   return {
     deps: {
@@ -86,7 +94,7 @@ export function teardownDeps(s: Settings = settings()): { deps: TeardownDeps; op
       clusters,
       directory: clusterDirectory({ mode: s.FERRY_TEARDOWN_CLUSTERS, project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT, emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST }),
       clock: systemClock,
-      logger: logger(),
+      logger: log,
       ...(webhook ? { notify: (run: TeardownRun) => chat.respond(webhook, teardownMessage(run)) } : {}),
     },
     options: { policy: teardownPolicyFromConfig(s) },
@@ -107,11 +115,11 @@ export function teardownPolicyFromConfig(cfg: Settings): NonNullable<TeardownOpt
 }
 
 /** The reconciler: the deploy and upload dependencies, and where target activity is recorded. */
-export function reconcileDeps(s: Settings = settings()): ReconcileDeps {
-  return { rollout: rolloutDeps(s), upload: uploadDeps(s), activity: new FirestoreTeardownStore(firestoreClient(s.GOOGLE_CLOUD_PROJECT)) };
+export function reconcileDeps(s: Settings, log: Logger): ReconcileDeps {
+  return { rollout: rolloutDeps(s, log), upload: uploadDeps(s, log), activity: new FirestoreTeardownStore(firestoreClient(s.GOOGLE_CLOUD_PROJECT)) };
 }
 
-function cacheSettings(s: Settings) {
+export function cacheSettings(s: Settings) {
   return {
     FERRY_STORAGE_CONTROL_EMULATOR_HOST: s.FERRY_STORAGE_CONTROL_EMULATOR_HOST,
     FERRY_BUCKET_LOCATION: s.FERRY_BUCKET_LOCATION,

@@ -9,10 +9,10 @@ import type { Storage } from '@google-cloud/storage';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
 import type { CacheDeps } from '../ports/caches.ts';
-import { HttpCacheControl } from './storage-control-http.ts';
-import { FirestoreCacheRecords } from './firestore-caches.ts';
-import { zoneDirectory } from './cluster-zones.ts';
-import { bucketInfo } from './bucket-info.ts';
+import { HttpCacheControl } from '../adapters/storage-control-http.ts';
+import { FirestoreCacheRecords } from '../adapters/firestore-caches.ts';
+import { zoneDirectory } from '../adapters/cluster-zones.ts';
+import { bucketInfo } from '../adapters/bucket-info.ts';
 
 export interface CacheWiringConfig {
   FERRY_STORAGE_CONTROL_EMULATOR_HOST?: string | undefined;
@@ -25,7 +25,7 @@ export function cacheControl(cfg: Pick<CacheWiringConfig, 'FERRY_STORAGE_CONTROL
   if (cfg.FERRY_STORAGE_CONTROL_EMULATOR_HOST) return new HttpCacheControl(cfg.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
   let real: Promise<CacheControl> | undefined;
   const load = (): Promise<CacheControl> =>
-    (real ??= import('./storage-control.ts').then((m) => new m.StorageControlCacheControl(projectId ? { projectId } : {})));
+    (real ??= import('../adapters/storage-control.ts').then((m) => new m.StorageControlCacheControl(projectId ? { projectId } : {})));
   return {
     get: async (b, z) => (await load()).get(b, z),
     list: async (b) => (await load()).list(b),

@@ -1,23 +1,22 @@
 /**
  * Dependencies of the chat-ops functions (slackCommand, onChatCommand, onDeployResult). Kept apart
- * from wiring.ts on purpose: the Slack function must answer within 3 s including a cold start, so
+ * from ./functions.ts on purpose: the Slack function must answer within 3 s including a cold start, so
  * it loads only the Firestore and Pub/Sub clients — not the Kubernetes / GKE / Storage ones
- * wiring.ts pulls in (~0.8 s more on a cold instance).
+ * ./functions.ts pulls in (~0.8 s more on a cold instance).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireSetting, type Settings } from '../shared/config.ts';
-import { settings } from './settings.ts';
-import { systemClock } from '../shared/ports/clock.ts';
-import { firestoreClient, FirestoreCheckpointState } from '../shared/adapters/firestore.ts';
-import { FirestoreRolloutState } from '../shared/adapters/firestore-rollouts.ts';
-import { FirestoreChatCommands } from '../shared/adapters/firestore-chat.ts';
-import { PubSubPublisher, pubsubClient } from '../shared/adapters/pubsub.ts';
-import { SlackResponseUrlChat } from '../shared/adapters/slack.ts';
-import { consoleProjectFor } from '../shared/domain/chat-blocks.ts';
-import type { ChatAccessPolicy } from '../shared/domain/chat-access.ts';
-import type { ChatWorkerDeps } from '../shared/app/chat-commands.ts';
-import type { ChatIngressDeps } from '../shared/app/chat-ingress.ts';
-import { logger } from './edge.ts';
+import { requireSetting, type Settings } from '../config.ts';
+import { systemClock } from '../ports/clock.ts';
+import { firestoreClient, FirestoreCheckpointState } from '../adapters/firestore.ts';
+import { FirestoreRolloutState } from '../adapters/firestore-rollouts.ts';
+import { FirestoreChatCommands } from '../adapters/firestore-chat.ts';
+import { PubSubPublisher, pubsubClient } from '../adapters/pubsub.ts';
+import { SlackResponseUrlChat } from '../adapters/slack.ts';
+import { consoleProjectFor } from '../domain/chat-blocks.ts';
+import type { ChatAccessPolicy } from '../domain/chat-access.ts';
+import type { ChatWorkerDeps } from '../app/chat-commands.ts';
+import type { ChatIngressDeps } from '../app/chat-ingress.ts';
+import type { Logger } from '../ports/logger.ts';
 
 /** Claims outlive the worker's timeout (the worker waits up to 50 s for a rollout). */
 const CLAIM_LEASE_MS = 5 * 60 * 1000;
@@ -29,13 +28,13 @@ export function accessPolicy(slack: Pick<Settings, 'FERRY_SLACK_READ_USERS' | 'F
   };
 }
 
-export function chatIngressDeps(s: Settings = settings()): ChatIngressDeps {
+export function chatIngressDeps(s: Settings, log: Logger): ChatIngressDeps {
   const signingSecret = requireSetting(s, 'FERRY_SLACK_SIGNING_SECRET');
   return {
     commands: new FirestoreChatCommands(firestoreClient(s.GOOGLE_CLOUD_PROJECT)),
     publisher: new PubSubPublisher(pubsubClient(s.GOOGLE_CLOUD_PROJECT)),
     clock: systemClock,
-    logger: logger(),
+    logger: log,
     config: {
       signingSecret,
       access: accessPolicy(s),
@@ -46,7 +45,7 @@ export function chatIngressDeps(s: Settings = settings()): ChatIngressDeps {
 }
 
 /** The worker and the results subscriber: they never need the signing secret or the allowlists. */
-export function chatWorkerDeps(s: Settings = settings()): ChatWorkerDeps {
+export function chatWorkerDeps(s: Settings, log: Logger): ChatWorkerDeps {
   const db = firestoreClient(s.GOOGLE_CLOUD_PROJECT);
   return {
     commands: new FirestoreChatCommands(db),
@@ -56,7 +55,7 @@ export function chatWorkerDeps(s: Settings = settings()): ChatWorkerDeps {
     chat: new SlackResponseUrlChat({ allowLocal: s.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL }),
     clock: systemClock,
     sleep: (ms) => sleep(ms),
-    logger: logger(),
+    logger: log,
     config: {
       deployTopic: s.FERRY_DEPLOY_TOPIC,
       resultsTopic: s.FERRY_RESULTS_TOPIC,
