@@ -191,7 +191,7 @@ export const SDK_ENV = [
 ] as const;
 
 /** Copies the SDK-read variables of `env` into `target` (process.env), leaving others untouched. */
-export function exportSdkEnv(env: Record<string, string | undefined>, target: Record<string, string | undefined> = process.env): void {
+export function exportSdkEnv(env: Record<string, string | undefined>, target: Record<string, string | undefined>): void {
   for (const name of SDK_ENV) {
     const v = env[name];
     if (v !== undefined && v !== '') target[name] = v;

@@ -5,7 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readLocalEnv, mergeEnv, exportSdkEnv } from '../config.ts';
+import { cliEnv, exportForSdks } from './settings.ts';
 import { EXIT, parseCommand, usageError, type CliIo, type Command } from './io.ts';
 import { SPECS, SPEC_BY_NAME } from './specs.ts';
 import { bashCompletion, didYouMean, helpText, overviewText, zshCompletion } from './spec.ts';
@@ -96,7 +96,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   // The SDKs read emulator hosts, project and credentials from process.env, not from io.env.
-  exportSdkEnv(io.env);
+  exportForSdks(io.env);
   try {
     const command = await entry.load();
     return await command(rest, io);
@@ -135,7 +135,7 @@ const viaLauncher = process.argv[1]?.endsWith('ferry.mjs') || process.argv[1]?.e
 if (isEntry || viaLauncher) {
   let env: Record<string, string | undefined>;
   try {
-    env = mergeEnv(process.env, readLocalEnv(process.env['FERRY_ROOT'] ?? process.cwd()) ?? readLocalEnv(ROOT));
+    env = cliEnv(ROOT);
   } catch (e) {
     process.stderr.write(`ferry: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(EXIT.usage);

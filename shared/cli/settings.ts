@@ -5,7 +5,7 @@
  * `help`, `schema` and `completion` need no project. A missing or bad variable is CONFIG_INVALID
  * naming it, which ./main.ts prints as one line.
  */
-import { parseConfig, Settings } from '../config.ts';
+import { exportSdkEnv, mergeEnv, parseConfig, readLocalEnv, Settings } from '../config.ts';
 import type { StorageSettings } from '../composition/cli.ts';
 
 const parsed = new WeakMap<object, Settings>();
@@ -21,4 +21,18 @@ const StorageOnly = Settings.pick({ STORAGE_EMULATOR_HOST: true, GOOGLE_CLOUD_PR
 /** Just what a Cloud Storage client needs (the emulator, the project when set): reading or writing a bucket needs no more. */
 export function storageSettings(env: Record<string, string | undefined>): StorageSettings {
   return parseConfig(StorageOnly, env);
+}
+
+/**
+ * The CLI's environment, read here only: the process's own variables over the local stack's
+ * .ferry/local.env (from FERRY_ROOT or the current folder, else the checkout's own).
+ */
+export function cliEnv(checkoutRoot: string): Record<string, string | undefined> {
+  const own = process.env;
+  return mergeEnv(own, readLocalEnv(own['FERRY_ROOT'] ?? process.cwd()) ?? readLocalEnv(checkoutRoot));
+}
+
+/** The SDKs read emulator hosts, project and credentials from process.env, not from ferry's env: put them there. */
+export function exportForSdks(env: Record<string, string | undefined>): void {
+  exportSdkEnv(env, process.env);
 }
