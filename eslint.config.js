@@ -64,7 +64,8 @@ const ADAPTERS_MESSAGE = 'shared/adapters implement ports: they never import app
 const WIRING_SDK_MESSAGE = 'wiring (shared/cli, shared/config.ts) builds adapters; only shared/adapters import SDKs.';
 /** Entry points (functions/, shared/cli) take adapters from the composition root, never build them. */
 const NO_ADAPTERS = '(^|/)adapters/';
-const NO_ADAPTERS_MESSAGE = 'entry points (functions/, shared/cli) get their deps from shared/composition, which builds the adapters; they never import shared/adapters.';
+const NO_ADAPTERS_MESSAGE =
+  'entry points (functions/, shared/cli) get their deps from shared/composition, which builds the adapters; they never import shared/adapters.';
 
 /** Bare built-in names (`fs`, `path`): ferry always writes `node:fs`, which the layer rules rely on. */
 const bareBuiltins = builtinModules.filter((m) => !m.startsWith('_') && !m.startsWith('node:'));

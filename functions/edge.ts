@@ -53,12 +53,7 @@ export function wire<T>(pick: () => Promise<(s: Settings, log: Logger) => T>): (
  * JSON body. Whatever it throws (misconfiguration such as a missing signing secret, or a bug) is a
  * 500 with no detail for the caller and all of it in the log.
  */
-export async function runHttp(
-  fn: string,
-  req: Request,
-  res: Response,
-  handle: (log: Logger) => Promise<{ status: number; body?: unknown }>,
-): Promise<void> {
+export async function runHttp(fn: string, req: Request, res: Response, handle: (log: Logger) => Promise<{ status: number; body?: unknown }>): Promise<void> {
   const log = logger().child({ function: fn, ...traceFields({ traceparent: req.get('traceparent'), cloudTraceContext: req.get('x-cloud-trace-context') }) });
   try {
     const answer = await handle(log);
@@ -71,11 +66,7 @@ export async function runHttp(
   }
 }
 
-export async function runEvent(
-  fn: string,
-  ce: CloudEvent<unknown>,
-  handle: (log: Logger) => Promise<unknown>,
-): Promise<void> {
+export async function runEvent(fn: string, ce: CloudEvent<unknown>, handle: (log: Logger) => Promise<unknown>): Promise<void> {
   // functions-framework copies the request's `traceparent` header onto the CloudEvent (or maps the
   // binary-mode ce-traceparent attribute there): GoogleCloudPlatform/functions-framework-nodejs@v5.0.5:src/function_wrappers.ts (parseCloudEventRequest)
   const log = logger().child({ function: fn, eventId: ce.id, eventType: ce.type, ...traceFields({ traceparent: ce['traceparent'] }) });
@@ -104,11 +95,7 @@ export interface PubsubMessage {
  * runEvent for a Pub/Sub push (messagePublished CloudEvent): the envelope is parsed with zod first;
  * a malformed one is logged (EVENT_INVALID) and acked, never handed on.
  */
-export async function runPubsub(
-  fn: string,
-  ce: CloudEvent<unknown>,
-  handle: (msg: PubsubMessage, log: Logger) => Promise<unknown>,
-): Promise<void> {
+export async function runPubsub(fn: string, ce: CloudEvent<unknown>, handle: (msg: PubsubMessage, log: Logger) => Promise<unknown>): Promise<void> {
   await runEvent(fn, ce, async (log) => {
     const { PubsubMessagePublishedEvent, describeIssues } = await import('../shared/domain/events.ts');
     const parsed = PubsubMessagePublishedEvent.safeParse(ce);
@@ -117,6 +104,9 @@ export async function runPubsub(
       return { outcome: 'malformed' };
     }
     const m = parsed.data.data.message;
-    return handle({ data: Buffer.from(m.data, 'base64'), messageId: m.messageId ?? m.message_id ?? parsed.data.id, publishTime: m.publishTime, attributes: m.attributes }, log);
+    return handle(
+      { data: Buffer.from(m.data, 'base64'), messageId: m.messageId ?? m.message_id ?? parsed.data.id, publishTime: m.publishTime, attributes: m.attributes },
+      log,
+    );
   });
 }

@@ -45,7 +45,14 @@ export const FUNCTIONS = [
     signature: 'cloudevent',
     // Locally the tick keeps its own, long period (the stack's fast schedule override would tear
     // down every few seconds): run `ferry teardown`, or publish to the topic, to run it on demand.
-    trigger: { kind: 'schedule', topicEnv: 'FERRY_TEARDOWN_TOPIC', defaultTopic: 'ferry-teardown-tick', schedule: '*/15 * * * *', localEverySeconds: 86_400, localKeepsPeriod: true },
+    trigger: {
+      kind: 'schedule',
+      topicEnv: 'FERRY_TEARDOWN_TOPIC',
+      defaultTopic: 'ferry-teardown-tick',
+      schedule: '*/15 * * * *',
+      localEverySeconds: 86_400,
+      localKeepsPeriod: true,
+    },
     summary: 'every 15 minutes: disable idle Anywhere Caches, scale idle managed node pools to zero (or delete the cluster); never anything in use',
   },
 ] as const satisfies readonly FunctionSpec[];

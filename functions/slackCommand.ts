@@ -12,7 +12,10 @@ const deps = wire(async () => (await import('../shared/composition/chat.ts')).ch
 export async function slackCommand(req: Request, res: Response): Promise<void> {
   await runHttp('slackCommand', req, res, async (log) => {
     const [{ acceptSlashCommand }, d] = await Promise.all([import('../shared/app/chat-ingress.ts'), deps()]);
-    const answer = await acceptSlashCommand({ rawBody: req.rawBody, timestamp: req.get('x-slack-request-timestamp'), signature: req.get('x-slack-signature') }, { ...d, logger: log });
+    const answer = await acceptSlashCommand(
+      { rawBody: req.rawBody, timestamp: req.get('x-slack-request-timestamp'), signature: req.get('x-slack-signature') },
+      { ...d, logger: log },
+    );
     return 'body' in answer ? answer : { status: answer.status };
   });
 }

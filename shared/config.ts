@@ -29,14 +29,29 @@ export const DeployConfig = z.object({
   /** Kubeconfig for the cluster named `local` (the local stack writes it). */
   KUBECONFIG: z.string().optional(),
   /** Kubernetes service account the vLLM pods run as (bound to a Google SA by Workload Identity). */
-  FERRY_VLLM_SERVICE_ACCOUNT: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).optional(),
+  FERRY_VLLM_SERVICE_ACCOUNT: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)
+    .optional(),
 });
 
-const csv = () => z.string().default('').transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''));
+const csv = () =>
+  z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== ''),
+    );
 const idList = (re: RegExp, message: string) => csv().pipe(z.array(z.string().regex(re, message)));
 const SLACK_USER_RE = /^[UW][A-Z0-9]{2,30}$/;
 const SLACK_CHANNEL_RE = /^[CGD][A-Z0-9]{2,30}$/;
-const flag = z.enum(['', '0', '1', 'false', 'true']).default('0').transform((v) => v === '1' || v === 'true');
+const flag = z
+  .enum(['', '0', '1', 'false', 'true'])
+  .default('0')
+  .transform((v) => v === '1' || v === 'true');
 
 /**
  * Slack chat-ops (`/ferry …`). Lists are comma-separated Slack ids. Empty user lists allow nobody;
@@ -47,7 +62,10 @@ export const SlackConfig = z.object({
   FERRY_SLACK_SIGNING_SECRET: z.string().min(16, "must be the Slack app's signing secret"),
   /** Who may run read-only commands (status, versions, teardown plan); `*` = everyone. Deploy users may too. */
   FERRY_SLACK_READ_USERS: csv().pipe(
-    z.union([z.tuple([z.literal('*')]).transform(() => '*' as const), z.array(z.string().regex(SLACK_USER_RE, 'Slack user ids look like U0123ABCD, or a lone * for everyone'))]),
+    z.union([
+      z.tuple([z.literal('*')]).transform(() => '*' as const),
+      z.array(z.string().regex(SLACK_USER_RE, 'Slack user ids look like U0123ABCD, or a lone * for everyone')),
+    ]),
   ),
   /** Who may deploy and roll back. Listed one by one: `*` is refused here. */
   FERRY_SLACK_DEPLOY_USERS: idList(SLACK_USER_RE, "Slack user ids look like U0123ABCD ('*' is only allowed in FERRY_SLACK_READ_USERS)"),
@@ -70,9 +88,15 @@ export const SlackConfig = z.object({
  */
 export const CacheConfig = z.object({
   /** `host:port` of the local stack's Storage Control fake (loopback HTTP). */
-  FERRY_STORAGE_CONTROL_EMULATOR_HOST: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port').optional(),
+  FERRY_STORAGE_CONTROL_EMULATOR_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port')
+    .optional(),
   /** A bucket location such as US-CENTRAL1, NAM4 or US; unset: read from the bucket's metadata. */
-  FERRY_BUCKET_LOCATION: z.string().regex(/^[A-Za-z0-9+-]{2,64}$/, 'must be a GCS location such as US-CENTRAL1, NAM4 or US').optional(),
+  FERRY_BUCKET_LOCATION: z
+    .string()
+    .regex(/^[A-Za-z0-9+-]{2,64}$/, 'must be a GCS location such as US-CENTRAL1, NAM4 or US')
+    .optional(),
   /** How long a rollout waits for its caches when the request does not say (cache.maxWaitSeconds). */
   FERRY_CACHE_MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(600),
 });
@@ -86,17 +110,38 @@ export const CacheConfig = z.object({
 export const TeardownConfig = z.object({
   FERRY_TEARDOWN_TOPIC: z.string().min(3).default('ferry-teardown-tick'),
   FERRY_TEARDOWN_DRY_RUN: flag,
-  FERRY_TEARDOWN_CACHE_IDLE_SECONDS: z.coerce.number().int().min(0).default(6 * 3600),
-  FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS: z.coerce.number().int().min(0).default(24 * 3600),
-  FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS: z.coerce.number().int().min(0).default(24 * 3600),
+  FERRY_TEARDOWN_CACHE_IDLE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(6 * 3600),
+  FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(24 * 3600),
+  FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(24 * 3600),
   FERRY_TEARDOWN_MAX_ACTIONS: z.coerce.number().int().min(0).max(1000).default(10),
   FERRY_TEARDOWN_CLUSTER_MODE: z.enum(['scale-to-zero', 'delete']).default('scale-to-zero'),
   FERRY_TEARDOWN_SCALE_DEPLOYMENTS: flag,
-  FERRY_TEARDOWN_PROTECT_LABEL: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a GCP / Kubernetes label key').default('ferry-protect'),
+  FERRY_TEARDOWN_PROTECT_LABEL: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a GCP / Kubernetes label key')
+    .default('ferry-protect'),
   FERRY_TEARDOWN_CLUSTERS: z.enum(['gke', 'off']).default('gke'),
   /** The local stack's GKE cluster directory fake (host:port); unset: the real GKE API. */
-  FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port').optional(),
-  FERRY_GKE_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id').optional(),
+  FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port')
+    .optional(),
+  FERRY_GKE_PROJECT: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id')
+    .optional(),
   /**
    * A Slack incoming webhook (Secret Manager in production) for a summary of every run that did
    * something; unset: no summary. Must be https://hooks.slack.com/… (127.0.0.1 only with
@@ -199,9 +244,6 @@ export function exportSdkEnv(env: Record<string, string | undefined>, target: Re
 }
 
 /** Explicit environment wins over .ferry/local.env. */
-export function mergeEnv(
-  explicit: Record<string, string | undefined>,
-  local: Record<string, string> | undefined,
-): Record<string, string | undefined> {
+export function mergeEnv(explicit: Record<string, string | undefined>, local: Record<string, string> | undefined): Record<string, string | undefined> {
   return { ...(local ?? {}), ...Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined)) };
 }

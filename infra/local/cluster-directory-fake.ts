@@ -62,7 +62,10 @@ interface Op {
 const CLUSTER_RE = /^projects\/([^/]+)\/locations\/([^/]+)\/clusters\/([^/]+)$/;
 const POOL_RE = /^(projects\/[^/]+\/locations\/[^/]+\/clusters\/[^/]+)\/nodePools\/([^/]+)$/;
 const fingerprint = (labels: Record<string, string>): string =>
-  createHash('sha256').update(JSON.stringify(Object.entries(labels).sort())).digest('hex').slice(0, 16);
+  createHash('sha256')
+    .update(JSON.stringify(Object.entries(labels).sort()))
+    .digest('hex')
+    .slice(0, 16);
 
 export const fakeClusterError = (code: ClusterDirectoryErrorCode, message: string): FerryError =>
   new FerryError(code, message, { retryable: code === 'CLUSTER_UNAVAILABLE' });
@@ -142,7 +145,8 @@ export class FakeClusterDirectory implements ClusterDirectory {
 
   async setNodePoolAutoscaling(nodePool: string, bounds: { minNodeCount: number; maxNodeCount: number }): Promise<GkeOperation> {
     this.enter('setNodePoolAutoscaling', nodePool);
-    if (bounds.minNodeCount < 0 || bounds.maxNodeCount < bounds.minNodeCount) throw fakeClusterError('CLUSTER_INVALID', `bad autoscaling bounds ${bounds.minNodeCount}-${bounds.maxNodeCount}`);
+    if (bounds.minNodeCount < 0 || bounds.maxNodeCount < bounds.minNodeCount)
+      throw fakeClusterError('CLUSTER_INVALID', `bad autoscaling bounds ${bounds.minNodeCount}-${bounds.maxNodeCount}`);
     const { entry, pool } = this.pool(nodePool);
     return this.start('other', nodePool, entry, () => {
       pool.autoscaling = { ...bounds };

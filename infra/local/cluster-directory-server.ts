@@ -31,7 +31,9 @@ const STATUS: Record<ClusterDirectoryErrorCode, number> = {
   CLUSTER_UNAVAILABLE: 503,
 };
 
-const PORT_METHODS = ['list', 'get', 'setNodePoolSize', 'setNodePoolAutoscaling', 'deleteCluster', 'getOperation'] as const satisfies ReadonlyArray<keyof ClusterDirectory>;
+const PORT_METHODS = ['list', 'get', 'setNodePoolSize', 'setNodePoolAutoscaling', 'deleteCluster', 'getOperation'] as const satisfies ReadonlyArray<
+  keyof ClusterDirectory
+>;
 const Name = z.strictObject({ name: z.string().min(1) });
 const Labels = z.record(z.string().min(1), z.string());
 const Bodies = {
@@ -90,7 +92,13 @@ async function dispatch(fake: FakeClusterDirectory, path: string, body: unknown)
       return fake.getOperation(parse(Bodies.getOperation, body, 'getOperation').name);
     case '/fake/seed': {
       const b = parse(Bodies.seed, body, 'seed');
-      const seed: SeedCluster = { location: b.location, name: b.name, ...(b.labels ? { labels: b.labels } : {}), ...(b.nodePools ? { nodePools: b.nodePools } : {}), ...(b.createTime ? { createTime: b.createTime } : {}) };
+      const seed: SeedCluster = {
+        location: b.location,
+        name: b.name,
+        ...(b.labels ? { labels: b.labels } : {}),
+        ...(b.nodePools ? { nodePools: b.nodePools } : {}),
+        ...(b.createTime ? { createTime: b.createTime } : {}),
+      };
       return fake.seed(seed);
     }
     case '/fake/setLabels': {
@@ -108,7 +116,9 @@ async function dispatch(fake: FakeClusterDirectory, path: string, body: unknown)
   }
 }
 
-export async function startClusterDirectoryServer(opts: FakeClusterDirectoryOptions & { port?: number; seed?: SeedCluster[] } = {}): Promise<ClusterDirectoryServer> {
+export async function startClusterDirectoryServer(
+  opts: FakeClusterDirectoryOptions & { port?: number; seed?: SeedCluster[] } = {},
+): Promise<ClusterDirectoryServer> {
   const fake = new FakeClusterDirectory(opts);
   for (const c of opts.seed ?? []) fake.seed(c);
   const server = await startLoopbackServer(opts.port ?? 0, async (req): Promise<JsonAnswer> => {
@@ -118,7 +128,9 @@ export async function startClusterDirectoryServer(opts: FakeClusterDirectoryOpti
       return { status: 200, payload: { result: (await dispatch(fake, path, await readJson(req))) ?? null } };
     } catch (e) {
       const code: ClusterDirectoryErrorCode =
-        e instanceof FerryError && (CLUSTER_DIRECTORY_ERROR_CODES as readonly string[]).includes(e.code) ? (e.code as ClusterDirectoryErrorCode) : 'CLUSTER_UNAVAILABLE';
+        e instanceof FerryError && (CLUSTER_DIRECTORY_ERROR_CODES as readonly string[]).includes(e.code)
+          ? (e.code as ClusterDirectoryErrorCode)
+          : 'CLUSTER_UNAVAILABLE';
       return { status: STATUS[code], payload: { error: { code, message: e instanceof Error ? e.message : String(e) } } };
     }
   });

@@ -19,8 +19,13 @@ export async function deployStep(opts: { env: Record<string, string>; model: str
   const rollouts = new FirestoreRolloutState(firestoreClient(project));
   const target = { cluster: 'local', namespace: 'demo', name: 'tiny-llama' };
   const request: DeployRequestInput = {
-    apiVersion: 'ferry/v1', model, version, target,
-    accelerator: { type: 'nvidia-l4', count: 1 }, replicas: 2, progressDeadlineSeconds: 60,
+    apiVersion: 'ferry/v1',
+    model,
+    version,
+    target,
+    accelerator: { type: 'nvidia-l4', count: 1 },
+    replicas: 2,
+    progressDeadlineSeconds: 60,
     requestedBy: { source: 'cli', principal: 'npm run demo' },
   };
 

@@ -66,9 +66,11 @@ async function main(): Promise<void> {
   if (doc.status !== 'valid') throw new Error(`the reference checkpoint was judged invalid: ${JSON.stringify(doc.errors)}`);
   const s = doc.summary as Record<string, unknown>;
   const io = s['io'] as { requests: number; bytesRead: number } | undefined;
-  say(`validated once (validations=${doc.validations}) from headers only: ${String(s['shards'])} shards, ${String(s['tensors'])} tensors, ` +
-    `${JSON.stringify((s['parameters'] as Record<string, unknown>)?.['total'] ?? s['parameters'])} parameters` +
-    (io ? `; read ${io.bytesRead.toLocaleString('en-US')} of ${up.bytes.toLocaleString('en-US')} bytes in ${io.requests} requests` : ''));
+  say(
+    `validated once (validations=${doc.validations}) from headers only: ${String(s['shards'])} shards, ${String(s['tensors'])} tensors, ` +
+      `${JSON.stringify((s['parameters'] as Record<string, unknown>)?.['total'] ?? s['parameters'])} parameters` +
+      (io ? `; read ${io.bytesRead.toLocaleString('en-US')} of ${up.bytes.toLocaleString('en-US')} bytes in ${io.requests} requests` : ''),
+  );
 
   step = 'deploying';
   const deployed = await deployStep({ env, model, version, say });

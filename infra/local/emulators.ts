@@ -20,17 +20,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -175,7 +165,9 @@ export function checkEmulatorPrerequisites(): string[] {
   const art = builtArtifacts();
   const built = existsSync(art.rulesJar) && existsSync(art.firestoreJar);
   if (!built && !(commandWorks('javac', ['-version']) && commandWorks('jar', ['--version']))) {
-    problems.push('javac/jar are missing (needed once to build the Storage rules-runtime stand-in and the Firestore launcher jar): apt-get install openjdk-17-jdk-headless');
+    problems.push(
+      'javac/jar are missing (needed once to build the Storage rules-runtime stand-in and the Firestore launcher jar): apt-get install openjdk-17-jdk-headless',
+    );
   }
   const missingPkgs: string[] = [];
   if (!existsSync(FIRESTORE_JAR)) missingPkgs.push(`google-cloud-cli-firestore-emulator (expected ${FIRESTORE_JAR})`);
@@ -194,7 +186,9 @@ export function checkEmulatorPrerequisites(): string[] {
     problems.push('firebase-functions/firebase-admin (devDependencies, used by the storage forwarder) are not installed: run npm ci at the repository root');
   }
   if (nodeForFirebase() === undefined) {
-    problems.push('Node 24 is needed to run the Functions emulator on the nodejs24 runtime: run npm ci at the repository root (it installs node@24 into node_modules)');
+    problems.push(
+      'Node 24 is needed to run the Functions emulator on the nodejs24 runtime: run npm ci at the repository root (it installs node@24 into node_modules)',
+    );
   }
   return problems;
 }
@@ -267,10 +261,7 @@ export function ensureArtifacts(log: (m: string) => void = () => {}): { rulesJar
     const tmp = mkdtempSync(join(root, 'build-'));
     try {
       // Manifest-only jar: firebase runs `java -jar <it> --port ...`; Class-Path pulls in the real one.
-      writeFileSync(
-        join(tmp, 'MANIFEST.MF'),
-        `Manifest-Version: 1.0\nMain-Class: ${FIRESTORE_MAIN}\nClass-Path: ${pathToFileURL(FIRESTORE_JAR).href}\n`,
-      );
+      writeFileSync(join(tmp, 'MANIFEST.MF'), `Manifest-Version: 1.0\nMain-Class: ${FIRESTORE_MAIN}\nClass-Path: ${pathToFileURL(FIRESTORE_JAR).href}\n`);
       mkdirSync(join(tmp, 'empty'));
       run('jar', ['--create', '--file', join(tmp, 'out.jar'), '--manifest', join(tmp, 'MANIFEST.MF'), '-C', join(tmp, 'empty'), '.']);
       renameSync(join(tmp, 'out.jar'), art.firestoreJar);
@@ -394,10 +385,7 @@ function writeGeneratedConfig(opts: EmulatorOptions, emuDir: string, ports: Emul
   }));
   const envDir = join(emuDir, 'forwarder-env');
   mkdirSync(envDir, { recursive: true });
-  const dotenv = [
-    `FERRY_BUCKET=${JSON.stringify(opts.bucket)}`,
-    `FERRY_UPLOAD_FUNCTION_URL=${JSON.stringify(opts.uploadFunctionUrl ?? '')}`,
-  ];
+  const dotenv = [`FERRY_BUCKET=${JSON.stringify(opts.bucket)}`, `FERRY_UPLOAD_FUNCTION_URL=${JSON.stringify(opts.uploadFunctionUrl ?? '')}`];
   writeFileSync(join(envDir, '.env'), dotenv.join('\n') + '\n');
   const file = join(emuDir, 'firebase.json');
   writeFileSync(file, JSON.stringify(cfg, null, 2) + '\n');
@@ -529,9 +517,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<EmulatorSta
       await wait('firebase emulators', async () => readFileSync(logFile, 'utf8').includes('All emulators ready'));
       await wait('Firestore emulator', () => httpOk(`http://127.0.0.1:${ports.firestore}/`));
       await wait('Pub/Sub emulator', () => httpOk(`http://127.0.0.1:${ports.pubsub}/`));
-      await wait('Storage emulator', () =>
-        httpOk(`http://127.0.0.1:${ports.storage}/storage/v1/b/${encodeURIComponent(opts.bucket)}/o?maxResults=1`),
-      );
+      await wait('Storage emulator', () => httpOk(`http://127.0.0.1:${ports.storage}/storage/v1/b/${encodeURIComponent(opts.bucket)}/o?maxResults=1`));
       if (withFunctions) await wait('storage forwarder function', () => forwarderLoaded(ports.functions, opts.bucket));
     };
     const readyP = ready();
@@ -611,12 +597,7 @@ function startReaper(firebasePid: number, pidFile: string, logFile: string): Man
   });
 }
 
-function makeStop(
-  proc: ManagedProcess,
-  seen: Map<number, ProcStat>,
-  track: () => void,
-  reaper: ManagedProcess,
-): () => Promise<void> {
+function makeStop(proc: ManagedProcess, seen: Map<number, ProcStat>, track: () => void, reaper: ManagedProcess): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return () =>
     (stopping ??= (async () => {

@@ -22,9 +22,7 @@ for (const fn of FUNCTIONS) {
     srv.once('error', reject);
     servers.push(srv);
   });
-  process.stdout.write(
-    JSON.stringify({ severity: 'INFO', message: `serving ${fn.name} on http://127.0.0.1:${port}`, function: fn.name }) + '\n',
-  );
+  process.stdout.write(JSON.stringify({ severity: 'INFO', message: `serving ${fn.name} on http://127.0.0.1:${port}`, function: fn.name }) + '\n');
 }
 
 const shutdown = () => {

@@ -25,7 +25,7 @@ export type { SimulatorOptions } from './node-simulator.ts';
 export const KUBE_VERSION = '1.20.2';
 export const KUBE_BIN_DIR = join(process.env['FERRY_CACHE_DIR'] ?? join(homedir(), '.cache', 'ferry'), `k8s-${KUBE_VERSION}`);
 const KUBE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
-const BUILD_HINT = 'run `bash infra/local/build-kubernetes.sh` (builds them once from Debian\'s source package, ~5-8 min, and installs etcd-server)';
+const BUILD_HINT = "run `bash infra/local/build-kubernetes.sh` (builds them once from Debian's source package, ~5-8 min, and installs etcd-server)";
 
 /** The RBAC role of the `ferry` user: what the deploy controller needs, nothing more. */
 export const FERRY_CLUSTER_ROLE: V1ClusterRole = {
@@ -413,7 +413,7 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
         if (!ca) {
           if (!existsSync(crtFile)) return false;
           ca = readFileSync(crtFile, 'utf8');
-          if (!ca.includes('END CERTIFICATE')) return (ca = ''), false;
+          if (!ca.includes('END CERTIFICATE')) return ((ca = ''), false);
         }
         const r = await httpsGet(`${server}/readyz`, tokens.admin.token, ca);
         return r.status === 200;
@@ -460,10 +460,7 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
     adminKc.loadFromFile(kubeconfigs.admin);
     const rbac = adminKc.makeApiClient(RbacAuthorizationV1Api);
     const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
-    await rbac.patchClusterRole(
-      { name: 'ferry-deployer', body: FERRY_CLUSTER_ROLE, fieldManager: 'ferry-local', force: true },
-      ssa,
-    );
+    await rbac.patchClusterRole({ name: 'ferry-deployer', body: FERRY_CLUSTER_ROLE, fieldManager: 'ferry-local', force: true }, ssa);
     const binding: V1ClusterRoleBinding = {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
@@ -471,10 +468,7 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ferry-deployer' },
       subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'ferry' }],
     };
-    await rbac.patchClusterRoleBinding(
-      { name: 'ferry-deployer', body: binding, fieldManager: 'ferry-local', force: true },
-      ssa,
-    );
+    await rbac.patchClusterRoleBinding({ name: 'ferry-deployer', body: binding, fieldManager: 'ferry-local', force: true }, ssa);
     const crds = await installLocalCrds(adminKc);
     log(`CRDs established: ${crds.join(', ')} (${Date.now() - t0} ms)`);
 
@@ -519,9 +513,7 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
     await new Promise((r) => setTimeout(r, 200));
     const dead = procs.filter((p) => died.has(p.name) && !err.message.includes(p.name));
     if (dead.length) {
-      err = new Error(
-        `${err.message}\n` + dead.map((p) => `${p.name} exited with code ${died.get(p.name)}:\n${tailLog(p.logFile)}`).join('\n'),
-      );
+      err = new Error(`${err.message}\n` + dead.map((p) => `${p.name} exited with code ${died.get(p.name)}:\n${tailLog(p.logFile)}`).join('\n'));
     }
     await stop();
     throw err;
@@ -530,7 +522,5 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
 
 /** Last lines of each component's log (for error reports). */
 export function kubeLogTails(logDir: string, lines = 15): string {
-  return ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']
-    .map((n) => `--- ${n}\n${tailLog(join(logDir, `${n}.log`), lines)}`)
-    .join('\n');
+  return ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((n) => `--- ${n}\n${tailLog(join(logDir, `${n}.log`), lines)}`).join('\n');
 }

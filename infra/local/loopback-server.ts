@@ -51,7 +51,11 @@ export async function bodyText(req: IncomingMessage): Promise<string> {
  * When `moduleUrl` is the script node was started with: start `start(arg)` (arg reads `--flag
  * value`), print `banner(host)`, stop on SIGINT/SIGTERM.
  */
-export async function runAlone(moduleUrl: string, start: (arg: (flag: string) => string | undefined) => Promise<LoopbackServer>, banner: (host: string) => string): Promise<void> {
+export async function runAlone(
+  moduleUrl: string,
+  start: (arg: (flag: string) => string | undefined) => Promise<LoopbackServer>,
+  banner: (host: string) => string,
+): Promise<void> {
   if (moduleUrl !== pathToFileURL(process.argv[1] ?? '').href) return;
   const arg = (flag: string): string | undefined => {
     const i = process.argv.indexOf(flag);

@@ -101,7 +101,13 @@ function allocatableMilliCpu(cpus: number): number {
 
 /** GKE's allocatable memory (KiB): reserve 25/20/10/6/2% of successive slices, minus 100Mi eviction. */
 function allocatableMemKi(memGiB: number): number {
-  const slices: Array<[number, number]> = [[4, 0.25], [4, 0.2], [8, 0.1], [112, 0.06], [Infinity, 0.02]];
+  const slices: Array<[number, number]> = [
+    [4, 0.25],
+    [4, 0.2],
+    [8, 0.1],
+    [112, 0.06],
+    [Infinity, 0.02],
+  ];
   let left = memGiB;
   let reservedGiB = 0;
   for (const [size, frac] of slices) {
@@ -274,8 +280,7 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
       'ephemeral-storage': '47060071478',
     };
     if (n.gpus > 0) capacity['nvidia.com/gpu'] = allocatable['nvidia.com/gpu'] = String(n.gpus);
-    const taints: V1Taint[] =
-      opts.gpuTaint && n.gpus > 0 ? [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] : [];
+    const taints: V1Taint[] = opts.gpuTaint && n.gpus > 0 ? [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] : [];
     const family = n.machineType.split('-')[0] ?? 'n1';
     return {
       apiVersion: 'v1',

@@ -69,8 +69,16 @@ const server = createServer((req, res) => {
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const form = new URLSearchParams({
-  team_id: 'T0LOCAL', team_domain: 'local', channel_id: channel, channel_name: 'local', user_id: user, user_name: 'local-dev',
-  command: '/ferry', text, response_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/reply`, trigger_id: randomUUID(),
+  team_id: 'T0LOCAL',
+  team_domain: 'local',
+  channel_id: channel,
+  channel_name: 'local',
+  user_id: user,
+  user_name: 'local-dev',
+  command: '/ferry',
+  text,
+  response_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/reply`,
+  trigger_id: randomUUID(),
 }).toString();
 const ts = String(Math.floor(Date.now() / 1000));
 const res = await fetch(url, {

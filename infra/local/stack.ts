@@ -62,7 +62,7 @@ export function ensurePrerequisites(log: (m: string) => void): void {
     throw new Error(`The local stack cannot start:\n  - ${problems.join('\n  - ')}`);
   }
   if (!kubeBinariesPresent()) {
-    log('Kubernetes binaries are not built yet: building them once from Debian\'s source package (~5 min)…');
+    log("Kubernetes binaries are not built yet: building them once from Debian's source package (~5 min)…");
     const r = spawnSync('bash', [join(REPO_ROOT, 'infra/local/build-kubernetes.sh')], { stdio: 'inherit' });
     if (r.status !== 0) {
       throw new Error('Building Kubernetes failed (see the output above). Re-run: bash infra/local/build-kubernetes.sh');
@@ -91,9 +91,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const functionPorts: Record<string, number> = {};
   let next = DEFAULT_FUNCTION_PORT;
   for (const fn of FUNCTIONS) functionPorts[fn.name] = await pickPort(ports, next++);
-  const functionUrls = Object.fromEntries(
-    Object.entries(functionPorts).map(([name, port]) => [name, `http://127.0.0.1:${port}`]),
-  );
+  const functionUrls = Object.fromEntries(Object.entries(functionPorts).map(([name, port]) => [name, `http://127.0.0.1:${port}`]));
   const uploadFn = FUNCTIONS.find((f) => f.trigger.kind === 'storage');
 
   let kube: KubeStack | undefined;
@@ -126,9 +124,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       }),
       startKube({
         dir,
-        ...(ports === 'free'
-          ? { ports: { etcdClient: await freeStablePort(), etcdPeer: await freeStablePort(), apiserver: await freeStablePort() } }
-          : {}),
+        ...(ports === 'free' ? { ports: { etcdClient: await freeStablePort(), etcdPeer: await freeStablePort(), apiserver: await freeStablePort() } } : {}),
         log,
         simulator: { podReadyDelayMs: opts.podReadyDelayMs ?? 1500 },
       }),

@@ -144,7 +144,10 @@ export class FakeStorageControl implements CacheControl {
   async list(bucket: string): Promise<LiveCache[]> {
     this.enter('list');
     this.bucket(bucket);
-    return [...this.caches.values()].filter((e) => e.bucket === bucket).sort((a, b) => a.zone.localeCompare(b.zone)).map((e) => this.view(e));
+    return [...this.caches.values()]
+      .filter((e) => e.bucket === bucket)
+      .sort((a, b) => a.zone.localeCompare(b.zone))
+      .map((e) => this.view(e));
   }
 
   async create(bucket: string, zone: string, settings: CacheSettings = {}): Promise<CacheOperation> {
@@ -160,8 +163,16 @@ export class FakeStorageControl implements CacheControl {
     }
     const now = this.now();
     this.caches.set(key(bucket, zone), {
-      bucket, zone, state: 'CREATING', ttlSeconds: ttl, admissionPolicy: policy,
-      createTime: now, updateTime: now, readyAt: now + this.createDelayMs, disabledAt: null, pending: null,
+      bucket,
+      zone,
+      state: 'CREATING',
+      ttlSeconds: ttl,
+      admissionPolicy: policy,
+      createTime: now,
+      updateTime: now,
+      readyAt: now + this.createDelayMs,
+      disabledAt: null,
+      pending: null,
     });
     const op = this.newOp('create', bucket, zone, now + this.createDelayMs);
     return this.opView(op);
@@ -175,7 +186,8 @@ export class FakeStorageControl implements CacheControl {
     const policy = this.policy(settings.admissionPolicy);
     if (ttl === undefined && policy === undefined) throw cacheError('CACHE_INVALID_ARGUMENT', 'update: nothing to change (give ttl and/or admission policy)');
     if (e.pending) throw cacheError('CACHE_FAILED_PRECONDITION', `${cacheResourceName(bucket, zone)} has a pending update; try again when it is done`);
-    if (e.state !== 'RUNNING') throw cacheError('CACHE_FAILED_PRECONDITION', `${cacheResourceName(bucket, zone)} is ${e.state}; only a RUNNING cache can be updated`);
+    if (e.state !== 'RUNNING')
+      throw cacheError('CACHE_FAILED_PRECONDITION', `${cacheResourceName(bucket, zone)} is ${e.state}; only a RUNNING cache can be updated`);
     const now = this.now();
     e.pending = { applyAt: now + this.updateDelayMs, ttlSeconds: ttl ?? e.ttlSeconds, admissionPolicy: policy ?? e.admissionPolicy };
     e.updateTime = now;
@@ -199,7 +211,8 @@ export class FakeStorageControl implements CacheControl {
     this.enter('pause');
     this.bucket(bucket);
     const e = this.entry(bucket, zone);
-    if (e.state !== 'RUNNING') throw cacheError('CACHE_FAILED_PRECONDITION', `${cacheResourceName(bucket, zone)} is ${e.state}; only a RUNNING cache can be paused`);
+    if (e.state !== 'RUNNING')
+      throw cacheError('CACHE_FAILED_PRECONDITION', `${cacheResourceName(bucket, zone)} is ${e.state}; only a RUNNING cache can be paused`);
     e.state = 'PAUSED';
     e.updateTime = this.now();
     return this.view(e);
@@ -276,13 +289,15 @@ export class FakeStorageControl implements CacheControl {
 
   private ttl(v: number | undefined): number | undefined {
     if (v === undefined) return undefined;
-    if (!Number.isInteger(v) || v < 3600 || v > 7 * 86_400) throw cacheError('CACHE_INVALID_ARGUMENT', `ttl must be whole seconds between 1 h and 7 d, got ${v}`);
+    if (!Number.isInteger(v) || v < 3600 || v > 7 * 86_400)
+      throw cacheError('CACHE_INVALID_ARGUMENT', `ttl must be whole seconds between 1 h and 7 d, got ${v}`);
     return v;
   }
 
   private policy(v: string | undefined): string | undefined {
     if (v === undefined) return undefined;
-    if (!(CACHE_ADMISSION_POLICIES as readonly string[]).includes(v)) throw cacheError('CACHE_INVALID_ARGUMENT', `unknown admission policy ${JSON.stringify(v)}`);
+    if (!(CACHE_ADMISSION_POLICIES as readonly string[]).includes(v))
+      throw cacheError('CACHE_INVALID_ARGUMENT', `unknown admission policy ${JSON.stringify(v)}`);
     return v;
   }
 
@@ -296,7 +311,13 @@ export class FakeStorageControl implements CacheControl {
     const done = this.now() >= op.doneAt;
     if (!done) return { name: op.name, kind: op.kind, done: false };
     const e = this.caches.get(key(op.bucket, op.zone));
-    if (!e) return { name: op.name, kind: op.kind, done: true, error: { code: 'CACHE_NOT_FOUND', message: `${cacheResourceName(op.bucket, op.zone)} no longer exists` } };
+    if (!e)
+      return {
+        name: op.name,
+        kind: op.kind,
+        done: true,
+        error: { code: 'CACHE_NOT_FOUND', message: `${cacheResourceName(op.bucket, op.zone)} no longer exists` },
+      };
     return { name: op.name, kind: op.kind, done: true, cache: this.view(e) };
   }
 

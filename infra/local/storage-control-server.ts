@@ -92,7 +92,10 @@ export async function startStorageControlServer(opts: FakeStorageControlOptions 
       const code = cacheCodeOf(e);
       if (code) return { status: STATUS[code] ?? 500, payload: { error: { code, message: (e as Error).message } } };
       const status = (e as { status?: number }).status ?? 400;
-      return { status, payload: { error: { code: status === 404 ? 'CACHE_NOT_FOUND' : 'CACHE_INVALID_ARGUMENT', message: e instanceof Error ? e.message : String(e) } } };
+      return {
+        status,
+        payload: { error: { code: status === 404 ? 'CACHE_NOT_FOUND' : 'CACHE_INVALID_ARGUMENT', message: e instanceof Error ? e.message : String(e) } },
+      };
     }
   });
   return { ...server, fake };

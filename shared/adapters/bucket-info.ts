@@ -23,7 +23,10 @@ export function bucketInfo(opts: BucketInfoOptions): BucketInfo {
       if (opts.fixedLocation) return bucketLocation(opts.fixedLocation);
       const known = cache.get(bucket);
       if (known) return known;
-      if (!opts.storage) throw new FerryError('BUCKET_LOCATION_UNKNOWN', `no way to learn the location of gs://${bucket}`, { hint: 'Set FERRY_BUCKET_LOCATION (e.g. US-CENTRAL1).' });
+      if (!opts.storage)
+        throw new FerryError('BUCKET_LOCATION_UNKNOWN', `no way to learn the location of gs://${bucket}`, {
+          hint: 'Set FERRY_BUCKET_LOCATION (e.g. US-CENTRAL1).',
+        });
       let meta: { location?: string; locationType?: string; customPlacementConfig?: { dataLocations?: string[] } };
       try {
         [meta] = await opts.storage().bucket(bucket).getMetadata();
@@ -32,9 +35,16 @@ export function bucketInfo(opts: BucketInfoOptions): BucketInfo {
         const message = e instanceof Error ? e.message : String(e);
         if (code === 404) throw new FerryError('BUCKET_NOT_FOUND', `bucket gs://${bucket} does not exist`, { cause: e });
         if (code === 401 || code === 403) {
-          throw new FerryError('STORAGE_FORBIDDEN', `not allowed to read the metadata of gs://${bucket}: ${message}`, { cause: e, hint: "Grant ferry's service account storage.buckets.get (e.g. roles/storage.admin on the bucket, which Anywhere Cache needs anyway)." });
+          throw new FerryError('STORAGE_FORBIDDEN', `not allowed to read the metadata of gs://${bucket}: ${message}`, {
+            cause: e,
+            hint: "Grant ferry's service account storage.buckets.get (e.g. roles/storage.admin on the bucket, which Anywhere Cache needs anyway).",
+          });
         }
-        throw new FerryError('STORAGE_UNAVAILABLE', `reading the metadata of gs://${bucket} failed: ${message}`, { cause: e, retryable: true, hint: 'Locally the Storage emulator has no bucket metadata: set FERRY_BUCKET_LOCATION.' });
+        throw new FerryError('STORAGE_UNAVAILABLE', `reading the metadata of gs://${bucket} failed: ${message}`, {
+          cause: e,
+          retryable: true,
+          hint: 'Locally the Storage emulator has no bucket metadata: set FERRY_BUCKET_LOCATION.',
+        });
       }
       if (!meta.location) throw new FerryError('BUCKET_LOCATION_UNKNOWN', `gs://${bucket} reports no location`, { hint: 'Set FERRY_BUCKET_LOCATION.' });
       const loc = bucketLocation(meta.location, meta.locationType, meta.customPlacementConfig?.dataLocations);

@@ -33,12 +33,23 @@ export function operationStatusOf(s: unknown): GkeOperationStatus {
 export function gkeError(e: unknown, what: string): FerryError {
   const code = (e as { code?: unknown } | null)?.code;
   const message = e instanceof Error ? e.message : String(e);
-  const map: Record<number, ClusterDirectoryErrorCode> = { 3: 'CLUSTER_INVALID', 5: 'CLUSTER_NOT_FOUND', 7: 'CLUSTER_FORBIDDEN', 16: 'CLUSTER_FORBIDDEN', 9: 'CLUSTER_CONFLICT', 10: 'CLUSTER_CONFLICT' };
+  const map: Record<number, ClusterDirectoryErrorCode> = {
+    3: 'CLUSTER_INVALID',
+    5: 'CLUSTER_NOT_FOUND',
+    7: 'CLUSTER_FORBIDDEN',
+    16: 'CLUSTER_FORBIDDEN',
+    9: 'CLUSTER_CONFLICT',
+    10: 'CLUSTER_CONFLICT',
+  };
   const c: ClusterDirectoryErrorCode = (typeof code === 'number' ? map[code] : undefined) ?? 'CLUSTER_UNAVAILABLE';
   return new FerryError(c, `GKE ${what}: ${message}`, {
     cause: e,
     retryable: c === 'CLUSTER_UNAVAILABLE',
-    ...(c === 'CLUSTER_FORBIDDEN' ? { hint: 'The teardown service account needs the ferry GKE teardown role (container.clusters.list/get/update/delete, container.operations.get, compute.instanceGroupManagers.get).' } : {}),
+    ...(c === 'CLUSTER_FORBIDDEN'
+      ? {
+          hint: 'The teardown service account needs the ferry GKE teardown role (container.clusters.list/get/update/delete, container.operations.get, compute.instanceGroupManagers.get).',
+        }
+      : {}),
   });
 }
 
@@ -59,7 +70,10 @@ interface GkeOp {
  * `instanceGroupUrls`, or null for anything else (only such URLs are ever requested).
  */
 export function instanceGroupManagerUrl(url: string): string | null {
-  const m = /^https:\/\/(?:www|compute)\.googleapis\.com\/compute\/v1\/projects\/([a-z0-9][a-z0-9.:-]{0,62})\/zones\/([a-z]+-[a-z]+[0-9]+-[a-z])\/instanceGroupManagers\/([a-z][-a-z0-9]{0,62})$/.exec(url);
+  const m =
+    /^https:\/\/(?:www|compute)\.googleapis\.com\/compute\/v1\/projects\/([a-z0-9][a-z0-9.:-]{0,62})\/zones\/([a-z]+-[a-z]+[0-9]+-[a-z])\/instanceGroupManagers\/([a-z][-a-z0-9]{0,62})$/.exec(
+      url,
+    );
   return m ? `https://compute.googleapis.com/compute/v1/projects/${m[1]}/zones/${m[2]}/instanceGroupManagers/${m[3]}` : null;
 }
 
@@ -197,8 +211,18 @@ export class GkeClusterDirectory implements ClusterDirectory {
     const short = op.name ?? '';
     const name = short.startsWith('projects/') ? short : `projects/${this.project}/locations/${location}/operations/${short}`;
     const type = String(op.operationType ?? '');
-    const k: GkeOperation['kind'] = kind !== 'other' ? kind : type === 'DELETE_CLUSTER' || op.operationType === 2 ? 'delete-cluster' : type === 'SET_NODE_POOL_SIZE' || op.operationType === 13 ? 'set-node-pool-size' : 'other';
-    const err = op.error && (op.error.code || op.error.message) ? { code: String(op.error.code ?? 'UNKNOWN'), message: op.error.message ?? op.statusMessage ?? '' } : null;
+    const k: GkeOperation['kind'] =
+      kind !== 'other'
+        ? kind
+        : type === 'DELETE_CLUSTER' || op.operationType === 2
+          ? 'delete-cluster'
+          : type === 'SET_NODE_POOL_SIZE' || op.operationType === 13
+            ? 'set-node-pool-size'
+            : 'other';
+    const err =
+      op.error && (op.error.code || op.error.message)
+        ? { code: String(op.error.code ?? 'UNKNOWN'), message: op.error.message ?? op.statusMessage ?? '' }
+        : null;
     return { name, kind: k, target: target || op.targetLink || '', status: operationStatusOf(op.status), error: err };
   }
 
@@ -210,7 +234,18 @@ export class GkeClusterDirectory implements ClusterDirectory {
     status?: unknown;
     createTime?: string | null;
     currentNodeCount?: number | null;
-    nodePools?: Array<{ name?: string | null; initialNodeCount?: number | null; instanceGroupUrls?: string[] | null; autoscaling?: { enabled?: boolean | null; minNodeCount?: number | null; maxNodeCount?: number | null; totalMinNodeCount?: number | null; totalMaxNodeCount?: number | null } | null }> | null;
+    nodePools?: Array<{
+      name?: string | null;
+      initialNodeCount?: number | null;
+      instanceGroupUrls?: string[] | null;
+      autoscaling?: {
+        enabled?: boolean | null;
+        minNodeCount?: number | null;
+        maxNodeCount?: number | null;
+        totalMinNodeCount?: number | null;
+        totalMaxNodeCount?: number | null;
+      } | null;
+    }> | null;
   }): Promise<ManagedCluster> {
     const location = c.location ?? '-';
     const totals = await Promise.all((c.nodePools ?? []).map((p) => this.groupsTotal(p.instanceGroupUrls)));
@@ -218,7 +253,10 @@ export class GkeClusterDirectory implements ClusterDirectory {
       name: p.name ?? '',
       nodeCount: nodePoolSize(p, c.currentNodeCount, totals[i] ?? null),
       autoscaling: p.autoscaling?.enabled
-        ? { minNodeCount: p.autoscaling.minNodeCount ?? p.autoscaling.totalMinNodeCount ?? 0, maxNodeCount: p.autoscaling.maxNodeCount ?? p.autoscaling.totalMaxNodeCount ?? 0 }
+        ? {
+            minNodeCount: p.autoscaling.minNodeCount ?? p.autoscaling.totalMinNodeCount ?? 0,
+            maxNodeCount: p.autoscaling.maxNodeCount ?? p.autoscaling.totalMaxNodeCount ?? 0,
+          }
         : null,
     }));
     return {

@@ -28,7 +28,9 @@ export function zoneDirectory(opts: { clusters: ClusterProvider }): ZoneDirector
       if (cluster === 'local') {
         const client = await opts.clusters.get(cluster);
         const nodes = await client.listNodes(`${isTpu(accelerator) ? TPU_NODE_LABEL : ACCELERATOR_NODE_LABEL}=${accelerator}`);
-        return sorted(nodes.filter((n) => !n.spec?.unschedulable).map((n) => n.metadata?.labels?.[ZONE_NODE_LABEL] ?? n.metadata?.labels?.[FAILURE_DOMAIN_ZONE] ?? ''));
+        return sorted(
+          nodes.filter((n) => !n.spec?.unschedulable).map((n) => n.metadata?.labels?.[ZONE_NODE_LABEL] ?? n.metadata?.labels?.[FAILURE_DOMAIN_ZONE] ?? ''),
+        );
       }
       return gkeAcceleratorZones(cluster, accelerator);
     },
@@ -42,7 +44,11 @@ async function gkeAcceleratorZones(cluster: string, accelerator: string): Promis
     const code = (e as { code?: number }).code;
     const message = e instanceof Error ? e.message : String(e);
     if (code === 5) return new FerryError('CLUSTER_DELETED', `GKE cluster ${cluster} does not exist (${what})`, { cause: e });
-    if (code === 7 || code === 16) return new FerryError('CLUSTER_FORBIDDEN', `not allowed to ${what} of ${cluster}: ${message}`, { cause: e, hint: 'Grant roles/container.viewer (or container.developer).' });
+    if (code === 7 || code === 16)
+      return new FerryError('CLUSTER_FORBIDDEN', `not allowed to ${what} of ${cluster}: ${message}`, {
+        cause: e,
+        hint: 'Grant roles/container.viewer (or container.developer).',
+      });
     return new FerryError('CLUSTER_UNAVAILABLE', `GKE ${what} of ${cluster} failed: ${message}`, { cause: e, retryable: true });
   };
   try {

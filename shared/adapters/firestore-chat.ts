@@ -14,7 +14,13 @@ const ALREADY_EXISTS = 6;
 function parse(data: unknown, path: string): ChatCommandRecord {
   const r = ChatCommandRecord.safeParse(data);
   if (!r.success) {
-    throw new FerryError('STATE_CORRUPT', `document ${path} does not match its schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new FerryError(
+      'STATE_CORRUPT',
+      `document ${path} does not match its schema: ${r.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; ')}`,
+    );
   }
   return r.data;
 }

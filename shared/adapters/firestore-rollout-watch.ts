@@ -45,13 +45,16 @@ export class FirestoreRolloutWatch implements RolloutWatch {
     return this.db
       .collection('rollouts')
       .doc(id)
-      .onSnapshot((snap) => {
-        if (!snap.exists) return;
-        try {
-          onChange(parseDoc(Rollout, snap.data(), snap.ref.path));
-        } catch (e) {
-          onError(e);
-        }
-      }, (e) => onError(firestoreError(e, 'watch rollout')));
+      .onSnapshot(
+        (snap) => {
+          if (!snap.exists) return;
+          try {
+            onChange(parseDoc(Rollout, snap.data(), snap.ref.path));
+          } catch (e) {
+            onError(e);
+          }
+        },
+        (e) => onError(firestoreError(e, 'watch rollout')),
+      );
   }
 }

@@ -57,7 +57,10 @@ export class FirestoreTeardownStore implements TeardownStore {
 
   async saveActivity(a: TargetActivity): Promise<void> {
     try {
-      await this.db.collection('targetActivity').doc(a.key).set(TargetActivity.parse(plain(a)));
+      await this.db
+        .collection('targetActivity')
+        .doc(a.key)
+        .set(TargetActivity.parse(plain(a)));
     } catch (e) {
       throw firestoreError(e, 'save target activity');
     }
@@ -65,7 +68,10 @@ export class FirestoreTeardownStore implements TeardownStore {
 
   async saveRun(run: TeardownRun): Promise<void> {
     try {
-      await this.db.collection('teardownRuns').doc(run.id).set(TeardownRun.parse(plain(run)));
+      await this.db
+        .collection('teardownRuns')
+        .doc(run.id)
+        .set(TeardownRun.parse(plain(run)));
     } catch (e) {
       throw firestoreError(e, 'save teardown run');
     }
@@ -96,7 +102,10 @@ export class FirestoreTeardownStore implements TeardownStore {
       // Not under this spelling: the record may name the project the other way (id vs number). The
       // collection holds one small document per scaled-down cluster, so reading it all is cheap.
       const all = await this.db.collection('scaledDownClusters').get();
-      return findScaledDown(all.docs.map((d) => parseDoc(ScaledDownCluster, d.data(), d.ref.path)), cluster);
+      return findScaledDown(
+        all.docs.map((d) => parseDoc(ScaledDownCluster, d.data(), d.ref.path)),
+        cluster,
+      );
     } catch (e) {
       throw firestoreError(e, 'get scaled-down cluster');
     }
@@ -114,7 +123,10 @@ export class FirestoreTeardownStore implements TeardownStore {
 
   async saveScaledDown(rec: ScaledDownCluster): Promise<void> {
     try {
-      await this.db.collection('scaledDownClusters').doc(scaledDownId(rec.cluster)).set(ScaledDownCluster.parse(plain(rec)));
+      await this.db
+        .collection('scaledDownClusters')
+        .doc(scaledDownId(rec.cluster))
+        .set(ScaledDownCluster.parse(plain(rec)));
     } catch (e) {
       throw firestoreError(e, 'save scaled-down cluster');
     }

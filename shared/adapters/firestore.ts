@@ -6,9 +6,20 @@
 import { Firestore, type Transaction, type DocumentReference } from '@google-cloud/firestore';
 import { FerryError } from '../domain/errors.ts';
 import {
-  VersionDoc, ModelDoc, ValidationClaim, newVersionDoc, newModelDoc, applyIncomplete, decideClaim, decideAutodeployTake,
-  applyValidationStart, applyValidationResult, applyValidationError, applyLatestValid,
-  type AutodeployTarget, type ClaimDecision,
+  VersionDoc,
+  ModelDoc,
+  ValidationClaim,
+  newVersionDoc,
+  newModelDoc,
+  applyIncomplete,
+  decideClaim,
+  decideAutodeployTake,
+  applyValidationStart,
+  applyValidationResult,
+  applyValidationError,
+  applyLatestValid,
+  type AutodeployTarget,
+  type ClaimDecision,
 } from '../domain/version.ts';
 import { targetKey } from '../domain/names.ts';
 import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
@@ -78,9 +89,16 @@ export function newFirestoreClient(projectId?: string): Firestore {
 export function parseDoc<S extends z.ZodType>(schema: S, data: unknown, path: string): z.infer<S> {
   const r = schema.safeParse(data);
   if (!r.success) {
-    throw new FerryError('STATE_CORRUPT', `document ${path} does not match its schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
-      hint: 'A document written by an incompatible ferry version; inspect or delete it.',
-    });
+    throw new FerryError(
+      'STATE_CORRUPT',
+      `document ${path} does not match its schema: ${r.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; ')}`,
+      {
+        hint: 'A document written by an incompatible ferry version; inspect or delete it.',
+      },
+    );
   }
   return r.data;
 }
@@ -168,7 +186,10 @@ export class FirestoreCheckpointState implements CheckpointState {
     });
   }
 
-  async finishValidation(ref: VersionRef, outcome: Parameters<CheckpointState['finishValidation']>[1]): Promise<{ applied: boolean; autodeploy: AutodeployTarget[] }> {
+  async finishValidation(
+    ref: VersionRef,
+    outcome: Parameters<CheckpointState['finishValidation']>[1],
+  ): Promise<{ applied: boolean; autodeploy: AutodeployTarget[] }> {
     return this.tx('finishValidation', async (t) => {
       const claimSnap = await t.get(this.claimRef(ref, outcome.contentKey));
       const doc = await this.readVersion(t, ref, outcome.now);
@@ -177,7 +198,10 @@ export class FirestoreCheckpointState implements CheckpointState {
       const targets = applied && outcome.valid ? model.doc.autodeploy.targets : [];
       t.set(this.versionRef(ref.model, ref.version), next);
       if (applied) {
-        t.set(this.modelRef(ref.model), applyLatestValid(model.doc, { version: ref.version, validatedAt: outcome.now, contentKey: outcome.contentKey }, outcome.valid));
+        t.set(
+          this.modelRef(ref.model),
+          applyLatestValid(model.doc, { version: ref.version, validatedAt: outcome.now, contentKey: outcome.contentKey }, outcome.valid),
+        );
       }
       if (claimSnap.exists) {
         const claim = parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path);

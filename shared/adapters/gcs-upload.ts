@@ -78,7 +78,10 @@ function uploadError(e: unknown, objectName: string): FerryError {
   const msg = e instanceof Error ? e.message : String(e);
   const c = classifyUploadFailure(e);
   if (c.status === 403 || c.status === 401) {
-    return new FerryError('STORAGE_FORBIDDEN', `upload of ${objectName} refused: ${msg}`, { cause: e, hint: 'You need roles/storage.objectCreator on the bucket.' });
+    return new FerryError('STORAGE_FORBIDDEN', `upload of ${objectName} refused: ${msg}`, {
+      cause: e,
+      hint: 'You need roles/storage.objectCreator on the bucket.',
+    });
   }
   if (c.code === 'ECONNREFUSED') {
     return new FerryError('STORAGE_UNAVAILABLE', `upload of ${objectName} failed: nothing answered (${msg})`, {
@@ -100,11 +103,25 @@ function uploadError(e: unknown, objectName: string): FerryError {
  * timeouts and undici's socket errors (https://undici.nodejs.org/#/docs/api/Errors).
  */
 const TRANSIENT_CODES = new Set([
-  'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'ENETUNREACH', 'ENETRESET', 'EHOSTUNREACH',
-  'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
-  'ABORT_ERR', 'FILE_NO_UPLOAD', // FILE_NO_UPLOAD: the SDK's CRC32C/MD5 check of what arrived failed
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'ENETRESET',
+  'EHOSTUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ABORT_ERR',
+  'FILE_NO_UPLOAD', // FILE_NO_UPLOAD: the SDK's CRC32C/MD5 check of what arrived failed
 ]);
-const TRANSIENT_MESSAGE = /socket hang up|\bECONNRESET\b|\bEPIPE\b|\bETIMEDOUT\b|timed? ?out|premature close|other side closed|unexpected connection closure|socket connection timeout/i;
+const TRANSIENT_MESSAGE =
+  /socket hang up|\bECONNRESET\b|\bEPIPE\b|\bETIMEDOUT\b|timed? ?out|premature close|other side closed|unexpected connection closure|socket connection timeout/i;
 const TRANSIENT_NAMES = new Set(['TimeoutError', 'AbortError']);
 
 /**
@@ -137,7 +154,6 @@ export function classifyUploadFailure(e: unknown): { status?: number; code?: str
     if (o.cause !== undefined) queue.push(o.cause);
     if (Array.isArray(o.errors)) queue.push(...o.errors);
   }
-  const retryable =
-    status !== undefined ? status === 408 || status === 429 || status >= 500 : transient || code === undefined;
+  const retryable = status !== undefined ? status === 408 || status === 429 || status >= 500 : transient || code === undefined;
   return { ...(status !== undefined ? { status } : {}), ...(code !== undefined ? { code } : {}), retryable };
 }

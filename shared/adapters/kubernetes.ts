@@ -4,9 +4,18 @@
  * token from application default credentials (there is no gcloud auth plugin in Cloud Functions).
  */
 import {
-  KubeConfig, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, ApiException,
-  KubernetesObjectApi, ApisApi,
-  type V1Deployment, type V1Service, type V1Pod, type V1Node,
+  KubeConfig,
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  ApiException,
+  KubernetesObjectApi,
+  ApisApi,
+  type V1Deployment,
+  type V1Service,
+  type V1Pod,
+  type V1Node,
 } from '@kubernetes/client-node';
 import { FerryError } from '../domain/errors.ts';
 import { HPA_API_VERSION, HPA_FALLBACK_API_VERSION, type KubeObject, type KubeObjectRef } from '../domain/serving-profile.ts';
@@ -35,7 +44,11 @@ export function kubeError(e: unknown, what: string): FerryError {
       });
     }
     if (status === 409) return new FerryError('CLUSTER_CONFLICT', `${what}: ${message}`, { cause: e, retryable: true });
-    if (status === 422 || status === 400) return new FerryError('MANIFEST_REJECTED', `${what}: ${message}`, { cause: e, hint: 'The rendered manifest was refused by the API server; this is a ferry bug or an incompatible cluster version.' });
+    if (status === 422 || status === 400)
+      return new FerryError('MANIFEST_REJECTED', `${what}: ${message}`, {
+        cause: e,
+        hint: 'The rendered manifest was refused by the API server; this is a ferry bug or an incompatible cluster version.',
+      });
     if (status === 404) return new FerryError('CLUSTER_NOT_FOUND', `${what}: ${message}`, { cause: e });
     return new FerryError('CLUSTER_UNAVAILABLE', `${what}: HTTP ${status}: ${message}`, { cause: e, retryable: status === 429 || status >= 500 });
   }
@@ -246,8 +259,12 @@ async function gkeClient(cluster: string): Promise<ClusterClient> {
     if (code === 5) {
       throw new FerryError('CLUSTER_DELETED', `GKE cluster ${cluster} does not exist`, { cause: e, hint: 'Create the cluster or deploy to another target.' });
     }
-    if (code === 7) throw new FerryError('CLUSTER_FORBIDDEN', `not allowed to read GKE cluster ${cluster}`, { cause: e, hint: 'Grant roles/container.developer.' });
-    throw new FerryError('CLUSTER_UNAVAILABLE', `GKE getCluster ${cluster} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e, retryable: true });
+    if (code === 7)
+      throw new FerryError('CLUSTER_FORBIDDEN', `not allowed to read GKE cluster ${cluster}`, { cause: e, hint: 'Grant roles/container.developer.' });
+    throw new FerryError('CLUSTER_UNAVAILABLE', `GKE getCluster ${cluster} failed: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+      retryable: true,
+    });
   }
   const endpoint = info.controlPlaneEndpointsConfig?.dnsEndpointConfig?.endpoint || info.endpoint;
   if (!endpoint) throw new FerryError('CLUSTER_UNAVAILABLE', `GKE cluster ${cluster} has no endpoint yet (status ${String(info.status)})`, { retryable: true });
@@ -255,9 +272,6 @@ async function gkeClient(cluster: string): Promise<ClusterClient> {
   if (!token) throw new FerryError('CLUSTER_FORBIDDEN', 'no access token from application default credentials');
   const kc = new KubeConfig();
   const caData = info.masterAuth?.clusterCaCertificate ?? undefined;
-  kc.loadFromClusterAndUser(
-    { name: 'gke', server: `https://${endpoint}`, ...(caData ? { caData } : {}), skipTLSVerify: false },
-    { name: 'ferry', token },
-  );
+  kc.loadFromClusterAndUser({ name: 'gke', server: `https://${endpoint}`, ...(caData ? { caData } : {}), skipTLSVerify: false }, { name: 'ferry', token });
   return new KubeClusterClient(kc);
 }

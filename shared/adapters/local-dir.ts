@@ -21,16 +21,10 @@ export interface LocalFile extends SourceFile {
 }
 
 /** Why a directory entry cannot be part of a checkpoint. */
-export type LocalFileProblemCode =
-  | 'SYMLINK_BROKEN'
-  | 'SYMLINK_TO_DIRECTORY'
-  | 'SYMLINK_OUTSIDE_ROOT'
-  | 'SYMLINK_NOT_A_FILE'
-  | 'NOT_A_REGULAR_FILE';
+export type LocalFileProblemCode = 'SYMLINK_BROKEN' | 'SYMLINK_TO_DIRECTORY' | 'SYMLINK_OUTSIDE_ROOT' | 'SYMLINK_NOT_A_FILE' | 'NOT_A_REGULAR_FILE';
 
 const PROBLEM_HINTS: Record<LocalFileProblemCode, string> = {
-  SYMLINK_BROKEN:
-    'The link points at nothing (an interrupted or pruned download?). Download the model again (e.g. `hf download <repo>`), or remove the link.',
+  SYMLINK_BROKEN: 'The link points at nothing (an interrupted or pruned download?). Download the model again (e.g. `hf download <repo>`), or remove the link.',
   SYMLINK_TO_DIRECTORY: 'Only links to files are followed. Upload the linked folder itself, or replace the link with the files.',
   SYMLINK_OUTSIDE_ROOT:
     'A link may only point inside the folder being uploaded, or for a Hugging Face cache snapshot inside its models--<org>--<name>/ folder. Copy the file in instead (cp -L).',
@@ -138,9 +132,13 @@ async function followLink(
 async function refuseCacheRepoRoot(repoRoot: string): Promise<never> {
   const snapshots = await readdir(path.join(repoRoot, 'snapshots')).catch(() => [] as string[]);
   const example = snapshots.length ? path.join(repoRoot, 'snapshots', snapshots[0]!) : path.join(repoRoot, 'snapshots', '<revision>');
-  throw new FerryError('HF_CACHE_NOT_A_SNAPSHOT', `${repoRoot} is a Hugging Face cache folder; its checkpoints are its snapshots (${snapshots.length ? snapshots.join(', ') : 'none found'})`, {
-    hint: `Upload one snapshot folder, e.g. ${example}`,
-  });
+  throw new FerryError(
+    'HF_CACHE_NOT_A_SNAPSHOT',
+    `${repoRoot} is a Hugging Face cache folder; its checkpoints are its snapshots (${snapshots.length ? snapshots.join(', ') : 'none found'})`,
+    {
+      hint: `Upload one snapshot folder, e.g. ${example}`,
+    },
+  );
 }
 
 export function localDirObjectStore(root: string): ObjectStore {

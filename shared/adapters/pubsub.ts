@@ -29,7 +29,11 @@ export class PubSubPublisher implements Publisher {
           hint: 'Create the topic (Terraform does in production; `npm start` does locally).',
         });
       }
-      if (code === 7) throw new FerryError('PUBLISH_FORBIDDEN', `publishing to ${topic} was refused: ${message}`, { cause: e, hint: 'Grant roles/pubsub.publisher on the topic.' });
+      if (code === 7)
+        throw new FerryError('PUBLISH_FORBIDDEN', `publishing to ${topic} was refused: ${message}`, {
+          cause: e,
+          hint: 'Grant roles/pubsub.publisher on the topic.',
+        });
       throw new FerryError('PUBLISH_FAILED', `publishing to ${topic} failed: ${message}`, { cause: e, retryable: code === undefined || RETRYABLE.has(code) });
     }
   }

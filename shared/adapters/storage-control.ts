@@ -33,7 +33,8 @@ interface ApiOperation {
   latestResponse?: { error?: { code?: number | null; message?: string | null } | null } | null;
 }
 
-const seconds = (v: { toString(): string } | number | string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v.toString()));
+const seconds = (v: { toString(): string } | number | string | null | undefined): number | null =>
+  v === null || v === undefined ? null : Number(v.toString());
 const time = (t: ApiCache['createTime']): string | undefined => {
   const s = seconds(t?.seconds);
   return s === null ? undefined : new Date(s * 1000 + Math.floor((t?.nanos ?? 0) / 1e6)).toISOString();
@@ -136,15 +137,21 @@ export class StorageControlCacheControl implements CacheControl {
   }
 
   resume(bucket: string, zone: string): Promise<LiveCache> {
-    return this.run(`resume ${cacheResourceName(bucket, zone)}`, async () => liveCacheOf(bucket, (await this.client.resumeAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache));
+    return this.run(`resume ${cacheResourceName(bucket, zone)}`, async () =>
+      liveCacheOf(bucket, (await this.client.resumeAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache),
+    );
   }
 
   pause(bucket: string, zone: string): Promise<LiveCache> {
-    return this.run(`pause ${cacheResourceName(bucket, zone)}`, async () => liveCacheOf(bucket, (await this.client.pauseAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache));
+    return this.run(`pause ${cacheResourceName(bucket, zone)}`, async () =>
+      liveCacheOf(bucket, (await this.client.pauseAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache),
+    );
   }
 
   disable(bucket: string, zone: string): Promise<LiveCache> {
-    return this.run(`disable ${cacheResourceName(bucket, zone)}`, async () => liveCacheOf(bucket, (await this.client.disableAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache));
+    return this.run(`disable ${cacheResourceName(bucket, zone)}`, async () =>
+      liveCacheOf(bucket, (await this.client.disableAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache),
+    );
   }
 
   getOperation(name: string, kind: 'create' | 'update'): Promise<CacheOperation> {

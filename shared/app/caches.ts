@@ -22,14 +22,7 @@ import {
   type PlanCacheResult,
   type RolloutCachePlan,
 } from '../domain/cache.ts';
-import {
-  recordCacheEvent,
-  cacheNeedsRefresh,
-  observationOf,
-  type CacheEvent,
-  type CacheRecord,
-  type CacheUse,
-} from '../domain/cache-record.ts';
+import { recordCacheEvent, cacheNeedsRefresh, observationOf, type CacheEvent, type CacheRecord, type CacheUse } from '../domain/cache-record.ts';
 import type { DeployRequest } from '../domain/deploy-request.ts';
 import { cacheId } from '../domain/names.ts';
 import { templateRolloutId } from '../domain/rendered-spec.ts';
@@ -161,7 +154,11 @@ async function ensureZone(
         });
         live = (await deps.control.get(bucket, zone)) ?? live;
         events.push({ action: 'update', operation: { name: op.name, kind: 'update', startedAt: now().toISOString() }, live, error: null, use });
-        log.info(`updating Anywhere Cache ${cacheId(bucket, zone)}`, { operation: op.name, ttlSeconds: decision.ttlSeconds, admissionPolicy: decision.admissionPolicy });
+        log.info(`updating Anywhere Cache ${cacheId(bucket, zone)}`, {
+          operation: op.name,
+          ttlSeconds: decision.ttlSeconds,
+          admissionPolicy: decision.admissionPolicy,
+        });
       }
       break;
     } catch (e) {
@@ -204,7 +201,8 @@ async function pollOperation(rec: CacheRecord | undefined, control: CacheControl
       events.push({ operationDone: true, ...(progress.cache ? { live: progress.cache } : {}) });
     }
   } catch (e) {
-    if (cacheCodeOf(e) === 'CACHE_NOT_FOUND') events.push({ operationDone: true }); // expired or unknown: the cache itself tells the rest
+    if (cacheCodeOf(e) === 'CACHE_NOT_FOUND')
+      events.push({ operationDone: true }); // expired or unknown: the cache itself tells the rest
     else throw e;
   }
 }
@@ -263,7 +261,9 @@ export async function advanceCaches(deps: AdvanceCachesDeps): Promise<{ refreshe
         const rec = all.find((r) => r.bucket === plan.bucket && r.zone === zone);
         const entry = rec?.targets.find((t) => t.targetKey === key);
         if (!rec || !(stale(rec.lastUsedAt) || stale(entry?.lastUsedAt ?? null))) continue;
-        await records.mutate(plan.bucket, zone, (cur) => (cur ? recordCacheEvent(cur, { bucket: plan.bucket, zone, now: deps.clock.now(), touch: { targetKey: key } }) : undefined));
+        await records.mutate(plan.bucket, zone, (cur) =>
+          cur ? recordCacheEvent(cur, { bucket: plan.bucket, zone, now: deps.clock.now(), touch: { targetKey: key } }) : undefined,
+        );
         touched++;
       }
     } catch (e) {

@@ -79,9 +79,7 @@ export interface ChatWorkerDeps {
   };
 }
 
-export type ChatWorkOutcome =
-  | { outcome: 'malformed' | 'missing' | 'duplicate' }
-  | { outcome: 'done' | 'failed'; code: string; posted: boolean };
+export type ChatWorkOutcome = { outcome: 'malformed' | 'missing' | 'duplicate' } | { outcome: 'done' | 'failed'; code: string; posted: boolean };
 
 interface WorkResult {
   status: 'done' | 'failed';
@@ -135,8 +133,16 @@ export async function handleChatCommand(data: Uint8Array, deps: ChatWorkerDeps):
 
 async function run(rec: ChatCommandRecord, deps: ChatWorkerDeps, log: Logger): Promise<WorkResult> {
   const cmd = rec.command;
-  const done = (code: ChatOutcomeCode, message: ChatMessage, key = 'result'): WorkResult => ({ status: 'done', outcome: { code, message: message.text }, post: { key, message } });
-  const failed = (code: ChatOutcomeCode, message: ChatMessage, key = 'result'): WorkResult => ({ status: 'failed', outcome: { code, message: message.text }, post: { key, message } });
+  const done = (code: ChatOutcomeCode, message: ChatMessage, key = 'result'): WorkResult => ({
+    status: 'done',
+    outcome: { code, message: message.text },
+    post: { key, message },
+  });
+  const failed = (code: ChatOutcomeCode, message: ChatMessage, key = 'result'): WorkResult => ({
+    status: 'failed',
+    outcome: { code, message: message.text },
+    post: { key, message },
+  });
   switch (cmd.kind) {
     case 'help':
       return done('HELP', helpMessage(rec.slashCommand));
@@ -169,9 +175,10 @@ async function run(rec: ChatCommandRecord, deps: ChatWorkerDeps, log: Logger): P
     case 'rollback': {
       const found = await previousGoodRequest(deps.rollouts, cmd.target);
       if (!found.ok) {
-        const next = found.reason === 'NO_GOOD_ROLLOUT'
-          ? 'Deploy a version first.'
-          : `To put another version there, deploy it: \`${rec.slashCommand} deploy <model>@<version> to ${targetText(cmd.target)}\`.`;
+        const next =
+          found.reason === 'NO_GOOD_ROLLOUT'
+            ? 'Deploy a version first.'
+            : `To put another version there, deploy it: \`${rec.slashCommand} deploy <model>@<version> to ${targetText(cmd.target)}\`.`;
         return failed(found.reason, noticeMessage(`Nothing to roll back: ${found.message}. ${next}`, ':leftwards_arrow_with_hook:'));
       }
       const request: ChatDeployInput = { ...found.request, requestedBy: slackRequestedBy(rec), idempotencyKey: chatIdempotencyKey(rec.id) };
@@ -208,9 +215,18 @@ async function publishDeploy(
     return { status: 'failed', outcome: { code: seen.reason, message: seen.message }, post: { key: 'rejected', message } };
   }
   if (seen.kind === 'pending') {
-    const later = deps.config.resultsTopic ? 'I will post the result here when the rollout ends.' : `Follow it with \`${rec.slashCommand} status ${request.model}\`.`;
-    const message = noticeMessage(`Deploy request for \`${ctx.description}\` published (message \`${messageId}\`); the rollout has not been admitted yet. ${later}`, ':outbox_tray:');
-    return { status: 'done', outcome: { code: 'PUBLISHED', message: message.text }, post: { key: 'accepted', message: { ...message, response_type: 'in_channel' } } };
+    const later = deps.config.resultsTopic
+      ? 'I will post the result here when the rollout ends.'
+      : `Follow it with \`${rec.slashCommand} status ${request.model}\`.`;
+    const message = noticeMessage(
+      `Deploy request for \`${ctx.description}\` published (message \`${messageId}\`); the rollout has not been admitted yet. ${later}`,
+      ':outbox_tray:',
+    );
+    return {
+      status: 'done',
+      outcome: { code: 'PUBLISHED', message: message.text },
+      post: { key: 'accepted', message: { ...message, response_type: 'in_channel' } },
+    };
   }
   const r = seen.rollout;
   const ours = r.request.idempotencyKey === chatIdempotencyKey(rec.id);
@@ -227,13 +243,19 @@ async function publishDeploy(
   }
   const terminal = isTerminalPhase(r.phase);
   const later = !terminal && deps.config.resultsTopic ? ' I will post again when it ends.' : '';
-  const note = [ctx.note, isLatest(request) ? `\`latest\` resolved to \`${r.version}\`.` : undefined, later ? later.trim() : undefined].filter(Boolean).join(' ');
+  const note = [ctx.note, isLatest(request) ? `\`latest\` resolved to \`${r.version}\`.` : undefined, later ? later.trim() : undefined]
+    .filter(Boolean)
+    .join(' ');
   const message = rolloutMessage(view, {
     consoleProject: deps.config.consoleProject,
     ...(terminal ? {} : { headline: r.phase === 'pending' ? 'Rollout queued behind the active one' : 'Rollout started' }),
     ...(note ? { note } : {}),
   });
-  return { status: 'done', outcome: { code: terminal ? `ROLLOUT_${r.phase.toUpperCase()}` : 'ROLLOUT_STARTED', message: message.text }, post: { key: terminal ? `final:${r.id}` : 'accepted', message } };
+  return {
+    status: 'done',
+    outcome: { code: terminal ? `ROLLOUT_${r.phase.toUpperCase()}` : 'ROLLOUT_STARTED', message: message.text },
+    post: { key: terminal ? `final:${r.id}` : 'accepted', message },
+  };
 }
 
 type Seen =
@@ -277,7 +299,15 @@ const MAX_MODELS = 10;
 const MAX_STATUS_VERSIONS = 8;
 
 async function statusView(model: string | null, deps: ChatWorkerDeps): Promise<StatusView> {
-  const toView = (r: Rollout): RolloutView => ({ id: r.id, model: r.model, version: r.version, target: r.target, phase: r.phase, reason: r.reason, message: r.message });
+  const toView = (r: Rollout): RolloutView => ({
+    id: r.id,
+    model: r.model,
+    version: r.version,
+    target: r.target,
+    phase: r.phase,
+    reason: r.reason,
+    message: r.message,
+  });
   if (model !== null) {
     const m = await deps.versions.getModel(model);
     if (!m) return { model, models: [], moreModels: 0 };
@@ -286,24 +316,34 @@ async function statusView(model: string | null, deps: ChatWorkerDeps): Promise<S
     return {
       model,
       moreModels: 0,
-      models: [{
-        model,
-        latestValid: m.latestValid?.version ?? null,
-        versions: versions.slice(0, MAX_STATUS_VERSIONS).map((v) => ({ version: v.version, status: v.status, note: versionNote(v) })),
-        moreVersions: Math.max(0, versions.length - MAX_STATUS_VERSIONS),
-        rollouts: rollouts.map(toView),
-      }],
+      models: [
+        {
+          model,
+          latestValid: m.latestValid?.version ?? null,
+          versions: versions.slice(0, MAX_STATUS_VERSIONS).map((v) => ({ version: v.version, status: v.status, note: versionNote(v) })),
+          moreVersions: Math.max(0, versions.length - MAX_STATUS_VERSIONS),
+          rollouts: rollouts.map(toView),
+        },
+      ],
     };
   }
   const models = (await deps.versions.listModels()).sort((a, b) => a.model.localeCompare(b.model));
   const shown = models.slice(0, MAX_MODELS);
-  const rows = await Promise.all(shown.map(async (m) => {
-    // The newest rollout of each target the model was rolled out to (at most 3 targets).
-    const recent = await deps.rollouts.listRollouts({ model: m.model, limit: 20 });
-    const perTarget = new Map<string, Rollout>();
-    for (const r of recent) if (!perTarget.has(r.targetKey)) perTarget.set(r.targetKey, r);
-    return { model: m.model, latestValid: m.latestValid?.version ?? null, versions: [], moreVersions: 0, rollouts: [...perTarget.values()].slice(0, 3).map(toView) };
-  }));
+  const rows = await Promise.all(
+    shown.map(async (m) => {
+      // The newest rollout of each target the model was rolled out to (at most 3 targets).
+      const recent = await deps.rollouts.listRollouts({ model: m.model, limit: 20 });
+      const perTarget = new Map<string, Rollout>();
+      for (const r of recent) if (!perTarget.has(r.targetKey)) perTarget.set(r.targetKey, r);
+      return {
+        model: m.model,
+        latestValid: m.latestValid?.version ?? null,
+        versions: [],
+        moreVersions: 0,
+        rollouts: [...perTarget.values()].slice(0, 3).map(toView),
+      };
+    }),
+  );
   return { model: null, models: rows, moreModels: models.length - shown.length };
 }
 
@@ -344,7 +384,13 @@ async function versionsView(model: string, deps: ChatWorkerDeps): Promise<Versio
  * Posts `message` to the command's response_url once per `key` (reserved in the record first), within
  * Slack's 5 posts and 30 minutes. Never throws for the post itself: a failure is logged.
  */
-export async function postToCommand(id: string, key: string, message: ChatMessage, deps: Pick<ChatWorkerDeps, 'commands' | 'chat' | 'clock'>, log: Logger): Promise<boolean> {
+export async function postToCommand(
+  id: string,
+  key: string,
+  message: ChatMessage,
+  deps: Pick<ChatWorkerDeps, 'commands' | 'chat' | 'clock'>,
+  log: Logger,
+): Promise<boolean> {
   const { decision, record } = await deps.commands.reservePost(id, key, deps.clock.now());
   if (!record) {
     log.warn(`not posting ${key}: the command record is gone`, { reason: 'MISSING' });

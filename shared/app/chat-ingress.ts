@@ -43,7 +43,8 @@ export const DEFAULT_ACK_BUDGET_MS = 2000;
 /** A timer that never keeps the process alive. */
 const unrefAfter = (ms: number): Promise<void> => delay(ms, undefined, { ref: false });
 
-export type SlashOutcome = 'unauthenticated' | 'unreadable' | 'usage' | 'help' | 'refused' | 'bad-response-url' | 'duplicate' | 'unavailable' | 'slow' | 'accepted';
+export type SlashOutcome =
+  'unauthenticated' | 'unreadable' | 'usage' | 'help' | 'refused' | 'bad-response-url' | 'duplicate' | 'unavailable' | 'slow' | 'accepted';
 
 export type SlashAnswer =
   | { status: 401; outcome: 'unauthenticated' }
@@ -94,7 +95,8 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
   const record = newChatCommandRecord({ id, payload: p, command, now });
   const after = deps.after ?? unrefAfter;
   const queueStart = deps.clock.now().getTime();
-  const markFailed = (err: FerryError) => deps.commands.finish(id, { status: 'failed', outcome: { code: err.code, message: err.message } }, now).catch(() => undefined);
+  const markFailed = (err: FerryError) =>
+    deps.commands.finish(id, { status: 'failed', outcome: { code: err.code, message: err.message } }, now).catch(() => undefined);
   try {
     const queue = (async (): Promise<'queued' | 'duplicate'> => {
       if ((await deps.commands.create(record)) === 'duplicate') return 'duplicate';
@@ -138,9 +140,17 @@ export async function acceptSlashCommand(req: SlackSignedRequest, deps: ChatIngr
       status: 200,
       outcome: 'unavailable',
       commandId: id,
-      body: noticeMessage(`ferry could not take \`${description}\` right now (\`${err.code}\`). Nothing was changed; please try again in a minute.`, ':warning:'),
+      body: noticeMessage(
+        `ferry could not take \`${description}\` right now (\`${err.code}\`). Nothing was changed; please try again in a minute.`,
+        ':warning:',
+      ),
     };
   }
-  clog.info(`slash command accepted: ${description}`, { command: description, commandClass: cls, kind: command.kind, queueMs: deps.clock.now().getTime() - queueStart });
+  clog.info(`slash command accepted: ${description}`, {
+    command: description,
+    commandClass: cls,
+    kind: command.kind,
+    queueMs: deps.clock.now().getTime() - queueStart,
+  });
   return { status: 200, outcome: 'accepted', commandId: id, body: ackMessage({ commandId: id, description, deploy: cls === 'deploy' }) };
 }

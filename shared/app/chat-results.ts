@@ -14,7 +14,10 @@ import { type ChatWorkerDeps, postToCommand, rolloutView } from './chat-commands
 
 export type ChatResultDeps = Pick<ChatWorkerDeps, 'commands' | 'rollouts' | 'versions' | 'chat' | 'clock' | 'logger' | 'config'>;
 
-export async function handleDeployResult(data: Uint8Array, deps: ChatResultDeps): Promise<{ outcome: 'ignored' | 'not-from-chat' | 'posted' | 'not-posted'; reason?: string }> {
+export async function handleDeployResult(
+  data: Uint8Array,
+  deps: ChatResultDeps,
+): Promise<{ outcome: 'ignored' | 'not-from-chat' | 'posted' | 'not-posted'; reason?: string }> {
   const parsed = parseDeployResult(data);
   if (!parsed.ok) {
     deps.logger.warn(`deploy result ignored: ${parsed.message}`, { reason: 'RESULT_INVALID' });

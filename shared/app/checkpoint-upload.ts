@@ -13,9 +13,7 @@ import type { Logger } from '../ports/logger.ts';
 import type { StorageFinalizedEvent } from '../domain/events.ts';
 import type { AutodeployTarget } from '../domain/version.ts';
 import { asFerryError } from '../domain/errors.ts';
-import {
-  parseObjectPath, checkCompleteness, contentKey, maxGeneration, INDEX_FILE,
-} from '../domain/upload.ts';
+import { parseObjectPath, checkCompleteness, contentKey, maxGeneration, INDEX_FILE } from '../domain/upload.ts';
 import { validateCheckpoint, parseIndex } from './validate-checkpoint.ts';
 
 export interface UploadDeps {

@@ -10,9 +10,7 @@ import type { ScaledDownPools } from '../ports/teardown-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 
-export type CapacityCheck =
-  | { ok: true; restored: RestoredPool[]; pending: string[] }
-  | { ok: false; reason: 'CLUSTER_DELETED'; message: string };
+export type CapacityCheck = { ok: true; restored: RestoredPool[]; pending: string[] } | { ok: false; reason: 'CLUSTER_DELETED'; message: string };
 
 export interface RestoredPool {
   pool: string;
@@ -53,7 +51,9 @@ export async function ensureClusterCapacity(
   const pools = opts.onlyRemembered ? c.nodePools.filter((p) => remembered?.pools.some((r) => r.name === p.name)) : c.nodePools;
   // While the cluster is RECONCILING an operation is running (most likely an earlier restore): a pool
   // it is resizing still reads as zero, so no default size is guessed for it.
-  const steps = restorePlan(pools, remembered, opts.fallbackSize ?? 1).filter((st) => !(c.status === 'RECONCILING' && st.kind === 'resize' && st.source === 'default'));
+  const steps = restorePlan(pools, remembered, opts.fallbackSize ?? 1).filter(
+    (st) => !(c.status === 'RECONCILING' && st.kind === 'resize' && st.source === 'default'),
+  );
   for (const step of steps) {
     try {
       const op =

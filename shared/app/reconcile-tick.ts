@@ -26,8 +26,7 @@ export interface TickStep {
 }
 
 export type StepOutcome =
-  | { step: TickStepName; ok: true; result: Record<string, number> | null }
-  | { step: TickStepName; ok: false; code: FerryErrorCode; message: string };
+  { step: TickStepName; ok: true; result: Record<string, number> | null } | { step: TickStepName; ok: false; code: FerryErrorCode; message: string };
 
 export interface TickReport {
   steps: StepOutcome[];

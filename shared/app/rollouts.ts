@@ -82,8 +82,21 @@ function peekModel(data: Uint8Array): string | null {
 export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps): Promise<DeployOutcome> {
   const log = deps.logger.child({ messageId: msg.messageId });
   const now = deps.clock.now();
-  const reject = async (reason: DeployRejectReason, message: string, issues: Array<{ path: string; message: string }> = [], source = 'unknown'): Promise<DeployOutcome> => {
-    await deps.rollouts.recordRejected({ messageId: msg.messageId, reason, message, issues, source, receivedAt: now.toISOString(), model: peekModel(msg.data) });
+  const reject = async (
+    reason: DeployRejectReason,
+    message: string,
+    issues: Array<{ path: string; message: string }> = [],
+    source = 'unknown',
+  ): Promise<DeployOutcome> => {
+    await deps.rollouts.recordRejected({
+      messageId: msg.messageId,
+      reason,
+      message,
+      issues,
+      source,
+      receivedAt: now.toISOString(),
+      model: peekModel(msg.data),
+    });
     log.warn(`deploy request rejected: ${message}`, { reason, issues });
     await publishResult(deps, { kind: 'rejected', messageId: msg.messageId, reason, message, issues }, log);
     return { outcome: 'rejected', reason, message };
@@ -115,11 +128,16 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
       if (capacity.restored.length || capacity.pending.length) {
         capacityWaitSeconds = NODE_PROVISION_SECONDS;
         rlog.info('bringing node pools scaled to zero back up; the progress deadline allows for node creation', {
-          restored: capacity.restored, pending: capacity.pending, capacityWaitSeconds,
+          restored: capacity.restored,
+          pending: capacity.pending,
+          capacityWaitSeconds,
         });
       }
       if (capacity.pending.length) {
-        rlog.warn(`node pools ${capacity.pending.join(', ')} could not be resized yet (another GKE operation is running on the cluster); the next deploy retries them`, { code: 'CLUSTER_CONFLICT' });
+        rlog.warn(
+          `node pools ${capacity.pending.join(', ')} could not be resized yet (another GKE operation is running on the cluster); the next deploy retries them`,
+          { code: 'CLUSTER_CONFLICT' },
+        );
       }
     } catch (e) {
       const err = asFerryError(e, 'CLUSTER_UNAVAILABLE', true);
@@ -129,11 +147,25 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   }
 
   const rolloutId = rolloutIdFor(msg.messageId, msg.publishTime);
-  const prepared = await renderRollout(request, version, { rolloutId, capacityWaitSeconds, caches: deps.caches, serviceAccountName: deps.config.serviceAccountName, logger: rlog });
+  const prepared = await renderRollout(request, version, {
+    rolloutId,
+    capacityWaitSeconds,
+    caches: deps.caches,
+    serviceAccountName: deps.config.serviceAccountName,
+    logger: rlog,
+  });
   if ('reject' in prepared) return reject(prepared.reject.reason, prepared.reject.message, [], request.requestedBy.source);
   const { rendered, cachePlan } = prepared;
   for (const w of rendered.warnings) rlog.warn(`render: ${w}`);
-  const rollout = newRollout({ id: rolloutId, request, version: version.version, spec: rendered, timeoutSeconds: rendered.rolloutTimeoutSeconds, cache: cachePlan, now });
+  const rollout = newRollout({
+    id: rolloutId,
+    request,
+    version: version.version,
+    spec: rendered,
+    timeoutSeconds: rendered.rolloutTimeoutSeconds,
+    cache: cachePlan,
+    now,
+  });
   const admitted = await deps.rollouts.admit({
     messageId: msg.messageId,
     idempotencyKey: request.idempotencyKey,
@@ -146,7 +178,10 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
     return { outcome: 'duplicate', by: admitted.by, rolloutId: admitted.rolloutId };
   }
   rlog.info(`rollout ${rolloutId} ${admitted.decision === 'start' ? 'started' : 'queued behind the active rollout'}`, {
-    rolloutId, resolvedVersion: version.version, specDigest: rendered.specDigest, superseded: admitted.superseded?.id,
+    rolloutId,
+    resolvedVersion: version.version,
+    specDigest: rendered.specDigest,
+    superseded: admitted.superseded?.id,
   });
   if (admitted.superseded) await publishResult(deps, resultOf(admitted.superseded), rlog);
   let phase: string = rollout.phase;
@@ -182,9 +217,18 @@ export async function resolveVersion(
   }
   if (doc.status === 'valid') return { doc };
   if (doc.status === 'invalid') {
-    return { reason: 'VERSION_INVALID', message: `${request.model}/${request.version} is invalid (${doc.errors.map((e) => e.code).slice(0, 3).join(', ')}); it will never be deployed` };
+    return {
+      reason: 'VERSION_INVALID',
+      message: `${request.model}/${request.version} is invalid (${doc.errors
+        .map((e) => e.code)
+        .slice(0, 3)
+        .join(', ')}); it will never be deployed`,
+    };
   }
-  return { reason: 'VERSION_NOT_READY', message: `${request.model}/${request.version} is ${doc.status}${doc.missing.length ? ` (missing ${doc.missing.slice(0, 3).join(', ')})` : ''}; deploy it once it is valid (or set an autodeploy policy)` };
+  return {
+    reason: 'VERSION_NOT_READY',
+    message: `${request.model}/${request.version} is ${doc.status}${doc.missing.length ? ` (missing ${doc.missing.slice(0, 3).join(', ')})` : ''}; deploy it once it is valid (or set an autodeploy policy)`,
+  };
 }
 
 export interface RenderedRollout {
@@ -294,7 +338,8 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
   } catch (e) {
     const err = asFerryError(e, 'APPLY_FAILED');
     if (err.retryable) throw err;
-    const failed = step.actions.find((a) => a.kind === 'apply' || a.kind === 'reapply-previous') as Extract<Action, { kind: 'apply' | 'reapply-previous' }> | undefined;
+    const failed = step.actions.find((a) => a.kind === 'apply' || a.kind === 'reapply-previous') as
+      Extract<Action, { kind: 'apply' | 'reapply-previous' }> | undefined;
     if (!failed) throw err;
     log.error(`the cluster refused the ${failed.kind}: ${err.message}`, { code: err.code });
     step = nextStep(step.rollout, { kind: 'apply-rejected', action: failed.kind, message: err.message, code: err.code }, now);
@@ -309,7 +354,12 @@ async function observeCaches(r: Rollout, plan: RolloutCachePlan, deps: RolloutDe
   return ensureCaches(plan, use, deps.caches, deps.clock, log);
 }
 
-async function finish(before: Rollout, step: { rollout: Rollout; actions: Action[] }, deps: RolloutDeps, log: Logger): Promise<{ phase: string; changed: boolean }> {
+async function finish(
+  before: Rollout,
+  step: { rollout: Rollout; actions: Action[] },
+  deps: RolloutDeps,
+  log: Logger,
+): Promise<{ phase: string; changed: boolean }> {
   const after = step.rollout;
   if (after === before || JSON.stringify(after) === JSON.stringify(before)) return { phase: after.phase, changed: false };
   const saved = await deps.rollouts.saveStep(after, before.updatedAt, deps.clock.now());

@@ -61,7 +61,13 @@ export async function handleTeardownTick(data: Uint8Array | undefined, deps: Tea
     // Retryable (Firestore down): redelivered, and the plan is posted then. Otherwise say so now.
     if (err.retryable) throw err;
     clog.error(`teardown plan failed: ${err.message}`, { code: err.code, error: err });
-    const posted = await postToCommand(commandId, 'teardown-plan', errorMessage({ code: err.code, message: err.message, hint: err.hint, commandId }), reply, clog);
+    const posted = await postToCommand(
+      commandId,
+      'teardown-plan',
+      errorMessage({ code: err.code, message: err.message, hint: err.hint, commandId }),
+      reply,
+      clog,
+    );
     return { outcome: 'failed', code: err.code, posted };
   }
   const posted = await postToCommand(commandId, 'teardown-plan', teardownMessage(run), reply, clog);

@@ -168,7 +168,16 @@ export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise
     } catch (e) {
       warnings.push(`cache ${r.id}: could not read it (${asFerryError(e).message}); left alone`);
     }
-    caches.push({ bucket: r.bucket, zone: r.zone, state, managed: r.createdBy.by === 'ferry', labels: {}, lastUsedAt: r.lastUsedAt, createdAt: r.createdBy.at, version });
+    caches.push({
+      bucket: r.bucket,
+      zone: r.zone,
+      state,
+      managed: r.createdBy.by === 'ferry',
+      labels: {},
+      lastUsedAt: r.lastUsedAt,
+      createdAt: r.createdBy.at,
+      version,
+    });
   }
 
   const clusters: InventoryCluster[] = [];
@@ -177,7 +186,8 @@ export async function buildInventory(deps: TeardownDeps, scope?: Scope): Promise
       const list = scope?.clusters
         ? (await Promise.all(scope.clusters.map((n) => deps.directory!.get(n)))).filter((c): c is ManagedCluster => c !== null)
         : await deps.directory.list();
-      for (const c of list) clusters.push({ name: c.name, labels: c.labels, status: c.status, nodePools: c.nodePools, createdAt: c.createTime, version: clusterVersion(c) });
+      for (const c of list)
+        clusters.push({ name: c.name, labels: c.labels, status: c.status, nodePools: c.nodePools, createdAt: c.createTime, version: clusterVersion(c) });
     } catch (e) {
       warnings.push(`clusters: could not list them (${asFerryError(e).message}); none torn down this run`);
     }
@@ -199,7 +209,8 @@ export function teardownPolicy(p: Partial<TeardownPolicy> = {}): TeardownPolicy 
   return { ...DEFAULT_TEARDOWN_POLICY, ...p, idleTtlSeconds: { ...DEFAULT_TEARDOWN_POLICY.idleTtlSeconds, ...(p.idleTtlSeconds ?? {}) } };
 }
 
-export const newRunId = (now: Date): string => `${now.toISOString().replace(/[-:.]/g, '').replace('T', '-').replace('Z', '')}-${randomBytes(3).toString('hex')}`;
+export const newRunId = (now: Date): string =>
+  `${now.toISOString().replace(/[-:.]/g, '').replace('T', '-').replace('Z', '')}-${randomBytes(3).toString('hex')}`;
 
 /** Plans, executes (unless dry run) and records one teardown run. */
 export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}): Promise<TeardownRun> {
@@ -217,7 +228,9 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
     finishedAt: null,
     dryRun: policy.dryRun,
     plan,
-    results: plan.dryRun ? plan.actions.map((a) => ({ action: a.action, outcome: 'planned', reason: a.reason, message: a.message, operations: [], at: startedAt.toISOString() })) : [],
+    results: plan.dryRun
+      ? plan.actions.map((a) => ({ action: a.action, outcome: 'planned', reason: a.reason, message: a.message, operations: [], at: startedAt.toISOString() }))
+      : [],
     inventoryWarnings: built.warnings,
     summary: { planned: plan.actions.length, done: 0, started: 0, skipped: 0, failed: 0 },
   };
@@ -227,7 +240,14 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
   for (const planned of executableActions(plan)) {
     const result =
       deps.clock.now().getTime() >= deadline
-        ? { action: planned.action, outcome: 'skipped' as const, reason: 'RUN_DEADLINE', message: `${actionKey(planned.action)}: the run's time is up; the next run plans it again`, operations: [], at: deps.clock.now().toISOString() }
+        ? {
+            action: planned.action,
+            outcome: 'skipped' as const,
+            reason: 'RUN_DEADLINE',
+            message: `${actionKey(planned.action)}: the run's time is up; the next run plans it again`,
+            operations: [],
+            at: deps.clock.now().toISOString(),
+          }
         : await executeOne(planned, policy, deps, { ...opts, deadline }, log, run.id);
     run.results.push(result);
     if (result.outcome !== 'planned') run.summary[result.outcome]++;
@@ -245,16 +265,34 @@ export async function runTeardown(deps: TeardownDeps, opts: TeardownOptions = {}
 
 type ExecOptions = TeardownOptions & { deadline: number };
 
-async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: TeardownDeps, opts: ExecOptions, log: Logger, runId: string): Promise<ActionResult> {
+async function executeOne(
+  planned: PlannedAction,
+  policy: TeardownPolicy,
+  deps: TeardownDeps,
+  opts: ExecOptions,
+  log: Logger,
+  runId: string,
+): Promise<ActionResult> {
   const a = planned.action;
   const at = () => deps.clock.now().toISOString();
   const key = actionKey(a);
-  const result = (outcome: ActionResult['outcome'], reason: string | null, message: string, operations: string[] = []): ActionResult => ({ action: a, outcome, reason, message, operations, at: at() });
+  const result = (outcome: ActionResult['outcome'], reason: string | null, message: string, operations: string[] = []): ActionResult => ({
+    action: a,
+    outcome,
+    reason,
+    message,
+    operations,
+    at: at(),
+  });
   // Re-read just before the destructive call.
   let fresh: Built;
   try {
     const scope: Scope =
-      a.kind === 'disable-cache' ? { caches: [{ bucket: a.bucket, zone: a.zone }] } : a.kind === 'scale-deployment' ? { targetKeys: [a.targetKey] } : { clusters: [a.cluster] };
+      a.kind === 'disable-cache'
+        ? { caches: [{ bucket: a.bucket, zone: a.zone }] }
+        : a.kind === 'scale-deployment'
+          ? { targetKeys: [a.targetKey] }
+          : { clusters: [a.cluster] };
     fresh = await buildInventory(deps, scope);
   } catch (e) {
     const err = asFerryError(e);
@@ -275,14 +313,21 @@ async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: 
   };
   /** An operation that failed, or is still running when the wait is over. */
   const unfinished = (op: GkeOperation, what: string): ActionResult =>
-    result(op.error ? 'failed' : 'started', op.error?.code ?? 'OPERATION_RUNNING', `${key}: ${what} ${op.error ? `failed: ${op.error.message}` : 'still running'}`, ops);
+    result(
+      op.error ? 'failed' : 'started',
+      op.error?.code ?? 'OPERATION_RUNNING',
+      `${key}: ${what} ${op.error ? `failed: ${op.error.message}` : 'still running'}`,
+      ops,
+    );
   try {
     switch (a.kind) {
       case 'disable-cache': {
         const live = await deps.control.disable(a.bucket, a.zone);
         log.info(`disabled idle Anywhere Cache ${cacheId(a.bucket, a.zone)}`, { idleSince: planned.idleSince });
         try {
-          await deps.records.mutate(a.bucket, a.zone, (cur) => (cur ? recordCacheEvent(cur, { bucket: a.bucket, zone: a.zone, now: deps.clock.now(), live, action: 'disable', error: null }) : undefined));
+          await deps.records.mutate(a.bucket, a.zone, (cur) =>
+            cur ? recordCacheEvent(cur, { bucket: a.bucket, zone: a.zone, now: deps.clock.now(), live, action: 'disable', error: null }) : undefined,
+          );
         } catch (e) {
           // The cache is disabled; only ferry's record of it lags (the next deploy or run re-reads it).
           const err = asFerryError(e);
@@ -310,7 +355,10 @@ async function executeOne(planned: PlannedAction, policy: TeardownPolicy, deps: 
         for (const pool of a.nodePools) {
           const p = c?.nodePools.find((x) => x.name === pool);
           if (p?.autoscaling && p.autoscaling.minNodeCount > 0) {
-            const op = await follow(dir, dir.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { minNodeCount: 0, maxNodeCount: p.autoscaling.maxNodeCount }));
+            const op = await follow(
+              dir,
+              dir.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { minNodeCount: 0, maxNodeCount: p.autoscaling.maxNodeCount }),
+            );
             if (op.status !== 'DONE' || op.error) return unfinished(op, `autoscaling minimum of ${pool} → 0`);
           }
           const op = await follow(dir, dir.setNodePoolSize(nodePoolName(a.cluster, pool), 0));

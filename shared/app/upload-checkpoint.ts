@@ -34,10 +34,19 @@ export interface UploadCheckpointOptions {
  */
 export function assertHasCheckpointFiles(files: readonly SourceFile[], where: string): void {
   if (files.some((f) => f.name.endsWith('.safetensors'))) return;
-  const seen = files.length ? `it holds ${files.length} file(s): ${files.slice(0, 5).map((f) => f.name).join(', ')}${files.length > 5 ? ', …' : ''}` : 'it is empty';
-  throw new FerryError('NO_CHECKPOINT_FILES', `no checkpoint file in ${where} (${seen}); expected ${SINGLE_FILE}, or sharded *.safetensors with ${INDEX_FILE}, beside ${CONFIG_FILE}`, {
-    hint: 'Point ferry at the folder that holds the weights: for a Hugging Face cache that is …/models--<org>--<name>/snapshots/<revision>/.',
-  });
+  const seen = files.length
+    ? `it holds ${files.length} file(s): ${files
+        .slice(0, 5)
+        .map((f) => f.name)
+        .join(', ')}${files.length > 5 ? ', …' : ''}`
+    : 'it is empty';
+  throw new FerryError(
+    'NO_CHECKPOINT_FILES',
+    `no checkpoint file in ${where} (${seen}); expected ${SINGLE_FILE}, or sharded *.safetensors with ${INDEX_FILE}, beside ${CONFIG_FILE}`,
+    {
+      hint: 'Point ferry at the folder that holds the weights: for a Hugging Face cache that is …/models--<org>--<name>/snapshots/<revision>/.',
+    },
+  );
 }
 
 export async function uploadCheckpointFiles(

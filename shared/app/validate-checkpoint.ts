@@ -69,11 +69,7 @@ export interface ValidateOptions {
   listing?: readonly ObjectInfo[];
 }
 
-export async function validateCheckpoint(
-  store: ObjectStore,
-  prefix: string,
-  opts: ValidateOptions = {},
-): Promise<ValidationReport> {
+export async function validateCheckpoint(store: ObjectStore, prefix: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
   const p = normalizePrefix(prefix);
   const firstRead = Math.max(1, Math.floor(opts.firstReadBytes ?? DEFAULT_FIRST_READ_BYTES));
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_CONCURRENCY));
@@ -143,13 +139,7 @@ export async function readShardHeader(
   return result;
 }
 
-async function readExactly(
-  store: ObjectStore,
-  object: string,
-  start: number,
-  endExclusive: number,
-  generation: string,
-): Promise<Uint8Array> {
+async function readExactly(store: ObjectStore, object: string, start: number, endExclusive: number, generation: string): Promise<Uint8Array> {
   if (endExclusive <= start) return new Uint8Array(0);
   const bytes = await store.read(object, start, endExclusive, generation);
   if (bytes.length !== endExclusive - start) {

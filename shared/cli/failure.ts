@@ -26,9 +26,21 @@ const KNOWN: Array<{ test: RegExp; code: CliErrorCode; hint: string }> = [
     code: 'CREDENTIALS_MISSING',
     hint: `GOOGLE_APPLICATION_CREDENTIALS names a file that is not there: point it at a key file, or unset it. ${LOCAL_OR_LOGIN}`,
   },
-  { test: /Could not load the default credentials|Unable to detect a Project Id|could not refresh access token|invalid_grant|reauth/i, code: 'CREDENTIALS_MISSING', hint: LOCAL_OR_LOGIN },
-  { test: /ECONNREFUSED|connect ECONNREFUSED|14 UNAVAILABLE: No connection established/i, code: 'BACKEND_UNREACHABLE', hint: 'Nothing answered. If you use the local stack, start it with `npm start` (and keep it running); otherwise check your network and the project id.' },
-  { test: /7 PERMISSION_DENIED|403|does not have .* permission/i, code: 'PERMISSION_DENIED', hint: 'Your account lacks a permission this command needs; the message names it. Ask a project owner, or check `gcloud auth list`.' },
+  {
+    test: /Could not load the default credentials|Unable to detect a Project Id|could not refresh access token|invalid_grant|reauth/i,
+    code: 'CREDENTIALS_MISSING',
+    hint: LOCAL_OR_LOGIN,
+  },
+  {
+    test: /ECONNREFUSED|connect ECONNREFUSED|14 UNAVAILABLE: No connection established/i,
+    code: 'BACKEND_UNREACHABLE',
+    hint: 'Nothing answered. If you use the local stack, start it with `npm start` (and keep it running); otherwise check your network and the project id.',
+  },
+  {
+    test: /7 PERMISSION_DENIED|403|does not have .* permission/i,
+    code: 'PERMISSION_DENIED',
+    hint: 'Your account lacks a permission this command needs; the message names it. Ask a project owner, or check `gcloud auth list`.',
+  },
 ];
 
 export function describeFailure(e: unknown): Failure {

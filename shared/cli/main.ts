@@ -46,7 +46,10 @@ export const COMMANDS: Record<string, CommandEntry> = Object.fromEntries(
 );
 
 const unknownCommand = (name: string): string =>
-  `ferry: unknown command "${name}"${didYouMean(name, SPECS.map((s) => s.name))}\nRun \`ferry --help\` for the list of commands.\n`;
+  `ferry: unknown command "${name}"${didYouMean(
+    name,
+    SPECS.map((s) => s.name),
+  )}\nRun \`ferry --help\` for the list of commands.\n`;
 
 async function helpCommand(args: string[], io: CliIo): Promise<number> {
   const p = parseCommand('help', args, io);

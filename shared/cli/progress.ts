@@ -201,7 +201,13 @@ export function formatBar(s: ProgressSnapshot, columns: number): string {
   const filled = Math.round((barWidth * pct) / 100);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]`;
   // Fields in order of importance: as many as fit the terminal, then the file in flight if it fits.
-  const fields = [`${bar} ${String(pct).padStart(3)}%`, `${formatBytes(s.sentBytes)} / ${formatBytes(s.totalBytes)}`, formatRate(s.rate), `ETA ${formatDuration(s.eta)}`, `${s.doneFiles}/${s.totalFiles} files`];
+  const fields = [
+    `${bar} ${String(pct).padStart(3)}%`,
+    `${formatBytes(s.sentBytes)} / ${formatBytes(s.totalBytes)}`,
+    formatRate(s.rate),
+    `ETA ${formatDuration(s.eta)}`,
+    `${s.doneFiles}/${s.totalFiles} files`,
+  ];
   const max = columns - 1;
   let head = fields[0]!;
   for (const f of fields.slice(1)) {

@@ -31,7 +31,9 @@ async function readRequestFile(name: string, file: string, io: CliIo): Promise<R
     }
   } catch (e) {
     const code = (e as { code?: string }).code;
-    io.stderr(`ferry ${name}: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr(
+      `ferry ${name}: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e)}\n`,
+    );
     return EXIT.usage;
   }
   if (Buffer.byteLength(text) > MAX_REQUEST_BYTES) {

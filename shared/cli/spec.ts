@@ -66,7 +66,15 @@ export interface Parsed {
 export type ParseResult = ({ ok: true } & Parsed) | { ok: false; error: string };
 
 export const OUTPUT_FLAGS: readonly FlagSpec[] = [
-  { name: 'output', short: 'o', type: 'enum', values: ['text', 'json', 'yaml'], placeholder: 'FORMAT', default: 'text', description: 'output format: text, json or yaml' },
+  {
+    name: 'output',
+    short: 'o',
+    type: 'enum',
+    values: ['text', 'json', 'yaml'],
+    placeholder: 'FORMAT',
+    default: 'text',
+    description: 'output format: text, json or yaml',
+  },
   { name: 'json', type: 'boolean', default: false, description: 'same as -o json' },
 ];
 export const HELP_FLAG: FlagSpec = { name: 'help', short: 'h', type: 'boolean', default: false, description: 'show this help' };
@@ -131,7 +139,9 @@ function convert(f: FlagSpec, raw: string): { value: string | number } | { error
       const values = f.values ?? [];
       if (values.includes(raw)) return { value: raw };
       const hint = didYouMean(raw, values);
-      return { error: `${name}: ${JSON.stringify(raw)} is not one of ${values.length <= 6 ? values.join(', ') : `the ${values.length} accepted values`}${hint}` };
+      return {
+        error: `${name}: ${JSON.stringify(raw)} is not one of ${values.length <= 6 ? values.join(', ') : `the ${values.length} accepted values`}${hint}`,
+      };
     }
     default:
       if (raw === '') return { error: `${name} needs a value` };
@@ -161,11 +171,25 @@ export function parseArgv(spec: CommandSpec, argv: readonly string[]): ParseResu
       const eq = a.indexOf('=');
       const name = a.slice(2, eq === -1 ? undefined : eq);
       f = byLong.get(name);
-      if (!f) return fail(`unknown flag --${name}${didYouMean(name, flags.map((x) => x.name), '--')}`);
+      if (!f)
+        return fail(
+          `unknown flag --${name}${didYouMean(
+            name,
+            flags.map((x) => x.name),
+            '--',
+          )}`,
+        );
       if (eq !== -1) inline = a.slice(eq + 1);
     } else if (a.startsWith('-') && a.length > 1 && !/^-\d/.test(a)) {
       f = byShort.get(a[1]!);
-      if (!f) return fail(`unknown flag ${a.slice(0, 2)}${didYouMean(a.slice(1), flags.map((x) => x.name), '--')}`);
+      if (!f)
+        return fail(
+          `unknown flag ${a.slice(0, 2)}${didYouMean(
+            a.slice(1),
+            flags.map((x) => x.name),
+            '--',
+          )}`,
+        );
       if (a.length > 2) inline = a[2] === '=' ? a.slice(3) : a.slice(2);
     } else {
       positional.push(a);
@@ -198,9 +222,19 @@ export function parseArgv(spec: CommandSpec, argv: readonly string[]): ParseResu
   }
   if (!help) {
     const [min, max] = spec.arity;
-    if (positional.length < min) return fail(`missing ${spec.args.slice(positional.length, min).map((x) => x.name).join(' and ')}`);
+    if (positional.length < min)
+      return fail(
+        `missing ${spec.args
+          .slice(positional.length, min)
+          .map((x) => x.name)
+          .join(' and ')}`,
+      );
     if (positional.length > max) {
-      return fail(max === 0 ? `takes no arguments, got ${JSON.stringify(positional[0])}` : `expected at most ${max} argument${max === 1 ? '' : 's'}, got ${positional.length}: ${positional.join(' ')}`);
+      return fail(
+        max === 0
+          ? `takes no arguments, got ${JSON.stringify(positional[0])}`
+          : `expected at most ${max} argument${max === 1 ? '' : 's'}, got ${positional.length}: ${positional.join(' ')}`,
+      );
     }
   }
   return { ok: true, positional, flags: values, given, output, help };
@@ -210,7 +244,10 @@ export function parseArgv(spec: CommandSpec, argv: readonly string[]): ParseResu
 // Help
 
 function flagLabel(f: FlagSpec): string {
-  const value = f.type === 'boolean' ? '' : ` ${f.placeholder ?? (f.type === 'int' || f.type === 'number' ? 'N' : f.type === 'enum' ? (f.values ?? []).join('|') : 'VALUE')}`;
+  const value =
+    f.type === 'boolean'
+      ? ''
+      : ` ${f.placeholder ?? (f.type === 'int' || f.type === 'number' ? 'N' : f.type === 'enum' ? (f.values ?? []).join('|') : 'VALUE')}`;
   return `${f.short ? `-${f.short}, ` : '    '}--${f.name}${value}`;
 }
 
@@ -273,18 +310,20 @@ export function helpText(spec: CommandSpec): string {
 /** `ferry --help`. */
 export function overviewText(specs: readonly CommandSpec[]): string {
   const width = Math.max(...specs.map((s) => s.name.length));
-  return [
-    'ferry — get a model from a bucket onto GPUs',
-    '',
-    'Usage: ferry <command> [flags]',
-    '',
-    'Commands:',
-    ...specs.map((s) => `  ${s.name.padEnd(width)}  ${s.summary}`),
-    '',
-    "Run `ferry <command> --help` (or `ferry help <command>`) for a command's flags, defaults, exit codes",
-    'and examples. Locally, `npm start` brings up the stack and writes .ferry/local.env, which ferry reads',
-    'for any variable not set in the environment.',
-  ].join('\n') + '\n';
+  return (
+    [
+      'ferry — get a model from a bucket onto GPUs',
+      '',
+      'Usage: ferry <command> [flags]',
+      '',
+      'Commands:',
+      ...specs.map((s) => `  ${s.name.padEnd(width)}  ${s.summary}`),
+      '',
+      "Run `ferry <command> --help` (or `ferry help <command>`) for a command's flags, defaults, exit codes",
+      'and examples. Locally, `npm start` brings up the stack and writes .ferry/local.env, which ferry reads',
+      'for any variable not set in the environment.',
+    ].join('\n') + '\n'
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,10 +342,13 @@ export function bashCompletion(specs: readonly CommandSpec[]): string {
         .map((f) => {
           const pats = [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])].join('|');
           const body =
-            f.type === 'enum' ? `COMPREPLY=($(compgen -W "${shellWords(f.values ?? [])}" -- "$cur"))`
-            : f.type === 'file' ? 'COMPREPLY=($(compgen -f -- "$cur"))'
-            : f.type === 'dir' ? 'COMPREPLY=($(compgen -d -- "$cur"))'
-            : 'COMPREPLY=()';
+            f.type === 'enum'
+              ? `COMPREPLY=($(compgen -W "${shellWords(f.values ?? [])}" -- "$cur"))`
+              : f.type === 'file'
+                ? 'COMPREPLY=($(compgen -f -- "$cur"))'
+                : f.type === 'dir'
+                  ? 'COMPREPLY=($(compgen -d -- "$cur"))'
+                  : 'COMPREPLY=()';
           return `        ${pats}) ${body}; return ;;`;
         })
         .join('\n');
@@ -319,7 +361,9 @@ export function bashCompletion(specs: readonly CommandSpec[]): string {
         '      esac',
         `      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${shellWords(words)}" -- "$cur")); else COMPREPLY=($(compgen -W "${shellWords(argWords)}" -- "$cur") ${argDefault}); fi`,
         '      ;;',
-      ].filter((l) => l !== '').join('\n');
+      ]
+        .filter((l) => l !== '')
+        .join('\n');
     })
     .join('\n');
   return `# bash completion for ferry, generated from its command specs.
@@ -354,13 +398,19 @@ export function zshCompletion(specs: readonly CommandSpec[]): string {
       const specsArgs = allFlags(s).map((f) => {
         const desc = zshDesc(f.description);
         const action =
-          f.type === 'boolean' ? ''
-          : f.type === 'enum' ? `:${f.name}:(${shellWords(f.values ?? [])})`
-          : f.type === 'file' ? `:${f.name}:_files`
-          : f.type === 'dir' ? `:${f.name}:_files -/`
-          : `:${f.name}: `;
+          f.type === 'boolean'
+            ? ''
+            : f.type === 'enum'
+              ? `:${f.name}:(${shellWords(f.values ?? [])})`
+              : f.type === 'file'
+                ? `:${f.name}:_files`
+                : f.type === 'dir'
+                  ? `:${f.name}:_files -/`
+                  : `:${f.name}: `;
         const rep = f.repeatable ? '*' : '';
-        return f.short ? `        '${rep}(-${f.short} --${f.name})'{-${f.short},--${f.name}}'[${desc}]${action}'` : `        '${rep}--${f.name}[${desc}]${action}'`;
+        return f.short
+          ? `        '${rep}(-${f.short} --${f.name})'{-${f.short},--${f.name}}'[${desc}]${action}'`
+          : `        '${rep}--${f.name}[${desc}]${action}'`;
       });
       const positional = s.args.map((a, i) => {
         const action = Array.isArray(a.complete) ? `(${shellWords(a.complete as string[])})` : a.complete === 'dir' || a.complete === 'file' ? '_files' : ' ';

@@ -11,23 +11,86 @@ import type { CommandSpec, FlagSpec } from './spec.ts';
 const USAGE_IO = [2, 'usage error, or ferry could not read its input or reach a backend (credentials, network, stopped local stack)'] as const;
 
 const TARGET_FLAGS: readonly FlagSpec[] = [
-  { name: 'cluster', type: 'string', placeholder: 'C', defaultText: 'required', description: '"local" (the local stack) or a GKE cluster projects/P/locations/L/clusters/NAME' },
-  { name: 'namespace', type: 'string', placeholder: 'NS', defaultText: 'required', description: 'Kubernetes namespace (a DNS-1123 label; created when missing)' },
+  {
+    name: 'cluster',
+    type: 'string',
+    placeholder: 'C',
+    defaultText: 'required',
+    description: '"local" (the local stack) or a GKE cluster projects/P/locations/L/clusters/NAME',
+  },
+  {
+    name: 'namespace',
+    type: 'string',
+    placeholder: 'NS',
+    defaultText: 'required',
+    description: 'Kubernetes namespace (a DNS-1123 label; created when missing)',
+  },
   { name: 'name', type: 'string', placeholder: 'D', defaultText: 'required', description: 'name of the Deployment and Service (a DNS-1035 label)' },
 ];
 
 /** Flags that set fields of the deploy request (shared by deploy and render); -f reads the rest. */
 const REQUEST_FLAGS: readonly FlagSpec[] = [
-  { name: 'filename', short: 'f', type: 'file', placeholder: 'FILE', defaultText: 'none', description: 'read the deploy request (any field: cache, autoscaling, capacity, streamer, vllmArgs, sizing …) from a JSON file, or - for stdin; flags given on the command line override it. Its schema: ferry schema deploy-request' },
+  {
+    name: 'filename',
+    short: 'f',
+    type: 'file',
+    placeholder: 'FILE',
+    defaultText: 'none',
+    description:
+      'read the deploy request (any field: cache, autoscaling, capacity, streamer, vllmArgs, sizing …) from a JSON file, or - for stdin; flags given on the command line override it. Its schema: ferry schema deploy-request',
+  },
   ...TARGET_FLAGS.map((f) => ({ ...f, defaultText: 'required (here or in -f)' })),
-  { name: 'accelerator', type: 'enum', values: ACCELERATOR_TYPES, placeholder: 'TYPE', defaultText: 'the cheapest that fits the checkpoint (see ferry plan)', description: 'GPU or TPU type (a GKE accelerator label value)' },
+  {
+    name: 'accelerator',
+    type: 'enum',
+    values: ACCELERATOR_TYPES,
+    placeholder: 'TYPE',
+    defaultText: 'the cheapest that fits the checkpoint (see ferry plan)',
+    description: 'GPU or TPU type (a GKE accelerator label value)',
+  },
   { name: 'gpus', type: 'int', min: 1, max: 16, placeholder: 'N', default: 1, description: 'devices per pod, with --accelerator (GPUs, or TPU chips)' },
   { name: 'replicas', type: 'int', min: 0, max: MAX_REPLICAS, placeholder: 'N', default: 1, description: 'pods serving the model (ignored with autoscaling)' },
-  { name: 'image', type: 'string', placeholder: 'IMAGE', defaultText: 'vllm/vllm-openai (GPUs) or vllm/vllm-tpu (TPUs), pinned by ferry', description: 'vLLM container image' },
-  { name: 'tp', type: 'int', min: 1, max: 16, placeholder: 'N', defaultText: 'every device of the pod', description: 'tensor-parallel size (needs --accelerator; a power of two dividing --gpus)' },
-  { name: 'progress-deadline', type: 'int', min: PROGRESS_DEADLINE_MIN_SECONDS, max: PROGRESS_DEADLINE_MAX_SECONDS, placeholder: 'S', defaultText: 'derived from the checkpoint size', description: 'seconds without progress before the rollout fails and rolls back' },
-  { name: 'cache', type: 'enum', values: CACHE_MODES, placeholder: 'MODE', default: 'off', description: 'Anywhere Cache for the checkpoint: off, all-zones or pin-one-zone' },
-  { name: 'vllm-arg', type: 'string', placeholder: 'ARG', repeatable: true, defaultText: 'none', description: 'an extra vLLM server argument, e.g. --vllm-arg=--max-model-len=4096' },
+  {
+    name: 'image',
+    type: 'string',
+    placeholder: 'IMAGE',
+    defaultText: 'vllm/vllm-openai (GPUs) or vllm/vllm-tpu (TPUs), pinned by ferry',
+    description: 'vLLM container image',
+  },
+  {
+    name: 'tp',
+    type: 'int',
+    min: 1,
+    max: 16,
+    placeholder: 'N',
+    defaultText: 'every device of the pod',
+    description: 'tensor-parallel size (needs --accelerator; a power of two dividing --gpus)',
+  },
+  {
+    name: 'progress-deadline',
+    type: 'int',
+    min: PROGRESS_DEADLINE_MIN_SECONDS,
+    max: PROGRESS_DEADLINE_MAX_SECONDS,
+    placeholder: 'S',
+    defaultText: 'derived from the checkpoint size',
+    description: 'seconds without progress before the rollout fails and rolls back',
+  },
+  {
+    name: 'cache',
+    type: 'enum',
+    values: CACHE_MODES,
+    placeholder: 'MODE',
+    default: 'off',
+    description: 'Anywhere Cache for the checkpoint: off, all-zones or pin-one-zone',
+  },
+  {
+    name: 'vllm-arg',
+    type: 'string',
+    placeholder: 'ARG',
+    repeatable: true,
+    defaultText: 'none',
+    description: 'an extra vLLM server argument, e.g. --vllm-arg=--max-model-len=4096',
+  },
 ];
 
 export const SPECS: readonly CommandSpec[] = [
@@ -36,7 +99,7 @@ export const SPECS: readonly CommandSpec[] = [
     summary: 'validate a checkpoint by reading only its safetensors headers',
     synopsis: ['validate <dir | gs://bucket/prefix> [flags]'],
     description:
-      "Checks a checkpoint the way vLLM will load it, from the safetensors headers alone: every rule of the reference safetensors reader per shard, plus index / shard / config consistency. Nothing is downloaded but the headers.",
+      'Checks a checkpoint the way vLLM will load it, from the safetensors headers alone: every rule of the reference safetensors reader per shard, plus index / shard / config consistency. Nothing is downloaded but the headers.',
     args: [{ name: '<dir | gs://bucket/prefix>', description: 'a local checkpoint folder or a GCS prefix', complete: 'dir' }],
     arity: [1, 1],
     flags: [{ name: 'concurrency', type: 'int', min: 1, max: 256, placeholder: 'N', default: 16, description: 'shard headers read in parallel' }],
@@ -59,21 +122,34 @@ export const SPECS: readonly CommandSpec[] = [
     ],
     arity: [2, 2],
     flags: [
-      { name: 'force', type: 'boolean', default: false, description: 'upload even an invalid checkpoint (ferry marks the version invalid and never deploys it)' },
+      {
+        name: 'force',
+        type: 'boolean',
+        default: false,
+        description: 'upload even an invalid checkpoint (ferry marks the version invalid and never deploys it)',
+      },
       { name: 'concurrency', type: 'int', min: 1, max: 64, placeholder: 'N', default: 8, description: 'files uploaded in parallel' },
       {
         name: 'progress',
         type: 'enum',
         values: ['auto', 'bar', 'lines', 'none'],
         default: 'auto',
-        description: 'progress on stderr: a live bar (on a terminal), a line per file, or none (auto: bar on a terminal, lines otherwise, none with -o json|yaml)',
+        description:
+          'progress on stderr: a live bar (on a terminal), a line per file, or none (auto: bar on a terminal, lines otherwise, none with -o json|yaml)',
       },
     ],
     output: true,
-    exitCodes: [[0, 'uploaded'], [1, 'refused: the checkpoint is invalid, the folder has no *.safetensors, or a symlink is broken or leaves the folder (nothing uploaded)'], USAGE_IO],
+    exitCodes: [
+      [0, 'uploaded'],
+      [1, 'refused: the checkpoint is invalid, the folder has no *.safetensors, or a symlink is broken or leaves the folder (nothing uploaded)'],
+      USAGE_IO,
+    ],
     examples: [
       { description: 'Upload version v1 of llama-3-8b to the local stack', command: 'ferry upload ./llama-3-8b gs://ferry-local/models/llama-3-8b/v1' },
-      { description: 'Upload with more parallel files, and print a JSON summary', command: 'ferry upload ./llama-3-8b gs://my-models/models/llama-3-8b/v2 --concurrency 16 --json' },
+      {
+        description: 'Upload with more parallel files, and print a JSON summary',
+        command: 'ferry upload ./llama-3-8b gs://my-models/models/llama-3-8b/v2 --concurrency 16 --json',
+      },
     ],
   },
   {
@@ -85,7 +161,14 @@ export const SPECS: readonly CommandSpec[] = [
     args: [{ name: '<checkpoint>', description: '<model>@<version|latest> (a stored version), a folder, or gs://bucket/prefix', complete: 'dir' }],
     arity: [1, 1],
     flags: [
-      { name: 'context', type: 'int', min: 1, placeholder: 'N', defaultText: 'min(8192, max_position_embeddings)', description: 'tokens per sequence (vLLM --max-model-len)' },
+      {
+        name: 'context',
+        type: 'int',
+        min: 1,
+        placeholder: 'N',
+        defaultText: 'min(8192, max_position_embeddings)',
+        description: 'tokens per sequence (vLLM --max-model-len)',
+      },
       { name: 'concurrency', type: 'int', min: 1, placeholder: 'N', default: 8, description: 'sequences whose KV cache must fit at once' },
       { name: 'family', type: 'enum', values: ['gpu', 'tpu'], placeholder: 'F', defaultText: 'both', description: 'only gpu or only tpu accelerators' },
       { name: 'accelerator', type: 'enum', values: ACCELERATOR_TYPES, placeholder: 'TYPE', defaultText: 'none', description: 'also check this accelerator' },
@@ -95,7 +178,10 @@ export const SPECS: readonly CommandSpec[] = [
     exitCodes: [[0, 'planned (and the named accelerator fits)'], [1, 'invalid checkpoint, nothing fits, or the named accelerator does not fit'], USAGE_IO],
     examples: [
       { description: 'What does the newest valid version need?', command: 'ferry plan llama-3-8b@latest' },
-      { description: 'Does a local folder fit on 2 L4s with 16k-token sequences?', command: 'ferry plan ./llama-3-8b --context 16384 --accelerator nvidia-l4 --count 2' },
+      {
+        description: 'Does a local folder fit on 2 L4s with 16k-token sequences?',
+        command: 'ferry plan ./llama-3-8b --context 16384 --accelerator nvidia-l4 --count 2',
+      },
     ],
   },
   {
@@ -125,13 +211,30 @@ export const SPECS: readonly CommandSpec[] = [
       ...REQUEST_FLAGS,
       { name: 'idempotency-key', type: 'string', placeholder: 'K', defaultText: 'none', description: 'a key that makes a repeated request a no-op' },
       { name: 'wait', type: 'boolean', default: false, description: 'follow the rollout until it ends' },
-      { name: 'timeout', type: 'int', min: 1, placeholder: 'S', default: 1800, description: 'with --wait: seconds to wait before giving up (the rollout goes on)' },
+      {
+        name: 'timeout',
+        type: 'int',
+        min: 1,
+        placeholder: 'S',
+        default: 1800,
+        description: 'with --wait: seconds to wait before giving up (the rollout goes on)',
+      },
     ],
     output: true,
-    exitCodes: [[0, 'published (with --wait: the rollout succeeded)'], [1, 'with --wait: the request was rejected, or the rollout failed, rolled back or timed out'], [2, 'usage error or an invalid request (nothing published), or a backend could not be reached']],
+    exitCodes: [
+      [0, 'published (with --wait: the rollout succeeded)'],
+      [1, 'with --wait: the request was rejected, or the rollout failed, rolled back or timed out'],
+      [2, 'usage error or an invalid request (nothing published), or a backend could not be reached'],
+    ],
     examples: [
-      { description: 'Deploy the newest valid version to the local stack and follow the rollout', command: 'ferry deploy llama-3-8b@latest --cluster local --namespace ml --name llama --wait' },
-      { description: 'Deploy from a request file (autoscaling, cache, …), overriding its replicas', command: 'ferry deploy -f request.json --replicas 2 --wait' },
+      {
+        description: 'Deploy the newest valid version to the local stack and follow the rollout',
+        command: 'ferry deploy llama-3-8b@latest --cluster local --namespace ml --name llama --wait',
+      },
+      {
+        description: 'Deploy from a request file (autoscaling, cache, …), overriding its replicas',
+        command: 'ferry deploy -f request.json --replicas 2 --wait',
+      },
     ],
   },
   {
@@ -146,7 +249,10 @@ export const SPECS: readonly CommandSpec[] = [
     output: true,
     exitCodes: [[0, 'rendered'], [1, 'the deploy would be rejected (the reason is printed)'], USAGE_IO],
     examples: [
-      { description: 'The manifests for the newest valid version, as kubectl would take them', command: 'ferry render llama-3-8b@latest --cluster local --namespace ml --name llama -o yaml' },
+      {
+        description: 'The manifests for the newest valid version, as kubectl would take them',
+        command: 'ferry render llama-3-8b@latest --cluster local --namespace ml --name llama -o yaml',
+      },
       { description: 'Preview a request file before publishing it', command: 'ferry render -f request.json -o json' },
     ],
   },
@@ -166,29 +272,54 @@ export const SPECS: readonly CommandSpec[] = [
     exitCodes: [[0, 'published (with --wait: the rollout succeeded)'], [1, 'no previous good version, or with --wait the rollout did not succeed'], USAGE_IO],
     examples: [
       { description: 'Roll the local llama back and follow it', command: 'ferry rollback --cluster local --namespace ml --name llama --wait' },
-      { description: 'Roll back on GKE, printing the final rollout as JSON', command: 'ferry rollback --cluster projects/p/locations/us-central1/clusters/gpu --namespace ml --name llama --wait -o json' },
+      {
+        description: 'Roll back on GKE, printing the final rollout as JSON',
+        command: 'ferry rollback --cluster projects/p/locations/us-central1/clusters/gpu --namespace ml --name llama --wait -o json',
+      },
     ],
   },
   {
     name: 'autodeploy',
     summary: 'deploy every newly valid version of a model to a target',
-    synopsis: ['autodeploy <model> --cluster C --namespace NS --name D [flags]', 'autodeploy <model> --remove --cluster C --namespace NS --name D', 'autodeploy <model> --list'],
+    synopsis: [
+      'autodeploy <model> --cluster C --namespace NS --name D [flags]',
+      'autodeploy <model> --remove --cluster C --namespace NS --name D',
+      'autodeploy <model> --list',
+    ],
     description:
       'When a version of <model> becomes valid, ferry publishes one deploy request per autodeploy target (requestedBy: upload). Without --accelerator each is sized from the checkpoint exactly as ferry deploy is. Invalid versions are never deployed.',
     args: [{ name: '<model>', description: 'the model whose new versions are deployed', complete: 'none' }],
     arity: [1, 1],
     flags: [
       ...TARGET_FLAGS,
-      { name: 'accelerator', type: 'enum', values: ACCELERATOR_TYPES, placeholder: 'TYPE', defaultText: 'the cheapest that fits each version', description: 'GPU or TPU type' },
+      {
+        name: 'accelerator',
+        type: 'enum',
+        values: ACCELERATOR_TYPES,
+        placeholder: 'TYPE',
+        defaultText: 'the cheapest that fits each version',
+        description: 'GPU or TPU type',
+      },
       { name: 'gpus', type: 'int', min: 1, max: 16, placeholder: 'N', default: 1, description: 'devices per pod, with --accelerator' },
-      { name: 'replicas', type: 'int', min: 0, max: MAX_REPLICAS, placeholder: 'N', defaultText: "the deploy request's default (1)", description: 'pods serving the model' },
+      {
+        name: 'replicas',
+        type: 'int',
+        min: 0,
+        max: MAX_REPLICAS,
+        placeholder: 'N',
+        defaultText: "the deploy request's default (1)",
+        description: 'pods serving the model',
+      },
       { name: 'remove', type: 'boolean', default: false, description: 'remove the target instead of setting it' },
       { name: 'list', type: 'boolean', default: false, description: "list the model's autodeploy targets" },
     ],
     output: true,
     exitCodes: [[0, 'done'], [1, 'nothing to remove'], USAGE_IO],
     examples: [
-      { description: 'Deploy every new valid version of llama-3-8b to the local stack, sized from each checkpoint', command: 'ferry autodeploy llama-3-8b --cluster local --namespace ml --name llama' },
+      {
+        description: 'Deploy every new valid version of llama-3-8b to the local stack, sized from each checkpoint',
+        command: 'ferry autodeploy llama-3-8b --cluster local --namespace ml --name llama',
+      },
       { description: 'List the targets', command: 'ferry autodeploy llama-3-8b --list' },
     ],
   },
@@ -196,7 +327,8 @@ export const SPECS: readonly CommandSpec[] = [
     name: 'caches',
     summary: 'Anywhere Caches: state, TTL, who created them, which targets rely on them, last use',
     synopsis: ['caches [flags]'],
-    description: "The Anywhere Caches ferry tracks, merged with what the Storage Control API shows now for the same buckets; caches ferry does not track are listed as such.",
+    description:
+      'The Anywhere Caches ferry tracks, merged with what the Storage Control API shows now for the same buckets; caches ferry does not track are listed as such.',
     args: [],
     arity: [0, 0],
     flags: [
@@ -223,7 +355,11 @@ export const SPECS: readonly CommandSpec[] = [
       { name: 'yes', short: 'y', type: 'boolean', default: false, description: 'carry the plan out without asking' },
     ],
     output: true,
-    exitCodes: [[0, 'planned / carried out (or declined at the prompt)'], [1, 'an action failed'], [2, 'usage error, no --yes without a terminal, or a backend could not be reached']],
+    exitCodes: [
+      [0, 'planned / carried out (or declined at the prompt)'],
+      [1, 'an action failed'],
+      [2, 'usage error, no --yes without a terminal, or a backend could not be reached'],
+    ],
     examples: [
       { description: 'What would be torn down, and why everything else stays', command: 'ferry teardown --dry-run' },
       { description: 'Carry it out without a prompt (scripts, CI)', command: 'ferry teardown --yes --json' },
@@ -255,7 +391,10 @@ export const SPECS: readonly CommandSpec[] = [
     arity: [1, 1],
     flags: [],
     output: true,
-    exitCodes: [[0, 'printed'], [2, 'usage error (unknown schema)']],
+    exitCodes: [
+      [0, 'printed'],
+      [2, 'usage error (unknown schema)'],
+    ],
     examples: [
       { description: 'Print the deploy request schema', command: 'ferry schema deploy-request' },
       { description: 'Save it for another system', command: 'ferry schema deploy-request > deploy-request.schema.json' },
@@ -269,7 +408,10 @@ export const SPECS: readonly CommandSpec[] = [
     args: [{ name: 'bash|zsh', description: 'the shell', complete: ['bash', 'zsh'] }],
     arity: [1, 1],
     flags: [],
-    exitCodes: [[0, 'printed'], [2, 'usage error (unknown shell)']],
+    exitCodes: [
+      [0, 'printed'],
+      [2, 'usage error (unknown shell)'],
+    ],
     examples: [
       { description: 'Enable completion in the current bash', command: 'source <(npx ferry completion bash)' },
       { description: 'Enable it for zsh in every shell', command: "echo 'source <(npx ferry completion zsh)' >> ~/.zshrc" },
@@ -280,10 +422,19 @@ export const SPECS: readonly CommandSpec[] = [
     summary: "a command's flags, defaults, exit codes and examples",
     synopsis: ['help [<command>]'],
     description: 'The same text as ferry <command> --help; without a command, the list of commands.',
-    args: [{ name: '<command>', description: 'a ferry command', complete: ['validate', 'upload', 'plan', 'status', 'deploy', 'render', 'rollback', 'autodeploy', 'caches', 'teardown', 'schema', 'completion', 'help'] }],
+    args: [
+      {
+        name: '<command>',
+        description: 'a ferry command',
+        complete: ['validate', 'upload', 'plan', 'status', 'deploy', 'render', 'rollback', 'autodeploy', 'caches', 'teardown', 'schema', 'completion', 'help'],
+      },
+    ],
     arity: [0, 1],
     flags: [],
-    exitCodes: [[0, 'printed'], [2, 'unknown command']],
+    exitCodes: [
+      [0, 'printed'],
+      [2, 'unknown command'],
+    ],
     examples: [
       { description: 'Every command', command: 'ferry help' },
       { description: "deploy's flags", command: 'ferry help deploy' },

@@ -7,7 +7,8 @@
  */
 
 /** Words YAML 1.1 or 1.2 resolve to something other than a string (bool, null, number-like). */
-const NOT_A_STRING = /^(?:~|null|true|false|yes|no|on|off|y|n|[-+]?\.?(?:inf|nan)|[-+]?[0-9][0-9_.:eE+-]*|[-+]?\.[0-9][0-9_eE+-]*|0x[0-9a-f_]+|0o[0-7]+|0b[01_]+)$/i;
+const NOT_A_STRING =
+  /^(?:~|null|true|false|yes|no|on|off|y|n|[-+]?\.?(?:inf|nan)|[-+]?[0-9][0-9_.:eE+-]*|[-+]?\.[0-9][0-9_eE+-]*|0x[0-9a-f_]+|0o[0-7]+|0b[01_]+)$/i;
 /** Safe plain scalars: no leading indicator, no `: ` or ` #`, no quotes, brackets or commas. */
 // Each separator (':' or ' ') is followed by a run of safe characters: unambiguous, so no backtracking.
 const PLAIN = /^[A-Za-z0-9_/.$^][A-Za-z0-9_/.$^@()+=~-]*(?:[: ][A-Za-z0-9_/.$^@()+=~-]+)*$/;

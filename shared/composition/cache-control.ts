@@ -38,7 +38,13 @@ export function cacheControl(cfg: Pick<CacheWiringConfig, 'FERRY_STORAGE_CONTROL
   };
 }
 
-export function cacheDeps(opts: { config: CacheWiringConfig; db: Firestore; clusters: ClusterProvider; storage: () => Storage; projectId?: string }): CacheDeps {
+export function cacheDeps(opts: {
+  config: CacheWiringConfig;
+  db: Firestore;
+  clusters: ClusterProvider;
+  storage: () => Storage;
+  projectId?: string;
+}): CacheDeps {
   return {
     control: cacheControl(opts.config, opts.projectId),
     records: new FirestoreCacheRecords(opts.db),

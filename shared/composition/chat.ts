@@ -21,7 +21,9 @@ import type { Logger } from '../ports/logger.ts';
 /** Claims outlive the worker's timeout (the worker waits up to 50 s for a rollout). */
 const CLAIM_LEASE_MS = 5 * 60 * 1000;
 
-export function accessPolicy(slack: Pick<Settings, 'FERRY_SLACK_READ_USERS' | 'FERRY_SLACK_READ_CHANNELS' | 'FERRY_SLACK_DEPLOY_USERS' | 'FERRY_SLACK_DEPLOY_CHANNELS'>): ChatAccessPolicy {
+export function accessPolicy(
+  slack: Pick<Settings, 'FERRY_SLACK_READ_USERS' | 'FERRY_SLACK_READ_CHANNELS' | 'FERRY_SLACK_DEPLOY_USERS' | 'FERRY_SLACK_DEPLOY_CHANNELS'>,
+): ChatAccessPolicy {
   return {
     read: { users: slack.FERRY_SLACK_READ_USERS, channels: slack.FERRY_SLACK_READ_CHANNELS.length ? slack.FERRY_SLACK_READ_CHANNELS : null },
     deploy: { users: slack.FERRY_SLACK_DEPLOY_USERS, channels: slack.FERRY_SLACK_DEPLOY_CHANNELS.length ? slack.FERRY_SLACK_DEPLOY_CHANNELS : null },

@@ -60,7 +60,10 @@ export async function deployPublisher(s: Settings) {
  * scripts) stays usable.
  */
 export async function rolloutFollower(s: Settings): Promise<{ watch: RolloutWatch; close(): Promise<void> }> {
-  const [{ newFirestoreClient }, { FirestoreRolloutWatch }] = await Promise.all([import('../adapters/firestore.ts'), import('../adapters/firestore-rollout-watch.ts')]);
+  const [{ newFirestoreClient }, { FirestoreRolloutWatch }] = await Promise.all([
+    import('../adapters/firestore.ts'),
+    import('../adapters/firestore-rollout-watch.ts'),
+  ]);
   const db = newFirestoreClient(s.GOOGLE_CLOUD_PROJECT);
   return { watch: new FirestoreRolloutWatch(db), close: () => db.terminate().catch(() => undefined) };
 }
@@ -81,19 +84,33 @@ export async function previewDeps(s: Settings, opts: { caches: boolean; logger: 
  * `ferry teardown`: the teardownIdle function's deps and policy (FERRY_TEARDOWN_*), without its
  * Slack summary; `close()` ends the cluster directory's connections when the command is done.
  */
-export async function teardownCliDeps(s: Settings, log: Logger): Promise<{ deps: TeardownDeps; policy: NonNullable<TeardownOptions['policy']>; close(): Promise<void> }> {
-  const [{ firestoreClient }, { FirestoreRolloutState }, { FirestoreTeardownStore }, { FirestoreCacheRecords }, { cacheControl }, { clusterDirectory }, { kubeClusters, teardownPolicyFromConfig }] =
-    await Promise.all([
-      import('../adapters/firestore.ts'),
-      import('../adapters/firestore-rollouts.ts'),
-      import('../adapters/firestore-teardown.ts'),
-      import('../adapters/firestore-caches.ts'),
-      import('./cache-control.ts'),
-      import('./cluster-directory.ts'),
-      import('./functions.ts'),
-    ]);
+export async function teardownCliDeps(
+  s: Settings,
+  log: Logger,
+): Promise<{ deps: TeardownDeps; policy: NonNullable<TeardownOptions['policy']>; close(): Promise<void> }> {
+  const [
+    { firestoreClient },
+    { FirestoreRolloutState },
+    { FirestoreTeardownStore },
+    { FirestoreCacheRecords },
+    { cacheControl },
+    { clusterDirectory },
+    { kubeClusters, teardownPolicyFromConfig },
+  ] = await Promise.all([
+    import('../adapters/firestore.ts'),
+    import('../adapters/firestore-rollouts.ts'),
+    import('../adapters/firestore-teardown.ts'),
+    import('../adapters/firestore-caches.ts'),
+    import('./cache-control.ts'),
+    import('./cluster-directory.ts'),
+    import('./functions.ts'),
+  ]);
   const db = firestoreClient(s.GOOGLE_CLOUD_PROJECT);
-  const directory = clusterDirectory({ mode: s.FERRY_TEARDOWN_CLUSTERS, project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT, emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST });
+  const directory = clusterDirectory({
+    mode: s.FERRY_TEARDOWN_CLUSTERS,
+    project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT,
+    emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST,
+  });
   return {
     deps: {
       control: cacheControl(s, s.GOOGLE_CLOUD_PROJECT),
@@ -116,7 +133,10 @@ export async function teardownCliDeps(s: Settings, log: Logger): Promise<{ deps:
 export async function bucketObjects(bucket: string, s: StorageSettings): Promise<ObjectStore> {
   const { gcsObjectStore, storageClient } = await import('../adapters/gcs.ts');
   const retryOptions = { maxRetries: 1 };
-  return gcsObjectStore(bucket, { storage: storageClient({ emulatorHost: s.STORAGE_EMULATOR_HOST, projectId: s.GOOGLE_CLOUD_PROJECT }, retryOptions), retryOptions });
+  return gcsObjectStore(bucket, {
+    storage: storageClient({ emulatorHost: s.STORAGE_EMULATOR_HOST, projectId: s.GOOGLE_CLOUD_PROJECT }, retryOptions),
+    retryOptions,
+  });
 }
 
 /** Uploads into a bucket with the SDK's own retry policy. */

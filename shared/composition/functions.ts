@@ -70,7 +70,11 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
     config: { resultsTopic: s.FERRY_RESULTS_TOPIC, serviceAccountName: s.FERRY_VLLM_SERVICE_ACCOUNT },
     // Where teardown may scale GKE clusters down, a deploy brings their node pools back (and the
     // reconciler finishes what GKE could not start at once); a deleted cluster is refused.
-    clusterDirectory: capacityDirectory({ mode: s.FERRY_TEARDOWN_CLUSTERS, project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT, emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST }),
+    clusterDirectory: capacityDirectory({
+      mode: s.FERRY_TEARDOWN_CLUSTERS,
+      project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT,
+      emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST,
+    }),
     scaledDown: new FirestoreTeardownStore(db),
   };
 }
@@ -80,7 +84,12 @@ export function teardownDeps(s: Settings, log: Logger): { deps: TeardownDeps; op
   const webhook = s.FERRY_TEARDOWN_SLACK_WEBHOOK_URL;
   if (webhook) {
     const ok = checkResponseUrl(webhook, { allowLocal: s.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL });
-    if (!ok.ok) throw new FerryError('CONFIG_INVALID', `invalid configuration: FERRY_TEARDOWN_SLACK_WEBHOOK_URL (value hidden): must be a Slack incoming webhook (https://hooks.slack.com/services/…)`, { hint: 'Create an incoming webhook in the Slack app and store its URL in the teardown webhook secret.' });
+    if (!ok.ok)
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `invalid configuration: FERRY_TEARDOWN_SLACK_WEBHOOK_URL (value hidden): must be a Slack incoming webhook (https://hooks.slack.com/services/…)`,
+        { hint: 'Create an incoming webhook in the Slack app and store its URL in the teardown webhook secret.' },
+      );
   }
   const db = firestoreClient(s.GOOGLE_CLOUD_PROJECT);
   const clusters = kubeClusters(s);
@@ -92,7 +101,11 @@ export function teardownDeps(s: Settings, log: Logger): { deps: TeardownDeps; op
       rollouts: new FirestoreRolloutState(db),
       store: new FirestoreTeardownStore(db),
       clusters,
-      directory: clusterDirectory({ mode: s.FERRY_TEARDOWN_CLUSTERS, project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT, emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST }),
+      directory: clusterDirectory({
+        mode: s.FERRY_TEARDOWN_CLUSTERS,
+        project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT,
+        emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST,
+      }),
       clock: systemClock,
       logger: log,
       ...(webhook ? { notify: (run: TeardownRun) => chat.respond(webhook, teardownMessage(run)) } : {}),
@@ -106,7 +119,11 @@ export function teardownDeps(s: Settings, log: Logger): { deps: TeardownDeps; op
 export function teardownPolicyFromConfig(cfg: Settings): NonNullable<TeardownOptions['policy']> {
   return {
     dryRun: cfg.FERRY_TEARDOWN_DRY_RUN,
-    idleTtlSeconds: { cache: cfg.FERRY_TEARDOWN_CACHE_IDLE_SECONDS, deployment: cfg.FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS, cluster: cfg.FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS },
+    idleTtlSeconds: {
+      cache: cfg.FERRY_TEARDOWN_CACHE_IDLE_SECONDS,
+      deployment: cfg.FERRY_TEARDOWN_DEPLOYMENT_IDLE_SECONDS,
+      cluster: cfg.FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS,
+    },
     maxActions: cfg.FERRY_TEARDOWN_MAX_ACTIONS,
     clusterMode: cfg.FERRY_TEARDOWN_CLUSTER_MODE,
     scaleDeployments: cfg.FERRY_TEARDOWN_SCALE_DEPLOYMENTS,

@@ -41,7 +41,12 @@ export interface AcceleratorSpec {
 export const PRICES_AS_OF = '2025-06';
 export const PRICE_REGION = 'us-central1';
 
-const per = (machineType: (n: number) => string, counts: readonly number[], perDevice: number | null, extra: (n: number) => Partial<MachineShape> = () => ({})) =>
+const per = (
+  machineType: (n: number) => string,
+  counts: readonly number[],
+  perDevice: number | null,
+  extra: (n: number) => Partial<MachineShape> = () => ({}),
+) =>
   Object.fromEntries(
     counts.map((n) => [n, { machineType: machineType(n), pricePerHour: perDevice === null ? null : round2(perDevice * n), ...extra(n) }]),
   ) as Record<number, MachineShape>;

@@ -84,7 +84,10 @@ export const Accelerator = z
     type: AcceleratorType,
     count: z.int().min(1).max(16).optional(),
     /** TPU only: `cloud.google.com/gke-tpu-topology`, e.g. 2x4. */
-    topology: z.string().regex(/^[0-9]{1,2}x[0-9]{1,2}(?:x[0-9]{1,2})?$/, 'topologies look like 2x4').optional(),
+    topology: z
+      .string()
+      .regex(/^[0-9]{1,2}x[0-9]{1,2}(?:x[0-9]{1,2})?$/, 'topologies look like 2x4')
+      .optional(),
   })
   .strict()
   .superRefine((a, ctx) => {

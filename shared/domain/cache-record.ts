@@ -133,7 +133,16 @@ export function recordCacheEvent(record: CacheRecord | undefined, e: CacheEvent)
   if (e.live !== undefined) {
     const l = e.live;
     r = l
-      ? { ...r, name: l.name || r.name, state: l.state, rawState: l.rawState, ttlSeconds: l.ttlSeconds, admissionPolicy: l.admissionPolicy, pendingUpdate: l.pendingUpdate, observedAt: at }
+      ? {
+          ...r,
+          name: l.name || r.name,
+          state: l.state,
+          rawState: l.rawState,
+          ttlSeconds: l.ttlSeconds,
+          admissionPolicy: l.admissionPolicy,
+          pendingUpdate: l.pendingUpdate,
+          observedAt: at,
+        }
       : { ...r, state: r.state === 'failed' ? 'failed' : 'absent', rawState: null, pendingUpdate: false, observedAt: at }; // failed = absent because creating it failed
   }
   if (e.operationDone) r = { ...r, operation: null };
@@ -147,7 +156,9 @@ export function recordCacheEvent(record: CacheRecord | undefined, e: CacheEvent)
     const rollouts = [...r.rollouts.filter((id) => id !== u.rolloutId), u.rolloutId].slice(-MAX_RECORDED_ROLLOUTS);
     r = {
       ...r,
-      targets: [...others, { targetKey: u.targetKey, target: u.target, rolloutId: u.rolloutId, lastUsedAt: at }].sort((a, b) => a.targetKey.localeCompare(b.targetKey)),
+      targets: [...others, { targetKey: u.targetKey, target: u.target, rolloutId: u.rolloutId, lastUsedAt: at }].sort((a, b) =>
+        a.targetKey.localeCompare(b.targetKey),
+      ),
       rollouts,
       lastUsedAt: r.lastUsedAt ? maxIso(r.lastUsedAt, at) : at,
     };

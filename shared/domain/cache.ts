@@ -140,9 +140,16 @@ export function zoneInBucketLocation(zone: string, bucket: string, loc: BucketLo
   const region = regionOfZone(zone);
   if (!region) return { ok: false, reason: `${JSON.stringify(zone)} is not a zone name (zones look like us-central1-a)` };
   const rule = locationRule(loc);
-  if (!rule) return { ok: 'unknown', reason: `ferry does not know which regions ${loc.locationType} ${loc.location} covers; the API decides whether ${zone} can cache gs://${bucket}` };
+  if (!rule)
+    return {
+      ok: 'unknown',
+      reason: `ferry does not know which regions ${loc.locationType} ${loc.location} covers; the API decides whether ${zone} can cache gs://${bucket}`,
+    };
   if (rule.allows(region)) return { ok: true };
-  return { ok: false, reason: `zone ${zone} cannot cache gs://${bucket}: the bucket is in ${loc.location} (${rule.describe}); a cache must be in a zone inside the bucket's location` };
+  return {
+    ok: false,
+    reason: `zone ${zone} cannot cache gs://${bucket}: the bucket is in ${loc.location} (${rule.describe}); a cache must be in a zone inside the bucket's location`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +224,9 @@ export function planCache(input: PlanCacheInput): PlanCacheResult {
     if (host !== null) {
       const idle = requested.filter((z) => !host.includes(z));
       if (idle.length) {
-        warnings.push(`no ${input.accelerator} nodes in ${idle.join(', ')} (nodes are in ${host.join(', ') || 'no zone'}): a cache there serves no pod of this target`);
+        warnings.push(
+          `no ${input.accelerator} nodes in ${idle.join(', ')} (nodes are in ${host.join(', ') || 'no zone'}): a cache there serves no pod of this target`,
+        );
       }
       const useful = requested.filter((z) => host.includes(z));
       if (cache.mode === 'pin-one-zone' && useful.length) candidates = useful;
@@ -245,7 +254,8 @@ export function planCache(input: PlanCacheInput): PlanCacheResult {
       return {
         ok: false,
         reason: 'CACHE_ZONE_OUTSIDE_BUCKET_LOCATION',
-        message: `the ${input.accelerator} nodes of cluster ${input.cluster} are in ${host.join(', ')}, none of them inside the location of gs://${bucket}: ${rule.ok === false ? rule.reason : ''}`.trim(),
+        message:
+          `the ${input.accelerator} nodes of cluster ${input.cluster} are in ${host.join(', ')}, none of them inside the location of gs://${bucket}: ${rule.ok === false ? rule.reason : ''}`.trim(),
       };
     }
     if (outside.length) warnings.push(`not caching ${outside.join(', ')}: outside the location of gs://${bucket} (${location.location})`);

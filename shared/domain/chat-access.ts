@@ -11,9 +11,7 @@ export interface ChatAccessPolicy {
   deploy: { users: readonly string[]; channels: readonly string[] | null };
 }
 
-export type Authorisation =
-  | { allowed: true }
-  | { allowed: false; reason: ChatAccessRefusal; message: string };
+export type Authorisation = { allowed: true } | { allowed: false; reason: ChatAccessRefusal; message: string };
 
 /**
  * Deploy users may also read. Channel lists, when set, restrict where a class may be used (a
@@ -32,7 +30,11 @@ export function authorise(policy: ChatAccessPolicy, who: { userId: string; chann
     }
     const chans = policy.deploy.channels;
     if (chans !== null && !chans.includes(who.channelId)) {
-      return { allowed: false, reason: 'CHANNEL_NOT_ALLOWED', message: `Sorry, deploys and rollbacks are only taken in ${channelList(chans)}. Please run the command there.` };
+      return {
+        allowed: false,
+        reason: 'CHANNEL_NOT_ALLOWED',
+        message: `Sorry, deploys and rollbacks are only taken in ${channelList(chans)}. Please run the command there.`,
+      };
     }
     return { allowed: true };
   }

@@ -204,7 +204,12 @@ export function rolloutMessage(r: RolloutView, opts: { consoleProject: string | 
   return finish({ response_type: opts.inChannel === false ? 'ephemeral' : 'in_channel', text, blocks });
 }
 
-export function rejectedMessage(input: { reason: string; message: string; issues?: Array<{ path: string; message: string }>; description: string }): ChatMessage {
+export function rejectedMessage(input: {
+  reason: string;
+  message: string;
+  issues?: Array<{ path: string; message: string }>;
+  description: string;
+}): ChatMessage {
   const text = `Deploy request refused (${input.reason}): ${input.message}`;
   const issues = (input.issues ?? []).slice(0, 8).map((i) => `• \`${esc(i.path)}\`: ${esc(i.message)}`);
   return finish({
@@ -214,7 +219,7 @@ export function rejectedMessage(input: { reason: string; message: string; issues
       header('Deploy request refused'),
       section(`:no_entry: \`${esc(input.description)}\` was refused: ${esc(input.message)} (\`${input.reason}\`)`),
       ...(issues.length ? [section(issues.join('\n'))] : []),
-      context(['Nothing was changed on the cluster. Fix the request and run it again; `/ferry status <model>` shows the model\'s versions.']),
+      context(["Nothing was changed on the cluster. Fix the request and run it again; `/ferry status <model>` shows the model's versions."]),
     ],
   });
 }
@@ -271,7 +276,9 @@ export function statusMessage(view: StatusView, opts: { consoleProject: string |
     }
   }
   if (view.moreModels) blocks.push(context([`…and ${view.moreModels} more models: \`/ferry status <model>\` shows one`]));
-  const text = view.models.map((m) => `${m.model}: latest valid ${m.latestValid ?? '—'}${m.rollouts[0] ? `, last rollout ${m.rollouts[0].phase}` : ''}`).join('; ');
+  const text = view.models
+    .map((m) => `${m.model}: latest valid ${m.latestValid ?? '—'}${m.rollouts[0] ? `, last rollout ${m.rollouts[0].phase}` : ''}`)
+    .join('; ');
   return finish({ response_type: 'ephemeral', text: `ferry status — ${text}`, blocks });
 }
 
@@ -300,25 +307,33 @@ function factsLine(f: VersionFacts): string {
     f.dtypes.length ? f.dtypes.join('/') : null,
     f.parameters !== null ? `${formatCount(f.parameters)} parameters` : null,
     f.tensorBytes !== null ? formatBytes(f.tensorBytes) : null,
-  ].filter(Boolean).join(' · ');
+  ]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 export function versionsMessage(view: VersionsView | null, opts: { model: string; consoleProject: string | null }): ChatMessage {
-  if (!view) return noticeMessage(`No model named \`${esc(opts.model)}\`. Upload a checkpoint under gs://<bucket>/models/${esc(opts.model)}/<version>/ first.`, ':mag:');
+  if (!view)
+    return noticeMessage(`No model named \`${esc(opts.model)}\`. Upload a checkpoint under gs://<bucket>/models/${esc(opts.model)}/<version>/ first.`, ':mag:');
   if (view.versions.length === 0) return noticeMessage(`\`${esc(view.model)}\` has no versions yet.`, ':mag:');
   const blocks: Block[] = [header(`${view.model}: versions`)];
   for (const v of view.versions) {
     const c = opts.consoleProject ? checkpointLink(v.uri, opts.consoleProject) : null;
     const head = `${VERSION_EMOJI[v.status] ?? ''} *\`${esc(v.version)}\`* ${v.status} · uploaded ${v.createdAt.slice(0, 16).replace('T', ' ')} UTC${c ? ` · ${link(c, 'checkpoint')}` : ''}`;
     const facts = v.facts ? factsLine(v.facts) : 'not validated yet';
-    const change = v.comparedTo === null
-      ? ''
-      : v.changes.length
-        ? `\n*vs \`${esc(v.comparedTo)}\`:* ${v.changes.map((ch) => esc(ch.text)).join('; ')}`
-        : `\n*vs \`${esc(v.comparedTo)}\`:* same shards, dtypes, parameters and bytes`;
+    const change =
+      v.comparedTo === null
+        ? ''
+        : v.changes.length
+          ? `\n*vs \`${esc(v.comparedTo)}\`:* ${v.changes.map((ch) => esc(ch.text)).join('; ')}`
+          : `\n*vs \`${esc(v.comparedTo)}\`:* same shards, dtypes, parameters and bytes`;
     blocks.push(section(`${head}\n${esc(facts)}${change}`));
   }
   if (view.more) blocks.push(context([`…and ${view.more} older versions`]));
   const newest = view.versions[0]!;
-  return finish({ response_type: 'ephemeral', text: `${view.model}: ${view.versions.length + view.more} versions, newest ${newest.version} (${newest.status})`, blocks });
+  return finish({
+    response_type: 'ephemeral',
+    text: `${view.model}: ${view.versions.length + view.more} versions, newest ${newest.version} (${newest.status})`,
+    blocks,
+  });
 }

@@ -121,9 +121,7 @@ export function decideChatClaim(rec: ChatCommandRecord, now: Date, leaseMs: numb
   };
 }
 
-export type PostDecision =
-  | { action: 'post'; record: ChatCommandRecord }
-  | { action: 'skip'; reason: 'ALREADY_POSTED' | 'BUDGET_SPENT' | 'URL_EXPIRED' };
+export type PostDecision = { action: 'post'; record: ChatCommandRecord } | { action: 'skip'; reason: 'ALREADY_POSTED' | 'BUDGET_SPENT' | 'URL_EXPIRED' };
 
 /**
  * At most one post per key (a redelivered result is not posted twice), at most MAX_RESPONSE_POSTS

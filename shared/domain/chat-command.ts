@@ -110,7 +110,10 @@ const INT_RE = /^[0-9]{1,3}$/;
 
 /** Parses the text after `/ferry`. Never throws; a refusal says what is wrong and how to write it. */
 export function parseChatCommand(text: string): ChatParse {
-  const words = text.trim().split(/\s+/).filter((w) => w !== '');
+  const words = text
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '');
   const [verb, ...args] = words;
   switch (verb?.toLowerCase()) {
     case undefined:

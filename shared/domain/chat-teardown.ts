@@ -7,14 +7,18 @@ import { cacheId } from './names.ts';
 import { formatDuration } from './teardown.ts';
 import { MAX_SECTION, context, esc, fields, finish, header, section, type Block, type ChatMessage } from './chat-blocks.ts';
 
-
 /** A slash command that cannot reach teardown (no FERRY_TEARDOWN_TOPIC in this ferry). */
 export function teardownUnavailableMessage(): ChatMessage {
   const text = 'Teardown is not set up in this ferry (the chat worker has no FERRY_TEARDOWN_TOPIC), so there is no plan to show.';
   return {
     response_type: 'ephemeral',
     text,
-    blocks: [section(`:construction: ${text}`), section('Ask whoever runs ferry to deploy `teardownIdle` and give `onChatCommand` its topic; meanwhile `ferry teardown --dry-run` prints the plan from a shell.')],
+    blocks: [
+      section(`:construction: ${text}`),
+      section(
+        'Ask whoever runs ferry to deploy `teardownIdle` and give `onChatCommand` its topic; meanwhile `ferry teardown --dry-run` prints the plan from a shell.',
+      ),
+    ],
   };
 }
 
@@ -34,7 +38,13 @@ const SKIP_TEXT: Readonly<Record<string, string>> = {
 };
 
 const MAX_TEARDOWN_LINES = 40;
-const OUTCOME_EMOJI: Readonly<Record<string, string>> = { planned: ':broom:', done: ':white_check_mark:', started: ':hourglass_flowing_sand:', skipped: ':leftwards_arrow_with_hook:', failed: ':x:' };
+const OUTCOME_EMOJI: Readonly<Record<string, string>> = {
+  planned: ':broom:',
+  done: ':white_check_mark:',
+  started: ':hourglass_flowing_sand:',
+  skipped: ':leftwards_arrow_with_hook:',
+  failed: ':x:',
+};
 
 const RESOURCE_TEXT = (r: { kind: string; bucket?: string; zone?: string; targetKey?: string; name?: string }): string =>
   r.kind === 'cache' ? `cache ${cacheId(r.bucket ?? '', r.zone ?? '')}` : r.kind === 'deployment' ? `deployment ${r.targetKey}` : `cluster ${r.name}`;
@@ -46,7 +56,13 @@ export interface TeardownView {
   plan: {
     actions: Array<{ message: string; idleSeconds: number }>;
     skipped: Array<{ resource: { kind: string; bucket?: string; zone?: string; targetKey?: string; name?: string }; reason: string; message: string }>;
-    policy: { idleTtlSeconds: { cache: number; deployment: number; cluster: number }; clusterMode: string; scaleDeployments: boolean; maxActions: number; protectLabel: string };
+    policy: {
+      idleTtlSeconds: { cache: number; deployment: number; cluster: number };
+      clusterMode: string;
+      scaleDeployments: boolean;
+      maxActions: number;
+      protectLabel: string;
+    };
   };
   results: Array<{ outcome: string; message: string }>;
   inventoryWarnings: string[];
@@ -62,7 +78,9 @@ export function teardownMessage(run: TeardownView): ChatMessage {
   const s = run.summary;
   const n = run.plan.actions.length;
   const title = run.dryRun
-    ? n === 0 ? 'Teardown plan: nothing is idle' : `Teardown plan: ${n} action${n === 1 ? '' : 's'}`
+    ? n === 0
+      ? 'Teardown plan: nothing is idle'
+      : `Teardown plan: ${n} action${n === 1 ? '' : 's'}`
     : `Teardown: ${s.done} done, ${s.started} started, ${s.skipped} skipped, ${s.failed} failed`;
   const lead = run.dryRun
     ? n === 0
@@ -75,7 +93,10 @@ export function teardownMessage(run: TeardownView): ChatMessage {
   const blocks: Block[] = [header(title), section(lead)];
   // At most MAX_TEARDOWN_LINES lines, in sections of up to ~2900 characters (Block Kit's 3000), so
   // the reasons for what stays always fit in the message too.
-  const shown = lines.length > MAX_TEARDOWN_LINES ? [...lines.slice(0, MAX_TEARDOWN_LINES), `…and ${lines.length - MAX_TEARDOWN_LINES} more: \`ferry teardown --dry-run\` lists them all`] : lines;
+  const shown =
+    lines.length > MAX_TEARDOWN_LINES
+      ? [...lines.slice(0, MAX_TEARDOWN_LINES), `…and ${lines.length - MAX_TEARDOWN_LINES} more: \`ferry teardown --dry-run\` lists them all`]
+      : lines;
   let chunk = '';
   for (const line of shown) {
     if (chunk && chunk.length + line.length + 1 > MAX_SECTION - 100) {
@@ -104,12 +125,23 @@ export function teardownMessage(run: TeardownView): ChatMessage {
     );
   }
   if (run.inventoryWarnings.length) {
-    blocks.push(section(`:warning: *Could not read, so left alone:*\n${run.inventoryWarnings.slice(0, 5).map((w) => `• ${esc(w)}`).join('\n')}${run.inventoryWarnings.length > 5 ? `\n…and ${run.inventoryWarnings.length - 5} more` : ''}`));
+    blocks.push(
+      section(
+        `:warning: *Could not read, so left alone:*\n${run.inventoryWarnings
+          .slice(0, 5)
+          .map((w) => `• ${esc(w)}`)
+          .join('\n')}${run.inventoryWarnings.length > 5 ? `\n…and ${run.inventoryWarnings.length - 5} more` : ''}`,
+      ),
+    );
   }
   const p = run.plan.policy;
   const next = run.dryRun
-    ? n === 0 ? '' : ' · to carry it out: `ferry teardown`, or wait for the schedule'
-    : s.failed ? ' · failures are retried by the next run; details in the run record' : '';
+    ? n === 0
+      ? ''
+      : ' · to carry it out: `ferry teardown`, or wait for the schedule'
+    : s.failed
+      ? ' · failures are retried by the next run; details in the run record'
+      : '';
   blocks.push(
     context([
       `run \`${esc(run.id)}\` (teardownRuns) · idle TTLs: caches ${formatDuration(p.idleTtlSeconds.cache)}, clusters ${formatDuration(p.idleTtlSeconds.cluster)}` +

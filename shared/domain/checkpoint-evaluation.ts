@@ -59,9 +59,7 @@ export function evaluateCheckpoint(input: CheckpointInput): CheckpointEvaluation
   if (layout === 'none') {
     const numbered = topSafetensors.filter((n) => parseShardName(n) !== undefined);
     if (numbered.length > 0) {
-      findings.push(
-        error('INDEX_MISSING', INDEX_FILE, `found sharded weights (${list(numbered)}) but no ${INDEX_FILE} that maps tensors to them`),
-      );
+      findings.push(error('INDEX_MISSING', INDEX_FILE, `found sharded weights (${list(numbered)}) but no ${INDEX_FILE} that maps tensors to them`));
     } else {
       findings.push(
         error(
@@ -100,16 +98,12 @@ export function evaluateCheckpoint(input: CheckpointInput): CheckpointEvaluation
     for (const s of usableIndex.shardNames) {
       if (!byName.has(s)) {
         const k = counts.get(s) ?? 0;
-        findings.push(
-          error('SHARD_MISSING', s, `the index maps ${k} tensor${k === 1 ? '' : 's'} to this shard, but it is not in the checkpoint`),
-        );
+        findings.push(error('SHARD_MISSING', s, `the index maps ${k} tensor${k === 1 ? '' : 's'} to this shard, but it is not in the checkpoint`));
       }
     }
     for (const n of topSafetensors) {
       if (!referenced.has(n)) {
-        findings.push(
-          warning('SHARD_NOT_IN_INDEX', n, `the index does not reference this file, so vLLM will not load it; remove it or fix the index`),
-        );
+        findings.push(warning('SHARD_NOT_IN_INDEX', n, `the index does not reference this file, so vLLM will not load it; remove it or fix the index`));
       }
     }
   }
@@ -141,13 +135,9 @@ export function evaluateCheckpoint(input: CheckpointInput): CheckpointEvaluation
       if (names === undefined || names.has(tensor)) continue; // missing/unsafe/unreadable shards are reported already
       const elsewhere = (holders.get(tensor) ?? []).filter((f) => f !== shard);
       if (elsewhere.length > 0) {
-        findings.push(
-          error('INDEX_WRONG_SHARD', INDEX_FILE, `the index maps the tensor to ${shard}, but it is stored in ${list(elsewhere)}`, tensor),
-        );
+        findings.push(error('INDEX_WRONG_SHARD', INDEX_FILE, `the index maps the tensor to ${shard}, but it is stored in ${list(elsewhere)}`, tensor));
       } else {
-        findings.push(
-          error('INDEX_TENSOR_NOT_FOUND', INDEX_FILE, `the index maps the tensor to ${shard}, but no shard holds it`, tensor),
-        );
+        findings.push(error('INDEX_TENSOR_NOT_FOUND', INDEX_FILE, `the index maps the tensor to ${shard}, but no shard holds it`, tensor));
       }
     }
     for (const s of shards) {
@@ -210,11 +200,7 @@ export function evaluateCheckpoint(input: CheckpointInput): CheckpointEvaluation
   // Tokenizer.
   if (!TOKENIZER_FILES.some((t) => byName.has(t))) {
     findings.push(
-      warning(
-        'TOKENIZER_MISSING',
-        'tokenizer.json',
-        'no tokenizer files (tokenizer.json or tokenizer.model); vLLM will need --tokenizer pointing elsewhere',
-      ),
+      warning('TOKENIZER_MISSING', 'tokenizer.json', 'no tokenizer files (tokenizer.json or tokenizer.model); vLLM will need --tokenizer pointing elsewhere'),
     );
   }
 

@@ -119,7 +119,11 @@ export function parseIndex(content: string | Uint8Array, file = INDEX_FILE): Par
   const wm = json['weight_map'];
   if (!isRecord(wm)) {
     out.findings.push(
-      error('INDEX_INVALID', file, wm === undefined ? 'the index has no "weight_map"' : `"weight_map" must be an object of tensor → shard file, but it is ${kind(wm)}`),
+      error(
+        'INDEX_INVALID',
+        file,
+        wm === undefined ? 'the index has no "weight_map"' : `"weight_map" must be an object of tensor → shard file, but it is ${kind(wm)}`,
+      ),
     );
     return out;
   }
@@ -158,9 +162,7 @@ export function parseIndex(content: string | Uint8Array, file = INDEX_FILE): Par
     const ts = meta['total_size'];
     if (isCount(ts)) out.totalSize = ts;
     else if (ts !== undefined && ts !== null) {
-      out.findings.push(
-        warning('INDEX_TOTAL_SIZE_MISMATCH', file, `metadata.total_size must be a non-negative integer, but it is ${kind(ts)}; it is ignored`),
-      );
+      out.findings.push(warning('INDEX_TOTAL_SIZE_MISMATCH', file, `metadata.total_size must be a non-negative integer, but it is ${kind(ts)}; it is ignored`));
     }
     const tp = meta['total_parameters'];
     if (isCount(tp)) out.totalParameters = tp;

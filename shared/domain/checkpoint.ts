@@ -93,10 +93,7 @@ export function normalizePrefix(prefix: string): string {
 }
 
 /** Objects under `prefix` as checkpoint files with names relative to it (folder placeholders dropped). */
-export function relativeFiles(
-  objects: ReadonlyArray<{ name: string; size: number; generation: string }>,
-  prefix: string,
-): CheckpointFile[] {
+export function relativeFiles(objects: ReadonlyArray<{ name: string; size: number; generation: string }>, prefix: string): CheckpointFile[] {
   const p = normalizePrefix(prefix);
   const out: CheckpointFile[] = [];
   for (const o of objects) {

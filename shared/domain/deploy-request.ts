@@ -11,15 +11,7 @@ import { codesOf } from './reasons/catalogue.ts';
 import { REQUEST_PARSE_FAILURES } from './reasons/deploy.ts';
 import { LATEST, ModelName, Target, VersionRef, ZONE_RE } from './names.ts';
 import { Accelerator, isTpuType } from './accelerators.ts';
-import {
-  Image,
-  MIN_TPU_VLLM_VERSION,
-  VllmArgs,
-  isVllmOpenAiImage,
-  isVllmTagOlderThan,
-  isVllmTpuImage,
-  parseImageReference,
-} from './vllm.ts';
+import { Image, MIN_TPU_VLLM_VERSION, VllmArgs, isVllmOpenAiImage, isVllmTagOlderThan, isVllmTpuImage, parseImageReference } from './vllm.ts';
 
 export const API_VERSION = 'ferry/v1';
 /** Largest accepted message body (bytes, UTF-8). A real request is well under 4 KiB. */
@@ -233,8 +225,7 @@ export const PARSE_FAILURES = codesOf(REQUEST_PARSE_FAILURES);
 export type ParseFailure = (typeof PARSE_FAILURES)[number];
 
 export type ParseDeployRequestResult =
-  | { ok: true; request: DeployRequest }
-  | { ok: false; reason: ParseFailure; message: string; issues?: Array<{ path: string; message: string }> };
+  { ok: true; request: DeployRequest } | { ok: false; reason: ParseFailure; message: string; issues?: Array<{ path: string; message: string }> };
 
 const utf8 = new TextEncoder();
 

@@ -35,6 +35,13 @@ export function parseDeployResult(data: Uint8Array): DeployResultParse {
     return { ok: false, message: `not JSON: ${(e as Error).message}` };
   }
   const r = DeployResult.safeParse(value);
-  if (!r.success) return { ok: false, message: r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  if (!r.success)
+    return {
+      ok: false,
+      message: r.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; '),
+    };
   return { ok: true, result: r.data };
 }

@@ -17,11 +17,7 @@ export class FerryError extends Error {
   readonly hint: string;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(
-    code: FerryErrorCode,
-    message: string,
-    opts: { retryable?: boolean; hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
-  ) {
+  constructor(code: FerryErrorCode, message: string, opts: { retryable?: boolean; hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'FerryError';
     this.code = code;

@@ -4,9 +4,7 @@
  */
 import { z } from 'zod';
 
-const int64 = z
-  .union([z.string().regex(/^\d{1,20}$/, 'must be a non-negative integer'), z.number().int().nonnegative()])
-  .transform((v) => String(v));
+const int64 = z.union([z.string().regex(/^\d{1,20}$/, 'must be a non-negative integer'), z.number().int().nonnegative()]).transform((v) => String(v));
 
 /** `google.cloud.storage.object.v1.finalized` data (google.events.cloud.storage.v1.StorageObjectData). */
 export const StorageObjectData = z.looseObject({

@@ -36,9 +36,7 @@ export function error(code: FindingCode, file: string, message: string, tensor?:
 }
 
 export function warning(code: FindingCode, file: string, message: string, tensor?: string): Finding {
-  return tensor === undefined
-    ? { code, severity: 'warning', file, message }
-    : { code, severity: 'warning', file, tensor, message };
+  return tensor === undefined ? { code, severity: 'warning', file, message } : { code, severity: 'warning', file, tensor, message };
 }
 
 export const hasErrors = (findings: readonly Finding[]): boolean => findings.some((f) => f.severity === 'error');

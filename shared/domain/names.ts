@@ -40,29 +40,20 @@ const PROJECT_RE = '(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20})';
 const LOCATION_RE = '[a-z]+-[a-z]+[0-9]+(?:-[a-z])?';
 /** GKE cluster name: 1–40 chars, lowercase letters, digits and hyphens, starting with a letter. */
 const GKE_CLUSTER_NAME_RE = '[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?';
-export const GKE_CLUSTER_RE = new RegExp(
-  `^projects/(${PROJECT_RE})/locations/(${LOCATION_RE})/clusters/(${GKE_CLUSTER_NAME_RE})$`,
-);
+export const GKE_CLUSTER_RE = new RegExp(`^projects/(${PROJECT_RE})/locations/(${LOCATION_RE})/clusters/(${GKE_CLUSTER_NAME_RE})$`);
 export const LOCAL_CLUSTER = 'local';
 
 /** A version as a request names it: a version name or "latest". */
-export const VersionRef = z
-  .string()
-  .regex(NAME_RE, 'versions are "latest" or 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit');
+export const VersionRef = z.string().regex(NAME_RE, 'versions are "latest" or 1-63 chars of A-Z a-z 0-9 . _ - starting with a letter or digit');
 
 export const ClusterName = z
   .string()
-  .refine(
-    (c) => c === LOCAL_CLUSTER || GKE_CLUSTER_RE.test(c),
-    'cluster must be "local" or a GKE resource name projects/P/locations/L/clusters/C',
-  );
+  .refine((c) => c === LOCAL_CLUSTER || GKE_CLUSTER_RE.test(c), 'cluster must be "local" or a GKE resource name projects/P/locations/L/clusters/C');
 
 export const Target = z
   .object({
     cluster: ClusterName,
-    namespace: z
-      .string()
-      .regex(DNS1123_LABEL_RE, 'namespace must be a DNS-1123 label (lowercase a-z 0-9 -, at most 63 chars)'),
+    namespace: z.string().regex(DNS1123_LABEL_RE, 'namespace must be a DNS-1123 label (lowercase a-z 0-9 -, at most 63 chars)'),
     name: z
       .string()
       .regex(
@@ -73,9 +64,7 @@ export const Target = z
   .strict();
 export type Target = z.infer<typeof Target>;
 
-export type ParsedCluster =
-  | { kind: 'local' }
-  | { kind: 'gke'; project: string; location: string; name: string };
+export type ParsedCluster = { kind: 'local' } | { kind: 'gke'; project: string; location: string; name: string };
 
 /** Splits a validated cluster name; throws nothing, returns null for an invalid one. */
 export function parseClusterName(cluster: string): ParsedCluster | null {

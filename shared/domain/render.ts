@@ -88,8 +88,7 @@ export function rolloutTimeoutSeconds(progressDeadline: number, replicas: number
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-export const modelUri = (bucket: string, model: string, version: string): string =>
-  `gs://${bucket}/models/${model}/${version}`;
+export const modelUri = (bucket: string, model: string, version: string): string => `gs://${bucket}/models/${model}/${version}`;
 
 /** Any string → a valid label value (≤ 63, alphanumeric ends, `-_.` inside). */
 export function toLabelValue(s: string): string {
@@ -272,10 +271,7 @@ export function render(input: RenderInput): Rendered {
   if (computeClass) extras.push(computeClass);
   if (autoscaling) {
     const objectLabels = stableLabels(target.name);
-    extras.push(
-      renderPodMonitoring(target, objectLabels, selectorLabels(target.name)),
-      renderHpa(target, objectLabels, autoscaling, image, startupBudget),
-    );
+    extras.push(renderPodMonitoring(target, objectLabels, selectorLabels(target.name)), renderHpa(target, objectLabels, autoscaling, image, startupBudget));
   }
   const digest = specDigest({ deployment, service, extras });
   deployment.metadata!.annotations![ANNOTATIONS.specDigest] = digest;

@@ -126,12 +126,7 @@ export interface Rendered extends RenderedSpec {
 }
 
 /** Node labels render sets itself (nodeSelectorExtra cannot override them). */
-export const OWNED_NODE_LABELS: readonly string[] = [
-  ACCELERATOR_NODE_LABEL,
-  TPU_ACCELERATOR_NODE_LABEL,
-  TPU_TOPOLOGY_NODE_LABEL,
-  COMPUTE_CLASS_NODE_LABEL,
-];
+export const OWNED_NODE_LABELS: readonly string[] = [ACCELERATOR_NODE_LABEL, TPU_ACCELERATOR_NODE_LABEL, TPU_TOPOLOGY_NODE_LABEL, COMPUTE_CLASS_NODE_LABEL];
 
 /** Kinds applied before the Service and Deployment (cluster-scoped prerequisites the pods select). */
 const APPLY_FIRST_KINDS: readonly string[] = ['ComputeClass'];
@@ -162,9 +157,7 @@ const sameObject = (a: KubeObjectRef, b: KubeObjectRef): boolean =>
  */
 export function staleObjects(before: RenderedSpec | null | undefined, after: RenderedSpec): KubeObjectRef[] {
   const keep = (after.extras ?? []).map(refOf);
-  return (before?.extras ?? [])
-    .map(refOf)
-    .filter((r) => r.namespace !== undefined && !keep.some((k) => sameObject(k, r)));
+  return (before?.extras ?? []).map(refOf).filter((r) => r.namespace !== undefined && !keep.some((k) => sameObject(k, r)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,7 +209,9 @@ export function specDigest(spec: RenderedSpec): string {
     },
   };
   const extras = spec.extras && spec.extras.length > 0 ? { extras: spec.extras } : {};
-  const hash = createHash('sha256').update(canonicalJson({ deployment: stripped, service: spec.service, ...extras })).digest('hex');
+  const hash = createHash('sha256')
+    .update(canonicalJson({ deployment: stripped, service: spec.service, ...extras }))
+    .digest('hex');
   return `sha256:${hash}`;
 }
 

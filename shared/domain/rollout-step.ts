@@ -28,15 +28,7 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { Target } from './names.ts';
 import { templateRolloutId, type RenderedSpec } from './rendered-spec.ts';
 import type { CacheObservation } from './cache.ts';
-import {
-  DeploymentStatus,
-  ROLLOUT_PHASES,
-  Rollout,
-  RolloutPhase,
-  RolloutReason,
-  isTerminalPhase,
-  transition,
-} from './rollout.ts';
+import { DeploymentStatus, ROLLOUT_PHASES, Rollout, RolloutPhase, RolloutReason, isTerminalPhase, transition } from './rollout.ts';
 import { DEFAULT_CRASH_LOOP_MIN_RESTARTS, deploymentStatus } from './deployment-status.ts';
 
 const iso = (d: Date): string => d.toISOString();
@@ -167,7 +159,12 @@ function clusterStep(r: Rollout, obs: Extract<Observation, { kind: 'cluster' }>,
         return failNewVersion(r, 'RolloutTimeout', `no progress within ${r.timeoutSeconds}s`, ctx);
       }
       if (overBudget(r, 'applying', ctx.applyObserveTimeoutSeconds, ctx)) {
-        return handsOff(r, 'ApplyNotObserved', `after ${ctx.applyObserveTimeoutSeconds}s the Deployment still rolls to ${seen ?? (d ? 'an unknown template' : 'nothing (not found)')}`, ctx);
+        return handsOff(
+          r,
+          'ApplyNotObserved',
+          `after ${ctx.applyObserveTimeoutSeconds}s the Deployment still rolls to ${seen ?? (d ? 'an unknown template' : 'nothing (not found)')}`,
+          ctx,
+        );
       }
       ctx.actions.push({ kind: 'apply', rolloutId: r.id, target: r.target, spec: r.spec });
       return r;
@@ -249,7 +246,13 @@ function cachingStep(r: Rollout, caches: readonly CacheObservation[] | null, ctx
       r = { ...r, cache: { ...plan, observed }, updatedAt: maxIso(iso(ctx.now), r.updatedAt) };
     }
     if (observed.every((c) => c.state === 'running')) {
-      return transition(r, 'applying', 'CachesRunning', ctx.now, `caches running in ${plan.zones.join(', ')}; applying ${r.model}/${r.version} to ${r.targetKey}`);
+      return transition(
+        r,
+        'applying',
+        'CachesRunning',
+        ctx.now,
+        `caches running in ${plan.zones.join(', ')}; applying ${r.model}/${r.version} to ${r.targetKey}`,
+      );
     }
   }
   const notRunning = observed.filter((c) => c.state !== 'running');
@@ -261,7 +264,10 @@ function cachingStep(r: Rollout, caches: readonly CacheObservation[] | null, ctx
   const waited = entered ? (ctx.now.getTime() - Date.parse(entered.at)) / 1000 : 0;
   if (entered && waited >= plan.maxWaitSeconds) {
     const states = notRunning.length ? describeCaches(notRunning) : plan.zones.map((z) => `${z}: not observed`).join(', ');
-    return warn('CacheWaitExceeded', `caches not running after ${plan.maxWaitSeconds}s (${states}); applying anyway — the pods read the bucket directly until the caches run`);
+    return warn(
+      'CacheWaitExceeded',
+      `caches not running after ${plan.maxWaitSeconds}s (${states}); applying anyway — the pods read the bucket directly until the caches run`,
+    );
   }
   if (caches && notRunning.length > 0 && notRunning.every((c) => c.state === 'failed')) {
     return warn('CachesUnavailable', `no cache in ${notRunning.map((c) => c.zone).join(', ')}: ${describeCaches(notRunning)}; applying without it`);
@@ -275,7 +281,13 @@ function failNewVersion(r: Rollout, reason: RolloutReason, message: string, ctx:
     const failed = transition(r, 'failed', reason, ctx.now, message);
     // The reapply-previous action is emitted by the rolling_back phase itself (clusterStep, or the
     // apply-rejected branch of nextStep), so it is only ever asked for while rolling back.
-    return transition({ ...failed, attempts: failed.attempts + 1 }, 'rolling_back', 'RollingBack', ctx.now, `re-applying the spec of ${r.previousGoodRolloutId}`);
+    return transition(
+      { ...failed, attempts: failed.attempts + 1 },
+      'rolling_back',
+      'RollingBack',
+      ctx.now,
+      `re-applying the spec of ${r.previousGoodRolloutId}`,
+    );
   }
   const failed = transition({ ...r, attempts: r.attempts + 1 }, 'failed', reason, ctx.now, `${message}; no previous good rollout: scaled to zero`);
   ctx.actions.push({ kind: 'scale-to-zero', rolloutId: r.id, target: r.target });

@@ -16,17 +16,7 @@ import { RolloutCachePlan } from './cache.ts';
 // ---------------------------------------------------------------------------------------------
 // Phases and transitions
 
-export const ROLLOUT_PHASES = [
-  'pending',
-  'caching',
-  'applying',
-  'progressing',
-  'succeeded',
-  'failed',
-  'rolling_back',
-  'rolled_back',
-  'superseded',
-] as const;
+export const ROLLOUT_PHASES = ['pending', 'caching', 'applying', 'progressing', 'succeeded', 'failed', 'rolling_back', 'rolled_back', 'superseded'] as const;
 export const RolloutPhase = z.enum(ROLLOUT_PHASES);
 export type RolloutPhase = z.infer<typeof RolloutPhase>;
 
@@ -95,7 +85,10 @@ export const RenderedSpecSchema = z.custom<RenderedSpec>(
     isRecord(v.service) &&
     v.service.kind === 'Service' &&
     (v.extras === undefined ||
-      (Array.isArray(v.extras) && v.extras.every((o) => isRecord(o) && typeof o.apiVersion === 'string' && typeof o.kind === 'string' && isRecord(o.metadata) && typeof o.metadata.name === 'string'))),
+      (Array.isArray(v.extras) &&
+        v.extras.every(
+          (o) => isRecord(o) && typeof o.apiVersion === 'string' && typeof o.kind === 'string' && isRecord(o.metadata) && typeof o.metadata.name === 'string',
+        ))),
   'spec must be {deployment: Deployment, service: Service, extras?: Kubernetes objects}',
 );
 
@@ -206,13 +199,7 @@ export function newRollout(input: NewRolloutInput): Rollout {
  * One legal transition, recorded in history. `at` is max(now, rollout.updatedAt) so history stays
  * ordered even when clocks of two instances disagree. Throws FerryError ILLEGAL_TRANSITION.
  */
-export function transition(
-  rollout: Rollout,
-  phase: RolloutPhase,
-  reason: RolloutReason,
-  now: Date,
-  message?: string,
-): Rollout {
+export function transition(rollout: Rollout, phase: RolloutPhase, reason: RolloutReason, now: Date, message?: string): Rollout {
   const illegal = (why: string): never => {
     throw new FerryError('ILLEGAL_TRANSITION', `rollout ${rollout.id}: ${rollout.phase} → ${phase} ${why}`, {
       details: { rolloutId: rollout.id, from: rollout.phase, to: phase, reason },

@@ -66,9 +66,7 @@ export function validateHeaderObject(root: JsonObject, fileSize: bigint, n: bigi
     for (const t of sorted) {
       const [b, e] = t.offsets!;
       if (e < b) {
-        findings.push(
-          error('OFFSETS_REVERSED', file, `data_offsets [${b}, ${e}] end before they begin`, t.name),
-        );
+        findings.push(error('OFFSETS_REVERSED', file, `data_offsets [${b}, ${e}] end before they begin`, t.name));
       } else if (b !== start) {
         findings.push(error('OFFSETS_NOT_CONTIGUOUS', file, contiguityMessage(b, start, prev), t.name));
       }
@@ -110,9 +108,7 @@ export function validateHeaderObject(root: JsonObject, fileSize: bigint, n: bigi
     }
     const nbits = numel === undefined ? undefined : numel * bits;
     if (nbits === undefined || nbits > U64_MAX) {
-      findings.push(
-        error('SIZE_OVERFLOW', file, `shape [${t.shape.join(', ')}] × ${t.dtype} overflows 64 bits`, t.name),
-      );
+      findings.push(error('SIZE_OVERFLOW', file, `shape [${t.shape.join(', ')}] × ${t.dtype} overflows 64 bits`, t.name));
       continue;
     }
     if (nbits % 8n !== 0n) {
@@ -164,9 +160,7 @@ function readMetadata(value: JsonValue, file: string, findings: Finding[]): Reco
   const entries: Array<[string, string]> = [];
   for (const [k, v] of value.entries) {
     if (typeof v !== 'string') {
-      findings.push(
-        error('METADATA_INVALID', file, `\`__metadata__\` value for "${k}" must be a string, but it is ${describe(v)}`),
-      );
+      findings.push(error('METADATA_INVALID', file, `\`__metadata__\` value for "${k}" must be a string, but it is ${describe(v)}`));
       continue;
     }
     entries.push([k, v]);
@@ -177,9 +171,7 @@ function readMetadata(value: JsonValue, file: string, findings: Finding[]): Reco
 function readTensor(name: string, value: JsonValue, file: string, findings: Finding[]): RawTensor {
   const t: RawTensor = { name, dtype: undefined, shape: undefined, offsets: undefined };
   if (!isObject(value)) {
-    findings.push(
-      error('TENSOR_INFO_INVALID', file, `entry must be an object with dtype, shape and data_offsets, but it is ${describe(value)}`, name),
-    );
+    findings.push(error('TENSOR_INFO_INVALID', file, `entry must be an object with dtype, shape and data_offsets, but it is ${describe(value)}`, name));
     return t;
   }
   const fields = new Map<string, JsonValue>();
@@ -198,9 +190,7 @@ function readTensor(name: string, value: JsonValue, file: string, findings: Find
     if (typeof dtype !== 'string') {
       findings.push(error('TENSOR_INFO_INVALID', file, `dtype must be a string, but it is ${describe(dtype)}`, name));
     } else if (!DTYPE_BITS.has(dtype)) {
-      findings.push(
-        error('DTYPE_UNKNOWN', file, `unknown dtype "${truncate(dtype)}"; expected one of ${DTYPE_NAMES.join(', ')}`, name),
-      );
+      findings.push(error('DTYPE_UNKNOWN', file, `unknown dtype "${truncate(dtype)}"; expected one of ${DTYPE_NAMES.join(', ')}`, name));
     } else {
       t.dtype = dtype as Dtype;
     }
@@ -222,14 +212,7 @@ function readTensor(name: string, value: JsonValue, file: string, findings: Find
         dims.push(d);
       }
       if (bad >= 0) {
-        findings.push(
-          error(
-            'SHAPE_INVALID',
-            file,
-            `shape[${bad}] is ${describe(shape[bad]!)}; dimensions must be non-negative integers below 2^64`,
-            name,
-          ),
-        );
+        findings.push(error('SHAPE_INVALID', file, `shape[${bad}] is ${describe(shape[bad]!)}; dimensions must be non-negative integers below 2^64`, name));
       } else {
         t.shape = dims;
       }
@@ -239,26 +222,14 @@ function readTensor(name: string, value: JsonValue, file: string, findings: Find
   const offsets = fields.get('data_offsets');
   if (offsets !== undefined) {
     if (!Array.isArray(offsets) || offsets.length !== 2) {
-      findings.push(
-        error(
-          'OFFSETS_INVALID',
-          file,
-          `data_offsets must be a pair [begin, end] of non-negative integers, but it is ${describe(offsets)}`,
-          name,
-        ),
-      );
+      findings.push(error('OFFSETS_INVALID', file, `data_offsets must be a pair [begin, end] of non-negative integers, but it is ${describe(offsets)}`, name));
     } else {
       const b = u64(offsets[0]!);
       const e = u64(offsets[1]!);
       if (b === undefined || e === undefined) {
         const which = b === undefined ? 0 : 1;
         findings.push(
-          error(
-            'OFFSETS_INVALID',
-            file,
-            `data_offsets[${which}] is ${describe(offsets[which]!)}; offsets must be non-negative integers below 2^64`,
-            name,
-          ),
+          error('OFFSETS_INVALID', file, `data_offsets[${which}] is ${describe(offsets[which]!)}; offsets must be non-negative integers below 2^64`, name),
         );
       } else {
         t.offsets = [b, e];
@@ -279,9 +250,7 @@ function contiguityMessage(begin: bigint, expected: bigint, prev: RawTensor | un
 function capFindings(findings: Finding[], file: string): Finding[] {
   if (findings.length <= MAX_FINDINGS_PER_FILE) return findings;
   const kept = findings.slice(0, MAX_FINDINGS_PER_FILE);
-  kept.push(
-    warning('FINDINGS_TRUNCATED', file, `${findings.length - MAX_FINDINGS_PER_FILE} more findings in this file are not listed`),
-  );
+  kept.push(warning('FINDINGS_TRUNCATED', file, `${findings.length - MAX_FINDINGS_PER_FILE} more findings in this file are not listed`));
   return kept;
 }
 

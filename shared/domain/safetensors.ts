@@ -42,10 +42,7 @@ export function parseShardHeader(prefix: Uint8Array, fileSize: number, file: str
   }
 
   if (fileSize < LENGTH_PREFIX_BYTES) {
-    return fail(
-      'HEADER_TOO_SMALL',
-      `file is ${fileSize} bytes; a safetensors file starts with an 8-byte header length, so it cannot be a safetensors file`,
-    );
+    return fail('HEADER_TOO_SMALL', `file is ${fileSize} bytes; a safetensors file starts with an 8-byte header length, so it cannot be a safetensors file`);
   }
   if (have < LENGTH_PREFIX_BYTES) return { needMoreBytes: LENGTH_PREFIX_BYTES };
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);

@@ -69,7 +69,14 @@ export function rememberPools(
     const up = p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0;
     if (up || !byName.has(name)) byName.set(name, { name, nodeCount: p.nodeCount, autoscaling: p.autoscaling ? { ...p.autoscaling } : null });
   }
-  return { schemaVersion: 1, cluster, pools: [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)), runId: ctx.runId, at: ctx.now.toISOString(), restoreRequestedAt: null };
+  return {
+    schemaVersion: 1,
+    cluster,
+    pools: [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+    runId: ctx.runId,
+    at: ctx.now.toISOString(),
+    restoreRequestedAt: null,
+  };
 }
 
 export type PoolRestore =
@@ -99,7 +106,8 @@ export function restorePlan(current: readonly InventoryNodePool[], remembered: S
       continue;
     }
     if (r && r.autoscaling === null && r.nodeCount > 0) out.push({ kind: 'resize', pool: p.name, nodeCount: r.nodeCount, source: 'remembered' });
-    else if (r?.autoscaling && r.autoscaling.minNodeCount > 0) out.push({ kind: 'resize', pool: p.name, nodeCount: r.autoscaling.minNodeCount, source: 'remembered' });
+    else if (r?.autoscaling && r.autoscaling.minNodeCount > 0)
+      out.push({ kind: 'resize', pool: p.name, nodeCount: r.autoscaling.minNodeCount, source: 'remembered' });
     else if (p.nodeCount === 0) out.push({ kind: 'resize', pool: p.name, nodeCount: fallbackSize, source: 'default' });
   }
   return out;

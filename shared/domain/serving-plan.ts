@@ -94,8 +94,19 @@ export function resolveAccelerator(request: DeployRequest, versionSummary: unkno
   const summary = CheckpointSummary.safeParse(versionSummary);
   const unsized = (why: string): ResolveResult =>
     request.accelerator !== undefined
-      ? { request, plan: null, row: null, recommended: false, warnings: [`${why}; ${request.accelerator.type} ×${request.accelerator.count} was not checked against the model`] }
-      : { reject: { reason: 'SIZING_UNAVAILABLE', message: `${why}, so ferry cannot choose an accelerator; name one in the request (accelerator: {type, count})` } };
+      ? {
+          request,
+          plan: null,
+          row: null,
+          recommended: false,
+          warnings: [`${why}; ${request.accelerator.type} ×${request.accelerator.count} was not checked against the model`],
+        }
+      : {
+          reject: {
+            reason: 'SIZING_UNAVAILABLE',
+            message: `${why}, so ferry cannot choose an accelerator; name one in the request (accelerator: {type, count})`,
+          },
+        };
   if (!summary.success) return unsized('the version has no checkpoint summary');
 
   const acc = request.accelerator;

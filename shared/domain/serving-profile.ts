@@ -105,7 +105,12 @@ export function readKvCacheUsage(text: string): number | null {
       if (!line.startsWith(name)) continue;
       const rest = line.slice(name.length);
       if (rest !== '' && rest[0] !== '{' && rest[0] !== ' ') continue;
-      const value = Number(rest.replace(/^\{[^}]*\}/, '').trim().split(/\s+/)[0]);
+      const value = Number(
+        rest
+          .replace(/^\{[^}]*\}/, '')
+          .trim()
+          .split(/\s+/)[0],
+      );
       if (Number.isFinite(value)) values.push(value);
     }
     if (values.length > 0) return values.reduce((a, b) => a + b, 0) / values.length;
@@ -164,13 +169,7 @@ export function renderPodMonitoring(target: Target, labels: Record<string, strin
  * HPA on the profile's vLLM metric. Scale-down waits `stabilizationSeconds` (render passes the
  * startup budget, capped at an hour): removing a replica should not be quicker than bringing one back.
  */
-export function renderHpa(
-  target: Target,
-  labels: Record<string, string>,
-  autoscaling: Autoscaling,
-  image: string,
-  stabilizationSeconds: number,
-): KubeObject {
+export function renderHpa(target: Target, labels: Record<string, string>, autoscaling: Autoscaling, image: string, stabilizationSeconds: number): KubeObject {
   const metric = autoscaling.profile === 'throughput' ? VLLM_METRICS.waiting : kvCacheMetricFor(image);
   const target_ = autoscaling.target ?? DEFAULT_AUTOSCALING_TARGETS[autoscaling.profile];
   return {

@@ -39,14 +39,7 @@ import { z } from 'zod';
 import { FerryError } from './errors.ts';
 import { DTYPES } from './safetensors-format.ts';
 import type { CheckpointSummary } from './checkpoint.ts';
-import {
-  ACCELERATOR_COUNTS,
-  ACCELERATOR_FAMILIES,
-  acceleratorFamily,
-  isTpuType,
-  type AcceleratorFamily,
-  type AcceleratorType,
-} from './accelerators.ts';
+import { ACCELERATOR_COUNTS, ACCELERATOR_FAMILIES, acceleratorFamily, isTpuType, type AcceleratorFamily, type AcceleratorType } from './accelerators.ts';
 import {
   ACCELERATOR_SPECS,
   DEFAULT_GPU_MEMORY_UTILIZATION,
@@ -120,9 +113,13 @@ export function modelFacts(summary: CheckpointSummary): ModelFacts {
   const headDim = c?.headDim ?? (c?.hiddenSize && heads ? c.hiddenSize / heads : null);
   if (c && heads && !headDim) missing.push('head_dim or hidden_size');
   if (missing.length > 0 || !layers || !heads || !headDim || !Number.isInteger(headDim)) {
-    throw new FerryError('SIZING_UNAVAILABLE', `cannot size the KV cache: the checkpoint's ${missing.join(', ') || 'head_dim (hidden_size / heads is not whole)'} ${missing.length === 1 ? 'is' : 'are'} missing`, {
-      hint: 'name an accelerator in the deploy request (sizing is then not checked), or add the fields to config.json',
-    });
+    throw new FerryError(
+      'SIZING_UNAVAILABLE',
+      `cannot size the KV cache: the checkpoint's ${missing.join(', ') || 'head_dim (hidden_size / heads is not whole)'} ${missing.length === 1 ? 'is' : 'are'} missing`,
+      {
+        hint: 'name an accelerator in the deploy request (sizing is then not checked), or add the fields to config.json',
+      },
+    );
   }
   let weightBits = 0;
   for (const [dtype, n] of Object.entries(summary.parametersByDtype)) {
@@ -307,7 +304,9 @@ export function planServing(summary: CheckpointSummary, budget: Partial<ServingB
   const rows = types.map((t) => planAccelerator(facts, b, t));
   const warnings: string[] = [];
   if (facts.maxPositionEmbeddings !== null && b.contextTokens > facts.maxPositionEmbeddings) {
-    warnings.push(`context ${b.contextTokens} is above the model's max_position_embeddings ${facts.maxPositionEmbeddings}; vLLM refuses a longer --max-model-len`);
+    warnings.push(
+      `context ${b.contextTokens} is above the model's max_position_embeddings ${facts.maxPositionEmbeddings}; vLLM refuses a longer --max-model-len`,
+    );
   }
   if (facts.quantization) warnings.push(`quantized (${facts.quantization}): weights are sized as stored in the checkpoint`);
   const priced = rows.filter((r) => r.fits && r.pricePerHour !== null);
@@ -334,16 +333,14 @@ export type FitCheck = { ok: true; row: PlanRow } | { ok: false; error: FerryErr
  * to the device count (as render does). Errors: ACCELERATOR_TOO_SMALL (with the numbers and the
  * plan's recommendation), TENSOR_PARALLEL_INVALID (vLLM would refuse the TP for this model).
  */
-export function checkFits(
-  accelerator: { type: AcceleratorType; count: number },
-  plan: ServingPlan,
-  tensorParallelSize: number = accelerator.count,
-): FitCheck {
+export function checkFits(accelerator: { type: AcceleratorType; count: number }, plan: ServingPlan, tensorParallelSize: number = accelerator.count): FitCheck {
   const { type, count } = accelerator;
   const tp = tensorParallelSize;
   const problem = tensorParallelProblem(plan.model, tp);
   const rec = plan.recommended;
-  const recText = rec ? `${rec.accelerator} ×${rec.count} (TP ${rec.tensorParallelSize})${rec.pricePerHour !== null ? ` at ~$${rec.pricePerHour.toFixed(2)}/h` : ''}` : null;
+  const recText = rec
+    ? `${rec.accelerator} ×${rec.count} (TP ${rec.tensorParallelSize})${rec.pricePerHour !== null ? ` at ~$${rec.pricePerHour.toFixed(2)}/h` : ''}`
+    : null;
   if (problem) {
     return {
       ok: false,

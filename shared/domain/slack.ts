@@ -48,10 +48,7 @@ const SIGNATURE_RE = /^v0=[0-9a-f]{64}$/;
  * Verifies one request. The reason is for logs only: callers answer every failure the same way
  * (401, no body), so a caller learns nothing about which check failed.
  */
-export function verifySlackRequest(
-  req: SlackSignedRequest,
-  opts: { secret: string; nowSeconds: number; toleranceSeconds?: number },
-): SignatureCheck {
+export function verifySlackRequest(req: SlackSignedRequest, opts: { secret: string; nowSeconds: number; toleranceSeconds?: number }): SignatureCheck {
   if (!opts.secret) return { ok: false, reason: 'MISSING' };
   if (req.rawBody === undefined || req.timestamp === undefined || req.signature === undefined) return { ok: false, reason: 'MISSING' };
   if (req.rawBody.byteLength > MAX_SLACK_BODY_BYTES) return { ok: false, reason: 'TOO_LARGE' };

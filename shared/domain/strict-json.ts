@@ -33,10 +33,8 @@ export interface JsonObject {
   readonly entries: Array<readonly [string, JsonValue]>;
 }
 
-export const isObject = (v: JsonValue): v is JsonObject =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && v.kind === 'object';
-export const isNumber = (v: JsonValue): v is JsonNumber =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && v.kind === 'number';
+export const isObject = (v: JsonValue): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v) && v.kind === 'object';
+export const isNumber = (v: JsonValue): v is JsonNumber => typeof v === 'object' && v !== null && !Array.isArray(v) && v.kind === 'number';
 
 export function describe(v: JsonValue): string {
   if (v === null) return 'null';
@@ -110,14 +108,30 @@ export function parseJson(text: string): JsonParseResult {
         if (i >= len) fail('EOF while parsing a string');
         const e = text.charCodeAt(i++);
         switch (e) {
-          case 0x22: out += '"'; break;
-          case 0x5c: out += '\\'; break;
-          case 0x2f: out += '/'; break;
-          case 0x62: out += '\b'; break;
-          case 0x66: out += '\f'; break;
-          case 0x6e: out += '\n'; break;
-          case 0x72: out += '\r'; break;
-          case 0x74: out += '\t'; break;
+          case 0x22:
+            out += '"';
+            break;
+          case 0x5c:
+            out += '\\';
+            break;
+          case 0x2f:
+            out += '/';
+            break;
+          case 0x62:
+            out += '\b';
+            break;
+          case 0x66:
+            out += '\f';
+            break;
+          case 0x6e:
+            out += '\n';
+            break;
+          case 0x72:
+            out += '\r';
+            break;
+          case 0x74:
+            out += '\t';
+            break;
           case 0x75: {
             const u = hex4();
             if (u >= 0xdc00 && u <= 0xdfff) fail('lone trailing surrogate in \\u escape', i - 6);

@@ -22,9 +22,7 @@ export const TargetState = z.object({
   /** The next rollout; a newer request supersedes it. */
   queuedRolloutId: RolloutId.nullable(),
   /** Last succeeded rollout: what a failed rollout goes back to. */
-  lastGood: z
-    .object({ rolloutId: RolloutId, specDigest: z.string(), model: z.string(), version: z.string(), at: IsoTime })
-    .nullable(),
+  lastGood: z.object({ rolloutId: RolloutId, specDigest: z.string(), model: z.string(), version: z.string(), at: IsoTime }).nullable(),
   updatedAt: IsoTime,
 });
 export type TargetState = z.infer<typeof TargetState>;

@@ -108,7 +108,10 @@ export const TeardownTick = z
     /** The local stack's scheduler stamps its ticks. */
     scheduledAt: z.iso.datetime().optional(),
     dryRun: z.boolean().optional(),
-    chat: z.object({ commandId: z.string().regex(CHAT_COMMAND_ID_RE, 'a chat command id') }).strict().optional(),
+    chat: z
+      .object({ commandId: z.string().regex(CHAT_COMMAND_ID_RE, 'a chat command id') })
+      .strict()
+      .optional(),
   })
   .strict();
 export type TeardownTick = z.infer<typeof TeardownTick>;

@@ -141,7 +141,11 @@ function idleFor(lastActive: string | null, createdAt: string | null, ttlSeconds
   if (t === null) return { ok: false, reason: 'ACTIVITY_UNKNOWN', message: 'no recorded activity and no creation time: cannot tell how long it has been idle' };
   const seconds = (now.getTime() - t) / 1000;
   if (seconds < ttlSeconds) {
-    return { ok: false, reason: 'RECENTLY_ACTIVE', message: `${lastActive ? 'active' : 'created'} ${formatDuration(seconds)} ago, idle TTL is ${formatDuration(ttlSeconds)}` };
+    return {
+      ok: false,
+      reason: 'RECENTLY_ACTIVE',
+      message: `${lastActive ? 'active' : 'created'} ${formatDuration(seconds)} ago, idle TTL is ${formatDuration(ttlSeconds)}`,
+    };
   }
   return { ok: true, since: lastActive, seconds };
 }
@@ -188,19 +192,51 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     const k = cacheId(c.bucket, c.zone);
     const users = usersOfCache.get(k) ?? [];
     const rollouts = rolloutsOfCache.get(k) ?? [];
-    if (!c.managed) { skip(ref, 'NOT_MANAGED', 'not created by ferry'); continue; }
+    if (!c.managed) {
+      skip(ref, 'NOT_MANAGED', 'not created by ferry');
+      continue;
+    }
     const protectedUser = users.find((u) => isProtected(u.labels, policy.protectLabel));
     if (isProtected(c.labels, policy.protectLabel) || protectedUser) {
       skip(ref, 'PROTECTED', protectedUser ? `used by protected target ${protectedUser.key}` : `carries ${policy.protectLabel}`);
       continue;
     }
-    if (rollouts.length) { skip(ref, 'IN_USE_BY_ROLLOUT', `in-flight rollout ${rollouts.map((r) => r.id).sort().join(', ')} uses it`); continue; }
+    if (rollouts.length) {
+      skip(
+        ref,
+        'IN_USE_BY_ROLLOUT',
+        `in-flight rollout ${rollouts
+          .map((r) => r.id)
+          .sort()
+          .join(', ')} uses it`,
+      );
+      continue;
+    }
     const running = users.filter((u) => u.replicas > 0);
-    if (running.length) { skip(ref, 'IN_USE_BY_DEPLOYMENT', `running Deployment ${running.map((u) => u.key).sort().join(', ')} uses it`); continue; }
-    if (c.state === 'disabled' || c.state === 'absent' || c.state === 'failed') { skip(ref, 'ALREADY_TORN_DOWN', `cache is ${c.state}`); continue; }
-    if (c.state !== 'running' && c.state !== 'paused') { skip(ref, 'NOT_ACTIVE_STATE', `cache is ${c.state}`); continue; }
+    if (running.length) {
+      skip(
+        ref,
+        'IN_USE_BY_DEPLOYMENT',
+        `running Deployment ${running
+          .map((u) => u.key)
+          .sort()
+          .join(', ')} uses it`,
+      );
+      continue;
+    }
+    if (c.state === 'disabled' || c.state === 'absent' || c.state === 'failed') {
+      skip(ref, 'ALREADY_TORN_DOWN', `cache is ${c.state}`);
+      continue;
+    }
+    if (c.state !== 'running' && c.state !== 'paused') {
+      skip(ref, 'NOT_ACTIVE_STATE', `cache is ${c.state}`);
+      continue;
+    }
     const idle = idleFor(latest([c.lastUsedAt, ...users.map((u) => u.lastActiveAt)]), c.createdAt, policy.idleTtlSeconds.cache, now);
-    if (!idle.ok) { skip(ref, idle.reason, idle.message); continue; }
+    if (!idle.ok) {
+      skip(ref, idle.reason, idle.message);
+      continue;
+    }
     candidates.push({
       action: { kind: 'disable-cache', bucket: c.bucket, zone: c.zone },
       reason: 'IDLE_CACHE',
@@ -217,12 +253,31 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
   for (const t of inventory.targets) {
     if (t.replicas <= 0) continue; // nothing to scale; not an interesting skip
     const ref: ResourceRef = { kind: 'deployment', targetKey: t.key, cluster: t.cluster, namespace: t.namespace, name: t.name };
-    if (!policy.scaleDeployments) { skip(ref, 'POLICY_OFF', 'policy does not scale idle Deployments'); continue; }
-    if (isProtected(t.labels, policy.protectLabel)) { skip(ref, 'PROTECTED', `carries ${policy.protectLabel}`); continue; }
+    if (!policy.scaleDeployments) {
+      skip(ref, 'POLICY_OFF', 'policy does not scale idle Deployments');
+      continue;
+    }
+    if (isProtected(t.labels, policy.protectLabel)) {
+      skip(ref, 'PROTECTED', `carries ${policy.protectLabel}`);
+      continue;
+    }
     const rs = inFlightByTarget.get(t.key) ?? [];
-    if (rs.length) { skip(ref, 'ROLLOUT_IN_FLIGHT', `rollout ${rs.map((r) => r.id).sort().join(', ')} in flight`); continue; }
+    if (rs.length) {
+      skip(
+        ref,
+        'ROLLOUT_IN_FLIGHT',
+        `rollout ${rs
+          .map((r) => r.id)
+          .sort()
+          .join(', ')} in flight`,
+      );
+      continue;
+    }
     const idle = idleFor(t.lastActiveAt, null, policy.idleTtlSeconds.deployment, now);
-    if (!idle.ok) { skip(ref, idle.reason, idle.message); continue; }
+    if (!idle.ok) {
+      skip(ref, idle.reason, idle.message);
+      continue;
+    }
     candidates.push({
       action: { kind: 'scale-deployment', targetKey: t.key, cluster: t.cluster, namespace: t.namespace, name: t.name },
       reason: 'IDLE_DEPLOYMENT',
@@ -236,24 +291,69 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
   // Clusters
   for (const cl of inventory.clusters) {
     const ref: ResourceRef = { kind: 'cluster', name: cl.name };
-    if (!isManagedCluster(cl.labels)) { skip(ref, 'NOT_MANAGED', `no label ${MANAGED_LABEL_KEY}=${MANAGED_LABEL_VALUE}`); continue; }
-    if (isProtected(cl.labels, policy.protectLabel)) { skip(ref, 'PROTECTED', `carries ${policy.protectLabel}`); continue; }
+    if (!isManagedCluster(cl.labels)) {
+      skip(ref, 'NOT_MANAGED', `no label ${MANAGED_LABEL_KEY}=${MANAGED_LABEL_VALUE}`);
+      continue;
+    }
+    if (isProtected(cl.labels, policy.protectLabel)) {
+      skip(ref, 'PROTECTED', `carries ${policy.protectLabel}`);
+      continue;
+    }
     // Clusters are compared with sameCluster: a target may name the project by its number.
     const onCluster = (c: string | undefined): boolean => c !== undefined && sameCluster(c, cl.name);
     const rs = inventory.inFlight.filter((r) => onCluster(r.cluster) || onCluster(targetsByKey.get(r.targetKey)?.cluster));
-    if (rs.length) { skip(ref, 'ROLLOUT_IN_FLIGHT', `rollout ${rs.map((r) => r.id).sort().join(', ')} in flight`); continue; }
+    if (rs.length) {
+      skip(
+        ref,
+        'ROLLOUT_IN_FLIGHT',
+        `rollout ${rs
+          .map((r) => r.id)
+          .sort()
+          .join(', ')} in flight`,
+      );
+      continue;
+    }
     const ts = targets.filter((t) => onCluster(t.cluster));
     const protectedT = ts.find((t) => isProtected(t.labels, policy.protectLabel));
-    if (protectedT) { skip(ref, 'PROTECTED', `hosts protected target ${protectedT.key}`); continue; }
+    if (protectedT) {
+      skip(ref, 'PROTECTED', `hosts protected target ${protectedT.key}`);
+      continue;
+    }
     const runningT = ts.filter((t) => t.replicas > 0);
-    if (runningT.length) { skip(ref, 'DEPLOYMENT_RUNNING', `Deployment ${runningT.map((t) => t.key).sort().join(', ')} has replicas`); continue; }
-    if (cl.status !== 'RUNNING') { skip(ref, 'NOT_ACTIVE_STATE', `cluster is ${cl.status}`); continue; }
+    if (runningT.length) {
+      skip(
+        ref,
+        'DEPLOYMENT_RUNNING',
+        `Deployment ${runningT
+          .map((t) => t.key)
+          .sort()
+          .join(', ')} has replicas`,
+      );
+      continue;
+    }
+    if (cl.status !== 'RUNNING') {
+      skip(ref, 'NOT_ACTIVE_STATE', `cluster is ${cl.status}`);
+      continue;
+    }
     // A target on the cluster that was never seen serving is dated by its last rollout change; one
     // with neither cannot be dated, and the cluster's creation time must not stand in for it.
     const undated = ts.filter((t) => t.lastActiveAt === null && t.lastChangedAt === null);
-    if (undated.length) { skip(ref, 'ACTIVITY_UNKNOWN', `no recorded activity for target ${undated.map((t) => t.key).sort().join(', ')}`); continue; }
+    if (undated.length) {
+      skip(
+        ref,
+        'ACTIVITY_UNKNOWN',
+        `no recorded activity for target ${undated
+          .map((t) => t.key)
+          .sort()
+          .join(', ')}`,
+      );
+      continue;
+    }
     const idle = idleFor(latest(ts.map((t) => latest([t.lastActiveAt, t.lastChangedAt]))), cl.createdAt, policy.idleTtlSeconds.cluster, now);
-    if (!idle.ok) { skip(ref, idle.reason, idle.message); continue; }
+    if (!idle.ok) {
+      skip(ref, idle.reason, idle.message);
+      continue;
+    }
     if (policy.clusterMode === 'delete') {
       candidates.push({
         action: { kind: 'delete-cluster', cluster: cl.name },
@@ -265,8 +365,14 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
       });
       continue;
     }
-    const pools = cl.nodePools.filter((p) => p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0).map((p) => p.name).sort();
-    if (pools.length === 0) { skip(ref, 'ALREADY_TORN_DOWN', 'every node pool is at zero'); continue; }
+    const pools = cl.nodePools
+      .filter((p) => p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0)
+      .map((p) => p.name)
+      .sort();
+    if (pools.length === 0) {
+      skip(ref, 'ALREADY_TORN_DOWN', 'every node pool is at zero');
+      continue;
+    }
     candidates.push({
       action: { kind: 'scale-node-pools', cluster: cl.name, nodePools: pools },
       reason: 'IDLE_CLUSTER',
@@ -288,7 +394,8 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     skipped.push({ resource: refOfAction(a.action), reason: 'MAX_ACTIONS', message: `over the limit of ${policy.maxActions} actions per run; next run` });
   }
   skipped.sort((a, b) => {
-    const ka = refKey(a.resource), kb = refKey(b.resource);
+    const ka = refKey(a.resource),
+      kb = refKey(b.resource);
     return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
   return { at: now.toISOString(), dryRun: policy.dryRun, policy, actions, skipped };

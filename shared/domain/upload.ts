@@ -43,11 +43,7 @@ export type Completeness =
  * but not yet read, says so (`needsIndex`) so the caller reads it — one small object, never a shard.
  * An index that cannot be parsed counts as complete: the validator reports what is wrong with it.
  */
-export function checkCompleteness(
-  listing: ObjectInfo[],
-  prefix: string,
-  indexShards?: string[] | 'unparseable',
-): Completeness {
+export function checkCompleteness(listing: ObjectInfo[], prefix: string, indexShards?: string[] | 'unparseable'): Completeness {
   const rel = new Map(listing.map((o) => [o.name.slice(prefix.length), o]));
   const missing: string[] = [];
   if (!rel.has(CONFIG_FILE)) missing.push(CONFIG_FILE);

@@ -49,7 +49,10 @@ export function diffVersions(prev: VersionFacts, next: VersionFacts): VersionCha
     out.push({ fact: 'dtypes', text: `dtypes ${[...added.map((d) => `+${d}`), ...removed.map((d) => `−${d}`)].join(' ')}` });
   }
   if (prev.parameters !== null && next.parameters !== null && prev.parameters !== next.parameters) {
-    out.push({ fact: 'parameters', text: `parameters ${formatCount(prev.parameters)} → ${formatCount(next.parameters)}${pct(prev.parameters, next.parameters)}` });
+    out.push({
+      fact: 'parameters',
+      text: `parameters ${formatCount(prev.parameters)} → ${formatCount(next.parameters)}${pct(prev.parameters, next.parameters)}`,
+    });
   }
   if (prev.tensorBytes !== null && next.tensorBytes !== null && prev.tensorBytes !== next.tensorBytes) {
     out.push({ fact: 'bytes', text: `bytes ${formatBytes(prev.tensorBytes)} → ${formatBytes(next.tensorBytes)}${pct(prev.tensorBytes, next.tensorBytes)}` });

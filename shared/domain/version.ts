@@ -141,9 +141,24 @@ const withEvent = (ids: string[], id: string) => (ids.includes(id) ? ids : pushB
 
 export function newVersionDoc(model: string, version: string, uri: string, now: string): VersionDoc {
   return {
-    schemaVersion: 1, model, version, uri, status: 'incomplete', validations: 0, observedGeneration: '0',
-    missing: [], files: [], contentKey: null, summary: null, errors: [], warnings: [], runs: [], eventIds: [],
-    createdAt: now, updatedAt: now, validatedAt: null,
+    schemaVersion: 1,
+    model,
+    version,
+    uri,
+    status: 'incomplete',
+    validations: 0,
+    observedGeneration: '0',
+    missing: [],
+    files: [],
+    contentKey: null,
+    summary: null,
+    errors: [],
+    warnings: [],
+    runs: [],
+    eventIds: [],
+    createdAt: now,
+    updatedAt: now,
+    validatedAt: null,
   };
 }
 
@@ -152,10 +167,7 @@ export function newModelDoc(model: string, now: string): ModelDoc {
 }
 
 /** An incomplete listing: record what is missing, unless a later observation is already reflected. */
-export function applyIncomplete(
-  doc: VersionDoc,
-  obs: { generation: string; missing: string[]; eventId: string; now: string },
-): VersionDoc | null {
+export function applyIncomplete(doc: VersionDoc, obs: { generation: string; missing: string[]; eventId: string; now: string }): VersionDoc | null {
   if (gen(obs.generation) < gen(doc.observedGeneration)) return null;
   if (doc.status === 'incomplete' && sameList(doc.missing, obs.missing) && doc.eventIds.includes(obs.eventId)) return null;
   return {
@@ -168,9 +180,7 @@ export function applyIncomplete(
   };
 }
 
-export type ClaimDecision =
-  | { action: 'claim'; claim: ValidationClaim }
-  | { action: 'skip'; reason: ValidationSkip; claim: ValidationClaim };
+export type ClaimDecision = { action: 'claim'; claim: ValidationClaim } | { action: 'skip'; reason: ValidationSkip; claim: ValidationClaim };
 
 /** Claim the validation of one content, or take over a claim whose holder stopped renewing it. */
 export function decideClaim(
@@ -209,9 +219,7 @@ export function decideClaim(
  * only once the lease has run out, and then becomes the holder for one lease.
  */
 export type AutodeployTake =
-  | { action: 'none' }
-  | { action: 'held'; until: string; by: string }
-  | { action: 'publish'; pending: string[]; claim: ValidationClaim };
+  { action: 'none' } | { action: 'held'; until: string; by: string } | { action: 'publish'; pending: string[]; claim: ValidationClaim };
 
 export function decideAutodeployTake(claim: ValidationClaim | undefined, req: { eventId: string; now: Date; leaseMs: number }): AutodeployTake {
   if (!claim || claim.state !== 'done' || claim.outcome !== 'valid' || claim.autodeployPending.length === 0) return { action: 'none' };
@@ -239,7 +247,11 @@ export function applyValidationStart(
     contentKey: run.contentKey,
     observedGeneration: run.generation,
     validations: doc.validations + 1,
-    runs: pushBounded(doc.runs, { contentKey: run.contentKey, generation: run.generation, eventId: run.eventId, startedAt: run.now, outcome: 'running' }, MAX_RUNS),
+    runs: pushBounded(
+      doc.runs,
+      { contentKey: run.contentKey, generation: run.generation, eventId: run.eventId, startedAt: run.now, outcome: 'running' },
+      MAX_RUNS,
+    ),
     eventIds: withEvent(doc.eventIds, run.eventId),
     updatedAt: run.now,
   };

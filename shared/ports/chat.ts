@@ -7,9 +7,7 @@ export interface Chat {
   respond(responseUrl: string, message: ChatMessage): Promise<void>;
 }
 
-export type ClaimResult =
-  | { outcome: 'claimed'; record: ChatCommandRecord }
-  | { outcome: 'skip'; reason: 'FINISHED' | 'IN_PROGRESS' | 'MISSING' };
+export type ClaimResult = { outcome: 'claimed'; record: ChatCommandRecord } | { outcome: 'skip'; reason: 'FINISHED' | 'IN_PROGRESS' | 'MISSING' };
 
 /** Where accepted chat commands are recorded (Firestore `chatCommands/{id}`). */
 export interface ChatCommandStore {

@@ -21,7 +21,13 @@
 import type { ClusterStatus, InventoryNodePool } from '../domain/teardown-inventory.ts';
 import type { ClusterErrorCode } from '../domain/reasons/errors.ts';
 
-export const CLUSTER_DIRECTORY_ERROR_CODES = ['CLUSTER_NOT_FOUND', 'CLUSTER_CONFLICT', 'CLUSTER_FORBIDDEN', 'CLUSTER_INVALID', 'CLUSTER_UNAVAILABLE'] as const satisfies readonly ClusterErrorCode[];
+export const CLUSTER_DIRECTORY_ERROR_CODES = [
+  'CLUSTER_NOT_FOUND',
+  'CLUSTER_CONFLICT',
+  'CLUSTER_FORBIDDEN',
+  'CLUSTER_INVALID',
+  'CLUSTER_UNAVAILABLE',
+] as const satisfies readonly ClusterErrorCode[];
 export type ClusterDirectoryErrorCode = (typeof CLUSTER_DIRECTORY_ERROR_CODES)[number];
 
 export interface ManagedCluster {
@@ -73,6 +79,8 @@ export type ClusterCapacity = Pick<ClusterDirectory, 'get' | 'setNodePoolSize' |
 export const nodePoolName = (cluster: string, pool: string): string => `${cluster}/nodePools/${pool}`;
 /** A version string for re-reads: fingerprint, status and pool sizes. */
 export function clusterVersion(c: ManagedCluster): string {
-  const pools = [...c.nodePools].sort((a, b) => (a.name < b.name ? -1 : 1)).map((p) => `${p.name}=${p.nodeCount}${p.autoscaling ? `[${p.autoscaling.minNodeCount}-${p.autoscaling.maxNodeCount}]` : ''}`);
+  const pools = [...c.nodePools]
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((p) => `${p.name}=${p.nodeCount}${p.autoscaling ? `[${p.autoscaling.minNodeCount}-${p.autoscaling.maxNodeCount}]` : ''}`);
   return `${c.labelFingerprint}|${c.status}|${pools.join(',')}`;
 }

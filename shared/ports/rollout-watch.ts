@@ -7,8 +7,7 @@ export type Unsubscribe = () => void;
 /** What the deploy function made of a published request, once it handled it. */
 export type RequestFate =
   /** `outcome`: start | queued | duplicate-…; `rolloutId` null when a duplicate maps to no rollout. */
-  | { kind: 'admitted'; rolloutId: string | null; outcome: string }
-  | { kind: 'rejected'; rejected: RejectedRequest };
+  { kind: 'admitted'; rolloutId: string | null; outcome: string } | { kind: 'rejected'; rejected: RejectedRequest };
 
 export interface RolloutWatch {
   /** Calls `onFate` when the request has been handled (at once if it already was). */

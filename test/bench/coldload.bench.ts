@@ -52,7 +52,15 @@ export async function run(): Promise<Record<string, unknown>> {
   const ratio = (ms: number) => Number((ms / helloMs).toFixed(2));
   const perFunction = Object.fromEntries(names.map((n) => [n, { ms: median(per.get(n)!), ratio: ratio(median(per.get(n)!)) }]));
   const worst = Math.max(...names.map((n) => median(per.get(n)!)));
-  return { runs: RUNS, helloMs, perFunction, worstFunctionRatio: ratio(worst), allFunctionsMs: median(all), allFunctionsRatio: ratio(median(all)), goal: '≤ 1.5× (each function as deployed)' };
+  return {
+    runs: RUNS,
+    helloMs,
+    perFunction,
+    worstFunctionRatio: ratio(worst),
+    allFunctionsMs: median(all),
+    allFunctionsRatio: ratio(median(all)),
+    goal: '≤ 1.5× (each function as deployed)',
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(JSON.stringify(await run(), null, 2));

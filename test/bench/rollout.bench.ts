@@ -24,8 +24,13 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   const req = (ns: string, name: string, i: number, accel = 'nvidia-l4') => ({
-    apiVersion: 'ferry/v1', model, version: 'v1', target: { cluster: 'local', namespace: ns, name },
-    accelerator: { type: accel, count: 1 }, replicas: 1, vllmArgs: [`--max-num-seqs=${8 + i}`],
+    apiVersion: 'ferry/v1',
+    model,
+    version: 'v1',
+    target: { cluster: 'local', namespace: ns, name },
+    accelerator: { type: accel, count: 1 },
+    replicas: 1,
+    vllmArgs: [`--max-num-seqs=${8 + i}`],
     requestedBy: { source: 'pubsub', principal: 'bench' },
   });
   const waitRollout = async (messageId: string, until: (phase: string) => boolean, timeoutMs = 180_000) => {
@@ -65,7 +70,9 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
   // 2. 100 requests over 10 targets, all published at once (5 targets on L4, 5 on H100).
   const t1 = Date.now();
   const ids = await Promise.all(
-    Array.from({ length: 100 }, (_, i) => publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, req('bench-load', `t-${i % 10}`, i, i % 10 < 5 ? 'nvidia-l4' : 'nvidia-h100-80gb'))),
+    Array.from({ length: 100 }, (_, i) =>
+      publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, req('bench-load', `t-${i % 10}`, i, i % 10 < 5 ? 'nvidia-l4' : 'nvidia-h100-80gb')),
+    ),
   );
   const finals = await Promise.all(ids.map((m) => waitRollout(m, (p) => isTerminalPhase(p as never))));
   const allSettledMs = Math.max(...finals.map((r) => Date.parse(r.updatedAt))) - t1;

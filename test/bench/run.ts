@@ -34,7 +34,14 @@ if (which.has('coldload')) {
 const needsStack = ['validate', 'upload', 'rollout'].some((k) => which.has(k));
 if (needsStack) {
   say('starting a local stack for the remaining benchmarks…');
-  const stack = await startStack({ dir: join(REPO_ROOT, '.ferry', 'bench'), ports: 'free', envFile: null, podReadyDelayMs: 300, scheduleEverySeconds: 2, log: () => undefined });
+  const stack = await startStack({
+    dir: join(REPO_ROOT, '.ferry', 'bench'),
+    ports: 'free',
+    envFile: null,
+    podReadyDelayMs: 300,
+    scheduleEverySeconds: 2,
+    log: () => undefined,
+  });
   try {
     Object.assign(process.env, stack.env);
     if (which.has('validate')) {

@@ -10,7 +10,9 @@ export function makeShard(shardIndex: number, tensors: number, dataBytes: number
   for (let t = 0; t < tensors; t++) {
     const name = `model.layers.${shardIndex}.${['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj', 'input_layernorm'][t % 8]}.${t}.weight`;
     const elems = per / 2;
-    entries.push(`${JSON.stringify(name)}:{"dtype":"BF16","shape":[${elems / 2 === Math.floor(elems / 2) ? `2,${elems / 2}` : `${elems}`}],"data_offsets":[${at},${at + per}]}`);
+    entries.push(
+      `${JSON.stringify(name)}:{"dtype":"BF16","shape":[${elems / 2 === Math.floor(elems / 2) ? `2,${elems / 2}` : `${elems}`}],"data_offsets":[${at},${at + per}]}`,
+    );
     names.push(name);
     at += per;
   }
@@ -37,12 +39,25 @@ export function makeCheckpoint(n: number, tensors: number, dataBytes: number): {
     params += shard.params;
     totalSize += shard.params * 2;
   }
-  if (n > 1) files.push({ name: 'model.safetensors.index.json', bytes: enc.encode(JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)) });
+  if (n > 1)
+    files.push({
+      name: 'model.safetensors.index.json',
+      bytes: enc.encode(JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)),
+    });
   files.push({
     name: 'config.json',
-    bytes: enc.encode(JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', num_hidden_layers: n, hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, torch_dtype: 'bfloat16' })),
+    bytes: enc.encode(
+      JSON.stringify({
+        architectures: ['LlamaForCausalLM'],
+        model_type: 'llama',
+        num_hidden_layers: n,
+        hidden_size: 64,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        torch_dtype: 'bfloat16',
+      }),
+    ),
   });
   files.push({ name: 'tokenizer.json', bytes: enc.encode('{"version":"1.0","model":{"type":"BPE","vocab":{},"merges":[]}}') });
   return { files, params };
 }
-

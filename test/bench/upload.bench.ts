@@ -18,7 +18,10 @@ export async function run(env: Record<string, string>, shards = Number(process.e
   const model = `bench-upload-${Date.now().toString(36)}`;
   const prefix = `models/${model}/v1/`;
   const { files } = makeCheckpoint(shards, 8, 4096);
-  const shuffled = files.map((f) => [Math.random(), f] as const).sort((a, b) => a[0] - b[0]).map(([, f]) => f);
+  const shuffled = files
+    .map((f) => [Math.random(), f] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([, f]) => f);
   const t0 = Date.now();
   let lastFinalize = 0;
   const queue = [...shuffled];

@@ -90,7 +90,9 @@ export async function run(opts: BenchOptions = {}): Promise<object> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[bench validate] ${m}\n`));
   const emulator = env['STORAGE_EMULATOR_HOST'];
   if (!emulator) {
-    throw new Error('STORAGE_EMULATOR_HOST is not set: start the Storage emulator (./node_modules/.bin/node infra/local/emulators.ts) and export what it prints');
+    throw new Error(
+      'STORAGE_EMULATOR_HOST is not set: start the Storage emulator (./node_modules/.bin/node infra/local/emulators.ts) and export what it prints',
+    );
   }
   const bucket = env['FERRY_BUCKET'] || 'ferry-bench';
   const shardsList = opts.shards ?? (env['FERRY_BENCH_SHARDS'] ?? '1,100,1000').split(',').map(Number);
@@ -176,7 +178,11 @@ export async function run(opts: BenchOptions = {}): Promise<object> {
         naive,
         ratios: {
           hubOverFerry: { wall: ratio(hub.wallMs, ferry.wallMs), requests: ratio(hub.requests, ferry.requests), bytes: ratio(hub.bytesRead, ferry.bytesRead) },
-          naiveOverFerry: { wall: ratio(naive.wallMs, ferry.wallMs), requests: ratio(naive.requests, ferry.requests), bytes: ratio(naive.bytesRead, ferry.bytesRead) },
+          naiveOverFerry: {
+            wall: ratio(naive.wallMs, ferry.wallMs),
+            requests: ratio(naive.requests, ferry.requests),
+            bytes: ratio(naive.bytesRead, ferry.bytesRead),
+          },
         },
         goals: {
           // Over the whole run (listing + index + config amortised over the shards) and for shard reads alone.
@@ -195,7 +201,9 @@ export async function run(opts: BenchOptions = {}): Promise<object> {
         },
         agree: ferry.parameters === ckpt.params && hub.parameters === ckpt.params && naive.parameters === ckpt.params,
       });
-      log(`n=${n}: ferry ${ferry.wallMs} ms / ${ferry.requests} req, hub ${hub.wallMs} ms / ${hub.requests} req, naive ${naive.wallMs} ms / ${naive.requests} req`);
+      log(
+        `n=${n}: ferry ${ferry.wallMs} ms / ${ferry.requests} req, hub ${hub.wallMs} ms / ${hub.requests} req, naive ${naive.wallMs} ms / ${naive.requests} req`,
+      );
       await b.deleteFiles({ prefix, force: true }).catch(() => {});
     }
   } finally {

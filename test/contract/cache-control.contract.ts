@@ -86,9 +86,17 @@ export function cacheControlContract(label: string, source: SubjectSource): void
 
     t('the create operation finishes with the cache RUNNING, as get and list then show', async (x) => {
       assert.ok(createOp, 'needs the previous test');
-      const done = await x.eventually('create operation done', () => x.control.getOperation(createOp!.name, 'create'), (o) => o.done);
+      const done = await x.eventually(
+        'create operation done',
+        () => x.control.getOperation(createOp!.name, 'create'),
+        (o) => o.done,
+      );
       assert.equal(done.error, undefined, JSON.stringify(done.error));
-      const running = await x.eventually('cache running', () => x.control.get(x.bucket, x.zones[0]), (c) => c?.state === 'running');
+      const running = await x.eventually(
+        'cache running',
+        () => x.control.get(x.bucket, x.zones[0]),
+        (c) => c?.state === 'running',
+      );
       assert.equal(running!.ttlSeconds, 86_400);
       assert.equal(running!.admissionPolicy, 'admit-on-first-miss');
       assert.ok((await x.control.list(x.bucket)).some((c: LiveCache) => c.zone === x.zones[0] && c.state === 'running'));
@@ -101,9 +109,17 @@ export function cacheControlContract(label: string, source: SubjectSource): void
       if (c?.pendingUpdate) {
         await rejectsWith(x.control.update(x.bucket, x.zones[0], { ttlSeconds: 3 * 86_400 }), 'CACHE_FAILED_PRECONDITION', 'update while pendingUpdate');
       }
-      const after = await x.eventually('update applied', () => x.control.get(x.bucket, x.zones[0]), (v) => !!v && !v.pendingUpdate && v.ttlSeconds === 2 * 86_400);
+      const after = await x.eventually(
+        'update applied',
+        () => x.control.get(x.bucket, x.zones[0]),
+        (v) => !!v && !v.pendingUpdate && v.ttlSeconds === 2 * 86_400,
+      );
       assert.equal(after!.state, 'running');
-      const done = await x.eventually('update operation done', () => x.control.getOperation(op.name, 'update'), (o) => o.done);
+      const done = await x.eventually(
+        'update operation done',
+        () => x.control.getOperation(op.name, 'update'),
+        (o) => o.done,
+      );
       assert.equal(done.error, undefined);
     });
 
@@ -127,16 +143,20 @@ export function cacheControlContract(label: string, source: SubjectSource): void
       await rejectsWith(x.control.update(x.bucket, x.zones[1], { ttlSeconds: 86_400 }), 'CACHE_NOT_FOUND', 'update');
     });
 
-    t('a disabled cache is resumable for an hour, then gone; the zone can then get a new cache', async (x) => {
-      await x.control.disable(x.bucket, x.zones[0]);
-      x.advance!(59 * 60 * 1000);
-      assert.equal((await x.control.get(x.bucket, x.zones[0]))?.state, 'disabled', 'still there within the hour');
-      x.advance!(61 * 1000);
-      assert.equal(await x.control.get(x.bucket, x.zones[0]), null, 'deleted after an hour disabled');
-      await rejectsWith(x.control.resume(x.bucket, x.zones[0]), 'CACHE_NOT_FOUND', 'resume after the grace');
-      const op = await x.control.create(x.bucket, x.zones[0]);
-      assert.equal(op.kind, 'create');
-    }, { needsClock: true });
+    t(
+      'a disabled cache is resumable for an hour, then gone; the zone can then get a new cache',
+      async (x) => {
+        await x.control.disable(x.bucket, x.zones[0]);
+        x.advance!(59 * 60 * 1000);
+        assert.equal((await x.control.get(x.bucket, x.zones[0]))?.state, 'disabled', 'still there within the hour');
+        x.advance!(61 * 1000);
+        assert.equal(await x.control.get(x.bucket, x.zones[0]), null, 'deleted after an hour disabled');
+        await rejectsWith(x.control.resume(x.bucket, x.zones[0]), 'CACHE_NOT_FOUND', 'resume after the grace');
+        const op = await x.control.create(x.bucket, x.zones[0]);
+        assert.equal(op.kind, 'create');
+      },
+      { needsClock: true },
+    );
 
     t('bad settings are refused: INVALID_ARGUMENT (TTL outside 1 h – 7 d, unknown admission policy)', async (x) => {
       await rejectsWith(x.control.create(x.bucket, x.zones[1], { ttlSeconds: 60 }), 'CACHE_INVALID_ARGUMENT', 'ttl 60 s');
@@ -144,13 +164,17 @@ export function cacheControlContract(label: string, source: SubjectSource): void
       await rejectsWith(x.control.create(x.bucket, x.zones[1], { admissionPolicy: 'admit-always' }), 'CACHE_INVALID_ARGUMENT', 'policy');
     });
 
-    t('a creating cache cannot be updated or disabled yet (FAILED_PRECONDITION)', async (x) => {
-      await x.control.create(x.bucket, x.zones[1]);
-      await rejectsWith(x.control.update(x.bucket, x.zones[1], { ttlSeconds: 7200 }), 'CACHE_FAILED_PRECONDITION', 'update while creating');
-      await rejectsWith(x.control.disable(x.bucket, x.zones[1]), 'CACHE_FAILED_PRECONDITION', 'disable while creating');
-      x.advance!(24 * 3600 * 1000);
-      assert.equal((await x.control.get(x.bucket, x.zones[1]))?.state, 'running');
-    }, { needsClock: true });
+    t(
+      'a creating cache cannot be updated or disabled yet (FAILED_PRECONDITION)',
+      async (x) => {
+        await x.control.create(x.bucket, x.zones[1]);
+        await rejectsWith(x.control.update(x.bucket, x.zones[1], { ttlSeconds: 7200 }), 'CACHE_FAILED_PRECONDITION', 'update while creating');
+        await rejectsWith(x.control.disable(x.bucket, x.zones[1]), 'CACHE_FAILED_PRECONDITION', 'disable while creating');
+        x.advance!(24 * 3600 * 1000);
+        assert.equal((await x.control.get(x.bucket, x.zones[1]))?.state, 'running');
+      },
+      { needsClock: true },
+    );
 
     t('an unknown operation: NOT_FOUND', async (x) => {
       await rejectsWith(x.control.getOperation(`projects/_/buckets/${x.bucket}/operations/ferry-no-such-op`, 'create'), 'CACHE_NOT_FOUND', 'getOperation');

@@ -61,7 +61,11 @@ export function clusterDirectoryContract(label: string, source: ClusterSubjectSo
       });
     };
     const done = (s: ClusterContractSubject, op: GkeOperation): Promise<GkeOperation> =>
-      s.eventually(`operation ${op.name}`, () => s.directory.getOperation(op.name), (o) => o.status === 'DONE');
+      s.eventually(
+        `operation ${op.name}`,
+        () => s.directory.getOperation(op.name),
+        (o) => o.status === 'DONE',
+      );
 
     t('lists the managed cluster with labels, fingerprint, status and node pools', async (s) => {
       const all = await s.directory.list({ label: { key: MANAGED_LABEL_KEY, value: MANAGED_LABEL_VALUE } });
@@ -94,7 +98,11 @@ export function clusterDirectoryContract(label: string, source: ClusterSubjectSo
     t('errors: unknown node pool and unknown operation are CLUSTER_NOT_FOUND', async (s) => {
       await rejectsWith(s.directory.setNodePoolSize(nodePoolName(s.cluster, 'no-such-pool'), 0), 'CLUSTER_NOT_FOUND', 'setNodePoolSize');
       const loc = s.cluster.split('/')[3];
-      await rejectsWith(s.directory.getOperation(`${s.cluster.split('/').slice(0, 2).join('/')}/locations/${loc}/operations/operation-no-such-op`), 'CLUSTER_NOT_FOUND', 'getOperation');
+      await rejectsWith(
+        s.directory.getOperation(`${s.cluster.split('/').slice(0, 2).join('/')}/locations/${loc}/operations/operation-no-such-op`),
+        'CLUSTER_NOT_FOUND',
+        'getOperation',
+      );
     });
 
     t('setNodePoolSize to 0: an operation polled to DONE, then the pool is at 0; and back', async (s) => {
@@ -103,7 +111,11 @@ export function clusterDirectoryContract(label: string, source: ClusterSubjectSo
       assert.ok(['PENDING', 'RUNNING', 'DONE'].includes(op.status), op.status);
       const fin = await done(s, op);
       assert.equal(fin.error, null);
-      const c = await s.eventually('cluster settles', () => s.directory.get(s.cluster), (x) => x?.status === 'RUNNING');
+      const c = await s.eventually(
+        'cluster settles',
+        () => s.directory.get(s.cluster),
+        (x) => x?.status === 'RUNNING',
+      );
       assert.equal(c?.nodePools.find((p) => p.name === s.pool)?.nodeCount, 0);
       const back = await done(s, await s.directory.setNodePoolSize(nodePoolName(s.cluster, s.pool), s.poolSize));
       assert.equal(back.error, null);

@@ -45,7 +45,15 @@ export class MemoryChatCommands implements ChatCommandStore {
   }
   async finish(id: string, result: { status: 'done' | 'failed'; outcome: { code: string; message: string } }, now: Date) {
     const r = this.docs.get(id);
-    if (r) this.docs.set(id, { ...r, status: result.status, outcome: result.outcome, leaseUntil: null, finishedAt: now.toISOString(), updatedAt: now.toISOString() });
+    if (r)
+      this.docs.set(id, {
+        ...r,
+        status: result.status,
+        outcome: result.outcome,
+        leaseUntil: null,
+        finishedAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+      });
   }
   async reservePost(id: string, key: string, now: Date): Promise<{ decision: PostDecision; record: ChatCommandRecord | undefined }> {
     const r = this.docs.get(id);
@@ -167,7 +175,9 @@ export class FakeVersions implements CheckpointState {
   }
   async latestValidVersion(model: string) {
     await this.wait();
-    return [...this.versions.values()].filter((v) => v.model === model && v.status === 'valid').sort((a, b) => String(b.validatedAt).localeCompare(String(a.validatedAt)))[0];
+    return [...this.versions.values()]
+      .filter((v) => v.model === model && v.status === 'valid')
+      .sort((a, b) => String(b.validatedAt).localeCompare(String(a.validatedAt)))[0];
   }
 }
 
@@ -178,8 +188,18 @@ export function slackRequest(
   opts: { timestamp?: number; now?: Date } = {},
 ): { rawBody: Uint8Array; timestamp: string; signature: string; body: string } {
   const body = new URLSearchParams({
-    token: 'ignored', team_id: 'T0001', team_domain: 'ferry', channel_id: 'C0001', channel_name: 'ops', user_id: 'ULOCALDEV', user_name: 'dev',
-    command: '/ferry', text: '', response_url: 'https://hooks.slack.com/commands/T0001/1/abc', trigger_id: `${Math.random()}`.slice(2), ...fields,
+    token: 'ignored',
+    team_id: 'T0001',
+    team_domain: 'ferry',
+    channel_id: 'C0001',
+    channel_name: 'ops',
+    user_id: 'ULOCALDEV',
+    user_name: 'dev',
+    command: '/ferry',
+    text: '',
+    response_url: 'https://hooks.slack.com/commands/T0001/1/abc',
+    trigger_id: `${Math.random()}`.slice(2),
+    ...fields,
   }).toString();
   const ts = String(opts.timestamp ?? Math.floor((opts.now ?? new Date()).getTime() / 1000));
   return { rawBody: new TextEncoder().encode(body), timestamp: ts, signature: slackSignature(secret, ts, body), body };

@@ -7,8 +7,19 @@ import type { CheckpointState, VersionRef } from '../../shared/ports/checkpoint-
 import { targetKey } from '../../shared/domain/names.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
 import {
-  newVersionDoc, newModelDoc, applyIncomplete, decideClaim, decideAutodeployTake, applyValidationStart, applyValidationResult,
-  applyValidationError, applyLatestValid, type ModelDoc, type VersionDoc, type ValidationClaim, type AutodeployTarget,
+  newVersionDoc,
+  newModelDoc,
+  applyIncomplete,
+  decideClaim,
+  decideAutodeployTake,
+  applyValidationStart,
+  applyValidationResult,
+  applyValidationError,
+  applyLatestValid,
+  type ModelDoc,
+  type VersionDoc,
+  type ValidationClaim,
+  type AutodeployTarget,
 } from '../../shared/domain/version.ts';
 import { FerryError } from '../../shared/domain/errors.ts';
 
@@ -96,7 +107,15 @@ export class MemoryCheckpointState implements CheckpointState {
     this.versions.set(this.vkey(ref), doc);
     if (applied) this.models.set(ref.model, applyLatestValid(model, { version: ref.version, validatedAt: o.now, contentKey: o.contentKey }, o.valid));
     const c = this.claims.get(this.ckey(ref, o.contentKey));
-    if (c) this.claims.set(this.ckey(ref, o.contentKey), { ...c, state: 'done', finishedAt: o.now, outcome: applied ? (o.valid ? 'valid' : 'invalid') : 'superseded', autodeployPending: targets.map(targetKey), ...(targets.length ? { leaseUntil: new Date(Date.parse(o.now) + o.publishLeaseMs).toISOString() } : {}) });
+    if (c)
+      this.claims.set(this.ckey(ref, o.contentKey), {
+        ...c,
+        state: 'done',
+        finishedAt: o.now,
+        outcome: applied ? (o.valid ? 'valid' : 'invalid') : 'superseded',
+        autodeployPending: targets.map(targetKey),
+        ...(targets.length ? { leaseUntil: new Date(Date.parse(o.now) + o.publishLeaseMs).toISOString() } : {}),
+      });
     return { applied, autodeploy: targets };
   }
   async releaseClaim(ref: VersionRef, contentKey: string, now: Date) {

@@ -14,7 +14,13 @@ export function stackEnv<const K extends string>(...names: K[]): Record<K, strin
 }
 
 /** Polls `get` until `done(value)`; fails with the last value seen after `timeoutMs`. */
-export async function eventually<T, U extends T>(what: string, get: () => Promise<T>, done: (v: T) => v is U, timeoutMs?: number, intervalMs?: number): Promise<U>;
+export async function eventually<T, U extends T>(
+  what: string,
+  get: () => Promise<T>,
+  done: (v: T) => v is U,
+  timeoutMs?: number,
+  intervalMs?: number,
+): Promise<U>;
 export async function eventually<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean, timeoutMs?: number, intervalMs?: number): Promise<T>;
 export async function eventually<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000, intervalMs = 150): Promise<T> {
   const deadline = Date.now() + timeoutMs;

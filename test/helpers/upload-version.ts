@@ -21,5 +21,9 @@ export async function uploadVersion(env: Record<string, string>, model: string, 
   const names = readdirSync(LLAMA_DIR);
   await Promise.all(names.filter((n) => !last.includes(n)).map((n) => uploader.upload(join(LLAMA_DIR, n), prefix + n)));
   for (const n of last) await uploader.upload(join(LLAMA_DIR, n), prefix + n);
-  return eventually(`${model}/${version} valid`, () => versions.getVersion(model, version), (d): d is VersionDoc => d?.status === 'valid');
+  return eventually(
+    `${model}/${version} valid`,
+    () => versions.getVersion(model, version),
+    (d): d is VersionDoc => d?.status === 'valid',
+  );
 }

@@ -45,7 +45,10 @@ async function source(): Promise<SubjectSource> {
       const { StorageControlCacheControl } = await import('../../shared/adapters/storage-control.ts');
       const [meta] = await new Storage({ projectId: project }).bucket(bucket).getMetadata();
       const region = String(meta.location ?? '').toLowerCase();
-      const given = (process.env['FERRY_CONTRACT_ZONES'] ?? '').split(',').map((z) => z.trim()).filter(Boolean);
+      const given = (process.env['FERRY_CONTRACT_ZONES'] ?? '')
+        .split(',')
+        .map((z) => z.trim())
+        .filter(Boolean);
       const zones = (given.length >= 2 ? given.slice(0, 2) : [`${region}-b`, `${region}-c`]) as [string, string];
       const outsideZone = process.env['FERRY_CONTRACT_OUTSIDE_ZONE'] ?? (region.startsWith('us') ? 'europe-west4-a' : 'us-central1-a');
       const control = new StorageControlCacheControl({ projectId: project });

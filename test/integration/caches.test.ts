@@ -24,8 +24,15 @@ import { main } from '../../shared/cli/main.ts';
 import type { CachesJson } from '../../shared/cli/commands/caches.ts';
 
 const env = stackEnv(
-  'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET',
-  'FERRY_DEPLOY_TOPIC', 'KUBECONFIG', 'FERRY_KUBE_ADMIN_KUBECONFIG', 'FERRY_STORAGE_CONTROL_EMULATOR_HOST',
+  'GOOGLE_CLOUD_PROJECT',
+  'STORAGE_EMULATOR_HOST',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'FERRY_BUCKET',
+  'FERRY_DEPLOY_TOPIC',
+  'KUBECONFIG',
+  'FERRY_KUBE_ADMIN_KUBECONFIG',
+  'FERRY_STORAGE_CONTROL_EMULATOR_HOST',
 );
 const BUCKET = env.FERRY_BUCKET;
 const ZONE_A = 'us-central1-a';
@@ -63,10 +70,20 @@ const request = (name: string, cache: DeployRequestInput['cache'], over: Partial
 async function deploy(name: string, cache: DeployRequestInput['cache']): Promise<string> {
   deployed.push(name);
   const messageId = await topic.publishMessage({ json: request(name, cache) });
-  return (await eventually(`message ${messageId} handled`, () => rollouts.rolloutIdForMessage(messageId), (x) => x !== null))!;
+  return (await eventually(
+    `message ${messageId} handled`,
+    () => rollouts.rolloutIdForMessage(messageId),
+    (x) => x !== null,
+  ))!;
 }
 const finished = (id: string) =>
-  eventually(`rollout ${id} finished`, () => rollouts.getRollout(id), (r): r is Rollout => !!r && isTerminalPhase(r.phase), 150_000, 300);
+  eventually(
+    `rollout ${id} finished`,
+    () => rollouts.getRollout(id),
+    (r): r is Rollout => !!r && isTerminalPhase(r.phase),
+    150_000,
+    300,
+  );
 const phases = (r: Rollout) => r.history.map((h) => h.phase);
 const entered = (r: Rollout, phase: string) => Date.parse(r.history.find((h) => h.phase === phase)!.at);
 
@@ -80,7 +97,12 @@ async function resetCaches(): Promise<void> {
 /** A cache made outside ferry (as a person with gcloud would), waited for until RUNNING. */
 async function runningCache(zone: string): Promise<void> {
   await control.create(BUCKET, zone);
-  await eventually(`cache ${zone} running`, () => control.get(BUCKET, zone), (c) => c?.state === 'running', 30_000);
+  await eventually(
+    `cache ${zone} running`,
+    () => control.get(BUCKET, zone),
+    (c) => c?.state === 'running',
+    30_000,
+  );
 }
 
 async function podZones(name: string): Promise<string[]> {
@@ -98,7 +120,13 @@ afterEach(async () => {
   await Promise.all(deployed.splice(0).map((name) => apps.deleteNamespacedDeployment({ name, namespace: NS }).catch(() => undefined)));
 });
 after(async () => {
-  await eventually('cache test pods gone', async () => (await core.listNamespacedPod({ namespace: NS })).items.length, (n) => n === 0, 60_000, 500).catch(() => undefined);
+  await eventually(
+    'cache test pods gone',
+    async () => (await core.listNamespacedPod({ namespace: NS })).items.length,
+    (n) => n === 0,
+    60_000,
+    500,
+  ).catch(() => undefined);
   await fake.setOptions({ createDelayMs: 1500 });
   await resetCaches();
   await pubsub.close();
@@ -112,11 +140,20 @@ test('a rollout to a two-zone target creates both zonal caches, and applies only
   assert.deepEqual(phases(r), ['pending', 'caching', 'applying', 'progressing', 'succeeded']);
   assert.equal(r.history[2]!.reason, 'CachesRunning');
   assert.deepEqual(r.cache?.zones, [ZONE_A, ZONE_B]);
-  assert.deepEqual(r.cache?.observed, [{ zone: ZONE_A, state: 'running' }, { zone: ZONE_B, state: 'running' }]);
+  assert.deepEqual(r.cache?.observed, [
+    { zone: ZONE_A, state: 'running' },
+    { zone: ZONE_B, state: 'running' },
+  ]);
   assert.equal((await fake.stats()).calls['create'], 2);
 
   const live = await control.list(BUCKET);
-  assert.deepEqual(live.map((c) => [c.zone, c.state]), [[ZONE_A, 'running'], [ZONE_B, 'running']]);
+  assert.deepEqual(
+    live.map((c) => [c.zone, c.state]),
+    [
+      [ZONE_A, 'running'],
+      [ZONE_B, 'running'],
+    ],
+  );
   for (const c of live) {
     // RUNNING (the fake's updateTime) before the rollout entered applying
     assert.ok(Date.parse(c.updateTime!) <= entered(r, 'applying'), `${c.zone} ran at ${c.updateTime}, applying at ${r.history[2]!.at}`);
@@ -128,7 +165,10 @@ test('a rollout to a two-zone target creates both zonal caches, and applies only
     assert.equal(rec.state, 'running');
     assert.deepEqual([rec.createdBy.by, rec.createdBy.rolloutId, rec.createdBy.requestedBy?.principal], ['ferry', id, 'cache-test']);
     assert.deepEqual(rec.rollouts, [id]);
-    assert.deepEqual(rec.targets.map((t) => t.targetKey), [`local~${NS}~cache-two-zones`]);
+    assert.deepEqual(
+      rec.targets.map((t) => t.targetKey),
+      [`local~${NS}~cache-two-zones`],
+    );
     assert.ok(rec.lastUsedAt && Date.parse(rec.lastUsedAt) >= entered(r, 'caching'));
     assert.equal(rec.operation, null, 'the create operation was polled to its end');
   }
@@ -145,7 +185,10 @@ test('pin-one-zone creates one cache and pins the pods to its zone', async () =>
   assert.deepEqual(phases(r), ['pending', 'caching', 'applying', 'progressing', 'succeeded']);
   assert.deepEqual([r.cache?.mode, r.cache?.pinnedZone, r.cache?.zones], ['pin-one-zone', ZONE_A, [ZONE_A]], 'no warm cache: the first zone');
   assert.equal((await fake.stats()).calls['create'], 1);
-  assert.deepEqual((await control.list(BUCKET)).map((c) => c.zone), [ZONE_A]);
+  assert.deepEqual(
+    (await control.list(BUCKET)).map((c) => c.zone),
+    [ZONE_A],
+  );
   const d = await apps.readNamespacedDeployment({ namespace: NS, name: 'cache-pin-cold' });
   assert.equal(d.spec!.template.spec!.nodeSelector?.['topology.kubernetes.io/zone'], ZONE_A);
   assert.equal(d.spec!.template.spec!.nodeSelector?.['cloud.google.com/gke-accelerator'], 'nvidia-l4');
@@ -179,7 +222,10 @@ test('a cache still CREATING after maxWaitSeconds: the rollout proceeds with a w
     assert.deepEqual(r.cache?.warnings, [wait.message]);
     assert.ok(entered(r, 'applying') - entered(r, 'caching') >= 2000);
     // The caches go on being created; ferry keeps tracking them.
-    assert.deepEqual((await control.list(BUCKET)).map((c) => c.state), ['creating', 'creating']);
+    assert.deepEqual(
+      (await control.list(BUCKET)).map((c) => c.state),
+      ['creating', 'creating'],
+    );
     assert.equal((await records.get(BUCKET, ZONE_A))?.operation?.kind, 'create');
   } finally {
     await fake.setOptions({ createDelayMs: 1500 });
@@ -200,7 +246,10 @@ test('a second rollout reuses the existing caches; `ferry caches --json` lists t
   for (const zone of [ZONE_A, ZONE_B]) {
     const rec = (await records.get(BUCKET, zone))!;
     assert.deepEqual(rec.rollouts, [first.id, secondId]);
-    assert.deepEqual(rec.targets.map((t) => t.target.name), ['cache-reuse-1', 'cache-reuse-2']);
+    assert.deepEqual(
+      rec.targets.map((t) => t.target.name),
+      ['cache-reuse-1', 'cache-reuse-2'],
+    );
     assert.equal(rec.createdBy.rolloutId, first.id);
   }
 
@@ -209,7 +258,13 @@ test('a second rollout reuses the existing caches; `ferry caches --json` lists t
   assert.equal(code, 0);
   const json = JSON.parse(out) as CachesJson;
   const mine = json.caches.filter((c) => c.bucket === BUCKET);
-  assert.deepEqual(mine.map((c) => [c.zone, c.state, c.tracked]), [[ZONE_A, 'running', true], [ZONE_B, 'running', true]]);
+  assert.deepEqual(
+    mine.map((c) => [c.zone, c.state, c.tracked]),
+    [
+      [ZONE_A, 'running', true],
+      [ZONE_B, 'running', true],
+    ],
+  );
   assert.deepEqual(mine[0]!.targets, [`local~${NS}~cache-reuse-1`, `local~${NS}~cache-reuse-2`]);
   assert.ok(mine.every((c) => c.lastUsedAt !== null));
   assert.deepEqual(json.liveErrors, []);

@@ -12,13 +12,25 @@ import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
 import type { StatusJson } from '../../shared/cli/commands/status.ts';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 
-const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'KUBECONFIG', 'FERRY_KUBE_ADMIN_KUBECONFIG');
+const env = stackEnv(
+  'GOOGLE_CLOUD_PROJECT',
+  'STORAGE_EMULATOR_HOST',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'FERRY_BUCKET',
+  'FERRY_DEPLOY_TOPIC',
+  'KUBECONFIG',
+  'FERRY_KUBE_ADMIN_KUBECONFIG',
+);
 
 after(async () => {
   // Free the simulated GPUs for the test files that run after this one.
   const kc = new KubeConfig();
   kc.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
-  await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: 'ferry-cli' }).catch(() => undefined);
+  await kc
+    .makeApiClient(CoreV1Api)
+    .deleteNamespace({ name: 'ferry-cli' })
+    .catch(() => undefined);
 });
 const LLAMA = join(import.meta.dirname, '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const model = uniqueName('cli');
@@ -92,7 +104,19 @@ test('deploy errors: a bad request is refused before publishing; an unknown vers
   const bad = await ferry('deploy', `${model}@v1`, '--cluster', 'nowhere', '--namespace', 'x', '--name', 'y', '--accelerator', 'nvidia-l4');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /cluster must be "local" or a GKE resource name/);
-  const unknown = await ferry('deploy', `${model}@v9`, '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'nope', '--accelerator', 'nvidia-l4', '--wait');
+  const unknown = await ferry(
+    'deploy',
+    `${model}@v9`,
+    '--cluster',
+    'local',
+    '--namespace',
+    'ferry-cli',
+    '--name',
+    'nope',
+    '--accelerator',
+    'nvidia-l4',
+    '--wait',
+  );
   assert.equal(unknown.code, 1);
   assert.match(unknown.err, /rejected \(UNKNOWN_VERSION\)/);
   const rejected = (await status()).rejectedRequests as Array<{ reason: string }>;
@@ -107,12 +131,19 @@ test('autodeploy: set, list, remove', async () => {
   assert.equal(set.code, 0, set.err);
   const list = await ferry('autodeploy', model, '--list', '--json');
   assert.equal(JSON.parse(list.out).targets.length, 1);
-  assert.equal((await ferry('autodeploy', model, '--remove', '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto', '--accelerator', 'nvidia-l4')).code, 0);
+  assert.equal(
+    (await ferry('autodeploy', model, '--remove', '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto', '--accelerator', 'nvidia-l4')).code,
+    0,
+  );
   assert.equal(JSON.parse((await ferry('autodeploy', model, '--list', '--json')).out).targets.length, 0);
   // Without --accelerator: each version is sized from its checkpoint by the deploy path.
   const sized = await ferry('autodeploy', model, '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto', '--json');
   assert.equal(sized.code, 0, sized.err);
   assert.deepEqual(JSON.parse(sized.out).targets, [{ cluster: 'local', namespace: 'ferry-cli', name: 'auto' }]);
   assert.equal((await ferry('autodeploy', model, '--remove', '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto')).code, 0);
-  assert.equal((await ferry('autodeploy', model, '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto', '--accelerator', 'nvidia-l5')).code, 2, 'an unknown accelerator is a usage error');
+  assert.equal(
+    (await ferry('autodeploy', model, '--cluster', 'local', '--namespace', 'ferry-cli', '--name', 'auto', '--accelerator', 'nvidia-l5')).code,
+    2,
+    'an unknown accelerator is a usage error',
+  );
 });

@@ -187,9 +187,7 @@ describe('local emulators (firebase-tools: Firestore, Pub/Sub, Storage + forward
     });
     const payload = { model: 'models/tiny', gen: '42' };
     const messageId = await topic.publishMessage({ json: payload, attributes: { kind: 'deploy', who: 'test' } });
-    const ev = await waitFor('messagePublished event', () =>
-      published.find((e) => (e.data as PubSubData).message?.messageId === messageId),
-    );
+    const ev = await waitFor('messagePublished event', () => published.find((e) => (e.data as PubSubData).message?.messageId === messageId));
     assert.equal(ev.type, 'google.cloud.pubsub.topic.v1.messagePublished');
     assert.equal(ev.source, `//pubsub.googleapis.com/projects/${PROJECT}/topics/${TOPIC}`);
     const msg = (ev.data as PubSubData).message!;

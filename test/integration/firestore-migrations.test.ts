@@ -29,16 +29,40 @@ const iso = now.toISOString();
 
 const claimPath = (version: string) => `models/${MODEL}/versions/${version}/validations/ck-${version}`;
 const claim = (pending: string[]): ValidationClaim => ({
-  schemaVersion: 1, contentKey: 'ck', generation: '1', state: 'done', attempts: 1, leaseUntil: iso, eventId: 'e-old',
-  startedAt: iso, finishedAt: iso, outcome: 'valid', autodeployPending: pending,
+  schemaVersion: 1,
+  contentKey: 'ck',
+  generation: '1',
+  state: 'done',
+  attempts: 1,
+  leaseUntil: iso,
+  eventId: 'e-old',
+  startedAt: iso,
+  finishedAt: iso,
+  outcome: 'valid',
+  autodeployPending: pending,
 });
 const accelerator = { type: 'nvidia-l4' as const, count: 1 };
 const model: ModelDoc = {
-  schemaVersion: 1, model: MODEL, createdAt: iso, updatedAt: iso, latestValid: null,
-  autodeploy: { targets: [{ cluster: GKE, namespace: 'ml', name: 'llama', accelerator }, { cluster: 'local', namespace: 'ml', name: 'small', accelerator }, { cluster: 'local', namespace: 'ml', name: 'done', accelerator }] },
+  schemaVersion: 1,
+  model: MODEL,
+  createdAt: iso,
+  updatedAt: iso,
+  latestValid: null,
+  autodeploy: {
+    targets: [
+      { cluster: GKE, namespace: 'ml', name: 'llama', accelerator },
+      { cluster: 'local', namespace: 'ml', name: 'small', accelerator },
+      { cluster: 'local', namespace: 'ml', name: 'done', accelerator },
+    ],
+  },
 };
 const record = (cluster: string, runId: string): ScaledDownCluster => ({
-  schemaVersion: 1, cluster, runId, at: iso, restoreRequestedAt: null, pools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+  schemaVersion: 1,
+  cluster,
+  runId,
+  at: iso,
+  restoreRequestedAt: null,
+  pools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
 });
 const OLD_ID = `demo-ferry~us-central1~${NAME}`;
 const DUP = `${NAME}-dup`;
@@ -54,7 +78,8 @@ const mine = (r: MigrationReport) => r.changes.filter((c) => c.path.includes(MOD
 
 after(async () => {
   await db.recursiveDelete(db.collection('models').doc(MODEL));
-  for (const id of [OLD_ID, GKE_KEY, `demo-ferry~us-central1~${DUP}`, `demo-ferry.us-central1.${DUP}`]) await db.collection('scaledDownClusters').doc(id).delete();
+  for (const id of [OLD_ID, GKE_KEY, `demo-ferry~us-central1~${DUP}`, `demo-ferry.us-central1.${DUP}`])
+    await db.collection('scaledDownClusters').doc(id).delete();
 });
 
 test('ferry migrate moves old key spellings to names.ts keys: dry run first, idempotent, and ferry finds the results', async () => {
@@ -75,14 +100,19 @@ test('ferry migrate moves old key spellings to names.ts keys: dry run first, ide
   const dryReport = JSON.parse(dry.out) as MigrationReport;
   assert.equal(dryReport.dryRun, true);
   assert.deepEqual(
-    mine(dryReport).map((c) => [c.migration, c.path, c.action]).sort(),
+    mine(dryReport)
+      .map((c) => [c.migration, c.path, c.action])
+      .sort(),
     [
       ['autodeploy-pending-target-keys', claimPath('v1'), 'rewrite'],
       ['scaled-down-cluster-ids', `scaledDownClusters/${OLD_ID}`, 'move'],
       ['scaled-down-cluster-ids', `scaledDownClusters/demo-ferry~us-central1~${DUP}`, 'delete'],
     ].sort(),
   );
-  assert.deepEqual(dryReport.problems.filter((p) => p.path.includes(MODEL)).map((p) => p.path), [claimPath('bad')]);
+  assert.deepEqual(
+    dryReport.problems.filter((p) => p.path.includes(MODEL)).map((p) => p.path),
+    [claimPath('bad')],
+  );
   assert.match(dry.err, /not-a-cluster\|ml\|x/);
   assert.deepEqual((await db.doc(claimPath('v1')).get()).get('autodeployPending'), [`${GKE}|ml|llama`, 'local|ml|small'], 'dry run wrote nothing');
   assert.ok((await db.collection('scaledDownClusters').doc(OLD_ID).get()).exists, 'dry run moved nothing');
@@ -103,7 +133,11 @@ test('ferry migrate moves old key spellings to names.ts keys: dry run first, ide
 
   // What ferry reads now finds the migrated documents: the pending autodeploy targets of v1 are
   // taken (they were invisible under the old keys), and the cluster's record is found and cleared.
-  const taken = await state.takePendingAutodeploy({ model: MODEL, version: 'v1', uri: 'gs://b/x' }, 'ck-v1', { eventId: 'e-new', now: new Date(now.getTime() + 60_000), leaseMs: 30_000 });
+  const taken = await state.takePendingAutodeploy({ model: MODEL, version: 'v1', uri: 'gs://b/x' }, 'ck-v1', {
+    eventId: 'e-new',
+    now: new Date(now.getTime() + 60_000),
+    leaseMs: 30_000,
+  });
   assert.deepEqual(taken.targets.map((t) => t.name).sort(), ['llama', 'small']);
   assert.equal((await store.getScaledDown(GKE))?.runId, 'run-old');
   await store.clearScaledDown(GKE);

@@ -18,7 +18,14 @@ import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import type { StatusJson } from '../../shared/cli/commands/status.ts';
 
-const env = stackEnv('FERRY_TEST_LOCAL_ENV', 'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_KUBE_ADMIN_KUBECONFIG');
+const env = stackEnv(
+  'FERRY_TEST_LOCAL_ENV',
+  'GOOGLE_CLOUD_PROJECT',
+  'STORAGE_EMULATOR_HOST',
+  'FIRESTORE_EMULATOR_HOST',
+  'FERRY_BUCKET',
+  'FERRY_KUBE_ADMIN_KUBECONFIG',
+);
 const ROOT = join(import.meta.dirname, '..', '..');
 const LAUNCHER = join(ROOT, 'shared', 'cli', 'ferry.mjs');
 const NS = 'ferry-journey-cli';
@@ -31,7 +38,10 @@ copyFileSync(env.FERRY_TEST_LOCAL_ENV, join(shell, '.ferry', 'local.env'));
 const kc = new KubeConfig();
 kc.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
 after(async () => {
-  await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: NS }).catch(() => undefined);
+  await kc
+    .makeApiClient(CoreV1Api)
+    .deleteNamespace({ name: NS })
+    .catch(() => undefined);
   for (const d of [home, shell]) rmSync(d, { recursive: true, force: true });
 });
 
@@ -67,7 +77,9 @@ test('`ferry schema deploy-request` prints the committed schema', async () => {
 test('upload v1, then `ferry render -o yaml` prints every manifest a deploy would apply, and applies nothing', async () => {
   await uploadVersion(env, model, 'v1');
   const file = requestFile('render.json', {
-    apiVersion: 'ferry/v1', model, version: 'latest',
+    apiVersion: 'ferry/v1',
+    model,
+    version: 'latest',
     target: { cluster: 'local', namespace: NS, name: 'j-render' },
     autoscaling: { profile: 'throughput', maxReplicas: 3 },
     capacity: { computeClass: 'spot-then-flex-start' },
@@ -77,7 +89,10 @@ test('upload v1, then `ferry render -o yaml` prints every manifest a deploy woul
   noStackTrace(yaml.err);
   assert.equal(yaml.code, 0, yaml.err);
   const docs = yaml.out.split(/^---\n/m).filter((d) => d.trim());
-  assert.deepEqual(docs.map((d) => /^kind: (\S+)$/m.exec(d)?.[1]), ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler']);
+  assert.deepEqual(
+    docs.map((d) => /^kind: (\S+)$/m.exec(d)?.[1]),
+    ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler'],
+  );
   const deployment = docs[2]!;
   assert.match(deployment, /^ {2}name: j-render$/m);
   assert.match(deployment, /cloud\.google\.com\/gke-accelerator: nvidia-l4/, 'sized from the checkpoint as a deploy is');
@@ -87,7 +102,10 @@ test('upload v1, then `ferry render -o yaml` prints every manifest a deploy woul
   assert.equal(json.code, 0, json.err);
   const list = JSON.parse(json.out) as { kind: string; items: Array<{ kind: string }> };
   assert.equal(list.kind, 'List');
-  assert.deepEqual(list.items.map((o) => o.kind), ['Service', 'Deployment']);
+  assert.deepEqual(
+    list.items.map((o) => o.kind),
+    ['Service', 'Deployment'],
+  );
 
   const apps = kc.makeApiClient(AppsV1Api);
   await assert.rejects(apps.readNamespacedDeployment({ name: 'j-render', namespace: NS }), 'render created nothing');
@@ -95,7 +113,9 @@ test('upload v1, then `ferry render -o yaml` prints every manifest a deploy woul
 
 test('`ferry deploy -f request.json --wait` prints each phase as it happens and ends succeeded', async () => {
   const file = requestFile('deploy.json', {
-    apiVersion: 'ferry/v1', model, version: 'v1',
+    apiVersion: 'ferry/v1',
+    model,
+    version: 'v1',
     target: { cluster: 'local', namespace: NS, name: 'j-deploy' },
     replicas: 2,
     progressDeadlineSeconds: 60,

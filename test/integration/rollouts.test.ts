@@ -20,7 +20,16 @@ import { systemClock } from '../../shared/ports/clock.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 
-const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'KUBECONFIG', 'FERRY_KUBE_ADMIN_KUBECONFIG');
+const env = stackEnv(
+  'GOOGLE_CLOUD_PROJECT',
+  'STORAGE_EMULATOR_HOST',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'FERRY_BUCKET',
+  'FERRY_DEPLOY_TOPIC',
+  'KUBECONFIG',
+  'FERRY_KUBE_ADMIN_KUBECONFIG',
+);
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
 const versions = new FirestoreCheckpointState(db);
 const rollouts = new FirestoreRolloutState(db);
@@ -49,11 +58,21 @@ const request = (name: string, over: Partial<DeployRequestInput> = {}): DeployRe
 
 const publish = (r: unknown) => topic.publishMessage({ json: r });
 const rolloutOf = async (messageId: string) => {
-  const id = await eventually(`message ${messageId} handled`, () => rollouts.rolloutIdForMessage(messageId), (x) => x !== null);
+  const id = await eventually(
+    `message ${messageId} handled`,
+    () => rollouts.rolloutIdForMessage(messageId),
+    (x) => x !== null,
+  );
   return id!;
 };
 const finished = (id: string, timeoutMs = 150_000) =>
-  eventually(`rollout ${id} finished`, () => rollouts.getRollout(id), (r): r is Rollout => !!r && isTerminalPhase(r.phase), timeoutMs, 300);
+  eventually(
+    `rollout ${id} finished`,
+    () => rollouts.getRollout(id),
+    (r): r is Rollout => !!r && isTerminalPhase(r.phase),
+    timeoutMs,
+    300,
+  );
 
 before(async () => {
   await uploadVersion('v1');
@@ -70,12 +89,18 @@ test('a deploy request rolls out vLLM with streamed loading to Ready on a simula
   const id = await rolloutOf(messageId);
   const r = await finished(id);
   assert.equal(r.phase, 'succeeded', `${r.reason}: ${r.message}`);
-  assert.deepEqual(r.history.map((h) => h.phase), ['pending', 'applying', 'progressing', 'succeeded']);
+  assert.deepEqual(
+    r.history.map((h) => h.phase),
+    ['pending', 'applying', 'progressing', 'succeeded'],
+  );
   const d = await apps.readNamespacedDeployment({ namespace: NS, name: 'llama-ok' });
   assert.equal(d.status?.availableReplicas, 1);
   const c = d.spec!.template.spec!.containers[0]!;
   assert.ok(c.args?.includes('--load-format=runai_streamer') || c.command?.includes('--load-format=runai_streamer'), JSON.stringify(c.args));
-  assert.ok((c.args ?? []).some((a) => a === `--model=gs://${env.FERRY_BUCKET}/models/${model}/v1`), JSON.stringify(c.args));
+  assert.ok(
+    (c.args ?? []).some((a) => a === `--model=gs://${env.FERRY_BUCKET}/models/${model}/v1`),
+    JSON.stringify(c.args),
+  );
   assert.equal(d.metadata?.annotations?.['ferry.dev/rollout-id'], id);
   assert.equal(d.spec!.template.metadata?.annotations?.['ferry.dev/rollout-id'], id);
   const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app.kubernetes.io/instance=llama-ok' });
@@ -94,12 +119,19 @@ test('a failing image is rolled back to the previous good version', async () => 
   const badId = await rolloutOf(await publish(request('llama-rb', { version: 'v2', image: 'vllm/vllm-openai:fail-crash' })));
   const bad = await finished(badId, 240_000);
   assert.equal(bad.phase, 'rolled_back', `${bad.reason}: ${bad.message}`);
-  assert.ok(bad.history.some((h) => h.phase === 'failed'), JSON.stringify(bad.history));
+  assert.ok(
+    bad.history.some((h) => h.phase === 'failed'),
+    JSON.stringify(bad.history),
+  );
   assert.equal(bad.previousGoodRolloutId, good.id);
   const d = await apps.readNamespacedDeployment({ namespace: NS, name: 'llama-rb' });
   assert.equal(d.spec!.template.metadata?.annotations?.['ferry.dev/rollout-id'], good.id, 'the previous spec is back');
   assert.match(d.spec!.template.spec!.containers[0]!.image!, /^vllm\/vllm-openai:v/);
-  await eventually('previous version available again', () => apps.readNamespacedDeployment({ namespace: NS, name: 'llama-rb' }), (x) => x.status?.availableReplicas === 1 && (x.status?.updatedReplicas ?? 0) >= 1);
+  await eventually(
+    'previous version available again',
+    () => apps.readNamespacedDeployment({ namespace: NS, name: 'llama-rb' }),
+    (x) => x.status?.availableReplicas === 1 && (x.status?.updatedReplicas ?? 0) >= 1,
+  );
   const target = await rollouts.getTarget({ cluster: 'local', namespace: NS, name: 'llama-rb' });
   assert.equal(target?.lastGood?.rolloutId, good.id);
   assert.equal(target?.activeRolloutId, null);
@@ -130,20 +162,31 @@ test('duplicate messages start one rollout: same message id, same idempotency ke
 test('20 concurrent requests for 3 targets are serialized per target and none is lost', async () => {
   const names = ['llama-c0', 'llama-c1', 'llama-c2'];
   // One GPU each (the simulated nodes have 8 L4s in all): specs differ by version and vLLM flags.
-  const reqs = Array.from({ length: 20 }, (_, i) => request(names[i % 3]!, { version: i % 2 ? 'v1' : 'v2', vllmArgs: [`--max-num-seqs=${8 * (1 + (i % 5))}`] }));
+  const reqs = Array.from({ length: 20 }, (_, i) =>
+    request(names[i % 3]!, { version: i % 2 ? 'v1' : 'v2', vllmArgs: [`--max-num-seqs=${8 * (1 + (i % 5))}`] }),
+  );
   const ids = await Promise.all(reqs.map((r) => publish(r)));
   const handled = await Promise.all(ids.map((m) => rolloutOf(m)));
   assert.equal(handled.length, 20, 'every message was handled');
   for (const name of names) {
     const key = `local~${NS}~${name}`;
-    const all = await eventually(`${name} settled`, () => rollouts.listRollouts({ targetKey: key }), (rs) => rs.length > 0 && rs.every((r) => isTerminalPhase(r.phase)), 240_000, 500);
+    const all = await eventually(
+      `${name} settled`,
+      () => rollouts.listRollouts({ targetKey: key }),
+      (rs) => rs.length > 0 && rs.every((r) => isTerminalPhase(r.phase)),
+      240_000,
+      500,
+    );
     // Never two rollouts of one target in applying/progressing at the same time.
     const windows = all
       .filter((r) => r.history.some((h) => h.phase === 'applying'))
       .map((r) => [Date.parse(r.history.find((h) => h.phase === 'applying')!.at), Date.parse(r.history.at(-1)!.at)] as const)
       .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < windows.length; i++) assert.ok(windows[i]![0] >= windows[i - 1]![1], `${name}: overlapping rollouts`);
-    assert.ok(all.every((r) => ['succeeded', 'superseded'].includes(r.phase)), all.map((r) => `${r.id}:${r.phase}:${r.reason}`).join(' '));
+    assert.ok(
+      all.every((r) => ['succeeded', 'superseded'].includes(r.phase)),
+      all.map((r) => `${r.id}:${r.phase}:${r.reason}`).join(' '),
+    );
     const target = await rollouts.getTarget({ cluster: 'local', namespace: NS, name });
     assert.equal(target?.activeRolloutId, null);
     assert.equal(target?.queuedRolloutId, null);
@@ -191,7 +234,11 @@ test('bad requests are rejected with a reason code, recorded, and never crash th
   ];
   for (const [body, reason] of cases) {
     const messageId = await topic.publishMessage({ data: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
-    const rej = await eventually(`rejection of ${reason}`, async () => (await rollouts.listRejected(undefined, 500)).find((r) => r.messageId === messageId), (x) => x !== undefined);
+    const rej = await eventually(
+      `rejection of ${reason}`,
+      async () => (await rollouts.listRejected(undefined, 500)).find((r) => r.messageId === messageId),
+      (x) => x !== undefined,
+    );
     assert.equal(rej!.reason, reason, JSON.stringify(rej));
     assert.ok(rej!.message.length > 10);
     if (reason === 'SCHEMA') assert.ok(rej!.issues.length > 0);

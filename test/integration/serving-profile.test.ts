@@ -81,8 +81,14 @@ const autoscaled = request({
 
 test('HPA, PodMonitoring and ComputeClass are server-side applied by the ferry user and read back as rendered', async () => {
   const spec = rendered(autoscaled);
-  assert.deepEqual(spec.extras.map((o) => o.kind), ['ComputeClass', 'PodMonitoring', 'HorizontalPodAutoscaler']);
-  assert.deepEqual(objectsToApply(spec).map((o) => o.kind), ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler']);
+  assert.deepEqual(
+    spec.extras.map((o) => o.kind),
+    ['ComputeClass', 'PodMonitoring', 'HorizontalPodAutoscaler'],
+  );
+  assert.deepEqual(
+    objectsToApply(spec).map((o) => o.kind),
+    ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler'],
+  );
   const live = await applyAll(spec);
   assert.equal(live.length, 5);
   // the local 1.20 apiserver has no autoscaling/v2: the adapter applied the HPA as v2beta2
@@ -153,7 +159,10 @@ test('turning autoscaling off: the stale HPA and PodMonitoring are pruned, the D
 });
 
 test('a TPU Deployment is accepted: google.com/tpu limits, TPU accelerator + topology selectors, vllm-tpu image', async () => {
-  const tpu = rendered(request({ target: { cluster: 'local', namespace: NS, name: 'llama-tpu' }, accelerator: { type: 'tpu-v6e-slice', topology: '2x4' } }), 'r-sp-tpu');
+  const tpu = rendered(
+    request({ target: { cluster: 'local', namespace: NS, name: 'llama-tpu' }, accelerator: { type: 'tpu-v6e-slice', topology: '2x4' } }),
+    'r-sp-tpu',
+  );
   await applyAll(tpu);
   const d = await apps.readNamespacedDeployment({ name: 'llama-tpu', namespace: NS });
   const pod = d.spec!.template.spec!;

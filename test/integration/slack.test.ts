@@ -23,8 +23,15 @@ import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import { TeardownRun } from '../../shared/domain/teardown-run.ts';
 
 const env = stackEnv(
-  'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET',
-  'FERRY_URL_SLACK_COMMAND', 'FERRY_SLACK_SIGNING_SECRET', 'FERRY_CHAT_TOPIC', 'FERRY_KUBE_ADMIN_KUBECONFIG',
+  'GOOGLE_CLOUD_PROJECT',
+  'STORAGE_EMULATOR_HOST',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'FERRY_BUCKET',
+  'FERRY_URL_SLACK_COMMAND',
+  'FERRY_SLACK_SIGNING_SECRET',
+  'FERRY_CHAT_TOPIC',
+  'FERRY_KUBE_ADMIN_KUBECONFIG',
 );
 const admin = new KubeConfig();
 admin.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
@@ -99,8 +106,17 @@ interface SendOptions {
 async function send(text: string, o: SendOptions = {}): Promise<{ status: number; body: string; json: ChatMessage | undefined; path: string }> {
   const path = `/r/${randomUUID()}`;
   const form = new URLSearchParams({
-    token: 'unused', team_id: 'T0LOCAL', team_domain: 'local', channel_id: 'C0LOCAL', channel_name: 'ops', user_id: o.user ?? USER, user_name: 'dev',
-    command: '/ferry', text, response_url: `${replyBase}${path}`, trigger_id: randomUUID(),
+    token: 'unused',
+    team_id: 'T0LOCAL',
+    team_domain: 'local',
+    channel_id: 'C0LOCAL',
+    channel_name: 'ops',
+    user_id: o.user ?? USER,
+    user_name: 'dev',
+    command: '/ferry',
+    text,
+    response_url: `${replyBase}${path}`,
+    trigger_id: randomUUID(),
   }).toString();
   const ts = String(o.timestamp ?? Math.floor(Date.now() / 1000));
   const signature = slackSignature(o.secret ?? env.FERRY_SLACK_SIGNING_SECRET, ts, form);
@@ -124,7 +140,10 @@ async function send(text: string, o: SendOptions = {}): Promise<{ status: number
 const recordsWithText = async (text: string) => (await db.collection('chatCommands').where('text', '==', text).get()).docs;
 const commandIdOf = (ack: ChatMessage | undefined): string => /`(sc-[0-9-]+[0-9a-f]{16})`/.exec(JSON.stringify(ack))?.[1] ?? '';
 const postsAt = (path: string) => posts.get(path) ?? [];
-const postText = (path: string) => postsAt(path).map((m) => JSON.stringify(m)).join('\n');
+const postText = (path: string) =>
+  postsAt(path)
+    .map((m) => JSON.stringify(m))
+    .join('\n');
 
 test('forged, stale, tampered and unsigned requests: 401, no detail, no record, no message', async () => {
   const text = `status ${uniqueName('forged')}`;
@@ -150,10 +169,20 @@ test('forged, stale, tampered and unsigned requests: 401, no detail, no record, 
   const id = commandIdOf(ok.json);
   assert.ok(id, JSON.stringify(ok.json));
   assert.equal((await recordsWithText(text)).length, 1);
-  await eventually('the accepted command on the chat topic', async () => queued.slice(), (q) => q.includes(id));
-  assert.deepEqual(queued.filter((q) => q === id), [id]);
+  await eventually(
+    'the accepted command on the chat topic',
+    async () => queued.slice(),
+    (q) => q.includes(id),
+  );
+  assert.deepEqual(
+    queued.filter((q) => q === id),
+    [id],
+  );
   const records = await Promise.all(queued.map((q) => commands.get(q)));
-  assert.ok(records.every((r) => r !== undefined && r.user.id === USER), 'every queued message belongs to a signed, accepted command');
+  assert.ok(
+    records.every((r) => r !== undefined && r.user.id === USER),
+    'every queued message belongs to a signed, accepted command',
+  );
 });
 
 test('an unauthorised user is politely refused; nothing is recorded, queued or posted', async () => {
@@ -167,9 +196,17 @@ test('an unauthorised user is politely refused; nothing is recorded, queued or p
   // A signed, accepted command sent after it is the next (and only) one queued.
   const next = await send('teardown plan');
   const id = commandIdOf(next.json);
-  await eventually('the next accepted command on the chat topic', async () => queued.slice(before), (q) => q.includes(id));
+  await eventually(
+    'the next accepted command on the chat topic',
+    async () => queued.slice(before),
+    (q) => q.includes(id),
+  );
   assert.deepEqual(queued.slice(before), [id]);
-  await eventually('teardown plan answered', async () => postsAt(next.path), (p) => p.length === 1);
+  await eventually(
+    'teardown plan answered',
+    async () => postsAt(next.path),
+    (p) => p.length === 1,
+  );
   assert.equal(postsAt(r.path).length, 0);
 });
 
@@ -178,7 +215,12 @@ test('teardown plan: teardownIdle makes a dry run for the command, records it, a
   assert.equal(r.status, 200);
   assert.match(r.json?.text ?? '', /^Working on `teardown plan`/);
   const id = commandIdOf(r.json);
-  await eventually('plan posted', async () => postsAt(r.path), (p) => p.length === 1, 60_000);
+  await eventually(
+    'plan posted',
+    async () => postsAt(r.path),
+    (p) => p.length === 1,
+    60_000,
+  );
   const m = postsAt(r.path)[0]!;
   assert.equal(m.response_type, 'ephemeral');
   assert.match(m.text, /^Teardown plan: /);
@@ -187,12 +229,18 @@ test('teardown plan: teardownIdle makes a dry run for the command, records it, a
   assert.equal(runs.length, 1);
   assert.equal(runs[0]!.trigger, 'chat');
   assert.equal(runs[0]!.dryRun, true);
-  assert.ok(runs[0]!.results.every((x) => x.outcome === 'planned'), 'a dry run does nothing');
+  assert.ok(
+    runs[0]!.results.every((x) => x.outcome === 'planned'),
+    'a dry run does nothing',
+  );
   assert.ok(postText(r.path).includes(runs[0]!.id), 'the message names the recorded run');
   const rec = await commands.get(id);
   assert.equal(rec?.status, 'done');
   assert.equal(rec?.outcome?.code, 'TEARDOWN_PLAN_REQUESTED');
-  assert.deepEqual(rec?.posts.map((p) => p.key), ['teardown-plan']);
+  assert.deepEqual(
+    rec?.posts.map((p) => p.key),
+    ['teardown-plan'],
+  );
 });
 
 test('help and malformed commands are answered in the HTTP response itself', async () => {
@@ -208,14 +256,25 @@ test('status answers at the response_url with Block Kit', async () => {
   const r = await send(`status ${model}`);
   assert.equal(r.status, 200);
   assert.match(r.json?.text ?? '', /^Working on `status /);
-  await eventually('status posted', async () => postsAt(r.path), (p) => p.length === 1);
+  await eventually(
+    'status posted',
+    async () => postsAt(r.path),
+    (p) => p.length === 1,
+  );
   const m = postsAt(r.path)[0]!;
   assert.equal(m.response_type, 'ephemeral');
   assert.ok(m.blocks && m.blocks.length > 0);
   assert.ok(postText(r.path).includes(model) && postText(r.path).includes('latest valid: `v1`'), postText(r.path));
   // Posted first, then marked done.
-  const rec = await eventually('command done', () => commands.get(commandIdOf(r.json)), (x) => x?.status === 'done');
-  assert.deepEqual(rec?.posts.map((p) => p.key), ['result']);
+  const rec = await eventually(
+    'command done',
+    () => commands.get(commandIdOf(r.json)),
+    (x) => x?.status === 'done',
+  );
+  assert.deepEqual(
+    rec?.posts.map((p) => p.key),
+    ['result'],
+  );
 });
 
 test('the 3-second path never waits on the work: the answer comes while the worker is held', async () => {
@@ -223,11 +282,24 @@ test('the 3-second path never waits on the work: the answer comes while the work
   const text = `versions ${model}`;
   const path = `/r/${randomUUID()}`;
   held.set(path, { release: () => undefined, arrived: false });
-  const form = new URLSearchParams({ team_id: 'T0LOCAL', channel_id: 'C0LOCAL', user_id: USER, user_name: 'dev', command: '/ferry', text, response_url: `${replyBase}${path}`, trigger_id: randomUUID() }).toString();
+  const form = new URLSearchParams({
+    team_id: 'T0LOCAL',
+    channel_id: 'C0LOCAL',
+    user_id: USER,
+    user_name: 'dev',
+    command: '/ferry',
+    text,
+    response_url: `${replyBase}${path}`,
+    trigger_id: randomUUID(),
+  }).toString();
   const ts = String(Math.floor(Date.now() / 1000));
   const res = await fetch(env.FERRY_URL_SLACK_COMMAND, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(env.FERRY_SLACK_SIGNING_SECRET, ts, form) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': ts,
+      'x-slack-signature': slackSignature(env.FERRY_SLACK_SIGNING_SECRET, ts, form),
+    },
     body: form,
   });
   assert.equal(res.status, 200);
@@ -235,11 +307,19 @@ test('the 3-second path never waits on the work: the answer comes while the work
   assert.notEqual((await commands.get(id))?.status, 'done', 'answered before the work was done');
   assert.equal(postsAt(path).length, 0);
   // The worker runs on its own and reaches Slack (held); let it go and it finishes.
-  await eventually('the worker posts', async () => held.get(path)!.arrived, (a) => a);
+  await eventually(
+    'the worker posts',
+    async () => held.get(path)!.arrived,
+    (a) => a,
+  );
   assert.notEqual((await commands.get(id))?.status, 'done', 'still not done while its post is held');
   held.get(path)!.release();
   held.delete(path);
-  await eventually('the command finishes', () => commands.get(id), (r) => r?.status === 'done');
+  await eventually(
+    'the command finishes',
+    () => commands.get(id),
+    (r) => r?.status === 'done',
+  );
   assert.ok(postText(path).includes('versions'), postText(path));
 });
 
@@ -249,27 +329,54 @@ test('an accepted deploy leads to a real rollout, requested by the Slack user, r
   assert.equal(r.status, 200);
   assert.equal(r.json?.response_type, 'ephemeral');
   const id = commandIdOf(r.json);
-  const rec = await eventually('rollout linked to the command', () => commands.get(id), (x) => !!x?.rolloutId);
-  const rollout = await eventually(`rollout ${rec!.rolloutId} finished`, () => rollouts.getRollout(rec!.rolloutId!), (x): x is Rollout => !!x && isTerminalPhase(x.phase), 150_000, 300);
+  const rec = await eventually(
+    'rollout linked to the command',
+    () => commands.get(id),
+    (x) => !!x?.rolloutId,
+  );
+  const rollout = await eventually(
+    `rollout ${rec!.rolloutId} finished`,
+    () => rollouts.getRollout(rec!.rolloutId!),
+    (x): x is Rollout => !!x && isTerminalPhase(x.phase),
+    150_000,
+    300,
+  );
   assert.equal(rollout.phase, 'succeeded', `${rollout.reason}: ${rollout.message}`);
   assert.equal(rollout.request.requestedBy.source, 'slack');
   assert.match(rollout.request.requestedBy.principal, /^slack:T0LOCAL\/ULOCALDEV \(dev\)$/);
   assert.equal(rollout.request.idempotencyKey, chatIdempotencyKey(id));
   assert.equal(rec!.deployMessageId !== null, true);
   // The result path posts the final phase to the same response_url.
-  await eventually('final result posted', async () => postText(r.path), (t) => t.includes('Rollout succeeded'), 60_000);
+  await eventually(
+    'final result posted',
+    async () => postText(r.path),
+    (t) => t.includes('Rollout succeeded'),
+    60_000,
+  );
   const msgs = postsAt(r.path);
   assert.ok(msgs.length >= 1 && msgs.length <= 2, `${msgs.length} posts: the acceptance and the result (or the result alone)`);
-  assert.ok(msgs.every((m) => JSON.stringify(m).includes(rollout.id)), 'each names the rollout');
+  assert.ok(
+    msgs.every((m) => JSON.stringify(m).includes(rollout.id)),
+    'each names the rollout',
+  );
   const final = msgs.at(-1)!;
   assert.equal(final.response_type, 'in_channel');
   for (const want of [model, 'v1', 'succeeded', 'RolloutComplete', 'local/ferry-slack/llama-chat']) assert.ok(JSON.stringify(final).includes(want), want);
   assert.deepEqual(rollout.request.accelerator, { type: 'nvidia-h100-80gb', count: 1 });
-  const done = await eventually('command done', () => commands.get(id), (x) => x?.status === 'done');
+  const done = await eventually(
+    'command done',
+    () => commands.get(id),
+    (x) => x?.status === 'done',
+  );
   assert.ok(done!.posts.some((p) => p.key === `final:${rollout.id}`));
 
   // A second deploy of the same version, with nothing to name: the accelerator comes from the last good rollout.
   const again = await send(`deploy ${model}@v1 to local/ferry-slack/llama-chat`);
-  await eventually('duplicate answered', async () => postText(again.path), (t) => t.includes('No new rollout needed'), 60_000);
+  await eventually(
+    'duplicate answered',
+    async () => postText(again.path),
+    (t) => t.includes('No new rollout needed'),
+    60_000,
+  );
   assert.ok(postText(again.path).includes(rollout.id));
 });

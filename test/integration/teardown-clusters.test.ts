@@ -23,7 +23,10 @@ const store = new FirestoreTeardownStore(db);
 const directory = new HttpClusterDirectory(env.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST);
 const admin = clusterDirectoryFakeAdmin(env.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST);
 const TEN_DAYS_AGO = new Date(Date.now() - 10 * 86_400_000).toISOString();
-const base = uniqueName('td').toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 30);
+const base = uniqueName('td')
+  .toLowerCase()
+  .replace(/[^a-z0-9-]/g, '')
+  .slice(0, 30);
 const managed = { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE };
 /** Three days: clusters other tests (or the stack) made minutes ago are never idle for this policy. */
 const cliEnv = { ...process.env, FERRY_TEARDOWN_CACHE_IDLE_SECONDS: String(3 * 86_400), FERRY_TEARDOWN_CLUSTER_IDLE_SECONDS: String(3 * 86_400) };
@@ -64,17 +67,34 @@ test('an idle managed cluster is scaled to zero and remembered; protected and un
   );
   assert.equal(why(dry.run, kept), 'PROTECTED');
   assert.equal(why(dry.run, foreign), 'NOT_MANAGED');
-  assert.equal(why(dry.run, `projects/${env.GOOGLE_CLOUD_PROJECT}/locations/us-central1/clusters/ferry-local-gpu`), 'RECENTLY_ACTIVE', 'the stack\'s own cluster was made minutes ago');
+  assert.equal(
+    why(dry.run, `projects/${env.GOOGLE_CLOUD_PROJECT}/locations/us-central1/clusters/ferry-local-gpu`),
+    'RECENTLY_ACTIVE',
+    "the stack's own cluster was made minutes ago",
+  );
   assert.equal((await directory.get(idle))?.nodePools.find((p) => p.name === 'l4')?.nodeCount, 3, 'a dry run changes nothing');
 
   const { code, run } = await runCli([]);
   assert.equal(code, 0);
   const mine = run.results.filter((r) => r.action.kind === 'scale-node-pools' && seeded.includes(r.action.cluster));
-  assert.deepEqual(mine.map((r) => [r.action.kind === 'scale-node-pools' && r.action.cluster, r.outcome]), [[idle, 'done']]);
+  assert.deepEqual(
+    mine.map((r) => [r.action.kind === 'scale-node-pools' && r.action.cluster, r.outcome]),
+    [[idle, 'done']],
+  );
   const down = await directory.get(idle);
-  assert.deepEqual(down?.nodePools.map((p) => [p.name, p.nodeCount, p.autoscaling?.minNodeCount ?? null]), [['l4', 0, null], ['auto', 0, 0]]);
+  assert.deepEqual(
+    down?.nodePools.map((p) => [p.name, p.nodeCount, p.autoscaling?.minNodeCount ?? null]),
+    [
+      ['l4', 0, null],
+      ['auto', 0, 0],
+    ],
+  );
   for (const other of [kept, foreign]) {
-    assert.deepEqual((await directory.get(other))?.nodePools.map((p) => p.nodeCount), [3, 2], `${other} untouched`);
+    assert.deepEqual(
+      (await directory.get(other))?.nodePools.map((p) => p.nodeCount),
+      [3, 2],
+      `${other} untouched`,
+    );
   }
   const remembered = await store.getScaledDown(idle);
   assert.deepEqual(remembered?.pools, [
@@ -92,11 +112,20 @@ test('an idle managed cluster is scaled to zero and remembered; protected and un
   assert.ok((await store.getScaledDown(idle))?.restoreRequestedAt, 'the rest is flagged for the reconciler');
 
   // reconcileRollouts (in the functions host, ticking every 2 s) finishes it and forgets the record.
-  await eventually('the reconciler brought every pool back', () => store.getScaledDown(idle), (rec) => rec === undefined, 60_000, 500);
+  await eventually(
+    'the reconciler brought every pool back',
+    () => store.getScaledDown(idle),
+    (rec) => rec === undefined,
+    60_000,
+    500,
+  );
   const up = await eventually(
     'both pools back in the directory',
     () => directory.get(idle),
-    (c) => c?.status === 'RUNNING' && c.nodePools.find((p) => p.name === 'l4')?.nodeCount === 3 && c.nodePools.find((p) => p.name === 'auto')?.autoscaling?.minNodeCount === 2,
+    (c) =>
+      c?.status === 'RUNNING' &&
+      c.nodePools.find((p) => p.name === 'l4')?.nodeCount === 3 &&
+      c.nodePools.find((p) => p.name === 'auto')?.autoscaling?.minNodeCount === 2,
     30_000,
     300,
   );

@@ -21,7 +21,14 @@ import { recordCacheEvent } from '../../shared/domain/cache-record.ts';
 import { TeardownRun } from '../../shared/domain/teardown-run.ts';
 import { runTeardownCli } from '../helpers/teardown-cli.ts';
 
-const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_KUBE_ADMIN_KUBECONFIG', 'FERRY_STORAGE_CONTROL_EMULATOR_HOST', 'FERRY_TEARDOWN_TOPIC');
+const env = stackEnv(
+  'GOOGLE_CLOUD_PROJECT',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'FERRY_KUBE_ADMIN_KUBECONFIG',
+  'FERRY_STORAGE_CONTROL_EMULATOR_HOST',
+  'FERRY_TEARDOWN_TOPIC',
+);
 const BUCKET = uniqueName('ferry-teardown-it').toLowerCase();
 const NS = 'ferry-teardown-it';
 const IDLE = 'us-central1-a';
@@ -43,8 +50,14 @@ const cliEnv = { ...process.env, FERRY_TEARDOWN_CACHE_IDLE_SECONDS: String(3 * 8
 
 const runCli = (args: string[]) => runTeardownCli(args, cliEnv);
 
-const target = (name: string) => ({ targetKey: `local~${NS}~${name}`, target: { cluster: 'local', namespace: NS, name }, rolloutId: `ro-${name}`, requestedBy: null });
-const liveStates = async () => Object.fromEntries(await Promise.all([IDLE, BUSY, EXTERNAL].map(async (z) => [z, (await control.get(BUCKET, z))?.state ?? 'absent'])));
+const target = (name: string) => ({
+  targetKey: `local~${NS}~${name}`,
+  target: { cluster: 'local', namespace: NS, name },
+  rolloutId: `ro-${name}`,
+  requestedBy: null,
+});
+const liveStates = async () =>
+  Object.fromEntries(await Promise.all([IDLE, BUSY, EXTERNAL].map(async (z) => [z, (await control.get(BUCKET, z))?.state ?? 'absent'])));
 const mine = (run: TeardownRun) => run.plan.actions.filter((a) => a.action.kind === 'disable-cache' && a.action.bucket === BUCKET);
 
 before(async () => {
@@ -66,7 +79,14 @@ before(async () => {
   const seed = async (zone: string, by: 'ferry' | 'external', user?: string) => {
     const live = await control.get(BUCKET, zone);
     await records.mutate(BUCKET, zone, () =>
-      recordCacheEvent(undefined, { bucket: BUCKET, zone, now: TEN_DAYS_AGO, live, ...(by === 'ferry' ? { action: 'create' as const } : {}), ...(user ? { use: target(user) } : {}) }),
+      recordCacheEvent(undefined, {
+        bucket: BUCKET,
+        zone,
+        now: TEN_DAYS_AGO,
+        live,
+        ...(by === 'ferry' ? { action: 'create' as const } : {}),
+        ...(user ? { use: target(user) } : {}),
+      }),
     );
   };
   await seed(IDLE, 'ferry', 'idle');
@@ -101,7 +121,10 @@ test('ferry teardown --dry-run plans disabling only the idle cache, with reasons
   const { code, run } = await runCli(['--dry-run']);
   assert.equal(code, 0);
   assert.equal(run.dryRun, true);
-  assert.deepEqual(mine(run).map((a) => [a.action.kind === 'disable-cache' && a.action.zone, a.reason]), [[IDLE, 'IDLE_CACHE']]);
+  assert.deepEqual(
+    mine(run).map((a) => [a.action.kind === 'disable-cache' && a.action.zone, a.reason]),
+    [[IDLE, 'IDLE_CACHE']],
+  );
   const why = (zone: string) => run.plan.skipped.find((s) => s.resource.kind === 'cache' && s.resource.bucket === BUCKET && s.resource.zone === zone)?.reason;
   assert.equal(why(BUSY), 'IN_USE_BY_DEPLOYMENT');
   assert.equal(why(EXTERNAL), 'NOT_MANAGED');
@@ -114,7 +137,10 @@ test('ferry teardown disables the idle managed cache only, and records what it d
   assert.equal(code, 0);
   assert.equal(run.dryRun, false);
   const done = run.results.filter((r) => r.action.kind === 'disable-cache' && r.action.bucket === BUCKET);
-  assert.deepEqual(done.map((r) => [r.action.kind === 'disable-cache' && r.action.zone, r.outcome]), [[IDLE, 'done']]);
+  assert.deepEqual(
+    done.map((r) => [r.action.kind === 'disable-cache' && r.action.zone, r.outcome]),
+    [[IDLE, 'done']],
+  );
   assert.deepEqual(await liveStates(), { [IDLE]: 'disabled', [BUSY]: 'running', [EXTERNAL]: 'running' });
   const rec = await records.get(BUCKET, IDLE);
   assert.equal(rec?.state, 'disabled');
@@ -126,22 +152,56 @@ test('ferry teardown disables the idle managed cache only, and records what it d
   // Run again: the disabled cache is already torn down; nothing more happens to this bucket.
   const again = await runCli([]);
   assert.deepEqual(mine(again.run), []);
-  assert.equal(again.run.plan.skipped.find((s) => s.resource.kind === 'cache' && s.resource.bucket === BUCKET && s.resource.zone === IDLE)?.reason, 'ALREADY_TORN_DOWN');
+  assert.equal(
+    again.run.plan.skipped.find((s) => s.resource.kind === 'cache' && s.resource.bucket === BUCKET && s.resource.zone === IDLE)?.reason,
+    'ALREADY_TORN_DOWN',
+  );
 });
 
 test('scaledDownClusters in Firestore: the sizes teardown remembered round-trip, restoring ones are listed, clearing forgets', async () => {
   const cluster = `projects/demo-ferry/locations/us-central1/clusters/${BUCKET}`;
   const at = new Date().toISOString();
-  await store.saveScaledDown({ schemaVersion: 1, cluster, runId: 'run-it', at, restoreRequestedAt: null, pools: [{ name: 'l4', nodeCount: 3, autoscaling: null }, { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } }] });
-  assert.deepEqual((await store.getScaledDown(cluster))?.pools.map((p) => p.name), ['l4', 'auto']);
-  assert.equal((await store.listRestoring()).some((r) => r.cluster === cluster), false, 'not asked back yet');
-  await store.saveScaledDown({ ...(await store.getScaledDown(cluster))!, restoreRequestedAt: at, pools: [{ name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } }] });
-  assert.deepEqual((await store.listRestoring()).filter((r) => r.cluster === cluster).map((r) => r.pools.map((p) => p.name)), [['auto']]);
+  await store.saveScaledDown({
+    schemaVersion: 1,
+    cluster,
+    runId: 'run-it',
+    at,
+    restoreRequestedAt: null,
+    pools: [
+      { name: 'l4', nodeCount: 3, autoscaling: null },
+      { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } },
+    ],
+  });
+  assert.deepEqual(
+    (await store.getScaledDown(cluster))?.pools.map((p) => p.name),
+    ['l4', 'auto'],
+  );
+  assert.equal(
+    (await store.listRestoring()).some((r) => r.cluster === cluster),
+    false,
+    'not asked back yet',
+  );
+  await store.saveScaledDown({
+    ...(await store.getScaledDown(cluster))!,
+    restoreRequestedAt: at,
+    pools: [{ name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } }],
+  });
+  assert.deepEqual(
+    (await store.listRestoring()).filter((r) => r.cluster === cluster).map((r) => r.pools.map((p) => p.name)),
+    [['auto']],
+  );
   await store.clearScaledDown(cluster);
   assert.equal(await store.getScaledDown(cluster), undefined);
   await store.clearScaledDown(cluster); // a no-op when there is none
   // A deploy may name the project by number: the record teardown wrote by project id is found.
-  await store.saveScaledDown({ schemaVersion: 1, cluster, runId: 'run-it', at, restoreRequestedAt: null, pools: [{ name: 'l4', nodeCount: 3, autoscaling: null }] });
+  await store.saveScaledDown({
+    schemaVersion: 1,
+    cluster,
+    runId: 'run-it',
+    at,
+    restoreRequestedAt: null,
+    pools: [{ name: 'l4', nodeCount: 3, autoscaling: null }],
+  });
   const byNumber = cluster.replace('projects/demo-ferry/', 'projects/123456789012/');
   assert.equal((await store.getScaledDown(byNumber))?.cluster, cluster);
   assert.equal(await store.getScaledDown(byNumber.replace('/us-central1/', '/us-east1/')), undefined, 'another location is another cluster');

@@ -51,7 +51,11 @@ function ferry(...args: string[]): Promise<{ code: number | null; out: string; e
 }
 const noStackTrace = (s: string) => assert.doesNotMatch(s, /^\s+at .+[:(]\d+/m, `no stack trace expected, got:\n${s}`);
 const valid = (model: string, version: string) =>
-  eventually(`${model}/${version} settled`, () => state.getVersion(model, version), (d): d is VersionDoc => d?.status === 'valid' || d?.status === 'invalid');
+  eventually(
+    `${model}/${version} settled`,
+    () => state.getVersion(model, version),
+    (d): d is VersionDoc => d?.status === 'valid' || d?.status === 'invalid',
+  );
 
 test('a Hugging Face cache snapshot (symlinks into blobs/) uploads the blobs under the link names and becomes a VALID version', async () => {
   const model = uniqueName('hf-llama');
@@ -98,7 +102,10 @@ test('a folder with no checkpoint file: exit 1, NO_CHECKPOINT_FILES, and nothing
     assert.match(r.err, /expected model\.safetensors/);
     assert.doesNotMatch(r.out, /uploaded/);
     const [objects] = await bucket.getFiles({ prefix: `models/${model}/` });
-    assert.deepEqual(objects.map((o) => o.name), []);
+    assert.deepEqual(
+      objects.map((o) => o.name),
+      [],
+    );
   } finally {
     rmSync(d, { recursive: true, force: true });
   }

@@ -78,7 +78,10 @@ const proxy = createServer((req, res) => {
       return;
     }
     if (fault === 'drop-after-store') {
-      forward(req, body, null).then(() => req.socket.destroy(), () => req.socket.destroy());
+      forward(req, body, null).then(
+        () => req.socket.destroy(),
+        () => req.socket.destroy(),
+      );
       return;
     }
     forward(req, body, res).catch(() => {
@@ -159,6 +162,9 @@ test('an upload stored but whose connection dropped before the answer is not wri
 test('a fault that never clears fails after the last attempt, retryable, saying what to do', async () => {
   faults = ['refuse', 'refuse', 'refuse'];
   uploadPosts = 0;
-  await assert.rejects(uploader.upload(local, `${prefix}never.safetensors`), (e: unknown) => e instanceof FerryError && e.code === 'UPLOAD_FAILED' && e.retryable && /ferry upload/.test(e.hint ?? ''));
+  await assert.rejects(
+    uploader.upload(local, `${prefix}never.safetensors`),
+    (e: unknown) => e instanceof FerryError && e.code === 'UPLOAD_FAILED' && e.retryable && /ferry upload/.test(e.hint ?? ''),
+  );
   assert.equal(uploadPosts, 3);
 });

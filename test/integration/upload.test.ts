@@ -17,7 +17,16 @@ import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters
 import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
 import type { VersionDoc } from '../../shared/domain/version.ts';
 
-const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'FERRY_URL_ON_CHECKPOINT_UPLOAD', 'FERRY_KUBE_ADMIN_KUBECONFIG');
+const env = stackEnv(
+  'GOOGLE_CLOUD_PROJECT',
+  'STORAGE_EMULATOR_HOST',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'FERRY_BUCKET',
+  'FERRY_DEPLOY_TOPIC',
+  'FERRY_URL_ON_CHECKPOINT_UPLOAD',
+  'FERRY_KUBE_ADMIN_KUBECONFIG',
+);
 const NS = 'ferry-upload-it';
 const LLAMA = join(import.meta.dirname, '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const storage = new Storage({ projectId: env.GOOGLE_CLOUD_PROJECT, apiEndpoint: env.STORAGE_EMULATOR_HOST });
@@ -44,11 +53,18 @@ after(async () => {
   // The autodeploy request really rolls out (the stack's onDeployRequest): free its GPU.
   const kc = new KubeConfig();
   kc.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
-  await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: NS }).catch(() => undefined);
+  await kc
+    .makeApiClient(CoreV1Api)
+    .deleteNamespace({ name: NS })
+    .catch(() => undefined);
 });
 
 const files = (dir: string) => readdirSync(dir).filter((f) => !f.startsWith('.'));
-const shuffle = <T>(xs: T[]) => xs.map((x) => [Math.random(), x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
+const shuffle = <T>(xs: T[]) =>
+  xs
+    .map((x) => [Math.random(), x] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([, x]) => x);
 // ferry's own uploader (what `ferry upload` uses): a connection the emulator drops mid-request (its
 // keep-alive sockets close under the SDK's pooled agent: EPIPE) is retried without writing twice.
 const uploader = gcsUploader(env.FERRY_BUCKET, storage);
@@ -69,7 +85,10 @@ test('a checkpoint uploaded in random order with concurrent writes is validated 
   assert.equal(doc.status, 'valid', JSON.stringify(doc.errors));
   assert.equal(doc.validations, 1);
   assert.equal(doc.files.length, 9);
-  assert.ok(doc.files.every((f) => /^\d+$/.test(f.generation) && f.generation !== '0'), 'the file list is generation-pinned');
+  assert.ok(
+    doc.files.every((f) => /^\d+$/.test(f.generation) && f.generation !== '0'),
+    'the file list is generation-pinned',
+  );
   const s = doc.summary as Record<string, number>;
   assert.equal(s['tensors'], 30);
   assert.equal(s['parameters'], 176576);
@@ -77,7 +96,11 @@ test('a checkpoint uploaded in random order with concurrent writes is validated 
   assert.equal(doc.uri, `gs://${env.FERRY_BUCKET}/models/${model}/v1`);
   assert.equal((await state.getModel(model))?.latestValid?.version, 'v1');
   // Autodeploy: exactly one deploy request for the one target, marked as coming from the upload.
-  const reqs = await eventually('one deploy request', async () => deployRequests.filter((r) => r['model'] === model), (r) => r.length >= 1);
+  const reqs = await eventually(
+    'one deploy request',
+    async () => deployRequests.filter((r) => r['model'] === model),
+    (r) => r.length >= 1,
+  );
   await new Promise((r) => setTimeout(r, 1500));
   const mine = deployRequests.filter((r) => r['model'] === model);
   assert.equal(mine.length, 1, JSON.stringify(mine));
@@ -101,7 +124,10 @@ test('a corrupted shard makes the version invalid with the right code, and nothi
   assert.equal(doc.validations, 1);
   const codes = doc.errors.map((e) => e.code);
   assert.ok(codes.includes('OFFSETS_NOT_CONTIGUOUS') || codes.some((c2) => /OFFSET/.test(c2)), codes.join(','));
-  assert.ok(doc.errors.every((e) => e.file === 'model-00003-of-00006.safetensors'), JSON.stringify(doc.errors));
+  assert.ok(
+    doc.errors.every((e) => e.file === 'model-00003-of-00006.safetensors'),
+    JSON.stringify(doc.errors),
+  );
   assert.equal((await state.getModel(model))?.latestValid, null);
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(deployRequests.filter((r) => r['model'] === model).length, 0, 'an invalid version is never deployed');
@@ -121,14 +147,20 @@ test('duplicate delivery of every event still makes one validation', async () =>
     fetch(env.FERRY_URL_ON_CHECKPOINT_UPLOAD, {
       method: 'POST',
       headers: {
-        'content-type': 'application/json', 'ce-id': e.id, 'ce-specversion': '1.0',
+        'content-type': 'application/json',
+        'ce-id': e.id,
+        'ce-specversion': '1.0',
         'ce-type': 'google.cloud.storage.object.v1.finalized',
-        'ce-source': `//storage.googleapis.com/projects/_/buckets/${e.data.bucket}`, 'ce-subject': `objects/${e.data.name}`,
+        'ce-source': `//storage.googleapis.com/projects/_/buckets/${e.data.bucket}`,
+        'ce-subject': `objects/${e.data.name}`,
       },
       body: JSON.stringify(e.data),
     }).then((r) => r.status);
   const statuses = await Promise.all([...events, ...events].map(post));
-  assert.ok(statuses.every((s) => s >= 200 && s < 300), `every duplicate is acked: ${statuses.join(',')}`);
+  assert.ok(
+    statuses.every((s) => s >= 200 && s < 300),
+    `every duplicate is acked: ${statuses.join(',')}`,
+  );
   const doc = (await state.getVersion(model, 'v1'))!;
   assert.equal(doc.status, 'valid');
   assert.equal(doc.validations, 1);
@@ -146,7 +178,10 @@ test('an overwrite after validation makes a new validation of the new content; a
   const second = await eventually('second validation', versionDoc(model, 'v1'), (d): d is VersionDoc => d?.validations === 2 && settled(d));
   assert.equal(second.status, 'valid');
   assert.notEqual(second.contentKey, first.contentKey);
-  assert.deepEqual(second.runs.map((r) => r.outcome), ['valid', 'valid']);
+  assert.deepEqual(
+    second.runs.map((r) => r.outcome),
+    ['valid', 'valid'],
+  );
   // Overwrite a shard with truncated bytes: the version turns invalid, and stops being "latest".
   const tmp = mkdtempSync(join(tmpdir(), 'ferry-over-'));
   try {
@@ -168,7 +203,11 @@ test('a version that never completes shows incomplete with what is missing, and 
   const prefix = `models/${model}/v1/`;
   const some = files(LLAMA).filter((f) => !['config.json', 'model-00004-of-00006.safetensors', 'model-00006-of-00006.safetensors'].includes(f));
   await Promise.all(some.map((f) => upload(LLAMA, prefix, f)));
-  const doc = await eventually('incomplete with missing files', versionDoc(model, 'v1'), (d): d is VersionDoc => d?.status === 'incomplete' && d.missing.length === 3);
+  const doc = await eventually(
+    'incomplete with missing files',
+    versionDoc(model, 'v1'),
+    (d): d is VersionDoc => d?.status === 'incomplete' && d.missing.length === 3,
+  );
   assert.deepEqual(doc.missing, ['config.json', 'model-00004-of-00006.safetensors', 'model-00006-of-00006.safetensors']);
   assert.equal(doc.validations, 0);
   assert.equal(doc.summary, null);

@@ -60,7 +60,11 @@ function requireEmulator(): void {
 
 describe('validate gs:// against the Storage emulator', () => {
   after(async () => {
-    if (missing.length === 0) await storageClient(client).bucket(bucketName).deleteFiles({ prefix: `${run}/`, force: true }).catch(() => {});
+    if (missing.length === 0)
+      await storageClient(client)
+        .bucket(bucketName)
+        .deleteFiles({ prefix: `${run}/`, force: true })
+        .catch(() => {});
   });
 
   it('accepts the sharded reference checkpoint with one listing and one read per shard', async () => {

@@ -19,7 +19,8 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
   const model = ModelName.safeParse(p.positional[0]);
   if (!model.success) return usageError('autodeploy', model.error.issues[0]!.message, io);
   if (p.flags['list'] && p.flags['remove']) return usageError('autodeploy', '--list and --remove do not go together', io);
-  if (p.given.has('gpus') && !p.given.has('accelerator')) return usageError('autodeploy', '--gpus goes with --accelerator (without both, ferry sizes each version)', io);
+  if (p.given.has('gpus') && !p.given.has('accelerator'))
+    return usageError('autodeploy', '--gpus goes with --accelerator (without both, ferry sizes each version)', io);
 
   let target: AutodeployTarget | undefined;
   if (!p.flags['list']) {
@@ -42,7 +43,12 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
   const { state } = await cliState(io.env);
   const current = (await state.getModel(model.data))?.autodeploy.targets ?? [];
   const show = (targets: readonly AutodeployTarget[]) =>
-    targets.map((t) => `${model.data} → ${t.cluster}/${t.namespace}/${t.name}${t.replicas !== undefined ? ` replicas=${t.replicas}` : ''} ${t.accelerator ? `${t.accelerator.type} ×${t.accelerator.count}` : 'accelerator sized from each checkpoint'}\n`).join('');
+    targets
+      .map(
+        (t) =>
+          `${model.data} → ${t.cluster}/${t.namespace}/${t.name}${t.replicas !== undefined ? ` replicas=${t.replicas}` : ''} ${t.accelerator ? `${t.accelerator.type} ×${t.accelerator.count}` : 'accelerator sized from each checkpoint'}\n`,
+      )
+      .join('');
   if (!target) {
     if (p.output !== 'text') emit(io, p.output, { model: model.data, targets: current });
     else io.stdout(current.length ? show(current) : `${model.data}: no autodeploy targets\n`);
@@ -58,7 +64,9 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
   const saved = await state.setAutodeploy(model.data, next, new Date());
   if (p.output !== 'text') emit(io, p.output, { model: model.data, targets: saved.autodeploy.targets });
   else {
-    io.stdout(`${model.data}: ${p.flags['remove'] ? 'removed' : 'set'} autodeploy → ${target.cluster}/${target.namespace}/${target.name} (${saved.autodeploy.targets.length} target(s))\n`);
+    io.stdout(
+      `${model.data}: ${p.flags['remove'] ? 'removed' : 'set'} autodeploy → ${target.cluster}/${target.namespace}/${target.name} (${saved.autodeploy.targets.length} target(s))\n`,
+    );
     if (!p.flags['remove']) io.stdout(show([target]));
   }
   return EXIT.ok;

@@ -62,9 +62,20 @@ export function mergeCaches(records: readonly CacheRecord[], live: ReadonlyMap<s
     for (const c of caches) {
       if (rows.has(cacheId(bucket, c.zone))) continue;
       rows.set(cacheId(bucket, c.zone), {
-        bucket, zone: c.zone, state: c.state, recordedState: null, liveState: c.state, ttlSeconds: c.ttlSeconds,
-        admissionPolicy: c.admissionPolicy, pendingUpdate: c.pendingUpdate, lastUsedAt: null, targets: [], rollouts: [],
-        createdBy: null, lastError: null, tracked: false,
+        bucket,
+        zone: c.zone,
+        state: c.state,
+        recordedState: null,
+        liveState: c.state,
+        ttlSeconds: c.ttlSeconds,
+        admissionPolicy: c.admissionPolicy,
+        pendingUpdate: c.pendingUpdate,
+        lastUsedAt: null,
+        targets: [],
+        rollouts: [],
+        createdBy: null,
+        lastError: null,
+        tracked: false,
       });
     }
   }
@@ -124,7 +135,11 @@ export async function cachesCommand(args: string[], io: CliIo): Promise<number> 
       ttl(c.ttlSeconds),
       c.admissionPolicy ?? '',
       ago(c.lastUsedAt, now),
-      !c.tracked ? 'not tracked by ferry' : c.createdBy?.by === 'ferry' ? `ferry for ${c.createdBy.requestedBy?.principal ?? '?'} (${c.createdBy.rolloutId ?? '?'})` : 'found existing',
+      !c.tracked
+        ? 'not tracked by ferry'
+        : c.createdBy?.by === 'ferry'
+          ? `ferry for ${c.createdBy.requestedBy?.principal ?? '?'} (${c.createdBy.rolloutId ?? '?'})`
+          : 'found existing',
       c.targets.join(', '),
     ]),
   );

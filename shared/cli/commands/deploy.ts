@@ -59,7 +59,12 @@ async function publish(request: DeployRequest, flags: FollowFlags, io: CliIo, na
 
 export function describeEvent(e: FollowEvent): string {
   if (e.kind === 'admitted') {
-    const how = e.outcome === 'start' ? 'started' : e.outcome === 'queued' ? 'queued behind the active rollout' : `a duplicate (${e.outcome.replace(/^duplicate-/, '')}) of this rollout`;
+    const how =
+      e.outcome === 'start'
+        ? 'started'
+        : e.outcome === 'queued'
+          ? 'queued behind the active rollout'
+          : `a duplicate (${e.outcome.replace(/^duplicate-/, '')}) of this rollout`;
     return `rollout ${e.rolloutId}: ${how}\n`;
   }
   if (e.kind === 'detail') return `rollout ${e.rollout.id}: ${e.rollout.phase}: ${e.detail.message || e.detail.reason}\n`;
@@ -93,7 +98,17 @@ async function follow(messageId: string, settings: Settings, flags: FollowFlags,
       case 'finished': {
         const r = result.rollout;
         if (flags.output !== 'text') {
-          emit(io, flags.output, { id: r.id, phase: r.phase, reason: r.reason, message: r.message, model: r.model, version: r.version, target: r.target, history: r.history, messageId });
+          emit(io, flags.output, {
+            id: r.id,
+            phase: r.phase,
+            reason: r.reason,
+            message: r.message,
+            model: r.model,
+            version: r.version,
+            target: r.target,
+            history: r.history,
+            messageId,
+          });
         } else {
           io.stdout(`rollout ${r.id} ${r.phase}: ${r.message}\n`);
         }

@@ -17,8 +17,12 @@ export async function migrateCommand(args: string[], io: CliIo): Promise<number>
   } else {
     const verb = report.dryRun ? 'would change' : 'changed';
     for (const c of report.changes) io.stdout(`${c.migration}: ${c.action} ${c.path}: ${c.detail}\n`);
-    const scanned = Object.entries(report.scanned).map(([m, n]) => `${m} ${n}`).join(', ');
-    io.stdout(`${report.changes.length ? `${verb} ${report.changes.length} document(s)` : 'nothing to migrate'} (read: ${scanned})${report.dryRun ? '; dry run, nothing written' : ''}\n`);
+    const scanned = Object.entries(report.scanned)
+      .map(([m, n]) => `${m} ${n}`)
+      .join(', ');
+    io.stdout(
+      `${report.changes.length ? `${verb} ${report.changes.length} document(s)` : 'nothing to migrate'} (read: ${scanned})${report.dryRun ? '; dry run, nothing written' : ''}\n`,
+    );
   }
   if (report.problems.length) {
     for (const x of report.problems) io.stderr(`ferry migrate: ${x.migration}: ${x.path} left as it is: ${x.message}\n`);

@@ -149,9 +149,7 @@ export function humanPlan(source: Source, plan: ServingPlan, check?: FitCheck): 
   const out: string[] = [];
   const name = source.kind === 'version' ? `${source.model}@${source.version}` : source.location;
   out.push(`${name}  ${m.architectures.join(', ') || '?'}${m.quantization ? ` (${m.quantization})` : ''}`);
-  out.push(
-    `  weights   ${fmtBytes(m.weightBytes)} in memory (${fmt(m.parameters)} parameters, ${m.dtype}; ${fmtBytes(m.tensorBytes)} in the shards)`,
-  );
+  out.push(`  weights   ${fmtBytes(m.weightBytes)} in memory (${fmt(m.parameters)} parameters, ${m.dtype}; ${fmtBytes(m.tensorBytes)} in the shards)`);
   out.push(
     `  KV cache  ${fmtBytes(m.kvBytesPerToken)} per token = 2 × ${m.layers} layers × ${m.kvHeads} KV heads × ${m.headDim} head dim × ${b.kvCacheDtype === 'fp8' ? 1 : 2} B`,
   );
@@ -171,7 +169,11 @@ export function humanPlan(source: Source, plan: ServingPlan, check?: FitCheck): 
     r.fits ? `room for ${fmt(r.kvCapacityTokens)} tokens` : r.reason.replace(/^.*?but has /, 'has '),
   ];
   const lines: string[] = [];
-  table({ stdout: (s) => lines.push(s), stderr: () => undefined, env: {} }, ['ACCELERATOR', 'COUNT', 'TP', 'FITS', 'NEED/DEVICE', 'USABLE', '$/HOUR', 'MACHINE', 'NOTE'], plan.rows.map(row));
+  table(
+    { stdout: (s) => lines.push(s), stderr: () => undefined, env: {} },
+    ['ACCELERATOR', 'COUNT', 'TP', 'FITS', 'NEED/DEVICE', 'USABLE', '$/HOUR', 'MACHINE', 'NOTE'],
+    plan.rows.map(row),
+  );
   out.push(lines.join('').replace(/\n$/, ''));
   out.push('');
   const rec = plan.recommended;
@@ -184,7 +186,11 @@ export function humanPlan(source: Source, plan: ServingPlan, check?: FitCheck): 
   for (const w of plan.warnings) out.push(`warning: ${w}`);
   if (check) {
     out.push('');
-    out.push(check.ok ? `check: ${check.row.accelerator} ×${check.row.count} ${check.row.reason}` : `check: ${check.error.code}: ${check.error.message}${check.error.hint ? `\n  next: ${check.error.hint}` : ''}`);
+    out.push(
+      check.ok
+        ? `check: ${check.row.accelerator} ×${check.row.count} ${check.row.reason}`
+        : `check: ${check.error.code}: ${check.error.message}${check.error.hint ? `\n  next: ${check.error.hint}` : ''}`,
+    );
   }
   return out.join('\n') + '\n';
 }

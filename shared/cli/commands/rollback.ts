@@ -17,7 +17,14 @@ export async function rollbackCommand(args: string[], io: CliIo): Promise<number
   const missing = ['cluster', 'namespace', 'name'].filter((k) => p.flags[k] === undefined);
   if (missing.length) return usageError('rollback', `missing ${missing.map((k) => `--${k}`).join(', ')}`, io);
   const t = Target.safeParse({ cluster: p.flags['cluster'], namespace: p.flags['namespace'], name: p.flags['name'] });
-  if (!t.success) return usageError('rollback', describeIssues(t.error).map((i) => `--${i.path}: ${i.message}`).join('; '), io);
+  if (!t.success)
+    return usageError(
+      'rollback',
+      describeIssues(t.error)
+        .map((i) => `--${i.path}: ${i.message}`)
+        .join('; '),
+      io,
+    );
   const settings = cliSettings(io.env);
   await emulatorsAnswer(io.env, ['FIRESTORE_EMULATOR_HOST']);
   const { rollouts } = await (await import('../../composition/cli.ts')).firestoreStores(settings);

@@ -42,7 +42,12 @@ export async function schemaCommand(args: string[], io: CliIo): Promise<number> 
   if (typeof p === 'number') return p;
   const name = p.positional[0]!;
   const make = SCHEMAS[name];
-  if (!make) return usageError('schema', `no schema named ${JSON.stringify(name)}; there is ${Object.keys(SCHEMAS).join(', ')}${didYouMean(name, Object.keys(SCHEMAS))}`, io);
+  if (!make)
+    return usageError(
+      'schema',
+      `no schema named ${JSON.stringify(name)}; there is ${Object.keys(SCHEMAS).join(', ')}${didYouMean(name, Object.keys(SCHEMAS))}`,
+      io,
+    );
   emit(io, p.output === 'yaml' ? 'yaml' : 'json', make());
   return EXIT.ok;
 }

@@ -8,9 +8,18 @@ export interface StatusJson {
     latestValid: string | null;
     autodeploy: unknown[];
     versions: Array<{
-      version: string; status: string; validations: number; uri: string;
-      parameters: number | null; tensors: number | null; tensorBytes: number | null;
-      errors: unknown[]; warnings: unknown[]; missing: string[]; validatedAt: string | null; updatedAt: string;
+      version: string;
+      status: string;
+      validations: number;
+      uri: string;
+      parameters: number | null;
+      tensors: number | null;
+      tensorBytes: number | null;
+      errors: unknown[];
+      warnings: unknown[];
+      missing: string[];
+      validatedAt: string | null;
+      updatedAt: string;
     }>;
     rollouts: unknown[];
   }>;
@@ -48,10 +57,23 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
   for (const m of models.sort((a, b) => a.model.localeCompare(b.model))) {
     const versions = (await state.listVersions(m.model)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     const modelRollouts = (await rollouts.listRollouts({ model: m.model, limit: 20 })).map((r) => ({
-      id: r.id, phase: r.phase, reason: r.reason, message: r.message, version: r.version, target: r.target,
-      createdAt: r.createdAt, updatedAt: r.updatedAt, requestedBy: r.request.requestedBy,
+      id: r.id,
+      phase: r.phase,
+      reason: r.reason,
+      message: r.message,
+      version: r.version,
+      target: r.target,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      requestedBy: r.request.requestedBy,
     }));
-    json.models.push({ model: m.model, latestValid: m.latestValid?.version ?? null, autodeploy: m.autodeploy.targets, versions: versions.map(versionRow), rollouts: modelRollouts });
+    json.models.push({
+      model: m.model,
+      latestValid: m.latestValid?.version ?? null,
+      autodeploy: m.autodeploy.targets,
+      versions: versions.map(versionRow),
+      rollouts: modelRollouts,
+    });
   }
   json.rejectedRequests = await rollouts.listRejected(only);
   if (p.output !== 'text') {
@@ -66,20 +88,28 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
   for (const m of json.models) {
     io.stdout(`\n${m.model}  (latest valid: ${m.latestValid ?? '—'}${m.autodeploy.length ? `, autodeploy → ${m.autodeploy.length} target(s)` : ''})\n`);
     const rows = m.versions.map((v) => [
-      v.version, v.status, String(v.validations),
+      v.version,
+      v.status,
+      String(v.validations),
       v.parameters === null ? '' : v.parameters.toLocaleString('en-US'),
       v.tensors === null ? '' : String(v.tensors),
-      v.status === 'incomplete' ? `missing: ${v.missing.slice(0, 3).join(', ')}${v.missing.length > 3 ? ` (+${v.missing.length - 3})` : ''}`
-        : v.errors.length ? `${(v.errors[0] as { code: string }).code}: ${(v.errors[0] as { message: string }).message}` : '',
+      v.status === 'incomplete'
+        ? `missing: ${v.missing.slice(0, 3).join(', ')}${v.missing.length > 3 ? ` (+${v.missing.length - 3})` : ''}`
+        : v.errors.length
+          ? `${(v.errors[0] as { code: string }).code}: ${(v.errors[0] as { message: string }).message}`
+          : '',
     ]);
     table(io, ['VERSION', 'STATUS', 'RUNS', 'PARAMETERS', 'TENSORS', 'DETAIL'], rows);
     for (const r of m.rollouts as Array<Record<string, unknown>>) {
-      io.stdout(`  rollout ${String(r['id'])}: ${String(r['phase'])} ${String(r['version'])} → ${JSON.stringify(r['target'])} ${r['reason'] ? `(${String(r['reason'])})` : ''}\n`);
+      io.stdout(
+        `  rollout ${String(r['id'])}: ${String(r['phase'])} ${String(r['version'])} → ${JSON.stringify(r['target'])} ${r['reason'] ? `(${String(r['reason'])})` : ''}\n`,
+      );
     }
   }
   if (json.rejectedRequests.length) {
     io.stdout(`\nRejected deploy requests (${json.rejectedRequests.length}):\n`);
-    for (const r of json.rejectedRequests as Array<Record<string, unknown>>) io.stdout(`  ${String(r['messageId'])}  ${String(r['reason'])}: ${String(r['message'] ?? '')}\n`);
+    for (const r of json.rejectedRequests as Array<Record<string, unknown>>)
+      io.stdout(`  ${String(r['messageId'])}  ${String(r['reason'])}: ${String(r['message'] ?? '')}\n`);
   }
   return EXIT.ok;
 }

@@ -37,7 +37,10 @@ export async function teardownCommand(args: string[], io: CliIo): Promise<number
     import('../../composition/cli.ts'),
     import('../../composition/logging.ts'),
   ]);
-  const { deps, policy, close } = await teardownCliDeps(cfg, cliLogger((line) => io.stderr(line + '\n')));
+  const { deps, policy, close } = await teardownCliDeps(
+    cfg,
+    cliLogger((line) => io.stderr(line + '\n')),
+  );
   const options = (dry: boolean) => ({ trigger: 'cli' as const, policy: { ...policy, dryRun: dry } });
   let run: TeardownRun;
   try {
@@ -46,7 +49,9 @@ export async function teardownCommand(args: string[], io: CliIo): Promise<number
       const preview = await runTeardown(deps, options(true));
       printRun(preview, io);
       if (preview.plan.actions.length === 0) return EXIT.ok;
-      const answer = (await io.ask!(`\nCarry out these ${preview.plan.actions.length} action(s)? Each resource is read again just before acting. [y/N] `)).trim().toLowerCase();
+      const answer = (await io.ask!(`\nCarry out these ${preview.plan.actions.length} action(s)? Each resource is read again just before acting. [y/N] `))
+        .trim()
+        .toLowerCase();
       if (answer !== 'y' && answer !== 'yes') {
         io.stderr('Nothing changed.\n');
         return EXIT.ok;
@@ -76,8 +81,18 @@ export function printRun(run: TeardownRun, io: CliIo): void {
       ['ACTION', 'RESOURCE', 'REASON', 'OUTCOME'],
       run.plan.actions.map((a) => {
         const r = outcome.get(JSON.stringify(a.action));
-        const resource = a.action.kind === 'disable-cache' ? cacheId(a.action.bucket, a.action.zone) : a.action.kind === 'scale-deployment' ? a.action.targetKey : a.action.cluster;
-        return [a.action.kind, resource, a.message, r ? `${r.outcome}${r.reason && r.outcome !== 'done' && r.outcome !== 'planned' ? ` (${r.reason})` : ''}` : 'not run'];
+        const resource =
+          a.action.kind === 'disable-cache'
+            ? cacheId(a.action.bucket, a.action.zone)
+            : a.action.kind === 'scale-deployment'
+              ? a.action.targetKey
+              : a.action.cluster;
+        return [
+          a.action.kind,
+          resource,
+          a.message,
+          r ? `${r.outcome}${r.reason && r.outcome !== 'done' && r.outcome !== 'planned' ? ` (${r.reason})` : ''}` : 'not run',
+        ];
       }),
     );
   }
@@ -86,7 +101,15 @@ export function printRun(run: TeardownRun, io: CliIo): void {
     table(
       io,
       ['RESOURCE', 'WHY', 'DETAIL'],
-      run.plan.skipped.map((s) => [s.resource.kind === 'cache' ? `cache ${cacheId(s.resource.bucket, s.resource.zone)}` : s.resource.kind === 'deployment' ? `deployment ${s.resource.targetKey}` : `cluster ${s.resource.name}`, s.reason, s.message]),
+      run.plan.skipped.map((s) => [
+        s.resource.kind === 'cache'
+          ? `cache ${cacheId(s.resource.bucket, s.resource.zone)}`
+          : s.resource.kind === 'deployment'
+            ? `deployment ${s.resource.targetKey}`
+            : `cluster ${s.resource.name}`,
+        s.reason,
+        s.message,
+      ]),
     );
   }
   if (!run.dryRun) {

@@ -11,7 +11,15 @@ import { assertHasCheckpointFiles, uploadCheckpointFiles } from '../../app/uploa
 import { isFerryError } from '../../domain/errors.ts';
 
 /** What the folder is, not a failure to read it: exit 1 ("ran, and the answer is no"). */
-const REFUSALS = new Set(['NO_CHECKPOINT_FILES', 'HF_CACHE_NOT_A_SNAPSHOT', 'SYMLINK_BROKEN', 'SYMLINK_TO_DIRECTORY', 'SYMLINK_OUTSIDE_ROOT', 'SYMLINK_NOT_A_FILE', 'NOT_A_REGULAR_FILE']);
+const REFUSALS = new Set([
+  'NO_CHECKPOINT_FILES',
+  'HF_CACHE_NOT_A_SNAPSHOT',
+  'SYMLINK_BROKEN',
+  'SYMLINK_TO_DIRECTORY',
+  'SYMLINK_OUTSIDE_ROOT',
+  'SYMLINK_NOT_A_FILE',
+  'NOT_A_REGULAR_FILE',
+]);
 
 /**
  * `ferry upload <dir> gs://…`: lists the folder (a Hugging Face cache snapshot's symlinks are
@@ -60,7 +68,9 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
   const linked = files.filter((f) => f.linkTarget).length;
   const mode = resolveProgressMode(progressChoice as ProgressChoice, { isTTY: process.stderr.isTTY === true, term: io.env['TERM'], json });
   if (mode !== 'none') {
-    io.stderr(`uploading ${files.length} files (${formatBytes(files.reduce((a, f) => a + f.size, 0))}${linked ? `, ${linked} through symlinks` : ''}) to gs://${bucket}/${prefix}\n`);
+    io.stderr(
+      `uploading ${files.length} files (${formatBytes(files.reduce((a, f) => a + f.size, 0))}${linked ? `, ${linked} through symlinks` : ''}) to gs://${bucket}/${prefix}\n`,
+    );
   }
   const progress = progressRenderer({ mode, files, write: io.stderr, now: () => performance.now(), columns: process.stderr.columns ?? 80 });
   const started = performance.now();

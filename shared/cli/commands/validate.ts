@@ -117,7 +117,9 @@ export function humanReport(r: ValidationReport): string {
   lines.push('');
   const s = r.summary;
   lines.push(`  layout      ${s.layout}, ${plural(s.shards, 'shard')}, ${plural(s.tensors, 'tensor')}`);
-  const byDtype = Object.entries(s.parametersByDtype).map(([d, n]) => `${d} ${fmt(n)}`).join(', ');
+  const byDtype = Object.entries(s.parametersByDtype)
+    .map(([d, n]) => `${d} ${fmt(n)}`)
+    .join(', ');
   lines.push(`  parameters  ${fmt(s.parameters)}${byDtype ? ` (${byDtype})` : ''}`);
   lines.push(`  bytes       ${fmt(s.tensorBytes)} of tensors, ${fmt(s.headerBytes)} of headers, ${fmt(s.shardBytes)} in shard files`);
   if (s.config) {

@@ -28,7 +28,7 @@ export const SIGNATURE_FAILURE_CATALOGUE = {
     hint: 'Send slash commands from Slack only.',
   },
   MISMATCH: {
-    meaning: "The signature does not match the body and the signing secret.",
+    meaning: 'The signature does not match the body and the signing secret.',
     hint: "Set FERRY_SLACK_SIGNING_SECRET to the Slack app's signing secret (Basic Information → Signing Secret).",
   },
 } as const satisfies Catalogue;

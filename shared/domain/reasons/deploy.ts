@@ -66,7 +66,7 @@ export const DEPLOY_REFUSALS = {
   },
   CACHE_ZONE_OUTSIDE_BUCKET_LOCATION: {
     meaning: "A cache zone (asked for, or where the accelerator's nodes are) is outside the bucket's location.",
-    hint: "Name zones inside the bucket's location in cache.zones, deploy to a cluster there, or send cache.mode \"off\".",
+    hint: 'Name zones inside the bucket\'s location in cache.zones, deploy to a cluster there, or send cache.mode "off".',
   },
   CACHE_NO_ZONES: {
     meaning: 'No node pool of the target cluster can host the accelerator, so there is no zone to cache in.',

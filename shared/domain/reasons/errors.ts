@@ -51,7 +51,7 @@ export const STORAGE_ERRORS = {
     hint: 'Upload the linked folder itself, or replace the link with the files.',
   },
   SYMLINK_OUTSIDE_ROOT: {
-    meaning: "A symlink leaves the folder being uploaded (or, for a Hugging Face cache snapshot, its models--<org>--<name>/ folder).",
+    meaning: 'A symlink leaves the folder being uploaded (or, for a Hugging Face cache snapshot, its models--<org>--<name>/ folder).',
     hint: 'Replace the link with a copy of the file (cp -L), or upload the folder the link points into.',
   },
   SYMLINK_NOT_A_FILE: {
@@ -63,7 +63,7 @@ export const STORAGE_ERRORS = {
     hint: 'Remove it: a checkpoint folder holds files and folders only.',
   },
   HF_CACHE_NOT_A_SNAPSHOT: {
-    meaning: "A Hugging Face cache repository folder (models--<org>--<name>) was given instead of one of its snapshots.",
+    meaning: 'A Hugging Face cache repository folder (models--<org>--<name>) was given instead of one of its snapshots.',
     hint: 'Pass …/models--<org>--<name>/snapshots/<revision>/ (the message lists the snapshots).',
   },
 } as const satisfies Catalogue;

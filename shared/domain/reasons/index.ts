@@ -50,7 +50,7 @@ export const CATALOGUE_GROUPS: readonly CatalogueGroup[] = [
   {
     title: 'Deploy request rejections',
     intro:
-      "The `reason` of a refused deploy request (`rejections` in Firestore, FERRY_RESULTS_TOPIC, `ferry status`, Slack). A request can also be refused with an error code from above (e.g. `CLUSTER_DELETED`, `ACCELERATOR_TOO_SMALL`).",
+      'The `reason` of a refused deploy request (`rejections` in Firestore, FERRY_RESULTS_TOPIC, `ferry status`, Slack). A request can also be refused with an error code from above (e.g. `CLUSTER_DELETED`, `ACCELERATOR_TOO_SMALL`).',
     sections: [
       s('REQUEST_PARSE_FAILURES', 'The request itself', deploy.REQUEST_PARSE_FAILURES),
       s('DEPLOY_REFUSALS', 'What it asks for', deploy.DEPLOY_REFUSALS),

@@ -59,7 +59,7 @@ export const STATUS_REASON_CATALOGUE = {
     hint: 'Nothing to do.',
   },
   ProgressDeadlineExceeded: {
-    meaning: "The Deployment made no progress within its progressDeadlineSeconds.",
+    meaning: 'The Deployment made no progress within its progressDeadlineSeconds.',
     hint: 'Read `kubectl describe deployment` and the pod events: usually no capacity for the accelerator, or pods that never get ready.',
   },
   ...POD_FAILURE_REASON_CATALOGUE,
@@ -79,7 +79,7 @@ export const ROLLOUT_REASON_CATALOGUE = {
   },
   /** caching → applying */
   CachesRunning: {
-    meaning: "Every planned Anywhere Cache runs; the rollout applies the new version.",
+    meaning: 'Every planned Anywhere Cache runs; the rollout applies the new version.',
     hint: 'Nothing to do.',
   },
   /** caching → applying */
@@ -90,7 +90,7 @@ export const ROLLOUT_REASON_CATALOGUE = {
   /** caching → applying */
   CachesUnavailable: {
     meaning: 'Every cache that was not running failed for good; the rollout applied anyway (a warning).',
-    hint: "Read the rollout's message for the cache errors; deploy with cache.mode \"off\" to skip caches.",
+    hint: 'Read the rollout\'s message for the cache errors; deploy with cache.mode "off" to skip caches.',
   },
   /** applying → progressing */
   Applied: {

@@ -94,7 +94,10 @@ export const CHECKPOINT_FINDINGS = {
     hint: 'Upload the missing shard, or the index of the same export.',
   },
   TENSOR_NOT_IN_INDEX: { meaning: 'A shard holds a tensor the index does not map.', hint: 'Upload the index and the shards of the same export.' },
-  TENSOR_IN_MULTIPLE_SHARDS: { meaning: 'The same tensor name is stored in two or more shards.', hint: 'Upload the shards of one export only, into a fresh version.' },
+  TENSOR_IN_MULTIPLE_SHARDS: {
+    meaning: 'The same tensor name is stored in two or more shards.',
+    hint: 'Upload the shards of one export only, into a fresh version.',
+  },
   INDEX_TOTAL_SIZE_MISMATCH: {
     meaning: '`metadata.total_size` differs from the bytes of the tensors.',
     hint: 'Upload the index and the shards of the same export.',

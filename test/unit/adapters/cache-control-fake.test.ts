@@ -12,7 +12,6 @@ import { cacheCodeOf } from '../../../shared/ports/cache-control.ts';
 import { cacheControlContract, type ContractSubject } from '../../contract/cache-control.contract.ts';
 import { manualClock, type ManualClock } from '../../helpers/manual-clock.ts';
 
-
 function fakeSubject(control: ContractSubject['control'], clock: ManualClock, extra: Partial<ContractSubject> = {}): ContractSubject {
   return {
     control,

@@ -10,11 +10,18 @@ import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fak
 import { HttpClusterDirectory, clusterDirectoryFakeAdmin } from '../../../shared/adapters/cluster-directory-http.ts';
 import { startClusterDirectoryServer, type ClusterDirectoryServer } from '../../../infra/local/cluster-directory-server.ts';
 import type { ClusterDirectory } from '../../../shared/ports/cluster-directory.ts';
-import { GkeClusterDirectory, clusterStatusOf, operationStatusOf, gkeError, instanceGroupManagerUrl, nodePoolSize, type GkeDirectoryOptions } from '../../../shared/adapters/cluster-directory-gke.ts';
+import {
+  GkeClusterDirectory,
+  clusterStatusOf,
+  operationStatusOf,
+  gkeError,
+  instanceGroupManagerUrl,
+  nodePoolSize,
+  type GkeDirectoryOptions,
+} from '../../../shared/adapters/cluster-directory-gke.ts';
 import { clusterDirectoryContract, type ClusterContractSubject } from '../../contract/cluster-directory.contract.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../../shared/domain/teardown-inventory.ts';
 import { manualClock, type ManualClock } from '../../helpers/manual-clock.ts';
-
 
 /** The contract subject over a seeded fake, reached directly or through `through` (e.g. HTTP). */
 function fakeSubject(
@@ -23,7 +30,12 @@ function fakeSubject(
   through: ClusterDirectory = fake,
   setLabels: ClusterContractSubject['setLabels'] = (n, l) => fake.setLabels(n, l),
 ): ClusterContractSubject {
-  const c = fake.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  const c = fake.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+  });
   fake.seed({ location: 'us-central1', name: 'other', labels: { team: 'x' }, nodePools: [] });
   return {
     directory: through,
@@ -61,10 +73,20 @@ test('fake over HTTP: admin hooks work, errors keep their codes across the wire,
   try {
     const dir = new HttpClusterDirectory(srv.host);
     const admin = clusterDirectoryFakeAdmin(srv.host);
-    const seeded = await admin.seed({ location: 'us-central1', name: 'wire', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, nodePools: [{ name: 'p', nodeCount: 2, autoscaling: null }], createTime: '2026-11-01T00:00:00.000Z' });
+    const seeded = await admin.seed({
+      location: 'us-central1',
+      name: 'wire',
+      labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+      nodePools: [{ name: 'p', nodeCount: 2, autoscaling: null }],
+      createTime: '2026-11-01T00:00:00.000Z',
+    });
     assert.equal(seeded.name, 'projects/demo-ferry/locations/us-central1/clusters/wire');
-    assert.deepEqual((await dir.list({ label: { key: MANAGED_LABEL_KEY, value: MANAGED_LABEL_VALUE } })).map((c) => [c.name, c.createTime]), [[seeded.name, '2026-11-01T00:00:00.000Z']]);
-    const code = (c: string, retryable?: boolean) => (e: unknown) => (e as { code?: string }).code === c && (retryable === undefined || (e as { retryable?: boolean }).retryable === retryable);
+    assert.deepEqual(
+      (await dir.list({ label: { key: MANAGED_LABEL_KEY, value: MANAGED_LABEL_VALUE } })).map((c) => [c.name, c.createTime]),
+      [[seeded.name, '2026-11-01T00:00:00.000Z']],
+    );
+    const code = (c: string, retryable?: boolean) => (e: unknown) =>
+      (e as { code?: string }).code === c && (retryable === undefined || (e as { retryable?: boolean }).retryable === retryable);
     await admin.failNext('get', 'CLUSTER_FORBIDDEN');
     await assert.rejects(dir.get(seeded.name), code('CLUSTER_FORBIDDEN', false));
     await assert.rejects(dir.setNodePoolSize(`${seeded.name}/nodePools/nope`, 1), code('CLUSTER_NOT_FOUND'));
@@ -72,7 +94,10 @@ test('fake over HTTP: admin hooks work, errors keep their codes across the wire,
     await assert.rejects(dir.getOperation('projects/demo-ferry/locations/us-central1/operations/none'), code('CLUSTER_NOT_FOUND'));
     await admin.setLabels(seeded.name, { team: 'x' });
     assert.deepEqual((await dir.get(seeded.name))?.labels, { team: 'x' });
-    await assert.rejects(admin.seed({ location: 'nowhere', name: 'Bad_Name' }), (e: unknown) => code('CLUSTER_INVALID')(e) && /GKE region or zone/.test((e as Error).message) && /GKE cluster name/.test((e as Error).message));
+    await assert.rejects(
+      admin.seed({ location: 'nowhere', name: 'Bad_Name' }),
+      (e: unknown) => code('CLUSTER_INVALID')(e) && /GKE region or zone/.test((e as Error).message) && /GKE cluster name/.test((e as Error).message),
+    );
     // A request the fake does not know, or a malformed body, is refused with a reason, not a crash.
     const raw = async (path: string, body: string) => {
       const res = await fetch(`http://${srv.host}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -153,7 +178,8 @@ test('node pool sizes: only instance group manager URLs are read, canonicalised 
     `https://www.googleapis.com/compute/v1/projects/p-1/zones/us-central1-a/instanceGroupManagers/../../x`,
     `https://www.googleapis.com/compute/v1/projects/p-1/zones/us-central1-a/instanceGroups/gke-grp`,
     `https://www.googleapis.com/compute/v1/${igm}?alt=media`,
-  ]) assert.equal(instanceGroupManagerUrl(bad), null, bad);
+  ])
+    assert.equal(instanceGroupManagerUrl(bad), null, bad);
   assert.equal(nodePoolSize({ initialNodeCount: 3 }, 5, 7), 7, 'the instance groups say');
   assert.equal(nodePoolSize({ initialNodeCount: 3 }, 5, 0), 0, 'a pool at zero in a cluster with nodes');
   assert.equal(nodePoolSize({ initialNodeCount: 3 }, 5, null), 3, 'unreadable: the upper guess');
@@ -162,9 +188,15 @@ test('node pool sizes: only instance group manager URLs are read, canonicalised 
 });
 
 test('the GKE adapter reports each pool as the sum of its instance groups, and falls back to the guess when one cannot be read', async () => {
-  const url = (zone: string, pool: string) => `https://www.googleapis.com/compute/v1/projects/p-1/zones/${zone}/instanceGroupManagers/gke-gpu-${pool}-${zone}-grp`;
+  const url = (zone: string, pool: string) =>
+    `https://www.googleapis.com/compute/v1/projects/p-1/zones/${zone}/instanceGroupManagers/gke-gpu-${pool}-${zone}-grp`;
   const cluster = {
-    name: 'gpu', location: 'us-central1', status: 'RUNNING', resourceLabels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, labelFingerprint: 'f', currentNodeCount: 3,
+    name: 'gpu',
+    location: 'us-central1',
+    status: 'RUNNING',
+    resourceLabels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    labelFingerprint: 'f',
+    currentNodeCount: 3,
     nodePools: [
       { name: 'a', initialNodeCount: 4, instanceGroupUrls: [url('us-central1-a', 'a'), url('us-central1-b', 'a')] },
       { name: 'b', initialNodeCount: 2, instanceGroupUrls: [url('us-central1-a', 'b')] },
@@ -187,9 +219,20 @@ test('the GKE adapter reports each pool as the sum of its instance groups, and f
     },
   });
   const [listed] = await directory.list();
-  assert.deepEqual(listed?.nodePools.map((p) => [p.name, p.nodeCount]), [['a', 3], ['b', 0], ['c', 2]], 'a: 2 + 1 across zones; b: really at zero; c: unreadable, guessed');
+  assert.deepEqual(
+    listed?.nodePools.map((p) => [p.name, p.nodeCount]),
+    [
+      ['a', 3],
+      ['b', 0],
+      ['c', 2],
+    ],
+    'a: 2 + 1 across zones; b: really at zero; c: unreadable, guessed',
+  );
   assert.ok(asked.every((u) => u.startsWith('https://compute.googleapis.com/compute/v1/projects/p-1/zones/')));
   const got = await directory.get('projects/p-1/locations/us-central1/clusters/gpu');
   assert.equal(got?.name, 'projects/p-1/locations/us-central1/clusters/gpu');
-  assert.deepEqual(got?.nodePools.map((p) => p.nodeCount), [3, 0, 2]);
+  assert.deepEqual(
+    got?.nodePools.map((p) => p.nodeCount),
+    [3, 0, 2],
+  );
 });

@@ -33,6 +33,9 @@ test('runTransaction retries a transaction that ended in contention, and gives u
       throw grpc(7, 'PERMISSION_DENIED');
     },
   } as unknown as Firestore;
-  await assert.rejects(runTransaction(broken, async () => 'x'), /PERMISSION_DENIED/);
+  await assert.rejects(
+    runTransaction(broken, async () => 'x'),
+    /PERMISSION_DENIED/,
+  );
   assert.equal(other, 1);
 });

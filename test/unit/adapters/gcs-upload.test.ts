@@ -75,7 +75,14 @@ describe('gcsUploader against a local server that resets the first upload mid-bo
   async function server(resets: number) {
     const seen = { uploads: 0, stored: 0, lookups: 0 };
     const crc = (await CRC32C.fromFile(file)).toString();
-    const meta = { kind: 'storage#object', bucket: 'b', name: 'models/m/v1/model.safetensors', generation: '1700000000000001', size: String(bytes.length), crc32c: crc };
+    const meta = {
+      kind: 'storage#object',
+      bucket: 'b',
+      name: 'models/m/v1/model.safetensors',
+      generation: '1700000000000001',
+      size: String(bytes.length),
+      crc32c: crc,
+    };
     const s = createServer((req: IncomingMessage, res) => {
       const isUpload = req.method === 'POST' && (req.url ?? '').startsWith('/upload/');
       if (isUpload) seen.uploads++;
@@ -106,7 +113,9 @@ describe('gcsUploader against a local server that resets the first upload mid-bo
     const srv = await server(1);
     try {
       const progress: number[] = [];
-      const r = await gcsUploader('b', srv.storage, { attempts: 3, backoffMs: () => 5 }).upload(file, 'models/m/v1/model.safetensors', { onProgress: (n) => progress.push(n) });
+      const r = await gcsUploader('b', srv.storage, { attempts: 3, backoffMs: () => 5 }).upload(file, 'models/m/v1/model.safetensors', {
+        onProgress: (n) => progress.push(n),
+      });
       assert.deepEqual(r, { size: bytes.length, generation: '1700000000000001' });
       assert.equal(srv.seen.uploads, 2, 'the reset attempt and a second one');
       assert.equal(srv.seen.stored, 1, 'written once');

@@ -29,13 +29,15 @@ function tempDir() {
   cleanups.push(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
-const refused = (code: string, ...mentions: RegExp[]) => (e: unknown) => {
-  assert.ok(e instanceof FerryError, String(e));
-  assert.equal(e.code, code, e.message);
-  for (const m of mentions) assert.match(e.message, m);
-  assert.ok(e.hint && e.hint.length > 20, 'says what to do');
-  return true;
-};
+const refused =
+  (code: string, ...mentions: RegExp[]) =>
+  (e: unknown) => {
+    assert.ok(e instanceof FerryError, String(e));
+    assert.equal(e.code, code, e.message);
+    for (const m of mentions) assert.match(e.message, m);
+    assert.ok(e.hint && e.hint.length > 20, 'says what to do');
+    return true;
+  };
 /** A unix socket file: something that is neither a file nor a folder. */
 async function socketAt(p: string): Promise<Server> {
   const s = createServer();
@@ -49,7 +51,10 @@ describe('listLocalFiles: a Hugging Face cache snapshot', () => {
     const c = cache();
     const files = await listLocalFiles(c.snapshotDir);
     const plain = await listLocalFiles(LLAMA);
-    assert.deepEqual(files.map((f) => [f.name, f.size]), plain.map((f) => [f.name, f.size]));
+    assert.deepEqual(
+      files.map((f) => [f.name, f.size]),
+      plain.map((f) => [f.name, f.size]),
+    );
     assert.equal(files.length, 9);
     for (const f of files) {
       assert.equal(f.path, c.blobs.get(f.name), f.name);
@@ -92,7 +97,10 @@ describe('listLocalFiles: a Hugging Face cache snapshot', () => {
   it('refuses a broken link (a pruned blob), naming it', async () => {
     const c = cache();
     unlinkSync(c.blobs.get('model-00003-of-00006.safetensors')!);
-    await assert.rejects(listLocalFiles(c.snapshotDir), refused('SYMLINK_BROKEN', /model-00003-of-00006\.safetensors -> \.\.\/\.\.\/blobs\/[0-9a-f]{64}/, /does not exist/));
+    await assert.rejects(
+      listLocalFiles(c.snapshotDir),
+      refused('SYMLINK_BROKEN', /model-00003-of-00006\.safetensors -> \.\.\/\.\.\/blobs\/[0-9a-f]{64}/, /does not exist/),
+    );
   });
 
   it('refuses a loop of links as broken', async () => {
@@ -136,7 +144,13 @@ describe('listLocalFiles: a plain folder', () => {
     mkdirSync(path.join(d, 'store'));
     writeFileSync(path.join(d, 'store', 'w.bin'), Buffer.alloc(10));
     symlinkSync('store/w.bin', path.join(d, 'model.safetensors'));
-    assert.deepEqual((await listLocalFiles(d)).map((f) => [f.name, f.size]), [['model.safetensors', 10], ['store/w.bin', 10]]);
+    assert.deepEqual(
+      (await listLocalFiles(d)).map((f) => [f.name, f.size]),
+      [
+        ['model.safetensors', 10],
+        ['store/w.bin', 10],
+      ],
+    );
     symlinkSync(path.join(outside, 'config.json'), path.join(d, 'config.json'));
     await assert.rejects(listLocalFiles(d), refused('SYMLINK_OUTSIDE_ROOT', /config\.json ->/));
   });
@@ -148,7 +162,10 @@ describe('listLocalFiles: a plain folder', () => {
     writeFileSync(path.join(d, '.hidden'), 'x');
     symlinkSync('/nonexistent', path.join(d, '.dangling'));
     writeFileSync(path.join(d, 'config.json'), '{}');
-    assert.deepEqual((await listLocalFiles(d)).map((f) => f.name), ['config.json']);
+    assert.deepEqual(
+      (await listLocalFiles(d)).map((f) => f.name),
+      ['config.json'],
+    );
   });
 
   it('refuses an entry that is neither a file, a folder nor a link', async () => {
@@ -157,7 +174,7 @@ describe('listLocalFiles: a plain folder', () => {
     await assert.rejects(listLocalFiles(d), refused('NOT_A_REGULAR_FILE', /sock/));
   });
 
-  it('reports every problem, at most five by name, under the first one\'s code', async () => {
+  it("reports every problem, at most five by name, under the first one's code", async () => {
     const d = tempDir();
     for (let i = 0; i < 7; i++) symlinkSync(`missing-${i}`, path.join(d, `l${i}`));
     await assert.rejects(listLocalFiles(d), (e: unknown) => {

@@ -21,8 +21,13 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 after(() => server.close());
 
-const chat = (over: Partial<ConstructorParameters<typeof SlackResponseUrlChat>[0]> = {}) => new SlackResponseUrlChat({ allowLocal: true, retryDelayMs: 1, ...over });
-const message = { response_type: 'ephemeral' as const, text: 'hello', blocks: [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: 'hello' } }] };
+const chat = (over: Partial<ConstructorParameters<typeof SlackResponseUrlChat>[0]> = {}) =>
+  new SlackResponseUrlChat({ allowLocal: true, retryDelayMs: 1, ...over });
+const message = {
+  response_type: 'ephemeral' as const,
+  text: 'hello',
+  blocks: [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: 'hello' } }],
+};
 
 test('posts the message as JSON to the response_url', async () => {
   seen.length = 0;
@@ -75,7 +80,10 @@ test('a 429 or a refused connection (Slack certainly did not take it) is retried
     attempts++;
     return fetch(input, init);
   };
-  await assert.rejects(chat({ fetch: counting }).respond(`http://127.0.0.1:${port}/r`, message), (e: unknown) => e instanceof FerryError && e.code === 'CHAT_POST_FAILED' && e.retryable && /ECONNREFUSED/.test(e.message));
+  await assert.rejects(
+    chat({ fetch: counting }).respond(`http://127.0.0.1:${port}/r`, message),
+    (e: unknown) => e instanceof FerryError && e.code === 'CHAT_POST_FAILED' && e.retryable && /ECONNREFUSED/.test(e.message),
+  );
   assert.equal(attempts, 2);
 });
 
@@ -90,7 +98,10 @@ test('an expired response_url (404) or a refused message (400) is not retried', 
     res.statusCode = 400;
     res.end('invalid_blocks');
   };
-  await assert.rejects(chat().respond(`${base}/r`, message), (e: unknown) => e instanceof FerryError && e.code === 'CHAT_POST_REJECTED' && /invalid_blocks/.test(e.message));
+  await assert.rejects(
+    chat().respond(`${base}/r`, message),
+    (e: unknown) => e instanceof FerryError && e.code === 'CHAT_POST_REJECTED' && /invalid_blocks/.test(e.message),
+  );
   assert.equal(seen.length, 2);
 });
 

@@ -47,11 +47,22 @@ function setup(over: { control?: CacheControl } = {}) {
 }
 
 const plan = (over: Partial<RolloutCachePlan> = {}): RolloutCachePlan => ({
-  bucket: 'models', mode: 'all-zones', zones: ['us-central1-a', 'us-central1-b'], pinnedZone: null, ttlSeconds: null,
-  admissionPolicy: null, maxWaitSeconds: 600, observed: [], warnings: [], ...over,
+  bucket: 'models',
+  mode: 'all-zones',
+  zones: ['us-central1-a', 'us-central1-b'],
+  pinnedZone: null,
+  ttlSeconds: null,
+  admissionPolicy: null,
+  maxWaitSeconds: 600,
+  observed: [],
+  warnings: [],
+  ...over,
 });
 const use = (rolloutId = 'ro-1', name = 'llama'): CacheUse => ({
-  rolloutId, targetKey: `local~ns~${name}`, target: { cluster: 'local', namespace: 'ns', name }, requestedBy: { source: 'cli', principal: 'alice' },
+  rolloutId,
+  targetKey: `local~ns~${name}`,
+  target: { cluster: 'local', namespace: 'ns', name },
+  requestedBy: { source: 'cli', principal: 'alice' },
 });
 const states = (obs: Array<{ zone: string; state: string }>) => Object.fromEntries(obs.map((o) => [o.zone, o.state]));
 
@@ -61,9 +72,15 @@ test('absent caches are created (not waited for), recorded, then seen running on
   assert.deepEqual(states(first), { 'us-central1-a': 'creating', 'us-central1-b': 'creating' });
   assert.equal(fake.stats().calls.create, 2);
   const rec = (await records.get('models', 'us-central1-a'))!;
-  assert.deepEqual([rec.state, rec.createdBy.by, rec.createdBy.rolloutId, rec.createdBy.requestedBy?.principal, rec.operation?.kind], ['creating', 'ferry', 'ro-1', 'alice', 'create']);
+  assert.deepEqual(
+    [rec.state, rec.createdBy.by, rec.createdBy.rolloutId, rec.createdBy.requestedBy?.principal, rec.operation?.kind],
+    ['creating', 'ferry', 'ro-1', 'alice', 'create'],
+  );
   assert.deepEqual(rec.rollouts, ['ro-1']);
-  assert.deepEqual(rec.targets.map((t) => t.targetKey), ['local~ns~llama']);
+  assert.deepEqual(
+    rec.targets.map((t) => t.targetKey),
+    ['local~ns~llama'],
+  );
 
   clock.advance(30_000);
   assert.deepEqual(states(await ensureCaches(plan(), use(), deps, clock, log)), { 'us-central1-a': 'creating', 'us-central1-b': 'creating' });
@@ -145,14 +162,26 @@ test('a zone the API refuses is failed (not retried at once); an unreachable API
 test('planRolloutCaches: zones from the cluster, pin to a warm zone, explicit zones survive a cluster error', async () => {
   const { clock, fake, deps, log } = setup();
   const request = DeployRequest.parse({
-    apiVersion: 'ferry/v1', model: 'llama', version: 'v1', target: { cluster: 'local', namespace: 'ns', name: 'llama' },
-    accelerator: { type: 'nvidia-l4' }, requestedBy: { source: 'cli', principal: 'alice' }, cache: { mode: 'pin-one-zone' },
+    apiVersion: 'ferry/v1',
+    model: 'llama',
+    version: 'v1',
+    target: { cluster: 'local', namespace: 'ns', name: 'llama' },
+    accelerator: { type: 'nvidia-l4' },
+    requestedBy: { source: 'cli', principal: 'alice' },
+    cache: { mode: 'pin-one-zone' },
   });
   await fake.create('models', 'us-central1-b');
   clock.advance(60_000);
   const warm = await planRolloutCaches(request, { bucket: 'models', accelerator: 'nvidia-l4' }, deps, log);
   assert.ok(warm.ok && warm.plan.pinnedZone === 'us-central1-b', JSON.stringify(warm));
-  const broken = { ...deps, zones: { acceleratorZones: async () => { throw new FerryError('CLUSTER_UNAVAILABLE', 'down', { retryable: true }); } } };
+  const broken = {
+    ...deps,
+    zones: {
+      acceleratorZones: async () => {
+        throw new FerryError('CLUSTER_UNAVAILABLE', 'down', { retryable: true });
+      },
+    },
+  };
   await assert.rejects(planRolloutCaches(request, { bucket: 'models', accelerator: 'nvidia-l4' }, broken, log), /down/);
   const explicit = DeployRequest.parse({ ...request, cache: { mode: 'all-zones', zones: ['us-central1-c'] } });
   const ok = await planRolloutCaches(explicit, { bucket: 'models', accelerator: 'nvidia-l4' }, broken, log);
@@ -167,7 +196,11 @@ test('advanceCaches: finishes operations nobody waits for; marks caches a runnin
   await ensureCaches(plan(), use('ro-1'), deps, clock, log);
   clock.advance(61_000);
   const rollout = { id: 'ro-1', cache: plan() } as unknown as Rollout;
-  const deployment = { metadata: { name: 'llama' }, spec: { replicas: 1, template: { metadata: { annotations: { 'ferry.dev/rollout-id': 'ro-1' } } } }, status: { availableReplicas: 1 } };
+  const deployment = {
+    metadata: { name: 'llama' },
+    spec: { replicas: 1, template: { metadata: { annotations: { 'ferry.dev/rollout-id': 'ro-1' } } } },
+    status: { availableReplicas: 1 },
+  };
   const cluster = { getDeployment: async () => deployment } as unknown as ClusterClient;
   const clusters: ClusterProvider = { get: async () => cluster };
   const rollouts = { getRollout: async (id: string) => (id === 'ro-1' ? rollout : undefined) } as unknown as RolloutState;

@@ -12,7 +12,14 @@ import { chatIdempotencyKey } from '../../../shared/domain/chat-command-record.t
 import { FerryError } from '../../../shared/domain/errors.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import {
-  FakeRollouts, FakeVersions, MemoryChatCommands, RecordingChat, RecordingPublisher, gate, slackRequest, type Published,
+  FakeRollouts,
+  FakeVersions,
+  MemoryChatCommands,
+  RecordingChat,
+  RecordingPublisher,
+  gate,
+  slackRequest,
+  type Published,
 } from '../../helpers/chat-fakes.ts';
 
 const SECRET = 'test-signing-secret-0123456789abcdef';
@@ -31,7 +38,10 @@ function world() {
   const versions = new FakeVersions();
   const logger = memoryLogger();
   const ingress: ChatIngressDeps = {
-    commands, publisher, clock, logger,
+    commands,
+    publisher,
+    clock,
+    logger,
     config: {
       signingSecret: SECRET,
       access: { read: { users: ['UREADER'], channels: null }, deploy: { users: ['ULOCALDEV'], channels: null } },
@@ -40,7 +50,13 @@ function world() {
     },
   };
   const worker: ChatWorkerDeps = {
-    commands, versions, rollouts, publisher, chat, clock, logger,
+    commands,
+    versions,
+    rollouts,
+    publisher,
+    chat,
+    clock,
+    logger,
     sleep: async () => undefined,
     config: { deployTopic: DEPLOY_TOPIC, resultsTopic: 'results', waitForRolloutMs: 2000, pollIntervalMs: 500, claimLeaseMs: 60_000, consoleProject: null },
   };
@@ -55,23 +71,53 @@ const chatPublishes = (w: ReturnType<typeof world>) => w.publisher.published.fil
 function rolloutDoc(id: string, over: Partial<Rollout> & { requestOver?: Record<string, unknown> } = {}): Rollout {
   const { requestOver, ...rest } = over;
   const request = DeployRequest.parse({
-    apiVersion: 'ferry/v1', model: 'llama', version: 'v1', target: TARGET, accelerator: { type: 'nvidia-l4', count: 2 }, replicas: 2,
-    requestedBy: { source: 'cli', principal: 'bob' }, ...requestOver,
+    apiVersion: 'ferry/v1',
+    model: 'llama',
+    version: 'v1',
+    target: TARGET,
+    accelerator: { type: 'nvidia-l4', count: 2 },
+    replicas: 2,
+    requestedBy: { source: 'cli', principal: 'bob' },
+    ...requestOver,
   });
   const target = request.target;
   // Parsed, so fields the schema grows (with defaults) are filled in.
   return Rollout.parse({
-    schemaVersion: 1, id, target, targetKey: targetKey(target), model: request.model, version: request.version, phase: 'succeeded', reason: 'RolloutComplete',
-    message: 'deployment "llama" successfully rolled out', history: [{ phase: 'pending', reason: 'Created', at: T0.toISOString() }], specDigest: `d-${id}`,
-    spec: { deployment: { kind: 'Deployment' }, service: { kind: 'Service' } }, request, createdAt: T0.toISOString(), updatedAt: T0.toISOString(),
-    attempts: 1, previousGoodRolloutId: null, timeoutSeconds: null, detail: null, supersededBy: null, ...rest,
+    schemaVersion: 1,
+    id,
+    target,
+    targetKey: targetKey(target),
+    model: request.model,
+    version: request.version,
+    phase: 'succeeded',
+    reason: 'RolloutComplete',
+    message: 'deployment "llama" successfully rolled out',
+    history: [{ phase: 'pending', reason: 'Created', at: T0.toISOString() }],
+    specDigest: `d-${id}`,
+    spec: { deployment: { kind: 'Deployment' }, service: { kind: 'Service' } },
+    request,
+    createdAt: T0.toISOString(),
+    updatedAt: T0.toISOString(),
+    attempts: 1,
+    previousGoodRolloutId: null,
+    timeoutSeconds: null,
+    detail: null,
+    supersededBy: null,
+    ...rest,
   });
 }
 
 function targetState(lastGood: Rollout | null): TargetState {
   return {
-    schemaVersion: 1, key: targetKey(TARGET), target: TARGET, activeRolloutId: null, queuedRolloutId: null, updatedAt: T0.toISOString(),
-    lastGood: lastGood ? { rolloutId: lastGood.id, specDigest: lastGood.specDigest, model: lastGood.model, version: lastGood.version, at: lastGood.updatedAt } : null,
+    schemaVersion: 1,
+    key: targetKey(TARGET),
+    target: TARGET,
+    activeRolloutId: null,
+    queuedRolloutId: null,
+    updatedAt: T0.toISOString(),
+    lastGood: lastGood
+      ? { rolloutId: lastGood.id, specDigest: lastGood.specDigest, model: lastGood.model, version: lastGood.version, at: lastGood.updatedAt }
+      : null,
   };
 }
 
@@ -81,7 +127,10 @@ function admitDeploys(w: ReturnType<typeof world>, phase: Rollout['phase'] = 'ap
     if (p.topic !== DEPLOY_TOPIC) return;
     const request = DeployRequest.parse(p.data);
     const id = `ro-${p.messageId}`;
-    w.rollouts.rollouts.set(id, rolloutDoc(id, { phase, reason: phase === 'applying' ? 'Started' : 'RolloutComplete', requestOver: request as unknown as Record<string, unknown> }));
+    w.rollouts.rollouts.set(
+      id,
+      rolloutDoc(id, { phase, reason: phase === 'applying' ? 'Started' : 'RolloutComplete', requestOver: request as unknown as Record<string, unknown> }),
+    );
     w.rollouts.byMessage.set(p.messageId, id);
   };
 }
@@ -115,7 +164,10 @@ test('forged, stale, tampered and unsigned requests get a bare 401 and leave no 
   }
   assert.equal(w.commands.docs.size, 0, 'no record');
   assert.equal(w.publisher.published.length, 0, 'no message');
-  assert.ok(w.logger.entries.every((e) => e['severity'] === 'WARNING' && typeof e['reason'] === 'string'), 'the reason is logged, not answered');
+  assert.ok(
+    w.logger.entries.every((e) => e['severity'] === 'WARNING' && typeof e['reason'] === 'string'),
+    'the reason is logged, not answered',
+  );
   // The untouched request goes through (the cases above failed for what they changed).
   assert.equal((await acceptSlashCommand(good, w.ingress)).status, 200);
 });
@@ -162,7 +214,10 @@ test('unauthorised users (and channels) get a polite refusal; nothing is recorde
   assert.match('body' in wrongChannel ? wrongChannel.body.text : '', /<#CDEPLOYS>/);
   assert.equal(w.commands.docs.size, 0);
   assert.equal(w.publisher.published.length, 0);
-  assert.ok(w.logger.entries.some((e) => e['reason'] === 'USER_NOT_ALLOWED' && e['slackUser'] === 'UREADER'), 'refusals are logged with who');
+  assert.ok(
+    w.logger.entries.some((e) => e['reason'] === 'USER_NOT_ALLOWED' && e['slackUser'] === 'UREADER'),
+    'refusals are logged with who',
+  );
 });
 
 test('a response_url that is not Slack is refused before anything is recorded', async () => {
@@ -195,7 +250,11 @@ test('an accepted command is recorded (who, what, when), queued by id, and ackno
   assert.equal(rec.commandClass, 'deploy');
   assert.equal(rec.receivedAt, T0.toISOString());
   assert.equal(rec.status, 'queued');
-  assert.deepEqual(chatPublishes(w).map((p) => p.data), [{ commandId: a.commandId }], 'only the id travels');
+  assert.deepEqual(
+    chatPublishes(w).map((p) => p.data),
+    [{ commandId: a.commandId }],
+    'only the id travels',
+  );
   // The same signed request again (a replay within the window): recognised, not run twice.
   const again = await acceptSlashCommand(r, w.ingress);
   assert.equal(again.status === 200 && again.outcome, 'duplicate');
@@ -217,7 +276,11 @@ test('a stuck broker never holds the answer past the budget: the user is told it
   const budget = gate();
   let asked = 0;
   w.publisher.hold = broker.promise;
-  const answer = acceptSlashCommand(w.req({ text: 'status' }), { ...w.ingress, config: { ...w.ingress.config, ackBudgetMs: 1500 }, after: (ms) => ((asked = ms), budget.promise) });
+  const answer = acceptSlashCommand(w.req({ text: 'status' }), {
+    ...w.ingress,
+    config: { ...w.ingress.config, ackBudgetMs: 1500 },
+    after: (ms) => ((asked = ms), budget.promise),
+  });
   budget.open(); // the budget runs out while the publish is still held
   const a = await answer;
   assert.equal(asked, 1500);
@@ -285,15 +348,60 @@ test('the 3-second path never waits on the work: the handler answers while the w
 // The worker
 
 function seedModel(w: ReturnType<typeof world>) {
-  const base = { schemaVersion: 1 as const, model: 'llama', validations: 1, observedGeneration: '1', missing: [], files: [], contentKey: 'k', errors: [], warnings: [], runs: [], eventIds: [], updatedAt: T0.toISOString() };
+  const base = {
+    schemaVersion: 1 as const,
+    model: 'llama',
+    validations: 1,
+    observedGeneration: '1',
+    missing: [],
+    files: [],
+    contentKey: 'k',
+    errors: [],
+    warnings: [],
+    runs: [],
+    eventIds: [],
+    updatedAt: T0.toISOString(),
+  };
   const summary = (shards: number, dtypes: string[], bytes: number) => ({ shards, dtypes, parameters: 8_000_000_000, tensorBytes: bytes });
   const docs: VersionDoc[] = [
-    { ...base, version: 'v1', uri: 'gs://b/models/llama/v1', status: 'valid', summary: summary(4, ['BF16'], 16e9), createdAt: '2026-02-01T00:00:00.000Z', validatedAt: '2026-02-01T00:01:00.000Z' },
-    { ...base, version: 'v2', uri: 'gs://b/models/llama/v2', status: 'valid', summary: summary(2, ['F8_E4M3'], 8e9), createdAt: '2026-02-02T00:00:00.000Z', validatedAt: '2026-02-02T00:01:00.000Z' },
-    { ...base, version: 'v3', uri: 'gs://b/models/llama/v3', status: 'incomplete', summary: null, missing: ['model-00002-of-00002.safetensors'], createdAt: '2026-02-03T00:00:00.000Z', validatedAt: null },
+    {
+      ...base,
+      version: 'v1',
+      uri: 'gs://b/models/llama/v1',
+      status: 'valid',
+      summary: summary(4, ['BF16'], 16e9),
+      createdAt: '2026-02-01T00:00:00.000Z',
+      validatedAt: '2026-02-01T00:01:00.000Z',
+    },
+    {
+      ...base,
+      version: 'v2',
+      uri: 'gs://b/models/llama/v2',
+      status: 'valid',
+      summary: summary(2, ['F8_E4M3'], 8e9),
+      createdAt: '2026-02-02T00:00:00.000Z',
+      validatedAt: '2026-02-02T00:01:00.000Z',
+    },
+    {
+      ...base,
+      version: 'v3',
+      uri: 'gs://b/models/llama/v3',
+      status: 'incomplete',
+      summary: null,
+      missing: ['model-00002-of-00002.safetensors'],
+      createdAt: '2026-02-03T00:00:00.000Z',
+      validatedAt: null,
+    },
   ];
   for (const d of docs) w.versions.versions.set(`llama/${d.version}`, d);
-  w.versions.models.set('llama', { schemaVersion: 1, model: 'llama', createdAt: T0.toISOString(), updatedAt: T0.toISOString(), latestValid: { version: 'v2', validatedAt: T0.toISOString(), contentKey: 'k' }, autodeploy: { targets: [] } });
+  w.versions.models.set('llama', {
+    schemaVersion: 1,
+    model: 'llama',
+    createdAt: T0.toISOString(),
+    updatedAt: T0.toISOString(),
+    latestValid: { version: 'v2', validatedAt: T0.toISOString(), contentKey: 'k' },
+    autodeploy: { targets: [] },
+  });
 }
 
 test('status: answered with Block Kit at the response_url; a duplicate delivery posts nothing more', async () => {
@@ -318,7 +426,8 @@ test('versions: each version and what changed since the previous one', async () 
   seedModel(w);
   await handleChatCommand(w.workFor(await accepted(w, 'versions llama')), w.worker);
   const s = JSON.stringify(w.chat.posts[0]!.message);
-  for (const want of ['vs `v1`', 'shards 4 → 2', 'dtypes +F8_E4M3 −BF16', 'bytes 14.9 GiB → 7.5 GiB', 'not validated yet']) assert.ok(s.includes(want), `${want} in ${s}`);
+  for (const want of ['vs `v1`', 'shards 4 → 2', 'dtypes +F8_E4M3 −BF16', 'bytes 14.9 GiB → 7.5 GiB', 'not validated yet'])
+    assert.ok(s.includes(want), `${want} in ${s}`);
 });
 
 test('teardown plan: sent to teardownIdle as a dry-run tick naming the command; the plan is posted from there, not here', async () => {
@@ -328,7 +437,15 @@ test('teardown plan: sent to teardownIdle as a dry-run tick naming the command; 
   const out = await handleChatCommand(w.workFor(id), worker);
   assert.deepEqual(out, { outcome: 'done', code: 'TEARDOWN_PLAN_REQUESTED', posted: false });
   const ticks = w.publisher.published.filter((p) => p.topic === 'teardown-tick');
-  assert.deepEqual(ticks.map((p) => [p.data, p.attributes]), [[{ tick: 'teardown', dryRun: true, chat: { commandId: id } }, { kind: 'teardown-plan', commandId: id }]]);
+  assert.deepEqual(
+    ticks.map((p) => [p.data, p.attributes]),
+    [
+      [
+        { tick: 'teardown', dryRun: true, chat: { commandId: id } },
+        { kind: 'teardown-plan', commandId: id },
+      ],
+    ],
+  );
   assert.equal(w.chat.posts.length, 0, 'the ack said the answer follows; teardownIdle posts it');
   assert.equal(w.commands.docs.get(id)!.status, 'done');
 });
@@ -369,8 +486,15 @@ test('deploy: publishes a deploy request carrying the Slack user, inherits the a
   // The rollout ends: the results path posts the final phase to the same response_url, once. The
   // result is published before the new phase is saved, so the stored rollout still says progressing.
   const rid = rec.rolloutId!;
-  w.rollouts.rollouts.set(rid, { ...w.rollouts.rollouts.get(rid)!, phase: 'progressing', reason: 'Applied', detail: { state: 'waiting', reason: 'ReplicasBecomingAvailable', message: 'Waiting for deployment' } });
-  const result = new TextEncoder().encode(JSON.stringify({ kind: 'rollout', rolloutId: rid, target: TARGET, phase: 'succeeded', reason: 'RolloutComplete', message: 'ok' }));
+  w.rollouts.rollouts.set(rid, {
+    ...w.rollouts.rollouts.get(rid)!,
+    phase: 'progressing',
+    reason: 'Applied',
+    detail: { state: 'waiting', reason: 'ReplicasBecomingAvailable', message: 'Waiting for deployment' },
+  });
+  const result = new TextEncoder().encode(
+    JSON.stringify({ kind: 'rollout', rolloutId: rid, target: TARGET, phase: 'succeeded', reason: 'RolloutComplete', message: 'ok' }),
+  );
   assert.deepEqual(await handleDeployResult(result, w.worker), { outcome: 'posted' });
   assert.deepEqual(await handleDeployResult(result, w.worker), { outcome: 'not-posted' }, 'a redelivered result is not posted twice');
   assert.equal(w.chat.posts.length, 2);
@@ -391,7 +515,13 @@ test('deploy: no accelerator given and none to inherit → usage asking for acce
   const w = world();
   admitDeploys(w);
   const out = await handleChatCommand(w.workFor(await accepted(w, 'deploy llama@v1 to local/serving/llama')), w.worker);
-  const required = !DeployRequest.safeParse({ apiVersion: 'ferry/v1', model: 'm', version: 'v', target: TARGET, requestedBy: { source: 'slack', principal: 'x' } }).success;
+  const required = !DeployRequest.safeParse({
+    apiVersion: 'ferry/v1',
+    model: 'm',
+    version: 'v',
+    target: TARGET,
+    requestedBy: { source: 'slack', principal: 'x' },
+  }).success;
   if (required) {
     assert.deepEqual(out, { outcome: 'failed', code: 'ACCELERATOR_REQUIRED', posted: true });
     assert.match(w.chat.posts[0]!.message.text, /no good rollout to take the accelerator from.*accelerator=/);
@@ -403,12 +533,29 @@ test('deploy: no accelerator given and none to inherit → usage asking for acce
 test('deploy: refused by onDeployRequest → the reason is posted, once, whichever path reports it first', async () => {
   const w = world();
   w.publisher.onPublish = (p) => {
-    if (p.topic === DEPLOY_TOPIC) w.rollouts.rejected.push({ messageId: p.messageId, reason: 'UNKNOWN_VERSION', message: 'model llama has no version v9', issues: [], source: 'slack', receivedAt: T0.toISOString(), model: 'llama' });
+    if (p.topic === DEPLOY_TOPIC)
+      w.rollouts.rejected.push({
+        messageId: p.messageId,
+        reason: 'UNKNOWN_VERSION',
+        message: 'model llama has no version v9',
+        issues: [],
+        source: 'slack',
+        receivedAt: T0.toISOString(),
+        model: 'llama',
+      });
   };
   const id = await accepted(w, 'deploy llama@v9 to local/serving/llama accelerator=l4');
   assert.deepEqual(await handleChatCommand(w.workFor(id), w.worker), { outcome: 'failed', code: 'UNKNOWN_VERSION', posted: true });
   assert.match(w.chat.posts[0]!.message.text, /refused \(UNKNOWN_VERSION\): model llama has no version v9/);
-  const rejected = new TextEncoder().encode(JSON.stringify({ kind: 'rejected', messageId: w.commands.docs.get(id)!.deployMessageId, reason: 'UNKNOWN_VERSION', message: 'model llama has no version v9', issues: [] }));
+  const rejected = new TextEncoder().encode(
+    JSON.stringify({
+      kind: 'rejected',
+      messageId: w.commands.docs.get(id)!.deployMessageId,
+      reason: 'UNKNOWN_VERSION',
+      message: 'model llama has no version v9',
+      issues: [],
+    }),
+  );
   assert.deepEqual(await handleDeployResult(rejected, w.worker), { outcome: 'not-posted' });
   assert.equal(w.chat.posts.length, 1);
 });
@@ -437,7 +584,11 @@ test('deploy: the same spec already on the target → no new rollout, and it say
 
 test('rollback: re-requests the previous good version as the Slack user; nothing earlier → says so', async () => {
   const w = world();
-  const v1 = rolloutDoc('ro-v1', { createdAt: '2026-02-01T00:00:00.000Z', updatedAt: '2026-02-01T00:10:00.000Z', requestOver: { version: 'v1', vllmArgs: ['--max-num-seqs=16'] } });
+  const v1 = rolloutDoc('ro-v1', {
+    createdAt: '2026-02-01T00:00:00.000Z',
+    updatedAt: '2026-02-01T00:10:00.000Z',
+    requestOver: { version: 'v1', vllmArgs: ['--max-num-seqs=16'] },
+  });
   const v2 = rolloutDoc('ro-v2', { createdAt: '2026-02-02T00:00:00.000Z', updatedAt: '2026-02-02T00:10:00.000Z', requestOver: { version: 'v2' } });
   w.rollouts.rollouts.set(v1.id, v1);
   w.rollouts.rollouts.set(v2.id, v2);
@@ -504,8 +655,16 @@ test('results of rollouts not started from chat are ignored', async () => {
   const w = world();
   w.rollouts.rollouts.set('ro-cli', rolloutDoc('ro-cli'));
   const r = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
-  assert.deepEqual(await handleDeployResult(r({ kind: 'rollout', rolloutId: 'ro-cli', target: TARGET, phase: 'succeeded', reason: 'RolloutComplete', message: 'ok' }), w.worker), { outcome: 'not-from-chat' });
-  assert.deepEqual(await handleDeployResult(r({ kind: 'rejected', messageId: 'm-1', reason: 'SCHEMA', message: 'bad', issues: [] }), w.worker), { outcome: 'not-from-chat' });
+  assert.deepEqual(
+    await handleDeployResult(
+      r({ kind: 'rollout', rolloutId: 'ro-cli', target: TARGET, phase: 'succeeded', reason: 'RolloutComplete', message: 'ok' }),
+      w.worker,
+    ),
+    { outcome: 'not-from-chat' },
+  );
+  assert.deepEqual(await handleDeployResult(r({ kind: 'rejected', messageId: 'm-1', reason: 'SCHEMA', message: 'bad', issues: [] }), w.worker), {
+    outcome: 'not-from-chat',
+  });
   assert.equal((await handleDeployResult(r({ kind: 'other' }), w.worker)).outcome, 'ignored');
   assert.equal(w.chat.posts.length, 0);
 });

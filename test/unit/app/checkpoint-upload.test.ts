@@ -27,7 +27,9 @@ function setup() {
     config: { modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'deploys' },
   };
   const event = (name: string, id = `${name}#${bucket.objects.get(name)?.generation}`): StorageFinalizedEvent => ({
-    id, source: '//storage.googleapis.com/projects/_/buckets/b', type: 'google.cloud.storage.object.v1.finalized',
+    id,
+    source: '//storage.googleapis.com/projects/_/buckets/b',
+    type: 'google.cloud.storage.object.v1.finalized',
     data: { bucket: 'b', name, generation: bucket.objects.get(name)?.generation ?? '1' },
   });
   const uploadAll = () => {
@@ -62,7 +64,10 @@ test('a transient storage error during validation releases the claim and is thro
   const v = (await state.getVersion('llama', 'v1'))!;
   assert.equal(v.status, 'valid');
   assert.equal(v.validations, 2, 'the interrupted attempt is counted as a run');
-  assert.deepEqual(v.runs.map((r) => r.outcome), ['valid', 'valid']);
+  assert.deepEqual(
+    v.runs.map((r) => r.outcome),
+    ['valid', 'valid'],
+  );
 });
 
 test('a transient error before the claim (reading the index) is thrown with nothing recorded', async () => {

@@ -30,22 +30,47 @@ function deps(directory: FakeClusterDirectory) {
     },
   } as unknown as RolloutState;
   const versions = {
-    getVersion: async () => ({ model: 'm', version: 'v1', status: 'valid', uri: 'gs://models/models/m/v1/', summary: { tensorBytes: 1000, shards: 1 }, contentKey: 'k', errors: [], missing: [] }),
+    getVersion: async () => ({
+      model: 'm',
+      version: 'v1',
+      status: 'valid',
+      uri: 'gs://models/models/m/v1/',
+      summary: { tensorBytes: 1000, shards: 1 },
+      contentKey: 'k',
+      errors: [],
+      missing: [],
+    }),
     getModel: async () => ({ model: 'm' }),
   } as unknown as CheckpointState;
   const d: RolloutDeps = {
-    rollouts, versions, clusters: { get: async () => { throw new Error('not used'); } }, publisher: { publishJson: async () => 'id' } as unknown as RolloutDeps['publisher'],
-    clock, logger: memoryLogger(), config: {}, clusterDirectory: directory,
+    rollouts,
+    versions,
+    clusters: {
+      get: async () => {
+        throw new Error('not used');
+      },
+    },
+    publisher: { publishJson: async () => 'id' } as unknown as RolloutDeps['publisher'],
+    clock,
+    logger: memoryLogger(),
+    config: {},
+    clusterDirectory: directory,
   };
   return { d, rejected, admittedCalls: () => admitted, deadlines };
 }
 
 const msg = (cluster: string) => ({
   messageId: 'msg-1',
-  data: new TextEncoder().encode(JSON.stringify({
-    apiVersion: 'ferry/v1', model: 'm', version: 'v1', target: { cluster, namespace: 'ns', name: 'm' },
-    accelerator: { type: 'nvidia-l4', count: 1 }, requestedBy: { source: 'cli', principal: 't' },
-  })),
+  data: new TextEncoder().encode(
+    JSON.stringify({
+      apiVersion: 'ferry/v1',
+      model: 'm',
+      version: 'v1',
+      target: { cluster, namespace: 'ns', name: 'm' },
+      accelerator: { type: 'nvidia-l4', count: 1 },
+      requestedBy: { source: 'cli', principal: 't' },
+    }),
+  ),
 });
 
 test('a deploy to a deleted cluster is refused with CLUSTER_DELETED, nothing admitted', async () => {
@@ -65,7 +90,10 @@ test('a deploy to a cluster whose fixed node pool is at zero resizes it back, th
   const out = await handleDeployRequest(msg(CLUSTER), d);
   assert.notEqual(out.outcome, 'rejected');
   assert.equal(admittedCalls(), 1);
-  assert.deepEqual(directory.calls.filter((c) => c.method === 'setNodePoolSize').map((c) => c.name), [`${CLUSTER}/nodePools/l4`]);
+  assert.deepEqual(
+    directory.calls.filter((c) => c.method === 'setNodePoolSize').map((c) => c.name),
+    [`${CLUSTER}/nodePools/l4`],
+  );
   // The nodes are still being created: the progress deadline allows for it.
   assert.deepEqual(deadlines, [defaultProgressDeadlineSeconds(startupBudgetSeconds(1000)) + NODE_PROVISION_SECONDS]);
 });
@@ -76,7 +104,10 @@ test('a deploy to a cluster with capacity gets the usual progress deadline and n
   const { d, deadlines } = deps(directory);
   await handleDeployRequest(msg(CLUSTER), d);
   assert.deepEqual(deadlines, [defaultProgressDeadlineSeconds(startupBudgetSeconds(1000))]);
-  assert.deepEqual(directory.calls.map((c) => c.method), ['get']);
+  assert.deepEqual(
+    directory.calls.map((c) => c.method),
+    ['get'],
+  );
 });
 
 test('the local cluster is never looked up in the directory', async () => {

@@ -66,7 +66,15 @@ test('admitted, then each phase once and in order (also when two arrive in one s
 test('a rejected request ends the follow with the rejection', async () => {
   const w = new FakeWatch();
   const done = followRollout(w, 'msg-1', { timeoutMs: 1000, onEvent: () => undefined, setTimer: manualTimer().setTimer });
-  const rejected = { messageId: 'msg-1', reason: 'UNKNOWN_VERSION', message: 'no v9', issues: [], source: 'cli', receivedAt: '2026-06-01T12:00:00.000Z', model: 'm' };
+  const rejected = {
+    messageId: 'msg-1',
+    reason: 'UNKNOWN_VERSION',
+    message: 'no v9',
+    issues: [],
+    source: 'cli',
+    receivedAt: '2026-06-01T12:00:00.000Z',
+    model: 'm',
+  };
   w.fate!({ kind: 'rejected', rejected });
   assert.deepEqual(await done, { kind: 'rejected', rejected });
   assert.equal(w.open, 0);

@@ -25,15 +25,34 @@ async function validVersion(): Promise<MemoryCheckpointState> {
   const state = new MemoryCheckpointState();
   for (const f of readdirSync(LLAMA)) bucket.put(`models/llama/v1/${f}`, readFileSync(join(LLAMA, f)));
   const out = await handleCheckpointUpload(
-    { id: 'e1', source: '//storage.googleapis.com/projects/_/buckets/ferry-models', type: 'google.cloud.storage.object.v1.finalized', data: { bucket: 'ferry-models', name: 'models/llama/v1/config.json', generation: bucket.objects.get('models/llama/v1/config.json')!.generation } },
-    { objects: () => bucket, state, publisher: new MemoryPublisher(), clock, logger: memoryLogger(), config: { modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'd' } },
+    {
+      id: 'e1',
+      source: '//storage.googleapis.com/projects/_/buckets/ferry-models',
+      type: 'google.cloud.storage.object.v1.finalized',
+      data: { bucket: 'ferry-models', name: 'models/llama/v1/config.json', generation: bucket.objects.get('models/llama/v1/config.json')!.generation },
+    },
+    {
+      objects: () => bucket,
+      state,
+      publisher: new MemoryPublisher(),
+      clock,
+      logger: memoryLogger(),
+      config: { modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'd' },
+    },
   );
   assert.equal(out.outcome === 'validated' && out.valid, true);
   return state;
 }
 
 const request = (extra: Record<string, unknown> = {}) =>
-  DeployRequest.parse({ apiVersion: 'ferry/v1', model: 'llama', version: 'latest', target: { cluster: 'local', namespace: 'ml', name: 'llama' }, requestedBy: { source: 'cli', principal: 't' }, ...extra });
+  DeployRequest.parse({
+    apiVersion: 'ferry/v1',
+    model: 'llama',
+    version: 'latest',
+    target: { cluster: 'local', namespace: 'ml', name: 'llama' },
+    requestedBy: { source: 'cli', principal: 't' },
+    ...extra,
+  });
 
 test('the preview is exactly what the deploy path admits (the rollout id aside), with the accelerator sized from the checkpoint', async () => {
   const versions = await validVersion();
@@ -42,7 +61,10 @@ test('the preview is exactly what the deploy path admits (the rollout id aside),
   assert.equal(preview.recommended, true);
   assert.equal(preview.request.version, 'v1', 'latest resolved');
   assert.ok(preview.request.accelerator);
-  assert.deepEqual(preview.objects.map((o) => o.kind), ['Service', 'Deployment']);
+  assert.deepEqual(
+    preview.objects.map((o) => o.kind),
+    ['Service', 'Deployment'],
+  );
 
   let admitted: Rollout | undefined;
   const rollouts = {
@@ -52,7 +74,15 @@ test('the preview is exactly what the deploy path admits (the rollout id aside),
     },
     recordRejected: async () => assert.fail('not rejected'),
   } as unknown as RolloutState;
-  const deps: RolloutDeps = { rollouts, versions, clusters: { get: async () => assert.fail('no cluster access') }, publisher: new MemoryPublisher(), clock, logger: memoryLogger(), config: {} };
+  const deps: RolloutDeps = {
+    rollouts,
+    versions,
+    clusters: { get: async () => assert.fail('no cluster access') },
+    publisher: new MemoryPublisher(),
+    clock,
+    logger: memoryLogger(),
+    config: {},
+  };
   await handleDeployRequest({ messageId: 'm1', data: new TextEncoder().encode(JSON.stringify(request())) }, deps);
   assert.ok(admitted);
   const applied = JSON.stringify(objectsToApply(admitted.spec)).replaceAll(admitted.id, PREVIEW_ROLLOUT_ID);
@@ -62,12 +92,19 @@ test('the preview is exactly what the deploy path admits (the rollout id aside),
 test('autoscaling and capacity add the ComputeClass, PodMonitoring and HPA, in apply order', async () => {
   const versions = await validVersion();
   const preview = await previewDeploy(
-    request({ accelerator: { type: 'nvidia-l4', count: 1 }, autoscaling: { profile: 'throughput', maxReplicas: 3 }, capacity: { computeClass: 'spot-then-flex-start' } }),
+    request({
+      accelerator: { type: 'nvidia-l4', count: 1 },
+      autoscaling: { profile: 'throughput', maxReplicas: 3 },
+      capacity: { computeClass: 'spot-then-flex-start' },
+    }),
     { versions, logger: memoryLogger() },
   );
   assert.ok(preview.ok, JSON.stringify(preview));
   assert.equal(preview.recommended, false);
-  assert.deepEqual(preview.objects.map((o) => o.kind), ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler']);
+  assert.deepEqual(
+    preview.objects.map((o) => o.kind),
+    ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler'],
+  );
 });
 
 test('what a deploy would be rejected for, a preview reports', async () => {

@@ -8,7 +8,9 @@ import { MemoryCheckpointState } from '../../helpers/memory.ts';
 test('a failing step is reported with its code and the steps after it still run', async () => {
   const ran: string[] = [];
   const step = (name: TickStep['name'], run: () => Promise<Record<string, number> | null>): TickStep => ({
-    name, does: `did ${name}`, run: async () => (ran.push(name), run()),
+    name,
+    does: `did ${name}`,
+    run: async () => (ran.push(name), run()),
   });
   const log = memoryLogger();
   const report = await runTick(
@@ -28,7 +30,10 @@ test('a failing step is reported with its code and the steps after it still run'
   assert.deepEqual(report.steps[2], { step: 'activity', ok: true, result: { observed: 2, failed: 0 } });
   const warn = log.entries.find((e) => e['step'] === 'rollouts');
   assert.equal(warn?.['code'], 'STATE_UNAVAILABLE');
-  assert.ok(log.entries.some((e) => e['message'] === 'did activity' && e['observed'] === 2), 'a step that did something says so');
+  assert.ok(
+    log.entries.some((e) => e['message'] === 'did activity' && e['observed'] === 2),
+    'a step that did something says so',
+  );
   assert.ok(!log.entries.some((e) => e['message'] === 'did caches'), 'a step with nothing to do is quiet');
 });
 
@@ -46,9 +51,15 @@ test('the reconciler runs every step in order, and a store that is down stops no
     activity: { listTargets: async () => ((activityListed = true), []), listActivity: async () => [] },
   } as unknown as ReconcileDeps;
   const steps = reconcileSteps(deps);
-  assert.deepEqual(steps.map((s) => s.name), [...TICK_STEPS]);
+  assert.deepEqual(
+    steps.map((s) => s.name),
+    [...TICK_STEPS],
+  );
   const report = await runTick(steps, logger);
   assert.deepEqual(report.failed, ['rollouts']);
   assert.ok(activityListed, 'activity was still recorded');
-  assert.deepEqual(report.steps.map((s) => s.ok), [false, true, true, true, true]);
+  assert.deepEqual(
+    report.steps.map((s) => s.ok),
+    [false, true, true, true, true],
+  );
 });

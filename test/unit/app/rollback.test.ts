@@ -11,13 +11,37 @@ const TARGET: Target = { cluster: 'local', namespace: 'serving', name: 'llama' }
 
 function rollout(id: string, version: string, createdAt: string, over: Record<string, unknown> = {}, request: Record<string, unknown> = {}): Rollout {
   const req = DeployRequest.parse({
-    apiVersion: 'ferry/v1', model: 'llama', version, target: TARGET, accelerator: { type: 'nvidia-l4', count: 1 },
-    requestedBy: { source: 'pubsub', principal: 'ci' }, idempotencyKey: `key-${id}`, ...request,
+    apiVersion: 'ferry/v1',
+    model: 'llama',
+    version,
+    target: TARGET,
+    accelerator: { type: 'nvidia-l4', count: 1 },
+    requestedBy: { source: 'pubsub', principal: 'ci' },
+    idempotencyKey: `key-${id}`,
+    ...request,
   });
   return Rollout.parse({
-    schemaVersion: 1, id, target: TARGET, targetKey: targetKey(TARGET), model: 'llama', version, phase: 'succeeded', reason: 'RolloutComplete', message: 'ok',
-    history: [{ phase: 'pending', reason: 'Created', at: createdAt }], specDigest: `d-${id}`, spec: { deployment: { kind: 'Deployment' }, service: { kind: 'Service' } },
-    request: req, createdAt, updatedAt: createdAt, attempts: 1, previousGoodRolloutId: null, timeoutSeconds: null, detail: null, supersededBy: null, ...over,
+    schemaVersion: 1,
+    id,
+    target: TARGET,
+    targetKey: targetKey(TARGET),
+    model: 'llama',
+    version,
+    phase: 'succeeded',
+    reason: 'RolloutComplete',
+    message: 'ok',
+    history: [{ phase: 'pending', reason: 'Created', at: createdAt }],
+    specDigest: `d-${id}`,
+    spec: { deployment: { kind: 'Deployment' }, service: { kind: 'Service' } },
+    request: req,
+    createdAt,
+    updatedAt: createdAt,
+    attempts: 1,
+    previousGoodRolloutId: null,
+    timeoutSeconds: null,
+    detail: null,
+    supersededBy: null,
+    ...over,
   });
 }
 
@@ -25,8 +49,15 @@ function store(rollouts: Rollout[], lastGood: Rollout | null): FakeRollouts {
   const s = new FakeRollouts();
   for (const r of rollouts) s.rollouts.set(r.id, r);
   const state: TargetState = {
-    schemaVersion: 1, key: targetKey(TARGET), target: TARGET, activeRolloutId: null, queuedRolloutId: null, updatedAt: '2026-03-01T00:00:00.000Z',
-    lastGood: lastGood ? { rolloutId: lastGood.id, specDigest: lastGood.specDigest, model: lastGood.model, version: lastGood.version, at: lastGood.updatedAt } : null,
+    schemaVersion: 1,
+    key: targetKey(TARGET),
+    target: TARGET,
+    activeRolloutId: null,
+    queuedRolloutId: null,
+    updatedAt: '2026-03-01T00:00:00.000Z',
+    lastGood: lastGood
+      ? { rolloutId: lastGood.id, specDigest: lastGood.specDigest, model: lastGood.model, version: lastGood.version, at: lastGood.updatedAt }
+      : null,
   };
   s.targets.set(state.key, state);
   return s;
@@ -58,10 +89,14 @@ test('a resolved latest is re-requested at its version', async () => {
 
 test('nothing to roll back to: no good rollout yet, or no earlier good version', async () => {
   assert.deepEqual(await previousGoodRequest(new FakeRollouts(), TARGET), {
-    ok: false, reason: 'NO_GOOD_ROLLOUT', message: 'local~serving~llama has no succeeded rollout yet; nothing to roll back to',
+    ok: false,
+    reason: 'NO_GOOD_ROLLOUT',
+    message: 'local~serving~llama has no succeeded rollout yet; nothing to roll back to',
   });
   const v2 = rollout('ro-2', 'v2', '2026-02-04T00:00:00.000Z');
   assert.deepEqual(await previousGoodRequest(store([v2], v2), TARGET), {
-    ok: false, reason: 'NO_EARLIER_GOOD_VERSION', message: 'local~serving~llama runs llama@v2 and has no earlier good version',
+    ok: false,
+    reason: 'NO_EARLIER_GOOD_VERSION',
+    message: 'local~serving~llama runs llama@v2 and has no earlier good version',
   });
 });

@@ -47,11 +47,29 @@ async function tiny(): Promise<CheckpointSummary> {
 
 // Meta-Llama-3-8B / Llama-3.1-8B as summaries (see test/unit/domain/sizing.test.ts for the arithmetic).
 const llama8b = (maxPositionEmbeddings: number): CheckpointSummary => ({
-  layout: 'sharded', shards: 4, tensors: 291, parameters: 8_030_261_248, parametersByDtype: { BF16: 8_030_261_248 },
-  tensorBytes: 16_060_522_496, dtypes: ['BF16'], headerBytes: 1, shardBytes: 16_060_522_497,
+  layout: 'sharded',
+  shards: 4,
+  tensors: 291,
+  parameters: 8_030_261_248,
+  parametersByDtype: { BF16: 8_030_261_248 },
+  tensorBytes: 16_060_522_496,
+  dtypes: ['BF16'],
+  headerBytes: 1,
+  shardBytes: 16_060_522_497,
   config: {
-    architectures: ['LlamaForCausalLM'], modelType: 'llama', numLayers: 32, hiddenSize: 4096, numHeads: 32, numKvHeads: 8, headDim: 128,
-    intermediateSize: 14336, vocabSize: 128256, maxPositionEmbeddings, torchDtype: 'bfloat16', quantization: null, tieWordEmbeddings: false,
+    architectures: ['LlamaForCausalLM'],
+    modelType: 'llama',
+    numLayers: 32,
+    hiddenSize: 4096,
+    numHeads: 32,
+    numKvHeads: 8,
+    headDim: 128,
+    intermediateSize: 14336,
+    vocabSize: 128256,
+    maxPositionEmbeddings,
+    torchDtype: 'bfloat16',
+    quantization: null,
+    tieWordEmbeddings: false,
   },
 });
 
@@ -84,21 +102,36 @@ test('a named accelerator is checked: too small is rejected with the numbers, a 
   assert.equal(too.reason, 'ACCELERATOR_TOO_SMALL');
   assert.match(too.message, /nvidia-l4 ×1 needs 25\.0 GiB per device .* but has 20\.2 GiB usable .*; use nvidia-l4 ×2 \(TP 2\)/);
   // the same L4 with a smaller budget fits
-  const small = ok(resolveAccelerator(request({ accelerator: { type: 'nvidia-l4', count: 1 }, sizing: { contextTokens: 4096, concurrency: 4 } }), llama8b(8192)));
+  const small = ok(
+    resolveAccelerator(request({ accelerator: { type: 'nvidia-l4', count: 1 }, sizing: { contextTokens: 4096, concurrency: 4 } }), llama8b(8192)),
+  );
   assert.equal(small.recommended, false);
   assert.deepEqual(small.request.accelerator, { type: 'nvidia-l4', count: 1 });
   // --max-model-len in vllmArgs is the context budget
-  ok(resolveAccelerator(request({ accelerator: { type: 'nvidia-l4', count: 1 }, vllmArgs: ['--max-model-len', '4k'], sizing: { concurrency: 4 } }), llama8b(8192)));
-  const tp = rejected(resolveAccelerator(request({ accelerator: { type: 'nvidia-h100-80gb', count: 8 }, tensorParallelSize: 8 }), { ...llama8b(8192), config: { ...llama8b(8192).config!, numHeads: 28, numKvHeads: 4 } }));
+  ok(
+    resolveAccelerator(
+      request({ accelerator: { type: 'nvidia-l4', count: 1 }, vllmArgs: ['--max-model-len', '4k'], sizing: { concurrency: 4 } }),
+      llama8b(8192),
+    ),
+  );
+  const tp = rejected(
+    resolveAccelerator(request({ accelerator: { type: 'nvidia-h100-80gb', count: 8 }, tensorParallelSize: 8 }), {
+      ...llama8b(8192),
+      config: { ...llama8b(8192).config!, numHeads: 28, numKvHeads: 4 },
+    }),
+  );
   assert.equal(tp.reason, 'TENSOR_PARALLEL_INVALID');
 });
 
-test('--max-model-len is added when the model\'s full context would not fit the chosen devices', () => {
+test("--max-model-len is added when the model's full context would not fit the chosen devices", () => {
   // Llama 3.1 8B (131,072 positions) on one L4 with a 4 × 4096 budget: 20.24 − 14.96 − 2 = 3.28 GiB
   // of KV room = ~26,900 tokens at 128 KiB: vLLM would refuse to start at max_model_len 131,072.
   const r = ok(resolveAccelerator(request({ accelerator: { type: 'nvidia-l4', count: 1 }, sizing: { contextTokens: 4096, concurrency: 4 } }), llama8b(131072)));
   assert.deepEqual(r.request.vllmArgs, ['--max-model-len=4096']);
-  assert.match(r.warnings.at(-1)!, /added --max-model-len=4096: one 131072-token sequence \(max_position_embeddings\) needs more KV cache than the 26,9\d\d tokens nvidia-l4 ×1 has room for/);
+  assert.match(
+    r.warnings.at(-1)!,
+    /added --max-model-len=4096: one 131072-token sequence \(max_position_embeddings\) needs more KV cache than the 26,9\d\d tokens nvidia-l4 ×1 has room for/,
+  );
   // not when the user chose one
   const own = { accelerator: { type: 'nvidia-l4' as const, count: 1 }, sizing: { concurrency: 4 }, vllmArgs: ['--max-model-len=4096'] };
   assert.deepEqual(ok(resolveAccelerator(request(own), llama8b(131072))).request.vllmArgs, ['--max-model-len=4096']);
@@ -124,11 +157,17 @@ test('nothing fits / nothing to size', async () => {
 
 test('budget from the request: sizing, then vLLM flags', () => {
   assert.deepEqual(budgetOf(request()), {});
-  assert.deepEqual(budgetOf(request({ sizing: { contextTokens: 2048, concurrency: 3 }, vllmArgs: ['--max-model-len=4096'] })), { contextTokens: 2048, concurrency: 3 });
+  assert.deepEqual(budgetOf(request({ sizing: { contextTokens: 2048, concurrency: 3 }, vllmArgs: ['--max-model-len=4096'] })), {
+    contextTokens: 2048,
+    concurrency: 3,
+  });
   assert.deepEqual(budgetOf(request({ vllmArgs: ['--max_model_len', '32k', '--gpu-memory-utilization=0.95', '--kv-cache-dtype', 'fp8_e4m3'] })), {
     contextTokens: 32000,
     gpuMemoryUtilization: 0.95,
     kvCacheDtype: 'fp8',
   });
-  assert.deepEqual([parseTokenCount('8K'), parseTokenCount('1m'), parseTokenCount('4096'), parseTokenCount('x'), parseTokenCount(undefined)], [8192, 1e6, 4096, undefined, undefined]);
+  assert.deepEqual(
+    [parseTokenCount('8K'), parseTokenCount('1m'), parseTokenCount('4096'), parseTokenCount('x'), parseTokenCount(undefined)],
+    [8192, 1e6, 4096, undefined, undefined],
+  );
 });

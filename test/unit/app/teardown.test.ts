@@ -49,18 +49,40 @@ class MemoryStore implements TeardownStore {
   targets: TargetState[] = [];
   activity = new Map<string, TargetActivity>();
   runs = new Map<string, TeardownRun>();
-  async listTargets() { return structuredClone(this.targets); }
-  async listActivity() { return [...this.activity.values()].map((a) => structuredClone(a)); }
-  async getActivity(k: string) { return structuredClone(this.activity.get(k)); }
-  async saveActivity(a: TargetActivity) { this.activity.set(a.key, structuredClone(a)); }
-  async saveRun(r: TeardownRun) { this.runs.set(r.id, TeardownRun.parse(structuredClone(r))); }
-  async getRun(id: string) { return structuredClone(this.runs.get(id)); }
-  async listRuns() { return [...this.runs.values()]; }
+  async listTargets() {
+    return structuredClone(this.targets);
+  }
+  async listActivity() {
+    return [...this.activity.values()].map((a) => structuredClone(a));
+  }
+  async getActivity(k: string) {
+    return structuredClone(this.activity.get(k));
+  }
+  async saveActivity(a: TargetActivity) {
+    this.activity.set(a.key, structuredClone(a));
+  }
+  async saveRun(r: TeardownRun) {
+    this.runs.set(r.id, TeardownRun.parse(structuredClone(r)));
+  }
+  async getRun(id: string) {
+    return structuredClone(this.runs.get(id));
+  }
+  async listRuns() {
+    return [...this.runs.values()];
+  }
   scaledDown = new Map<string, ScaledDownCluster>();
-  async getScaledDown(c: string) { return structuredClone(findScaledDown([...this.scaledDown.values()], c)); }
-  async saveScaledDown(r: ScaledDownCluster) { this.scaledDown.set(r.cluster, ScaledDownCluster.parse(structuredClone(r))); }
-  async clearScaledDown(c: string) { this.scaledDown.delete(c); }
-  async listRestoring() { return [...this.scaledDown.values()].filter((r) => r.restoreRequestedAt !== null).map((r) => structuredClone(r)); }
+  async getScaledDown(c: string) {
+    return structuredClone(findScaledDown([...this.scaledDown.values()], c));
+  }
+  async saveScaledDown(r: ScaledDownCluster) {
+    this.scaledDown.set(r.cluster, ScaledDownCluster.parse(structuredClone(r)));
+  }
+  async clearScaledDown(c: string) {
+    this.scaledDown.delete(c);
+  }
+  async listRestoring() {
+    return [...this.scaledDown.values()].filter((r) => r.restoreRequestedAt !== null).map((r) => structuredClone(r));
+  }
 }
 
 /** Deployments by `cluster~ns~name` → replicas; scale calls recorded. */
@@ -72,7 +94,12 @@ function fakeClusters(deployments: Map<string, { replicas: number; labels?: Reco
         async getDeployment(ns: string, name: string) {
           const d = deployments.get(`${cluster}~${ns}~${name}`);
           const template = d?.rolloutId ? { metadata: { annotations: { 'ferry.dev/rollout-id': d.rolloutId } } } : undefined;
-          return d ? ({ metadata: { name, namespace: ns, labels: d.labels ?? {}, resourceVersion: String(d.replicas) }, spec: { replicas: d.replicas, ...(template ? { template } : {}) } } as unknown as V1Deployment) : undefined;
+          return d
+            ? ({
+                metadata: { name, namespace: ns, labels: d.labels ?? {}, resourceVersion: String(d.replicas) },
+                spec: { replicas: d.replicas, ...(template ? { template } : {}) },
+              } as unknown as V1Deployment)
+            : undefined;
         },
         async scaleDeployment(ns: string, name: string, replicas: number) {
           scaled.push(`${cluster}~${ns}~${name}=${replicas}`);
@@ -99,15 +126,31 @@ async function setup(opts: { projectNumber?: string } = {}) {
   const control = new FakeStorageControl({ clock, createDelayMs: 1000, defaultLocation: 'US-CENTRAL1' });
   const records = new MemoryCacheRecords();
   const store = new MemoryStore();
-  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry', pendingMs: 1000, durationMs: 5000, ...(opts.projectNumber ? { projectNumber: opts.projectNumber } : {}) });
+  const directory = new FakeClusterDirectory({
+    clock,
+    project: 'demo-ferry',
+    pendingMs: 1000,
+    durationMs: 5000,
+    ...(opts.projectNumber ? { projectNumber: opts.projectNumber } : {}),
+  });
   const deployments = new Map<string, { replicas: number; labels?: Record<string, string>; rolloutId?: string }>();
   const { provider, scaled } = fakeClusters(deployments);
   const inFlight: Rollout[] = [];
   /** Rollouts by id (only the fields teardown reads: the cache plan). */
   const rolloutDocs = new Map<string, Rollout>();
-  const rollouts = { listInFlight: async () => structuredClone(inFlight), getRollout: async (id: string) => structuredClone(rolloutDocs.get(id)) } as unknown as RolloutState;
+  const rollouts = {
+    listInFlight: async () => structuredClone(inFlight),
+    getRollout: async (id: string) => structuredClone(rolloutDocs.get(id)),
+  } as unknown as RolloutState;
   const deps: TeardownDeps = {
-    control, records, store, rollouts, clusters: provider, directory, clock, logger: memoryLogger(),
+    control,
+    records,
+    store,
+    rollouts,
+    clusters: provider,
+    directory,
+    clock,
+    logger: memoryLogger(),
     sleep: async (ms) => clock.advance(ms),
   };
   /** A cache ferry created at t0 for `users` (targets), running. */
@@ -118,8 +161,17 @@ async function setup(opts: { projectNumber?: string } = {}) {
     let rec: CacheRecord | undefined;
     for (const [i, u] of users.entries()) {
       rec = recordCacheEvent(rec, {
-        bucket: 'models', zone, now: clock.now(), live, ...(i === 0 && createdBy === 'ferry' ? { action: 'create' as const } : {}),
-        use: { rolloutId: `ro-${u.name}`, targetKey: `${u.cluster === 'local' ? 'local' : 'demo-ferry.us-central1.gpu'}~ns~${u.name}`, target: { cluster: u.cluster, namespace: 'ns', name: u.name }, requestedBy: null },
+        bucket: 'models',
+        zone,
+        now: clock.now(),
+        live,
+        ...(i === 0 && createdBy === 'ferry' ? { action: 'create' as const } : {}),
+        use: {
+          rolloutId: `ro-${u.name}`,
+          targetKey: `${u.cluster === 'local' ? 'local' : 'demo-ferry.us-central1.gpu'}~ns~${u.name}`,
+          target: { cluster: u.cluster, namespace: 'ns', name: u.name },
+          requestedBy: null,
+        },
       });
     }
     rec ??= recordCacheEvent(undefined, { bucket: 'models', zone, now: clock.now(), live, ...(createdBy === 'ferry' ? { action: 'create' as const } : {}) });
@@ -143,7 +195,10 @@ test('an idle managed cache is disabled; one used by a running Deployment is not
   await s.cache('us-central1-c', [], 'external');
   s.clock.advance(10 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
-  assert.deepEqual(run.results.map((r) => [r.action.kind, r.outcome]), [['disable-cache', 'done']]);
+  assert.deepEqual(
+    run.results.map((r) => [r.action.kind, r.outcome]),
+    [['disable-cache', 'done']],
+  );
   assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'disabled');
   assert.equal((await s.control.get('models', 'us-central1-b'))?.state, 'running');
   assert.equal((await s.control.get('models', 'us-central1-c'))?.state, 'running');
@@ -162,7 +217,14 @@ test('an unreadable Deployment counts as running: its caches are kept', async ()
   s.store.targets.push(newTargetState({ cluster: GKE, namespace: 'ns', name: 'gone' }, s.clock.now()));
   await s.cache('us-central1-a', [{ cluster: GKE, name: 'gone' }]);
   s.clock.advance(10 * H);
-  const deps: TeardownDeps = { ...s.deps, clusters: { get: async () => { throw new Error('unreachable'); } } };
+  const deps: TeardownDeps = {
+    ...s.deps,
+    clusters: {
+      get: async () => {
+        throw new Error('unreachable');
+      },
+    },
+  };
   const run = await runTeardown(deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
   assert.equal(run.results.length, 0);
   assert.ok(run.inventoryWarnings.some((w) => /counted as running/.test(w)));
@@ -180,9 +242,15 @@ test('a running target keeps only the caches its live rollout planned; one it mo
   s.clock.advance(10 * H);
   const policy = { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } };
   const run = await runTeardown(s.deps, { policy });
-  assert.deepEqual(run.results.map((r) => [r.action.kind, r.action.kind === 'disable-cache' ? r.action.zone : '', r.outcome]), [['disable-cache', 'us-central1-b', 'done']]);
+  assert.deepEqual(
+    run.results.map((r) => [r.action.kind, r.action.kind === 'disable-cache' ? r.action.zone : '', r.outcome]),
+    [['disable-cache', 'us-central1-b', 'done']],
+  );
   assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'running', 'the cache its pods read through stays');
-  assert.deepEqual(run.plan.skipped.filter((x) => x.resource.kind === 'cache').map((x) => x.reason), ['IN_USE_BY_DEPLOYMENT']);
+  assert.deepEqual(
+    run.plan.skipped.filter((x) => x.resource.kind === 'cache').map((x) => x.reason),
+    ['IN_USE_BY_DEPLOYMENT'],
+  );
 
   // A live rollout that cannot be read: every cache the target ever used counts as in use.
   const s2 = await setup();
@@ -192,7 +260,10 @@ test('a running target keeps only the caches its live rollout planned; one it mo
   s2.clock.advance(10 * H);
   const run2 = await runTeardown(s2.deps, { policy });
   assert.deepEqual(run2.results, []);
-  assert.deepEqual(run2.plan.skipped.filter((x) => x.resource.kind === 'cache').map((x) => x.reason), ['IN_USE_BY_DEPLOYMENT']);
+  assert.deepEqual(
+    run2.plan.skipped.filter((x) => x.resource.kind === 'cache').map((x) => x.reason),
+    ['IN_USE_BY_DEPLOYMENT'],
+  );
 });
 
 test('re-read before acting: a rollout that started after planning saves the cache', async () => {
@@ -202,30 +273,71 @@ test('re-read before acting: a rollout that started after planning saves the cac
   let calls = 0;
   const rollouts = {
     listInFlight: async () =>
-      calls++ === 0 ? [] : [{ id: 'ro-new', targetKey: 'local~ns~x', target: { cluster: 'local', namespace: 'ns', name: 'x' }, cache: { bucket: 'models', zones: ['us-central1-a'] } } as unknown as Rollout],
+      calls++ === 0
+        ? []
+        : [
+            {
+              id: 'ro-new',
+              targetKey: 'local~ns~x',
+              target: { cluster: 'local', namespace: 'ns', name: 'x' },
+              cache: { bucket: 'models', zones: ['us-central1-a'] },
+            } as unknown as Rollout,
+          ],
   } as unknown as RolloutState;
   const run = await runTeardown({ ...s.deps, rollouts }, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
-  assert.deepEqual(run.results.map((r) => [r.outcome, r.reason]), [['skipped', 'IN_USE_BY_ROLLOUT']]);
+  assert.deepEqual(
+    run.results.map((r) => [r.outcome, r.reason]),
+    [['skipped', 'IN_USE_BY_ROLLOUT']],
+  );
   assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'running');
 });
 
 test('an idle managed GKE cluster: node pools scaled to zero (operations polled to DONE); an unmanaged one untouched', async () => {
   const s = await setup();
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }, { name: 'auto', nodeCount: 1, autoscaling: { minNodeCount: 1, maxNodeCount: 4 } }] });
-  s.directory.seed({ location: 'us-central1', name: 'theirs', createTime: s.clock.now().toISOString(), nodePools: [{ name: 'p', nodeCount: 3, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [
+      { name: 'l4', nodeCount: 2, autoscaling: null },
+      { name: 'auto', nodeCount: 1, autoscaling: { minNodeCount: 1, maxNodeCount: 4 } },
+    ],
+  });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'theirs',
+    createTime: s.clock.now().toISOString(),
+    nodePools: [{ name: 'p', nodeCount: 3, autoscaling: null }],
+  });
   s.target(GKE, 'm', 0);
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
-  assert.deepEqual(run.results.map((r) => [r.action.kind, r.outcome]), [['scale-node-pools', 'done']]);
+  assert.deepEqual(
+    run.results.map((r) => [r.action.kind, r.outcome]),
+    [['scale-node-pools', 'done']],
+  );
   assert.equal(run.results[0]!.operations.length, 3, 'autoscaling min → 0, then two resizes');
   const c = await s.directory.get(GKE);
-  assert.deepEqual(c?.nodePools.map((p) => [p.name, p.nodeCount, p.autoscaling?.minNodeCount ?? null]), [['l4', 0, null], ['auto', 0, 0]]);
+  assert.deepEqual(
+    c?.nodePools.map((p) => [p.name, p.nodeCount, p.autoscaling?.minNodeCount ?? null]),
+    [
+      ['l4', 0, null],
+      ['auto', 0, 0],
+    ],
+  );
   assert.equal((await s.directory.get('projects/demo-ferry/locations/us-central1/clusters/theirs'))?.nodePools[0]?.nodeCount, 3);
 });
 
 test('a cluster with a running Deployment or an in-flight rollout is not torn down', async () => {
   const s = await setup();
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+  });
   s.target(GKE, 'm', 1);
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 }, clusterMode: 'delete' } });
@@ -236,7 +348,14 @@ test('a cluster with a running Deployment or an in-flight rollout is not torn do
 test('dry run, over random inventories: nothing destructive is called, the plan is recorded', async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.record({ zone: fc.constantFrom('us-central1-a', 'us-central1-b', 'us-central1-c', 'us-central1-f'), user: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: null }), managed: fc.boolean() }), { maxLength: 4 }),
+      fc.array(
+        fc.record({
+          zone: fc.constantFrom('us-central1-a', 'us-central1-b', 'us-central1-c', 'us-central1-f'),
+          user: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: null }),
+          managed: fc.boolean(),
+        }),
+        { maxLength: 4 },
+      ),
       fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c'), replicas: fc.nat(2) }), { maxLength: 3 }),
       fc.boolean(),
       fc.constantFrom('scale-to-zero', 'delete' as const),
@@ -257,13 +376,24 @@ test('dry run, over random inventories: nothing destructive is called, the plan 
             await s.cache(c.zone, c.user ? [{ cluster: GKE, name: c.user }] : [], c.managed ? 'ferry' : 'external');
           }
         }
-        s.directory.seed({ location: 'us-central1', name: 'gpu', labels: managedCluster ? { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE } : {}, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+        s.directory.seed({
+          location: 'us-central1',
+          name: 'gpu',
+          labels: managedCluster ? { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE } : {},
+          createTime: s.clock.now().toISOString(),
+          nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+        });
         s.clock.advance(hours * H);
         const before = s.control.stats().calls;
-        const run = await runTeardown(s.deps, { policy: { dryRun: true, scaleDeployments: true, clusterMode, idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+        const run = await runTeardown(s.deps, {
+          policy: { dryRun: true, scaleDeployments: true, clusterMode, idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } },
+        });
         const after = s.control.stats().calls;
         assert.equal(after.disable, before.disable);
-        assert.deepEqual(s.directory.calls.filter((c) => !['list', 'get'].includes(c.method)), []);
+        assert.deepEqual(
+          s.directory.calls.filter((c) => !['list', 'get'].includes(c.method)),
+          [],
+        );
         assert.deepEqual(s.scaled, []);
         assert.equal(run.dryRun, true);
         assert.ok(run.results.every((r) => r.outcome === 'planned'));
@@ -290,7 +420,10 @@ test('activity: replicas without readable metrics count as active, and the absen
 test('activity: vLLM counters read through the proxy; unchanged counters do not move lastActiveAt', async () => {
   const s = await setup();
   let served = 10;
-  const { provider } = fakeClusters(new Map([['local~ns~m', { replicas: 1 }]]), () => `# HELP x\nvllm:request_success_total{finished_reason="stop",model_name="m"} ${served}\nvllm:num_requests_running{model_name="m"} 0\n`);
+  const { provider } = fakeClusters(
+    new Map([['local~ns~m', { replicas: 1 }]]),
+    () => `# HELP x\nvllm:request_success_total{finished_reason="stop",model_name="m"} ${served}\nvllm:num_requests_running{model_name="m"} 0\n`,
+  );
   s.store.targets.push(newTargetState({ cluster: 'local', namespace: 'ns', name: 'm' }, s.clock.now()));
   const deps = { store: s.store, clusters: provider, clock: s.clock, logger: memoryLogger() };
   await recordTargetActivity(deps);
@@ -311,7 +444,16 @@ test('ensureClusterCapacity: a deleted cluster is refused; fixed pools at zero w
   assert.equal(gone.ok, false);
   assert.equal(!gone.ok && gone.reason, 'CLUSTER_DELETED');
   assert.match(!gone.ok ? gone.message : '', /recreate it or deploy to another cluster/);
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: {}, nodePools: [{ name: 'l4', nodeCount: 0, autoscaling: null }, { name: 'auto', nodeCount: 0, autoscaling: { minNodeCount: 0, maxNodeCount: 3 } }, { name: 'up', nodeCount: 2, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: {},
+    nodePools: [
+      { name: 'l4', nodeCount: 0, autoscaling: null },
+      { name: 'auto', nodeCount: 0, autoscaling: { minNodeCount: 0, maxNodeCount: 3 } },
+      { name: 'up', nodeCount: 2, autoscaling: null },
+    ],
+  });
   const r = await ensureClusterCapacity(GKE, s.directory, s.store);
   assert.ok(r.ok);
   assert.deepEqual(r.ok && r.restored.map((x) => [x.pool, x.kind, x.nodeCount]), [['l4', 'resize', 1]]);
@@ -321,11 +463,23 @@ test('ensureClusterCapacity: a deleted cluster is refused; fixed pools at zero w
 
 test('teardown then deploy: the pools come back to the size and autoscaler minimum they had, and the record is cleared', async () => {
   const s = await setup();
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 3, autoscaling: null }, { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [
+      { name: 'l4', nodeCount: 3, autoscaling: null },
+      { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } },
+    ],
+  });
   s.target(GKE, 'm', 0);
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
-  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  assert.deepEqual(
+    run.results.map((r) => r.outcome),
+    ['done'],
+  );
   const remembered = s.store.scaledDown.get(GKE);
   assert.deepEqual(remembered?.pools, [
     { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } },
@@ -343,7 +497,10 @@ test('teardown then deploy: the pools come back to the size and autoscaler minim
   assert.ok(r.ok);
   assert.deepEqual(r.ok && r.restored.map((x) => `${x.pool}:${x.kind}:${x.nodeCount}`), ['l4:resize:3']);
   assert.deepEqual(r.ok && r.pending, ['auto']);
-  assert.deepEqual(s.store.scaledDown.get(GKE)?.pools.map((p) => p.name), ['auto']);
+  assert.deepEqual(
+    s.store.scaledDown.get(GKE)?.pools.map((p) => p.name),
+    ['auto'],
+  );
   assert.equal(s.store.scaledDown.get(GKE)?.restoreRequestedAt, s.clock.now().toISOString());
 
   // The reconciler goes on with it once the first operation is done.
@@ -361,35 +518,69 @@ test('teardown then deploy: the pools come back to the size and autoscaler minim
 
 test('a cluster whose target names the project by number is still seen as serving (never torn down under it)', async () => {
   const s = await setup();
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+  });
   s.target('projects/123456789012/locations/us-central1/clusters/gpu', 'm', 1);
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 }, clusterMode: 'delete' } });
   assert.deepEqual(run.results, []);
-  assert.deepEqual(run.plan.skipped.filter((x) => x.resource.kind === 'cluster').map((x) => x.reason), ['DEPLOYMENT_RUNNING']);
+  assert.deepEqual(
+    run.plan.skipped.filter((x) => x.resource.kind === 'cluster').map((x) => x.reason),
+    ['DEPLOYMENT_RUNNING'],
+  );
   assert.ok(await s.directory.get(GKE));
 });
 
 test('a cluster hosting a target with no recorded activity at all is left alone (its creation time does not stand in)', async () => {
   const s = await setup();
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+  });
   // Known only from a cache record (no rollout state, never observed): cannot be dated.
   await s.cache('us-central1-a', [{ cluster: GKE, name: 'ghost' }]);
   s.deployments.set(`${GKE}~ns~ghost`, { replicas: 0 });
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
-  assert.deepEqual(run.plan.skipped.filter((x) => x.resource.kind === 'cluster').map((x) => x.reason), ['ACTIVITY_UNKNOWN']);
+  assert.deepEqual(
+    run.plan.skipped.filter((x) => x.resource.kind === 'cluster').map((x) => x.reason),
+    ['ACTIVITY_UNKNOWN'],
+  );
   assert.ok(run.results.every((r) => r.action.kind !== 'scale-node-pools'));
 });
 
 test('the run keeps to its deadline: an operation still running is recorded as started, the rest wait for the next run', async () => {
   const s = await setup();
   for (const name of ['gpu', 'gpu2']) {
-    s.directory.seed({ location: 'us-central1', name, labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+    s.directory.seed({
+      location: 'us-central1',
+      name,
+      labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+      createTime: s.clock.now().toISOString(),
+      nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+    });
   }
   s.clock.advance(30 * H);
-  const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000, deadlineMs: 3000 });
-  assert.deepEqual(run.results.map((r) => [r.outcome, r.reason, r.operations.length]), [['started', 'OPERATION_RUNNING', 1], ['skipped', 'RUN_DEADLINE', 0]]);
+  const run = await runTeardown(s.deps, {
+    policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } },
+    operationPollMs: 1000,
+    deadlineMs: 3000,
+  });
+  assert.deepEqual(
+    run.results.map((r) => [r.outcome, r.reason, r.operations.length]),
+    [
+      ['started', 'OPERATION_RUNNING', 1],
+      ['skipped', 'RUN_DEADLINE', 0],
+    ],
+  );
   assert.deepEqual(run.summary, { planned: 2, done: 0, started: 1, skipped: 1, failed: 0 });
   assert.ok(run.finishedAt, 'the run is recorded as finished');
   assert.equal((await s.directory.get(`${GKE}2`))?.nodePools[0]?.nodeCount, 2, 'the second cluster was not touched');
@@ -397,7 +588,13 @@ test('the run keeps to its deadline: an operation still running is recorded as s
 
 test('an operation GKE started is recorded as started with its name even when following it fails', async () => {
   const s = await setup();
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+  });
   s.clock.advance(30 * H);
   s.directory.failNext('getOperation', 'CLUSTER_UNAVAILABLE');
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
@@ -420,18 +617,30 @@ test('a disabled cache whose record cannot be updated is reported done (it was d
     return mutate(b, z, change);
   };
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
-  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  assert.deepEqual(
+    run.results.map((r) => r.outcome),
+    ['done'],
+  );
   assert.match(run.results[0]!.message, /could not be updated: STATE_UNAVAILABLE/);
   assert.equal((await s.control.get('models', 'us-central1-a'))?.state, 'disabled');
 });
 
 test('teardown then a deploy naming the project by number: the pools come back to the remembered sizes, and the record is cleared', async () => {
   const s = await setup({ projectNumber: '123456789012' });
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 3, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [{ name: 'l4', nodeCount: 3, autoscaling: null }],
+  });
   s.target(GKE, 'm', 0);
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
-  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  assert.deepEqual(
+    run.results.map((r) => r.outcome),
+    ['done'],
+  );
   assert.deepEqual(s.store.scaledDown.get(GKE)?.pools, [{ name: 'l4', nodeCount: 3, autoscaling: null }], 'recorded under the name GKE listed (project id)');
 
   const byNumber = 'projects/123456789012/locations/us-central1/clusters/gpu';
@@ -445,26 +654,60 @@ test('teardown then a deploy naming the project by number: the pools come back t
 
 test('teardown keeps one record per cluster: a record a deploy wrote with the project number is updated, not doubled', async () => {
   const s = await setup({ projectNumber: '123456789012' });
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'l4', nodeCount: 3, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [{ name: 'l4', nodeCount: 3, autoscaling: null }],
+  });
   s.target(GKE, 'm', 0);
   // What ensureClusterCapacity leaves when a deploy by number could not start a pool yet.
   const byNumber = 'projects/123456789012/locations/us-central1/clusters/gpu';
-  await s.store.saveScaledDown({ schemaVersion: 1, cluster: byNumber, runId: 'deploy', at: s.clock.now().toISOString(), restoreRequestedAt: s.clock.now().toISOString(), pools: [{ name: 'old', nodeCount: 1, autoscaling: null }] });
+  await s.store.saveScaledDown({
+    schemaVersion: 1,
+    cluster: byNumber,
+    runId: 'deploy',
+    at: s.clock.now().toISOString(),
+    restoreRequestedAt: s.clock.now().toISOString(),
+    pools: [{ name: 'old', nodeCount: 1, autoscaling: null }],
+  });
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
-  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  assert.deepEqual(
+    run.results.map((r) => r.outcome),
+    ['done'],
+  );
   assert.deepEqual([...s.store.scaledDown.keys()], [byNumber], 'still the one record, under the name it already had');
-  assert.deepEqual(s.store.scaledDown.get(byNumber)?.pools.map((p) => [p.name, p.nodeCount]), [['l4', 3], ['old', 1]]);
+  assert.deepEqual(
+    s.store.scaledDown.get(byNumber)?.pools.map((p) => [p.name, p.nodeCount]),
+    [
+      ['l4', 3],
+      ['old', 1],
+    ],
+  );
   assert.equal(s.store.scaledDown.get(byNumber)?.runId, run.id);
 });
 
 test('teardown then deploy on a GKE-like directory (pool sizes are guesses): every remembered fixed pool comes back', async () => {
   const s = await setup();
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, createTime: s.clock.now().toISOString(), nodePools: [{ name: 'a', nodeCount: 3, autoscaling: null }, { name: 'b', nodeCount: 2, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+    createTime: s.clock.now().toISOString(),
+    nodePools: [
+      { name: 'a', nodeCount: 3, autoscaling: null },
+      { name: 'b', nodeCount: 2, autoscaling: null },
+    ],
+  });
   s.target(GKE, 'm', 0);
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
-  assert.deepEqual(run.results.map((r) => r.outcome), ['done']);
+  assert.deepEqual(
+    run.results.map((r) => r.outcome),
+    ['done'],
+  );
   // GKE reports no size per pool: once any node runs, the adapter reads a pool as at least 1.
   const gkeLike: ClusterCapacity = {
     get: async (n) => {
@@ -481,13 +724,27 @@ test('teardown then deploy on a GKE-like directory (pool sizes are guesses): eve
   s.clock.advance(10_000); // a's resize is done: b now reads as 1 node
   assert.deepEqual(await continueCapacityRestores(gkeLike, s.store, s.clock, memoryLogger()), { clusters: 1, restored: 1, pending: 0, failed: 0 });
   s.clock.advance(10_000);
-  assert.deepEqual((await s.directory.get(GKE))?.nodePools.map((p) => [p.name, p.nodeCount]), [['a', 3], ['b', 2]]);
+  assert.deepEqual(
+    (await s.directory.get(GKE))?.nodePools.map((p) => [p.name, p.nodeCount]),
+    [
+      ['a', 3],
+      ['b', 2],
+    ],
+  );
   assert.equal(s.store.scaledDown.has(GKE), false);
 });
 
 test('ensureClusterCapacity: without a teardown record, a fixed pool GKE refuses for now is remembered and finished by the reconciler; a deleted cluster is forgotten', async () => {
   const s = await setup();
-  s.directory.seed({ location: 'us-central1', name: 'gpu', labels: {}, nodePools: [{ name: 'a', nodeCount: 0, autoscaling: null }, { name: 'b', nodeCount: 0, autoscaling: null }] });
+  s.directory.seed({
+    location: 'us-central1',
+    name: 'gpu',
+    labels: {},
+    nodePools: [
+      { name: 'a', nodeCount: 0, autoscaling: null },
+      { name: 'b', nodeCount: 0, autoscaling: null },
+    ],
+  });
   const r = await ensureClusterCapacity(GKE, s.directory, s.store, { now: s.clock.now() });
   assert.deepEqual(r.ok && r.restored.map((x) => [x.pool, x.nodeCount]), [['a', 1]]);
   assert.deepEqual(r.ok && r.pending, ['b']);
@@ -496,7 +753,14 @@ test('ensureClusterCapacity: without a teardown record, a fixed pool GKE refuses
   assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, memoryLogger()), { clusters: 1, restored: 1, pending: 0, failed: 0 });
   assert.equal(s.store.scaledDown.has(GKE), false);
 
-  await s.store.saveScaledDown({ schemaVersion: 1, cluster: `${GKE}x`, runId: 'r', at: s.clock.now().toISOString(), restoreRequestedAt: s.clock.now().toISOString(), pools: [{ name: 'a', nodeCount: 2, autoscaling: null }] });
+  await s.store.saveScaledDown({
+    schemaVersion: 1,
+    cluster: `${GKE}x`,
+    runId: 'r',
+    at: s.clock.now().toISOString(),
+    restoreRequestedAt: s.clock.now().toISOString(),
+    pools: [{ name: 'a', nodeCount: 2, autoscaling: null }],
+  });
   const log = memoryLogger();
   assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, log), { clusters: 1, restored: 0, pending: 0, failed: 0 });
   assert.equal(s.store.scaledDown.size, 0);
@@ -528,12 +792,22 @@ async function chatSetup(kind: 'teardown-plan' | 'status' = 'teardown-plan') {
   s.clock.advance(10 * H);
   const commands = new MemoryChatCommands();
   const chat = new RecordingChat();
-  await commands.create(newChatCommandRecord({
-    id: CMD,
-    payload: { command: '/ferry', text: kind === 'status' ? 'status' : 'teardown plan', response_url: 'https://hooks.slack.com/commands/T1/2/x', user_id: 'U1', user_name: 'ann', channel_id: 'C1', team_id: 'T1' },
-    command: kind === 'status' ? { kind: 'status', model: null } : { kind: 'teardown-plan' },
-    now: s.clock.now(),
-  }));
+  await commands.create(
+    newChatCommandRecord({
+      id: CMD,
+      payload: {
+        command: '/ferry',
+        text: kind === 'status' ? 'status' : 'teardown plan',
+        response_url: 'https://hooks.slack.com/commands/T1/2/x',
+        user_id: 'U1',
+        user_name: 'ann',
+        channel_id: 'C1',
+        team_id: 'T1',
+      },
+      command: kind === 'status' ? { kind: 'status', model: null } : { kind: 'teardown-plan' },
+      now: s.clock.now(),
+    }),
+  );
   const policy = { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } };
   return { s, commands, chat, deps: { teardown: s.deps, options: { policy }, reply: { commands, chat } } };
 }
@@ -551,7 +825,10 @@ test('tick from chat: a dry run recorded with the command, the plan posted back 
   assert.equal(chat.posts[0]!.url, 'https://hooks.slack.com/commands/T1/2/x');
   assert.match(chat.posts[0]!.message.text, /^Teardown plan: 1 action/);
   assert.ok(JSON.stringify(chat.posts[0]!.message).includes('cache gs://models in us-central1-a idle 10h (TTL 1h)'));
-  assert.deepEqual(commands.docs.get(CMD)!.posts.map((p) => p.key), ['teardown-plan']);
+  assert.deepEqual(
+    commands.docs.get(CMD)!.posts.map((p) => p.key),
+    ['teardown-plan'],
+  );
   // A redelivery plans again (recorded) but never posts twice.
   await handleTeardownTick(tick({ tick: 'teardown', dryRun: true, chat: { commandId: CMD } }), deps);
   assert.equal(chat.posts.length, 1);
@@ -587,10 +864,25 @@ test('a tick that does not parse runs nothing; a plain tick runs the configured 
 
 test('a plan that cannot be made: a retryable failure is redelivered (no post); a final one is posted as an error', async () => {
   const { s, chat, deps } = await chatSetup();
-  const failing = (e: FerryError) => ({ ...deps, teardown: { ...s.deps, store: Object.assign(Object.create(s.store) as MemoryStore, { listTargets: async () => { throw e; } }) } });
-  await assert.rejects(handleTeardownTick(tick({ chat: { commandId: CMD } }), failing(new FerryError('STATE_UNAVAILABLE', 'Firestore down', { retryable: true }))));
+  const failing = (e: FerryError) => ({
+    ...deps,
+    teardown: {
+      ...s.deps,
+      store: Object.assign(Object.create(s.store) as MemoryStore, {
+        listTargets: async () => {
+          throw e;
+        },
+      }),
+    },
+  });
+  await assert.rejects(
+    handleTeardownTick(tick({ chat: { commandId: CMD } }), failing(new FerryError('STATE_UNAVAILABLE', 'Firestore down', { retryable: true }))),
+  );
   assert.equal(chat.posts.length, 0);
-  const out = await handleTeardownTick(tick({ chat: { commandId: CMD } }), failing(new FerryError('STATE_FORBIDDEN', 'no access', { hint: 'grant roles/datastore.user' })));
+  const out = await handleTeardownTick(
+    tick({ chat: { commandId: CMD } }),
+    failing(new FerryError('STATE_FORBIDDEN', 'no access', { hint: 'grant roles/datastore.user' })),
+  );
   assert.deepEqual(out, { outcome: 'failed', code: 'STATE_FORBIDDEN', posted: true });
   assert.match(chat.posts[0]!.message.text, /could not finish this command: no access/);
 });
@@ -610,7 +902,16 @@ test('the chat summary: posted for a run that did something, never for dry runs 
   await s.cache('us-central1-b', [{ cluster: 'local', name: 'idle2' }]);
   s.clock.advance(10 * H);
   const log = memoryLogger();
-  const run = await runTeardown({ ...s.deps, logger: log, notify: async () => { throw new FerryError('CHAT_POST_FAILED', 'Slack 500', { retryable: true }); } }, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } });
+  const run = await runTeardown(
+    {
+      ...s.deps,
+      logger: log,
+      notify: async () => {
+        throw new FerryError('CHAT_POST_FAILED', 'Slack 500', { retryable: true });
+      },
+    },
+    { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } } },
+  );
   assert.equal(run.summary.done, 1, 'the run is not affected');
   assert.ok(log.entries.some((e) => /could not post the teardown summary/.test(String(e['message']))));
 });

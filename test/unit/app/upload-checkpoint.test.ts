@@ -38,7 +38,7 @@ function recordingUploader() {
 }
 
 describe('uploadCheckpointFiles', () => {
-  it('uploads a Hugging Face snapshot: the blobs\' bytes under the link names, index and config last', async () => {
+  it("uploads a Hugging Face snapshot: the blobs' bytes under the link names, index and config last", async () => {
     const c = makeHfCache(LLAMA);
     cleanups.push(c.cleanup);
     const files = await listLocalFiles(c.snapshotDir);
@@ -58,7 +58,10 @@ describe('uploadCheckpointFiles', () => {
     assert.deepEqual(order.slice(-2), ['models/tiny/v1/model.safetensors.index.json', 'models/tiny/v1/config.json']);
     assert.equal(started.length, 9);
     assert.deepEqual(bytes.get('config.json'), [0, 359, 718]);
-    assert.deepEqual(done.map((p) => p.doneFiles), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      done.map((p) => p.doneFiles),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.equal(done.at(-1)!.doneBytes, r.bytes);
   });
 
@@ -67,14 +70,17 @@ describe('uploadCheckpointFiles', () => {
     cleanups.push(() => rmSync(d, { recursive: true, force: true }));
     writeFileSync(path.join(d, 'config.json'), '{}');
     const check = (files: Array<{ name: string; path: string; size: number }>, mentions: RegExp) =>
-      assert.throws(() => assertHasCheckpointFiles(files, d), (e: unknown) => {
-        assert.ok(e instanceof FerryError);
-        assert.equal(e.code, 'NO_CHECKPOINT_FILES');
-        assert.match(e.message, /expected model\.safetensors, or sharded \*\.safetensors with model\.safetensors\.index\.json/);
-        assert.match(e.message, mentions);
-        assert.match(e.hint ?? '', /snapshots\/<revision>/);
-        return true;
-      });
+      assert.throws(
+        () => assertHasCheckpointFiles(files, d),
+        (e: unknown) => {
+          assert.ok(e instanceof FerryError);
+          assert.equal(e.code, 'NO_CHECKPOINT_FILES');
+          assert.match(e.message, /expected model\.safetensors, or sharded \*\.safetensors with model\.safetensors\.index\.json/);
+          assert.match(e.message, mentions);
+          assert.match(e.hint ?? '', /snapshots\/<revision>/);
+          return true;
+        },
+      );
     check([], /it is empty/);
     check([{ name: 'config.json', path: path.join(d, 'config.json'), size: 2 }], /1 file\(s\): config\.json/);
     assert.doesNotThrow(() => assertHasCheckpointFiles([{ name: 'model.safetensors', path: '/x', size: 1 }], d));

@@ -1,12 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  DEFAULT_FIRST_READ_BYTES,
-  MIN_FIRST_READ_BYTES,
-  firstReadSize,
-  mapLimit,
-  validateCheckpoint,
-} from '../../../shared/app/validate-checkpoint.ts';
+import { DEFAULT_FIRST_READ_BYTES, MIN_FIRST_READ_BYTES, firstReadSize, mapLimit, validateCheckpoint } from '../../../shared/app/validate-checkpoint.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import type { ObjectInfo, ObjectStore } from '../../../shared/ports/object-store.ts';
 
@@ -104,10 +98,13 @@ describe('validateCheckpoint (use case)', () => {
     for (const name of ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']) {
       const rs = shardReads.filter((c) => c.name === name);
       // The index predicts a small header (2 tensors), so the first read is the 16 KiB floor.
-      assert.deepEqual(rs.map((c) => [c.start, c.end]), [
-        [0, MIN_FIRST_READ_BYTES],
-        [MIN_FIRST_READ_BYTES, objects[name]!.length - 16],
-      ]);
+      assert.deepEqual(
+        rs.map((c) => [c.start, c.end]),
+        [
+          [0, MIN_FIRST_READ_BYTES],
+          [MIN_FIRST_READ_BYTES, objects[name]!.length - 16],
+        ],
+      );
     }
   });
 
@@ -122,10 +119,13 @@ describe('validateCheckpoint (use case)', () => {
     const r = await validateCheckpoint(store, '');
     assert.equal(r.ok, true, JSON.stringify(r.errors));
     const rs = store.calls.filter((c) => c.name === 'model.safetensors');
-    assert.deepEqual(rs.map((c) => [c.start, c.end]), [
-      [0, DEFAULT_FIRST_READ_BYTES],
-      [DEFAULT_FIRST_READ_BYTES, shardBytes.length - 16],
-    ]);
+    assert.deepEqual(
+      rs.map((c) => [c.start, c.end]),
+      [
+        [0, DEFAULT_FIRST_READ_BYTES],
+        [DEFAULT_FIRST_READ_BYTES, shardBytes.length - 16],
+      ],
+    );
   });
 
   it('sizes the first read from the predicted header', () => {
@@ -138,7 +138,10 @@ describe('validateCheckpoint (use case)', () => {
     const objects = { 'model.safetensors': new Uint8Array(5), 'config.json': enc.encode('{"architectures":["X"],"model_type":"x"}') };
     const store = memoryStore(objects);
     const r = await validateCheckpoint(store, '');
-    assert.deepEqual(r.errors.map((e) => e.code), ['HEADER_TOO_SMALL']);
+    assert.deepEqual(
+      r.errors.map((e) => e.code),
+      ['HEADER_TOO_SMALL'],
+    );
     assert.equal(store.calls.filter((c) => c.name === 'model.safetensors').length, 0);
   });
 
@@ -150,7 +153,10 @@ describe('validateCheckpoint (use case)', () => {
     assert.equal(r.ok, true);
     assert.equal(store.calls.filter((c) => c.op === 'list').length, 0);
     assert.ok(store.calls.every((c) => c.generation === '5'));
-    assert.deepEqual(r.files.map((f) => f.generation), listing.map(() => '5'));
+    assert.deepEqual(
+      r.files.map((f) => f.generation),
+      listing.map(() => '5'),
+    );
   });
 
   it('bounds parallel reads', async () => {
@@ -196,7 +202,6 @@ describe('mapLimit', () => {
     assert.equal(peak, 2);
   });
 });
-
 
 describe('header size prediction from the index', () => {
   it('reads a header of thousands of tensors in one request when the index predicts its size', async () => {

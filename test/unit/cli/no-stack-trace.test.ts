@@ -18,7 +18,16 @@ mkdirSync(join(stopped, '.ferry'));
 // Port 1 on loopback: nothing listens there, the connection is refused at once.
 writeFileSync(
   join(stopped, '.ferry', 'local.env'),
-  ['GOOGLE_CLOUD_PROJECT=demo-ferry', 'FIRESTORE_EMULATOR_HOST=127.0.0.1:1', 'PUBSUB_EMULATOR_HOST=127.0.0.1:1', 'STORAGE_EMULATOR_HOST=http://127.0.0.1:1', 'FERRY_BUCKET=ferry-local', 'FERRY_STORAGE_CONTROL_EMULATOR_HOST=127.0.0.1:1', 'FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST=127.0.0.1:1', ''].join('\n'),
+  [
+    'GOOGLE_CLOUD_PROJECT=demo-ferry',
+    'FIRESTORE_EMULATOR_HOST=127.0.0.1:1',
+    'PUBSUB_EMULATOR_HOST=127.0.0.1:1',
+    'STORAGE_EMULATOR_HOST=http://127.0.0.1:1',
+    'FERRY_BUCKET=ferry-local',
+    'FERRY_STORAGE_CONTROL_EMULATOR_HOST=127.0.0.1:1',
+    'FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST=127.0.0.1:1',
+    '',
+  ].join('\n'),
   { mode: 0o600 },
 );
 after(() => {

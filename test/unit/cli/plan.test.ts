@@ -39,7 +39,10 @@ describe('ferry plan', () => {
     const j = JSON.parse(r.stdout);
     assert.equal(j.source.kind, 'checkpoint');
     assert.deepEqual(j.plan.budget, { contextTokens: 128, concurrency: 2, gpuMemoryUtilization: 0.9, kvCacheDtype: 'auto' });
-    assert.deepEqual(j.plan.rows.map((x: { accelerator: string }) => x.accelerator), ['tpu-v5-lite-podslice', 'tpu-v6e-slice']);
+    assert.deepEqual(
+      j.plan.rows.map((x: { accelerator: string }) => x.accelerator),
+      ['tpu-v5-lite-podslice', 'tpu-v6e-slice'],
+    );
     assert.equal(j.plan.recommended.accelerator, 'tpu-v5-lite-podslice');
     assert.equal(j.check.ok, true);
     assert.equal(j.check.row.topology, '2x2');

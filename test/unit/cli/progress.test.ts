@@ -5,8 +5,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  formatBytes, formatRate, formatDuration, fitName, formatBar, formatTotalLine, formatFileDoneLine,
-  TransferMeter, progressRenderer, resolveProgressMode,
+  formatBytes,
+  formatRate,
+  formatDuration,
+  fitName,
+  formatBar,
+  formatTotalLine,
+  formatFileDoneLine,
+  TransferMeter,
+  progressRenderer,
+  resolveProgressMode,
 } from '../../../shared/cli/progress.ts';
 
 const MiB = 1024 * 1024;
@@ -73,10 +81,13 @@ describe('TransferMeter', () => {
     assert.equal(s.sentBytes, 20 * MiB);
     assert.equal(s.rate, 20 * MiB, '20 MiB in 1 s');
     assert.equal(Math.round(s.eta!), Math.round((150 * MiB + 1024 - 20 * MiB) / (20 * MiB)));
-    assert.deepEqual(s.active.map((f) => [f.name, f.sent, f.rate, f.eta]), [
-      ['a.safetensors', 10 * MiB, 10 * MiB, 9],
-      ['b.safetensors', 10 * MiB, 10 * MiB, 4],
-    ]);
+    assert.deepEqual(
+      s.active.map((f) => [f.name, f.sent, f.rate, f.eta]),
+      [
+        ['a.safetensors', 10 * MiB, 10 * MiB, 9],
+        ['b.safetensors', 10 * MiB, 10 * MiB, 4],
+      ],
+    );
     assert.equal(s.doneFiles, 0);
     assert.equal(s.elapsedSeconds, 1);
   });

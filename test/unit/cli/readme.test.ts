@@ -16,7 +16,10 @@ test('every command has a row in the README CLI table, and its row names each of
     const text = rows.filter((r) => r.startsWith(`| \`ferry ${spec.name}`)).join('\n');
     for (const f of spec.flags) {
       // Deploy's request flags appear on its row; render's row points at them.
-      const where = spec.name === 'render' && !['filename', 'cluster', 'namespace', 'name'].includes(f.name) ? rows.filter((r) => r.startsWith('| `ferry deploy')).join('\n') : text;
+      const where =
+        spec.name === 'render' && !['filename', 'cluster', 'namespace', 'name'].includes(f.name)
+          ? rows.filter((r) => r.startsWith('| `ferry deploy')).join('\n')
+          : text;
       assert.ok(where.includes(`--${f.name}`) || (f.short !== undefined && where.includes(`-${f.short} `)), `README row of ${spec.name} names --${f.name}`);
     }
     if (spec.output) assert.match(text, /-o (json\\\|yaml|yaml\\\|json|yaml)/, `${spec.name}: -o`);

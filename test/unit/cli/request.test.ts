@@ -112,7 +112,11 @@ test('errors: every schema issue on its own line, one line for unreadable input,
 
 test('render refuses a bad request before touching any backend', async () => {
   let err = '';
-  const code = await main(['render', '-f', file('bad2.json', { ...REQUEST, tensorParallelSize: 3 })], { stdout: () => undefined, stderr: (s) => void (err += s), env: {} });
+  const code = await main(['render', '-f', file('bad2.json', { ...REQUEST, tensorParallelSize: 3 })], {
+    stdout: () => undefined,
+    stderr: (s) => void (err += s),
+    env: {},
+  });
   assert.equal(code, 2);
   assert.match(err, /tensorParallelSize must be a power of two/);
 });

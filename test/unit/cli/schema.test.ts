@@ -49,7 +49,13 @@ const sample = {
 test('a request ferry accepts validates against the committed schema', () => {
   assert.ok(parseDeployRequest(JSON.stringify(sample)).ok);
   assert.ok(validate(sample), JSON.stringify(validate.errors));
-  const minimal = { apiVersion: 'ferry/v1', model: 'm', version: 'latest', target: { cluster: 'local', namespace: 'ns', name: 'd' }, requestedBy: { source: 'cli', principal: 'me' } };
+  const minimal = {
+    apiVersion: 'ferry/v1',
+    model: 'm',
+    version: 'latest',
+    target: { cluster: 'local', namespace: 'ns', name: 'd' },
+    requestedBy: { source: 'cli', principal: 'me' },
+  };
   assert.ok(parseDeployRequest(JSON.stringify(minimal)).ok);
   assert.ok(validate(minimal), JSON.stringify(validate.errors));
 });

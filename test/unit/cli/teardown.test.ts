@@ -24,8 +24,21 @@ function run(dryRun: boolean): TeardownRun {
     NOW,
   );
   return {
-    schemaVersion: 1, id: 'run-1', trigger: 'cli', startedAt: NOW.toISOString(), finishedAt: NOW.toISOString(), dryRun, plan,
-    results: plan.actions.map((a) => ({ action: a.action, outcome: dryRun ? 'planned' : 'done', reason: a.reason, message: a.message, operations: [], at: NOW.toISOString() })),
+    schemaVersion: 1,
+    id: 'run-1',
+    trigger: 'cli',
+    startedAt: NOW.toISOString(),
+    finishedAt: NOW.toISOString(),
+    dryRun,
+    plan,
+    results: plan.actions.map((a) => ({
+      action: a.action,
+      outcome: dryRun ? 'planned' : 'done',
+      reason: a.reason,
+      message: a.message,
+      operations: [],
+      at: NOW.toISOString(),
+    })),
     inventoryWarnings: [],
     summary: { planned: 1, done: dryRun ? 0 : 1, started: 0, skipped: 0, failed: 0 },
   };

@@ -32,7 +32,10 @@ describe('ferry upload: refused before anything is sent', () => {
     writeFileSync(path.join(d, 'README.md'), '# weights elsewhere');
     const r = await run(d, DEST, '--force');
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^ferry upload: no checkpoint file in .*\(it holds 2 file\(s\): README\.md, config\.json\); expected model\.safetensors, or sharded \*\.safetensors with model\.safetensors\.index\.json, beside config\.json \[NO_CHECKPOINT_FILES\]$/m);
+    assert.match(
+      r.stderr,
+      /^ferry upload: no checkpoint file in .*\(it holds 2 file\(s\): README\.md, config\.json\); expected model\.safetensors, or sharded \*\.safetensors with model\.safetensors\.index\.json, beside config\.json \[NO_CHECKPOINT_FILES\]$/m,
+    );
     assert.match(r.stderr, /next: .*snapshots\/<revision>/);
     assert.match(r.stderr, /Nothing was uploaded/);
     assert.equal(r.stdout, '');

@@ -61,7 +61,10 @@ describe('ferry validate', () => {
       },
     ]);
     for (const f of [...j.errors, ...j.warnings]) {
-      assert.deepEqual(Object.keys(f).filter((k) => !['code', 'file', 'tensor', 'message'].includes(k)), []);
+      assert.deepEqual(
+        Object.keys(f).filter((k) => !['code', 'file', 'tensor', 'message'].includes(k)),
+        [],
+      );
       assert.ok(FINDING_CODES.includes(f['code'] as (typeof FINDING_CODES)[number]));
     }
     for (const k of ['shards', 'tensors', 'parameters', 'tensorBytes', 'dtypes', 'headerBytes', 'parametersByDtype', 'config']) {
@@ -104,7 +107,19 @@ describe('ferry validate', () => {
     assert.deepEqual(parseGcsUrl('gs://my-bucket'), { bucket: 'my-bucket', prefix: '' });
     assert.deepEqual(parseGcsUrl('gs://my-bucket/'), { bucket: 'my-bucket', prefix: '' });
     assert.deepEqual(parseGcsUrl('gs://a.b.c/x/'), { bucket: 'a.b.c', prefix: 'x/' });
-    for (const bad of ['gs://', 'gs:///x', 'gs://UPPER/x', 'gs://ab/x', 'gs://-bucket/x', 'gs://b_ucket-/x', 'gs://bucket/a//b', 'gs://bucket/../x', 'gs:/bucket/x', 'gs://192.168.0.1/x', `gs://${'a'.repeat(64)}/x`]) {
+    for (const bad of [
+      'gs://',
+      'gs:///x',
+      'gs://UPPER/x',
+      'gs://ab/x',
+      'gs://-bucket/x',
+      'gs://b_ucket-/x',
+      'gs://bucket/a//b',
+      'gs://bucket/../x',
+      'gs:/bucket/x',
+      'gs://192.168.0.1/x',
+      `gs://${'a'.repeat(64)}/x`,
+    ]) {
       assert.ok('error' in parseGcsUrl(bad), bad);
       const r = await run([bad]);
       assert.equal(r.code, 2, bad);

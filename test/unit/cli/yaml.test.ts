@@ -11,7 +11,9 @@ test('objects, lists and nesting as kubectl prints them', () => {
     spec: {
       replicas: 2,
       paused: false,
-      template: { spec: { containers: [{ name: 'vllm', args: ['--model=gs://b/models/llama/v1', '--port', '8000'], ports: [{ containerPort: 8000 }] }], tolerations: [] } },
+      template: {
+        spec: { containers: [{ name: 'vllm', args: ['--model=gs://b/models/llama/v1', '--port', '8000'], ports: [{ containerPort: 8000 }] }], tolerations: [] },
+      },
     },
     nothing: null,
     skipped: undefined,
@@ -52,7 +54,47 @@ test('objects, lists and nesting as kubectl prints them', () => {
 });
 
 test('strings that YAML would read as something else are quoted', () => {
-  for (const s of ['true', 'False', 'yes', 'no', 'on', 'off', 'y', 'N', 'null', '~', '', '1', '0.5', '1e3', '0x1F', '2026-06-01', '12:30', '.inf', '-.nan', ' lead', 'trail ', 'a: b', 'a #b', '#c', '- x', '[x]', '{x}', '*a', '&a', '!t', '|', '>', '%', '@x', '`x`', "it's", 'say "hi"', 'two\nlines', 'tab\there']) {
+  for (const s of [
+    'true',
+    'False',
+    'yes',
+    'no',
+    'on',
+    'off',
+    'y',
+    'N',
+    'null',
+    '~',
+    '',
+    '1',
+    '0.5',
+    '1e3',
+    '0x1F',
+    '2026-06-01',
+    '12:30',
+    '.inf',
+    '-.nan',
+    ' lead',
+    'trail ',
+    'a: b',
+    'a #b',
+    '#c',
+    '- x',
+    '[x]',
+    '{x}',
+    '*a',
+    '&a',
+    '!t',
+    '|',
+    '>',
+    '%',
+    '@x',
+    '`x`',
+    "it's",
+    'say "hi"',
+    'two\nlines',
+    'tab\there',
+  ]) {
     assert.equal(yamlScalar(s), JSON.stringify(s), s);
   }
   for (const s of ['vllm', 'vllm/vllm-openai:v0.11.2', 'nvidia.com/gpu', 'a b c', 'v1', '8b', 'app.kubernetes.io/name', 'gs://bucket/models']) {

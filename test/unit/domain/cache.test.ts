@@ -11,20 +11,23 @@ import {
   FAILED_RETRY_SECONDS,
   type LiveCache,
 } from '../../../shared/domain/cache.ts';
-import {
-  recordCacheEvent,
-  cacheNeedsRefresh,
-  CacheRecord,
-  MAX_RECORDED_ROLLOUTS,
-  type CacheUse,
-} from '../../../shared/domain/cache-record.ts';
+import { recordCacheEvent, cacheNeedsRefresh, CacheRecord, MAX_RECORDED_ROLLOUTS, type CacheUse } from '../../../shared/domain/cache-record.ts';
 import { CacheOptions } from '../../../shared/domain/deploy-request.ts';
 
 const T0 = Date.UTC(2026, 10, 21, 12);
 const at = (s: number) => new Date(T0 + s * 1000);
 
 test('states are compared case-insensitively; anything else is unknown', () => {
-  for (const [raw, want] of [['RUNNING', 'running'], ['running', 'running'], ['Creating', 'creating'], ['DISABLED', 'disabled'], ['paused', 'paused'], ['', 'unknown'], [null, 'unknown'], ['DELETING', 'unknown']] as const) {
+  for (const [raw, want] of [
+    ['RUNNING', 'running'],
+    ['running', 'running'],
+    ['Creating', 'creating'],
+    ['DISABLED', 'disabled'],
+    ['paused', 'paused'],
+    ['', 'unknown'],
+    [null, 'unknown'],
+    ['DELETING', 'unknown'],
+  ] as const) {
     assert.equal(normalizeCacheState(raw), want, String(raw));
   }
 });
@@ -33,7 +36,11 @@ test('bucket locations: type inferred when GCS does not say', () => {
   assert.deepEqual(bucketLocation('us-central1'), { location: 'US-CENTRAL1', locationType: 'region' });
   assert.deepEqual(bucketLocation('NAM4'), { location: 'NAM4', locationType: 'dual-region' });
   assert.deepEqual(bucketLocation('US'), { location: 'US', locationType: 'multi-region' });
-  assert.deepEqual(bucketLocation('US', 'dual-region', ['us-east1', 'us-west1']), { location: 'US', locationType: 'dual-region', dataLocations: ['US-EAST1', 'US-WEST1'] });
+  assert.deepEqual(bucketLocation('US', 'dual-region', ['us-east1', 'us-west1']), {
+    location: 'US',
+    locationType: 'dual-region',
+    dataLocations: ['US-EAST1', 'US-WEST1'],
+  });
   assert.equal(regionOfZone('europe-west4-a'), 'europe-west4');
   assert.equal(regionOfZone('europe-west4'), null);
 });
@@ -83,18 +90,31 @@ test('planCache: pin-one-zone prefers a zone with a running cache, else the firs
   assert.ok(cold.ok);
   assert.deepEqual([cold.plan.zones, cold.plan.pinnedZone], [['us-central1-a'], 'us-central1-a']);
   assert.deepEqual(cold.nodeSelectorExtra, { 'topology.kubernetes.io/zone': 'us-central1-a' });
-  const warm = planCache({ ...base, cache: opts({ mode: 'pin-one-zone' }), hostZones: ['us-central1-a', 'us-central1-b'], runningZones: ['us-central1-b', 'us-east1-b'] });
+  const warm = planCache({
+    ...base,
+    cache: opts({ mode: 'pin-one-zone' }),
+    hostZones: ['us-central1-a', 'us-central1-b'],
+    runningZones: ['us-central1-b', 'us-east1-b'],
+  });
   assert.ok(warm.ok);
   assert.equal(warm.plan.pinnedZone, 'us-central1-b');
   // requested zones: only those hosting the accelerator are pin candidates
-  const req = planCache({ ...base, cache: opts({ mode: 'pin-one-zone', zones: ['us-central1-c', 'us-central1-b'] }), hostZones: ['us-central1-a', 'us-central1-b'] });
+  const req = planCache({
+    ...base,
+    cache: opts({ mode: 'pin-one-zone', zones: ['us-central1-c', 'us-central1-b'] }),
+    hostZones: ['us-central1-a', 'us-central1-b'],
+  });
   assert.ok(req.ok);
   assert.equal(req.plan.pinnedZone, 'us-central1-b');
   assert.match(req.warnings[0]!, /no nvidia-l4 nodes in us-central1-c/);
 });
 
 test('planCache: request settings are carried; defaults for max wait', () => {
-  const r = planCache({ ...base, cache: opts({ mode: 'all-zones', ttlSeconds: 172_800, admissionPolicy: 'admit-on-second-miss', maxWaitSeconds: 30 }), hostZones: ['us-central1-a'] });
+  const r = planCache({
+    ...base,
+    cache: opts({ mode: 'all-zones', ttlSeconds: 172_800, admissionPolicy: 'admit-on-second-miss', maxWaitSeconds: 30 }),
+    hostZones: ['us-central1-a'],
+  });
   assert.ok(r.ok);
   assert.deepEqual([r.plan.ttlSeconds, r.plan.admissionPolicy, r.plan.maxWaitSeconds], [172_800, 'admit-on-second-miss', 30]);
   const d = planCache({ ...base, cache: opts({ mode: 'all-zones' }), hostZones: ['us-central1-a'], defaultMaxWaitSeconds: 45 });
@@ -106,7 +126,12 @@ test('planCache: impossible zones are refused with a clear reason', () => {
   assert.deepEqual([asked.ok, !asked.ok && asked.reason], [false, 'CACHE_ZONE_OUTSIDE_BUCKET_LOCATION']);
   assert.ok(!asked.ok && /europe-west4-a cannot cache gs:\/\/models: the bucket is in US-CENTRAL1/.test(asked.message), JSON.stringify(asked));
   const cluster = planCache({ ...base, cache: opts({ mode: 'all-zones' }), hostZones: ['europe-west4-a', 'europe-west4-b'] });
-  assert.ok(!cluster.ok && cluster.reason === 'CACHE_ZONE_OUTSIDE_BUCKET_LOCATION' && /nodes of cluster local are in europe-west4-a, europe-west4-b/.test(cluster.message), JSON.stringify(cluster));
+  assert.ok(
+    !cluster.ok &&
+      cluster.reason === 'CACHE_ZONE_OUTSIDE_BUCKET_LOCATION' &&
+      /nodes of cluster local are in europe-west4-a, europe-west4-b/.test(cluster.message),
+    JSON.stringify(cluster),
+  );
   const none = planCache({ ...base, cache: opts({ mode: 'all-zones' }), hostZones: [] });
   assert.ok(!none.ok && none.reason === 'CACHE_NO_ZONES' && /can host nvidia-l4/.test(none.message));
   // zones from the cluster partly outside: dropped with a warning
@@ -120,8 +145,15 @@ test('planCache: impossible zones are refused with a clear reason', () => {
 });
 
 const live = (state: LiveCache['state'], over: Partial<LiveCache> = {}): LiveCache => ({
-  name: 'projects/_/buckets/models/anywhereCaches/us-central1-a', bucket: 'models', zone: 'us-central1-a', state,
-  rawState: state.toUpperCase(), ttlSeconds: 86_400, admissionPolicy: 'admit-on-first-miss', pendingUpdate: false, ...over,
+  name: 'projects/_/buckets/models/anywhereCaches/us-central1-a',
+  bucket: 'models',
+  zone: 'us-central1-a',
+  state,
+  rawState: state.toUpperCase(),
+  ttlSeconds: 86_400,
+  admissionPolicy: 'admit-on-first-miss',
+  pendingUpdate: false,
+  ...over,
 });
 const none = { ttlSeconds: null, admissionPolicy: null };
 
@@ -132,30 +164,61 @@ test('decideCacheAction: create if absent, resume if paused/disabled, update whe
   assert.equal(decideCacheAction(none, live('creating'), undefined, at(0)).kind, 'wait');
   assert.deepEqual(decideCacheAction(none, live('running'), undefined, at(0)), { kind: 'none' });
   assert.deepEqual(decideCacheAction({ ttlSeconds: 86_400, admissionPolicy: 'admit-on-first-miss' }, live('running'), undefined, at(0)), { kind: 'none' });
-  assert.deepEqual(decideCacheAction({ ttlSeconds: 3600, admissionPolicy: null }, live('running'), undefined, at(0)), { kind: 'update', ttlSeconds: 3600, admissionPolicy: null });
-  assert.deepEqual(decideCacheAction({ ttlSeconds: null, admissionPolicy: 'admit-on-second-miss' }, live('running'), undefined, at(0)), { kind: 'update', ttlSeconds: null, admissionPolicy: 'admit-on-second-miss' });
+  assert.deepEqual(decideCacheAction({ ttlSeconds: 3600, admissionPolicy: null }, live('running'), undefined, at(0)), {
+    kind: 'update',
+    ttlSeconds: 3600,
+    admissionPolicy: null,
+  });
+  assert.deepEqual(decideCacheAction({ ttlSeconds: null, admissionPolicy: 'admit-on-second-miss' }, live('running'), undefined, at(0)), {
+    kind: 'update',
+    ttlSeconds: null,
+    admissionPolicy: 'admit-on-second-miss',
+  });
   assert.equal(decideCacheAction({ ttlSeconds: 3600, admissionPolicy: null }, live('running', { pendingUpdate: true }), undefined, at(0)).kind, 'wait');
   assert.equal(decideCacheAction(none, live('unknown'), undefined, at(0)).kind, 'wait');
   // a failed creation is not retried at once
-  const failed = recordCacheEvent(undefined, { bucket: 'models', zone: 'us-central1-a', now: at(0), live: null, error: { code: 'CACHE_INVALID_ARGUMENT', message: 'zone not offered' }, failed: true });
+  const failed = recordCacheEvent(undefined, {
+    bucket: 'models',
+    zone: 'us-central1-a',
+    now: at(0),
+    live: null,
+    error: { code: 'CACHE_INVALID_ARGUMENT', message: 'zone not offered' },
+    failed: true,
+  });
   assert.equal(decideCacheAction(none, null, failed, at(10)).kind, 'wait');
   assert.equal(decideCacheAction(none, null, failed, at(FAILED_RETRY_SECONDS + 1)).kind, 'create');
 });
 
 const use = (rolloutId: string, name = 'llama'): CacheUse => ({
-  rolloutId, targetKey: `local~ns~${name}`, target: { cluster: 'local', namespace: 'ns', name }, requestedBy: { source: 'cli', principal: 'alice' },
+  rolloutId,
+  targetKey: `local~ns~${name}`,
+  target: { cluster: 'local', namespace: 'ns', name },
+  requestedBy: { source: 'cli', principal: 'alice' },
 });
 const ev = { bucket: 'models', zone: 'us-central1-a' };
 
 test('records: who created it, who uses it, when it was last used', () => {
   const created = recordCacheEvent(undefined, { ...ev, now: at(0), live: null });
   assert.equal(created.state, 'absent');
-  const r1 = recordCacheEvent(created, { ...ev, now: at(1), action: 'create', operation: { name: 'op1', kind: 'create', startedAt: at(1).toISOString() }, live: live('creating'), use: use('ro-1') });
+  const r1 = recordCacheEvent(created, {
+    ...ev,
+    now: at(1),
+    action: 'create',
+    operation: { name: 'op1', kind: 'create', startedAt: at(1).toISOString() },
+    live: live('creating'),
+    use: use('ro-1'),
+  });
   assert.deepEqual(r1.createdBy, { by: 'ferry', rolloutId: 'ro-1', requestedBy: { source: 'cli', principal: 'alice' }, at: at(1).toISOString() });
-  assert.deepEqual([r1.state, r1.rawState, r1.operation?.name, r1.lastAction?.kind, r1.lastUsedAt], ['creating', 'CREATING', 'op1', 'create', at(1).toISOString()]);
+  assert.deepEqual(
+    [r1.state, r1.rawState, r1.operation?.name, r1.lastAction?.kind, r1.lastUsedAt],
+    ['creating', 'CREATING', 'op1', 'create', at(1).toISOString()],
+  );
   assert.ok(cacheNeedsRefresh(r1));
   const r2 = recordCacheEvent(r1, { ...ev, now: at(5), operationDone: true, live: live('running'), use: use('ro-2', 'other') });
-  assert.deepEqual([r2.state, r2.operation, r2.rollouts, r2.targets.map((t) => t.targetKey)], ['running', null, ['ro-1', 'ro-2'], ['local~ns~llama', 'local~ns~other']]);
+  assert.deepEqual(
+    [r2.state, r2.operation, r2.rollouts, r2.targets.map((t) => t.targetKey)],
+    ['running', null, ['ro-1', 'ro-2'], ['local~ns~llama', 'local~ns~other']],
+  );
   assert.ok(!cacheNeedsRefresh(r2));
   const touched = recordCacheEvent(r2, { ...ev, now: at(100), touch: { targetKey: 'local~ns~llama' } });
   assert.equal(touched.lastUsedAt, at(100).toISOString());
@@ -185,7 +248,8 @@ test('property: records stay valid, times never go back, at most MAX_RECORDED_RO
         t += e.dt;
         const prev = r;
         r = recordCacheEvent(r, {
-          ...ev, now: at(t),
+          ...ev,
+          now: at(t),
           ...(e.absent ? { live: null } : e.live ? { live: live(e.live) } : {}),
           ...(e.action ? { action: e.action } : {}),
           ...(e.rollout !== undefined ? { use: use(`ro-${e.rollout}`, `t${e.rollout % 3}`) } : {}),

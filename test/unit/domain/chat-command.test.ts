@@ -1,13 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ChatCommand,
-  chatDeployRequest,
-  commandClass,
-  describeCommand,
-  parseChatCommand,
-  parseTargetRef,
-} from '../../../shared/domain/chat-command.ts';
+import { ChatCommand, chatDeployRequest, commandClass, describeCommand, parseChatCommand, parseTargetRef } from '../../../shared/domain/chat-command.ts';
 import { authorise, type ChatAccessPolicy } from '../../../shared/domain/chat-access.ts';
 import {
   ChatCommandRecord,
@@ -60,10 +53,22 @@ test('versions <model>', () => {
 
 test('deploy <model>@<version|latest> to <cluster>/<namespace>/<name> [options]', () => {
   assert.deepEqual(ok('deploy llama@v1 to local/serving/llama'), {
-    kind: 'deploy', model: 'llama', version: 'v1', target: { cluster: 'local', namespace: 'serving', name: 'llama' }, replicas: null, accelerator: null, gpus: null,
+    kind: 'deploy',
+    model: 'llama',
+    version: 'v1',
+    target: { cluster: 'local', namespace: 'serving', name: 'llama' },
+    replicas: null,
+    accelerator: null,
+    gpus: null,
   });
   assert.deepEqual(ok(`deploy Llama-3.1-8B@latest TO ${GKE}/serving/llama replicas=2 accelerator=nvidia-h100-80gb gpus=8`), {
-    kind: 'deploy', model: 'Llama-3.1-8B', version: 'latest', target: { cluster: GKE, namespace: 'serving', name: 'llama' }, replicas: 2, accelerator: 'nvidia-h100-80gb', gpus: 8,
+    kind: 'deploy',
+    model: 'Llama-3.1-8B',
+    version: 'latest',
+    target: { cluster: GKE, namespace: 'serving', name: 'llama' },
+    replicas: 2,
+    accelerator: 'nvidia-h100-80gb',
+    gpus: 8,
   });
   // Short accelerator names, option case, zero replicas (scale down).
   const c = ok('deploy m@v2 to local/ns/name accelerator=l4 REPLICAS=0');
@@ -124,7 +129,16 @@ test('unknown commands are refused by name', () => {
 });
 
 test('describeCommand writes the command back canonically, and that parses to the same command', () => {
-  for (const t of ['status', 'status m', 'versions m', `deploy m@latest to ${GKE}/ns/name replicas=3 accelerator=nvidia-l4 gpus=2`, 'deploy m@v1 to local/ns/name', 'rollback local/ns/name', 'teardown plan', 'help']) {
+  for (const t of [
+    'status',
+    'status m',
+    'versions m',
+    `deploy m@latest to ${GKE}/ns/name replicas=3 accelerator=nvidia-l4 gpus=2`,
+    'deploy m@v1 to local/ns/name',
+    'rollback local/ns/name',
+    'teardown plan',
+    'help',
+  ]) {
     const c = ok(t);
     assert.deepEqual(ok(describeCommand(c)), c, t);
   }
@@ -152,7 +166,9 @@ test('authorise: readers read, deployers deploy and read, everyone else is polit
   assert.deepEqual(authorise(p, who('UDEPLOYER'), 'deploy'), { allowed: true });
   const r = authorise(p, who('UREADER'), 'deploy');
   assert.equal(r.allowed, false);
-  assert.ok(!r.allowed && r.reason === 'USER_NOT_ALLOWED' && /Sorry/.test(r.message) && /FERRY_SLACK_DEPLOY_USERS/.test(r.message) && r.message.includes('UREADER'));
+  assert.ok(
+    !r.allowed && r.reason === 'USER_NOT_ALLOWED' && /Sorry/.test(r.message) && /FERRY_SLACK_DEPLOY_USERS/.test(r.message) && r.message.includes('UREADER'),
+  );
   const s = authorise(p, who('USTRANGER'), 'read');
   assert.ok(!s.allowed && s.reason === 'USER_NOT_ALLOWED' && /FERRY_SLACK_READ_USERS/.test(s.message));
   assert.equal(authorise(p, who('USTRANGER'), 'deploy').allowed, false);
@@ -188,7 +204,15 @@ test('authorise: empty lists allow nobody', () => {
 // ---------------------------------------------------------------------------------------------
 
 const body = new TextEncoder().encode('token=x&trigger_id=1.2.abc&text=status');
-const payload = { command: '/ferry', text: 'status', response_url: 'https://hooks.slack.com/commands/T1/2/x', user_id: 'U1', user_name: 'alice', channel_id: 'C1', team_id: 'T1' };
+const payload = {
+  command: '/ferry',
+  text: 'status',
+  response_url: 'https://hooks.slack.com/commands/T1/2/x',
+  user_id: 'U1',
+  user_name: 'alice',
+  channel_id: 'C1',
+  team_id: 'T1',
+};
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 
 function record(over: Partial<ChatCommandRecord> = {}): ChatCommandRecord {
@@ -255,8 +279,14 @@ test('posts: once per key, at most 5, none after 30 minutes', () => {
 
 const lastGood = (over: Record<string, unknown> = {}) =>
   DeployRequest.parse({
-    apiVersion: 'ferry/v1', model: 'm', version: 'v1', target: { cluster: 'local', namespace: 'ns', name: 'name' },
-    accelerator: { type: 'nvidia-h100-80gb', count: 4 }, replicas: 3, requestedBy: { source: 'cli', principal: 'bob' }, ...over,
+    apiVersion: 'ferry/v1',
+    model: 'm',
+    version: 'v1',
+    target: { cluster: 'local', namespace: 'ns', name: 'name' },
+    accelerator: { type: 'nvidia-h100-80gb', count: 4 },
+    replicas: 3,
+    requestedBy: { source: 'cli', principal: 'bob' },
+    ...over,
   });
 const deployCmd = (text: string) => ok(text) as Extract<ChatCommand, { kind: 'deploy' }>;
 const ctx = { requestedBy: { source: 'slack' as const, principal: 'slack:T1/U1 (alice)' }, idempotencyKey: 'slack:sc-20260301-100000-0123456789abcdef' };

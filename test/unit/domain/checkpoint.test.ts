@@ -1,13 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  CONFIG_FILE,
-  INDEX_FILE,
-  normalizePrefix,
-  relativeFiles,
-  shardsToRead,
-  type CheckpointFile,
-} from '../../../shared/domain/checkpoint.ts';
+import { CONFIG_FILE, INDEX_FILE, normalizePrefix, relativeFiles, shardsToRead, type CheckpointFile } from '../../../shared/domain/checkpoint.ts';
 import { checkShardNames, parseConfig, parseIndex, parseShardName, unsafeShardName } from '../../../shared/domain/checkpoint-files.ts';
 import { evaluateCheckpoint, type ShardHeaderInput } from '../../../shared/domain/checkpoint-evaluation.ts';
 import { FINDING_CODES, Finding, type FindingCode } from '../../../shared/domain/findings.ts';
@@ -87,7 +80,11 @@ describe('the reference corpus, through the whole validator (local directory)', 
         }
         // For file-layer faults the reference names the file; so must we.
         const refFile = exp.layer === 'file' ? /^([^:]+\.safetensors):/.exec(exp.reason)?.[1] : undefined;
-        if (refFile) assert.ok(report.errors.some((e) => e.file === refFile), `an error about ${refFile}`);
+        if (refFile)
+          assert.ok(
+            report.errors.some((e) => e.file === refFile),
+            `an error about ${refFile}`,
+          );
       }
 
       // I/O budget: one listing, the index and config read whole, at most two reads per shard
@@ -129,11 +126,13 @@ function shard(file: string, tensors: Array<[string, string, number[]]>): ShardH
 
 const CONFIG = JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', num_hidden_layers: 2 });
 const f = (name: string, size = 100): CheckpointFile => ({ name, size, generation: '1' });
-const codesOf = (findings: Array<{ code: string; severity: string }>, severity = 'error') =>
-  findings.filter((x) => x.severity === severity).map((x) => x.code);
+const codesOf = (findings: Array<{ code: string; severity: string }>, severity = 'error') => findings.filter((x) => x.severity === severity).map((x) => x.code);
 
 function twoShardCheckpoint(weightMap: Record<string, string>, extra: { total_size?: unknown; files?: CheckpointFile[] } = {}) {
-  const s1 = shard('model-00001-of-00002.safetensors', [['a', 'F32', [2]], ['b', 'F32', [3]]]);
+  const s1 = shard('model-00001-of-00002.safetensors', [
+    ['a', 'F32', [2]],
+    ['b', 'F32', [3]],
+  ]);
   const s2 = shard('model-00002-of-00002.safetensors', [['c', 'BF16', [4]]]);
   const index = parseIndex(
     JSON.stringify({ metadata: extra.total_size === undefined ? { total_size: 28 } : { total_size: extra.total_size }, weight_map: weightMap }),
@@ -201,7 +200,10 @@ describe('evaluateCheckpoint', () => {
 
   it('reports a tensor stored in two shards', () => {
     const c = twoShardCheckpoint(GOOD_MAP);
-    const s2 = shard('model-00002-of-00002.safetensors', [['c', 'BF16', [4]], ['a', 'F32', [2]]]);
+    const s2 = shard('model-00002-of-00002.safetensors', [
+      ['c', 'BF16', [4]],
+      ['a', 'F32', [2]],
+    ]);
     const r = evaluateCheckpoint({ ...c, shards: [c.shards[0]!, s2], files: c.files.map((x) => (x.name === s2.file ? { ...x, size: s2.size } : x)) });
     const dup = r.findings.find((x) => x.code === 'TENSOR_IN_MULTIPLE_SHARDS')!;
     assert.equal(dup.tensor, 'a');
@@ -257,7 +259,11 @@ describe('evaluateCheckpoint', () => {
 
   it('rejects a checkpoint without tensors', () => {
     const empty = shard('model.safetensors', []);
-    const r = evaluateCheckpoint({ files: [f(CONFIG_FILE), f('tokenizer.json'), { name: 'model.safetensors', size: empty.size, generation: '1' }], shards: [empty], config: CONFIG });
+    const r = evaluateCheckpoint({
+      files: [f(CONFIG_FILE), f('tokenizer.json'), { name: 'model.safetensors', size: empty.size, generation: '1' }],
+      shards: [empty],
+      config: CONFIG,
+    });
     assert.ok(codesOf(r.findings).includes('NO_TENSORS'));
   });
 });
@@ -273,7 +279,15 @@ describe('parseIndex', () => {
   });
 
   it('rejects unsafe shard names and never resolves them', () => {
-    for (const bad of ['../model.safetensors', '/abs/model.safetensors', 'gs://other/model.safetensors', 'https://x/y.safetensors', 'a/../../b.safetensors', 'C:\\x.safetensors', 'a//b.safetensors']) {
+    for (const bad of [
+      '../model.safetensors',
+      '/abs/model.safetensors',
+      'gs://other/model.safetensors',
+      'https://x/y.safetensors',
+      'a/../../b.safetensors',
+      'C:\\x.safetensors',
+      'a//b.safetensors',
+    ]) {
       const r = parseIndex(JSON.stringify({ weight_map: { w: bad } }));
       assert.ok(codesOf(r.findings).includes('SHARD_NAME_UNSAFE'), bad);
       assert.deepEqual(r.shardNames, []);
@@ -300,7 +314,8 @@ describe('shard names', () => {
   });
 
   it('checks that the names agree', () => {
-    const names = (n: number, of: number) => Array.from({ length: n }, (_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(of).padStart(5, '0')}.safetensors`);
+    const names = (n: number, of: number) =>
+      Array.from({ length: n }, (_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(of).padStart(5, '0')}.safetensors`);
     assert.deepEqual(checkShardNames(names(3, 3)), []);
     assert.deepEqual(checkShardNames(['a.safetensors', 'b.safetensors']), []);
     const short = checkShardNames(names(2, 3));
@@ -326,13 +341,22 @@ describe('listing helpers', () => {
       ],
       'm/v1',
     );
-    assert.deepEqual(files.map((x) => x.name), ['config.json', 'original/params.json']);
+    assert.deepEqual(
+      files.map((x) => x.name),
+      ['config.json', 'original/params.json'],
+    );
   });
 
   it('reads the index-referenced shards that exist, or model.safetensors', () => {
     const c = twoShardCheckpoint(GOOD_MAP);
-    assert.deepEqual(shardsToRead(c.files, c.index).map((x) => x.name), ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
-    assert.deepEqual(shardsToRead([f('model.safetensors'), f('extra.safetensors')]).map((x) => x.name), ['model.safetensors']);
+    assert.deepEqual(
+      shardsToRead(c.files, c.index).map((x) => x.name),
+      ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'],
+    );
+    assert.deepEqual(
+      shardsToRead([f('model.safetensors'), f('extra.safetensors')]).map((x) => x.name),
+      ['model.safetensors'],
+    );
   });
 });
 

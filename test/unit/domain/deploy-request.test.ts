@@ -273,7 +273,16 @@ test('image references', () => {
     assert.deepEqual(parseImageReference(ref), parsed, ref);
     accepted({ image: ref });
   }
-  for (const ref of ['', 'Vllm/vllm-openai', 'vllm//x', 'vllm/vllm-openai:', 'vllm/vllm-openai:v1 ', ':tag', 'vllm/vllm-openai@sha256:xyz', 'a/' + 'b'.repeat(260)]) {
+  for (const ref of [
+    '',
+    'Vllm/vllm-openai',
+    'vllm//x',
+    'vllm/vllm-openai:',
+    'vllm/vllm-openai:v1 ',
+    ':tag',
+    'vllm/vllm-openai@sha256:xyz',
+    'a/' + 'b'.repeat(260),
+  ]) {
     assert.equal(parseImageReference(ref), null, ref);
     schemaError({ image: ref });
   }
@@ -325,7 +334,14 @@ test('streamer, progress deadline, cache, requestedBy, idempotencyKey bounds', (
   accepted({ progressDeadlineSeconds: 7200 });
   for (const progressDeadlineSeconds of [59, 7201, 600.5]) schemaError({ progressDeadlineSeconds });
   accepted({ cache: { mode: 'all-zones' } });
-  for (const cache of [{ mode: 'some' }, { mode: 'all-zones', zones: [] }, { mode: 'all-zones', zones: ['us-central1'] }, { mode: 'off', ttlSeconds: 60 }, { mode: 'off', admissionPolicy: 'always' }, { maxWaitSeconds: -1 }]) {
+  for (const cache of [
+    { mode: 'some' },
+    { mode: 'all-zones', zones: [] },
+    { mode: 'all-zones', zones: ['us-central1'] },
+    { mode: 'off', ttlSeconds: 60 },
+    { mode: 'off', admissionPolicy: 'always' },
+    { maxWaitSeconds: -1 },
+  ]) {
     schemaError({ cache });
   }
   for (const source of ['pubsub', 'slack', 'upload', 'cli']) accepted({ requestedBy: { source, principal: 'p' } });
@@ -386,7 +402,11 @@ test('TPU accelerators: single-host topologies, count and topology derive from e
   assert.deepEqual(accepted({ accelerator: { type: 'tpu-v6e-slice', topology: '2x4' } }).accelerator, { type: 'tpu-v6e-slice', count: 8, topology: '2x4' });
   assert.deepEqual(accepted({ accelerator: { type: 'tpu-v6e-slice', count: 4 } }).accelerator, { type: 'tpu-v6e-slice', count: 4, topology: '2x2' });
   assert.deepEqual(accepted({ accelerator: { type: 'tpu-v5-lite-podslice' } }).accelerator, { type: 'tpu-v5-lite-podslice', count: 1, topology: '1x1' });
-  assert.deepEqual(accepted({ accelerator: { type: 'tpu-v5-lite-podslice', count: 8, topology: '2x4' } }).accelerator, { type: 'tpu-v5-lite-podslice', count: 8, topology: '2x4' });
+  assert.deepEqual(accepted({ accelerator: { type: 'tpu-v5-lite-podslice', count: 8, topology: '2x4' } }).accelerator, {
+    type: 'tpu-v5-lite-podslice',
+    count: 8,
+    topology: '2x4',
+  });
   // GPU requests keep their exact shape (no topology key)
   assert.deepEqual(accepted({ accelerator: { type: 'nvidia-l4', count: 2 } }).accelerator, { type: 'nvidia-l4', count: 2 });
   assert.match(schemaError({ accelerator: { type: 'tpu-v6e-slice', topology: '4x4' } }).message, /not a single-host slice/);

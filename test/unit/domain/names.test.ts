@@ -13,7 +13,10 @@ test('clusterKey: local stays local, a GKE name becomes project.location.cluster
 
 test('targetKey: <clusterKey>~<namespace>~<name>; refuses a cluster that is not one', () => {
   assert.equal(targetKey({ cluster: 'local', namespace: 'ns', name: 'd' }), 'local~ns~d');
-  assert.equal(targetKey({ cluster: 'projects/p-123456/locations/us-central1/clusters/gpu', namespace: 'ml', name: 'llama' }), 'p-123456.us-central1.gpu~ml~llama');
+  assert.equal(
+    targetKey({ cluster: 'projects/p-123456/locations/us-central1/clusters/gpu', namespace: 'ml', name: 'llama' }),
+    'p-123456.us-central1.gpu~ml~llama',
+  );
   assert.throws(() => targetKey({ cluster: 'nope', namespace: 'ns', name: 'd' }), TypeError);
 });
 
@@ -21,7 +24,9 @@ test('targetKey is injective over valid targets and a Firestore-safe id', () => 
   const label = fc.stringMatching(/^[a-z]([-a-z0-9]{0,8}[a-z0-9])?$/);
   const cluster = fc.oneof(
     fc.constant('local'),
-    fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{4,10}[a-z0-9]$/), fc.constantFrom('us-central1', 'europe-west4-a'), label).map(([p, l, c]) => `projects/${p}/locations/${l}/clusters/${c}`),
+    fc
+      .tuple(fc.stringMatching(/^[a-z][a-z0-9-]{4,10}[a-z0-9]$/), fc.constantFrom('us-central1', 'europe-west4-a'), label)
+      .map(([p, l, c]) => `projects/${p}/locations/${l}/clusters/${c}`),
   );
   const target = fc.record({ cluster, namespace: label, name: label }).filter((t) => Target.safeParse(t).success);
   fc.assert(

@@ -28,9 +28,45 @@ const keys = (c: Catalogue): string[] => Object.keys(c);
 
 /** Imperative verbs a hint's clause may start with ("Grant …", "A ferry bug: report it …"). */
 const VERBS = new Set([
-  'add', 'ask', 'check', 'choose', 'convert', 'create', 'delete', 'deploy', 'enable', 'export', 'find', 'fix', 'follow', 'give',
-  'grant', 'inspect', 'let', 'lower', 'name', 'pass', 'put', 'raise', 'read', 'remove', 'rename', 'report', 'resolve', 'run', 'see', 'send', 'set',
-  'start', 'upload', 'use', 'wait', 'point', 'replace', 'copy', 'download',
+  'add',
+  'ask',
+  'check',
+  'choose',
+  'convert',
+  'create',
+  'delete',
+  'deploy',
+  'enable',
+  'export',
+  'find',
+  'fix',
+  'follow',
+  'give',
+  'grant',
+  'inspect',
+  'let',
+  'lower',
+  'name',
+  'pass',
+  'put',
+  'raise',
+  'read',
+  'remove',
+  'rename',
+  'report',
+  'resolve',
+  'run',
+  'see',
+  'send',
+  'set',
+  'start',
+  'upload',
+  'use',
+  'wait',
+  'point',
+  'replace',
+  'copy',
+  'download',
 ]);
 
 test('every catalogue entry has a one-line meaning and a hint that says what to do next', () => {
@@ -39,7 +75,10 @@ test('every catalogue entry has a one-line meaning and a hint that says what to 
     for (const [code, { meaning, hint }] of Object.entries(section.catalogue)) {
       entries++;
       const where = `${section.name}.${code}`;
-      for (const [what, text] of [['meaning', meaning], ['hint', hint]] as const) {
+      for (const [what, text] of [
+        ['meaning', meaning],
+        ['hint', hint],
+      ] as const) {
         assert.equal(typeof text, 'string', `${where}: ${what}`);
         assert.ok(text.trim().length >= 10, `${where}: ${what} is too short to say anything: ${JSON.stringify(text)}`);
         assert.ok(!/\n/.test(text), `${where}: ${what} is one line`);
@@ -47,7 +86,13 @@ test('every catalogue entry has a one-line meaning and a hint that says what to 
         assert.ok(!/\b(TODO|TBD|FIXME)\b/.test(text), `${where}: ${what} is a placeholder`);
       }
       assert.notEqual(hint, meaning, `${where}: the hint repeats the meaning`);
-      const clauses = hint.split(/[:;,.]\s+|\bthen\s+|\bor\s+/).map((c) => c.trim().split(/\s+/)[0]!.toLowerCase().replace(/[^a-z]/g, ''));
+      const clauses = hint.split(/[:;,.]\s+|\bthen\s+|\bor\s+/).map((c) =>
+        c
+          .trim()
+          .split(/\s+/)[0]!
+          .toLowerCase()
+          .replace(/[^a-z]/g, ''),
+      );
       const says = hint.startsWith('Nothing to do') || clauses.some((w) => VERBS.has(w));
       assert.ok(says, `${where}: the hint does not say what to do (no clause starts with an imperative, nor "Nothing to do"): ${JSON.stringify(hint)}`);
     }
@@ -78,9 +123,15 @@ const disjoint = (name: string, parts: Record<string, Catalogue>): void => {
 
 test('no duplicate codes within a catalogue, nor among the catalogues one field takes its codes from', () => {
   // FERRY_ERRORS spreads the feature catalogues: a code in two would be silently overwritten.
-  const features = Object.fromEntries(Object.entries(errorCatalogues).filter(([n]) => n.endsWith('_ERRORS') && n !== 'FERRY_ERRORS')) as Record<string, Catalogue>;
+  const features = Object.fromEntries(Object.entries(errorCatalogues).filter(([n]) => n.endsWith('_ERRORS') && n !== 'FERRY_ERRORS')) as Record<
+    string,
+    Catalogue
+  >;
   disjoint('FerryError codes', features);
-  assert.equal(keys(FERRY_ERRORS).length, Object.values(features).reduce((n, c) => n + keys(c).length, 0));
+  assert.equal(
+    keys(FERRY_ERRORS).length,
+    Object.values(features).reduce((n, c) => n + keys(c).length, 0),
+  );
   // A refused deploy request's reason.
   disjoint('deploy rejections', { REQUEST_PARSE_FAILURES, DEPLOY_REFUSALS, FERRY_ERRORS });
   // A chat command's outcome code.
@@ -104,7 +155,7 @@ const SHARED_CODES: Record<string, string> = {
   CONFIG_INVALID: "FerryError (ferry's own settings) and a validation finding (the checkpoint's config.json)",
   TOO_LARGE: 'a refused deploy request (body > 64 KiB) and a Slack signature failure (body > 64 KiB)',
   MISSING: 'a Slack signature failure (header or secret missing) and a chat skip (command record gone)',
-  RolloutComplete: "a Deployment status reason and the rollout reason it leads to",
+  RolloutComplete: 'a Deployment status reason and the rollout reason it leads to',
   ProgressDeadlineExceeded: 'a Deployment status reason and the rollout reason it leads to',
   ...Object.fromEntries(keys(POD_FAILURE_REASON_CATALOGUE).map((c) => [c, 'a Deployment status reason and the rollout reason it leads to'])),
 };
@@ -113,7 +164,8 @@ test('a code string in two catalogues is one of the known, documented pairs', ()
   const where = new Map<string, string[]>();
   for (const section of ALL_SECTIONS) for (const code of keys(section.catalogue)) where.set(code, [...(where.get(code) ?? []), section.name]);
   const shared = [...where].filter(([, names]) => names.length > 1);
-  for (const [code, names] of shared) assert.ok(code in SHARED_CODES, `${code} is in ${names.join(' and ')}: give it one meaning, or add it to SHARED_CODES with why`);
+  for (const [code, names] of shared)
+    assert.ok(code in SHARED_CODES, `${code} is in ${names.join(' and ')}: give it one meaning, or add it to SHARED_CODES with why`);
   assert.deepEqual(shared.map(([c]) => c).sort(), Object.keys(SHARED_CODES).sort(), 'SHARED_CODES lists a code that is no longer shared');
 });
 

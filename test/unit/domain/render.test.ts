@@ -244,7 +244,15 @@ test('specDigest: ignores the rollout id and key order, sees everything else', (
 
   // a Firestore round trip may reorder keys
   const reorder = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(reorder) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)])) : v;
+    Array.isArray(v)
+      ? v.map(reorder)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .reverse()
+              .map(([k, x]) => [k, reorder(x)]),
+          )
+        : v;
   assert.equal(specDigest(reorder({ deployment: a.deployment, service: a.service }) as typeof a), a.specDigest);
 
   const variants = [
@@ -285,14 +293,38 @@ test('render refuses what it cannot render', () => {
     }
     return assert.fail('expected a FerryError');
   };
-  assert.equal(code(() => render(input(request({ version: 'latest' })))), 'VERSION_UNRESOLVED');
-  assert.equal(code(() => render(input(request(), { checkpoint: { ...input(request()).checkpoint, uri: 'gs://ferry-models/models/llama-3.1-8b/v2' } }))), 'CHECKPOINT_MISMATCH');
-  assert.equal(code(() => render(input(request(), { bucket: 'Bad_Bucket!' }))), 'INVALID_RENDER_INPUT');
-  assert.equal(code(() => render(input(request(), { rolloutId: 'a/b' }))), 'INVALID_RENDER_INPUT');
-  assert.equal(code(() => render(input(request(), { nodeSelectorExtra: { 'cloud.google.com/gke-accelerator': 'nvidia-h100-80gb' } }))), 'INVALID_RENDER_INPUT');
-  assert.equal(code(() => render(input(request(), { nodeSelectorExtra: { zone: 'bad value' } }))), 'INVALID_RENDER_INPUT');
-  assert.equal(code(() => render(input(request(), { checkpoint: { ...input(request()).checkpoint, tensorBytes: -1 } }))), 'INVALID_RENDER_INPUT');
-  assert.equal(code(() => render(input({ ...request(), vllmArgs: ['--port=1'] }))), 'INVALID_REQUEST');
+  assert.equal(
+    code(() => render(input(request({ version: 'latest' })))),
+    'VERSION_UNRESOLVED',
+  );
+  assert.equal(
+    code(() => render(input(request(), { checkpoint: { ...input(request()).checkpoint, uri: 'gs://ferry-models/models/llama-3.1-8b/v2' } }))),
+    'CHECKPOINT_MISMATCH',
+  );
+  assert.equal(
+    code(() => render(input(request(), { bucket: 'Bad_Bucket!' }))),
+    'INVALID_RENDER_INPUT',
+  );
+  assert.equal(
+    code(() => render(input(request(), { rolloutId: 'a/b' }))),
+    'INVALID_RENDER_INPUT',
+  );
+  assert.equal(
+    code(() => render(input(request(), { nodeSelectorExtra: { 'cloud.google.com/gke-accelerator': 'nvidia-h100-80gb' } }))),
+    'INVALID_RENDER_INPUT',
+  );
+  assert.equal(
+    code(() => render(input(request(), { nodeSelectorExtra: { zone: 'bad value' } }))),
+    'INVALID_RENDER_INPUT',
+  );
+  assert.equal(
+    code(() => render(input(request(), { checkpoint: { ...input(request()).checkpoint, tensorBytes: -1 } }))),
+    'INVALID_RENDER_INPUT',
+  );
+  assert.equal(
+    code(() => render(input({ ...request(), vllmArgs: ['--port=1'] }))),
+    'INVALID_REQUEST',
+  );
   // a trailing slash on the checkpoint URI is fine
   const ok = render(input(request(), { checkpoint: { ...input(request()).checkpoint, uri: 'gs://ferry-models/models/llama-3.1-8b/v1/' } }));
   assert.ok(ok.deployment.spec!.template.spec!.containers[0]!.args!.includes('--model=gs://ferry-models/models/llama-3.1-8b/v1'));
@@ -335,7 +367,10 @@ test('without a serving profile nothing extra is rendered and the spec digest is
   assert.deepEqual(out.extras, []);
   assert.equal(specDigest({ deployment: out.deployment, service: out.service }), out.specDigest);
   assert.equal(specDigest({ deployment: out.deployment, service: out.service, extras: [] }), out.specDigest);
-  assert.deepEqual(objectsToApply(out).map((o) => o.kind), ['Service', 'Deployment']);
+  assert.deepEqual(
+    objectsToApply(out).map((o) => o.kind),
+    ['Service', 'Deployment'],
+  );
   assert.deepEqual(specOf(out), { deployment: out.deployment, service: out.service });
   assert.equal(out.deployment.spec!.replicas, 1);
 });
@@ -345,14 +380,20 @@ test('autoscaling: PodMonitoring + HPA on vLLM metrics; the HPA owns the replica
   const out = render(input(req));
   assert.equal('replicas' in out.deployment.spec!, false);
   const [pm, hpa] = out.extras as [KubeObject, KubeObject];
-  assert.deepEqual([pm.apiVersion, pm.kind, hpa.apiVersion, hpa.kind], ['monitoring.googleapis.com/v1', 'PodMonitoring', 'autoscaling/v2', 'HorizontalPodAutoscaler']);
+  assert.deepEqual(
+    [pm.apiVersion, pm.kind, hpa.apiVersion, hpa.kind],
+    ['monitoring.googleapis.com/v1', 'PodMonitoring', 'autoscaling/v2', 'HorizontalPodAutoscaler'],
+  );
   assert.deepEqual((pm['spec'] as any).selector.matchLabels, out.deployment.spec!.selector.matchLabels);
   assert.deepEqual((pm['spec'] as any).endpoints, [{ port: 'http', path: '/metrics', interval: '15s' }]);
   const spec = hpa['spec'] as any;
   assert.deepEqual(spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'llama' });
   assert.deepEqual([spec.minReplicas, spec.maxReplicas], [2, 6]);
   assert.deepEqual(spec.metrics, [
-    { type: 'Pods', pods: { metric: { name: 'prometheus.googleapis.com|vllm:num_requests_waiting|gauge' }, target: { type: 'AverageValue', averageValue: '10' } } },
+    {
+      type: 'Pods',
+      pods: { metric: { name: 'prometheus.googleapis.com|vllm:num_requests_waiting|gauge' }, target: { type: 'AverageValue', averageValue: '10' } },
+    },
   ]);
   // scale-down waits as long as a new replica takes to start (the 600 s minimum budget here)
   assert.equal(spec.behavior.scaleDown.stabilizationWindowSeconds, out.startupBudgetSeconds);
@@ -360,7 +401,10 @@ test('autoscaling: PodMonitoring + HPA on vLLM metrics; the HPA owns the replica
   assert.equal(out.rolloutTimeoutSeconds, rolloutTimeoutSeconds(out.progressDeadlineSeconds, 6));
   // quantities are strings (the 1.20 apiserver refuses numbers), fractions in milli-units
   const latency = render(input(request({ autoscaling: { profile: 'latency', maxReplicas: 2 } }))).extras[1]!['spec'] as any;
-  assert.deepEqual(latency.metrics[0].pods, { metric: { name: 'prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge' }, target: { type: 'AverageValue', averageValue: '800m' } });
+  assert.deepEqual(latency.metrics[0].pods, {
+    metric: { name: 'prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge' },
+    target: { type: 'AverageValue', averageValue: '800m' },
+  });
   // extras are part of the digest: changing only the HPA target is a different spec
   const a = render(input(request({ autoscaling: { profile: 'throughput', maxReplicas: 2 } })));
   const b = render(input(request({ autoscaling: { profile: 'throughput', maxReplicas: 2, target: 3 } })));
@@ -430,15 +474,27 @@ test('TPU variant: vllm-tpu image, google.com/tpu, TPU selectors, never distribu
     return 'none';
   };
   const tpuReq = request({ accelerator: { type: 'tpu-v6e-slice', count: 8 } });
-  assert.equal(code(() => render(input(tpuReq, { nodeSelectorExtra: { 'cloud.google.com/gke-tpu-topology': '4x4' } }))), 'INVALID_RENDER_INPUT');
-  assert.equal(code(() => render(input(request(), { nodeSelectorExtra: { 'cloud.google.com/compute-class': 'x' } }))), 'INVALID_RENDER_INPUT');
+  assert.equal(
+    code(() => render(input(tpuReq, { nodeSelectorExtra: { 'cloud.google.com/gke-tpu-topology': '4x4' } }))),
+    'INVALID_RENDER_INPUT',
+  );
+  assert.equal(
+    code(() => render(input(request(), { nodeSelectorExtra: { 'cloud.google.com/compute-class': 'x' } }))),
+    'INVALID_RENDER_INPUT',
+  );
   const { accelerator: _a, ...noAccelerator } = request();
-  assert.equal(code(() => render(input(noAccelerator as DeployRequest))), 'ACCELERATOR_UNRESOLVED');
+  assert.equal(
+    code(() => render(input(noAccelerator as DeployRequest))),
+    'ACCELERATOR_UNRESOLVED',
+  );
 });
 
 test('objectsToApply orders prerequisites first; staleObjects prunes per-target extras only', () => {
   const full = render(input(request({ autoscaling: { profile: 'throughput', maxReplicas: 2 }, capacity: { computeClass: 'spot-then-flex-start' } })));
-  assert.deepEqual(objectsToApply(full).map((o) => o.kind), ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler']);
+  assert.deepEqual(
+    objectsToApply(full).map((o) => o.kind),
+    ['ComputeClass', 'Service', 'Deployment', 'PodMonitoring', 'HorizontalPodAutoscaler'],
+  );
   const plain = render(input(request()));
   assert.deepEqual(staleObjects(full, plain), [
     { apiVersion: 'monitoring.googleapis.com/v1', kind: 'PodMonitoring', name: 'llama', namespace: 'default' },

@@ -38,11 +38,22 @@ const request = DeployRequest.parse({
 });
 
 const cachePlan = (over: Partial<RolloutCachePlan> = {}): RolloutCachePlan => ({
-  bucket: 'bkt', mode: 'all-zones', zones: ['us-central1-a', 'us-central1-b'], pinnedZone: null, ttlSeconds: null,
-  admissionPolicy: null, maxWaitSeconds: 600, observed: [], warnings: [], ...over,
+  bucket: 'bkt',
+  mode: 'all-zones',
+  zones: ['us-central1-a', 'us-central1-b'],
+  pinnedZone: null,
+  ttlSeconds: null,
+  admissionPolicy: null,
+  maxWaitSeconds: 600,
+  observed: [],
+  warnings: [],
+  ...over,
 });
 
-function makeRollout(id = 'r-new', opts: { previousGoodRolloutId?: string | null; timeoutSeconds?: number | null; cache?: RolloutCachePlan | null } = {}): Rollout {
+function makeRollout(
+  id = 'r-new',
+  opts: { previousGoodRolloutId?: string | null; timeoutSeconds?: number | null; cache?: RolloutCachePlan | null } = {},
+): Rollout {
   const rendered = render({
     request,
     rolloutId: id,
@@ -84,7 +95,9 @@ function dep(o: DepOpts = {}): V1Deployment {
       replicas: o.replicas ?? 1,
       updatedReplicas: o.updated ?? 1,
       availableReplicas: o.available ?? 1,
-      conditions: o.progressingReason ? [{ type: 'Progressing', status: o.progressingReason === 'ProgressDeadlineExceeded' ? 'False' : 'True', reason: o.progressingReason }] : [],
+      conditions: o.progressingReason
+        ? [{ type: 'Progressing', status: o.progressingReason === 'ProgressDeadlineExceeded' ? 'False' : 'True', reason: o.progressingReason }]
+        : [],
     },
   };
 }
@@ -141,18 +154,78 @@ const kinds = (actions: Action[]) => actions.map((a) => a.kind);
 test('deploymentStatus follows kubectl rollout status branch by branch', () => {
   const cases: Array<[string, V1Deployment | null, string, string, RegExp]> = [
     ['missing', null, 'waiting', 'DeploymentMissing', /not found/],
-    ['1. generation not observed', dep({ generation: 3, observedGeneration: 2 }), 'waiting', 'SpecUpdateNotObserved', /^Waiting for deployment spec update to be observed/],
-    ['1. not observed beats a stale deadline', dep({ generation: 3, observedGeneration: 2, progressingReason: 'ProgressDeadlineExceeded' }), 'waiting', 'SpecUpdateNotObserved', /spec update/],
-    ['1. fresh object without status', { metadata: { name: 'llama', generation: 1 }, spec: { selector: {}, template: {} } }, 'waiting', 'SpecUpdateNotObserved', /spec update/],
-    ['2. progress deadline exceeded', dep({ updated: 0, available: 0, progressingReason: 'ProgressDeadlineExceeded' }), 'failed', 'ProgressDeadlineExceeded', /^deployment "llama" exceeded its progress deadline$/],
+    [
+      '1. generation not observed',
+      dep({ generation: 3, observedGeneration: 2 }),
+      'waiting',
+      'SpecUpdateNotObserved',
+      /^Waiting for deployment spec update to be observed/,
+    ],
+    [
+      '1. not observed beats a stale deadline',
+      dep({ generation: 3, observedGeneration: 2, progressingReason: 'ProgressDeadlineExceeded' }),
+      'waiting',
+      'SpecUpdateNotObserved',
+      /spec update/,
+    ],
+    [
+      '1. fresh object without status',
+      { metadata: { name: 'llama', generation: 1 }, spec: { selector: {}, template: {} } },
+      'waiting',
+      'SpecUpdateNotObserved',
+      /spec update/,
+    ],
+    [
+      '2. progress deadline exceeded',
+      dep({ updated: 0, available: 0, progressingReason: 'ProgressDeadlineExceeded' }),
+      'failed',
+      'ProgressDeadlineExceeded',
+      /^deployment "llama" exceeded its progress deadline$/,
+    ],
     ['2. deadline beats counts that look done', dep({ progressingReason: 'ProgressDeadlineExceeded' }), 'failed', 'ProgressDeadlineExceeded', /exceeded/],
-    ['3. updated < spec.replicas', dep({ specReplicas: 3, replicas: 3, updated: 1, available: 3 }), 'waiting', 'ReplicasUpdating', /: 1 out of 3 new replicas have been updated/],
-    ['3. skipped when spec.replicas is unset', dep({ specReplicas: undefined, replicas: 1, updated: 1, available: 1 }), 'done', 'RolloutComplete', /successfully rolled out/],
-    ['4. old replicas terminating', dep({ specReplicas: 1, replicas: 2, updated: 1, available: 1 }), 'waiting', 'OldReplicasTerminating', /: 1 old replicas are pending termination/],
-    ['5. available < updated', dep({ specReplicas: 2, replicas: 2, updated: 2, available: 1 }), 'waiting', 'ReplicasBecomingAvailable', /: 1 of 2 updated replicas are available/],
-    ['6. done', dep({ specReplicas: 2, replicas: 2, updated: 2, available: 2, progressingReason: 'NewReplicaSetAvailable' }), 'done', 'RolloutComplete', /^deployment "llama" successfully rolled out$/],
+    [
+      '3. updated < spec.replicas',
+      dep({ specReplicas: 3, replicas: 3, updated: 1, available: 3 }),
+      'waiting',
+      'ReplicasUpdating',
+      /: 1 out of 3 new replicas have been updated/,
+    ],
+    [
+      '3. skipped when spec.replicas is unset',
+      dep({ specReplicas: undefined, replicas: 1, updated: 1, available: 1 }),
+      'done',
+      'RolloutComplete',
+      /successfully rolled out/,
+    ],
+    [
+      '4. old replicas terminating',
+      dep({ specReplicas: 1, replicas: 2, updated: 1, available: 1 }),
+      'waiting',
+      'OldReplicasTerminating',
+      /: 1 old replicas are pending termination/,
+    ],
+    [
+      '5. available < updated',
+      dep({ specReplicas: 2, replicas: 2, updated: 2, available: 1 }),
+      'waiting',
+      'ReplicasBecomingAvailable',
+      /: 1 of 2 updated replicas are available/,
+    ],
+    [
+      '6. done',
+      dep({ specReplicas: 2, replicas: 2, updated: 2, available: 2, progressingReason: 'NewReplicaSetAvailable' }),
+      'done',
+      'RolloutComplete',
+      /^deployment "llama" successfully rolled out$/,
+    ],
     ['6. scaled to zero is done', dep({ specReplicas: 0, replicas: 0, updated: 0, available: 0 }), 'done', 'RolloutComplete', /successfully/],
-    ['other Progressing reasons do not fail', dep({ updated: 0, available: 0, progressingReason: 'ReplicaSetCreateError' }), 'waiting', 'ReplicasUpdating', /0 out of 1/],
+    [
+      'other Progressing reasons do not fail',
+      dep({ updated: 0, available: 0, progressingReason: 'ReplicaSetCreateError' }),
+      'waiting',
+      'ReplicasUpdating',
+      /0 out of 1/,
+    ],
   ];
   for (const [name, d, state, reason, message] of cases) {
     const s = deploymentStatus(d);
@@ -184,7 +257,14 @@ test('deploymentStatus fails early on a broken pod of the new template', () => {
   // without a rollout annotation on the Deployment every given pod counts
   assert.equal(deploymentStatus(dep({ replicas: 2, updated: 1, available: 0 }), [pod('p', 'anything', 'ErrImagePull')]).state, 'failed');
   // init containers too
-  const init: V1Pod = { metadata: { name: 'p', annotations: { [ANNOTATIONS.rolloutId]: 'r-new' } }, status: { initContainerStatuses: [{ name: 'init', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError' } } }] } };
+  const init: V1Pod = {
+    metadata: { name: 'p', annotations: { [ANNOTATIONS.rolloutId]: 'r-new' } },
+    status: {
+      initContainerStatuses: [
+        { name: 'init', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError' } } },
+      ],
+    },
+  };
   assert.equal(deploymentStatus(waiting, [init]).reason, 'CreateContainerConfigError');
   // first broken pod by name, deterministic
   assert.match(deploymentStatus(waiting, [pod('b', 'r-new', 'ErrImagePull'), pod('a', 'r-new', 'InvalidImageName')]).message, /^pod a /);
@@ -230,7 +310,10 @@ test('happy path: pending → applying → progressing → succeeded', () => {
   assert.equal(s4.rollout.reason, 'RolloutComplete');
   assert.deepEqual(kinds(s4.actions), ['notify']);
   assert.deepEqual(phases(s4.rollout), ['pending', 'applying', 'progressing', 'succeeded']);
-  assert.deepEqual(s4.rollout.history.map((h) => h.at), [at(0), at(1), at(10), at(400)].map((d) => d.toISOString()));
+  assert.deepEqual(
+    s4.rollout.history.map((h) => h.at),
+    [at(0), at(1), at(10), at(400)].map((d) => d.toISOString()),
+  );
   assert.equal(s4.rollout.updatedAt, at(400).toISOString());
 
   // terminal: nothing more, whatever is observed
@@ -273,7 +356,11 @@ test('failure with a previous good rollout: failed → rolling_back → rolled_b
   assert.deepEqual([stuck.rollout.phase, stuck.rollout.reason], ['failed', 'RollbackFailed']);
 
   // previous template observed, judged on the previous rollout's pods (the broken new pods don't count)
-  const back = step(broken.rollout, cluster(dep({ rolloutId: 'r-prev', replicas: 2, updated: 1, available: 1 }), [pod('llama-n', 'r-new', 'CrashLoopBackOff', 9)]), at(80));
+  const back = step(
+    broken.rollout,
+    cluster(dep({ rolloutId: 'r-prev', replicas: 2, updated: 1, available: 1 }), [pod('llama-n', 'r-new', 'CrashLoopBackOff', 9)]),
+    at(80),
+  );
   assert.equal(back.rollout.phase, 'rolling_back');
   assert.equal(back.rollout.detail?.reason, 'OldReplicasTerminating');
   assert.deepEqual(back.actions, []);
@@ -309,7 +396,11 @@ test('failure with no previous good rollout: scale to zero, end failed', () => {
 });
 
 test('the rollback itself failing ends failed (RollbackFailed) without touching anything', () => {
-  const rb = step(makeRollout('r-new', { previousGoodRolloutId: 'r-prev' }), cluster(dep({ rolloutId: 'r-new', progressingReason: 'ProgressDeadlineExceeded' })), at(1)).rollout;
+  const rb = step(
+    makeRollout('r-new', { previousGoodRolloutId: 'r-prev' }),
+    cluster(dep({ rolloutId: 'r-new', progressingReason: 'ProgressDeadlineExceeded' })),
+    at(1),
+  ).rollout;
   assert.equal(rb.phase, 'rolling_back');
   const s = step(rb, cluster(dep({ rolloutId: 'r-prev', replicas: 2, updated: 1, available: 0 }), [pod('p', 'r-prev', 'ErrImagePull')]), at(20));
   assert.deepEqual([s.rollout.phase, s.rollout.reason], ['failed', 'RollbackFailed']);
@@ -453,8 +544,16 @@ test('transition: only legal moves, recorded with reason and time', () => {
 });
 
 test('newRollout refuses pieces that do not belong together', () => {
-  const rendered = render({ request, rolloutId: 'r-1', bucket: 'bkt', checkpoint: { uri: 'gs://bkt/models/llama/v2', tensorBytes: 1, digest: 'd', shards: 1 } });
-  assert.throws(() => newRollout({ id: 'r-2', request, spec: rendered, now: at(0) }), (e: unknown) => e instanceof FerryError && e.code === 'INVALID_ROLLOUT');
+  const rendered = render({
+    request,
+    rolloutId: 'r-1',
+    bucket: 'bkt',
+    checkpoint: { uri: 'gs://bkt/models/llama/v2', tensorBytes: 1, digest: 'd', shards: 1 },
+  });
+  assert.throws(
+    () => newRollout({ id: 'r-2', request, spec: rendered, now: at(0) }),
+    (e: unknown) => e instanceof FerryError && e.code === 'INVALID_ROLLOUT',
+  );
   assert.throws(() => newRollout({ id: 'r-1', request, version: 'v3', spec: rendered, now: at(0) }), /does not match/);
   const latest = DeployRequest.parse({ ...request, version: 'latest' });
   assert.throws(() => newRollout({ id: 'r-1', request: latest, spec: rendered, now: at(0) }), /resolved version/);
@@ -479,7 +578,10 @@ test('caching: pending → caching while caches are created, → applying once e
   assert.equal(s1.rollout.reason, 'Started');
   assert.match(s1.rollout.message, /caching gs:\/\/bkt in us-central1-a, us-central1-b before applying llama\/v2/);
   assert.deepEqual([s1.rollout.previousGoodRolloutId, s1.rollout.attempts], ['r-prev', 1]);
-  assert.deepEqual(s1.rollout.cache!.observed, [{ zone: 'us-central1-a', state: 'creating' }, { zone: 'us-central1-b', state: 'absent' }]);
+  assert.deepEqual(s1.rollout.cache!.observed, [
+    { zone: 'us-central1-a', state: 'creating' },
+    { zone: 'us-central1-b', state: 'absent' },
+  ]);
   assert.deepEqual(s1.actions, [], 'nothing is applied while caching');
 
   // the cluster says nothing about caches: no change before the wait budget
@@ -504,7 +606,11 @@ test('caching: pending → caching while caches are created, → applying once e
 });
 
 test('caching: a cache still not running after maxWaitSeconds → applying with a warning', () => {
-  const caching = step(makeRollout('r-new', { cache: cachePlan({ maxWaitSeconds: 120 }) }), caches({ 'us-central1-a': 'creating', 'us-central1-b': 'running' }), at(0)).rollout;
+  const caching = step(
+    makeRollout('r-new', { cache: cachePlan({ maxWaitSeconds: 120 }) }),
+    caches({ 'us-central1-a': 'creating', 'us-central1-b': 'running' }),
+    at(0),
+  ).rollout;
   assert.equal(step(caching, caches({ 'us-central1-a': 'creating', 'us-central1-b': 'running' }), at(119)).rollout.phase, 'caching');
   const late = step(caching, caches({ 'us-central1-a': 'creating', 'us-central1-b': 'running' }), at(120)).rollout;
   assert.deepEqual([late.phase, late.reason], ['applying', 'CacheWaitExceeded']);
@@ -515,7 +621,11 @@ test('caching: a cache still not running after maxWaitSeconds → applying with 
   const viaCluster = step(caching, cluster(null), at(121));
   assert.deepEqual([viaCluster.rollout.phase, viaCluster.rollout.reason, kinds(viaCluster.actions)], ['applying', 'CacheWaitExceeded', ['apply']]);
   // maxWait 0: create the caches, do not wait for them
-  const now0 = step(makeRollout('r-new', { cache: cachePlan({ maxWaitSeconds: 0 }) }), caches({ 'us-central1-a': 'creating', 'us-central1-b': 'creating' }), at(5)).rollout;
+  const now0 = step(
+    makeRollout('r-new', { cache: cachePlan({ maxWaitSeconds: 0 }) }),
+    caches({ 'us-central1-a': 'creating', 'us-central1-b': 'creating' }),
+    at(5),
+  ).rollout;
   assert.deepEqual(phases(now0), ['pending', 'caching', 'applying']);
   assert.equal(now0.reason, 'CacheWaitExceeded');
 });
@@ -529,7 +639,10 @@ test('caching: every missing cache failed for good → applying without it (Cach
   assert.equal(w.phase, 'caching');
   // a planned zone missing from the observation counts as unknown
   const m = step(makeRollout('r-new', { cache: cachePlan() }), caches({ 'us-central1-a': 'running' }), at(1)).rollout;
-  assert.deepEqual(m.cache!.observed, [{ zone: 'us-central1-a', state: 'running' }, { zone: 'us-central1-b', state: 'unknown' }]);
+  assert.deepEqual(m.cache!.observed, [
+    { zone: 'us-central1-a', state: 'running' },
+    { zone: 'us-central1-b', state: 'unknown' },
+  ]);
 });
 
 test('without a cache plan nothing changes: pending → applying, and a caches observation starts it the same way', () => {
@@ -575,13 +688,28 @@ const podArb = fc
   .map(({ rid, reason, restarts }) => pod(`p-${rid}-${reason}`, rid, reason, restarts));
 const cacheStateArb = fc.constantFrom<CacheObservation['state']>('creating', 'running', 'running', 'paused', 'disabled', 'absent', 'failed', 'unknown');
 const cachesArb: fc.Arbitrary<Observation> = fc
-  .record({ a: fc.option(cacheStateArb, { nil: undefined }), b: fc.option(cacheStateArb, { nil: undefined }), lastGood: fc.constantFrom<string | null | undefined>(undefined, null, 'r-prev') })
+  .record({
+    a: fc.option(cacheStateArb, { nil: undefined }),
+    b: fc.option(cacheStateArb, { nil: undefined }),
+    lastGood: fc.constantFrom<string | null | undefined>(undefined, null, 'r-prev'),
+  })
   .map(({ a, b, lastGood }) => caches({ ...(a ? { 'us-central1-a': a } : {}), ...(b ? { 'us-central1-b': b } : {}) }, lastGood));
 const obsArb: fc.Arbitrary<Observation> = fc.oneof(
   { weight: 2, arbitrary: cachesArb },
-  { weight: 6, arbitrary: fc.record({ d: depArb, pods: fc.array(podArb, { maxLength: 3 }), lastGood: fc.constantFrom<string | null | undefined>(undefined, null, 'r-prev') }).map(({ d, pods, lastGood }) => cluster(d, pods, lastGood)) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .record({ d: depArb, pods: fc.array(podArb, { maxLength: 3 }), lastGood: fc.constantFrom<string | null | undefined>(undefined, null, 'r-prev') })
+      .map(({ d, pods, lastGood }) => cluster(d, pods, lastGood)),
+  },
   { weight: 1, arbitrary: fc.constant<Observation>({ kind: 'superseded', byRolloutId: 'r-newer' }) },
-  { weight: 1, arbitrary: fc.constantFrom<Observation>({ kind: 'apply-rejected', action: 'apply', message: 'no' }, { kind: 'apply-rejected', action: 'reapply-previous', message: 'no' }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Observation>(
+      { kind: 'apply-rejected', action: 'apply', message: 'no' },
+      { kind: 'apply-rejected', action: 'reapply-previous', message: 'no' },
+    ),
+  },
 );
 
 test('property: every step keeps history legal, ordered, and terminal phases final; steps are idempotent', () => {
@@ -590,7 +718,13 @@ test('property: every step keeps history legal, ordered, and terminal phases fin
       fc.constantFrom<string | null>(null, 'r-prev'),
       fc.option(fc.integer({ min: 1, max: 3000 }), { nil: null }),
       fc.array(fc.tuple(obsArb, fc.integer({ min: -120, max: 900 })), { minLength: 1, maxLength: 25 }),
-      fc.option(fc.record({ maxWaitSeconds: fc.integer({ min: 0, max: 1200 }), zones: fc.constantFrom<string[]>(['us-central1-a'], ['us-central1-a', 'us-central1-b']) }), { nil: null }),
+      fc.option(
+        fc.record({
+          maxWaitSeconds: fc.integer({ min: 0, max: 1200 }),
+          zones: fc.constantFrom<string[]>(['us-central1-a'], ['us-central1-a', 'us-central1-b']),
+        }),
+        { nil: null },
+      ),
       (prev, timeout, steps, plan) => {
         let r = makeRollout('r-new', { previousGoodRolloutId: prev, timeoutSeconds: timeout, cache: plan ? cachePlan(plan) : null });
         let t = 0;

@@ -10,13 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { parseShardHeader } from '../../../shared/domain/safetensors.ts';
-import {
-  DTYPE_NAMES,
-  MAX_HEADER_SIZE,
-  dtypeBits,
-  needsMoreBytes,
-  type ParsedShardHeader,
-} from '../../../shared/domain/safetensors-format.ts';
+import { DTYPE_NAMES, MAX_HEADER_SIZE, dtypeBits, needsMoreBytes, type ParsedShardHeader } from '../../../shared/domain/safetensors-format.ts';
 import { Finding, SHARD_FINDING_CODES } from '../../../shared/domain/findings.ts';
 import { FIXTURES_DIR } from '../../helpers/fixtures.ts';
 
@@ -108,8 +102,16 @@ describe('safetensors header fuzzing', () => {
         const b = new Uint8Array(base);
         new DataView(b.buffer).setBigUint64(0, n, true);
         const r = drive(b);
-        if (n > BigInt(MAX_HEADER_SIZE)) assert.deepEqual(r.findings.map((f) => f.code), ['HEADER_TOO_LARGE']);
-        else if (8n + n > BigInt(b.length)) assert.deepEqual(r.findings.map((f) => f.code), ['HEADER_BEYOND_FILE']);
+        if (n > BigInt(MAX_HEADER_SIZE))
+          assert.deepEqual(
+            r.findings.map((f) => f.code),
+            ['HEADER_TOO_LARGE'],
+          );
+        else if (8n + n > BigInt(b.length))
+          assert.deepEqual(
+            r.findings.map((f) => f.code),
+            ['HEADER_BEYOND_FILE'],
+          );
         else if (n !== BigInt(headerLen(base))) assert.equal(r.ok, false);
       }),
       { numRuns: NUM_RUNS },
@@ -157,7 +159,10 @@ const tensorArb = fc.record({
   endDelta: fc.oneof({ weight: 10, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -3, max: 3 }) }),
 });
 const headerArb = fc.record({
-  names: fc.uniqueArray(fc.string({ maxLength: 12 }).filter((s) => s !== '__metadata__'), { maxLength: 6 }),
+  names: fc.uniqueArray(
+    fc.string({ maxLength: 12 }).filter((s) => s !== '__metadata__'),
+    { maxLength: 6 },
+  ),
   tensors: fc.array(tensorArb, { minLength: 6, maxLength: 6 }),
   metadata: fc.constantFrom('none', 'ok', 'null', 'number'),
   shuffle: fc.boolean(),

@@ -75,8 +75,28 @@ describe('DTYPES', () => {
     assert.equal(DTYPES.length, 22);
     assert.equal(new Set(DTYPE_NAMES).size, 22);
     const expected: Record<string, number> = {
-      BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F8_E4M3FNUZ: 8,
-      F8_E5M2FNUZ: 8, I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, C64: 64, F64: 64, I64: 64, U64: 64,
+      BOOL: 8,
+      F4: 4,
+      F6_E2M3: 6,
+      F6_E3M2: 6,
+      U8: 8,
+      I8: 8,
+      F8_E5M2: 8,
+      F8_E4M3: 8,
+      F8_E8M0: 8,
+      F8_E4M3FNUZ: 8,
+      F8_E5M2FNUZ: 8,
+      I16: 16,
+      U16: 16,
+      F16: 16,
+      BF16: 16,
+      I32: 32,
+      U32: 32,
+      F32: 32,
+      C64: 64,
+      F64: 64,
+      I64: 64,
+      U64: 64,
     };
     assert.deepEqual(Object.fromEntries(DTYPES.map((d) => [d.name, d.bits])), expected);
   });
@@ -136,7 +156,14 @@ describe('parseShardHeader: valid files', () => {
     const r = parse(build(text, 10));
     assert.equal(r.ok, true);
     assert.equal(r.metadata, null);
-    assert.deepEqual(r.tensors.map((t) => [t.name, t.numel]), [['z', 3n], ['s', 1n], ['e', 0n]]);
+    assert.deepEqual(
+      r.tensors.map((t) => [t.name, t.numel]),
+      [
+        ['z', 3n],
+        ['s', 1n],
+        ['e', 0n],
+      ],
+    );
   });
 
   it('accepts whitespace around the JSON (space padding, newlines) and __metadata__: null', () => {
@@ -158,7 +185,10 @@ describe('parseShardHeader: valid files', () => {
   it('warns about a file with no tensors but accepts it', () => {
     const r = parse(build('{}      ', 0));
     assert.equal(r.ok, true);
-    assert.deepEqual(r.findings.map((f) => [f.code, f.severity]), [['SHARD_EMPTY', 'warning']]);
+    assert.deepEqual(
+      r.findings.map((f) => [f.code, f.severity]),
+      [['SHARD_EMPTY', 'warning']],
+    );
   });
 
   it('ignores unknown fields in a tensor entry, as serde does', () => {
@@ -282,7 +312,10 @@ describe('parseShardHeader: header fields', () => {
     const same = '{"dtype":"U8","shape":[1],"data_offsets":[0,1]}';
     const r = parse(build(`{"w":${same},"w":${same}}`, 1));
     assert.equal(r.ok, true);
-    assert.deepEqual(r.findings.map((f) => [f.code, f.severity, f.tensor]), [['HEADER_DUPLICATE_KEY', 'warning', 'w']]);
+    assert.deepEqual(
+      r.findings.map((f) => [f.code, f.severity, f.tensor]),
+      [['HEADER_DUPLICATE_KEY', 'warning', 'w']],
+    );
     // Last wins, so the first entry's bytes are a gap.
     const r2 = parse(build(`{"w":${same},"w":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}`, 2));
     assertRejects(r2, 'OFFSETS_NOT_CONTIGUOUS');
@@ -337,11 +370,21 @@ describe('parseShardHeader: offsets and sizes', () => {
     const start = parse(file([{ name: 'w', dtype: 'U8', shape: [4], offsets: [4, 8] }]));
     assertRejects(start, 'OFFSETS_NOT_CONTIGUOUS');
     assert.match(start.findings[0]!.message, /starts at byte 4.*not at 0/);
-    const gap = parse(file([{ name: 'a', dtype: 'U8', shape: [4], offsets: [0, 4] }, { name: 'b', dtype: 'U8', shape: [4], offsets: [6, 10] }]));
+    const gap = parse(
+      file([
+        { name: 'a', dtype: 'U8', shape: [4], offsets: [0, 4] },
+        { name: 'b', dtype: 'U8', shape: [4], offsets: [6, 10] },
+      ]),
+    );
     assertRejects(gap, 'OFFSETS_NOT_CONTIGUOUS');
     assert.match(gap.findings[0]!.message, /gap of 2 bytes/);
     assert.equal(gap.findings[0]!.tensor, 'b');
-    const overlap = parse(file([{ name: 'a', dtype: 'U8', shape: [4], offsets: [0, 4] }, { name: 'b', dtype: 'U8', shape: [4], offsets: [2, 6] }]));
+    const overlap = parse(
+      file([
+        { name: 'a', dtype: 'U8', shape: [4], offsets: [0, 4] },
+        { name: 'b', dtype: 'U8', shape: [4], offsets: [2, 6] },
+      ]),
+    );
     assertRejects(overlap, 'OFFSETS_NOT_CONTIGUOUS');
     assert.match(overlap.findings[0]!.message, /overlapping.*"a".*2 bytes/);
   });
@@ -388,6 +431,9 @@ describe('parseShardHeader: the reference corpus', () => {
     assert.equal(r.tensors.length, 18);
     assert.equal(r.tensors.find((t) => t.name === 'scalar')!.numel, 1n);
     assert.equal(r.tensors.find((t) => t.name === 'empty')!.numel, 0n);
-    assert.equal(r.tensors.reduce((s, t) => s + t.numel, 0n), 241n);
+    assert.equal(
+      r.tensors.reduce((s, t) => s + t.numel, 0n),
+      241n,
+    );
   });
 });

@@ -46,7 +46,18 @@ const summary = (parametersByDtype: Record<string, number>, cfg: ModelConfigSumm
   const bits: Record<string, number> = { BF16: 16, F16: 16, F32: 32, I32: 32, F8_E4M3: 8, U8: 8 };
   const parameters = Object.values(parametersByDtype).reduce((a, b) => a + b, 0);
   const tensorBytes = Object.entries(parametersByDtype).reduce((a, [d, n]) => a + (n * bits[d]!) / 8, 0);
-  return { layout: 'sharded', shards: 4, tensors: 291, parameters, parametersByDtype, tensorBytes, dtypes: Object.keys(parametersByDtype), headerBytes: 1, shardBytes: tensorBytes + 1, config: cfg };
+  return {
+    layout: 'sharded',
+    shards: 4,
+    tensors: 291,
+    parameters,
+    parametersByDtype,
+    tensorBytes,
+    dtypes: Object.keys(parametersByDtype),
+    headerBytes: 1,
+    shardBytes: tensorBytes + 1,
+    config: cfg,
+  };
 };
 
 // Meta-Llama-3-8B config.json: 32 layers, hidden 4096, 32 heads, 8 KV heads (head dim 4096/32 = 128),
@@ -66,7 +77,15 @@ const LLAMA3_70B = summary(
 // Qwen2.5-7B-Instruct: 28 layers, hidden 3584, 28 heads, 4 KV heads (head dim 128); 7,615,616,512 parameters.
 const QWEN25_7B = summary(
   { BF16: 7_615_616_512 },
-  config({ architectures: ['Qwen2ForCausalLM'], modelType: 'qwen2', numLayers: 28, hiddenSize: 3584, numHeads: 28, numKvHeads: 4, maxPositionEmbeddings: 32768 }),
+  config({
+    architectures: ['Qwen2ForCausalLM'],
+    modelType: 'qwen2',
+    numLayers: 28,
+    hiddenSize: 3584,
+    numHeads: 28,
+    numKvHeads: 4,
+    maxPositionEmbeddings: 32768,
+  }),
 );
 // The fixture's tiny Llama (test/fixtures/safetensors/llama-sharded/config.json): 3 layers,
 // hidden 64, 4 heads, 2 KV heads, head_dim 16, max 256 positions; 176,576 BF16 parameters = 353,152 bytes.
@@ -128,7 +147,10 @@ test('Llama 3 8B: one L4 only with a small budget; the default budget needs two 
   if (tooSmall.ok) return;
   assert.ok(tooSmall.error instanceof FerryError);
   assert.equal(tooSmall.error.code, 'ACCELERATOR_TOO_SMALL');
-  assert.match(tooSmall.error.message, /nvidia-l4 ×1 needs 25\.0 GiB per device \(weights 15\.0 GiB \+ KV cache 8\.0 GiB for 8 × 8192 tokens \+ runtime 2\.0 GiB\) but has 20\.2 GiB usable/);
+  assert.match(
+    tooSmall.error.message,
+    /nvidia-l4 ×1 needs 25\.0 GiB per device \(weights 15\.0 GiB \+ KV cache 8\.0 GiB for 8 × 8192 tokens \+ runtime 2\.0 GiB\) but has 20\.2 GiB usable/,
+  );
   assert.match(tooSmall.error.hint!, /use nvidia-l4 ×2 \(TP 2\)/);
   assert.equal(tooSmall.error.details!['usablePerDeviceBytes'], Math.floor(23_034 * MiB * 0.9));
   assert.equal(checkFits({ type: 'nvidia-l4', count: 2 }, plan).ok, true);
@@ -197,13 +219,19 @@ test('budget: context defaults to min(8192, max_position_embeddings); vLLM knobs
 
 test('families restrict the plan; models that cannot be sized say why', () => {
   const tpu = planServing(LLAMA3_8B, {}, { families: ['tpu'] });
-  assert.deepEqual(tpu.rows.map((r) => r.accelerator), ['tpu-v5-lite-podslice', 'tpu-v6e-slice']);
+  assert.deepEqual(
+    tpu.rows.map((r) => r.accelerator),
+    ['tpu-v5-lite-podslice', 'tpu-v6e-slice'],
+  );
   // v5e: 14.96 GiB of weights exceed 14.4 usable on one chip; TP 2 is not a slice; TP 4: 3.74 + 2 + 1 = 6.74 ✓
   assert.deepEqual([tpu.rows[0]!.count, tpu.rows[0]!.topology], [4, '2x2']);
   // v6e: 14.96 + 8 + 1 = 23.96 ≤ 28.8 on one chip
   assert.deepEqual([tpu.rows[1]!.count, tpu.rows[1]!.topology, tpu.rows[1]!.machineType], [1, '1x1', 'ct6e-standard-1t']);
   for (const cfg of [null, config({ numLayers: null, numHeads: 8, hiddenSize: 512 }), config({ numLayers: 4, numHeads: null })]) {
-    assert.throws(() => planServing(summary({ BF16: 10 }, cfg)), (e: unknown) => e instanceof FerryError && e.code === 'SIZING_UNAVAILABLE');
+    assert.throws(
+      () => planServing(summary({ BF16: 10 }, cfg)),
+      (e: unknown) => e instanceof FerryError && e.code === 'SIZING_UNAVAILABLE',
+    );
   }
   // a model no accelerator holds: 1T parameters in BF16 (1,862.6 GiB)
   const huge = planServing(summary({ BF16: 1e12 }, LLAMA3_70B.config));
@@ -239,7 +267,10 @@ test('properties: a fitting row is the smallest acceptable TP that fits; more de
   });
   fc.assert(
     fc.property(model, (m) => {
-      const s = summary({ BF16: m.params }, config({ numLayers: m.layers, numHeads: m.kvHeads * m.groups, numKvHeads: m.kvHeads, headDim: m.headDim, maxPositionEmbeddings: 1 << 20 }));
+      const s = summary(
+        { BF16: m.params },
+        config({ numLayers: m.layers, numHeads: m.kvHeads * m.groups, numKvHeads: m.kvHeads, headDim: m.headDim, maxPositionEmbeddings: 1 << 20 }),
+      );
       const plan = planServing(s, { contextTokens: m.context, concurrency: m.concurrency });
       const facts = modelFacts(s);
       for (const r of plan.rows) {

@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import {
-  MAX_SLACK_BODY_BYTES, SLACK_TIMESTAMP_TOLERANCE_SECONDS, checkResponseUrl, parseSlashCommandForm, slackSignature, verifySlackRequest,
+  MAX_SLACK_BODY_BYTES,
+  SLACK_TIMESTAMP_TOLERANCE_SECONDS,
+  checkResponseUrl,
+  parseSlashCommandForm,
+  slackSignature,
+  verifySlackRequest,
 } from '../../../shared/domain/slack.ts';
 
 // Slack's worked example (api.slack.com/authentication/verifying-requests-from-slack), verbatim.
@@ -14,8 +19,11 @@ const DOC_SIGNATURE = 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666
 const DOC_NOW = Number(DOC_TIMESTAMP);
 
 const bytes = (s: string) => new TextEncoder().encode(s);
-const verify = (over: Partial<{ rawBody: Uint8Array | undefined; timestamp: string | undefined; signature: string | undefined }>, now = DOC_NOW, secret = DOC_SECRET) =>
-  verifySlackRequest({ rawBody: bytes(DOC_BODY), timestamp: DOC_TIMESTAMP, signature: DOC_SIGNATURE, ...over }, { secret, nowSeconds: now });
+const verify = (
+  over: Partial<{ rawBody: Uint8Array | undefined; timestamp: string | undefined; signature: string | undefined }>,
+  now = DOC_NOW,
+  secret = DOC_SECRET,
+) => verifySlackRequest({ rawBody: bytes(DOC_BODY), timestamp: DOC_TIMESTAMP, signature: DOC_SIGNATURE, ...over }, { secret, nowSeconds: now });
 
 test("Slack's documented example: the signature we compute is the documented one", () => {
   assert.equal(slackSignature(DOC_SECRET, DOC_TIMESTAMP, DOC_BODY), DOC_SIGNATURE);

@@ -5,14 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  planTeardown,
-  confirmAction,
-  executableActions,
-  isProtected,
-  TeardownPlan,
-  type PlannedAction,
-} from '../../../shared/domain/teardown.ts';
+import { planTeardown, confirmAction, executableActions, isProtected, TeardownPlan, type PlannedAction } from '../../../shared/domain/teardown.ts';
 import {
   MANAGED_LABEL_KEY,
   MANAGED_LABEL_VALUE,
@@ -34,21 +27,31 @@ const PROTECT = 'ferry-protect';
 
 const BUCKETS = ['b1', 'b2'];
 const ZONES = ['us-central1-a', 'us-central1-b', 'us-central1-c'];
-const CLUSTERS = ['projects/p/locations/us-central1/clusters/c1', 'projects/p/locations/us-central1/clusters/c2', 'projects/p/locations/us-central1/clusters/c3', 'local'];
+const CLUSTERS = [
+  'projects/p/locations/us-central1/clusters/c1',
+  'projects/p/locations/us-central1/clusters/c2',
+  'projects/p/locations/us-central1/clusters/c3',
+  'local',
+];
 /** c1 again, its project named by number (GKE accepts both): targets may spell it this way. */
 const C1_BY_NUMBER = 'projects/123456789012/locations/us-central1/clusters/c1';
 
 /** A time up to 3 days before NOW, or null. */
-const timeArb = fc.option(fc.integer({ min: 0, max: 72 * HOUR }).map((s) => new Date(NOW.getTime() - s * 1000).toISOString()), { nil: null });
-const labelsArb = fc.record({
-  protect: fc.constantFrom<string | null>(null, null, null, 'true', '', 'false'),
-  managed: fc.constantFrom<string | null>(MANAGED_LABEL_VALUE, MANAGED_LABEL_VALUE, null, 'someone-else'),
-}).map(({ protect, managed }) => {
-  const l: Record<string, string> = {};
-  if (protect !== null) l[PROTECT] = protect;
-  if (managed !== null) l[MANAGED_LABEL_KEY] = managed;
-  return l;
-});
+const timeArb = fc.option(
+  fc.integer({ min: 0, max: 72 * HOUR }).map((s) => new Date(NOW.getTime() - s * 1000).toISOString()),
+  { nil: null },
+);
+const labelsArb = fc
+  .record({
+    protect: fc.constantFrom<string | null>(null, null, null, 'true', '', 'false'),
+    managed: fc.constantFrom<string | null>(MANAGED_LABEL_VALUE, MANAGED_LABEL_VALUE, null, 'someone-else'),
+  })
+  .map(({ protect, managed }) => {
+    const l: Record<string, string> = {};
+    if (protect !== null) l[PROTECT] = protect;
+    if (managed !== null) l[MANAGED_LABEL_KEY] = managed;
+    return l;
+  });
 const cacheRefArb = fc.record({ bucket: fc.constantFrom(...BUCKETS), zone: fc.constantFrom(...ZONES) });
 
 const cacheArb: fc.Arbitrary<InventoryCache> = fc.record({
@@ -62,30 +65,34 @@ const cacheArb: fc.Arbitrary<InventoryCache> = fc.record({
   version: fc.constantFrom('v1', 'v2'),
 });
 
-const targetArb: fc.Arbitrary<InventoryTarget> = fc.record({
-  cluster: fc.constantFrom(...CLUSTERS, C1_BY_NUMBER),
-  namespace: fc.constantFrom('ns1', 'ns2'),
-  name: fc.constantFrom('m1', 'm2'),
-  labels: labelsArb,
-  replicas: fc.constantFrom(0, 0, 1, 2),
-  lastActiveAt: timeArb,
-  lastChangedAt: timeArb,
-  caches: fc.array(cacheRefArb, { maxLength: 2 }),
-  version: fc.constantFrom('v1', 'v2'),
-}).map((t) => ({ ...t, key: `${t.cluster}~${t.namespace}~${t.name}` }));
+const targetArb: fc.Arbitrary<InventoryTarget> = fc
+  .record({
+    cluster: fc.constantFrom(...CLUSTERS, C1_BY_NUMBER),
+    namespace: fc.constantFrom('ns1', 'ns2'),
+    name: fc.constantFrom('m1', 'm2'),
+    labels: labelsArb,
+    replicas: fc.constantFrom(0, 0, 1, 2),
+    lastActiveAt: timeArb,
+    lastChangedAt: timeArb,
+    caches: fc.array(cacheRefArb, { maxLength: 2 }),
+    version: fc.constantFrom('v1', 'v2'),
+  })
+  .map((t) => ({ ...t, key: `${t.cluster}~${t.namespace}~${t.name}` }));
 
 const clusterArb: fc.Arbitrary<InventoryCluster> = fc.record({
   name: fc.constantFrom(...CLUSTERS),
   labels: labelsArb,
   status: fc.constantFrom('RUNNING', 'RUNNING', 'RUNNING', 'PROVISIONING', 'RECONCILING', 'ERROR' as const),
-  nodePools: fc.array(
-    fc.record({
-      name: fc.constantFrom('gpu', 'cpu', 'l4'),
-      nodeCount: fc.nat(3),
-      autoscaling: fc.option(fc.record({ minNodeCount: fc.nat(2), maxNodeCount: fc.integer({ min: 2, max: 5 }) }), { nil: null }),
-    }),
-    { maxLength: 3 },
-  ).map((ps) => ps.filter((p, i) => ps.findIndex((q) => q.name === p.name) === i)),
+  nodePools: fc
+    .array(
+      fc.record({
+        name: fc.constantFrom('gpu', 'cpu', 'l4'),
+        nodeCount: fc.nat(3),
+        autoscaling: fc.option(fc.record({ minNodeCount: fc.nat(2), maxNodeCount: fc.integer({ min: 2, max: 5 }) }), { nil: null }),
+      }),
+      { maxLength: 3 },
+    )
+    .map((ps) => ps.filter((p, i) => ps.findIndex((q) => q.name === p.name) === i)),
   createdAt: timeArb,
   version: fc.constantFrom('f1', 'f2'),
 });
@@ -97,7 +104,15 @@ const inventoryArb: fc.Arbitrary<TeardownInventory> = fc
     caches: fc.array(cacheArb, { maxLength: 6 }),
     targets: fc.array(targetArb, { maxLength: 6 }),
     clusters: fc.array(clusterArb, { maxLength: 4 }),
-    inFlightRaw: fc.array(fc.record({ id: fc.constantFrom('r1', 'r2', 'r3'), caches: fc.array(cacheRefArb, { maxLength: 2 }), t: fc.nat(10), cluster: fc.constantFrom(...CLUSTERS, C1_BY_NUMBER) }), { maxLength: 2 }),
+    inFlightRaw: fc.array(
+      fc.record({
+        id: fc.constantFrom('r1', 'r2', 'r3'),
+        caches: fc.array(cacheRefArb, { maxLength: 2 }),
+        t: fc.nat(10),
+        cluster: fc.constantFrom(...CLUSTERS, C1_BY_NUMBER),
+      }),
+      { maxLength: 2 },
+    ),
   })
   .map(({ caches, targets, clusters, inFlightRaw }) => {
     const ts = uniqBy(targets, (t) => t.key);
@@ -109,7 +124,11 @@ const inventoryArb: fc.Arbitrary<TeardownInventory> = fc
   });
 
 const policyArb: fc.Arbitrary<TeardownPolicy> = fc.record({
-  idleTtlSeconds: fc.record({ cache: fc.integer({ min: 0, max: 48 * HOUR }), deployment: fc.integer({ min: 0, max: 48 * HOUR }), cluster: fc.integer({ min: 0, max: 48 * HOUR }) }),
+  idleTtlSeconds: fc.record({
+    cache: fc.integer({ min: 0, max: 48 * HOUR }),
+    deployment: fc.integer({ min: 0, max: 48 * HOUR }),
+    cluster: fc.integer({ min: 0, max: 48 * HOUR }),
+  }),
   protectLabel: fc.constant(PROTECT),
   dryRun: fc.boolean(),
   maxActions: fc.nat(8),
@@ -121,7 +140,8 @@ const RUNS = { numRuns: 600 };
 const ago = (iso: string | null): number => (iso === null ? Infinity : (NOW.getTime() - Date.parse(iso)) / 1000);
 
 const cacheActions = (p: TeardownPlan) => p.actions.flatMap((a) => (a.action.kind === 'disable-cache' ? [a.action] : []));
-const clusterActions = (p: TeardownPlan) => p.actions.flatMap((a) => (a.action.kind === 'scale-node-pools' || a.action.kind === 'delete-cluster' ? [a.action] : []));
+const clusterActions = (p: TeardownPlan) =>
+  p.actions.flatMap((a) => (a.action.kind === 'scale-node-pools' || a.action.kind === 'delete-cluster' ? [a.action] : []));
 const deploymentActions = (p: TeardownPlan) => p.actions.flatMap((a) => (a.action.kind === 'scale-deployment' ? [a.action] : []));
 
 describe('planTeardown: never touched', () => {
@@ -142,7 +162,8 @@ describe('planTeardown: never touched', () => {
           assert.ok(c.state === 'running' || c.state === 'paused');
           // idle for the TTL, counting the targets' activity
           for (const t of [c.lastUsedAt, ...users.map((u) => u.lastActiveAt)]) assert.ok(ago(t) >= policy.idleTtlSeconds.cache);
-          if (c.lastUsedAt === null && users.every((u) => u.lastActiveAt === null)) assert.ok(ago(c.createdAt) >= policy.idleTtlSeconds.cache && c.createdAt !== null);
+          if (c.lastUsedAt === null && users.every((u) => u.lastActiveAt === null))
+            assert.ok(ago(c.createdAt) >= policy.idleTtlSeconds.cache && c.createdAt !== null);
         }
       }),
       RUNS,
@@ -163,8 +184,14 @@ describe('planTeardown: never touched', () => {
           const onIt = (c: string) => c === cl.name || (cl.name.endsWith('/clusters/c1') && c === C1_BY_NUMBER);
           const ts = inv.targets.filter((t) => onIt(t.cluster));
           assert.ok(!inv.inFlight.some((r) => onIt(r.cluster) || ts.some((t) => t.key === r.targetKey)), 'no in-flight rollout');
-          assert.ok(ts.every((t) => t.replicas === 0), 'no running Deployment');
-          assert.ok(ts.every((t) => !isProtected(t.labels, PROTECT)), 'no protected target');
+          assert.ok(
+            ts.every((t) => t.replicas === 0),
+            'no running Deployment',
+          );
+          assert.ok(
+            ts.every((t) => !isProtected(t.labels, PROTECT)),
+            'no protected target',
+          );
           for (const t of ts) {
             assert.ok(t.lastActiveAt !== null || t.lastChangedAt !== null, 'every target on it can be dated');
             assert.ok(ago(t.lastActiveAt) >= policy.idleTtlSeconds.cluster, 'no Deployment active within the TTL');
@@ -172,7 +199,11 @@ describe('planTeardown: never touched', () => {
           }
           assert.equal(a.kind, policy.clusterMode === 'delete' ? 'delete-cluster' : 'scale-node-pools');
           if (a.kind === 'scale-node-pools') {
-            for (const p of a.nodePools) assert.ok(cl.nodePools.some((q) => q.name === p), 'only its own node pools');
+            for (const p of a.nodePools)
+              assert.ok(
+                cl.nodePools.some((q) => q.name === p),
+                'only its own node pools',
+              );
           }
         }
       }),
@@ -204,7 +235,17 @@ describe('planTeardown: never touched', () => {
       fc.property(inventoryArb, policyArb, (inv, policy) => {
         const plan = planTeardown(inv, policy, NOW);
         TeardownPlan.parse(plan);
-        const acted = new Set(plan.actions.map((a) => JSON.stringify(a.action.kind === 'disable-cache' ? ['cache', a.action.bucket, a.action.zone] : a.action.kind === 'scale-deployment' ? ['deployment', a.action.targetKey] : ['cluster', a.action.cluster])));
+        const acted = new Set(
+          plan.actions.map((a) =>
+            JSON.stringify(
+              a.action.kind === 'disable-cache'
+                ? ['cache', a.action.bucket, a.action.zone]
+                : a.action.kind === 'scale-deployment'
+                  ? ['deployment', a.action.targetKey]
+                  : ['cluster', a.action.cluster],
+            ),
+          ),
+        );
         for (const c of inv.caches) {
           const k = JSON.stringify(['cache', c.bucket, c.zone]);
           const skipped = plan.skipped.filter((s) => s.resource.kind === 'cache' && s.resource.bucket === c.bucket && s.resource.zone === c.zone);
@@ -226,12 +267,21 @@ describe('planTeardown: limits, dry run, determinism', () => {
     fc.assert(
       fc.property(inventoryArb, policyArb, (inv, policy) => {
         const plan = planTeardown(inv, { ...policy, maxActions: 1000 }, NOW);
-        const keys = plan.actions.map((a) => (a.action.kind === 'disable-cache' ? `c:${a.action.bucket}/${a.action.zone}` : a.action.kind === 'scale-deployment' ? `d:${a.action.targetKey}` : `k:${a.action.cluster}`));
+        const keys = plan.actions.map((a) =>
+          a.action.kind === 'disable-cache'
+            ? `c:${a.action.bucket}/${a.action.zone}`
+            : a.action.kind === 'scale-deployment'
+              ? `d:${a.action.targetKey}`
+              : `k:${a.action.cluster}`,
+        );
         assert.equal(new Set(keys).size, keys.length);
         for (const a of clusterActions(plan)) {
           if (a.kind !== 'scale-node-pools') continue;
           const cl = inv.clusters.find((c) => c.name === a.cluster)!;
-          const want = cl.nodePools.filter((p) => p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0).map((p) => p.name).sort();
+          const want = cl.nodePools
+            .filter((p) => p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0)
+            .map((p) => p.name)
+            .sort();
           assert.deepEqual(a.nodePools, want);
         }
       }),
@@ -281,7 +331,11 @@ describe('planTeardown: limits, dry run, determinism', () => {
           return out;
         };
         const a = planTeardown(inv, policy, NOW);
-        const b = planTeardown({ caches: shuffle(inv.caches), targets: shuffle(inv.targets), clusters: shuffle(inv.clusters), inFlight: shuffle(inv.inFlight) }, policy, NOW);
+        const b = planTeardown(
+          { caches: shuffle(inv.caches), targets: shuffle(inv.targets), clusters: shuffle(inv.clusters), inFlight: shuffle(inv.inFlight) },
+          policy,
+          NOW,
+        );
         assert.deepEqual(a, b);
         assert.deepEqual(planTeardown(inv, policy, NOW), a);
       }),
@@ -334,7 +388,9 @@ function bump(inv: TeardownInventory, a: PlannedAction): TeardownInventory {
     ...inv,
     caches: inv.caches.map((c) => (x.kind === 'disable-cache' && c.bucket === x.bucket && c.zone === x.zone ? { ...c, version: c.version + '+' } : c)),
     targets: inv.targets.map((t) => (x.kind === 'scale-deployment' && t.key === x.targetKey ? { ...t, version: t.version + '+' } : t)),
-    clusters: inv.clusters.map((c) => ((x.kind === 'scale-node-pools' || x.kind === 'delete-cluster') && c.name === x.cluster ? { ...c, version: c.version + '+' } : c)),
+    clusters: inv.clusters.map((c) =>
+      (x.kind === 'scale-node-pools' || x.kind === 'delete-cluster') && c.name === x.cluster ? { ...c, version: c.version + '+' } : c,
+    ),
   };
 }
 function remove(inv: TeardownInventory, a: PlannedAction): TeardownInventory {
@@ -360,7 +416,17 @@ function startRollout(inv: TeardownInventory, a: PlannedAction): TeardownInvento
 describe('examples', () => {
   const policy: TeardownPolicy = { ...DEFAULT_TEARDOWN_POLICY, idleTtlSeconds: { cache: HOUR, deployment: HOUR, cluster: HOUR } };
   const old = new Date(NOW.getTime() - 10 * HOUR * 1000).toISOString();
-  const cache = (o: Partial<InventoryCache> = {}): InventoryCache => ({ bucket: 'b1', zone: 'us-central1-a', state: 'running', managed: true, labels: {}, lastUsedAt: old, createdAt: old, version: 'v', ...o });
+  const cache = (o: Partial<InventoryCache> = {}): InventoryCache => ({
+    bucket: 'b1',
+    zone: 'us-central1-a',
+    state: 'running',
+    managed: true,
+    labels: {},
+    lastUsedAt: old,
+    createdAt: old,
+    version: 'v',
+    ...o,
+  });
 
   test('an idle managed cache is disabled, with a reason', () => {
     const plan = planTeardown({ caches: [cache()], targets: [], clusters: [], inFlight: [] }, policy, NOW);
@@ -371,9 +437,34 @@ describe('examples', () => {
 
   test('a cache used by a running Deployment is kept, and so is its cluster', () => {
     const cl = 'projects/p/locations/us-central1/clusters/c1';
-    const t: InventoryTarget = { key: `${cl}~ns~m`, cluster: cl, namespace: 'ns', name: 'm', labels: {}, replicas: 1, lastActiveAt: old, lastChangedAt: old, caches: [{ bucket: 'b1', zone: 'us-central1-a' }], version: 'v' };
+    const t: InventoryTarget = {
+      key: `${cl}~ns~m`,
+      cluster: cl,
+      namespace: 'ns',
+      name: 'm',
+      labels: {},
+      replicas: 1,
+      lastActiveAt: old,
+      lastChangedAt: old,
+      caches: [{ bucket: 'b1', zone: 'us-central1-a' }],
+      version: 'v',
+    };
     const plan = planTeardown(
-      { caches: [cache()], targets: [t], clusters: [{ name: cl, labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE }, status: 'RUNNING', nodePools: [{ name: 'gpu', nodeCount: 2, autoscaling: null }], createdAt: old, version: 'f' }], inFlight: [] },
+      {
+        caches: [cache()],
+        targets: [t],
+        clusters: [
+          {
+            name: cl,
+            labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
+            status: 'RUNNING',
+            nodePools: [{ name: 'gpu', nodeCount: 2, autoscaling: null }],
+            createdAt: old,
+            version: 'f',
+          },
+        ],
+        inFlight: [],
+      },
       policy,
       NOW,
     );
@@ -386,7 +477,11 @@ describe('examples', () => {
       name: 'projects/p/locations/l/clusters/c',
       labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
       status: 'RUNNING',
-      nodePools: [{ name: 'b', nodeCount: 0, autoscaling: { minNodeCount: 1, maxNodeCount: 3 } }, { name: 'a', nodeCount: 2, autoscaling: null }, { name: 'z', nodeCount: 0, autoscaling: null }],
+      nodePools: [
+        { name: 'b', nodeCount: 0, autoscaling: { minNodeCount: 1, maxNodeCount: 3 } },
+        { name: 'a', nodeCount: 2, autoscaling: null },
+        { name: 'z', nodeCount: 0, autoscaling: null },
+      ],
       createdAt: old,
       version: 'f',
     };
@@ -454,7 +549,11 @@ describe('bringing node pools back', () => {
       { kind: 'autoscaling', pool: 'b', minNodeCount: 2, maxNodeCount: 6 },
       { kind: 'resize', pool: 'new', nodeCount: 1, source: 'default' },
     ]);
-    assert.deepEqual(restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], remembered), [{ kind: 'resize', pool: 'a', nodeCount: 3, source: 'remembered' }], 'a remembered pool is resized whatever size is reported (GKE reports none)');
+    assert.deepEqual(
+      restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], remembered),
+      [{ kind: 'resize', pool: 'a', nodeCount: 3, source: 'remembered' }],
+      'a remembered pool is resized whatever size is reported (GKE reports none)',
+    );
     assert.deepEqual(restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], undefined), [], 'nothing remembered, nothing at zero: nothing to do');
     assert.deepEqual(restorePlan([fixed('a', 0)], undefined, 2), [{ kind: 'resize', pool: 'a', nodeCount: 2, source: 'default' }]);
   });
@@ -462,13 +561,34 @@ describe('bringing node pools back', () => {
   test('restorePlan brings remembered pools back to exactly what was remembered, never shrinks any other pool, and never asks for less than 1 node', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd'), n: fc.nat(5), auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }) }), { maxLength: 4 }),
-        fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd'), n: fc.nat(5), auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }) }), { maxLength: 4 }),
+        fc.array(
+          fc.record({
+            name: fc.constantFrom('a', 'b', 'c', 'd'),
+            n: fc.nat(5),
+            auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }),
+          }),
+          { maxLength: 4 },
+        ),
+        fc.array(
+          fc.record({
+            name: fc.constantFrom('a', 'b', 'c', 'd'),
+            n: fc.nat(5),
+            auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }),
+          }),
+          { maxLength: 4 },
+        ),
         (cur, mem) => {
           const pool = (p: { name: string; n: number; auto: { min: number; extra: number } | null }) =>
             p.auto ? auto(p.name, p.n, p.auto.min, p.auto.min + p.auto.extra) : fixed(p.name, p.n);
           const current = [...new Map(cur.map((p) => [p.name, pool(p)])).values()];
-          const remembered = { schemaVersion: 1 as const, cluster: 'c', runId: 'r', at: NOW.toISOString(), restoreRequestedAt: null, pools: [...new Map(mem.map((p) => [p.name, pool(p)])).values()] };
+          const remembered = {
+            schemaVersion: 1 as const,
+            cluster: 'c',
+            runId: 'r',
+            at: NOW.toISOString(),
+            restoreRequestedAt: null,
+            pools: [...new Map(mem.map((p) => [p.name, pool(p)])).values()],
+          };
           for (const step of restorePlan(current, remembered)) {
             const p = current.find((x) => x.name === step.pool)!;
             if (step.kind === 'resize') {

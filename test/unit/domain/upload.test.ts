@@ -8,7 +8,11 @@ const obj = (name: string, generation = '1', size = 10): ObjectInfo => ({ name: 
 
 test('parseObjectPath: checkpoint files under <prefix><model>/<version>/', () => {
   assert.deepEqual(parseObjectPath('models/llama/v1/config.json', 'models/'), {
-    kind: 'checkpoint-file', model: 'llama', version: 'v1', file: 'config.json', prefix: 'models/llama/v1/',
+    kind: 'checkpoint-file',
+    model: 'llama',
+    version: 'v1',
+    file: 'config.json',
+    prefix: 'models/llama/v1/',
   });
   const nested = parseObjectPath('models/llama/v1/original/params.json', 'models/');
   assert.equal(nested.kind, 'checkpoint-file');

@@ -2,8 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  newVersionDoc, applyIncomplete, decideClaim, decideAutodeployTake, applyValidationStart, applyValidationResult, applyValidationError,
-  applyLatestValid, newModelDoc, type VersionDoc,
+  newVersionDoc,
+  applyIncomplete,
+  decideClaim,
+  decideAutodeployTake,
+  applyValidationStart,
+  applyValidationResult,
+  applyValidationError,
+  applyLatestValid,
+  newModelDoc,
+  type VersionDoc,
 } from '../../../shared/domain/version.ts';
 
 const T = (s: number) => new Date(Date.UTC(2026, 10, 21, 12, 0, s)).toISOString();
@@ -37,12 +45,30 @@ test('a result for overwritten content is recorded as superseded and changes not
   d = applyValidationStart(d, { contentKey: 'new', generation: '20', files, eventId: 'e2', now: T(2) })!;
   const newer = applyValidationResult(d, { contentKey: 'new', generation: '20', valid: true, summary: { tensors: 1 }, errors: [], warnings: [], now: T(3) });
   assert.equal(newer.applied, true);
-  const stale = applyValidationResult(newer.doc, { contentKey: 'old', generation: '10', valid: false, summary: {}, errors: [{ code: 'X', file: 'f', message: 'bad' }], warnings: [], now: T(4) });
+  const stale = applyValidationResult(newer.doc, {
+    contentKey: 'old',
+    generation: '10',
+    valid: false,
+    summary: {},
+    errors: [{ code: 'X', file: 'f', message: 'bad' }],
+    warnings: [],
+    now: T(4),
+  });
   assert.equal(stale.applied, false);
   assert.equal(stale.doc.status, 'valid');
   assert.equal(stale.doc.validations, 2);
-  assert.deepEqual(stale.doc.runs.map((r) => [r.contentKey, r.outcome]), [['old', 'superseded'], ['new', 'valid']]);
-  assert.equal(applyValidationStart(stale.doc, { contentKey: 'old', generation: '10', files, eventId: 'e1', now: T(5) }), null, 'an older content never restarts');
+  assert.deepEqual(
+    stale.doc.runs.map((r) => [r.contentKey, r.outcome]),
+    [
+      ['old', 'superseded'],
+      ['new', 'valid'],
+    ],
+  );
+  assert.equal(
+    applyValidationStart(stale.doc, { contentKey: 'old', generation: '10', files, eventId: 'e1', now: T(5) }),
+    null,
+    'an older content never restarts',
+  );
 });
 
 test('a permanent validation error marks only the current content invalid', () => {
@@ -68,7 +94,10 @@ test('property: any interleaving of observations ends reflecting the newest cont
   type Obs = { kind: 'incomplete' | 'start' | 'finish'; gen: number; valid: boolean };
   fc.assert(
     fc.property(
-      fc.array(fc.record({ kind: fc.constantFrom('incomplete', 'start', 'finish'), gen: fc.integer({ min: 1, max: 6 }), valid: fc.boolean() }) as fc.Arbitrary<Obs>, { maxLength: 40 }),
+      fc.array(
+        fc.record({ kind: fc.constantFrom('incomplete', 'start', 'finish'), gen: fc.integer({ min: 1, max: 6 }), valid: fc.boolean() }) as fc.Arbitrary<Obs>,
+        { maxLength: 40 },
+      ),
       (ops) => {
         let d: VersionDoc = doc0();
         let t = 0;
@@ -79,7 +108,13 @@ test('property: any interleaving of observations ends reflecting the newest cont
           else if (op.kind === 'start') d = applyValidationStart(d, { contentKey: key, generation: String(op.gen), files, eventId: `e${t}`, now }) ?? d;
           else d = applyValidationResult(d, { contentKey: key, generation: String(op.gen), valid: op.valid, summary: {}, errors: [], warnings: [], now }).doc;
           // The document never goes back to an older observation.
-          const maxSeen = Math.max(0, ...ops.slice(0, t).filter((o) => o.kind !== 'finish').map((o) => o.gen));
+          const maxSeen = Math.max(
+            0,
+            ...ops
+              .slice(0, t)
+              .filter((o) => o.kind !== 'finish')
+              .map((o) => o.gen),
+          );
           assert.ok(Number(d.observedGeneration) <= maxSeen);
           if (d.contentKey) assert.equal(d.contentKey, `k${d.runs.filter((r) => r.contentKey === d.contentKey).at(-1)!.generation}`);
           assert.ok(d.eventIds.length <= 50 && d.runs.length <= 20);
@@ -99,7 +134,11 @@ test('decideAutodeployTake: the holder publishes; other events wait out its leas
   const now = new Date(T(10));
   const claim = {
     ...decideClaim(undefined, { contentKey: 'k', generation: '1', eventId: 'e1', now, leaseMs: 60_000 }).claim,
-    state: 'done' as const, outcome: 'valid' as const, finishedAt: T(10), autodeployPending: ['local~ns~d'], leaseUntil: T(40),
+    state: 'done' as const,
+    outcome: 'valid' as const,
+    finishedAt: T(10),
+    autodeployPending: ['local~ns~d'],
+    leaseUntil: T(40),
   };
   assert.deepEqual(decideAutodeployTake(undefined, { eventId: 'e1', now, leaseMs: 30_000 }), { action: 'none' });
   assert.deepEqual(decideAutodeployTake({ ...claim, autodeployPending: [] }, { eventId: 'e1', now, leaseMs: 30_000 }), { action: 'none' });
@@ -117,8 +156,17 @@ test('decideAutodeployTake: the holder publishes; other events wait out its leas
 test('VersionDoc.summary is typed: the checkpoint summary plus io; old documents without newer fields still read', async () => {
   const { VersionDoc, VersionSummary, newVersionDoc } = await import('../../../shared/domain/version.ts');
   const full = {
-    layout: 'single', shards: 1, tensors: 3, parameters: 10, parametersByDtype: { BF16: 10 }, tensorBytes: 20, dtypes: ['BF16'],
-    headerBytes: 100, shardBytes: 120, config: null, io: { requests: 2, bytesRead: 100 },
+    layout: 'single',
+    shards: 1,
+    tensors: 3,
+    parameters: 10,
+    parametersByDtype: { BF16: 10 },
+    tensorBytes: 20,
+    dtypes: ['BF16'],
+    headerBytes: 100,
+    shardBytes: 120,
+    config: null,
+    io: { requests: 2, bytesRead: 100 },
   };
   assert.deepEqual(VersionSummary.parse(full), full);
   // Written before io (and config fields) existed: read, nothing invented.

@@ -31,13 +31,23 @@ test('runPubsub hands on the decoded message and its identity; a malformed envel
   const seen: PubsubMessage[] = [];
   const handle = async (m: PubsubMessage) => void seen.push(m);
   const data = Buffer.from('{"a":1}').toString('base64');
-  await runPubsub('t', ce({ type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: { data, messageId: 'm-1', publishTime: '2026-11-21T00:00:00Z', attributes: { k: 'v' } } } }), handle);
+  await runPubsub(
+    't',
+    ce({
+      type: 'google.cloud.pubsub.topic.v1.messagePublished',
+      data: { message: { data, messageId: 'm-1', publishTime: '2026-11-21T00:00:00Z', attributes: { k: 'v' } } },
+    }),
+    handle,
+  );
   await runPubsub('t', ce({ id: 'ev-2', type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: { data } } }), handle);
   await runPubsub('t', ce({ type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: 7 } }), handle);
-  assert.deepEqual(seen.map((m) => [m.data.toString(), m.messageId, m.publishTime, m.attributes]), [
-    ['{"a":1}', 'm-1', '2026-11-21T00:00:00Z', { k: 'v' }],
-    ['{"a":1}', 'ev-2', undefined, undefined],
-  ]);
+  assert.deepEqual(
+    seen.map((m) => [m.data.toString(), m.messageId, m.publishTime, m.attributes]),
+    [
+      ['{"a":1}', 'm-1', '2026-11-21T00:00:00Z', { k: 'v' }],
+      ['{"a":1}', 'ev-2', undefined, undefined],
+    ],
+  );
 });
 
 test('the edge throws retryable errors (redelivery) and swallows permanent ones (ack)', async () => {

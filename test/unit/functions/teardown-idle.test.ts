@@ -19,7 +19,10 @@ test('plain ticks: Cloud Scheduler, the local scheduler, an empty message', () =
 
 test('dry runs and chat plans', () => {
   assert.deepEqual(parseTeardownTick(json({ dryRun: true })), { ok: true, tick: { dryRun: true } });
-  assert.deepEqual(parseTeardownTick(json({ tick: 'teardown', dryRun: true, chat: { commandId: CMD } })), { ok: true, tick: { tick: 'teardown', dryRun: true, chat: { commandId: CMD } } });
+  assert.deepEqual(parseTeardownTick(json({ tick: 'teardown', dryRun: true, chat: { commandId: CMD } })), {
+    ok: true,
+    tick: { tick: 'teardown', dryRun: true, chat: { commandId: CMD } },
+  });
 });
 
 test('anything else is refused with a specific message', () => {

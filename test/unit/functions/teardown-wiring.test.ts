@@ -33,10 +33,25 @@ async function wiringWith(env: Record<string, string | undefined>) {
 }
 
 const run: TeardownRun = {
-  schemaVersion: 1, id: '20261121-120000-abc123', trigger: 'schedule', startedAt: '2026-11-21T12:00:00.000Z', finishedAt: '2026-11-21T12:00:01.000Z', dryRun: false,
+  schemaVersion: 1,
+  id: '20261121-120000-abc123',
+  trigger: 'schedule',
+  startedAt: '2026-11-21T12:00:00.000Z',
+  finishedAt: '2026-11-21T12:00:01.000Z',
+  dryRun: false,
   plan: { at: '2026-11-21T12:00:00.000Z', dryRun: false, policy: DEFAULT_TEARDOWN_POLICY, actions: [], skipped: [] },
-  results: [{ action: { kind: 'disable-cache', bucket: 'models', zone: 'us-central1-a' }, outcome: 'done', reason: 'IDLE_CACHE', message: 'cache gs://models in us-central1-a idle 3d (TTL 6h): disable', operations: [], at: '2026-11-21T12:00:01.000Z' }],
-  inventoryWarnings: [], summary: { planned: 1, done: 1, started: 0, skipped: 0, failed: 0 },
+  results: [
+    {
+      action: { kind: 'disable-cache', bucket: 'models', zone: 'us-central1-a' },
+      outcome: 'done',
+      reason: 'IDLE_CACHE',
+      message: 'cache gs://models in us-central1-a idle 3d (TTL 6h): disable',
+      operations: [],
+      at: '2026-11-21T12:00:01.000Z',
+    },
+  ],
+  inventoryWarnings: [],
+  summary: { planned: 1, done: 1, started: 0, skipped: 0, failed: 0 },
 };
 
 test('with a webhook: the run summary is posted there as Block Kit', async () => {
@@ -55,12 +70,18 @@ test('without one: no summary', async () => {
   assert.equal(deps.notify, undefined);
 });
 
-test('a webhook that is not Slack\'s is refused at start, without echoing it', async () => {
-  await assert.rejects(wiringWith({ FERRY_TEARDOWN_SLACK_WEBHOOK_URL: 'https://evil.example.com/services/x', FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: '0' }), (e: unknown) => {
-    assert.ok(e instanceof FerryError && e.code === 'CONFIG_INVALID');
-    assert.match(e.message, /FERRY_TEARDOWN_SLACK_WEBHOOK_URL \(value hidden\)/);
-    assert.ok(!e.message.includes('evil.example.com'));
-    return true;
-  });
-  await assert.rejects(wiringWith({ FERRY_TEARDOWN_SLACK_WEBHOOK_URL: 'not a url' }), (e: unknown) => e instanceof FerryError && e.code === 'CONFIG_INVALID' && !e.message.includes('not a url'));
+test("a webhook that is not Slack's is refused at start, without echoing it", async () => {
+  await assert.rejects(
+    wiringWith({ FERRY_TEARDOWN_SLACK_WEBHOOK_URL: 'https://evil.example.com/services/x', FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: '0' }),
+    (e: unknown) => {
+      assert.ok(e instanceof FerryError && e.code === 'CONFIG_INVALID');
+      assert.match(e.message, /FERRY_TEARDOWN_SLACK_WEBHOOK_URL \(value hidden\)/);
+      assert.ok(!e.message.includes('evil.example.com'));
+      return true;
+    },
+  );
+  await assert.rejects(
+    wiringWith({ FERRY_TEARDOWN_SLACK_WEBHOOK_URL: 'not a url' }),
+    (e: unknown) => e instanceof FerryError && e.code === 'CONFIG_INVALID' && !e.message.includes('not a url'),
+  );
 });

@@ -18,7 +18,7 @@ test('freeStablePort and freePort never hand out a port twice, even before anyth
 
 test('freeStablePort stays out of the kernel ephemeral range and honours exclude', async () => {
   const eph = ephemeralRange();
-  const outside = (eph.lo - 10_000) + (65_535 - eph.hi);
+  const outside = eph.lo - 10_000 + (65_535 - eph.hi);
   const exclude = new Set<number>();
   for (let i = 0; i < 100; i++) {
     const p = await freeStablePort(exclude);

@@ -188,13 +188,9 @@ const CACHE_PERMISSIONS: Record<string, string> = {
 const LOCAL_ONLY = /EMULATOR_HOST$|ALLOW_LOCAL|^KUBECONFIG$/;
 
 type ZObject = z.ZodObject<Record<string, z.ZodType>>;
-const SCHEMAS = new Map<string, ZObject>(
-  Object.entries(config).filter(([, v]) => !!v && typeof v === 'object' && 'shape' in v) as Array<[string, ZObject]>,
-);
+const SCHEMAS = new Map<string, ZObject>(Object.entries(config).filter(([, v]) => !!v && typeof v === 'object' && 'shape' in v) as Array<[string, ZObject]>);
 const ALL_CONFIG_KEYS = new Set([...SCHEMAS.values()].flatMap((s) => Object.keys(s.shape)));
-const MANIFEST_TOPIC_ENVS = new Set(
-  FUNCTIONS.flatMap((f) => ('topicEnv' in f.trigger ? [(f.trigger as { topicEnv: string }).topicEnv] : [])),
-);
+const MANIFEST_TOPIC_ENVS = new Set(FUNCTIONS.flatMap((f) => ('topicEnv' in f.trigger ? [(f.trigger as { topicEnv: string }).topicEnv] : [])));
 
 // ---- the function resources ------------------------------------------------------------------------
 
@@ -242,7 +238,8 @@ describe('infra/*.tf parse and hold together', () => {
         if (r.kind === 'var' && !tf.variables.has(r.name)) problems.push(`${where}: var.${r.name}`);
         if (r.kind === 'local' && !(r.name in tf.locals)) problems.push(`${where}: local.${r.name}`);
         // TYPE.NAME["key"] must be an instance; TYPE.NAME (a whole for_each resource, e.g. in depends_on) a declared block.
-        if (r.kind === 'resource' && !(r.key === undefined ? tf.declared.has(addr(r.type, r.name)) : tf.resources.has(r.address))) problems.push(`${where}: ${r.address}`);
+        if (r.kind === 'resource' && !(r.key === undefined ? tf.declared.has(addr(r.type, r.name)) : tf.resources.has(r.address)))
+          problems.push(`${where}: ${r.address}`);
         if (r.kind === 'data' && !tf.data.has(addr(r.type, r.name))) problems.push(`${where}: data.${r.type}.${r.name}`);
       }
     };
@@ -254,7 +251,10 @@ describe('infra/*.tf parse and hold together', () => {
     assert.deepEqual(problems, [], 'undeclared references');
     // Spot-check that the scan sees references at all (a scanner that finds nothing passes the above).
     assert.ok(refsIn(tf.resources.get(`${FN_TYPE}.fn["onDeployRequest"]`)).length > 5);
-    assert.ok(refsIn(tf.resources.get(`${FN_TYPE}.fn["onDeployRequest"]`)).some((r) => r.address === 'google_service_account.fn["onDeployRequest"]'), 'instance keys are read');
+    assert.ok(
+      refsIn(tf.resources.get(`${FN_TYPE}.fn["onDeployRequest"]`)).some((r) => r.address === 'google_service_account.fn["onDeployRequest"]'),
+      'instance keys are read',
+    );
   });
 
   test('every variable and output is documented; the example tfvars sets every variable without a default and nothing else', () => {
@@ -314,7 +314,8 @@ describe('functions ↔ functions/manifest.ts', () => {
     assert.deepEqual(exported, FUNCTIONS.map((f) => f.name).sort());
     const pkg = JSON.parse(read('package.json')) as { main: string; scripts: Record<string, string> };
     assert.equal(pkg.main, 'dist/functions/main.js');
-    for (const f of FUNCTIONS) assert.match(read('functions/main.ts'), new RegExp(`${f.name}: \\(\\) => import\\('\\./${f.name}\\.ts'\\)`), `main.ts loads ${f.name}`);
+    for (const f of FUNCTIONS)
+      assert.match(read('functions/main.ts'), new RegExp(`${f.name}: \\(\\) => import\\('\\./${f.name}\\.ts'\\)`), `main.ts loads ${f.name}`);
     const script = read('infra/package.sh');
     assert.match(script, /npm run -s build/);
     assert.match(script, /cp package\.json package-lock\.json/);
@@ -349,7 +350,11 @@ describe('functions ↔ functions/manifest.ts', () => {
         const sas = saRef(svc?.['service_account_email']);
         assert.equal(sas.length, 1, 'service_account_email references one google_service_account');
         const others = tfFunctions.filter(([k, b]) => k !== fnAddress && references(tf, block(b, 'service_config')?.['service_account_email'], sas[0]!));
-        assert.deepEqual(others.map(([k]) => k), [], `${sas[0]} is used by no other function`);
+        assert.deepEqual(
+          others.map(([k]) => k),
+          [],
+          `${sas[0]} is used by no other function`,
+        );
         assert.ok(!references(tf, build?.['service_account'], sas[0]!), 'runtime SA is not the build SA');
       });
 
@@ -367,7 +372,10 @@ describe('functions ↔ functions/manifest.ts', () => {
           const [triggerSa] = saRef(trigger['service_account_email']);
           assert.ok(triggerSa, 'trigger has its own service account');
           assert.ok(rolesOf(triggerSa).has('roles/eventarc.eventReceiver'), `${triggerSa} has roles/eventarc.eventReceiver`);
-          assert.ok(invokerGrants(fnAddress).some((g) => references(tf, g.member, triggerSa)), `${triggerSa} may invoke ${fn.name}`);
+          assert.ok(
+            invokerGrants(fnAddress).some((g) => references(tf, g.member, triggerSa)),
+            `${triggerSa} may invoke ${fn.name}`,
+          );
           const gcsAgent = GRANTS.find((g) => g.role === 'roles/pubsub.publisher' && references(tf, g.member, 'google_storage_project_service_account.gcs'));
           assert.ok(gcsAgent, 'the Cloud Storage service agent has roles/pubsub.publisher');
           assert.ok(timeout <= 540, 'event-driven functions time out at 540 s at most');
@@ -383,20 +391,31 @@ describe('functions ↔ functions/manifest.ts', () => {
           // functions-framework builds the messagePublished CloudEvent's source from this path.
           assert.match(
             String(push?.['push_endpoint']),
-            new RegExp(`^\\$\\{${escapeRe(fnAddress)}\\.service_config\\[0\\]\\.uri\\}/projects/\\$\\{var\\.project_id\\}/topics/\\$\\{google_pubsub_topic\\.${topicName}\\.name\\}$`),
+            new RegExp(
+              `^\\$\\{${escapeRe(fnAddress)}\\.service_config\\[0\\]\\.uri\\}/projects/\\$\\{var\\.project_id\\}/topics/\\$\\{google_pubsub_topic\\.${topicName}\\.name\\}$`,
+            ),
           );
           assert.equal(evaluate(tf, tf.resources.get(topic)!['name'], 'defaults'), fn.trigger.defaultTopic, `topic name matches the manifest default`);
-          if (fn.trigger.topicEnv in env) assert.ok(references(tf, env[fn.trigger.topicEnv], topic), `${fn.trigger.topicEnv} names the topic it is triggered by`);
+          if (fn.trigger.topicEnv in env)
+            assert.ok(references(tf, env[fn.trigger.topicEnv], topic), `${fn.trigger.topicEnv} names the topic it is triggered by`);
           const oidc = block(push, 'oidc_token');
           const [pushSa] = saRef(oidc?.['service_account_email']);
           assert.ok(pushSa, 'push is authenticated with an OIDC token');
           assert.ok(references(tf, oidc?.['audience'], fnAddress), 'OIDC audience is the function');
-          assert.ok(invokerGrants(fnAddress).some((g) => references(tf, g.member, pushSa)), `${pushSa} may invoke ${fn.name}`);
           assert.ok(
-            GRANTS.some((g) => g.role === 'roles/iam.serviceAccountTokenCreator' && references(tf, g.block['service_account_id'], pushSa) && isPubsubAgent(g.member)),
+            invokerGrants(fnAddress).some((g) => references(tf, g.member, pushSa)),
+            `${pushSa} may invoke ${fn.name}`,
+          );
+          assert.ok(
+            GRANTS.some(
+              (g) => g.role === 'roles/iam.serviceAccountTokenCreator' && references(tf, g.block['service_account_id'], pushSa) && isPubsubAgent(g.member),
+            ),
             'Pub/Sub may mint tokens for the push SA',
           );
-          assert.ok(num(sub['ack_deadline_seconds']) >= timeout, `ack deadline (${str(sub['ack_deadline_seconds'])}) ≥ timeout (${timeout}): no redelivery while running`);
+          assert.ok(
+            num(sub['ack_deadline_seconds']) >= timeout,
+            `ack deadline (${str(sub['ack_deadline_seconds'])}) ≥ timeout (${timeout}): no redelivery while running`,
+          );
           assert.ok(num(sub['ack_deadline_seconds']) <= 600);
           assert.notEqual(ingress, 'ALLOW_ALL', 'not reachable from the internet');
           if (fn.trigger.kind === 'schedule') {
@@ -473,18 +492,26 @@ describe('functions ↔ functions/manifest.ts', () => {
           assert.ok(topic, `${key} (a topic ${fn.name} publishes to) is set to a Terraform topic`);
           publishedTopics.push(topic);
           assert.ok(
-            grantsOf(sa).some((g) => g.role === 'roles/pubsub.publisher' && g.type === 'google_pubsub_topic_iam_member' && references(tf, g.block['topic'], topic)),
+            grantsOf(sa).some(
+              (g) => g.role === 'roles/pubsub.publisher' && g.type === 'google_pubsub_topic_iam_member' && references(tf, g.block['topic'], topic),
+            ),
             `${sa} may publish to ${topic}`,
           );
         }
         for (const g of grantsOf(sa)) {
-          if (g.role === 'roles/storage.objectViewer') assert.ok(references(tf, g.block['bucket'], 'google_storage_bucket.models'), 'reads the model bucket only');
+          if (g.role === 'roles/storage.objectViewer')
+            assert.ok(references(tf, g.block['bucket'], 'google_storage_bucket.models'), 'reads the model bucket only');
           if (g.role === 'roles/secretmanager.secretAccessor') {
-            assert.ok(secretEnvOf(f).some((s) => references(tf, g.block['secret_id'], referencedOfType(s['secret'], 'google_secret_manager_secret')[0] ?? '-')));
+            assert.ok(
+              secretEnvOf(f).some((s) => references(tf, g.block['secret_id'], referencedOfType(s['secret'], 'google_secret_manager_secret')[0] ?? '-')),
+            );
           }
           if (g.role === 'roles/pubsub.publisher') {
             assert.equal(g.type, 'google_pubsub_topic_iam_member', 'publisher on a topic, not the project');
-            assert.ok(publishedTopics.some((t) => references(tf, g.block['topic'], t)), `${g.address}: ${fn.name} publishes to that topic`);
+            assert.ok(
+              publishedTopics.some((t) => references(tf, g.block['topic'], t)),
+              `${g.address}: ${fn.name} publishes to that topic`,
+            );
           }
         }
       });
@@ -509,11 +536,18 @@ describe('for_each over local.functions ↔ functions/manifest.ts; moved blocks'
       const overFunctions = [...tf.declared].filter(([k, b]) => k.startsWith(`${type}.`) && b['for_each'] === '${local.functions}');
       assert.ok(overFunctions.length >= 1, `some ${type} is a for_each over local.functions`);
       for (const [k] of overFunctions) {
-        const keys = [...tf.resources.keys()].filter((x) => x.startsWith(`${k}[`)).map((x) => JSON.parse(x.slice(k.length + 1, -1)) as string).sort();
+        const keys = [...tf.resources.keys()]
+          .filter((x) => x.startsWith(`${k}[`))
+          .map((x) => JSON.parse(x.slice(k.length + 1, -1)) as string)
+          .sort();
         assert.deepEqual(keys, names, `${k} has one instance per manifest function`);
       }
     }
-    assert.deepEqual([...tf.declared.keys()].filter((k) => k.startsWith(`${FN_TYPE}.`)), [`${FN_TYPE}.fn`], 'one function resource body');
+    assert.deepEqual(
+      [...tf.declared.keys()].filter((k) => k.startsWith(`${FN_TYPE}.`)),
+      [`${FN_TYPE}.fn`],
+      'one function resource body',
+    );
     // Every per-function instance key anywhere is a manifest function.
     for (const [k, b] of tf.resources) {
       for (const r of refsIn(b)) {
@@ -523,7 +557,10 @@ describe('for_each over local.functions ↔ functions/manifest.ts; moved blocks'
   });
 
   test('push subscriptions, publishers and secret readers are keyed by manifest functions and agree with them', () => {
-    const pushed = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => f.trigger.kind === 'pubsub' || f.trigger.kind === 'schedule').map((f) => f.name).sort();
+    const pushed = (FUNCTIONS as readonly FunctionSpec[])
+      .filter((f) => f.trigger.kind === 'pubsub' || f.trigger.kind === 'schedule')
+      .map((f) => f.name)
+      .sort();
     assert.deepEqual(Object.keys(local('push_subscriptions')).sort(), pushed);
     for (const [key, p] of Object.entries(local('topic_publishers'))) {
       const [fn, topic] = key.split(':');
@@ -557,10 +594,21 @@ describe('for_each over local.functions ↔ functions/manifest.ts; moved blocks'
       ...snake.map((f) => `google_cloud_run_v2_service_iam_member.${f === 'slack_command' ? 'slack_command_public_invoker' : `${f}_invoker`}`),
       ...pushedSnake.flatMap((f) => [`google_pubsub_subscription.${f}`, `google_pubsub_subscription_iam_member.${f}_dead_letter_subscriber`]),
       ...['on_checkpoint_upload', 'reconcile_rollouts'].map((f) => `google_storage_bucket_iam_member.${f}_object_viewer`),
-      ...['on_deploy_request', 'reconcile_rollouts', 'teardown_idle'].flatMap((f) => [`google_storage_bucket_iam_member.${f}_cache_manager`, `google_project_iam_member.${f}_container_developer`]),
+      ...['on_deploy_request', 'reconcile_rollouts', 'teardown_idle'].flatMap((f) => [
+        `google_storage_bucket_iam_member.${f}_cache_manager`,
+        `google_project_iam_member.${f}_container_developer`,
+      ]),
       'google_project_iam_member.teardown_idle_gke_teardown',
       ...['on_deploy_request', 'reconcile_rollouts'].map((f) => `google_project_iam_member.${f}_gke_capacity`),
-      ...['on_checkpoint_upload_deploy_publisher', 'reconcile_rollouts_deploy_publisher', 'on_deploy_request_results_publisher', 'reconcile_rollouts_results_publisher', 'slack_command_chat_publisher', 'on_chat_command_deploy_publisher', 'on_chat_command_teardown_publisher'].map((g) => `google_pubsub_topic_iam_member.${g}`),
+      ...[
+        'on_checkpoint_upload_deploy_publisher',
+        'reconcile_rollouts_deploy_publisher',
+        'on_deploy_request_results_publisher',
+        'reconcile_rollouts_results_publisher',
+        'slack_command_chat_publisher',
+        'on_chat_command_deploy_publisher',
+        'on_chat_command_teardown_publisher',
+      ].map((g) => `google_pubsub_topic_iam_member.${g}`),
       'google_secret_manager_secret_iam_member.slack_command_signing_secret_accessor',
       'google_secret_manager_secret_iam_member.teardown_idle_webhook_accessor',
     ];
@@ -578,7 +626,8 @@ describe('for_each over local.functions ↔ functions/manifest.ts; moved blocks'
     for (const { from, to } of tf.moved.filter((m) => /_iam_member\./.test(m.from))) {
       const fn = snake.find((f) => from.split('.')[1]!.startsWith(`${f}_`));
       const member = tf.resources.get(to)!['member'];
-      if (fn && !/dead_letter_subscriber|_invoker$/.test(from)) assert.ok(references(tf, member, `google_service_account.fn[${JSON.stringify(camel(fn))}]`), `${from} → ${to} is still ${fn}'s grant`);
+      if (fn && !/dead_letter_subscriber|_invoker$/.test(from))
+        assert.ok(references(tf, member, `google_service_account.fn[${JSON.stringify(camel(fn))}]`), `${from} → ${to} is still ${fn}'s grant`);
     }
   });
 });
@@ -607,7 +656,13 @@ describe('Pub/Sub', () => {
       const retry = block(s, 'retry_policy');
       assert.ok(retry?.['minimum_backoff'] && retry['maximum_backoff'], `${k} has a retry_policy with backoff`);
       assert.ok(
-        GRANTS.some((g) => g.type === 'google_pubsub_subscription_iam_member' && g.role === 'roles/pubsub.subscriber' && references(tf, g.block['subscription'], k) && isPubsubAgent(g.member)),
+        GRANTS.some(
+          (g) =>
+            g.type === 'google_pubsub_subscription_iam_member' &&
+            g.role === 'roles/pubsub.subscriber' &&
+            references(tf, g.block['subscription'], k) &&
+            isPubsubAgent(g.member),
+        ),
         `Pub/Sub's service agent may ack ${k} when dead-lettering`,
       );
     }
@@ -617,7 +672,13 @@ describe('Pub/Sub', () => {
     assert.ok(deadLetterTopics.size >= 1);
     for (const t of deadLetterTopics) {
       assert.ok(
-        GRANTS.some((g) => g.type === 'google_pubsub_topic_iam_member' && g.role === 'roles/pubsub.publisher' && references(tf, g.block['topic'], t) && isPubsubAgent(g.member)),
+        GRANTS.some(
+          (g) =>
+            g.type === 'google_pubsub_topic_iam_member' &&
+            g.role === 'roles/pubsub.publisher' &&
+            references(tf, g.block['topic'], t) &&
+            isPubsubAgent(g.member),
+        ),
         `Pub/Sub's service agent may publish to ${t}`,
       );
       const keeper = subs.find(([, s]) => topicOf(s) === t);
@@ -630,8 +691,14 @@ describe('Pub/Sub', () => {
     const names = new Set(ofType(tf, 'google_pubsub_topic').map(([, t]) => evaluate(tf, t['name'], 'defaults')));
     for (const f of FUNCTIONS as readonly FunctionSpec[]) if ('defaultTopic' in f.trigger) assert.ok(names.has(f.trigger.defaultTopic), f.trigger.defaultTopic);
     assert.ok(names.has(config.DeployConfig.shape.FERRY_DEPLOY_TOPIC.parse(undefined)), 'deploy topic = the config default');
-    assert.ok([...names].some((n) => /result/.test(String(n))), 'results topic');
-    assert.ok([...names].some((n) => /teardown/.test(String(n))), 'teardown tick topic');
+    assert.ok(
+      [...names].some((n) => /result/.test(String(n))),
+      'results topic',
+    );
+    assert.ok(
+      [...names].some((n) => /teardown/.test(String(n))),
+      'teardown tick topic',
+    );
   });
 
   test('a Scheduler job whose topic nobody consumes stays paused by default', () => {
@@ -677,14 +744,19 @@ describe('IAM: least privilege', () => {
     for (const g of GRANTS) {
       if (!/allUsers|allAuthenticatedUsers/.test(str(g.member))) continue;
       assert.equal(g.role, 'roles/run.invoker', g.address);
-      assert.ok(httpFns.some((fa) => references(tf, g.block['name'], fa)), `${g.address} is on an HTTP function`);
+      assert.ok(
+        httpFns.some((fa) => references(tf, g.block['name'], fa)),
+        `${g.address} is on an HTTP function`,
+      );
     }
   });
 
   test('roles/container.developer only for the functions that talk to GKE', () => {
     const gke = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bclusterProvider\(/.test(codeUse(f.name).code));
     assert.ok(gke.length >= 1, 'some function talks to GKE');
-    const holders = GRANTS.filter((g) => g.role === 'roles/container.developer').flatMap((g) => saRef(g.member)).sort();
+    const holders = GRANTS.filter((g) => g.role === 'roles/container.developer')
+      .flatMap((g) => saRef(g.member))
+      .sort();
     const expected = gke.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]!).sort();
     assert.deepEqual(holders, expected);
   });
@@ -692,7 +764,9 @@ describe('IAM: least privilege', () => {
   test('every service account is a function runtime, the trigger, the push or the build identity — each with only its roles', () => {
     const runtime = new Set(tfFunctions.flatMap(([, b]) => saRef(block(b, 'service_config')?.['service_account_email'])));
     const triggerSas = new Set(tfFunctions.flatMap(([, b]) => saRef(block(b, 'event_trigger')?.['service_account_email'])));
-    const pushSas = new Set(ofType(tf, 'google_pubsub_subscription').flatMap(([, s]) => saRef(block(block(s, 'push_config'), 'oidc_token')?.['service_account_email'])));
+    const pushSas = new Set(
+      ofType(tf, 'google_pubsub_subscription').flatMap(([, s]) => saRef(block(block(s, 'push_config'), 'oidc_token')?.['service_account_email'])),
+    );
     const buildSas = new Set(tfFunctions.flatMap(([, b]) => saRef(block(b, 'build_config')?.['service_account'])));
     for (const [k] of ofType(tf, 'google_service_account')) {
       assert.ok(runtime.has(k) || triggerSas.has(k) || pushSas.has(k) || buildSas.has(k), `${k} has a purpose`);
@@ -718,11 +792,13 @@ describe('IAM: least privilege', () => {
     assert.ok(users.length >= 1, 'some function manages caches');
     const calls = new Set(users.flatMap((f) => [...closure(functionFile(f.name), APP).matchAll(/\bcontrol\.(\w+)\(/g)].map((m) => m[1]!)));
     assert.ok(calls.has('create') && calls.has('get'), `cache calls found: ${[...calls].join(', ')}`);
-    const want = new Set([...calls].map((c) => {
-      const p = CACHE_PERMISSIONS[c];
-      assert.ok(p, `CacheControl.${c} is called: add its permission to CACHE_PERMISSIONS`);
-      return p;
-    }));
+    const want = new Set(
+      [...calls].map((c) => {
+        const p = CACHE_PERMISSIONS[c];
+        assert.ok(p, `CacheControl.${c} is called: add its permission to CACHE_PERMISSIONS`);
+        return p;
+      }),
+    );
     // Without FERRY_BUCKET_LOCATION the bucket's location is read from its metadata.
     if (users.some((f) => !('FERRY_BUCKET_LOCATION' in envOf(tfFunctionFor(f.name)[1])))) want.add('storage.buckets.get');
     const role = tf.resources.get('google_project_iam_custom_role.anywhere_cache_manager');
@@ -750,18 +826,23 @@ describe('IAM: least privilege', () => {
     const adapter = read('shared/adapters/cluster-directory-gke.ts');
     const calls = new Set([...adapter.matchAll(/\bgke\.(\w+)\(/g)].map((m) => m[1]!));
     calls.delete('close');
-    const want = new Set([...calls].map((c) => {
-      const p = GKE_PERMISSIONS[c];
-      assert.ok(p, `ClusterManagerClient.${c} is called: add its permission to GKE_PERMISSIONS`);
-      return p;
-    }));
+    const want = new Set(
+      [...calls].map((c) => {
+        const p = GKE_PERMISSIONS[c];
+        assert.ok(p, `ClusterManagerClient.${c} is called: add its permission to GKE_PERMISSIONS`);
+        return p;
+      }),
+    );
     // Pool sizes come from the pools' instance group managers (Compute Engine API).
     if (/instanceGroupManagers/.test(adapter)) want.add('compute.instanceGroupManagers.get');
     const role = tf.resources.get('google_project_iam_custom_role.gke_teardown');
     assert.ok(role, 'custom role gke_teardown');
     assert.deepEqual([...(role['permissions'] as string[])].sort(), [...want].sort());
     const users = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bclusterDirectory\(/.test(codeUse(f.name).code));
-    assert.deepEqual(users.map((f) => f.name), ['teardownIdle']);
+    assert.deepEqual(
+      users.map((f) => f.name),
+      ['teardownIdle'],
+    );
     const grants = GRANTS.filter((g) => g.role === 'custom:gke_teardown');
     const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
     assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas);
@@ -779,11 +860,13 @@ describe('IAM: least privilege', () => {
     const picked = /export type ClusterCapacity = Pick<ClusterDirectory, ([^>]+)>/.exec(port)?.[1];
     assert.ok(picked, 'ClusterCapacity is a Pick of ClusterDirectory');
     const methods = [...picked.matchAll(/'(\w+)'/g)].map((m) => m[1]!);
-    const want = new Set(methods.flatMap((m) => {
-      const p = PORT_TO_PERMISSION[m];
-      assert.ok(p, `ClusterCapacity.${m}: add its permission`);
-      return p;
-    }));
+    const want = new Set(
+      methods.flatMap((m) => {
+        const p = PORT_TO_PERMISSION[m];
+        assert.ok(p, `ClusterCapacity.${m}: add its permission`);
+        return p;
+      }),
+    );
     const role = tf.resources.get('google_project_iam_custom_role.gke_capacity');
     assert.ok(role, 'custom role gke_capacity');
     assert.deepEqual([...(role['permissions'] as string[])].sort(), [...want].sort());
@@ -864,7 +947,10 @@ describe('storage, Firestore, secrets', () => {
         needed.push({ collection: m[1]!, fields: [...eq, ...ord], where: `${file}: ${m[0].replace(/\s+/g, ' ')}` });
       }
     }
-    assert.ok(needed.some((n) => n.collection === 'versions'), 'found the latest-valid-version query');
+    assert.ok(
+      needed.some((n) => n.collection === 'versions'),
+      'found the latest-valid-version query',
+    );
     for (const n of needed) {
       assert.ok(
         indexes.some((i) => i.collection === n.collection && JSON.stringify(i.fields) === JSON.stringify(n.fields)),
@@ -897,9 +983,15 @@ describe('storage, Firestore, secrets', () => {
     // Mounted by a dynamic block under `var.teardown_slack_notify ? … : {}` (tf.ts marks the block it
     // produces with that condition); slackCommand's signing secret is mounted unconditionally.
     const mounted = secretEnvOf(tfFunctionFor('teardownIdle')[1]);
-    assert.deepEqual(mounted.map((m) => [m['key'], m[WHEN]]), [['FERRY_TEARDOWN_SLACK_WEBHOOK_URL', 'var.teardown_slack_notify']]);
+    assert.deepEqual(
+      mounted.map((m) => [m['key'], m[WHEN]]),
+      [['FERRY_TEARDOWN_SLACK_WEBHOOK_URL', 'var.teardown_slack_notify']],
+    );
     assert.ok(references(tf, mounted[0]!['secret'], 'google_secret_manager_secret.teardown_slack_webhook'));
-    assert.deepEqual(secretEnvOf(tfFunctionFor('slackCommand')[1]).map((m) => [m['key'], m[WHEN]]), [['FERRY_SLACK_SIGNING_SECRET', undefined]]);
+    assert.deepEqual(
+      secretEnvOf(tfFunctionFor('slackCommand')[1]).map((m) => [m['key'], m[WHEN]]),
+      [['FERRY_SLACK_SIGNING_SECRET', undefined]],
+    );
     assert.equal(tf.variables.get('teardown_slack_notify')?.['default'], false);
   });
 

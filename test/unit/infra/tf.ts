@@ -237,7 +237,13 @@ export function references(tf: Tf, value: unknown, address: string, seen = new S
 
 /** Resource addresses of `type` that `value` references. */
 export function referencedOfType(value: unknown, type: string): string[] {
-  return [...new Set(refsIn(value).filter((r) => r.kind === 'resource' && r.type === type).map((r) => r.address))];
+  return [
+    ...new Set(
+      refsIn(value)
+        .filter((r) => r.kind === 'resource' && r.type === type)
+        .map((r) => r.address),
+    ),
+  ];
 }
 
 // ---- evaluation ---------------------------------------------------------------------------------------
@@ -505,7 +511,8 @@ function substitute(tf: Tf, s: string, ctx: Ctx): unknown {
     const whole = spans.length === 1 && start === 0 && end === s.length;
     if (v === UNKNOWN) out += `\${${inner}}`;
     else if (v instanceof Expr) out += `\${${v.code}}`;
-    else if (whole) return v; // the value itself: a number stays a number, an object an object
+    else if (whole)
+      return v; // the value itself: a number stays a number, an object an object
     else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out += String(v);
     else throw new Error(`tf.ts cannot splice ${inner} into ${s}`);
   }

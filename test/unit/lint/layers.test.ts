@@ -66,7 +66,11 @@ const CASES: Array<[string, string, string | undefined]> = [
   ['shared/cli/commands/x.ts', "import { Firestore } from '@google-cloud/firestore';\nexport const f = Firestore;\n", 'only shared/adapters import SDKs'],
   ['shared/cli/commands/x.ts', "export const load = () => import('@google-cloud/firestore');\n", 'only shared/adapters import SDKs'],
   // entry points take their deps from the composition root: no adapter, statically or dynamically
-  ['shared/cli/commands/x.ts', "import { firestoreClient } from '../../adapters/firestore.ts';\nexport const f = firestoreClient;\n", 'never import shared/adapters'],
+  [
+    'shared/cli/commands/x.ts',
+    "import { firestoreClient } from '../../adapters/firestore.ts';\nexport const f = firestoreClient;\n",
+    'never import shared/adapters',
+  ],
   ['shared/cli/x.ts', "export const load = () => import('../adapters/firestore.ts');\n", 'never import shared/adapters'],
   ['functions/x.ts', "import { jsonLogger } from '../shared/adapters/logging.ts';\nexport const l = jsonLogger;\n", 'never import shared/adapters'],
   ['functions/x.ts', "export const load = () => import('../shared/adapters/firestore.ts');\n", 'never import shared/adapters'],
