@@ -216,7 +216,10 @@ export class GkeClusterDirectory implements ClusterDirectory {
         ? kind
         : type === 'DELETE_CLUSTER' || op.operationType === 2
           ? 'delete-cluster'
-          : type === 'SET_NODE_POOL_SIZE' || op.operationType === 13
+          : // Operation.Type numbers from cluster_service.proto (@google-cloud/container 7.x,
+            // build/protos/google/container/v1/cluster_service.proto): DELETE_CLUSTER = 2,
+            // SET_NODE_POOL_SIZE = 14 (13 is the deprecated SET_MASTER_AUTH).
+            type === 'SET_NODE_POOL_SIZE' || op.operationType === 14
             ? 'set-node-pool-size'
             : 'other';
     const err =

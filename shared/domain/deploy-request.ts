@@ -35,12 +35,16 @@ export type Streamer = z.infer<typeof Streamer>;
 export const CACHE_MODES = ['off', 'all-zones', 'pin-one-zone'] as const;
 export const CACHE_ADMISSION_POLICIES = ['admit-on-first-miss', 'admit-on-second-miss'] as const;
 
-/** Anywhere Cache wishes; read later by the cache planner. TTL is Anywhere Cache's 1–7 days. */
+/**
+ * Anywhere Cache wishes; read later by the cache planner. TTL: the API's range, 1 h to 7 d in whole
+ * seconds, default 24 h (storage_control.proto `AnywhereCache.ttl`, @google-cloud/storage-control
+ * build/protos/google/storage/control/v2/storage_control.proto).
+ */
 export const CacheOptions = z
   .object({
     mode: z.enum(CACHE_MODES).default('off'),
     zones: z.array(z.string().regex(ZONE_RE, 'zones look like us-central1-a')).min(1).max(32).optional(),
-    ttlSeconds: z.int().min(86_400).max(604_800).optional(),
+    ttlSeconds: z.int().min(3_600).max(604_800).optional(),
     admissionPolicy: z.enum(CACHE_ADMISSION_POLICIES).optional(),
     maxWaitSeconds: z.int().min(0).max(3600).optional(),
   })

@@ -6,6 +6,8 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
 import { HttpClusterDirectory, clusterDirectoryFakeAdmin } from '../../../shared/adapters/cluster-directory-http.ts';
 import { startClusterDirectoryServer, type ClusterDirectoryServer } from '../../../infra/local/cluster-directory-server.ts';
@@ -235,4 +237,28 @@ test('the GKE adapter reports each pool as the sum of its instance groups, and f
     got?.nodePools.map((p) => p.nodeCount),
     [3, 0, 2],
   );
+});
+
+test("GKE operations: the type numbers are the proto's (SET_NODE_POOL_SIZE, DELETE_CLUSTER), names as well as numbers", async () => {
+  // The oracle is the proto the installed client is generated from, not a number typed from memory.
+  const proto = readFileSync(
+    join(import.meta.dirname, '../../../node_modules/@google-cloud/container/build/protos/google/container/v1/cluster_service.proto'),
+    'utf8',
+  );
+  const enumValue = (name: string) => Number(new RegExp(`\\b${name} = (\\d+)`).exec(proto)?.[1]);
+  const resize = enumValue('SET_NODE_POOL_SIZE');
+  const del = enumValue('DELETE_CLUSTER');
+  const masterAuth = enumValue('SET_MASTER_AUTH');
+  assert.ok(Number.isInteger(resize) && Number.isInteger(del) && Number.isInteger(masterAuth), 'the proto names all three');
+  const ops: Record<string, unknown> = {
+    a: { name: 'a', operationType: resize, status: 'DONE', location: 'us-central1' },
+    b: { name: 'b', operationType: 'SET_NODE_POOL_SIZE', status: 'RUNNING', location: 'us-central1' },
+    c: { name: 'c', operationType: del, status: 'DONE', location: 'us-central1' },
+    d: { name: 'd', operationType: masterAuth, status: 'DONE', location: 'us-central1' },
+  };
+  const client = { getOperation: async ({ name }: { name: string }) => [ops[name.split('/').pop()!]] } as unknown as NonNullable<GkeDirectoryOptions['client']>;
+  const directory = new GkeClusterDirectory('p-1', { client });
+  const kinds = [];
+  for (const n of ['a', 'b', 'c', 'd']) kinds.push((await directory.getOperation(`projects/p-1/locations/us-central1/operations/${n}`)).kind);
+  assert.deepEqual(kinds, ['set-node-pool-size', 'set-node-pool-size', 'delete-cluster', 'other']);
 });

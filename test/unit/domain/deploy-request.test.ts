@@ -334,11 +334,16 @@ test('streamer, progress deadline, cache, requestedBy, idempotencyKey bounds', (
   accepted({ progressDeadlineSeconds: 7200 });
   for (const progressDeadlineSeconds of [59, 7201, 600.5]) schemaError({ progressDeadlineSeconds });
   accepted({ cache: { mode: 'all-zones' } });
+  // The API's TTL range (storage_control.proto AnywhereCache.ttl: 1h to 7d): 6 h, as in gcloud's example, is fine.
+  for (const ttlSeconds of [3_600, 21_600, 604_800]) accepted({ cache: { mode: 'all-zones', ttlSeconds } });
   for (const cache of [
     { mode: 'some' },
     { mode: 'all-zones', zones: [] },
     { mode: 'all-zones', zones: ['us-central1'] },
     { mode: 'off', ttlSeconds: 60 },
+    { mode: 'all-zones', ttlSeconds: 3_599 },
+    { mode: 'all-zones', ttlSeconds: 604_801 },
+    { mode: 'all-zones', ttlSeconds: 7_200.5 },
     { mode: 'off', admissionPolicy: 'always' },
     { maxWaitSeconds: -1 },
   ]) {
