@@ -209,7 +209,10 @@ export class GkeClusterDirectory implements ClusterDirectory {
   private op(op: GkeOp, kind: GkeOperation['kind'], target: string): GkeOperation {
     const location = op.location || op.zone || '-';
     const short = op.name ?? '';
-    const name = short.startsWith('projects/') ? short : `projects/${this.project}/locations/${location}/operations/${short}`;
+    // GetOperationRequest.name is projects/*/locations/*/operations/* (cluster_service.proto): the
+    // operation lives in the project of the cluster it acts on, which may not be the directory's.
+    const project = /^projects\/([^/]+)\//.exec(target)?.[1] ?? this.project;
+    const name = short.startsWith('projects/') ? short : `projects/${project}/locations/${location}/operations/${short}`;
     const type = String(op.operationType ?? '');
     const k: GkeOperation['kind'] =
       kind !== 'other'

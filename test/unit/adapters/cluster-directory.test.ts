@@ -262,3 +262,15 @@ test("GKE operations: the type numbers are the proto's (SET_NODE_POOL_SIZE, DELE
   for (const n of ['a', 'b', 'c', 'd']) kinds.push((await directory.getOperation(`projects/p-1/locations/us-central1/operations/${n}`)).kind);
   assert.deepEqual(kinds, ['set-node-pool-size', 'set-node-pool-size', 'delete-cluster', 'other']);
 });
+
+test("GKE operations are named in the project of the cluster they act on, not the directory's", async () => {
+  const client = {
+    setNodePoolSize: async () => [{ name: 'operation-1', location: 'us-central1', status: 'RUNNING' }],
+    deleteCluster: async () => [{ name: 'operation-2', zone: 'us-central1-a', status: 'RUNNING' }],
+  } as unknown as NonNullable<GkeDirectoryOptions['client']>;
+  const directory = new GkeClusterDirectory('home-project', { client });
+  const resize = await directory.setNodePoolSize('projects/other-project/locations/us-central1/clusters/gpu/nodePools/l4', 0);
+  assert.equal(resize.name, 'projects/other-project/locations/us-central1/operations/operation-1');
+  const del = await directory.deleteCluster('projects/123456789012/locations/us-central1-a/clusters/old');
+  assert.equal(del.name, 'projects/123456789012/locations/us-central1-a/operations/operation-2');
+});
