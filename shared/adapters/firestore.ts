@@ -14,6 +14,8 @@ import {
   applyIncomplete,
   decideClaim,
   decideAutodeployTake,
+  closeClaim,
+  pendingTargets,
   applyValidationStart,
   applyValidationResult,
   applyValidationError,
@@ -21,7 +23,6 @@ import {
   type AutodeployTarget,
   type ClaimDecision,
 } from '../domain/version.ts';
-import { targetKey } from '../domain/names.ts';
 import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
 import type { z } from 'zod';
 
@@ -205,15 +206,10 @@ export class FirestoreCheckpointState implements CheckpointState {
       }
       if (claimSnap.exists) {
         const claim = parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path);
-        t.set(this.claimRef(ref, outcome.contentKey), {
-          ...claim,
-          state: 'done',
-          finishedAt: outcome.now,
-          outcome: applied ? (outcome.valid ? 'valid' : 'invalid') : 'superseded',
-          autodeployPending: targets.map(targetKey),
-          // The finishing worker holds the requests it is about to publish (decideAutodeployTake).
-          ...(targets.length ? { leaseUntil: new Date(Date.parse(outcome.now) + outcome.publishLeaseMs).toISOString() } : {}),
-        } satisfies ValidationClaim);
+        t.set(
+          this.claimRef(ref, outcome.contentKey),
+          closeClaim(claim, { applied, valid: outcome.valid, now: outcome.now, pending: targets, publishLeaseMs: outcome.publishLeaseMs }),
+        );
       }
       return { applied, autodeploy: targets };
     });
@@ -265,7 +261,7 @@ export class FirestoreCheckpointState implements CheckpointState {
       if (take.action === 'held') return { targets: [], held: { until: take.until, by: take.by } };
       t.set(claimSnap.ref, take.claim);
       const model = modelSnap.exists ? parse(ModelDoc, modelSnap.data(), modelSnap.ref.path) : undefined;
-      return { targets: (model?.autodeploy.targets ?? []).filter((x) => take.pending.includes(targetKey(x))) };
+      return { targets: pendingTargets(model?.autodeploy.targets ?? [], take.pending) };
     });
   }
 

@@ -4,7 +4,7 @@
  * of these functions inside a transaction, and write what it returns.
  */
 import { z } from 'zod';
-import { Target } from './names.ts';
+import { Target, targetKey } from './names.ts';
 import { Accelerator } from './accelerators.ts';
 import { CheckpointSummary, ModelConfigSummary } from './checkpoint.ts';
 import type { ValidationSkip } from './reasons/upload.ts';
@@ -218,6 +218,28 @@ export function decideClaim(
  * own event (same id: its publish failed or its instance died) takes over at once; any other event
  * only once the lease has run out, and then becomes the holder for one lease.
  */
+/**
+ * A claim closed by its validation: its outcome, and the autodeploy targets (by target key) still
+ * to publish. The finishing worker holds those for one lease (see decideAutodeployTake).
+ */
+export function closeClaim(
+  claim: ValidationClaim,
+  r: { applied: boolean; valid: boolean; now: string; pending: readonly AutodeployTarget[]; publishLeaseMs: number },
+): ValidationClaim {
+  return {
+    ...claim,
+    state: 'done',
+    finishedAt: r.now,
+    outcome: r.applied ? (r.valid ? 'valid' : 'invalid') : 'superseded',
+    autodeployPending: r.pending.map(targetKey),
+    ...(r.pending.length ? { leaseUntil: new Date(Date.parse(r.now) + r.publishLeaseMs).toISOString() } : {}),
+  };
+}
+
+/** The model's autodeploy targets a take named (a target removed since is not published). */
+export const pendingTargets = (targets: readonly AutodeployTarget[], pending: readonly string[]): AutodeployTarget[] =>
+  targets.filter((t) => pending.includes(targetKey(t)));
+
 export type AutodeployTake =
   { action: 'none' } | { action: 'held'; until: string; by: string } | { action: 'publish'; pending: string[]; claim: ValidationClaim };
 

@@ -4,7 +4,6 @@
  */
 import type { ObjectInfo, ObjectStore, ReadStats } from '../../shared/ports/object-store.ts';
 import type { CheckpointState, VersionRef } from '../../shared/ports/checkpoint-state.ts';
-import { targetKey } from '../../shared/domain/names.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
 import {
   newVersionDoc,
@@ -12,6 +11,8 @@ import {
   applyIncomplete,
   decideClaim,
   decideAutodeployTake,
+  closeClaim,
+  pendingTargets,
   applyValidationStart,
   applyValidationResult,
   applyValidationError,
@@ -108,14 +109,7 @@ export class MemoryCheckpointState implements CheckpointState {
     if (applied) this.models.set(ref.model, applyLatestValid(model, { version: ref.version, validatedAt: o.now, contentKey: o.contentKey }, o.valid));
     const c = this.claims.get(this.ckey(ref, o.contentKey));
     if (c)
-      this.claims.set(this.ckey(ref, o.contentKey), {
-        ...c,
-        state: 'done',
-        finishedAt: o.now,
-        outcome: applied ? (o.valid ? 'valid' : 'invalid') : 'superseded',
-        autodeployPending: targets.map(targetKey),
-        ...(targets.length ? { leaseUntil: new Date(Date.parse(o.now) + o.publishLeaseMs).toISOString() } : {}),
-      });
+      this.claims.set(this.ckey(ref, o.contentKey), closeClaim(c, { applied, valid: o.valid, now: o.now, pending: targets, publishLeaseMs: o.publishLeaseMs }));
     return { applied, autodeploy: targets };
   }
   async releaseClaim(ref: VersionRef, contentKey: string, now: Date) {
@@ -135,7 +129,7 @@ export class MemoryCheckpointState implements CheckpointState {
     if (take.action === 'held') return { targets: [], held: { until: take.until, by: take.by } };
     this.claims.set(this.ckey(ref, contentKey), take.claim);
     const m = this.models.get(ref.model);
-    return { targets: (m?.autodeploy.targets ?? []).filter((t) => take.pending.includes(targetKey(t))) };
+    return { targets: pendingTargets(m?.autodeploy.targets ?? [], take.pending) };
   }
   async autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string) {
     const c = this.claims.get(this.ckey(ref, contentKey));
