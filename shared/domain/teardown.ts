@@ -160,6 +160,13 @@ const KIND_ORDER: Record<TeardownActionKind, number> = { 'disable-cache': 0, 'sc
  * give the same plan. Actions are ordered cheapest-to-undo first (caches, Deployments, clusters),
  * longest idle first within a kind, then by key; beyond `maxActions` they are skipped (MAX_ACTIONS).
  */
+/** "rollout a, b in flight": the rollouts that keep a resource from being torn down, in id order. */
+const inFlightText = (rs: readonly { id: string }[]): string =>
+  `rollout ${rs
+    .map((r) => r.id)
+    .sort()
+    .join(', ')} in flight`;
+
 export function planTeardown(inventory: TeardownInventory, policy: TeardownPolicy, now: Date): TeardownPlan {
   const candidates: PlannedAction[] = [];
   const skipped: PlanSkip[] = [];
@@ -263,14 +270,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     }
     const rs = inFlightByTarget.get(t.key) ?? [];
     if (rs.length) {
-      skip(
-        ref,
-        'ROLLOUT_IN_FLIGHT',
-        `rollout ${rs
-          .map((r) => r.id)
-          .sort()
-          .join(', ')} in flight`,
-      );
+      skip(ref, 'ROLLOUT_IN_FLIGHT', inFlightText(rs));
       continue;
     }
     const idle = idleFor(t.lastActiveAt, null, policy.idleTtlSeconds.deployment, now);
@@ -303,14 +303,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     const onCluster = (c: string | undefined): boolean => c !== undefined && sameCluster(c, cl.name);
     const rs = inventory.inFlight.filter((r) => onCluster(r.cluster) || onCluster(targetsByKey.get(r.targetKey)?.cluster));
     if (rs.length) {
-      skip(
-        ref,
-        'ROLLOUT_IN_FLIGHT',
-        `rollout ${rs
-          .map((r) => r.id)
-          .sort()
-          .join(', ')} in flight`,
-      );
+      skip(ref, 'ROLLOUT_IN_FLIGHT', inFlightText(rs));
       continue;
     }
     const ts = targets.filter((t) => onCluster(t.cluster));
