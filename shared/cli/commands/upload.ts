@@ -66,7 +66,7 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
   }
 
   const linked = files.filter((f) => f.linkTarget).length;
-  const mode = resolveProgressMode(progressChoice as ProgressChoice, { isTTY: process.stderr.isTTY === true, term: io.env['TERM'], json });
+  const mode = resolveProgressMode(progressChoice, { isTTY: process.stderr.isTTY === true, term: io.env['TERM'], json });
   if (mode !== 'none') {
     io.stderr(
       `uploading ${files.length} files (${formatBytes(files.reduce((a, f) => a + f.size, 0))}${linked ? `, ${linked} through symlinks` : ''}) to gs://${bucket}/${prefix}\n`,
