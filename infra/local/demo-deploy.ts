@@ -58,9 +58,10 @@ export async function deployStep(opts: { env: Record<string, string>; model: str
   kc.loadFromFile(env['FERRY_KUBE_ADMIN_KUBECONFIG']!);
   const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: 'demo', name: 'tiny-llama' });
   const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'demo', labelSelector: 'app.kubernetes.io/instance=tiny-llama' });
-  const args = d.spec?.template.spec?.containers[0]?.args ?? [];
+  const container = d.spec?.template.spec?.containers[0];
+  const args = container?.args ?? [];
   say(`Deployment demo/tiny-llama: ${d.status?.availableReplicas}/${d.spec?.replicas} available, image ${d.spec?.template.spec?.containers[0]?.image}`);
-  say(`  vLLM args: ${args.filter((a) => /^--(model|load-format|tensor-parallel-size)/.test(a)).join(' ')}`);
+  say(`  vLLM: ${[...(container?.command ?? []), ...args.filter((a) => !a.startsWith('-') || /^--(load-format|tensor-parallel-size)/.test(a))].join(' ')}`);
   for (const p of pods.items.filter((x) => !x.metadata?.deletionTimestamp)) say(`  pod ${p.metadata?.name} on ${p.spec?.nodeName}: ${p.status?.phase}`);
 
   say('publishing a broken deploy request (an image that crash-loops) to show the rollback…');

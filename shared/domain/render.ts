@@ -54,6 +54,7 @@ import {
   type RenderInput,
   type Rendered,
   STARTUP,
+  VLLM_COMMAND,
   VLLM_PORT,
   specDigest,
 } from './rendered-spec.ts';
@@ -186,7 +187,14 @@ export function render(input: RenderInput): Rendered {
   const computeClass = request.capacity?.computeClass === 'spot-then-flex-start' ? renderComputeClass(accelerator) : null;
   const autoscaling = request.autoscaling;
 
-  const args = [`--model=${uri}`, '--load-format=runai_streamer', `--tensor-parallel-size=${tp}`];
+  // The container runs `vllm serve <model> [flags]` explicitly on both variants (docs/UPSTREAM.md V9, V10,
+  // V11, M8): the TPU image's ENTRYPOINT is tpu-inference@v0.18.0:docker/entrypoint.sh, which execs its
+  // arguments as a command (#L36-39), so `args` alone would exec `--model=…`; the GPU image's ENTRYPOINT is
+  // `vllm serve`, so `command` restates it. The model is vLLM's positional `model_tag`; `--model` on
+  // `vllm serve` is rewritten with a deprecation warning (vllm/utils/argparse_utils.py
+  // FlexibleArgumentParser.parse_args: "The `--model` option will be removed …").
+  const command = [...VLLM_COMMAND];
+  const args = [uri, '--load-format=runai_streamer', `--tensor-parallel-size=${tp}`];
   const extraConfig = loaderExtraConfig(request);
   if (extraConfig) args.push(`--model-loader-extra-config=${JSON.stringify(extraConfig)}`);
   args.push(`--port=${VLLM_PORT}`, ...request.vllmArgs);
@@ -243,6 +251,7 @@ export function render(input: RenderInput): Rendered {
             {
               name: CONTAINER_NAME,
               image,
+              command,
               args,
               ports: [{ name: 'http', containerPort: VLLM_PORT, protocol: 'TCP' }],
               resources: { limits: { [tpu ? TPU_RESOURCE : GPU_RESOURCE]: String(accelerator.count) } },

@@ -29,6 +29,14 @@ export const DEFAULT_TPU_IMAGE = 'vllm/vllm-tpu:v0.18.0';
 /** Kubernetes service account bound to a Google service account by Workload Identity. */
 export const DEFAULT_SERVICE_ACCOUNT = 'ferry-vllm';
 export const VLLM_PORT = 8000;
+/**
+ * The container command on both variants: vLLM's console script (`[project.scripts] vllm =
+ * "vllm.entrypoints.cli.main:main"`, vllm pyproject.toml) with its `serve` subcommand, the model then
+ * given as the positional `model_tag`. `vllm` is on PATH in both images: vllm-openai's own ENTRYPOINT
+ * is `["vllm", "serve"]`; the TPU image (tpu-inference@v0.18.0:docker/Dockerfile#L15,#L52) pip-installs
+ * vLLM into python:3.12-slim, whose console scripts land in /usr/local/bin. docs/UPSTREAM.md V9–V11.
+ */
+export const VLLM_COMMAND: readonly string[] = ['vllm', 'serve'];
 export const CONTAINER_NAME = 'vllm';
 export const FIELD_MANAGER = 'ferry';
 export const GPU_RESOURCE = 'nvidia.com/gpu';

@@ -110,7 +110,8 @@ test('the container runs vLLM with the Run:ai streamer on the checkpoint', () =>
   const out = render(input(request()));
   const c = out.deployment.spec!.template.spec!.containers[0]!;
   assert.equal(c.image, DEFAULT_IMAGE);
-  assert.deepEqual(c.args, ['--model=gs://ferry-models/models/llama-3.1-8b/v1', '--load-format=runai_streamer', '--tensor-parallel-size=1', '--port=8000']);
+  assert.deepEqual(c.command, ['vllm', 'serve']);
+  assert.deepEqual(c.args, ['gs://ferry-models/models/llama-3.1-8b/v1', '--load-format=runai_streamer', '--tensor-parallel-size=1', '--port=8000']);
   assert.deepEqual(c.resources, { limits: { 'nvidia.com/gpu': '1' } });
   assert.equal(c.startupProbe!.httpGet!.path, '/health');
   assert.equal(c.readinessProbe!.httpGet!.path, '/health');
@@ -327,7 +328,25 @@ test('render refuses what it cannot render', () => {
   );
   // a trailing slash on the checkpoint URI is fine
   const ok = render(input(request(), { checkpoint: { ...input(request()).checkpoint, uri: 'gs://ferry-models/models/llama-3.1-8b/v1/' } }));
-  assert.ok(ok.deployment.spec!.template.spec!.containers[0]!.args!.includes('--model=gs://ferry-models/models/llama-3.1-8b/v1'));
+  assert.equal(ok.deployment.spec!.template.spec!.containers[0]!.args![0], 'gs://ferry-models/models/llama-3.1-8b/v1');
+});
+
+// M8 (docs/UPSTREAM.md V9–V11): both images get an explicit `vllm serve` and the model as the first
+// positional argument. The TPU image's ENTRYPOINT (tpu-inference@v0.18.0:docker/entrypoint.sh#L36-39)
+// execs whatever arguments it gets, so a pod with `args` alone would exec the first flag; the GPU
+// image's ENTRYPOINT is `vllm serve`, restated. `--model` is deprecated on `vllm serve`
+// (vllm/utils/argparse_utils.py FlexibleArgumentParser.parse_args), so it is never rendered.
+test('both variants run `vllm serve <gs://model>` explicitly, never through the image entrypoint or --model', () => {
+  for (const req of [request(), request({ accelerator: { type: 'tpu-v6e-slice', count: 8 } })]) {
+    const c = render(input(req)).deployment.spec!.template.spec!.containers[0]!;
+    assert.deepEqual(c.command, ['vllm', 'serve'], c.image);
+    assert.equal(c.args![0], 'gs://ferry-models/models/llama-3.1-8b/v1', c.image);
+    assert.ok(
+      c.args!.slice(1).every((a) => a.startsWith('--')),
+      `only flags follow the model: ${c.args!.join(' ')}`,
+    );
+    assert.ok(!c.args!.some((a) => /^--model(=|$)/.test(a)), c.args!.join(' '));
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
