@@ -21,6 +21,7 @@ import {
   isTopLevel,
 } from './checkpoint.ts';
 import { type ParsedIndex, list, parseConfig, parseShardName } from './checkpoint-files.ts';
+import { IMAGE_VARIANTS, PINNED_STREAMERS, describeStreamer, streamedSafetensors } from './streamer-listing.ts';
 
 // ───────────────────────────── the checkpoint ─────────────────────────────
 
@@ -101,12 +102,28 @@ export function evaluateCheckpoint(input: CheckpointInput): CheckpointEvaluation
         findings.push(error('SHARD_MISSING', s, `the index maps ${k} tensor${k === 1 ? '' : 's'} to this shard, but it is not in the checkpoint`));
       }
     }
+    // vLLM's Run:ai loader streams every listed *.safetensors of a gs:// model and filters nothing
+    // by the index (docs/UPSTREAM.md V1, V2; streamer-listing.ts): a stray top-level file is loaded
+    // on top of the indexed shards by both pinned images.
     for (const n of topSafetensors) {
       if (!referenced.has(n)) {
-        findings.push(warning('SHARD_NOT_IN_INDEX', n, `the index does not reference this file, so vLLM will not load it; remove it or fix the index`));
+        findings.push(
+          error(
+            'SHARD_NOT_IN_INDEX',
+            n,
+            `the index does not name this file, but vLLM's Run:ai streamer loads every *.safetensors in the folder, the index filters nothing; delete ${n} or move it out of the checkpoint folder, or upload an index that names it`,
+          ),
+        );
       }
     }
   }
+  findings.push(
+    ...nestedSafetensorsFindings(
+      files.map((f) => f.name),
+      layout,
+      usableIndex,
+    ),
+  );
 
   // Shards' own findings.
   for (const s of shards) findings.push(...s.header.findings);
@@ -206,6 +223,41 @@ export function evaluateCheckpoint(input: CheckpointInput): CheckpointEvaluation
 
   const capped = capPerCode(findings);
   return { ok: !hasErrors(capped), findings: capped, summary: { ...summary, config } };
+}
+
+/**
+ * `*.safetensors` below the top level, judged per pinned image (streamer-listing.ts,
+ * docs/UPSTREAM.md V3, V4, M7): a streamer that lists sub-folders streams a nested file the index
+ * does not name; one that lists the top level only never loads a nested shard the index does name.
+ * Either way the checkpoint is not what one of the images will load, so both are errors.
+ */
+function nestedSafetensorsFindings(names: readonly string[], layout: Layout, index: ParsedIndex | undefined): Finding[] {
+  const nested = names.filter((n) => !isTopLevel(n) && isSafetensors(n));
+  if (nested.length === 0) return [];
+  const described = new Set<string>(index ? index.shardNames : layout === 'single' ? [SINGLE_FILE] : []);
+  const out: Finding[] = [];
+  for (const n of nested) {
+    if (!described.has(n)) {
+      const streams = IMAGE_VARIANTS.filter((v) => streamedSafetensors([n], PINNED_STREAMERS[v].listing).length > 0);
+      out.push(
+        error(
+          'SAFETENSORS_IN_SUBFOLDER',
+          n,
+          `${streams.map(describeStreamer).join(' and ')} would stream this file too, although ${index ? 'the index does not name it' : layout === 'single' ? `only ${SINGLE_FILE} is the model` : 'nothing describes it'}; delete it or move it out of the checkpoint folder (sub-folders included)`,
+        ),
+      );
+    } else {
+      const misses = IMAGE_VARIANTS.filter((v) => streamedSafetensors([n], PINNED_STREAMERS[v].listing).length === 0);
+      out.push(
+        error(
+          'SAFETENSORS_IN_SUBFOLDER',
+          n,
+          `the index names a shard in a sub-folder, which ${misses.map(describeStreamer).join(' and ')} never loads; move it next to the index and name it there without the folder`,
+        ),
+      );
+    }
+  }
+  return out;
 }
 
 function summarise(layout: Layout, shards: readonly ShardHeaderInput[]): CheckpointSummary {

@@ -78,8 +78,14 @@ export const CHECKPOINT_FINDINGS = {
   },
   SHARD_MISSING: { meaning: 'The index names a shard that is not in the listing.', hint: 'Upload the missing shard (`ferry upload` resumes).' },
   SHARD_NOT_IN_INDEX: {
-    meaning: 'A `.safetensors` file next to the index that the index does not name (warning; not loaded).',
-    hint: 'Remove the stray file, or upload the index that names it.',
+    meaning:
+      "A `.safetensors` file next to the index that the index does not name: vLLM's Run:ai loader streams it too (the index filters nothing on `gs://`). A warning when there is no index and it sits beside `model.safetensors`.",
+    hint: 'Delete the stray file or move it out of the checkpoint folder, or upload the index that names it.',
+  },
+  SAFETENSORS_IN_SUBFOLDER: {
+    meaning:
+      'A `.safetensors` file in a sub-folder of the checkpoint. The GPU image (Run:ai streamer ≤ 0.15.3) streams it with the rest; the TPU image (streamer 0.15.4) never loads it, even when the index names it.',
+    hint: 'Delete the file or move it out of the checkpoint folder; a shard the index names goes next to the index.',
   },
   SHARD_NAMES_INCONSISTENT: {
     meaning: '`-NNNNN-of-MMMMM` names disagree (different totals or prefixes, numbers out of range or missing).',

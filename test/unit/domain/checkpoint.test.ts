@@ -1,5 +1,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { CONFIG_FILE, INDEX_FILE, normalizePrefix, relativeFiles, shardsToRead, type CheckpointFile } from '../../../shared/domain/checkpoint.ts';
 import { checkShardNames, parseConfig, parseIndex, parseShardName, unsafeShardName } from '../../../shared/domain/checkpoint-files.ts';
 import { evaluateCheckpoint, type ShardHeaderInput } from '../../../shared/domain/checkpoint-evaluation.ts';
@@ -96,6 +99,35 @@ describe('the reference corpus, through the whole validator (local directory)', 
       assert.ok(report.io.bytesRead - sideBytes <= shards * 64 * 1024, `bytes ${report.io.bytesRead}`);
     });
   }
+});
+
+// The reference verdicts of expected.json are the safetensors library's and transformers' (each file
+// loads; `from_pretrained` reads the shards the index names). ferry's verdict is about vLLM's Run:ai
+// loader on gs://, which streams what the streamer lists (shared/domain/streamer-listing.ts). The two
+// part ways on extra files: the reference data is not changed for that; this test shows the split.
+describe('ferry (vLLM loader) vs the reference verdict on extra files', () => {
+  it('the reference llama-sharded plus a stray top-level and a nested copy: reference-valid, refused by ferry', async () => {
+    const base = expectedCases()['llama-sharded']!;
+    assert.equal(base.valid, true, 'the reference loads the base checkpoint');
+    const { dir: src } = materialiseCase('llama-sharded');
+    const dir = mkdtempSync(path.join(tmpdir(), 'ferry-stray-'));
+    try {
+      cpSync(src, dir, { recursive: true });
+      cpSync(path.join(src, 'model-00001-of-00006.safetensors'), path.join(dir, 'consolidated.safetensors'));
+      mkdirSync(path.join(dir, 'original'));
+      cpSync(path.join(src, 'model-00002-of-00006.safetensors'), path.join(dir, 'original', 'model.safetensors'));
+      const report = await validateCheckpoint(localDirObjectStore(dir), '');
+      assert.equal(report.ok, false);
+      assert.deepEqual(report.errors.map((e) => [e.code, e.file]).sort(), [
+        ['SAFETENSORS_IN_SUBFOLDER', 'original/model.safetensors'],
+        ['SHARD_NOT_IN_INDEX', 'consolidated.safetensors'],
+      ]);
+      // The indexed shards themselves are still summarised as the reference counts them.
+      assert.equal(report.summary.tensors, base.tensors);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 // ─────────────────────────── pure rules ───────────────────────────
@@ -247,13 +279,70 @@ describe('evaluateCheckpoint', () => {
     assert.ok(codesOf(noIndex.findings).includes('INDEX_MISSING'));
   });
 
-  it('warns about .safetensors files the index does not reference', () => {
+  // M6 (docs/UPSTREAM.md V1, V2): vLLM's Run:ai loader streams every *.safetensors the streamer lists
+  // under a gs:// model (runai_streamer_loader.py `_prepare_weights`: `list_safetensors(path=…)`, no
+  // index filter), so a top-level file the index does not name is loaded on top of the shards.
+  it('refuses a top-level .safetensors the index does not name: vLLM streams it too', () => {
     const c = twoShardCheckpoint(GOOD_MAP);
-    const r = evaluateCheckpoint({ ...c, files: [...c.files, f('model.safetensors')] });
+    const r = evaluateCheckpoint({ ...c, files: [...c.files, f('consolidated.safetensors')] });
+    assert.equal(r.ok, false);
+    assert.deepEqual(
+      r.findings.map((x) => [x.code, x.severity, x.file]),
+      [['SHARD_NOT_IN_INDEX', 'error', 'consolidated.safetensors']],
+    );
+    assert.match(r.findings[0]!.message, /delete consolidated\.safetensors or move it out of the checkpoint folder/);
+  });
+
+  it('without an index, a second top-level file beside model.safetensors stays a warning (vLLM loads both, as designed)', () => {
+    const single = shard('model.safetensors', [['a', 'F32', [2]]]);
+    const files = [f(CONFIG_FILE), f('tokenizer.json'), { name: 'model.safetensors', size: single.size, generation: '1' }, f('extra.safetensors')];
+    const r = evaluateCheckpoint({ files, shards: [single], config: CONFIG });
     assert.equal(r.ok, true);
     assert.deepEqual(
       r.findings.map((x) => [x.code, x.severity, x.file]),
-      [['SHARD_NOT_IN_INDEX', 'warning', 'model.safetensors']],
+      [['SHARD_NOT_IN_INDEX', 'warning', 'extra.safetensors']],
+    );
+  });
+
+  // M7 (docs/UPSTREAM.md V3, V4; shared/domain/streamer-listing.ts): the GPU image's streamer
+  // (0.14.0–0.15.3, runai-model-streamer@0.15.3 files.py#L60 `list_blobs(prefix=…)` without a
+  // delimiter) lists sub-folders; the TPU image's (0.15.4, `delimiter='/'`) does not.
+  it('refuses a nested .safetensors the index does not name, naming the image that would stream it', () => {
+    const c = twoShardCheckpoint(GOOD_MAP);
+    const r = evaluateCheckpoint({ ...c, files: [...c.files, f('original/model.safetensors'), f('original/params.json')] });
+    assert.equal(r.ok, false);
+    assert.deepEqual(
+      r.findings.map((x) => [x.code, x.severity, x.file]),
+      [['SAFETENSORS_IN_SUBFOLDER', 'error', 'original/model.safetensors']],
+    );
+    const m = r.findings[0]!.message;
+    assert.match(m, /vllm\/vllm-openai:v0\.11\.2 \(Run:ai streamer 0\.14\.0–0\.15\.3, lists sub-folders too\)/);
+    assert.doesNotMatch(m, /vllm-tpu/, 'the TPU image lists the top level only');
+    assert.match(m, /delete it or move it out of the checkpoint folder/);
+  });
+
+  it('refuses a shard the index names in a sub-folder: the TPU image never loads it', () => {
+    const map = { ...GOOD_MAP, c: 'sub/model-00002-of-00002.safetensors' };
+    const c = twoShardCheckpoint(map, {
+      files: [f(CONFIG_FILE), f('tokenizer.json'), f(INDEX_FILE), f('model-00001-of-00002.safetensors'), f('sub/model-00002-of-00002.safetensors')],
+    });
+    const r = evaluateCheckpoint({ ...c, shards: [c.shards[0]!, { ...c.shards[1]!, file: 'sub/model-00002-of-00002.safetensors' }] });
+    const nested = r.findings.filter((x) => x.code === 'SAFETENSORS_IN_SUBFOLDER');
+    assert.deepEqual(
+      nested.map((x) => [x.severity, x.file]),
+      [['error', 'sub/model-00002-of-00002.safetensors']],
+    );
+    assert.match(nested[0]!.message, /vllm\/vllm-tpu:v0\.18\.0 \(Run:ai streamer 0\.15\.4, lists the top level only\) never loads; move it next to the index/);
+    assert.equal(r.ok, false);
+  });
+
+  it('refuses nested .safetensors beside a single model.safetensors too', () => {
+    const single = shard('model.safetensors', [['a', 'F32', [2]]]);
+    const files = [f(CONFIG_FILE), f('tokenizer.json'), { name: 'model.safetensors', size: single.size, generation: '1' }, f('ckpt/step-100.safetensors')];
+    const r = evaluateCheckpoint({ files, shards: [single], config: CONFIG });
+    assert.deepEqual(
+      r.findings.map((x) => [x.code, x.severity, x.file]),
+      [['SAFETENSORS_IN_SUBFOLDER', 'error', 'ckpt/step-100.safetensors']],
     );
   });
 
