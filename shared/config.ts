@@ -82,15 +82,18 @@ export const SlackConfig = z.object({
 });
 
 /**
- * Anywhere Cache management. Without FERRY_STORAGE_CONTROL_EMULATOR_HOST the real Storage Control
+ * Anywhere Cache management. Without FERRY_STORAGE_CONTROL_API_ENDPOINT the real Storage Control
  * API is used (application default credentials). FERRY_BUCKET_LOCATION replaces reading the bucket's
  * metadata (the Storage emulator has none; the local stack sets US-CENTRAL1).
  */
 export const CacheConfig = z.object({
-  /** `host:port` of the local stack's Storage Control fake (loopback HTTP). */
-  FERRY_STORAGE_CONTROL_EMULATOR_HOST: z
+  /**
+   * Another Storage Control server for the same client, as STORAGE_EMULATOR_HOST is for GCS:
+   * `http://host:port` is plaintext gRPC without credentials (the local stack's server).
+   */
+  FERRY_STORAGE_CONTROL_API_ENDPOINT: z
     .string()
-    .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port')
+    .regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, 'must be http://host:port or https://host[:port]')
     .optional(),
   /** A bucket location such as US-CENTRAL1, NAM4 or US; unset: read from the bucket's metadata. */
   FERRY_BUCKET_LOCATION: z

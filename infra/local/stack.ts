@@ -14,7 +14,7 @@ import { startProcess, waitUntil, portOpen, stopAll, type ManagedProcess } from 
 import { startEmulators, checkEmulatorPrerequisites, freeEmulatorPorts, freeStablePort, type EmulatorStack } from './emulators.ts';
 import { startKube, kubeBinariesPresent, type KubeStack } from './kube.ts';
 import { FUNCTIONS } from '../../functions/manifest.ts';
-import { startStorageControlServer, type StorageControlServer } from './storage-control-server.ts';
+import { startStorageControlGrpcServer, type StorageControlGrpcServer } from './storage-control-grpc-server.ts';
 import { startClusterDirectoryServer, type ClusterDirectoryServer } from './cluster-directory-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 
@@ -99,7 +99,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let host: ManagedProcess | undefined;
   const timers: NodeJS.Timeout[] = [];
   let pubsub: PubSub | undefined;
-  let storageControl: StorageControlServer | undefined;
+  let storageControl: StorageControlGrpcServer | undefined;
   let clusterDirectory: ClusterDirectoryServer | undefined;
   const stop = async () => {
     for (const t of timers) clearInterval(t);
@@ -135,12 +135,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (failed.length) throw new Error(failed.map((f) => String(f.reason?.message ?? f.reason)).join('\n\n'));
     const em = emulators!;
     const k = kube!;
-    // No emulator exists for Storage Control (Anywhere Cache): a stateful fake served on loopback,
-    // shared by the functions, the CLI and the tests. The Storage emulator has no bucket metadata,
-    // so the bucket's location comes from FERRY_BUCKET_LOCATION (the same one the fake enforces).
+    // No emulator exists for Storage Control (Anywhere Cache): a server speaking its gRPC wire
+    // protocol, which the production adapter's real client reaches through
+    // FERRY_STORAGE_CONTROL_API_ENDPOINT (functions, CLI and tests alike). The Storage emulator has no
+    // bucket metadata, so the bucket's location comes from FERRY_BUCKET_LOCATION (the server enforces it).
     const bucketLocation = process.env['FERRY_BUCKET_LOCATION'] ?? 'US-CENTRAL1';
-    storageControl = await startStorageControlServer({
+    storageControl = await startStorageControlGrpcServer({
       port: await pickPort(ports, 7090),
+      adminPort: await pickPort(ports, 7094),
       defaultLocation: bucketLocation,
       createDelayMs: opts.cacheCreateDelayMs ?? 1500,
     });
@@ -182,7 +184,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_SLACK_DEPLOY_USERS: process.env['FERRY_SLACK_DEPLOY_USERS'] ?? 'ULOCALDEV',
       FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: '1',
       FERRY_STACK_DIR: dir,
-      FERRY_STORAGE_CONTROL_EMULATOR_HOST: storageControl.host,
+      FERRY_STORAGE_CONTROL_API_ENDPOINT: storageControl.endpoint,
+      // Test hooks of that server (tests only; no function reads it).
+      FERRY_STORAGE_CONTROL_ADMIN_HOST: storageControl.adminHost,
       FERRY_BUCKET_LOCATION: bucketLocation,
       // No GKE locally: teardown lists, scales and deletes clusters in the fake directory above.
       FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: clusterDirectory.host,

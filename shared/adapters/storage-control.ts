@@ -6,8 +6,17 @@
  * without waiting for it (a function must not block on a cache creation); the reconciler polls it
  * with `getOperation` (checkCreate/UpdateAnywhereCacheProgress, which decode the result).
  * gRPC errors become port errors (shared/ports/cache-control.ts).
+ *
+ * `apiEndpoint` (FERRY_STORAGE_CONTROL_API_ENDPOINT, `http://host:port`) points the same client at
+ * another server, like STORAGE_EMULATOR_HOST does for GCS: plaintext gRPC with insecure channel
+ * credentials and no Google credentials (the local stack's infra/local/storage-control-grpc-server.ts).
+ * It stays gRPC because the Anywhere Cache RPCs have no `google.api.http` rules in the package's
+ * storage_control.proto (#L185-270), so the client's REST ("fallback") transport cannot send them
+ * (docs/UPSTREAM.md S9).
  */
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type * as GrpcJs from '@grpc/grpc-js';
 import { v2 } from '@google-cloud/storage-control';
 import type { CacheControl, CacheOperation, CacheSettings } from '../ports/cache-control.ts';
 import { normalizeCacheState, cacheResourceName, type LiveCache } from '../domain/cache.ts';
@@ -15,6 +24,31 @@ import { cacheError, cacheCodeOfGrpc } from './cache-errors.ts';
 import { FerryError } from '../domain/errors.ts';
 
 type Client = InstanceType<typeof v2.StorageControlClient>;
+
+/**
+ * Retries inside the client per call. The package's storage_control_client_config.json retries
+ * UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL and UNAVAILABLE on every Anywhere Cache
+ * RPC with 1 s ×2 backoff for up to `total_timeout_millis` 600000: an unreachable API would block a
+ * function for ten minutes. ferry retries CACHE_UNAVAILABLE itself (the reconciler), so it keeps the
+ * package's codes and backoff but gives up after CALL_TOTAL_TIMEOUT_MS (DEADLINE_EXCEEDED →
+ * CACHE_UNAVAILABLE). (`maxRetries` would be simpler, but gax refuses it on paged calls: "Cannot set
+ * both totalTimeoutMillis and maxRetries".)
+ */
+export const CALL_TOTAL_TIMEOUT_MS = 5000;
+export const CALL_OPTIONS = {
+  retry: {
+    retryCodes: [2, 4, 8, 13, 14], // UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE
+    backoffSettings: {
+      initialRetryDelayMillis: 1000,
+      retryDelayMultiplier: 2,
+      maxRetryDelayMillis: 60_000,
+      initialRpcTimeoutMillis: 60_000,
+      rpcTimeoutMultiplier: 1,
+      maxRpcTimeoutMillis: 60_000,
+      totalTimeoutMillis: CALL_TOTAL_TIMEOUT_MS,
+    },
+  },
+};
 interface ApiCache {
   name?: string | null;
   zone?: string | null;
@@ -66,12 +100,43 @@ function mapError(e: unknown, what: string): FerryError {
 export interface StorageControlOptions {
   client?: Client;
   projectId?: string;
+  /** `http://host:port` (plaintext, no credentials) or `https://host[:port]` (TLS, application default credentials). */
+  apiEndpoint?: string;
+}
+
+/** Client options for an endpoint URL (see the file comment). */
+export function endpointOptions(apiEndpoint: string): {
+  apiEndpoint: string;
+  port: number;
+  sslCreds?: GrpcJs.ChannelCredentials;
+  clientOptions?: { universeDomain: string };
+} {
+  const u = new URL(apiEndpoint);
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname !== '/' || u.search)
+    throw new FerryError('CONFIG_INVALID', `Storage Control endpoint must be http://host:port or https://host[:port], got ${apiEndpoint}`);
+  const port = Number(u.port || (u.protocol === 'http:' ? 80 : 443));
+  if (u.protocol === 'https:') return { apiEndpoint: u.hostname, port };
+  // The grpc-js the client library loads itself, so the credentials are of its own class.
+  const grpc = createRequire(createRequire(import.meta.url).resolve('@google-cloud/storage-control'))('@grpc/grpc-js') as typeof GrpcJs;
+  // The universe domain is given so google-auth-library does not ask the GCE metadata server for
+  // it (gax checks it against the credentials' even when the channel carries none).
+  return { apiEndpoint: u.hostname, port, sslCreds: grpc.credentials.createInsecure(), clientOptions: { universeDomain: 'googleapis.com' } };
 }
 
 export class StorageControlCacheControl implements CacheControl {
   private readonly client: Client;
   constructor(opts: StorageControlOptions = {}) {
-    this.client = opts.client ?? new v2.StorageControlClient(opts.projectId ? { projectId: opts.projectId } : {});
+    this.client =
+      opts.client ??
+      new v2.StorageControlClient({
+        ...(opts.projectId ? { projectId: opts.projectId } : {}),
+        ...(opts.apiEndpoint ? endpointOptions(opts.apiEndpoint) : {}),
+      });
+  }
+
+  /** Closes the client's channel (tests and short-lived processes). */
+  close(): Promise<void> {
+    return this.client.close();
   }
 
   private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -84,7 +149,7 @@ export class StorageControlCacheControl implements CacheControl {
 
   async get(bucket: string, zone: string): Promise<LiveCache | null> {
     try {
-      const [c] = await this.client.getAnywhereCache({ name: cacheResourceName(bucket, zone) });
+      const [c] = await this.client.getAnywhereCache({ name: cacheResourceName(bucket, zone) }, CALL_OPTIONS);
       return liveCacheOf(bucket, c as ApiCache);
     } catch (e) {
       const err = mapError(e, `get ${cacheResourceName(bucket, zone)}`);
@@ -96,7 +161,10 @@ export class StorageControlCacheControl implements CacheControl {
   list(bucket: string): Promise<LiveCache[]> {
     return this.run(`list caches of gs://${bucket}`, async () => {
       const out: LiveCache[] = [];
-      for await (const c of this.client.listAnywhereCachesAsync({ parent: `projects/_/buckets/${bucket}`, pageSize: 1000 })) {
+      for await (const c of this.client.listAnywhereCachesAsync(
+        { parent: `projects/_/buckets/${bucket}`, pageSize: 1000 },
+        { ...CALL_OPTIONS, autoPaginate: false },
+      )) {
         out.push(liveCacheOf(bucket, c as ApiCache));
       }
       return out.sort((a, b) => a.zone.localeCompare(b.zone));
@@ -105,15 +173,18 @@ export class StorageControlCacheControl implements CacheControl {
 
   create(bucket: string, zone: string, settings: CacheSettings = {}): Promise<CacheOperation> {
     return this.run(`create ${cacheResourceName(bucket, zone)}`, async () => {
-      const [op] = await this.client.createAnywhereCache({
-        parent: `projects/_/buckets/${bucket}`,
-        anywhereCache: {
-          zone,
-          ...(settings.ttlSeconds !== undefined ? { ttl: { seconds: settings.ttlSeconds } } : {}),
-          ...(settings.admissionPolicy !== undefined ? { admissionPolicy: settings.admissionPolicy } : {}),
+      const [op] = await this.client.createAnywhereCache(
+        {
+          parent: `projects/_/buckets/${bucket}`,
+          anywhereCache: {
+            zone,
+            ...(settings.ttlSeconds !== undefined ? { ttl: { seconds: settings.ttlSeconds } } : {}),
+            ...(settings.admissionPolicy !== undefined ? { admissionPolicy: settings.admissionPolicy } : {}),
+          },
+          requestId: randomUUID(),
         },
-        requestId: randomUUID(),
-      });
+        CALL_OPTIONS,
+      );
       return operationOf('create', bucket, op as unknown as ApiOperation);
     });
   }
@@ -123,34 +194,37 @@ export class StorageControlCacheControl implements CacheControl {
       const paths: string[] = [];
       if (settings.ttlSeconds !== undefined) paths.push('ttl');
       if (settings.admissionPolicy !== undefined) paths.push('admission_policy');
-      const [op] = await this.client.updateAnywhereCache({
-        anywhereCache: {
-          name: cacheResourceName(bucket, zone),
-          ...(settings.ttlSeconds !== undefined ? { ttl: { seconds: settings.ttlSeconds } } : {}),
-          ...(settings.admissionPolicy !== undefined ? { admissionPolicy: settings.admissionPolicy } : {}),
+      const [op] = await this.client.updateAnywhereCache(
+        {
+          anywhereCache: {
+            name: cacheResourceName(bucket, zone),
+            ...(settings.ttlSeconds !== undefined ? { ttl: { seconds: settings.ttlSeconds } } : {}),
+            ...(settings.admissionPolicy !== undefined ? { admissionPolicy: settings.admissionPolicy } : {}),
+          },
+          updateMask: { paths },
+          requestId: randomUUID(),
         },
-        updateMask: { paths },
-        requestId: randomUUID(),
-      });
+        CALL_OPTIONS,
+      );
       return operationOf('update', bucket, op as unknown as ApiOperation);
     });
   }
 
   resume(bucket: string, zone: string): Promise<LiveCache> {
     return this.run(`resume ${cacheResourceName(bucket, zone)}`, async () =>
-      liveCacheOf(bucket, (await this.client.resumeAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache),
+      liveCacheOf(bucket, (await this.client.resumeAnywhereCache({ name: cacheResourceName(bucket, zone) }, CALL_OPTIONS))[0] as ApiCache),
     );
   }
 
   pause(bucket: string, zone: string): Promise<LiveCache> {
     return this.run(`pause ${cacheResourceName(bucket, zone)}`, async () =>
-      liveCacheOf(bucket, (await this.client.pauseAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache),
+      liveCacheOf(bucket, (await this.client.pauseAnywhereCache({ name: cacheResourceName(bucket, zone) }, CALL_OPTIONS))[0] as ApiCache),
     );
   }
 
   disable(bucket: string, zone: string): Promise<LiveCache> {
     return this.run(`disable ${cacheResourceName(bucket, zone)}`, async () =>
-      liveCacheOf(bucket, (await this.client.disableAnywhereCache({ name: cacheResourceName(bucket, zone) }))[0] as ApiCache),
+      liveCacheOf(bucket, (await this.client.disableAnywhereCache({ name: cacheResourceName(bucket, zone) }, CALL_OPTIONS))[0] as ApiCache),
     );
   }
 

@@ -1,31 +1,33 @@
 /**
- * Builds the Anywhere Cache dependencies from configuration: the Storage Control fake over loopback
- * when FERRY_STORAGE_CONTROL_EMULATOR_HOST is set (the local stack), else the real API (its SDK is
- * loaded on first use, so functions that never touch a cache do not pay for it); Firestore records;
- * zones from the cluster; the bucket location from FERRY_BUCKET_LOCATION or the bucket's metadata.
+ * Builds the Anywhere Cache dependencies from configuration: the production Storage Control adapter
+ * always (its SDK is loaded on first use, so functions that never touch a cache do not pay for it),
+ * pointed at FERRY_STORAGE_CONTROL_API_ENDPOINT when set (the local stack's wire-protocol server),
+ * else at the real API; Firestore records; zones from the cluster; the bucket location from
+ * FERRY_BUCKET_LOCATION or the bucket's metadata.
  */
 import type { Firestore } from '@google-cloud/firestore';
 import type { Storage } from '@google-cloud/storage';
 import type { CacheControl } from '../ports/cache-control.ts';
 import type { ClusterProvider } from '../ports/cluster.ts';
 import type { CacheDeps } from '../ports/caches.ts';
-import { HttpCacheControl } from '../adapters/storage-control-http.ts';
 import { FirestoreCacheRecords } from '../adapters/firestore-caches.ts';
 import { zoneDirectory } from '../adapters/cluster-zones.ts';
 import { bucketInfo } from '../adapters/bucket-info.ts';
 
 export interface CacheWiringConfig {
-  FERRY_STORAGE_CONTROL_EMULATOR_HOST?: string | undefined;
+  FERRY_STORAGE_CONTROL_API_ENDPOINT?: string | undefined;
   FERRY_BUCKET_LOCATION?: string | undefined;
   FERRY_CACHE_MAX_WAIT_SECONDS?: number | undefined;
 }
 
 /** The CacheControl for this configuration. */
-export function cacheControl(cfg: Pick<CacheWiringConfig, 'FERRY_STORAGE_CONTROL_EMULATOR_HOST'>, projectId?: string): CacheControl {
-  if (cfg.FERRY_STORAGE_CONTROL_EMULATOR_HOST) return new HttpCacheControl(cfg.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
+export function cacheControl(cfg: Pick<CacheWiringConfig, 'FERRY_STORAGE_CONTROL_API_ENDPOINT'>, projectId?: string): CacheControl {
   let real: Promise<CacheControl> | undefined;
+  const endpoint = cfg.FERRY_STORAGE_CONTROL_API_ENDPOINT;
   const load = (): Promise<CacheControl> =>
-    (real ??= import('../adapters/storage-control.ts').then((m) => new m.StorageControlCacheControl(projectId ? { projectId } : {})));
+    (real ??= import('../adapters/storage-control.ts').then(
+      (m) => new m.StorageControlCacheControl({ ...(projectId ? { projectId } : {}), ...(endpoint ? { apiEndpoint: endpoint } : {}) }),
+    ));
   return {
     get: async (b, z) => (await load()).get(b, z),
     list: async (b) => (await load()).list(b),

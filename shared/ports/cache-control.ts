@@ -12,9 +12,10 @@
  * | CACHE_FORBIDDEN             | PERMISSION_DENIED (7), UNAUTHENTICATED (16) | IAM               |
  * | CACHE_UNAVAILABLE (retryable)| UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL | try later |
  *
- * Adapters: shared/adapters/storage-control.ts (the real API), infra/local/storage-control-fake.ts (a stateful
- * fake with a clock), storage-control-http.ts (the fake served over loopback by the local stack).
- * The contract suite test/contract/cache-control.contract.ts holds all of them to the same behaviour.
+ * One adapter: shared/adapters/storage-control.ts (the real `@google-cloud/storage-control` client),
+ * against the real API or, through FERRY_STORAGE_CONTROL_API_ENDPOINT, the local stack's server that
+ * speaks the same wire protocol (infra/local/storage-control-grpc-server.ts). The contract suite
+ * test/contract/cache-control.contract.ts holds it to the same behaviour against both.
  */
 import type { LiveCache } from '../domain/cache.ts';
 import { FerryError } from '../domain/errors.ts';

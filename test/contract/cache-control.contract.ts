@@ -1,6 +1,7 @@
 /**
- * The CacheControl contract: what every adapter of the port (the real Storage Control API, the
- * in-process fake, the fake over loopback HTTP) must do, as one ordered suite. Register it from a
+ * The CacheControl contract: what the production adapter must do against the real Storage Control
+ * API and against the local wire-protocol server (infra/local/storage-control-grpc-server.ts), as one
+ * ordered suite. Register it from a
  * test file with a subject factory, or with `{skip: reason}` when the subject is not available (the
  * real API without credentials): every test is then reported as skipped, never as passed.
  *

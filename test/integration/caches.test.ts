@@ -17,7 +17,8 @@ import { uploadVersion as uploadReferenceVersion } from '../helpers/upload-versi
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { FirestoreCacheRecords } from '../../shared/adapters/firestore-caches.ts';
-import { HttpCacheControl, storageControlFakeAdmin } from '../../shared/adapters/storage-control-http.ts';
+import { StorageControlCacheControl } from '../../shared/adapters/storage-control.ts';
+import { storageControlAdmin } from '../../infra/local/storage-control-grpc-server.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 import { main } from '../../shared/cli/main.ts';
@@ -32,7 +33,8 @@ const env = stackEnv(
   'FERRY_DEPLOY_TOPIC',
   'KUBECONFIG',
   'FERRY_KUBE_ADMIN_KUBECONFIG',
-  'FERRY_STORAGE_CONTROL_EMULATOR_HOST',
+  'FERRY_STORAGE_CONTROL_API_ENDPOINT',
+  'FERRY_STORAGE_CONTROL_ADMIN_HOST',
 );
 const BUCKET = env.FERRY_BUCKET;
 const ZONE_A = 'us-central1-a';
@@ -40,8 +42,9 @@ const ZONE_B = 'us-central1-b';
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
 const rollouts = new FirestoreRolloutState(db);
 const records = new FirestoreCacheRecords(db);
-const control = new HttpCacheControl(env.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
-const fake = storageControlFakeAdmin(env.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
+// The production adapter's real client, against the local stack's wire-protocol server.
+const control = new StorageControlCacheControl({ apiEndpoint: env.FERRY_STORAGE_CONTROL_API_ENDPOINT, projectId: env.GOOGLE_CLOUD_PROJECT });
+const fake = storageControlAdmin(env.FERRY_STORAGE_CONTROL_ADMIN_HOST);
 const pubsub = new PubSub({ projectId: env.GOOGLE_CLOUD_PROJECT });
 const topic = pubsub.topic(env.FERRY_DEPLOY_TOPIC, { batching: { maxMessages: 1 } });
 const admin = new KubeConfig();
@@ -119,6 +122,7 @@ afterEach(async () => {
   // Free the simulated GPUs for the next tests (and the next test files).
   await Promise.all(deployed.splice(0).map((name) => apps.deleteNamespacedDeployment({ name, namespace: NS }).catch(() => undefined)));
 });
+after(() => control.close());
 after(async () => {
   await eventually(
     'cache test pods gone',

@@ -16,7 +16,8 @@ import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreCacheRecords } from '../../shared/adapters/firestore-caches.ts';
 import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown.ts';
-import { HttpCacheControl, storageControlFakeAdmin } from '../../shared/adapters/storage-control-http.ts';
+import { StorageControlCacheControl } from '../../shared/adapters/storage-control.ts';
+import { storageControlAdmin } from '../../infra/local/storage-control-grpc-server.ts';
 import { recordCacheEvent } from '../../shared/domain/cache-record.ts';
 import { TeardownRun } from '../../shared/domain/teardown-run.ts';
 import { runTeardownCli } from '../helpers/teardown-cli.ts';
@@ -26,7 +27,8 @@ const env = stackEnv(
   'FIRESTORE_EMULATOR_HOST',
   'PUBSUB_EMULATOR_HOST',
   'FERRY_KUBE_ADMIN_KUBECONFIG',
-  'FERRY_STORAGE_CONTROL_EMULATOR_HOST',
+  'FERRY_STORAGE_CONTROL_API_ENDPOINT',
+  'FERRY_STORAGE_CONTROL_ADMIN_HOST',
   'FERRY_TEARDOWN_TOPIC',
 );
 const BUCKET = uniqueName('ferry-teardown-it').toLowerCase();
@@ -37,8 +39,9 @@ const EXTERNAL = 'us-central1-c';
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
 const records = new FirestoreCacheRecords(db);
 const store = new FirestoreTeardownStore(db);
-const control = new HttpCacheControl(env.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
-const fake = storageControlFakeAdmin(env.FERRY_STORAGE_CONTROL_EMULATOR_HOST);
+// The production adapter's real client, against the local stack's wire-protocol server.
+const control = new StorageControlCacheControl({ apiEndpoint: env.FERRY_STORAGE_CONTROL_API_ENDPOINT, projectId: env.GOOGLE_CLOUD_PROJECT });
+const fake = storageControlAdmin(env.FERRY_STORAGE_CONTROL_ADMIN_HOST);
 const pubsub = new PubSub({ projectId: env.GOOGLE_CLOUD_PROJECT });
 const admin = new KubeConfig();
 admin.loadFromFile(env.FERRY_KUBE_ADMIN_KUBECONFIG);
@@ -100,6 +103,7 @@ after(async () => {
   const snap = await db.collection('caches').where('bucket', '==', BUCKET).get();
   await Promise.all(snap.docs.map((d) => d.ref.delete()));
   await pubsub.close();
+  await control.close();
 });
 
 test('a dry run through the teardownIdle tick changes nothing and records the run', async () => {

@@ -176,7 +176,7 @@ export const CACHE_ERRORS = {
   },
   CACHE_UNAVAILABLE: {
     meaning: 'The Storage Control API did not answer, or failed transiently; the work is retried.',
-    hint: 'Nothing to do if a retry passes; otherwise check FERRY_STORAGE_CONTROL_EMULATOR_HOST for the local stack.',
+    hint: 'Nothing to do if a retry passes; otherwise check FERRY_STORAGE_CONTROL_API_ENDPOINT for the local stack.',
   },
   CACHE_ERROR: {
     meaning: 'The Storage Control API failed in a way ferry does not classify.',

@@ -2,9 +2,9 @@
  * The cache use cases against the Storage Control fake (manual clock) and in-memory records: what
  * the caching phase does to each zone's cache, and what the scheduled reconciler does afterwards.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeStorageControl } from '../../../infra/local/storage-control-fake.ts';
+import { storageControlHarness } from '../../helpers/storage-control.ts';
 import { ensureCaches, advanceCaches, planRolloutCaches, type CacheDeps } from '../../../shared/app/caches.ts';
 import { bucketLocation, type RolloutCachePlan } from '../../../shared/domain/cache.ts';
 import { recordCacheEvent, type CacheRecord, type CacheUse } from '../../../shared/domain/cache-record.ts';
@@ -32,10 +32,15 @@ class MemoryCacheRecords implements CacheRecords {
   }
 }
 
+// The production adapter against the wire-protocol server (one per file, reset per test).
+const sc = await storageControlHarness({ defaultLocation: 'US-CENTRAL1' });
+after(() => sc.stop());
+
 function setup(over: { control?: CacheControl } = {}) {
   let t = Date.UTC(2026, 10, 21, 12);
   const clock = { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
-  const fake = new FakeStorageControl({ clock, createDelayMs: 60_000, updateDelayMs: 30_000, defaultLocation: 'US-CENTRAL1' });
+  sc.reset({ clock, createDelayMs: 60_000, updateDelayMs: 30_000 });
+  const fake = sc.control;
   const records = new MemoryCacheRecords();
   const deps: CacheDeps = {
     control: over.control ?? fake,
@@ -153,7 +158,9 @@ test('a zone the API refuses is failed (not retried at once); an unreachable API
   await ensureCaches(plan({ zones: ['us-central1-a'] }), use(), deps, clock, log);
   assert.equal(fake.stats().calls.create, 1, 'not created again within FAILED_RETRY_SECONDS');
 
-  fake.failNext('get', 'CACHE_UNAVAILABLE');
+  // UNAVAILABLE on every attempt the client makes within CALL_TOTAL_TIMEOUT_MS (it retries UNAVAILABLE;
+  // at most 4 attempts fit, 1 s ×2 backoff); the next setup() resets the leftovers.
+  for (let i = 0; i < 6; i++) fake.failNext('get', 'CACHE_UNAVAILABLE');
   const down = await ensureCaches(plan({ zones: ['us-central1-b'] }), use(), deps, clock, log);
   assert.equal(down[0]!.state, 'unknown');
   assert.match(down[0]!.message!, /CACHE_UNAVAILABLE/);

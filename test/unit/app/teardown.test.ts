@@ -4,10 +4,10 @@
  * random inventories), a change between plan and act is caught by the re-read, GKE operations are
  * polled, the run is recorded; and the activity recorder.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FakeStorageControl } from '../../../infra/local/storage-control-fake.ts';
+import { storageControlHarness } from '../../helpers/storage-control.ts';
 import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
 import { runTeardown, type TeardownDeps } from '../../../shared/app/teardown.ts';
 import { recordTargetActivity } from '../../../shared/app/target-activity.ts';
@@ -120,10 +120,15 @@ function fakeClusters(deployments: Map<string, { replicas: number; labels?: Reco
 const H = 3600_000;
 const GKE = 'projects/demo-ferry/locations/us-central1/clusters/gpu';
 
+// The production adapter against the wire-protocol server (one per file, reset per test).
+const sc = await storageControlHarness({ defaultLocation: 'US-CENTRAL1' });
+after(() => sc.stop());
+
 async function setup(opts: { projectNumber?: string } = {}) {
   let t = Date.UTC(2026, 10, 21, 12);
   const clock = { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
-  const control = new FakeStorageControl({ clock, createDelayMs: 1000, defaultLocation: 'US-CENTRAL1' });
+  sc.reset({ clock, createDelayMs: 1000 });
+  const control = sc.control;
   const records = new MemoryCacheRecords();
   const store = new MemoryStore();
   const directory = new FakeClusterDirectory({
