@@ -97,6 +97,15 @@ test('create returns a google.longrunning.Operation whose metadata is CreateAnyw
   }
 });
 
+// storage_control.proto #L976-986: TTL "Default ttl value (24hrs) is applied if not specified in the
+// create request"; admission policy "Defaults to `admit-on-first-miss`".
+test('create without settings: TTL 24 h and admit-on-first-miss, as the proto says', async () => {
+  sc.reset({ clock, createDelayMs: 0 });
+  await sc.control.create('b', 'us-central1-f');
+  const c = (await sc.control.get('b', 'us-central1-f'))!;
+  assert.deepEqual([c.ttlSeconds, c.admissionPolicy, c.rawState], [86_400, 'admit-on-first-miss', 'RUNNING']);
+});
+
 test('operations take time and can fail: a failed create is done with an error and leaves no cache', async () => {
   sc.reset({ clock, createDelayMs: 5000 });
   sc.control.failNextOperation('CACHE_INVALID_ARGUMENT', 'zone has no capacity');
