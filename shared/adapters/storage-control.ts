@@ -31,8 +31,10 @@ type Client = InstanceType<typeof v2.StorageControlClient>;
  * RPC with 1 s ×2 backoff for up to `total_timeout_millis` 600000: an unreachable API would block a
  * function for ten minutes. ferry retries CACHE_UNAVAILABLE itself (the reconciler), so it keeps the
  * package's codes and backoff but gives up after CALL_TOTAL_TIMEOUT_MS (DEADLINE_EXCEEDED →
- * CACHE_UNAVAILABLE). (`maxRetries` would be simpler, but gax refuses it on paged calls: "Cannot set
- * both totalTimeoutMillis and maxRetries".)
+ * CACHE_UNAVAILABLE). The first attempt keeps the package's 60 s RPC timeout (gax shortens only the
+ * retries to the deadline; google-gax 5.0.8 normalCalls/retries.js), so a slow but working call is not
+ * cut off. (`maxRetries` would be simpler, but gax refuses it on paged calls: "Cannot set both
+ * totalTimeoutMillis and maxRetries".)
  */
 export const CALL_TOTAL_TIMEOUT_MS = 5000;
 export const CALL_OPTIONS = {

@@ -158,9 +158,10 @@ test('a zone the API refuses is failed (not retried at once); an unreachable API
   await ensureCaches(plan({ zones: ['us-central1-a'] }), use(), deps, clock, log);
   assert.equal(fake.stats().calls.create, 1, 'not created again within FAILED_RETRY_SECONDS');
 
-  // UNAVAILABLE on every attempt the client makes within CALL_TOTAL_TIMEOUT_MS (it retries UNAVAILABLE;
-  // at most 4 attempts fit, 1 s ×2 backoff); the next setup() resets the leftovers.
-  for (let i = 0; i < 6; i++) fake.failNext('get', 'CACHE_UNAVAILABLE');
+  // UNAVAILABLE on every attempt the client makes within CALL_TOTAL_TIMEOUT_MS (it retries UNAVAILABLE
+  // with jittered 1 s ×2 backoff, so the number of attempts varies; 50 is more than can fit). The next
+  // setup() resets the leftovers.
+  for (let i = 0; i < 50; i++) fake.failNext('get', 'CACHE_UNAVAILABLE');
   const down = await ensureCaches(plan({ zones: ['us-central1-b'] }), use(), deps, clock, log);
   assert.equal(down[0]!.state, 'unknown');
   assert.match(down[0]!.message!, /CACHE_UNAVAILABLE/);
