@@ -20,6 +20,10 @@ import { clusterProvider } from '../../shared/adapters/kubernetes.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import { parseVllmActivity } from '../../shared/domain/teardown-run.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
+import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown.ts';
+import { recordTargetActivity } from '../../shared/app/target-activity.ts';
+import { memoryLogger } from '../../shared/adapters/logging.ts';
+import { systemClock } from '../../shared/ports/clock.ts';
 
 const env = stackEnv(
   'GOOGLE_CLOUD_PROJECT',
@@ -31,7 +35,8 @@ const env = stackEnv(
   'KUBECONFIG',
   'FERRY_KUBE_ADMIN_KUBECONFIG',
 );
-const rollouts = new FirestoreRolloutState(firestoreClient(env.GOOGLE_CLOUD_PROJECT));
+const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
+const rollouts = new FirestoreRolloutState(db);
 const pubsub = new PubSub({ projectId: env.GOOGLE_CLOUD_PROJECT });
 const topic = pubsub.topic(env.FERRY_DEPLOY_TOPIC, { batching: { maxMessages: 1 } });
 const admin = new KubeConfig();
@@ -155,6 +160,19 @@ test('a deployed version streams every byte, then serves completions and metrics
   assert.match(metrics, /^vllm:num_requests_running\{model_name="gs:\/\/[^"]+",engine="0"\} 0\.0$/m);
   assert.match(metrics, /^vllm:generation_tokens_total\{[^}]+\} 16\.0$/m);
   assert.deepEqual(parseVllmActivity(metrics), { requests: 2, busy: false });
+
+  // Teardown's target activity reads the same counters through the API server.
+  // Scoped to this file's targets: other files' targets keep the activity their own tests expect.
+  const firestoreStore = new FirestoreTeardownStore(db);
+  const store = Object.assign(Object.create(firestoreStore) as FirestoreTeardownStore, {
+    listTargets: async () => (await firestoreStore.listTargets()).filter((t) => t.target.namespace === NS),
+  });
+  await recordTargetActivity({ store, clusters: clusterProvider({ localKubeconfig: env.KUBECONFIG }), clock: systemClock, logger: memoryLogger() });
+  const activity = (await store.listActivity()).find((a) => a.target.namespace === NS && a.target.name === 'llama-serve');
+  assert.ok(activity, 'activity recorded for the target');
+  assert.equal(activity.source, 'metrics', activity.metricsError ?? '');
+  assert.equal(activity.requests, 2);
+  assert.equal(activity.metricsError, null);
 });
 
 test('a flag vLLM does not know crash-loops the pod and the rollout is rolled back', async () => {
