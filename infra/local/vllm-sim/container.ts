@@ -6,9 +6,10 @@
  * `/health`, the OpenAI API and `/metrics`. Whatever fails ends the container with an exit code and
  * the error on its log, as vLLM would — the node simulator then crash-loops the pod.
  *
- * Time is modelled, not measured: the load takes at least bytes ÷ `bytesPerSecond` (default: the
- * Run:ai streamer's ≈ 1.1 GiB/s from GCS on an L4 node, the figure ferry's startup budget uses —
- * STARTUP.bytesPerSecond in shared/domain/rendered-spec.ts), on top of the real reads here.
+ * Time is modelled, not measured: the load takes at least bytes ÷ `bytesPerSecond` (default
+ * 1.1 GiB/s: the Run:ai streamer's GCS rate on an L4 node that issue #18 names; within the "1–2+ GiB/s
+ * per pod" of shared/domain/rendered-spec.ts STARTUP, whose startup budget deliberately assumes only
+ * 100 MiB/s). Real reads here that take longer count as they are.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
