@@ -414,7 +414,12 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
     // Status sent on create is kept, but a node that existed already needs it too.
     await core.patchNodeStatus({ name: n.name, body: { status: obj.status } }, merge);
   };
-  for (const [i, n] of nodes.entries()) await register(n, i);
+  try {
+    for (const [i, n] of nodes.entries()) await register(n, i);
+  } catch (e) {
+    await Promise.allSettled(kubeletServers.map((k) => k.close()));
+    throw e;
+  }
   say(`registered ${nodes.length} node(s): ${nodes.map((n) => `${n.name} (${n.gpus}x ${n.accelerator}, ${n.zone})`).join(', ')}`);
 
   const heartbeat = setInterval(() => {
