@@ -10,6 +10,7 @@ import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
+import { completeViaService, loadLines } from './vllm-sim/client.ts';
 
 export async function deployStep(opts: { env: Record<string, string>; model: string; version: string; say: (m: string) => void }): Promise<string | undefined> {
   const { env, model, version, say } = opts;
@@ -62,7 +63,16 @@ export async function deployStep(opts: { env: Record<string, string>; model: str
   const args = container?.args ?? [];
   say(`Deployment demo/tiny-llama: ${d.status?.availableReplicas}/${d.spec?.replicas} available, image ${d.spec?.template.spec?.containers[0]?.image}`);
   say(`  vLLM: ${[...(container?.command ?? []), ...args.filter((a) => !a.startsWith('-') || /^--(load-format|tensor-parallel-size)/.test(a))].join(' ')}`);
-  for (const p of pods.items.filter((x) => !x.metadata?.deletionTimestamp)) say(`  pod ${p.metadata?.name} on ${p.spec?.nodeName}: ${p.status?.phase}`);
+  for (const p of pods.items.filter((x) => !x.metadata?.deletionTimestamp)) {
+    say(`  pod ${p.metadata?.name} on ${p.spec?.nodeName} at ${p.status?.podIP}: ${p.status?.phase}`);
+    // The simulated vLLM's own lines, through the pod log API (kubectl logs).
+    for (const l of await loadLines(kc, 'demo', p.metadata!.name!).catch((e: unknown) => [`(logs unreadable: ${String(e)})`])) say(`    ${l}`);
+  }
+  const prompt = 'The ferry carries the weights across';
+  const answer = await completeViaService(kc, 'demo', 'tiny-llama', { prompt, max_tokens: 12, temperature: 0 });
+  if (answer.status !== 200) throw new Error(`the new version did not answer through the Service proxy (HTTP ${answer.status}): ${answer.raw.slice(0, 300)}`);
+  say(`completion through the API server's Service proxy, answered by ${answer.model}:`);
+  say(`  ${JSON.stringify(prompt)} →${answer.text}`);
 
   say('publishing a broken deploy request (an image that crash-loops) to show the rollback…');
   const bad = await follow(await publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, { ...request, image: 'vllm/vllm-openai:fail-demo' }, { source: 'demo' }));

@@ -1,7 +1,9 @@
 /**
  * `npm run demo` — the main job, end to end, on the local stack: upload a reference checkpoint to
  * the local bucket, watch the finalize events turn into one header-only validation and a version in
- * Firestore, then deploy it to the local Kubernetes cluster and watch the rollout.
+ * Firestore, then deploy it to the local Kubernetes cluster and watch the rollout: the simulated vLLM
+ * pods stream the weights (their log lines show bytes and GiB/s) and the new version answers a
+ * completion through the API server; then a broken image is rolled back.
  * Uses a running `npm start` stack when there is one; otherwise starts one and stops it at the end.
  */
 import { join } from 'node:path';

@@ -401,6 +401,9 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
       // As on GKE: pods requesting nvidia.com/gpu tolerate the GPU nodes' taint.
       '--enable-admission-plugins=ExtendedResourceToleration',
       '--allow-privileged=true',
+      // The simulated kubelets' log endpoints listen on the nodes' InternalIPs (node-simulator.ts);
+      // the default order tries the Hostname first, which does not resolve here.
+      '--kubelet-preferred-address-types=InternalIP',
       '--profiling=false',
       '--logtostderr=true',
       '--v=0',
@@ -474,7 +477,9 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
 
     let nodes: SimulatedNode[] = [];
     if (opts.simulator !== false) {
-      simulator = await startNodeSimulator(kubeconfigs.admin, { ...(opts.simulator ?? {}), log });
+      // Serving pods' kubelet log endpoints present the apiserver's self-signed certificate (kubelet.ts).
+      const kubeletTls = { cert: ca, key: readFileSync(join(certDir, 'apiserver.key'), 'utf8') };
+      simulator = await startNodeSimulator(kubeconfigs.admin, { ...(opts.simulator ?? {}), kubeletTls, log });
       nodes = simulator.nodes;
     }
 

@@ -11,7 +11,13 @@
  *  - pods being deleted are deleted at once (gracePeriodSeconds 0): there is no kubelet to finish
  *    a graceful deletion, and without this rollouts never complete.
  *
- * Nothing really runs: pod IPs are made up and not reachable.
+ * With `serving` (the local stack passes it), a pod whose first container is a vLLM image with a
+ * command line runs a simulated vLLM server (./vllm-sim/): it parses the flags like `vllm serve`,
+ * streams the gs:// model's shards from the Storage emulator, and listens on a real pod IP
+ * (10.4.<node>.<n>, see ./vllm-sim/network.ts) that the API server's pod and service proxy reach.
+ * The pod turns Ready when its readiness probe path answers 200, as the kubelet's prober would have
+ * it; a container that exits crash-loops with its real exit code, and is started again after the
+ * back-off. Other pods (no command line, no serving) only get a made-up IP and a Ready flag.
  *
  * Alone: ./node_modules/.bin/node infra/local/node-simulator.ts --kubeconfig K [--ready-delay-ms N]
  */
@@ -19,6 +25,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { KubeConfig, CoreV1Api, Watch, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Node, V1NodeCondition, V1Pod, V1ContainerStatus, V1Container, V1Taint } from '@kubernetes/client-node';
+import { startVllmContainer, type ServingSimOptions, type VllmContainer } from './vllm-sim/container.ts';
+import { allocatePodIp, ensurePodNetwork } from './vllm-sim/network.ts';
+import { startKubeletLogServer, type KubeletLogServer } from './vllm-sim/kubelet.ts';
+import { parseServeArgs } from './vllm-sim/args.ts';
 
 export interface SimulatedNodeSpec {
   name: string;
@@ -54,11 +64,21 @@ export interface SimulatorOptions {
   crashLoopBackoffMs?: number;
   /** Node heartbeat period (default 10 s). */
   heartbeatMs?: number;
+  /** Run a simulated vLLM server in pods that have a vLLM image and a command line (./vllm-sim/). */
+  serving?: ServingSimOptions;
+  /** How often the simulated prober polls a serving pod's readiness path (default 250 ms). */
+  probeEveryMs?: number;
+  /** PEM certificate and key for the simulated kubelets' log endpoints (with serving; kube.ts passes the apiserver's). */
+  kubeletTls?: { cert: string; key: string };
   log?: (msg: string) => void;
 }
 
 export interface NodeSimulator {
   nodes: SimulatedNode[];
+  /** Log lines of a pod's container (current, or the previous instance), as the kubelet keeps them. */
+  containerLogs(namespace: string, pod: string, opts?: { previous?: boolean }): Array<{ at: Date; line: string }> | undefined;
+  /** Why serving is off, when it was asked for and could not be set up (null: on, or not asked). */
+  servingDisabled: string | null;
   stop(): Promise<void>;
 }
 
@@ -170,7 +190,15 @@ interface PodState {
   startedAt?: string;
   podIP?: string;
   restarts: number;
+  /** Serving pods: the running simulated vLLM, and the previous instance's logs. */
+  container?: VllmContainer;
+  previousLogs?: Array<{ at: Date; line: string }>;
+  containerName?: string;
+  containerStartedAt?: Date;
+  ready?: boolean;
 }
+
+const VLLM_IMAGE_RE = /(^|\/)vllm-(openai|tpu)(:|@|$)/;
 
 export async function startNodeSimulator(kubeconfigPath: string, opts: SimulatorOptions = {}): Promise<NodeSimulator> {
   const log = opts.log ?? (() => undefined);
@@ -228,6 +256,8 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
   };
 
   // ---- nodes --------------------------------------------------------------------------------
+  const kubeletPorts = new Map<string, number>();
+  const pods = new Map<string, PodState>();
   const createdAt = new Date();
   const conditions = (now: Date): V1NodeCondition[] => [
     ...(
@@ -329,7 +359,7 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
           { type: 'InternalIP', address: `10.128.0.${10 + index}` },
           { type: 'Hostname', address: n.name },
         ],
-        daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+        daemonEndpoints: { kubeletEndpoint: { Port: kubeletPorts.get(n.name) ?? 10250 } },
         nodeInfo: {
           machineID: hex(16),
           systemUUID: hex(16),
@@ -346,6 +376,30 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
     };
   };
 
+  // Serving pods need routable pod IPs and the kubelet's log endpoint on each node's InternalIP.
+  let servingDisabled: string | null = null;
+  if (opts.serving) {
+    servingDisabled = ensurePodNetwork();
+    if (servingDisabled) say(`serving simulation is off: ${servingDisabled}; vLLM pods only get a Ready flag`);
+  }
+  const serving = opts.serving && !servingDisabled ? opts.serving : undefined;
+  const kubeletServers: KubeletLogServer[] = [];
+  if (serving && opts.kubeletTls) {
+    for (const [i, n] of nodes.entries()) {
+      const srv = await startKubeletLogServer({
+        ip: `10.128.0.${10 + i}`,
+        ...opts.kubeletTls,
+        logs: (ns, pod, container, previous) => {
+          const st = [...pods.values()].find((p) => p.namespace === ns && p.name === pod);
+          if (!st || container !== st.containerName) return undefined;
+          return previous ? st.previousLogs : (st.container?.logs ?? st.previousLogs);
+        },
+      });
+      kubeletServers.push(srv);
+      kubeletPorts.set(n.name, srv.port);
+    }
+  }
+
   const register = async (n: SimulatedNode, i: number): Promise<void> => {
     const obj = nodeObject(n, i);
     try {
@@ -360,7 +414,12 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
     // Status sent on create is kept, but a node that existed already needs it too.
     await core.patchNodeStatus({ name: n.name, body: { status: obj.status } }, merge);
   };
-  for (const [i, n] of nodes.entries()) await register(n, i);
+  try {
+    for (const [i, n] of nodes.entries()) await register(n, i);
+  } catch (e) {
+    await Promise.allSettled(kubeletServers.map((k) => k.close()));
+    throw e;
+  }
   say(`registered ${nodes.length} node(s): ${nodes.map((n) => `${n.name} (${n.gpus}x ${n.accelerator}, ${n.zone})`).join(', ')}`);
 
   const heartbeat = setInterval(() => {
@@ -377,7 +436,15 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
   }, opts.heartbeatMs ?? 10_000);
 
   // ---- pods ---------------------------------------------------------------------------------
-  const pods = new Map<string, PodState>();
+
+  // ---- serving (simulated vLLM in the pod) ----------------------------------------------------
+  const probeEvery = opts.probeEveryMs ?? 250;
+  const isServingPod = (pod: V1Pod): boolean => {
+    const c = pod.spec?.containers?.[0];
+    if (!serving || !c || isFailingImage(c.image)) return false;
+    return VLLM_IMAGE_RE.test(c.image ?? '') && ((c.args?.length ?? 0) > 0 || (c.command?.length ?? 0) > 0);
+  };
+  const usedIps = (): Set<string> => new Set([...pods.values()].map((p) => p.podIP).filter((x): x is string => !!x));
 
   type Mode = 'creating' | 'running';
   const containerStatus = (c: V1Container, mode: Mode, failing: boolean, st: PodState): V1ContainerStatus => {
@@ -470,6 +537,7 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
     const st = pods.get(uid);
     if (!st) return;
     cancel(st.timer);
+    stopContainer(st);
     pods.delete(uid);
   };
 
@@ -493,6 +561,10 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
 
   const goRunning = (st: PodState, pod: V1Pod): void => {
     if (!alive(st)) return;
+    if (isServingPod(pod)) {
+      runServing(st, pod).catch((e: unknown) => say(`pod ${st.namespace}/${st.name}: ${errText(e)}`));
+      return;
+    }
     const failing = (pod.spec?.containers ?? []).some((c) => isFailingImage(c.image));
     if (failing) st.restarts = Math.max(st.restarts, 1);
     patchStatus(st, pod, 'running').then(
@@ -510,8 +582,152 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
     );
   };
 
+  /** Status of a serving pod: Running, Ready once probed, or its container crash-looping. */
+  const patchServing = async (st: PodState, pod: V1Pod, crash?: { exitCode: number; startedAt: Date; finishedAt: Date }): Promise<void> => {
+    const node = byName.get(pod.spec?.nodeName ?? '');
+    if (!node) return;
+    const containers = pod.spec?.containers ?? [];
+    const ready = !crash && st.ready === true;
+    const main = containers[0]!;
+    const notReady = ready ? {} : { reason: 'ContainersNotReady', message: `containers with unready status: [${main.name}]` };
+    const cond = (type: string, ok: boolean, since: string, extra: object = {}) => ({
+      type,
+      status: ok ? 'True' : 'False',
+      lastProbeTime: null,
+      lastTransitionTime: since,
+      ...extra,
+    });
+    const now = new Date().toISOString();
+    const ids = { imageID: imageId(main.image ?? ''), containerID: `containerd://${createHash('sha256').update(`${st.uid}/${st.restarts}`).digest('hex')}` };
+    const mainStatus: V1ContainerStatus = crash
+      ? {
+          name: main.name,
+          image: main.image ?? '',
+          ...ids,
+          ready: false,
+          started: false,
+          restartCount: st.restarts,
+          state: {
+            waiting: {
+              reason: 'CrashLoopBackOff',
+              message: `back-off ${Math.min(10 * 2 ** Math.max(st.restarts - 1, 0), 300)}s restarting failed container=${main.name} pod=${st.name}_${st.namespace}(${st.uid})`,
+            },
+          },
+          lastState: {
+            terminated: { exitCode: crash.exitCode, reason: 'Error', startedAt: crash.startedAt, finishedAt: crash.finishedAt, containerID: ids.containerID },
+          },
+        }
+      : {
+          name: main.name,
+          image: main.image ?? '',
+          ...ids,
+          ready,
+          started: ready,
+          restartCount: st.restarts,
+          state: { running: { startedAt: st.containerStartedAt ?? new Date() } },
+          lastState: {},
+        };
+    const body = {
+      status: {
+        phase: 'Running',
+        conditions: [
+          cond('Initialized', true, st.boundAt),
+          cond('Ready', ready, now, notReady),
+          cond('ContainersReady', ready, now, notReady),
+          cond('PodScheduled', true, st.boundAt),
+        ],
+        hostIP: `10.128.0.${10 + node.index}`,
+        podIP: st.podIP,
+        podIPs: [{ ip: st.podIP }],
+        startTime: st.boundAt,
+        containerStatuses: [mainStatus, ...containers.slice(1).map((c) => containerStatus(c, 'running', false, st))],
+      },
+    };
+    await core.patchNamespacedPodStatus({ name: st.name, namespace: st.namespace, body }, merge);
+  };
+
+  const patchServingRetrying = (st: PodState, pod: V1Pod, crash?: { exitCode: number; startedAt: Date; finishedAt: Date }): Promise<void> =>
+    patchServing(st, pod, crash).catch(async (e: unknown) => {
+      if (errCode(e) === 404) return forget(st.uid);
+      if (!alive(st)) return;
+      say(`status update of ${st.namespace}/${st.name} failed (${errText(e)}); retrying`);
+      await pause(500);
+      if (alive(st)) await patchServingRetrying(st, pod, crash);
+    });
+
+  /** Starts (or restarts) the pod's simulated vLLM, probes it, and crash-loops it when it exits. */
+  const runServing = async (st: PodState, pod: V1Pod): Promise<void> => {
+    if (!alive(st) || !serving) return;
+    const main = pod.spec!.containers[0]!;
+    const node = byName.get(pod.spec?.nodeName ?? '')!;
+    if (!st.podIP) {
+      const parsed = parseServeArgs(main.command, main.args ?? []);
+      const port = parsed.ok ? parsed.args.port : 8000;
+      const ip = await allocatePodIp(node.index, port, usedIps(), node.nextIp);
+      if (!ip) {
+        say(`no free pod IP on ${node.node.name} for ${st.namespace}/${st.name}; retrying`);
+        st.timer = later(2000, () => void runServing(st, pod));
+        return;
+      }
+      node.nextIp = (Number(ip.split('.')[3]) % 254) + 1;
+      st.podIP = ip;
+    }
+    const env: Record<string, string> = {};
+    for (const e of main.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+    const gpus = Number(main.resources?.limits?.['nvidia.com/gpu'] ?? main.resources?.limits?.['google.com/tpu'] ?? 0);
+    st.ready = false;
+    st.containerStartedAt = new Date();
+    st.containerName = main.name;
+    const c = startVllmContainer({ pod: `${st.namespace}/${st.name}`, command: main.command, args: main.args ?? [], env, gpus, ip: st.podIP }, serving);
+    st.container = c;
+    st.stage = 'running';
+    await patchServingRetrying(st, pod);
+    say(`pod ${st.namespace}/${st.name} on ${node.node.name}: Running at ${st.podIP}, vLLM loading`);
+    // The kubelet's prober: GET the readiness path until it answers 200.
+    const probe = main.readinessProbe?.httpGet ?? main.startupProbe?.httpGet;
+    const path = probe?.path ?? '/health';
+    let exited = false;
+    void c.exited.then(async (code) => {
+      exited = true;
+      if (!alive(st) || st.container !== c) return;
+      st.previousLogs = c.logs;
+      st.container = undefined;
+      st.ready = false;
+      st.restarts += 1;
+      const finishedAt = new Date();
+      say(`pod ${st.namespace}/${st.name}: vLLM exited with code ${code}; CrashLoopBackOff`);
+      await patchServingRetrying(st, pod, { exitCode: code, startedAt: st.containerStartedAt!, finishedAt });
+      const wait = Math.min(backoff0 * 2 ** Math.max(st.restarts - 1, 0), 30_000);
+      if (alive(st)) st.timer = later(wait, () => void runServing(st, pod));
+    });
+    while (alive(st) && st.container === c && !exited) {
+      let ok = false;
+      try {
+        const r = await fetch(`http://${st.podIP}:${c.port}${path}`, { signal: AbortSignal.timeout(5000) });
+        ok = r.status >= 200 && r.status < 400;
+        await r.body?.cancel();
+      } catch {
+        /* not listening yet */
+      }
+      if (ok && alive(st) && st.container === c) {
+        st.ready = true;
+        await patchServingRetrying(st, pod);
+        say(`pod ${st.namespace}/${st.name}: vLLM healthy, Ready`);
+        return;
+      }
+      await pause(probeEvery);
+    }
+  };
+
+  const stopContainer = (st: PodState): void => {
+    const c = st.container;
+    st.container = undefined;
+    if (c) void c.stop();
+  };
+
   const forceDelete = (st: PodState): void => {
     st.stage = 'deleting';
+    stopContainer(st);
     cancel(st.timer);
     const { name, namespace, uid } = st;
     core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } }).then(
@@ -647,9 +863,17 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
 
   return {
     nodes,
+    servingDisabled,
+    containerLogs(namespace, name, o = {}) {
+      const st = [...pods.values()].find((p) => p.namespace === namespace && p.name === name);
+      if (!st) return undefined;
+      return o.previous ? st.previousLogs : (st.container?.logs ?? st.previousLogs ?? []);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
+      await Promise.allSettled([...pods.values()].map((p) => p.container?.stop()));
+      await Promise.allSettled(kubeletServers.map((k) => k.close()));
       clearInterval(heartbeat);
       for (const t of timers) clearTimeout(t);
       timers.clear();

@@ -126,7 +126,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         dir,
         ...(ports === 'free' ? { ports: { etcdClient: await freeStablePort(), etcdPeer: await freeStablePort(), apiserver: await freeStablePort() } } : {}),
         log,
-        simulator: { podReadyDelayMs: opts.podReadyDelayMs ?? 1500 },
+        // vLLM pods run the serving stand-in (infra/local/vllm-sim), streaming from the Storage emulator.
+        simulator: { podReadyDelayMs: opts.podReadyDelayMs ?? 1500, serving: { storageHost: () => emulators?.storageHost } },
       }),
     ]);
     if (started[0].status === 'fulfilled') emulators = started[0].value;

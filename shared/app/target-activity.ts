@@ -1,8 +1,9 @@
 /**
  * Target activity, recorded by the reconciler for teardown: `targetActivity/{key}.lastActiveAt`
  * moves while a target has replicas and serves requests (vLLM's request counters, read through the
- * Kubernetes API server's pod proxy when reachable). Unreadable counters count as active: activity
- * that cannot be seen only delays a teardown, never causes one.
+ * Kubernetes API server's pod proxy when reachable; on the local stack the simulated vLLM pods of
+ * infra/local/vllm-sim serve them). Unreadable counters count as active: activity that cannot be
+ * seen only delays a teardown, never causes one.
  */
 import { nextActivity, parseVllmActivity, type TargetActivity } from '../domain/teardown-run.ts';
 import { LABELS, VLLM_PORT } from '../domain/rendered-spec.ts';
