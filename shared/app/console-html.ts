@@ -49,7 +49,7 @@ export const links = {
   teardown: () => '/teardown',
   rejected: () => '/rejected',
 };
-export const a = (href: string, text: unknown, cls?: string): Html => html`<a href="${href}"${cls ? raw(` class="${esc(cls)}"`) : ''}>${text}</a>`;
+export const a = (href: string, text: unknown, cls?: string): Html => html`<a href="${href}" ${cls ? raw(` class="${esc(cls)}"`) : ''}>${text}</a>`;
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
@@ -117,11 +117,17 @@ export function barChart(title: string, bars: readonly Bar[], format: (v: number
     const y = i * rowH + 4;
     const w = Math.max(2, (b.value / max) * barW);
     const label = b.label.length > 34 ? `${b.label.slice(0, 33)}…` : b.label;
-    const bar = html`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 6}" class="bar b-${(b.tone ?? '').replace(/[^a-z_]/g, '')}"><title>${b.title ?? `${b.label}: ${format(b.value)}`}</title></rect>`;
-    const text = html`<text x="${labelW - 6}" y="${y + rowH - 10}" text-anchor="end">${label}</text><text x="${labelW + w + 6}" y="${y + rowH - 10}">${format(b.value)}</text>`;
+    const bar = html`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 6}" class="bar b-${(b.tone ?? '').replace(/[^a-z_]/g, '')}"
+      ><title>${b.title ?? `${b.label}: ${format(b.value)}`}</title></rect
+    >`;
+    const text = html`<text x="${labelW - 6}" y="${y + rowH - 10}" text-anchor="end">${label}</text
+      ><text x="${labelW + w + 6}" y="${y + rowH - 10}">${format(b.value)}</text>`;
     return b.href ? html`<a href="${b.href}">${bar}${text}</a>` : html`${bar}${text}`;
   });
-  return html`<figure class="chart"><figcaption>${title}</figcaption><svg role="img" aria-label="${title}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">${rows}</svg></figure>`;
+  return html`<figure class="chart">
+    <figcaption>${title}</figcaption>
+    <svg role="img" aria-label="${title}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">${rows}</svg>
+  </figure>`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,10 +195,49 @@ export function page(l: Layout): string {
     a(links.teardown(), 'Teardown'),
     a(links.rejected(), 'Rejected requests'),
   ];
-  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${l.title} · ferry</title><style>${raw(STYLE)}</style></head><body><header><strong>ferry</strong><nav>${nav}</nav><span id="live">${l.who ? `signed in as ${l.who} · ` : ''}live</span></header><main data-etag="${l.etag}" data-poll="${l.pollSeconds}">${l.main}</main><script>${raw(SCRIPT)}</script></body></html>`.s}`;
+  return `<!doctype html>${
+    html`<html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width,initial-scale=1" />
+        <title>${l.title} · ferry</title>
+        <style>
+          ${raw(STYLE)}
+        </style>
+      </head>
+      <body>
+        <header>
+          <strong>ferry</strong>
+          <nav>${nav}</nav>
+          <span id="live">${l.who ? `signed in as ${l.who} · ` : ''}live</span>
+        </header>
+        <main data-etag="${l.etag}" data-poll="${l.pollSeconds}">${l.main}</main>
+        <script>
+          ${raw(SCRIPT)};
+        </script>
+      </body>
+    </html>`.s
+  }`;
 }
 
 /** A page for errors (401, 404 …): a code and what to do, never a stack trace. */
 export function errorPage(status: number, code: string, message: string, hint: string): string {
-  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><title>${status} · ferry</title><style>${raw(STYLE)}</style></head><body><main><h1>${status}: ${message}</h1><p><code>${code}</code></p><p>${hint}</p></main></body></html>`.s}`;
+  return `<!doctype html>${
+    html`<html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <title>${status} · ferry</title>
+        <style>
+          ${raw(STYLE)}
+        </style>
+      </head>
+      <body>
+        <main>
+          <h1>${status}: ${message}</h1>
+          <p><code>${code}</code></p>
+          <p>${hint}</p>
+        </main>
+      </body>
+    </html>`.s
+  }`;
 }

@@ -180,7 +180,13 @@ async function route(segments: readonly string[], query: Record<string, unknown>
       );
       return pages.cachesPage(
         records.map((record) => {
-          const keys = [...new Set(record.targets.flatMap((t) => (rollouts.get(t.rolloutId) ? [`${rollouts.get(t.rolloutId)!.model}\u0000${rollouts.get(t.rolloutId)!.version}`] : [])))];
+          const keys = [
+            ...new Set(
+              record.targets.flatMap((t) =>
+                rollouts.get(t.rolloutId) ? [`${rollouts.get(t.rolloutId)!.model}\u0000${rollouts.get(t.rolloutId)!.version}`] : [],
+              ),
+            ),
+          ];
           const sizes = keys.map((k) => bytes.get(k) ?? null);
           const total = sizes.length && sizes.every((b) => b !== null) ? sizes.reduce<number>((s, b) => s + b!, 0) : null;
           return { record, cost: estimateCacheCost({ zone: record.zone, state: record.state, bytes: total }) };

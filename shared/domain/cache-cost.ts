@@ -14,9 +14,7 @@ export const CACHE_INGEST_USD_PER_GIB = 0.0032;
 /** Regions whose rate the source documents. */
 export const CACHE_PRICED_REGIONS = ['us-central1'] as const;
 
-export type CacheCost =
-  | { kind: 'estimate'; usdPerDay: number; ingestUsd: number; gib: number }
-  | { kind: 'none'; why: string };
+export type CacheCost = { kind: 'estimate'; usdPerDay: number; ingestUsd: number; gib: number } | { kind: 'none'; why: string };
 
 /** The zone's region: `us-central1-a` → `us-central1`. */
 export const regionOfZone = (zone: string): string => zone.replace(/-[a-z]$/, '');
