@@ -13,6 +13,9 @@
  *    expiring more than maxExpiry (default 86400 s) ahead, allows CLOCK_SKEW_SECS_ = 300 s (#L111)
  *    either side of iat/exp, then checks the issuer list and the audience (#L768-#L790).
  *    It does not check `alg`: this adapter refuses anything but ES256 first.
+ * IAP's own rules (https://cloud.google.com/iap/docs/signed-headers-howto, "Verifying the JWT
+ * payload") are stricter: 30 s of skew, a lifetime of at most 10 min + 2 × skew. Both are applied
+ * here on top of the library's checks (maxExpiry, then iat/exp against our clock).
  */
 import { OAuth2Client } from 'google-auth-library';
 import type { IapVerdict, IapVerifier } from '../ports/console.ts';
@@ -31,6 +34,9 @@ export interface IapVerifierOptions {
   nowMs?: () => number;
 }
 
+/** IAP's documented clock skew and longest token lifetime (10 min + 2 × skew). */
+const IAP_SKEW_S = 30;
+const IAP_MAX_LIFETIME_S = 600 + 2 * IAP_SKEW_S;
 const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_JWT_CHARS = 8192;
 
@@ -76,9 +82,12 @@ export function iapVerifier(opts: IapVerifierOptions): IapVerifier {
         return { ok: false, unavailable: true, reason: `IAP public keys unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300) };
       }
       try {
-        const ticket = await client.verifySignedJwtWithCertsAsync(assertion, keys, opts.audience, [IAP_ISSUER]);
+        const ticket = await client.verifySignedJwtWithCertsAsync(assertion, keys, opts.audience, [IAP_ISSUER], IAP_MAX_LIFETIME_S);
         const p = ticket.getPayload();
         if (!p?.sub) return { ok: false, reason: 'no subject' };
+        const nowS = now() / 1000;
+        if (p.exp + IAP_SKEW_S < nowS) return { ok: false, reason: 'Token used too late (IAP allows 30 s of skew)' };
+        if (p.iat - IAP_SKEW_S > nowS) return { ok: false, reason: 'Token used too early (IAP allows 30 s of skew)' };
         return { ok: true, email: typeof p.email === 'string' ? p.email : null, subject: p.sub };
       } catch (e) {
         // The library's messages can quote the whole token: keep the first clause only.

@@ -61,7 +61,11 @@ test('forged (another key under the same kid), expired, wrong audience, wrong is
     ['expired', jwt(good.priv, { payload: { iat: now - 7200, exp: now - 3600 } }), /too late/i],
     ['wrong audience', jwt(good.priv, { payload: { aud: '/projects/123456789012/global/backendServices/1' } }), /recipient|audience/i],
     ['wrong issuer', jwt(good.priv, { payload: { iss: 'https://accounts.google.com' } }), /issuer/i],
-    ['issued in the future', jwt(good.priv, { payload: { iat: now + 3600, exp: now + 4000 } }), /too early/i],
+    // IAP allows only 30 s (signed-headers-howto), stricter than the library's 300 s.
+    ['expired 2 minutes ago', jwt(good.priv, { payload: { iat: now - 600, exp: now - 120 } }), /too late/i],
+    ['issued 2 minutes ahead', jwt(good.priv, { payload: { iat: now + 120, exp: now + 600 } }), /too early/i],
+    ['living longer than IAP tokens do', jwt(good.priv, { payload: { exp: now + 3600 } }), /too far in future/i],
+    ['issued in the future', jwt(good.priv, { payload: { iat: now + 3600, exp: now + 4000 } }), /too (early|far)/i],
     ['no expiry', jwt(good.priv, { payload: { exp: undefined } }), /expiration/i],
   ];
   for (const [what, token, why] of cases) {
