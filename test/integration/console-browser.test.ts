@@ -18,7 +18,7 @@ import { Storage } from '@google-cloud/storage';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
-import { uploadVersion, LLAMA_DIR } from '../helpers/upload-version.ts';
+import { LLAMA_DIR } from '../helpers/upload-version.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
@@ -47,6 +47,7 @@ test('the console shows versions, rollouts and caches in a real browser; a missi
     'FERRY_DEPLOY_TOPIC',
     'FERRY_KUBE_ADMIN_KUBECONFIG',
     'FERRY_URL_CONSOLE',
+    'FERRY_URL_ON_CHECKPOINT_UPLOAD',
     'FERRY_CONSOLE_DEV_TOKEN',
   );
   const base = env.FERRY_URL_CONSOLE;
@@ -63,21 +64,50 @@ test('the console shows versions, rollouts and caches in a real browser; a missi
   const model = uniqueName('console');
 
   // ---- the scenes: a valid and an invalid version ---------------------------------------------
-  await uploadVersion(env, model, 'v1');
+  // Uploaded as `ferry upload` does (shards first, index and config.json last). The finalize event
+  // of the last object is also delivered here, exactly as Eventarc delivers it (binary-mode
+  // CloudEvent, as infra/local/storage-forwarder does): on a loaded machine the Firebase Functions
+  // emulator can take minutes to start the forwarder's worker. A second delivery of the same event
+  // is harmless by design (one validation per content).
+  const storage = new Storage({ projectId: env.GOOGLE_CLOUD_PROJECT, apiEndpoint: env.STORAGE_EMULATOR_HOST });
+  const uploader = gcsUploader(env.FERRY_BUCKET, storage);
+  const upload = async (dir: string, version: string, status: VersionDoc['status']): Promise<VersionDoc> => {
+    const last = ['model.safetensors.index.json', 'config.json'];
+    const names = readdirSync(dir);
+    const prefix = `models/${model}/${version}/`;
+    await Promise.all(names.filter((x) => !last.includes(x)).map((n) => uploader.upload(join(dir, n), prefix + n)));
+    for (const n of last) await uploader.upload(join(dir, n), prefix + n);
+    const [meta] = await storage.bucket(env.FERRY_BUCKET).file(`${prefix}config.json`).getMetadata();
+    const data = { ...meta, size: String(meta.size), generation: String(meta.generation), metageneration: String(meta.metageneration) };
+    const delivered = await fetch(env.FERRY_URL_ON_CHECKPOINT_UPLOAD, {
+      method: 'POST',
+      headers: {
+        'ce-id': `console-it-${version}-${String(meta.generation)}`,
+        'ce-specversion': '1.0',
+        'ce-type': 'google.cloud.storage.object.v1.finalized',
+        'ce-source': `//storage.googleapis.com/projects/_/buckets/${env.FERRY_BUCKET}`,
+        'ce-subject': `objects/${prefix}config.json`,
+        'ce-time': new Date().toISOString(),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(data),
+    });
+    assert.ok(delivered.ok, `finalize event delivered: ${delivered.status}`);
+    return eventually(
+      `${model}/${version} ${status}`,
+      () => versions.getVersion(model, version),
+      (d): d is VersionDoc => d?.status === status,
+      180_000,
+      500,
+    );
+  };
+  await upload(LLAMA_DIR, 'v1', 'valid');
   const broken = mkdtempSync(join(tmpdir(), 'ferry-console-'));
   cleanups.push(async () => rmSync(broken, { recursive: true, force: true }));
   for (const n of readdirSync(LLAMA_DIR)) copyFileSync(join(LLAMA_DIR, n), join(broken, n));
   const cut = join(broken, 'model-00003-of-00006.safetensors');
   truncateSync(cut, statSync(cut).size - 64); // the tensors need more bytes than the file has
-  const uploader = gcsUploader(env.FERRY_BUCKET, new Storage({ projectId: env.GOOGLE_CLOUD_PROJECT, apiEndpoint: env.STORAGE_EMULATOR_HOST }));
-  const last = ['model.safetensors.index.json', 'config.json'];
-  const names = readdirSync(broken);
-  for (const n of [...names.filter((x) => !last.includes(x)), ...last]) await uploader.upload(join(broken, n), `models/${model}/v2-broken/${n}`);
-  const invalid = await eventually(
-    `${model}/v2-broken invalid`,
-    () => versions.getVersion(model, 'v2-broken'),
-    (d): d is VersionDoc => d?.status === 'invalid',
-  );
+  const invalid = await upload(broken, 'v2-broken', 'invalid');
   const finding = invalid.errors[0]!;
 
   // ---- a succeeded rollout (with an Anywhere Cache) and a rolled-back one ----------------------
