@@ -66,33 +66,33 @@ export function iapVerifier(opts: IapVerifierOptions): IapVerifier {
 
   return {
     async verify(assertion: string): Promise<IapVerdict> {
-      if (assertion.length > MAX_JWT_CHARS || !JWT_RE.test(assertion)) return { ok: false, reason: 'not a JWT' };
+      if (assertion.length > MAX_JWT_CHARS || !JWT_RE.test(assertion)) return { ok: false, why: 'not a JWT' };
       let header: { alg?: unknown; kid?: unknown };
       try {
         header = JSON.parse(Buffer.from(assertion.split('.')[0]!, 'base64url').toString('utf8')) as typeof header;
       } catch {
-        return { ok: false, reason: 'unreadable JWT header' };
+        return { ok: false, why: 'unreadable JWT header' };
       }
-      if (header.alg !== 'ES256') return { ok: false, reason: `algorithm ${JSON.stringify(header.alg)} is not ES256` };
-      if (typeof header.kid !== 'string' || header.kid === '') return { ok: false, reason: 'no key id (kid)' };
+      if (header.alg !== 'ES256') return { ok: false, why: `algorithm ${JSON.stringify(header.alg)} is not ES256` };
+      if (typeof header.kid !== 'string' || header.kid === '') return { ok: false, why: 'no key id (kid)' };
       let keys: IapKeys;
       try {
         keys = await keysFor(header.kid);
       } catch (e) {
-        return { ok: false, unavailable: true, reason: `IAP public keys unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300) };
+        return { ok: false, unavailable: true, why: `IAP public keys unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300) };
       }
       try {
         const ticket = await client.verifySignedJwtWithCertsAsync(assertion, keys, opts.audience, [IAP_ISSUER], IAP_MAX_LIFETIME_S);
         const p = ticket.getPayload();
-        if (!p?.sub) return { ok: false, reason: 'no subject' };
+        if (!p?.sub) return { ok: false, why: 'no subject' };
         const nowS = now() / 1000;
-        if (p.exp + IAP_SKEW_S < nowS) return { ok: false, reason: 'Token used too late (IAP allows 30 s of skew)' };
-        if (p.iat - IAP_SKEW_S > nowS) return { ok: false, reason: 'Token used too early (IAP allows 30 s of skew)' };
+        if (p.exp + IAP_SKEW_S < nowS) return { ok: false, why: 'Token used too late (IAP allows 30 s of skew)' };
+        if (p.iat - IAP_SKEW_S > nowS) return { ok: false, why: 'Token used too early (IAP allows 30 s of skew)' };
         return { ok: true, email: typeof p.email === 'string' ? p.email : null, subject: p.sub };
       } catch (e) {
         // The library's messages can quote the whole token: keep the first clause only.
         const msg = e instanceof Error ? e.message : String(e);
-        return { ok: false, reason: msg.split(/[:,]/)[0]!.slice(0, 120) };
+        return { ok: false, why: msg.split(/[:,]/)[0]!.slice(0, 120) };
       }
     },
   };

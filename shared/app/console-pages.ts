@@ -355,14 +355,14 @@ export function rolloutTable(rollouts: readonly Rollout[]): Html {
 export function rolloutCharts(rollouts: readonly Rollout[]): Html {
   const last = byNewest(rollouts).slice(0, 20).reverse();
   const durations: Bar[] = last.map((r) => ({
-    label: `${r.version} · ${r.id.slice(0, 12)}`,
+    label: `${r.version} · …${r.id.slice(-8)}`,
     value: rolloutSeconds(r),
     href: links.rollout(r.id),
     tone: r.phase,
   }));
   const loads: Bar[] = last.flatMap((r) => {
     const g = rate(extrasOf(r).load?.measured);
-    return g === null ? [] : [{ label: `${r.version} · ${r.id.slice(0, 12)}`, value: g, href: links.rollout(r.id), tone: r.phase }];
+    return g === null ? [] : [{ label: `${r.version} · …${r.id.slice(-8)}`, value: g, href: links.rollout(r.id), tone: r.phase }];
   });
   return html`${barChart('Rollout durations (last 20)', durations, fmtDuration)}${loads.length ? barChart('Weight load rate, measured (GiB/s)', loads, (v) => `${v.toFixed(2)} GiB/s`) : ''}`;
 }

@@ -81,7 +81,7 @@ async function authenticate(req: ConsoleRequest, deps: ConsoleDeps, log: Logger)
   if (assertion && deps.iap) {
     const v = await deps.iap.verify(assertion);
     if (v.ok) return { ok: true, who: v.email ?? v.subject };
-    log.warn('console: IAP assertion refused', { code: 'CONSOLE_UNAUTHENTICATED', reason: v.reason });
+    log.warn('console: IAP assertion refused', { code: 'CONSOLE_UNAUTHENTICATED', why: v.why });
     if (v.unavailable) return { ok: false, answer: fail(503, 'CONSOLE_UNAUTHENTICATED', 'cannot check the sign-in now', { 'retry-after': '30' }) };
     return { ok: false, answer: fail(401, 'CONSOLE_UNAUTHENTICATED', 'not signed in') };
   }

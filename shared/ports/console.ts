@@ -11,7 +11,7 @@ import type { TeardownStore } from './teardown-store.ts';
 export type IapVerdict =
   | { ok: true; email: string | null; subject: string }
   /** `unavailable`: Google's public keys could not be fetched (no data is served either way). */
-  | { ok: false; reason: string; unavailable?: boolean };
+  | { ok: false; why: string; unavailable?: boolean };
 
 export interface IapVerifier {
   verify(assertion: string): Promise<IapVerdict>;

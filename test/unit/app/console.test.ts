@@ -207,7 +207,7 @@ test('sign-in: nothing without the dev token or an IAP assertion; ?token= sets a
   assert.equal(wrong.status, 401);
   // Production: no dev token; the IAP verifier decides.
   const iap = (ok: boolean, unavailable = false): IapVerifier => ({
-    verify: async () => (ok ? { ok: true, email: 'bob@example.com', subject: 's' } : { ok: false, reason: 'forged', unavailable }),
+    verify: async () => (ok ? { ok: true, email: 'bob@example.com', subject: 's' } : { ok: false, why: 'forged', unavailable }),
   });
   const prod = (v: IapVerifier) =>
     handleConsoleRequest(
