@@ -50,8 +50,9 @@ export function wire<T>(pick: () => Promise<(s: Settings, log: Logger) => T>): (
 
 /**
  * The edge of an HTTP function: `handle` answers with a status and, except for an empty answer, a
- * JSON body (or `text` with its headers, for HTML). Whatever it throws (misconfiguration such as a missing signing secret, or a bug) is a
- * 500 with no detail for the caller and all of it in the log.
+ * JSON body, or `text` with its own headers (the console's HTML). Whatever it throws
+ * (misconfiguration such as a missing signing secret, or a bug) is a 500 with no detail for the
+ * caller and all of it in the log.
  */
 export async function runHttp(
   fn: string,
