@@ -50,14 +50,23 @@ export function wire<T>(pick: () => Promise<(s: Settings, log: Logger) => T>): (
 
 /**
  * The edge of an HTTP function: `handle` answers with a status and, except for an empty answer, a
- * JSON body. Whatever it throws (misconfiguration such as a missing signing secret, or a bug) is a
- * 500 with no detail for the caller and all of it in the log.
+ * JSON body, or `text` with its own headers (the console's HTML). Whatever it throws
+ * (misconfiguration such as a missing signing secret, or a bug) is a 500 with no detail for the
+ * caller and all of it in the log.
  */
-export async function runHttp(fn: string, req: Request, res: Response, handle: (log: Logger) => Promise<{ status: number; body?: unknown }>): Promise<void> {
+export async function runHttp(
+  fn: string,
+  req: Request,
+  res: Response,
+  handle: (log: Logger) => Promise<{ status: number; body?: unknown; headers?: Record<string, string>; text?: string }>,
+): Promise<void> {
   const log = logger().child({ function: fn, ...traceFields({ traceparent: req.get('traceparent'), cloudTraceContext: req.get('x-cloud-trace-context') }) });
   try {
     const answer = await handle(log);
-    if (answer.body === undefined) res.status(answer.status).send('');
+    // `text` (with its own content-type header) is sent as is: the console's HTML.
+    if (answer.headers) res.set(answer.headers);
+    if (answer.text !== undefined) res.status(answer.status).send(answer.text);
+    else if (answer.body === undefined) res.status(answer.status).send('');
     else res.status(answer.status).json(answer.body);
   } catch (e) {
     const err = asFerryError(e);

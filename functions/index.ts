@@ -10,3 +10,4 @@ export { slackCommand } from './slackCommand.ts';
 export { onChatCommand } from './onChatCommand.ts';
 export { onDeployResult } from './onDeployResult.ts';
 export { teardownIdle } from './teardownIdle.ts';
+export { console } from './console.ts';

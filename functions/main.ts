@@ -16,6 +16,7 @@ const LOADERS = {
   onChatCommand: () => import('./onChatCommand.ts'),
   onDeployResult: () => import('./onDeployResult.ts'),
   teardownIdle: () => import('./teardownIdle.ts'),
+  console: () => import('./console.ts'),
 } as const satisfies Record<FunctionName, () => Promise<unknown>>;
 
 const target = functionTarget();

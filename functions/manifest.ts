@@ -55,6 +55,12 @@ export const FUNCTIONS = [
     },
     summary: 'every 15 minutes: disable idle Anywhere Caches, scale idle managed node pools to zero (or delete the cluster); never anything in use',
   },
+  {
+    name: 'console',
+    signature: 'http',
+    trigger: { kind: 'http' },
+    summary: 'read-only web console (behind IAP; verifies its signed header): models, versions, rollouts, caches, teardown runs, rejected requests',
+  },
 ] as const satisfies readonly FunctionSpec[];
 
 export type Trigger =

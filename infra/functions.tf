@@ -249,6 +249,35 @@ locals {
       event_trigger = []
       invoker       = google_service_account.pubsub_push.member
     }
+
+    # ---- the read-only web console (HTTPS via the load balancer and IAP, console.tf) --------------
+    console = {
+      slug           = "console"
+      description    = "read-only web console (behind IAP; verifies its signed header): models, versions, rollouts, caches, teardown runs, rejected requests"
+      account_id     = "console"
+      sa_description = "Runs console: reads ferry's Firestore state to render the read-only web console."
+      # A page is a handful of Firestore queries and some string building; open pages poll every
+      # FERRY_CONSOLE_POLL_SECONDS (mostly answered 304), so one instance takes many requests.
+      memory        = "512Mi"
+      cpu           = "1"
+      timeout       = 30
+      concurrency   = 40
+      min_instances = 0
+      max_instances = 3
+      # Reachable only through the load balancer (and IAP), never directly from the internet.
+      ingress = "ALLOW_INTERNAL_AND_GCLB"
+      env = {
+        GOOGLE_CLOUD_PROJECT       = var.project_id
+        FERRY_LOG_LEVEL            = var.log_level
+        FERRY_CONSOLE_IAP_AUDIENCE = local.console_iap_audience
+        FERRY_CONSOLE_POLL_SECONDS = var.console_poll_seconds
+      }
+      secrets       = {}
+      mount_secrets = false
+      event_trigger = []
+      # Only IAP's service agent may invoke it (IAP signs the header the function verifies).
+      invoker = local.iap_service_agent
+    }
   }
 }
 

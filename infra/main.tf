@@ -39,11 +39,13 @@ locals {
     "cloudfunctions.googleapis.com",   # Cloud Functions gen2
     "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com", # reconcile / teardown ticks
+    "compute.googleapis.com",        # the console's load balancer, backend service and serverless NEG
     "container.googleapis.com",      # GKE API (getCluster, node pools)
     "eventarc.googleapis.com",       # GCS finalize trigger
     "firestore.googleapis.com",      # state
     "iam.googleapis.com",
     "iamcredentials.googleapis.com", # OIDC tokens for push subscriptions
+    "iap.googleapis.com",            # Identity-Aware Proxy in front of the console
     "logging.googleapis.com",
     "pubsub.googleapis.com",        # deploy requests, results, ticks
     "run.googleapis.com",           # gen2 functions run on Cloud Run

@@ -52,3 +52,18 @@ output "slack_signing_secret" {
   description = "Secret Manager secret holding the Slack signing secret (add a version if var.slack_signing_secret is null)."
   value       = google_secret_manager_secret.slack_signing_secret.secret_id
 }
+
+output "console_url" {
+  description = "The web console (behind IAP), when console_domain is set."
+  value       = var.console_domain == "" ? null : "https://${var.console_domain}/models"
+}
+
+output "console_ip" {
+  description = "Point console_domain's A record here (the managed certificate is issued once it resolves)."
+  value       = one([for a in google_compute_global_address.console : a.address])
+}
+
+output "console_iap_audience" {
+  description = "The audience the console function checks in IAP's signed header (FERRY_CONSOLE_IAP_AUDIENCE)."
+  value       = local.console_iap_audience
+}

@@ -379,3 +379,48 @@ variable "state_readers" {
     error_message = "state_readers must be IAM members such as user:a@example.com; allUsers and allAuthenticatedUsers are refused."
   }
 }
+
+# ---- the web console (console.tf) ----------------------------------------------------------------------
+
+variable "console_domain" {
+  description = "Domain of the web console (an A record to the console_ip output); a Google-managed certificate is made for it. Empty: no load balancer (the backend service with IAP is still made)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.console_domain == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.console_domain))
+    error_message = "console_domain must be a DNS name such as ferry.example.com, or empty."
+  }
+}
+
+variable "console_users" {
+  description = "Who may open the web console through IAP (roles/iap.httpsResourceAccessor): user:, group:, serviceAccount: or domain: members."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for m in var.console_users : can(regex("^(user|group|serviceAccount|domain):[^*]+$", m))])
+    error_message = "console_users takes typed IAM members (user:…, group:…, serviceAccount:…, domain:…), never allUsers."
+  }
+}
+
+variable "console_oauth_client_id" {
+  description = "OAuth client id for IAP's sign-in; empty: a Google-managed OAuth client."
+  type        = string
+  default     = ""
+}
+
+variable "console_oauth_client_secret" {
+  description = "Secret of console_oauth_client_id (kept in the Terraform state); empty with a Google-managed client."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "console_poll_seconds" {
+  description = "How often an open console page checks for changes (FERRY_CONSOLE_POLL_SECONDS, 1-300)."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.console_poll_seconds >= 1 && var.console_poll_seconds <= 300
+    error_message = "console_poll_seconds must be 1-300."
+  }
+}

@@ -154,6 +154,26 @@ export const TeardownConfig = z.object({
 });
 
 /**
+ * The read-only web console (functions/console.ts). In production it sits behind Identity-Aware
+ * Proxy and verifies IAP's signed header itself against this audience (the backend service:
+ * `/projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID`, Terraform output). Locally `npm start`
+ * sets a dev token instead (printed with the console's URL). Neither set: every request gets 401.
+ */
+export const ConsoleConfig = z.object({
+  FERRY_CONSOLE_IAP_AUDIENCE: z
+    .string()
+    .regex(/^\/projects\/[0-9]+\/global\/backendServices\/[0-9]+$/, 'must be /projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID')
+    .optional(),
+  /** Local stack only: the token in the URL `npm start` prints. Never set it in production. */
+  FERRY_CONSOLE_DEV_TOKEN: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{32,128}$/, 'must be 32-128 characters of A-Z a-z 0-9 _ -')
+    .optional(),
+  /** How often an open page asks for changes (a conditional GET with the page's ETag). */
+  FERRY_CONSOLE_POLL_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
+});
+
+/**
  * Every setting a Cloud Function reads, in one object, parsed once per process at cold start
  * (functions/settings.ts). The Slack signing secret is only required by the function that verifies
  * Slack requests, which asks for it with `requireSetting`.
@@ -163,6 +183,7 @@ export const Settings = BaseConfig.extend(StorageConfig.shape)
   .extend(CacheConfig.shape)
   .extend(TeardownConfig.shape)
   .extend(SlackConfig.shape)
+  .extend(ConsoleConfig.shape)
   .extend({
     FERRY_SLACK_SIGNING_SECRET: SlackConfig.shape.FERRY_SLACK_SIGNING_SECRET.optional(),
     /** The local stack's Storage emulator (host:port or URL); unset: Cloud Storage. */

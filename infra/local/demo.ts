@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Storage } from '@google-cloud/storage';
-import { startStack, runningStack, REPO_ROOT, type Stack } from './stack.ts';
+import { startStack, runningStack, consoleSignInUrl, REPO_ROOT, type Stack } from './stack.ts';
 import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
 import { listLocalFiles } from '../../shared/adapters/local-dir.ts';
 import { uploadCheckpointFiles } from '../../shared/app/upload-checkpoint.ts';
@@ -36,6 +36,8 @@ async function main(): Promise<void> {
     say('local stack ready');
   }
   Object.assign(process.env, env, { METADATA_SERVER_DETECTION: 'none' });
+  const consoleUrl = consoleSignInUrl(env);
+  if (consoleUrl) say(`watch it happen in the web console: ${consoleUrl}`);
 
   const model = 'tiny-llama';
   const version = `v${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
   process.stdout.write(`  checkpoint  gs://${bucket}/${prefix} — ${doc.status}, validated ${doc.validations}×\n`);
   process.stdout.write(`  firestore   models/${model}/versions/${version}\n`);
   if (deployed) process.stdout.write(`  rollout     ${deployed}\n`);
+  if (consoleUrl) process.stdout.write(`  console     ${consoleUrl}${owned ? '  (this stack stops now; `npm start` serves it for good)' : ''}\n`);
   process.stdout.write('  next        ferry status ' + model + (owned ? '  (after `npm start`)' : '') + '\n');
 }
 

@@ -78,6 +78,19 @@ function slackSecret(dir: string): string {
   return secret;
 }
 
+/** The console's dev token (FERRY_CONSOLE_DEV_TOKEN), kept across restarts like the Slack secret. */
+function consoleDevToken(dir: string): string {
+  const file = join(dir, 'console-dev-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+/** The console's address with the dev token (opening it signs the browser in with a cookie). */
+export const consoleSignInUrl = (env: Record<string, string | undefined>): string | undefined =>
+  env['FERRY_URL_CONSOLE'] && env['FERRY_CONSOLE_DEV_TOKEN'] ? `${env['FERRY_URL_CONSOLE']}/models?token=${env['FERRY_CONSOLE_DEV_TOKEN']}` : undefined;
+
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? ((m: string) => process.stdout.write(`[ferry] ${m}\n`));
   const dir = resolve(opts.dir ?? join(REPO_ROOT, '.ferry', 'stack'));
@@ -184,6 +197,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_SLACK_READ_USERS: process.env['FERRY_SLACK_READ_USERS'] ?? 'ULOCALDEV',
       FERRY_SLACK_DEPLOY_USERS: process.env['FERRY_SLACK_DEPLOY_USERS'] ?? 'ULOCALDEV',
       FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL: '1',
+      // The web console locally: no IAP, a dev token instead (in the URL printed below).
+      FERRY_CONSOLE_DEV_TOKEN: consoleDevToken(dir),
       FERRY_STACK_DIR: dir,
       FERRY_STORAGE_CONTROL_API_ENDPOINT: storageControl.endpoint,
       // Test hooks of that server (tests only; no function reads it).
@@ -289,6 +304,7 @@ async function cli(): Promise<void> {
   chmodSync(STACK_RECORD, 0o600);
   for (const [name, url] of Object.entries(stack.functionUrls)) process.stdout.write(`  ${name.padEnd(22)} ${url}\n`);
   process.stdout.write(`  logs                   ${stack.env['FERRY_STACK_DIR']}/logs\n`);
+  process.stdout.write(`  web console            ${consoleSignInUrl(stack.env)}\n`);
   process.stdout.write(`ferry: ready in ${((Date.now() - t0) / 1000).toFixed(1)} s — env in .ferry/local.env; Ctrl-C stops everything\n`);
   let stopping = false;
   const shutdown = async () => {

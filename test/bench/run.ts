@@ -1,14 +1,14 @@
 /**
  * `npm run bench`: every benchmark, on this machine. Prints JSON (and writes it to
  * .ferry/bench-results.json); BENCHMARKS.md records the numbers with date and machine.
- *   npm run bench -- stack coldload validate upload rollout serve     (default: all)
+ *   npm run bench -- stack coldload validate upload rollout serve console     (default: all)
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { startStack, REPO_ROOT } from '../../infra/local/stack.ts';
 
-const which = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['stack', 'coldload', 'validate', 'upload', 'rollout', 'serve']);
+const which = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['stack', 'coldload', 'validate', 'upload', 'rollout', 'serve', 'console']);
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release() },
@@ -31,7 +31,7 @@ if (which.has('coldload')) {
   say('coldload: functions entry module vs functions-framework hello world…');
   record('coldload', await (await import('./coldload.bench.ts')).run());
 }
-const needsStack = ['validate', 'upload', 'rollout', 'serve'].some((k) => which.has(k));
+const needsStack = ['validate', 'upload', 'rollout', 'serve', 'console'].some((k) => which.has(k));
 if (needsStack) {
   say('starting a local stack for the remaining benchmarks…');
   const stack = await startStack({
@@ -51,6 +51,10 @@ if (needsStack) {
     if (which.has('upload')) {
       say('upload: a 200-shard checkpoint uploaded concurrently…');
       record('upload', await (await import('./upload.bench.ts')).run(stack.env));
+    }
+    if (which.has('console')) {
+      say('console: first paint of the models page, 50 models × 20 versions…');
+      record('console', await (await import('./console.bench.ts')).run(stack.env));
     }
     if (which.has('rollout')) {
       say('rollout: request → applied latency, and 100 requests over 10 targets…');

@@ -320,6 +320,22 @@ export const GENERAL_ERRORS = {
   },
 } as const satisfies Catalogue;
 
+/** The read-only web console (functions/console.ts). */
+export const CONSOLE_ERRORS = {
+  CONSOLE_UNAUTHENTICATED: {
+    meaning: 'A console request carried neither a valid IAP assertion (x-goog-iap-jwt-assertion) nor the local dev token: it got 401 and no data.',
+    hint: 'Use the console through its IAP address (Terraform output `console_url`); locally, use the URL `npm start` prints (it carries the dev token).',
+  },
+  CONSOLE_NOT_FOUND: {
+    meaning: 'A console address names a page, model, version, rollout or target ferry does not know.',
+    hint: 'Check the link, or start from the models page (/models).',
+  },
+  CONSOLE_READ_ONLY: {
+    meaning: 'The console is read-only: it answers GET and HEAD only.',
+    hint: 'Use `ferry` or Slack (`/ferry …`) to change anything.',
+  },
+} as const satisfies Catalogue;
+
 /** Every FerryError code. The feature catalogues share no code (test/unit/domain/reasons.test.ts). */
 export const FERRY_ERRORS = {
   ...STORAGE_ERRORS,
@@ -331,6 +347,7 @@ export const FERRY_ERRORS = {
   ...UPLOAD_ERRORS,
   ...CHAT_ERRORS,
   ...TEARDOWN_ERRORS,
+  ...CONSOLE_ERRORS,
   ...GENERAL_ERRORS,
 } as const satisfies Catalogue;
 export type FerryErrorCode = keyof typeof FERRY_ERRORS;

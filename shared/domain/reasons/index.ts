@@ -43,6 +43,7 @@ export const CATALOGUE_GROUPS: readonly CatalogueGroup[] = [
       s('UPLOAD_ERRORS', 'Uploads', errors.UPLOAD_ERRORS),
       s('CHAT_ERRORS', 'Slack', errors.CHAT_ERRORS),
       s('TEARDOWN_ERRORS', 'Teardown', errors.TEARDOWN_ERRORS),
+      s('CONSOLE_ERRORS', 'Web console', errors.CONSOLE_ERRORS),
       s('GENERAL_ERRORS', 'Everywhere', errors.GENERAL_ERRORS),
       s('CLI_FAILURES', 'The CLI, for errors from outside ferry', cli.CLI_FAILURES),
     ],
