@@ -314,6 +314,14 @@ export const GENERAL_ERRORS = {
     meaning: 'An incoming event does not match its schema; it is logged and dropped, never retried.',
     hint: 'Check what produced it (the Eventarc trigger, or whoever published to the topic).',
   },
+  BODY_TOO_LARGE: {
+    meaning: "An HTTP request's body is over the function's cap (64 KiB for Slack, 1 MiB for event deliveries); refused before it is read.",
+    hint: 'Send a smaller body; an event delivery this large is acked and dropped, so check what produced it.',
+  },
+  BODY_MALFORMED: {
+    meaning: "An HTTP request's body could not be parsed (not JSON, bad charset); an event delivery is acked and dropped, Slack gets a bare 401.",
+    hint: 'Check what sent it: Eventarc and Pub/Sub push send JSON, Slack sends a signed form.',
+  },
   INTERNAL: {
     meaning: 'An unexpected failure inside ferry.',
     hint: "If it keeps happening, run again with FERRY_DEBUG=1 (CLI) or read the function's logs, and report it.",
