@@ -34,6 +34,7 @@ locals {
       env = {
         GOOGLE_CLOUD_PROJECT           = var.project_id
         FERRY_LOG_LEVEL                = var.log_level
+        FERRY_MODEL_BUCKETS            = google_storage_bucket.models.name
         FERRY_MODEL_PREFIX             = var.model_prefix
         FERRY_VALIDATION_CONCURRENCY   = var.validation_concurrency
         FERRY_VALIDATION_LEASE_SECONDS = var.validation_lease_seconds
@@ -73,6 +74,7 @@ locals {
         FERRY_LOG_LEVEL              = var.log_level
         FERRY_DEPLOY_TOPIC           = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC          = google_pubsub_topic.results.name
+        FERRY_MODEL_BUCKETS          = google_storage_bucket.models.name
         FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
         FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
@@ -107,6 +109,7 @@ locals {
         FERRY_RECONCILE_TOPIC        = google_pubsub_topic.reconcile_tick.name
         FERRY_DEPLOY_TOPIC           = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC          = google_pubsub_topic.results.name
+        FERRY_MODEL_BUCKETS          = google_storage_bucket.models.name
         FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
         FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds

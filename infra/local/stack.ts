@@ -171,6 +171,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       KUBECONFIG: k.kubeconfig,
       FERRY_KUBE_ADMIN_KUBECONFIG: k.adminKubeconfig,
       FERRY_BUCKET: bucket,
+      FERRY_MODEL_BUCKETS: bucket,
       FERRY_MODEL_PREFIX: 'models/',
       FERRY_DEPLOY_TOPIC: 'ferry-deploy-requests',
       FERRY_RESULTS_TOPIC: 'ferry-deploy-results',

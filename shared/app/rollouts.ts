@@ -9,6 +9,7 @@ import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { parseDeployRequest, isLatest, type DeployRequest } from '../domain/deploy-request.ts';
 import { targetKey, parseClusterName } from '../domain/names.ts';
 import { render } from '../domain/render.ts';
+import { versionBucketTrusted } from '../domain/upload.ts';
 import { objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/rendered-spec.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
@@ -39,6 +40,8 @@ export interface RolloutDeps {
     /** Where rejections and terminal rollout results are published (optional). */
     resultsTopic?: string | undefined;
     serviceAccountName?: string | undefined;
+    /** FERRY_MODEL_BUCKETS: a version stored outside them is refused (VERSION_BUCKET_FOREIGN). Unset: not checked. */
+    modelBuckets?: readonly string[] | undefined;
   };
   /** Anywhere Cache management; without it a request with cache.mode other than off is refused. */
   caches?: CacheDeps | undefined;
@@ -109,6 +112,14 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   const resolved = await resolveVersion(parsed.request, deps.versions);
   if ('reason' in resolved) return reject(resolved.reason, resolved.message, [], parsed.request.requestedBy.source);
   const version = resolved.doc;
+  if (deps.config.modelBuckets && versionBucketTrusted(version.uri, deps.config.modelBuckets) === null) {
+    return reject(
+      'VERSION_BUCKET_FOREIGN',
+      `${version.model}/${version.version} is stored at ${version.uri}, outside the model bucket(s) ${deps.config.modelBuckets.join(', ') || '(none configured)'}; it is never deployed`,
+      [],
+      parsed.request.requestedBy.source,
+    );
+  }
 
   // Serving profile: an absent accelerator gets the recommendation from the checkpoint's own
   // numbers; one that cannot hold the model is refused with them.

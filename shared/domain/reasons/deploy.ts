@@ -52,6 +52,10 @@ export const DEPLOY_REFUSALS = {
     meaning: 'The stored version has no gs:// URI.',
     hint: 'Upload the version again; its record is from an incompatible ferry version.',
   },
+  VERSION_BUCKET_FOREIGN: {
+    meaning: "The stored version's URI is outside the configured model bucket(s) (FERRY_MODEL_BUCKETS); it is never deployed.",
+    hint: 'Upload the checkpoint to the configured model bucket and deploy that version.',
+  },
   NO_ACCELERATOR_FITS: {
     meaning: 'No accelerator ferry knows can hold the model for the requested context and concurrency.',
     hint: 'Lower sizing.contextTokens or sizing.concurrency, or name an accelerator in the request.',

@@ -37,7 +37,7 @@ async function validVersion(): Promise<MemoryCheckpointState> {
       publisher: new MemoryPublisher(),
       clock,
       logger: memoryLogger(),
-      config: { modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'd' },
+      config: { modelBuckets: ['ferry-models'], modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'd' },
     },
   );
   assert.equal(out.outcome === 'validated' && out.valid, true);
