@@ -14,6 +14,7 @@ import type { UploadDeps } from '../app/checkpoint-upload.ts';
 import type { RolloutDeps } from '../app/rollouts.ts';
 import type { ReconcileDeps } from '../app/reconcile-tick.ts';
 import { FirestoreRolloutState } from '../adapters/firestore-rollouts.ts';
+import { FirestorePolicyStore } from '../adapters/firestore-policy.ts';
 import { clusterProvider } from '../adapters/kubernetes.ts';
 import { cacheDeps } from './cache-control.ts';
 import type { Settings } from '../config.ts';
@@ -73,6 +74,7 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
   const clusters = kubeClusters(s);
   return {
     rollouts: new FirestoreRolloutState(db),
+    policy: new FirestorePolicyStore(db),
     versions: new FirestoreCheckpointState(db),
     clusters,
     caches: cacheDeps({ config: cacheSettings(s), db, clusters, storage: () => gcsClient(s), projectId: s.GOOGLE_CLOUD_PROJECT }),

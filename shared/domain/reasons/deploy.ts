@@ -5,6 +5,7 @@
  */
 import type { Catalogue } from './catalogue.ts';
 import type { FerryErrorCode } from './errors.ts';
+import type { PolicyRefusal } from './policy.ts';
 
 /** The request bytes themselves (shared/domain/deploy-request.ts parseDeployRequest). */
 export const REQUEST_PARSE_FAILURES = {
@@ -81,4 +82,4 @@ export const DEPLOY_REFUSALS = {
 export type RequestParseFailure = keyof typeof REQUEST_PARSE_FAILURES;
 export type DeployRefusal = keyof typeof DEPLOY_REFUSALS;
 /** Every reason a deploy request is refused with. */
-export type DeployRejectReason = RequestParseFailure | DeployRefusal | FerryErrorCode;
+export type DeployRejectReason = RequestParseFailure | DeployRefusal | PolicyRefusal | FerryErrorCode;
