@@ -17,6 +17,7 @@ import { FUNCTIONS } from '../../functions/manifest.ts';
 import { startStorageControlServer, type StorageControlServer } from './storage-control-server.ts';
 import { startClusterDirectoryServer, type ClusterDirectoryServer } from './cluster-directory-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
+import { seedLocalPolicy } from './seed-policy.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';
@@ -194,6 +195,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // Where a Slack app's slash command would POST (the HTTP function that verifies and answers it).
     const slack = FUNCTIONS.find((f) => (f.name as string) === 'slackCommand');
     if (slack) env['FERRY_SLACK_URL'] = functionUrls[slack.name]!;
+
+    // The deploy policy the demo and the tests deploy within (infra/local/policy.json).
+    if ((await seedLocalPolicy({ projectId, firestoreHost: env['FIRESTORE_EMULATOR_HOST']! })) === 'seeded')
+      log('deploy policy seeded from infra/local/policy.json');
 
     log('starting the Cloud Functions (functions-framework)…');
     host = startProcess({
