@@ -138,7 +138,7 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   // The deploy policy: one pure check for every path (Pub/Sub, Slack, autodeploy, CLI), before
   // anything else is done for the request (node pools brought back, caches, the rollout admitted).
   const verdict = await checkPolicy(request, msg.topic ?? null, deps);
-  if (!verdict.ok) return reject(verdict.reason, verdict.message, [{ path: verdict.rule, message: verdict.message }], request.requestedBy.source);
+  if (!verdict.ok) return reject(verdict.reason, verdict.message, [], request.requestedBy.source);
   rlog.info('deploy request allowed by policy', { grant: verdict.grant, policyVersion: verdict.version, topic: msg.topic ?? null });
 
   // A cluster teardown deleted is refused; node pools it scaled to zero come back before applying,
