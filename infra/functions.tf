@@ -33,6 +33,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT           = var.project_id
+        NODE_ENV                       = "production"
         FERRY_LOG_LEVEL                = var.log_level
         FERRY_MODEL_BUCKETS            = google_storage_bucket.models.name
         FERRY_MODEL_PREFIX             = var.model_prefix
@@ -71,6 +72,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT         = var.project_id
+        NODE_ENV                     = "production"
         FERRY_LOG_LEVEL              = var.log_level
         FERRY_DEPLOY_TOPIC           = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC          = google_pubsub_topic.results.name
@@ -105,6 +107,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT         = var.project_id
+        NODE_ENV                     = "production"
         FERRY_LOG_LEVEL              = var.log_level
         FERRY_RECONCILE_TOPIC        = google_pubsub_topic.reconcile_tick.name
         FERRY_DEPLOY_TOPIC           = google_pubsub_topic.deploy_requests.name
@@ -140,6 +143,7 @@ locals {
       ingress = "ALLOW_ALL"
       env = {
         GOOGLE_CLOUD_PROJECT        = var.project_id
+        NODE_ENV                    = "production"
         FERRY_LOG_LEVEL             = var.log_level
         FERRY_CHAT_TOPIC            = google_pubsub_topic.chat_commands.name
         FERRY_SLACK_READ_USERS      = join(",", var.slack_read_users)
@@ -175,6 +179,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT = var.project_id
+        NODE_ENV             = "production"
         FERRY_LOG_LEVEL      = var.log_level
         FERRY_CHAT_TOPIC     = google_pubsub_topic.chat_commands.name
         FERRY_DEPLOY_TOPIC   = google_pubsub_topic.deploy_requests.name
@@ -204,6 +209,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT = var.project_id
+        NODE_ENV             = "production"
         FERRY_LOG_LEVEL      = var.log_level
         FERRY_DEPLOY_TOPIC   = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC  = google_pubsub_topic.results.name
@@ -231,6 +237,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT                   = var.project_id
+        NODE_ENV                               = "production"
         FERRY_LOG_LEVEL                        = var.log_level
         FERRY_TEARDOWN_TOPIC                   = google_pubsub_topic.teardown_tick.name
         FERRY_VLLM_SERVICE_ACCOUNT             = var.vllm_service_account

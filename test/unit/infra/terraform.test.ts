@@ -454,7 +454,10 @@ describe('functions ↔ functions/manifest.ts', () => {
             }
           }
         }
+        // NODE_ENV=production: Express inside functions-framework never shows a stack (docs/policy.md).
+        assert.equal(env['NODE_ENV'], 'production', `${fn.name} runs with NODE_ENV=production`);
         for (const key of set) {
+          if (key === 'NODE_ENV') continue;
           assert.ok(ALL_CONFIG_KEYS.has(key) || MANIFEST_TOPIC_ENVS.has(key), `${key} is read by no config schema (typo?)`);
           assert.ok(!LOCAL_ONLY.test(key), `${key} points at a local stand-in and must not be set in production`);
         }
