@@ -77,6 +77,7 @@ locals {
         FERRY_DEPLOY_TOPIC           = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC          = google_pubsub_topic.results.name
         FERRY_MODEL_BUCKETS          = google_storage_bucket.models.name
+        FERRY_SERVING_NAMESPACES     = join(",", sort(tolist(var.serving_namespaces)))
         FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
         FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
@@ -113,6 +114,7 @@ locals {
         FERRY_DEPLOY_TOPIC           = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC          = google_pubsub_topic.results.name
         FERRY_MODEL_BUCKETS          = google_storage_bucket.models.name
+        FERRY_SERVING_NAMESPACES     = join(",", sort(tolist(var.serving_namespaces)))
         FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
         FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds

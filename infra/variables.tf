@@ -319,7 +319,7 @@ variable "gke_project_id" {
 }
 
 variable "serving_namespaces" {
-  description = "Kubernetes namespaces where ferry deploys vLLM. Their vllm_service_account gets read access to the model bucket through Workload Identity."
+  description = "Kubernetes namespaces where ferry deploys vLLM. Their vllm_service_account gets read access to the model bucket through Workload Identity, and the deploy functions refuse any other namespace (FERRY_SERVING_NAMESPACES, NAMESPACE_NOT_SERVING). List them in the deploy policy's targets too."
   type        = set(string)
 
   validation {

@@ -43,6 +43,22 @@ export const DeployConfig = z.object({
   FERRY_RESULTS_TOPIC: z.string().min(3).optional(),
   /** Kubeconfig for the cluster named `local` (the local stack writes it). */
   KUBECONFIG: z.string().optional(),
+  /**
+   * The namespaces whose vLLM service account Terraform bound to the model bucket (serving_namespaces);
+   * a deploy elsewhere is refused (NAMESPACE_NOT_SERVING): its Pods could not read the weights. Unset: not checked.
+   */
+  FERRY_SERVING_NAMESPACES: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v === undefined
+        ? undefined
+        : v
+            .split(',')
+            .map((x) => x.trim())
+            .filter((x) => x !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'namespaces are DNS-1123 labels')).optional()),
   /** Kubernetes service account the vLLM pods run as (bound to a Google SA by Workload Identity). */
   FERRY_VLLM_SERVICE_ACCOUNT: z
     .string()

@@ -46,6 +46,8 @@ export interface RolloutDeps {
     serviceAccountName?: string | undefined;
     /** FERRY_MODEL_BUCKETS: a version stored outside them is refused (VERSION_BUCKET_FOREIGN). Unset: not checked. */
     modelBuckets?: readonly string[] | undefined;
+    /** FERRY_SERVING_NAMESPACES: where the vLLM service account may read the bucket. Unset: not checked. */
+    servingNamespaces?: readonly string[] | undefined;
   };
   /** Anywhere Cache management; without it a request with cache.mode other than off is refused. */
   caches?: CacheDeps | undefined;
@@ -113,6 +115,15 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
 
   const parsed = parseDeployRequest(msg.data);
   if (!parsed.ok) return reject(parsed.reason, parsed.message, parsed.issues ?? []);
+  const ns = parsed.request.target.namespace;
+  if (deps.config.servingNamespaces && !deps.config.servingNamespaces.includes(ns)) {
+    return reject(
+      'NAMESPACE_NOT_SERVING',
+      `namespace ${ns} is not a serving namespace (${deps.config.servingNamespaces.join(', ') || 'none'}): its vLLM service account cannot read the model bucket`,
+      [],
+      parsed.request.requestedBy.source,
+    );
+  }
   const rlog = log.child({ model: parsed.request.model, version: parsed.request.version, target: targetKey(parsed.request.target) });
 
   const resolved = await resolveVersion(parsed.request, deps.versions);

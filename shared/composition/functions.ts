@@ -81,7 +81,12 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
     publisher: new PubSubPublisher(pubsubClient(s.GOOGLE_CLOUD_PROJECT)),
     clock: systemClock,
     logger: log,
-    config: { resultsTopic: s.FERRY_RESULTS_TOPIC, serviceAccountName: s.FERRY_VLLM_SERVICE_ACCOUNT, modelBuckets: s.FERRY_MODEL_BUCKETS },
+    config: {
+      resultsTopic: s.FERRY_RESULTS_TOPIC,
+      serviceAccountName: s.FERRY_VLLM_SERVICE_ACCOUNT,
+      modelBuckets: s.FERRY_MODEL_BUCKETS,
+      servingNamespaces: s.FERRY_SERVING_NAMESPACES,
+    },
     // Where teardown may scale GKE clusters down, a deploy brings their node pools back (and the
     // reconciler finishes what GKE could not start at once); a deleted cluster is refused.
     clusterDirectory: capacityDirectory({

@@ -53,6 +53,11 @@ export const DEPLOY_REFUSALS = {
     meaning: 'The stored version has no gs:// URI.',
     hint: 'Upload the version again; its record is from an incompatible ferry version.',
   },
+  NAMESPACE_NOT_SERVING: {
+    meaning:
+      "The target namespace is not one of FERRY_SERVING_NAMESPACES (Terraform's serving_namespaces): its vLLM service account cannot read the model bucket.",
+    hint: 'Deploy to a serving namespace, or add the namespace to serving_namespaces in Terraform (and to the policy).',
+  },
   VERSION_BUCKET_FOREIGN: {
     meaning: "The stored version's URI is outside the configured model bucket(s) (FERRY_MODEL_BUCKETS); it is never deployed.",
     hint: 'Upload the checkpoint to the configured model bucket and deploy that version.',
