@@ -313,7 +313,7 @@ variable "cache_max_wait_seconds" {
 # ---- GKE and vLLM ---------------------------------------------------------------------------------
 
 variable "gke_project_id" {
-  description = "Project of the GKE clusters ferry deploys to. Default (null): project_id. Functions get roles/container.developer there; the vLLM Workload Identity principal lives in its pool."
+  description = "Project of the GKE clusters ferry deploys to. Default (null): project_id. Functions get roles/container.clusterViewer there (in-cluster rights: the gke_rbac_manifest output); the vLLM Workload Identity principal lives in its pool."
   type        = string
   default     = null
 }

@@ -120,7 +120,7 @@ export const CLUSTER_ERRORS = {
   },
   CLUSTER_FORBIDDEN: {
     meaning: 'Kubernetes or GKE refused access.',
-    hint: "Grant ferry's identity the cluster permissions it needs (roles/container.developer on GKE; the ferry GKE teardown role for node pools and clusters).",
+    hint: "Grant ferry's identity the cluster permissions it needs (roles/container.clusterViewer and the gke_rbac_manifest ClusterRole on GKE; the ferry GKE teardown role for node pools and clusters).",
   },
   CLUSTER_INVALID: {
     meaning: 'GKE (or its local fake) refused a request as invalid.',
