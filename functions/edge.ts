@@ -98,6 +98,12 @@ export interface PubsubMessage {
   messageId: string;
   publishTime: string | undefined;
   attributes: Record<string, string> | undefined;
+  /**
+   * The topic it was published to, from the CloudEvent source Eventarc sets
+   * (`//pubsub.googleapis.com/projects/P/topics/T`; locally the push endpoint's path gives the
+   * same); null when the source names no topic. Set by the platform, not by the publisher.
+   */
+  topic: string | null;
 }
 
 /**
@@ -114,7 +120,13 @@ export async function runPubsub(fn: string, ce: CloudEvent<unknown>, handle: (ms
     }
     const m = parsed.data.data.message;
     return handle(
-      { data: Buffer.from(m.data, 'base64'), messageId: m.messageId ?? m.message_id ?? parsed.data.id, publishTime: m.publishTime, attributes: m.attributes },
+      {
+        data: Buffer.from(m.data, 'base64'),
+        messageId: m.messageId ?? m.message_id ?? parsed.data.id,
+        publishTime: m.publishTime,
+        attributes: m.attributes,
+        topic: /^\/\/pubsub\.googleapis\.com\/projects\/[^/]+\/topics\/([^/]+)$/.exec(parsed.data.source)?.[1] ?? null,
+      },
       log,
     );
   });

@@ -3,6 +3,7 @@
  * registers one function with functions-framework; the SDKs each needs load on its first call.
  * Every function here must also be listed in ./manifest.ts (a test checks both ways).
  */
+import './http-guard.ts'; // first: the body cap and the unreadable-body answers (see the file)
 export { onCheckpointUpload } from './onCheckpointUpload.ts';
 export { onDeployRequest } from './onDeployRequest.ts';
 export { reconcileRollouts } from './reconcileRollouts.ts';

@@ -5,6 +5,8 @@
  * known target (functions-framework given `--target` as a flag, local tools) every function loads,
  * exactly as ./index.ts does. BENCHMARKS.md has the measured difference.
  */
+// First: the body cap and the unreadable-body answers, before functions-framework builds its server.
+import './http-guard.ts';
 import type { FunctionName } from './manifest.ts';
 import { functionTarget } from './env.ts';
 

@@ -33,7 +33,9 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT           = var.project_id
+        NODE_ENV                       = "production"
         FERRY_LOG_LEVEL                = var.log_level
+        FERRY_MODEL_BUCKETS            = google_storage_bucket.models.name
         FERRY_MODEL_PREFIX             = var.model_prefix
         FERRY_VALIDATION_CONCURRENCY   = var.validation_concurrency
         FERRY_VALIDATION_LEASE_SECONDS = var.validation_lease_seconds
@@ -70,9 +72,12 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT         = var.project_id
+        NODE_ENV                     = "production"
         FERRY_LOG_LEVEL              = var.log_level
         FERRY_DEPLOY_TOPIC           = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC          = google_pubsub_topic.results.name
+        FERRY_MODEL_BUCKETS          = google_storage_bucket.models.name
+        FERRY_SERVING_NAMESPACES     = join(",", sort(tolist(var.serving_namespaces)))
         FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
         FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
@@ -103,10 +108,13 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT         = var.project_id
+        NODE_ENV                     = "production"
         FERRY_LOG_LEVEL              = var.log_level
         FERRY_RECONCILE_TOPIC        = google_pubsub_topic.reconcile_tick.name
         FERRY_DEPLOY_TOPIC           = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC          = google_pubsub_topic.results.name
+        FERRY_MODEL_BUCKETS          = google_storage_bucket.models.name
+        FERRY_SERVING_NAMESPACES     = join(",", sort(tolist(var.serving_namespaces)))
         FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
         FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
@@ -137,6 +145,7 @@ locals {
       ingress = "ALLOW_ALL"
       env = {
         GOOGLE_CLOUD_PROJECT        = var.project_id
+        NODE_ENV                    = "production"
         FERRY_LOG_LEVEL             = var.log_level
         FERRY_CHAT_TOPIC            = google_pubsub_topic.chat_commands.name
         FERRY_SLACK_READ_USERS      = join(",", var.slack_read_users)
@@ -172,6 +181,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT = var.project_id
+        NODE_ENV             = "production"
         FERRY_LOG_LEVEL      = var.log_level
         FERRY_CHAT_TOPIC     = google_pubsub_topic.chat_commands.name
         FERRY_DEPLOY_TOPIC   = google_pubsub_topic.deploy_requests.name
@@ -201,6 +211,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT = var.project_id
+        NODE_ENV             = "production"
         FERRY_LOG_LEVEL      = var.log_level
         FERRY_DEPLOY_TOPIC   = google_pubsub_topic.deploy_requests.name
         FERRY_RESULTS_TOPIC  = google_pubsub_topic.results.name
@@ -228,6 +239,7 @@ locals {
       ingress       = "ALLOW_INTERNAL_ONLY"
       env = {
         GOOGLE_CLOUD_PROJECT                   = var.project_id
+        NODE_ENV                               = "production"
         FERRY_LOG_LEVEL                        = var.log_level
         FERRY_TEARDOWN_TOPIC                   = google_pubsub_topic.teardown_tick.name
         FERRY_VLLM_SERVICE_ACCOUNT             = var.vllm_service_account

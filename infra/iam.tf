@@ -209,8 +209,15 @@ resource "google_secret_manager_secret_iam_member" "secret_accessor" {
 }
 
 # ---- GKE: the functions that talk to clusters ------------------------------------------------------
-# roles/container.developer = container.clusters.get (endpoint + CA) plus Kubernetes API access to
-# namespaced objects (Deployments, Services, ReplicaSets, Pods, Events) through IAM.
+# roles/container.clusterViewer = container.clusters.get/list (endpoint + CA) and nothing inside the
+# cluster. What ferry may do inside is Kubernetes RBAC: the ClusterRole `ferry-deployer`
+# (infra/gke-rbac-rules.json: Deployments, Services, Pods read, HPAs, PodMonitorings,
+# ComputeClasses, namespaces get/create, nodes read; no Secrets, no ConfigMaps, no RBAC) bound to
+# these service accounts — apply the `gke_rbac_manifest` output to every cluster ferry deploys to.
+# It replaces roles/container.developer (every namespaced object, Secrets included, in every
+# cluster of the project). Which namespaces ferry deploys to is the deploy policy's and
+# serving_namespaces' business, checked by the code before anything is applied.
+# (The resource keeps its address, so no state move is needed.)
 
 # teardownIdle reads the ferry Deployments (replicas, labels) and, with teardown_scale_deployments,
 # scales idle ones to zero.
@@ -218,7 +225,7 @@ resource "google_project_iam_member" "container_developer" {
   for_each = toset(["onDeployRequest", "reconcileRollouts", "teardownIdle"])
 
   project = local.gke_project_id
-  role    = "roles/container.developer"
+  role    = "roles/container.clusterViewer"
   member  = google_service_account.fn[each.key].member
 }
 

@@ -67,3 +67,26 @@ output "console_iap_audience" {
   description = "The audience the console function checks in IAP's signed header (FERRY_CONSOLE_IAP_AUDIENCE)."
   value       = local.console_iap_audience
 }
+
+output "gke_rbac_manifest" {
+  description = "Kubernetes RBAC for ferry's GKE-facing functions (they hold only roles/container.clusterViewer): apply it to every cluster ferry deploys to, e.g. `terraform output -raw gke_rbac_manifest | kubectl apply -f -`."
+  value = yamlencode({
+    apiVersion = "v1"
+    kind       = "List"
+    items = [
+      {
+        apiVersion = "rbac.authorization.k8s.io/v1"
+        kind       = "ClusterRole"
+        metadata   = { name = "ferry-deployer" }
+        rules      = jsondecode(file("${path.module}/gke-rbac-rules.json"))
+      },
+      {
+        apiVersion = "rbac.authorization.k8s.io/v1"
+        kind       = "ClusterRoleBinding"
+        metadata   = { name = "ferry-deployer" }
+        roleRef    = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole", name = "ferry-deployer" }
+        subjects   = [for k in sort(keys(google_project_iam_member.container_developer)) : { kind = "User", name = google_service_account.fn[k].email }]
+      },
+    ]
+  })
+}

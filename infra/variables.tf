@@ -313,13 +313,13 @@ variable "cache_max_wait_seconds" {
 # ---- GKE and vLLM ---------------------------------------------------------------------------------
 
 variable "gke_project_id" {
-  description = "Project of the GKE clusters ferry deploys to. Default (null): project_id. Functions get roles/container.developer there; the vLLM Workload Identity principal lives in its pool."
+  description = "Project of the GKE clusters ferry deploys to. Default (null): project_id. Functions get roles/container.clusterViewer there (in-cluster rights: the gke_rbac_manifest output); the vLLM Workload Identity principal lives in its pool."
   type        = string
   default     = null
 }
 
 variable "serving_namespaces" {
-  description = "Kubernetes namespaces where ferry deploys vLLM. Their vllm_service_account gets read access to the model bucket through Workload Identity."
+  description = "Kubernetes namespaces where ferry deploys vLLM. Their vllm_service_account gets read access to the model bucket through Workload Identity, and the deploy functions refuse any other namespace (FERRY_SERVING_NAMESPACES, NAMESPACE_NOT_SERVING). List them in the deploy policy's targets too."
   type        = set(string)
 
   validation {

@@ -18,6 +18,21 @@ export const StorageConfig = z.object({
     .string()
     .regex(/^([a-zA-Z0-9._-]+\/)*$/, 'must be empty or end with "/" (e.g. "models/")')
     .default('models/'),
+  /**
+   * The model bucket(s) ferry owns, comma-separated names. A finalize event from any other bucket is
+   * logged (FOREIGN_BUCKET) and acked, never recorded; a stored version outside them is never
+   * deployed. Empty: no bucket is trusted (the upload function refuses to start).
+   */
+  FERRY_MODEL_BUCKETS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, 'bucket names look like my-models (no gs://)'))),
   FERRY_VALIDATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(16),
   /** A validation claim older than this may be taken over (longer than the function timeout). */
   FERRY_VALIDATION_LEASE_SECONDS: z.coerce.number().int().min(10).max(3600).default(600),
@@ -28,6 +43,22 @@ export const DeployConfig = z.object({
   FERRY_RESULTS_TOPIC: z.string().min(3).optional(),
   /** Kubeconfig for the cluster named `local` (the local stack writes it). */
   KUBECONFIG: z.string().optional(),
+  /**
+   * The namespaces whose vLLM service account Terraform bound to the model bucket (serving_namespaces);
+   * a deploy elsewhere is refused (NAMESPACE_NOT_SERVING): its Pods could not read the weights. Unset: not checked.
+   */
+  FERRY_SERVING_NAMESPACES: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v === undefined
+        ? undefined
+        : v
+            .split(',')
+            .map((x) => x.trim())
+            .filter((x) => x !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'namespaces are DNS-1123 labels')).optional()),
   /** Kubernetes service account the vLLM pods run as (bound to a Google SA by Workload Identity). */
   FERRY_VLLM_SERVICE_ACCOUNT: z
     .string()

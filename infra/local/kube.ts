@@ -27,43 +27,16 @@ export const KUBE_BIN_DIR = join(process.env['FERRY_CACHE_DIR'] ?? join(homedir(
 const KUBE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 const BUILD_HINT = "run `bash infra/local/build-kubernetes.sh` (builds them once from Debian's source package, ~5-8 min, and installs etcd-server)";
 
-/** The RBAC role of the `ferry` user: what the deploy controller needs, nothing more. */
+/**
+ * The RBAC role of the `ferry` user: what the deploy controller needs, nothing more. Its rules are
+ * infra/gke-rbac-rules.json, the same file Terraform renders into the production ClusterRole
+ * (output gke_rbac_manifest), so the local stack runs ferry with exactly the rights GKE gives it.
+ */
 export const FERRY_CLUSTER_ROLE: V1ClusterRole = {
   apiVersion: 'rbac.authorization.k8s.io/v1',
   kind: 'ClusterRole',
   metadata: { name: 'ferry-deployer' },
-  rules: [
-    {
-      apiGroups: ['apps'],
-      resources: ['deployments', 'replicasets'],
-      verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
-    },
-    { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch', 'update'] },
-    { apiGroups: ['apps'], resources: ['deployments/status', 'replicasets/status'], verbs: ['get'] },
-    { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'] },
-    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: [''], resources: ['pods/log', 'pods/proxy', 'services/proxy'], verbs: ['get'] },
-    { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
-    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'create'] },
-    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
-    // Serving profile extras (shared/domain/serving-profile.ts): HPA, PodMonitoring, ComputeClass.
-    {
-      apiGroups: ['autoscaling'],
-      resources: ['horizontalpodautoscalers'],
-      verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
-    },
-    {
-      apiGroups: ['monitoring.googleapis.com'],
-      resources: ['podmonitorings'],
-      verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
-    },
-    {
-      apiGroups: ['cloud.google.com'],
-      resources: ['computeclasses'],
-      verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
-    },
-  ],
+  rules: JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'gke-rbac-rules.json'), 'utf8')) as V1ClusterRole['rules'],
 };
 
 /** Minimal CRDs of the GKE kinds ferry renders (PodMonitoring, ComputeClass), installed at start. */

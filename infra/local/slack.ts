@@ -4,8 +4,8 @@
  * and every message the worker posts to a response_url served here on 127.0.0.1.
  *
  *   ./node_modules/.bin/node infra/local/slack.ts 'status'
- *   ./node_modules/.bin/node infra/local/slack.ts 'deploy llama@latest to local/default/llama accelerator=nvidia-l4'
- *   ./node_modules/.bin/node infra/local/slack.ts --user UINTRUDER 'rollback local/default/llama'
+ *   ./node_modules/.bin/node infra/local/slack.ts 'deploy llama@latest to local/ml/llama accelerator=nvidia-l4'
+ *   ./node_modules/.bin/node infra/local/slack.ts --user UINTRUDER 'rollback local/ml/llama'
  *
  * Reads FERRY_SLACK_URL and FERRY_SLACK_SIGNING_SECRET from the environment or .ferry/local.env
  * (written by `npm start`). Waits for the final message (or --wait seconds, default 120).

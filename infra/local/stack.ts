@@ -17,6 +17,7 @@ import { FUNCTIONS } from '../../functions/manifest.ts';
 import { startStorageControlGrpcServer, type StorageControlGrpcServer } from './storage-control-grpc-server.ts';
 import { startClusterDirectoryServer, type ClusterDirectoryServer } from './cluster-directory-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
+import { seedLocalPolicy } from './seed-policy.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';
@@ -187,6 +188,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       KUBECONFIG: k.kubeconfig,
       FERRY_KUBE_ADMIN_KUBECONFIG: k.adminKubeconfig,
       FERRY_BUCKET: bucket,
+      FERRY_MODEL_BUCKETS: bucket,
       FERRY_MODEL_PREFIX: 'models/',
       FERRY_DEPLOY_TOPIC: 'ferry-deploy-requests',
       FERRY_RESULTS_TOPIC: 'ferry-deploy-results',
@@ -213,6 +215,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // Where a Slack app's slash command would POST (the HTTP function that verifies and answers it).
     const slack = FUNCTIONS.find((f) => (f.name as string) === 'slackCommand');
     if (slack) env['FERRY_SLACK_URL'] = functionUrls[slack.name]!;
+
+    // The deploy policy the demo and the tests deploy within (infra/local/policy.json).
+    if ((await seedLocalPolicy({ projectId, firestoreHost: env['FIRESTORE_EMULATOR_HOST']! })) === 'seeded')
+      log('deploy policy seeded from infra/local/policy.json');
 
     log('starting the Cloud Functions (functions-framework)…');
     host = startProcess({

@@ -40,7 +40,7 @@ export function kubeError(e: unknown, what: string): FerryError {
     if (status === 401 || status === 403) {
       return new FerryError('CLUSTER_FORBIDDEN', `${what}: ${message}`, {
         cause: e,
-        hint: "Grant ferry's identity the Kubernetes permissions it needs (roles/container.developer on GKE, or the RBAC role the local stack creates).",
+        hint: "Grant ferry's identity the Kubernetes permissions it needs (on GKE: roles/container.clusterViewer and the ferry-deployer ClusterRole of Terraform's gke_rbac_manifest output; locally the same role).",
       });
     }
     if (status === 409) return new FerryError('CLUSTER_CONFLICT', `${what}: ${message}`, { cause: e, retryable: true });
@@ -260,7 +260,10 @@ async function gkeClient(cluster: string): Promise<ClusterClient> {
       throw new FerryError('CLUSTER_DELETED', `GKE cluster ${cluster} does not exist`, { cause: e, hint: 'Create the cluster or deploy to another target.' });
     }
     if (code === 7)
-      throw new FerryError('CLUSTER_FORBIDDEN', `not allowed to read GKE cluster ${cluster}`, { cause: e, hint: 'Grant roles/container.developer.' });
+      throw new FerryError('CLUSTER_FORBIDDEN', `not allowed to read GKE cluster ${cluster}`, {
+        cause: e,
+        hint: 'Grant roles/container.clusterViewer on the GKE project (Terraform does it for the GKE-facing functions).',
+      });
     throw new FerryError('CLUSTER_UNAVAILABLE', `GKE getCluster ${cluster} failed: ${e instanceof Error ? e.message : String(e)}`, {
       cause: e,
       retryable: true,

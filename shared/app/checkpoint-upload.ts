@@ -13,7 +13,8 @@ import type { Logger } from '../ports/logger.ts';
 import type { StorageFinalizedEvent } from '../domain/events.ts';
 import type { AutodeployTarget } from '../domain/version.ts';
 import { asFerryError } from '../domain/errors.ts';
-import { parseObjectPath, checkCompleteness, contentKey, maxGeneration, INDEX_FILE } from '../domain/upload.ts';
+import { parseObjectPath, checkCompleteness, contentKey, maxGeneration, trustedBucket, versionUri, INDEX_FILE } from '../domain/upload.ts';
+import type { UploadEventReason } from '../domain/reasons/upload.ts';
 import { validateCheckpoint, parseIndex } from './validate-checkpoint.ts';
 
 export interface UploadDeps {
@@ -23,6 +24,8 @@ export interface UploadDeps {
   clock: Clock;
   logger: Logger;
   config: {
+    /** FERRY_MODEL_BUCKETS: events from any other bucket are logged (FOREIGN_BUCKET) and acked. */
+    modelBuckets: readonly string[];
     modelPrefix: string;
     validationConcurrency: number;
     /** How long a validation claim holds before another delivery may take it over. */
@@ -33,6 +36,7 @@ export interface UploadDeps {
 
 export type UploadOutcome =
   | { outcome: 'ignored'; reason: string }
+  | { outcome: 'foreign'; reason: 'FOREIGN_BUCKET'; bucket: string }
   | { outcome: 'rejected'; reason: string; message: string }
   | { outcome: 'incomplete'; ref: VersionRef; missing: string[]; gcsRequests: number }
   | { outcome: 'skipped'; ref: VersionRef; reason: string; published: number; gcsRequests: number }
@@ -42,9 +46,17 @@ export type UploadOutcome =
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
 export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps: UploadDeps): Promise<UploadOutcome> {
-  const { bucket, name } = event.data;
+  const { name } = event.data;
+  const log = deps.logger.child({ eventId: event.id, object: `gs://${event.data.bucket}/${name}`, generation: event.data.generation });
+  // Only the model bucket(s) ferry owns: anything else is logged and acked before it is read or recorded.
+  const bucket = trustedBucket(event.data.bucket, deps.config.modelBuckets);
+  if (bucket === null) {
+    log.warn(`object in a bucket ferry does not own; ignored (model buckets: ${deps.config.modelBuckets.join(', ') || 'none configured'})`, {
+      code: 'FOREIGN_BUCKET' satisfies UploadEventReason,
+    });
+    return { outcome: 'foreign', reason: 'FOREIGN_BUCKET', bucket: event.data.bucket };
+  }
   const path = parseObjectPath(name, deps.config.modelPrefix);
-  const log = deps.logger.child({ eventId: event.id, object: `gs://${bucket}/${name}`, generation: event.data.generation });
   if (path.kind === 'ignored') {
     log.debug('object is not part of a checkpoint; ignored', { reason: path.reason });
     return { outcome: 'ignored', reason: path.reason };
@@ -53,7 +65,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     log.warn(`object ignored: ${path.message}`, { reason: path.reason });
     return { outcome: 'rejected', reason: path.reason, message: path.message };
   }
-  const ref: VersionRef = { model: path.model, version: path.version, uri: `gs://${bucket}/${path.prefix.replace(/\/$/, '')}` };
+  const ref: VersionRef = { model: path.model, version: path.version, uri: versionUri(bucket, path.prefix) };
   const vlog = log.child({ model: ref.model, version: ref.version });
   const store = deps.objects(bucket);
   const requestsBefore = store.stats().requests;

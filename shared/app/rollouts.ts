@@ -9,6 +9,9 @@ import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { parseDeployRequest, isLatest, type DeployRequest } from '../domain/deploy-request.ts';
 import { targetKey, parseClusterName } from '../domain/names.ts';
 import { render } from '../domain/render.ts';
+import { versionBucketTrusted } from '../domain/upload.ts';
+import { checkDeploy, originOf, parsePolicy, type PolicyDecision } from '../domain/policy.ts';
+import type { PolicyStore } from '../ports/policy-store.ts';
 import { objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/rendered-spec.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
@@ -30,6 +33,8 @@ import { ensureClusterCapacity } from './cluster-capacity.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;
+  /** The deploy policy every request is checked against before it is admitted (shared/domain/policy.ts). */
+  policy: PolicyStore;
   versions: CheckpointState;
   clusters: ClusterProvider;
   publisher: Publisher;
@@ -39,6 +44,10 @@ export interface RolloutDeps {
     /** Where rejections and terminal rollout results are published (optional). */
     resultsTopic?: string | undefined;
     serviceAccountName?: string | undefined;
+    /** FERRY_MODEL_BUCKETS: a version stored outside them is refused (VERSION_BUCKET_FOREIGN). Unset: not checked. */
+    modelBuckets?: readonly string[] | undefined;
+    /** FERRY_SERVING_NAMESPACES: where the vLLM service account may read the bucket. Unset: not checked. */
+    servingNamespaces?: readonly string[] | undefined;
   };
   /** Anywhere Cache management; without it a request with cache.mode other than off is refused. */
   caches?: CacheDeps | undefined;
@@ -54,6 +63,8 @@ export interface RolloutDeps {
 export interface DeployMessage {
   data: Uint8Array;
   messageId: string;
+  /** The Pub/Sub topic it arrived on (from the push's CloudEvent source); what policy grants go by. */
+  topic?: string | null | undefined;
   publishTime?: string | undefined;
   attributes?: Record<string, string> | undefined;
 }
@@ -104,11 +115,28 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
 
   const parsed = parseDeployRequest(msg.data);
   if (!parsed.ok) return reject(parsed.reason, parsed.message, parsed.issues ?? []);
+  const ns = parsed.request.target.namespace;
+  if (deps.config.servingNamespaces && !deps.config.servingNamespaces.includes(ns)) {
+    return reject(
+      'NAMESPACE_NOT_SERVING',
+      `namespace ${ns} is not a serving namespace (${deps.config.servingNamespaces.join(', ') || 'none'}): its vLLM service account cannot read the model bucket`,
+      [],
+      parsed.request.requestedBy.source,
+    );
+  }
   const rlog = log.child({ model: parsed.request.model, version: parsed.request.version, target: targetKey(parsed.request.target) });
 
   const resolved = await resolveVersion(parsed.request, deps.versions);
   if ('reason' in resolved) return reject(resolved.reason, resolved.message, [], parsed.request.requestedBy.source);
   const version = resolved.doc;
+  if (deps.config.modelBuckets && versionBucketTrusted(version.uri, deps.config.modelBuckets) === null) {
+    return reject(
+      'VERSION_BUCKET_FOREIGN',
+      `${version.model}/${version.version} is stored at ${version.uri}, outside the model bucket(s) ${deps.config.modelBuckets.join(', ') || '(none configured)'}; it is never deployed`,
+      [],
+      parsed.request.requestedBy.source,
+    );
+  }
 
   // Serving profile: an absent accelerator gets the recommendation from the checkpoint's own
   // numbers; one that cannot hold the model is refused with them.
@@ -117,6 +145,12 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   for (const w of sized.warnings) rlog.warn(`sizing: ${w}`);
   if (sized.recommended) rlog.info('accelerator chosen from the checkpoint', { accelerator: sized.request.accelerator });
   const request = sized.request;
+
+  // The deploy policy: one pure check for every path (Pub/Sub, Slack, autodeploy, CLI), before
+  // anything else is done for the request (node pools brought back, caches, the rollout admitted).
+  const verdict = await checkPolicy(request, msg.topic ?? null, deps);
+  if (!verdict.ok) return reject(verdict.reason, verdict.message, [], request.requestedBy.source);
+  rlog.info('deploy request allowed by policy', { grant: verdict.grant, policyVersion: verdict.version, topic: msg.topic ?? null });
 
   // A cluster teardown deleted is refused; node pools it scaled to zero come back before applying,
   // and the rollout then allows for the nodes being created.
@@ -194,6 +228,29 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
     }
   }
   return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase };
+}
+
+/** The stored policy, parsed, and the decision for this request (a bad stored policy refuses everything). */
+async function checkPolicy(
+  request: DeployRequest,
+  topic: string | null,
+  deps: RolloutDeps,
+): Promise<(PolicyDecision & { ok: true; version: number }) | (PolicyDecision & { ok: false })> {
+  const stored = await deps.policy.current();
+  const origin = originOf(request.requestedBy, topic);
+  if (!stored) return checkDeploy(null, { request, origin }) as PolicyDecision & { ok: false };
+  const parsed = parsePolicy(stored.policy);
+  if (!parsed.ok) {
+    const first = parsed.issues[0];
+    return {
+      ok: false,
+      reason: 'POLICY_INVALID',
+      rule: 'policy',
+      message: `refused by policy rule policy: the stored policy (version ${stored.version}) is invalid${first ? ` at ${first.path}: ${first.message}` : ''}`,
+    };
+  }
+  const d = checkDeploy(parsed.policy, { request, origin });
+  return d.ok ? { ...d, version: stored.version } : d;
 }
 
 export async function resolveVersion(

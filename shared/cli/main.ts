@@ -32,6 +32,7 @@ const LOADERS: Record<string, () => Promise<Command>> = {
   teardown: async () => (await import('./commands/teardown.ts')).teardownCommand,
   schema: async () => (await import('./commands/schema.ts')).schemaCommand,
   migrate: async () => (await import('./commands/migrate.ts')).migrateCommand,
+  policy: async () => (await import('./commands/policy.ts')).policyCommand,
   completion: async () => completionCommand,
   help: async () => helpCommand,
 };

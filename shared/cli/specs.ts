@@ -382,12 +382,44 @@ export const SPECS: readonly CommandSpec[] = [
     ],
   },
   {
+    name: 'policy',
+    summary: 'show or change the deploy policy (who may deploy what, where)',
+    synopsis: ['policy show [flags]', 'policy set -f FILE [flags]', 'policy history [flags]'],
+    description:
+      'The deploy policy every deploy request is checked against before it is admitted (docs/policy.md): targets, image repositories, vLLM flags, limits and grants. `show` prints the current version; `set` checks a new document strictly, prints the diff and stores it as the next version with an audit record (who, when, the diff); `history` lists the audit records. With no policy set, every deploy is refused (POLICY_MISSING).',
+    args: [{ name: 'show|set|history', description: 'what to do', complete: ['show', 'set', 'history'] }],
+    arity: [1, 1],
+    flags: [
+      {
+        name: 'filename',
+        short: 'f',
+        type: 'file',
+        placeholder: 'FILE',
+        defaultText: 'required for set',
+        description: 'the policy document (JSON), or - for stdin',
+      },
+      { name: 'dry-run', type: 'boolean', default: false, description: 'set: check the document and print the diff; store nothing' },
+      { name: 'limit', type: 'int', default: 10, min: 1, max: 1000, description: 'history: how many versions to list' },
+    ],
+    output: true,
+    exitCodes: [
+      [0, 'shown, stored, or unchanged'],
+      [1, 'no policy to show, or the document is invalid (each problem named), or another change won the race'],
+      USAGE_IO,
+    ],
+    examples: [
+      { description: 'See what may be deployed where', command: 'ferry policy show' },
+      { description: 'Check a change and see its diff', command: 'ferry policy set -f policy.json --dry-run' },
+      { description: 'Store it as the next version', command: 'ferry policy set -f policy.json' },
+    ],
+  },
+  {
     name: 'schema',
-    summary: 'print the JSON Schema of a message ferry accepts (deploy-request)',
-    synopsis: ['schema deploy-request [flags]'],
+    summary: 'print the JSON Schema of a message ferry accepts (deploy-request) or of the deploy policy (policy)',
+    synopsis: ['schema deploy-request|policy [flags]'],
     description:
       'Prints the JSON Schema (draft 2020-12) generated from the zod schema ferry validates deploy requests with, for systems that publish deploy messages. The same schema is committed at schemas/deploy-request.schema.json.',
-    args: [{ name: 'deploy-request', description: 'the schema to print', complete: ['deploy-request'] }],
+    args: [{ name: 'deploy-request|policy', description: 'the schema to print', complete: ['deploy-request', 'policy'] }],
     arity: [1, 1],
     flags: [],
     output: true,

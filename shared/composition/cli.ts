@@ -31,6 +31,8 @@ export async function firestoreStores(s: Settings) {
     state: new FirestoreCheckpointState(db),
     rollouts: new FirestoreRolloutState(db),
     cacheRecords: new FirestoreCacheRecords(db),
+    /** `ferry policy`: the deploy policy and its audit records. */
+    policy: new (await import('../adapters/firestore-policy.ts')).FirestorePolicyStore(db),
     /** `ferry migrate`: stored keys moved to the spelling ferry uses now. */
     migrate: async (opts: { dryRun: boolean }): Promise<MigrationReport> => (await import('../adapters/firestore-migrations.ts')).migrateFirestore(db, opts),
   };

@@ -14,6 +14,7 @@ import type { UploadDeps } from '../app/checkpoint-upload.ts';
 import type { RolloutDeps } from '../app/rollouts.ts';
 import type { ReconcileDeps } from '../app/reconcile-tick.ts';
 import { FirestoreRolloutState } from '../adapters/firestore-rollouts.ts';
+import { FirestorePolicyStore } from '../adapters/firestore-policy.ts';
 import { clusterProvider } from '../adapters/kubernetes.ts';
 import { cacheDeps } from './cache-control.ts';
 import type { Settings } from '../config.ts';
@@ -38,6 +39,17 @@ export function kubeClusters(s: Settings) {
   return clusterProvider({ ...(s.KUBECONFIG ? { localKubeconfig: s.KUBECONFIG } : {}) });
 }
 
+/** The model buckets ferry owns; the upload function does not start without one. */
+function modelBuckets(s: Settings): readonly string[] {
+  if (s.FERRY_MODEL_BUCKETS.length === 0) {
+    throw new FerryError('CONFIG_INVALID', 'invalid configuration: FERRY_MODEL_BUCKETS is not set (the model bucket(s) ferry owns)', {
+      hint: 'Set FERRY_MODEL_BUCKETS to the model bucket name (Terraform sets it from bucket_name; locally `npm start` writes it).',
+      details: { problems: ['FERRY_MODEL_BUCKETS is not set'] },
+    });
+  }
+  return s.FERRY_MODEL_BUCKETS;
+}
+
 export function uploadDeps(s: Settings, log: Logger): UploadDeps {
   const gcs = gcsClient(s);
   return {
@@ -48,6 +60,7 @@ export function uploadDeps(s: Settings, log: Logger): UploadDeps {
     clock: systemClock,
     logger: log,
     config: {
+      modelBuckets: modelBuckets(s),
       modelPrefix: s.FERRY_MODEL_PREFIX,
       validationConcurrency: s.FERRY_VALIDATION_CONCURRENCY,
       claimLeaseMs: s.FERRY_VALIDATION_LEASE_SECONDS * 1000,
@@ -61,13 +74,19 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
   const clusters = kubeClusters(s);
   return {
     rollouts: new FirestoreRolloutState(db),
+    policy: new FirestorePolicyStore(db),
     versions: new FirestoreCheckpointState(db),
     clusters,
     caches: cacheDeps({ config: cacheSettings(s), db, clusters, storage: () => gcsClient(s), projectId: s.GOOGLE_CLOUD_PROJECT }),
     publisher: new PubSubPublisher(pubsubClient(s.GOOGLE_CLOUD_PROJECT)),
     clock: systemClock,
     logger: log,
-    config: { resultsTopic: s.FERRY_RESULTS_TOPIC, serviceAccountName: s.FERRY_VLLM_SERVICE_ACCOUNT },
+    config: {
+      resultsTopic: s.FERRY_RESULTS_TOPIC,
+      serviceAccountName: s.FERRY_VLLM_SERVICE_ACCOUNT,
+      modelBuckets: s.FERRY_MODEL_BUCKETS,
+      servingNamespaces: s.FERRY_SERVING_NAMESPACES,
+    },
     // Where teardown may scale GKE clusters down, a deploy brings their node pools back (and the
     // reconciler finishes what GKE could not start at once); a deleted cluster is refused.
     clusterDirectory: capacityDirectory({

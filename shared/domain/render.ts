@@ -23,7 +23,7 @@
  *
  * The constants, types, apply order and spec digest of what is rendered: rendered-spec.ts.
  */
-import type { V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1PodSecurityContext, V1SecurityContext, V1Service } from '@kubernetes/client-node';
 import { FerryError } from './errors.ts';
 import { DeployRequest, PROGRESS_DEADLINE_MAX_SECONDS, effectiveTensorParallelSize } from './deploy-request.ts';
 import { LATEST } from './names.ts';
@@ -127,6 +127,18 @@ function stableLabels(name: string): Record<string, string> {
 // Render
 
 /** Throws FerryError (INVALID_REQUEST, VERSION_UNRESOLVED, ACCELERATOR_UNRESOLVED, INVALID_RENDER_INPUT, CHECKPOINT_MISMATCH). */
+/**
+ * The vLLM container's security context, fixed by ferry whatever the request says: no privilege
+ * escalation, no Linux capabilities, not privileged. Not runAsNonRoot and not a read-only root
+ * filesystem: the upstream vllm-openai image declares no USER (it runs as root, HOME=/root) and
+ * vLLM writes its compile and download caches under /root/.cache and /tmp at start-up
+ * (vllm-project/vllm docker/Dockerfile, `FROM vllm-openai-base AS vllm-openai`: ENTRYPOINT, no
+ * USER; docs/UPSTREAM.md). A custom image with a non-root user can be run non-root by a later policy field.
+ */
+export const containerSecurityContext = (): V1SecurityContext => ({ allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
+/** The Pod's: the container runtime's default seccomp profile. */
+export const podSecurityContext = (): V1PodSecurityContext => ({ seccompProfile: { type: 'RuntimeDefault' } });
+
 export function render(input: RenderInput): Rendered {
   const parsed = DeployRequest.safeParse(input.request);
   if (!parsed.success) {
@@ -234,7 +246,13 @@ export function render(input: RenderInput): Rendered {
       template: {
         metadata: { labels: { ...labels }, annotations: { ...podAnnotations } },
         spec: {
+          // Fixed by ferry (the policy), never by a request: the service account from configuration,
+          // no host namespaces, the runtime's default seccomp profile.
           serviceAccountName,
+          hostNetwork: false,
+          hostPID: false,
+          hostIPC: false,
+          securityContext: podSecurityContext(),
           nodeSelector: {
             ...(tpu
               ? { [TPU_ACCELERATOR_NODE_LABEL]: accelerator.type, [TPU_TOPOLOGY_NODE_LABEL]: accelerator.topology! }
@@ -258,6 +276,7 @@ export function render(input: RenderInput): Rendered {
               startupProbe: probe(STARTUP.periodSeconds, startupBudget / STARTUP.periodSeconds),
               readinessProbe: probe(10, 3),
               livenessProbe: probe(15, 4),
+              securityContext: containerSecurityContext(),
               volumeMounts: [{ name: 'dshm', mountPath: '/dev/shm' }],
             },
           ],

@@ -31,6 +31,25 @@ export function parseObjectPath(name: string, modelPrefix: string): ObjectPath {
   return { kind: 'checkpoint-file', model, version, file: rest.join('/'), prefix: `${modelPrefix}${model}/${version}/` };
 }
 
+/**
+ * The bucket an event names, checked against the model buckets ferry owns: the configured name is
+ * returned (a version's URI is built from configuration, never from the event's string), or null.
+ */
+export function trustedBucket(eventBucket: string, modelBuckets: readonly string[]): string | null {
+  return modelBuckets.find((b) => b === eventBucket) ?? null;
+}
+
+/** `gs://<bucket>/<path>` of a configured bucket (an empty prefix folder is never produced). */
+export function versionUri(bucket: string, prefix: string): string {
+  return `gs://${bucket}/${prefix.replace(/\/$/, '')}`;
+}
+
+/** The bucket of a stored version's `gs://` URI when it is one of the model buckets; else null. */
+export function versionBucketTrusted(uri: string, modelBuckets: readonly string[]): string | null {
+  const m = /^gs:\/\/([^/]+)\//.exec(uri);
+  return m ? trustedBucket(m[1]!, modelBuckets) : null;
+}
+
 export type Completeness =
   | { complete: true; layout: 'single' | 'sharded'; files: ObjectInfo[] }
   | { complete: false; missing: string[]; needsIndex?: false }

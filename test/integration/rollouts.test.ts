@@ -12,6 +12,7 @@ import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
 import { uploadVersion as uploadReferenceVersion } from '../helpers/upload-version.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
+import { FirestorePolicyStore } from '../../shared/adapters/firestore-policy.ts';
 import { clusterProvider } from '../../shared/adapters/kubernetes.ts';
 import { PubSubPublisher, pubsubClient } from '../../shared/adapters/pubsub.ts';
 import { handleDeployRequest, type RolloutDeps } from '../../shared/app/rollouts.ts';
@@ -203,6 +204,7 @@ test('a crash between steps is finished by the scheduled reconciler', async () =
   });
   const deps: RolloutDeps = {
     rollouts: crashing,
+    policy: new FirestorePolicyStore(db),
     versions,
     clusters: clusterProvider({ localKubeconfig: env.KUBECONFIG }),
     publisher: new PubSubPublisher(pubsubClient(env.GOOGLE_CLOUD_PROJECT)),

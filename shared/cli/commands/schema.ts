@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { API_VERSION, DeployRequest } from '../../domain/deploy-request.ts';
 import { ClusterName, GKE_CLUSTER_RE, LOCAL_CLUSTER } from '../../domain/names.ts';
+import { POLICY_API_VERSION, PolicyDoc } from '../../domain/policy.ts';
 import { EXIT, emit, parseCommand, usageError, type CliIo } from '../io.ts';
 import { didYouMean } from '../spec.ts';
 
@@ -35,7 +36,30 @@ export function deployRequestJsonSchema(): Record<string, unknown> {
   };
 }
 
-export const SCHEMAS: Readonly<Record<string, () => Record<string, unknown>>> = { 'deploy-request': deployRequestJsonSchema };
+export const POLICY_SCHEMA_ID = 'https://github.com/ferry/ferry/schemas/policy.schema.json';
+
+/** The deploy policy document (`ferry policy set -f`), as written (defaults not applied). */
+export function policyJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(PolicyDoc, {
+    io: 'input',
+    target: 'draft-2020-12',
+    // Refinements (system namespaces refused, repositories without tags) are checked by ferry itself.
+    unrepresentable: 'any',
+    override: (ctx) => {
+      if (ctx.zodSchema === ClusterName) ctx.jsonSchema.pattern = `^(?:${LOCAL_CLUSTER}|${GKE_CLUSTER_RE.source.replace(/^\^|\$$/g, '')})$`;
+    },
+  }) as Record<string, unknown>;
+  return {
+    $schema: generated['$schema'],
+    $id: POLICY_SCHEMA_ID,
+    title: `ferry deploy policy (${POLICY_API_VERSION})`,
+    description:
+      'Who may deploy what, where (docs/policy.md). Rules a JSON Schema cannot say (system namespaces are never targets, repositories carry no tag, slackUsers only on slack grants) are checked by `ferry policy set` and named when broken.',
+    ...Object.fromEntries(Object.entries(generated).filter(([k]) => k !== '$schema')),
+  };
+}
+
+export const SCHEMAS: Readonly<Record<string, () => Record<string, unknown>>> = { 'deploy-request': deployRequestJsonSchema, policy: policyJsonSchema };
 
 export async function schemaCommand(args: string[], io: CliIo): Promise<number> {
   const p = parseCommand('schema', args, io);

@@ -5,6 +5,7 @@
  */
 import type { Catalogue } from './catalogue.ts';
 import type { FerryErrorCode } from './errors.ts';
+import type { PolicyRefusal } from './policy.ts';
 
 /** The request bytes themselves (shared/domain/deploy-request.ts parseDeployRequest). */
 export const REQUEST_PARSE_FAILURES = {
@@ -52,6 +53,15 @@ export const DEPLOY_REFUSALS = {
     meaning: 'The stored version has no gs:// URI.',
     hint: 'Upload the version again; its record is from an incompatible ferry version.',
   },
+  NAMESPACE_NOT_SERVING: {
+    meaning:
+      "The target namespace is not one of FERRY_SERVING_NAMESPACES (Terraform's serving_namespaces): its vLLM service account cannot read the model bucket.",
+    hint: 'Deploy to a serving namespace, or add the namespace to serving_namespaces in Terraform (and to the policy).',
+  },
+  VERSION_BUCKET_FOREIGN: {
+    meaning: "The stored version's URI is outside the configured model bucket(s) (FERRY_MODEL_BUCKETS); it is never deployed.",
+    hint: 'Upload the checkpoint to the configured model bucket and deploy that version.',
+  },
   NO_ACCELERATOR_FITS: {
     meaning: 'No accelerator ferry knows can hold the model for the requested context and concurrency.',
     hint: 'Lower sizing.contextTokens or sizing.concurrency, or name an accelerator in the request.',
@@ -77,4 +87,4 @@ export const DEPLOY_REFUSALS = {
 export type RequestParseFailure = keyof typeof REQUEST_PARSE_FAILURES;
 export type DeployRefusal = keyof typeof DEPLOY_REFUSALS;
 /** Every reason a deploy request is refused with. */
-export type DeployRejectReason = RequestParseFailure | DeployRefusal | FerryErrorCode;
+export type DeployRejectReason = RequestParseFailure | DeployRefusal | PolicyRefusal | FerryErrorCode;

@@ -120,7 +120,7 @@ export const CLUSTER_ERRORS = {
   },
   CLUSTER_FORBIDDEN: {
     meaning: 'Kubernetes or GKE refused access.',
-    hint: "Grant ferry's identity the cluster permissions it needs (roles/container.developer on GKE; the ferry GKE teardown role for node pools and clusters).",
+    hint: "Grant ferry's identity the cluster permissions it needs (roles/container.clusterViewer and the gke_rbac_manifest ClusterRole on GKE; the ferry GKE teardown role for node pools and clusters).",
   },
   CLUSTER_INVALID: {
     meaning: 'GKE (or its local fake) refused a request as invalid.',
@@ -313,6 +313,14 @@ export const GENERAL_ERRORS = {
   EVENT_INVALID: {
     meaning: 'An incoming event does not match its schema; it is logged and dropped, never retried.',
     hint: 'Check what produced it (the Eventarc trigger, or whoever published to the topic).',
+  },
+  BODY_TOO_LARGE: {
+    meaning: "An HTTP request's body is over the function's cap (64 KiB for Slack, 1 MiB for event deliveries); refused before it is read.",
+    hint: 'Send a smaller body; an event delivery this large is acked and dropped, so check what produced it.',
+  },
+  BODY_MALFORMED: {
+    meaning: "An HTTP request's body could not be parsed (not JSON, bad charset); an event delivery is acked and dropped, Slack gets a bare 401.",
+    hint: 'Check what sent it: Eventarc and Pub/Sub push send JSON, Slack sends a signed form.',
   },
   INTERNAL: {
     meaning: 'An unexpected failure inside ferry.',

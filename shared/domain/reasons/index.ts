@@ -11,6 +11,7 @@ import * as chat from './chat.ts';
 import * as upload from './upload.ts';
 import * as validation from './validation.ts';
 import * as cli from './cli.ts';
+import * as policy from './policy.ts';
 
 export interface CatalogueSection {
   /** The exported name, e.g. STORAGE_ERRORS. */
@@ -55,6 +56,7 @@ export const CATALOGUE_GROUPS: readonly CatalogueGroup[] = [
     sections: [
       s('REQUEST_PARSE_FAILURES', 'The request itself', deploy.REQUEST_PARSE_FAILURES),
       s('DEPLOY_REFUSALS', 'What it asks for', deploy.DEPLOY_REFUSALS),
+      s('POLICY_REFUSALS', 'The deploy policy (docs/policy.md)', policy.POLICY_REFUSALS),
     ],
   },
   {

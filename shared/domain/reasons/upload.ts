@@ -15,6 +15,10 @@ export const UPLOAD_EVENT_REASONS = {
     meaning: 'The object is a folder placeholder (its name ends in /); ignored.',
     hint: 'Nothing to do.',
   },
+  FOREIGN_BUCKET: {
+    meaning: 'The object is in a bucket that is not one of FERRY_MODEL_BUCKETS; logged and acked, never recorded.',
+    hint: 'Upload to the configured model bucket, or add this bucket to FERRY_MODEL_BUCKETS (Terraform: bucket_name) if ferry should own it.',
+  },
   INVALID_MODEL_NAME: {
     meaning: 'The model part of the object name is not a valid model name; refused.',
     hint: 'Rename it to 1–63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, and upload again.',

@@ -24,7 +24,7 @@ function setup() {
     publisher,
     clock: { now: () => new Date((t += 1000)) },
     logger: memoryLogger(),
-    config: { modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'deploys' },
+    config: { modelBuckets: ['b'], modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'deploys' },
   };
   const event = (name: string, id = `${name}#${bucket.objects.get(name)?.generation}`): StorageFinalizedEvent => ({
     id,
@@ -192,4 +192,29 @@ test('an autodeploy target without an accelerator publishes a request without on
   // …and the serving plan the deploy function runs picks an accelerator from the stored summary.
   const sized = resolveAccelerator(parsed.request, (await state.getVersion('llama', 'v1'))!.summary);
   assert.ok(!('reject' in sized) && sized.recommended && sized.request.accelerator !== undefined, JSON.stringify(sized));
+});
+
+test('an event from a bucket ferry does not own is acked as FOREIGN_BUCKET: nothing read, nothing recorded', async () => {
+  const { bucket, state, deps } = setup();
+  for (const f of readdirSync(LLAMA)) bucket.put(PREFIX + f, readFileSync(join(LLAMA, f)));
+  const foreign: StorageFinalizedEvent = {
+    id: 'x1',
+    source: '//storage.googleapis.com/projects/_/buckets/attacker-bucket',
+    type: 'google.cloud.storage.object.v1.finalized',
+    data: { bucket: 'attacker-bucket', name: PREFIX + 'config.json', generation: '1' },
+  };
+  const before = bucket.stats().requests;
+  const out = await handleCheckpointUpload(foreign, deps);
+  assert.deepEqual(out, { outcome: 'foreign', reason: 'FOREIGN_BUCKET', bucket: 'attacker-bucket' });
+  assert.equal(bucket.stats().requests, before, 'the object is never listed or read');
+  assert.deepEqual(await state.listModels(), [], 'no model or version recorded');
+});
+
+test("a version's URI is built from the configured bucket name", async () => {
+  const { state, deps, event, uploadAll } = setup();
+  uploadAll();
+  await handleCheckpointUpload(event(PREFIX + 'config.json'), deps);
+  const v = await state.getVersion('llama', 'v1');
+  assert.ok(v, 'recorded');
+  assert.ok(v.uri.startsWith('gs://b/'), v.uri);
 });

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleDeployRequest, type RolloutDeps } from '../../../shared/app/rollouts.ts';
+import { MemoryPolicyStore, policyWithCluster } from '../../helpers/policy.ts';
 import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import type { RejectedRequest, RolloutState } from '../../../shared/ports/rollout-state.ts';
@@ -44,6 +45,7 @@ function deps(directory: FakeClusterDirectory) {
   } as unknown as CheckpointState;
   const d: RolloutDeps = {
     rollouts,
+    policy: new MemoryPolicyStore(policyWithCluster(CLUSTER, ['ns'])),
     versions,
     clusters: {
       get: async () => {

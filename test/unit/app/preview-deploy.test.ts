@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { previewDeploy, PREVIEW_ROLLOUT_ID } from '../../../shared/app/preview-deploy.ts';
 import { handleDeployRequest, type RolloutDeps } from '../../../shared/app/rollouts.ts';
+import { LOCAL_POLICY, MemoryPolicyStore } from '../../helpers/policy.ts';
 import { handleCheckpointUpload } from '../../../shared/app/checkpoint-upload.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
@@ -37,7 +38,7 @@ async function validVersion(): Promise<MemoryCheckpointState> {
       publisher: new MemoryPublisher(),
       clock,
       logger: memoryLogger(),
-      config: { modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'd' },
+      config: { modelBuckets: ['ferry-models'], modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'd' },
     },
   );
   assert.equal(out.outcome === 'validated' && out.valid, true);
@@ -76,6 +77,7 @@ test('the preview is exactly what the deploy path admits (the rollout id aside),
   } as unknown as RolloutState;
   const deps: RolloutDeps = {
     rollouts,
+    policy: new MemoryPolicyStore(LOCAL_POLICY),
     versions,
     clusters: { get: async () => assert.fail('no cluster access') },
     publisher: new MemoryPublisher(),

@@ -47,7 +47,7 @@ test('the reconciler runs every step in order, and a store that is down stops no
   let activityListed = false;
   const deps = {
     rollout: { rollouts: { listInFlight: down }, clock, logger, config: {} },
-    upload: { state, clock, logger, config: { modelPrefix: 'models/', validationConcurrency: 1, claimLeaseMs: 1000, deployTopic: 't' } },
+    upload: { state, clock, logger, config: { modelBuckets: ['b'], modelPrefix: 'models/', validationConcurrency: 1, claimLeaseMs: 1000, deployTopic: 't' } },
     activity: { listTargets: async () => ((activityListed = true), []), listActivity: async () => [] },
   } as unknown as ReconcileDeps;
   const steps = reconcileSteps(deps);

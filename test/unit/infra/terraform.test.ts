@@ -164,7 +164,7 @@ function codeUse(name: string): CodeUse {
 /** Clients in the wiring → the role their service account needs. Extend with each new client. */
 const CAPABILITIES: Array<{ what: string; marker: RegExp; role: string }> = [
   { what: 'Firestore', marker: /\bfirestoreClient\(/, role: 'roles/datastore.user' },
-  { what: 'GKE clusters', marker: /\bclusterProvider\(/, role: 'roles/container.developer' },
+  { what: 'GKE clusters', marker: /\bclusterProvider\(/, role: 'roles/container.clusterViewer' },
   { what: 'reading checkpoints in the model bucket', marker: /\bgcsObjectStore\(/, role: 'roles/storage.objectViewer' },
   { what: 'Anywhere Cache management (Storage Control)', marker: /\bcacheDeps\(/, role: 'custom:anywhere_cache_manager' },
   { what: 'GKE teardown (list clusters, resize node pools, delete clusters)', marker: /\bclusterDirectory\(/, role: 'custom:gke_teardown' },
@@ -298,7 +298,7 @@ describe('infra/*.tf parse and hold together', () => {
       if (!types.has(type)) continue;
       for (const api of apis) assert.ok(enabled.has(`${api}.googleapis.com`), `${api}.googleapis.com is enabled (for ${type})`);
     }
-    if (GRANTS.some((g) => g.role === 'roles/container.developer')) assert.ok(enabled.has('container.googleapis.com'));
+    if (GRANTS.some((g) => g.role === 'roles/container.clusterViewer')) assert.ok(enabled.has('container.googleapis.com'));
   });
 });
 
@@ -454,7 +454,10 @@ describe('functions ↔ functions/manifest.ts', () => {
             }
           }
         }
+        // NODE_ENV=production: Express inside functions-framework never shows a stack (docs/policy.md).
+        assert.equal(env['NODE_ENV'], 'production', `${fn.name} runs with NODE_ENV=production`);
         for (const key of set) {
+          if (key === 'NODE_ENV') continue;
           assert.ok(ALL_CONFIG_KEYS.has(key) || MANIFEST_TOPIC_ENVS.has(key), `${key} is read by no config schema (typo?)`);
           assert.ok(!LOCAL_ONLY.test(key), `${key} points at a local stand-in and must not be set in production`);
         }
@@ -751,10 +754,22 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  test('roles/container.developer only for the functions that talk to GKE', () => {
+  test('roles/container.clusterViewer (never container.developer) only for the functions that talk to GKE; in-cluster rights are the RBAC manifest', () => {
     const gke = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bclusterProvider\(/.test(codeUse(f.name).code));
     assert.ok(gke.length >= 1, 'some function talks to GKE');
-    const holders = GRANTS.filter((g) => g.role === 'roles/container.developer')
+    assert.ok(!GRANTS.some((g) => /^roles\/container\.(developer|admin|clusterAdmin)$/.test(g.role)), 'no broad GKE role on the project');
+    // The ClusterRole Terraform renders is the file the local stack's `ferry` user runs with.
+    const outputs = readFileSync(join(import.meta.dirname, '..', '..', '..', 'infra', 'outputs.tf'), 'utf8');
+    assert.match(outputs, /rules\s*=\s*jsondecode\(file\("\$\{path\.module\}\/gke-rbac-rules\.json"\)\)/);
+    assert.match(outputs, /subjects\s*=\s*\[for k in sort\(keys\(google_project_iam_member\.container_developer\)\)/);
+    const rules = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'infra', 'gke-rbac-rules.json'), 'utf8')) as Array<{
+      resources: string[];
+    }>;
+    assert.ok(
+      !rules.some((r) => r.resources.some((x) => ['secrets', 'configmaps', '*'].includes(x) || x.startsWith('roles') || x.startsWith('clusterroles'))),
+      'no Secrets, ConfigMaps, RBAC or wildcards',
+    );
+    const holders = GRANTS.filter((g) => g.role === 'roles/container.clusterViewer')
       .flatMap((g) => saRef(g.member))
       .sort();
     const expected = gke.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]!).sort();
