@@ -20,7 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/ports/clock.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
 import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, ManagedCluster } from '../../shared/ports/cluster-directory.ts';
-import type { InventoryNodePool } from '../../shared/domain/teardown-inventory.ts';
+import type { InventoryNodePool, PoolAutoscaling } from '../../shared/domain/teardown-inventory.ts';
 import { FerryError } from '../../shared/domain/errors.ts';
 
 export interface FakeClusterDirectoryOptions {
@@ -33,12 +33,34 @@ export interface FakeClusterDirectoryOptions {
   durationMs?: number;
 }
 
+/**
+ * A pool to seed: `nodeCount` nodes in each of its `zones` (GKE sizes are per zone; default: one
+ * zone, `<location>-a` for a region); autoscaling limits per zone unless `limits: 'total'`.
+ */
+export interface SeedPool {
+  name: string;
+  nodeCount: number;
+  zones?: string[];
+  autoscaling: { minNodeCount: number; maxNodeCount: number; limits?: PoolAutoscaling['limits']; locationPolicy?: PoolAutoscaling['locationPolicy'] } | null;
+}
+
 export interface SeedCluster {
   location: string;
   name: string;
   labels?: Record<string, string>;
-  nodePools?: InventoryNodePool[];
+  nodePools?: SeedPool[];
   createTime?: string;
+}
+
+export function seedPool(location: string, p: SeedPool): InventoryNodePool {
+  const zones = [...(p.zones ?? [/-[a-z]$/.test(location) ? location : `${location}-a`])].sort();
+  return {
+    name: p.name,
+    zones,
+    nodesPerZone: p.nodeCount,
+    nodeCount: p.nodeCount * zones.length,
+    autoscaling: p.autoscaling ? { limits: 'per-zone', locationPolicy: null, ...p.autoscaling } : null,
+  };
 }
 
 interface Entry {
@@ -97,7 +119,7 @@ export class FakeClusterDirectory implements ClusterDirectory {
       name,
       location: c.location,
       labels: { ...(c.labels ?? {}) },
-      nodePools: (c.nodePools ?? []).map((p) => ({ ...p, autoscaling: p.autoscaling ? { ...p.autoscaling } : null })),
+      nodePools: (c.nodePools ?? []).map((p) => seedPool(c.location, p)),
       createTime: c.createTime ?? this.clock.now().toISOString(),
       deleted: false,
     });
@@ -134,23 +156,29 @@ export class FakeClusterDirectory implements ClusterDirectory {
     return e && !e.deleted ? { ...this.view(e), name } : null;
   }
 
-  async setNodePoolSize(nodePool: string, nodeCount: number): Promise<GkeOperation> {
+  async setNodePoolSize(nodePool: string, nodesPerZone: number): Promise<GkeOperation> {
     this.enter('setNodePoolSize', nodePool);
-    if (!Number.isInteger(nodeCount) || nodeCount < 0) throw fakeClusterError('CLUSTER_INVALID', `node count must be a whole number ≥ 0, got ${nodeCount}`);
+    if (!Number.isInteger(nodesPerZone) || nodesPerZone < 0)
+      throw fakeClusterError('CLUSTER_INVALID', `node count must be a whole number ≥ 0, got ${nodesPerZone}`);
     const { entry, pool } = this.pool(nodePool);
     return this.start('set-node-pool-size', nodePool, entry, () => {
-      pool.nodeCount = nodeCount;
+      // SetNodePoolSize.node_count is per zone (cluster_service.proto #L473-475).
+      pool.nodesPerZone = nodesPerZone;
+      pool.nodeCount = nodesPerZone * pool.zones.length;
     });
   }
 
-  async setNodePoolAutoscaling(nodePool: string, bounds: { minNodeCount: number; maxNodeCount: number }): Promise<GkeOperation> {
+  async setNodePoolAutoscaling(nodePool: string, a: PoolAutoscaling): Promise<GkeOperation> {
     this.enter('setNodePoolAutoscaling', nodePool);
-    if (bounds.minNodeCount < 0 || bounds.maxNodeCount < bounds.minNodeCount)
-      throw fakeClusterError('CLUSTER_INVALID', `bad autoscaling bounds ${bounds.minNodeCount}-${bounds.maxNodeCount}`);
+    if (a.minNodeCount < 0 || a.maxNodeCount < a.minNodeCount)
+      throw fakeClusterError('CLUSTER_INVALID', `bad autoscaling bounds ${a.minNodeCount}-${a.maxNodeCount}`);
     const { entry, pool } = this.pool(nodePool);
     return this.start('other', nodePool, entry, () => {
-      pool.autoscaling = { ...bounds };
-      pool.nodeCount = Math.min(Math.max(pool.nodeCount, bounds.minNodeCount), bounds.maxNodeCount);
+      pool.autoscaling = { ...a };
+      const zones = Math.max(1, pool.zones.length);
+      const [min, max] = a.limits === 'per-zone' ? [a.minNodeCount, a.maxNodeCount] : [Math.ceil(a.minNodeCount / zones), Math.floor(a.maxNodeCount / zones)];
+      pool.nodesPerZone = Math.min(Math.max(pool.nodesPerZone, min), Math.max(min, max));
+      pool.nodeCount = pool.nodesPerZone * pool.zones.length;
     });
   }
 
@@ -231,7 +259,7 @@ export class FakeClusterDirectory implements ClusterDirectory {
       labels: { ...e.labels },
       labelFingerprint: fingerprint(e.labels),
       status: op ? (op.kind === 'delete-cluster' ? 'STOPPING' : 'RECONCILING') : 'RUNNING',
-      nodePools: e.nodePools.map((p) => ({ ...p, autoscaling: p.autoscaling ? { ...p.autoscaling } : null })),
+      nodePools: e.nodePools.map((p) => ({ ...p, zones: [...p.zones], autoscaling: p.autoscaling ? { ...p.autoscaling } : null })),
       createTime: e.createTime,
     };
   }

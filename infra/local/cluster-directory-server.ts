@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import { startLoopbackServer, runAlone, bodyText, type JsonAnswer } from './loopback-server.ts';
 import { z } from 'zod';
 import { FakeClusterDirectory, type FakeClusterDirectoryOptions, type SeedCluster } from './cluster-directory-fake.ts';
-import { NodePoolWire } from '../../shared/adapters/cluster-directory-http.ts';
+import { PoolAutoscaling } from '../../shared/domain/teardown-inventory.ts';
 import { CLUSTER_DIRECTORY_ERROR_CODES, type ClusterDirectory, type ClusterDirectoryErrorCode } from '../../shared/ports/cluster-directory.ts';
 import { FerryError } from '../../shared/domain/errors.ts';
 
@@ -40,14 +40,30 @@ const Bodies = {
   list: z.strictObject({ filter: z.strictObject({ label: z.strictObject({ key: z.string().min(1), value: z.string() }).optional() }).optional() }),
   get: Name,
   setNodePoolSize: z.strictObject({ nodePool: z.string().min(1), nodeCount: z.number() }),
-  setNodePoolAutoscaling: z.strictObject({ nodePool: z.string().min(1), bounds: z.strictObject({ minNodeCount: z.number(), maxNodeCount: z.number() }) }),
+  setNodePoolAutoscaling: z.strictObject({ nodePool: z.string().min(1), bounds: PoolAutoscaling }),
   deleteCluster: Name,
   getOperation: Name,
   seed: z.strictObject({
     location: z.string().regex(/^[a-z]+-[a-z]+[0-9]+(-[a-z])?$/, 'a GKE region or zone'),
     name: z.string().regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, 'a GKE cluster name'),
     labels: Labels.optional(),
-    nodePools: z.array(NodePoolWire).optional(),
+    nodePools: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          nodeCount: z.int().min(0),
+          zones: z.array(z.string().min(1)).optional(),
+          autoscaling: z
+            .strictObject({
+              minNodeCount: z.int().min(0),
+              maxNodeCount: z.int().min(0),
+              limits: PoolAutoscaling.shape.limits.optional(),
+              locationPolicy: PoolAutoscaling.shape.locationPolicy.optional(),
+            })
+            .nullable(),
+        }),
+      )
+      .optional(),
     createTime: z.iso.datetime().optional(),
   }),
   setLabels: z.strictObject({ name: z.string().min(1), labels: Labels }),

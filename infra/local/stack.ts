@@ -158,8 +158,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           name: 'ferry-local-gpu',
           labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
           nodePools: [
-            { name: 'l4-pool', nodeCount: 2, autoscaling: null },
-            { name: 'h100-pool', nodeCount: 1, autoscaling: { minNodeCount: 1, maxNodeCount: 2 } },
+            // Regional (3 zones): GKE sizes are per zone (docs/UPSTREAM.md G7).
+            { name: 'l4-pool', nodeCount: 1, zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'], autoscaling: null },
+            {
+              name: 'h100-pool',
+              nodeCount: 1,
+              zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'],
+              autoscaling: { limits: 'total', minNodeCount: 1, maxNodeCount: 3, locationPolicy: 'ANY' },
+            },
           ],
         },
       ],

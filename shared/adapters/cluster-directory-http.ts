@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { FerryError } from '../domain/errors.ts';
-import { CLUSTER_STATUSES } from '../domain/teardown-inventory.ts';
+import { CLUSTER_STATUSES, PoolAutoscaling } from '../domain/teardown-inventory.ts';
 import {
   CLUSTER_DIRECTORY_ERROR_CODES,
   GKE_OPERATION_STATUSES,
@@ -26,8 +26,10 @@ import { loopbackJson } from './loopback-json.ts';
 
 export const NodePoolWire = z.strictObject({
   name: z.string().min(1),
+  zones: z.array(z.string()),
+  nodesPerZone: z.int().min(0),
   nodeCount: z.int().min(0),
-  autoscaling: z.strictObject({ minNodeCount: z.int().min(0), maxNodeCount: z.int().min(0) }).nullable(),
+  autoscaling: PoolAutoscaling.nullable(),
 });
 
 const ManagedClusterWire = z.strictObject({
@@ -88,7 +90,7 @@ export class HttpClusterDirectory implements ClusterDirectory {
   setNodePoolSize(nodePool: string, nodeCount: number): Promise<GkeOperation> {
     return this.post('setNodePoolSize', { nodePool, nodeCount }, GkeOperationWire);
   }
-  setNodePoolAutoscaling(nodePool: string, bounds: { minNodeCount: number; maxNodeCount: number }): Promise<GkeOperation> {
+  setNodePoolAutoscaling(nodePool: string, bounds: PoolAutoscaling): Promise<GkeOperation> {
     return this.post('setNodePoolAutoscaling', { nodePool, bounds }, GkeOperationWire);
   }
   deleteCluster(name: string): Promise<GkeOperation> {
@@ -105,8 +107,18 @@ export class HttpClusterDirectory implements ClusterDirectory {
 export function clusterDirectoryFakeAdmin(host: string, fetchImpl: typeof fetch = fetch) {
   const hook = <T>(path: string, body: Record<string, unknown>, result: z.ZodType<T>): Promise<T> => call(host, `/fake/${path}`, body, result, fetchImpl);
   return {
-    seed: (c: { location: string; name: string; labels?: Record<string, string>; nodePools?: Array<z.infer<typeof NodePoolWire>>; createTime?: string }) =>
-      hook('seed', c, ManagedClusterWire),
+    seed: (c: {
+      location: string;
+      name: string;
+      labels?: Record<string, string>;
+      nodePools?: Array<{
+        name: string;
+        nodeCount: number;
+        zones?: string[];
+        autoscaling: (Omit<PoolAutoscaling, 'limits' | 'locationPolicy'> & Partial<PoolAutoscaling>) | null;
+      }>;
+      createTime?: string;
+    }) => hook('seed', c, ManagedClusterWire),
     setLabels: (name: string, labels: Record<string, string>) => hook('setLabels', { name, labels }, z.null()),
     failNext: (method: keyof ClusterDirectory, code: ClusterDirectoryErrorCode) => hook('fail', { method, code }, z.null()),
   };

@@ -57,12 +57,12 @@ const model: ModelDoc = {
   },
 };
 const record = (cluster: string, runId: string): ScaledDownCluster => ({
-  schemaVersion: 1,
+  schemaVersion: 2,
   cluster,
   runId,
   at: iso,
   restoreRequestedAt: null,
-  pools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+  pools: [{ name: 'l4', zones: ['us-central1-a'], nodesPerZone: 2, nodeCount: 2, autoscaling: null }],
 });
 const OLD_ID = `demo-ferry~us-central1~${NAME}`;
 const DUP = `${NAME}-dup`;

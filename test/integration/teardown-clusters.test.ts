@@ -98,8 +98,14 @@ test('an idle managed cluster is scaled to zero and remembered; protected and un
   }
   const remembered = await store.getScaledDown(idle);
   assert.deepEqual(remembered?.pools, [
-    { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } },
-    { name: 'l4', nodeCount: 3, autoscaling: null },
+    {
+      name: 'auto',
+      zones: ['us-central1-a'],
+      nodesPerZone: 2,
+      nodeCount: 2,
+      autoscaling: { limits: 'per-zone', minNodeCount: 2, maxNodeCount: 6, locationPolicy: null },
+    },
+    { name: 'l4', zones: ['us-central1-a'], nodesPerZone: 3, nodeCount: 3, autoscaling: null },
   ]);
   assert.equal(remembered?.runId, run.id);
 

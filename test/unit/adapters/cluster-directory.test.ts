@@ -18,7 +18,9 @@ import {
   operationStatusOf,
   gkeError,
   instanceGroupManagerUrl,
-  nodePoolSize,
+  poolSize,
+  autoscalingOf,
+  autoscalingWire,
   type GkeDirectoryOptions,
 } from '../../../shared/adapters/cluster-directory-gke.ts';
 import { clusterDirectoryContract, type ClusterContractSubject } from '../../contract/cluster-directory.contract.ts';
@@ -182,14 +184,74 @@ test('node pool sizes: only instance group manager URLs are read, canonicalised 
     `https://www.googleapis.com/compute/v1/${igm}?alt=media`,
   ])
     assert.equal(instanceGroupManagerUrl(bad), null, bad);
-  assert.equal(nodePoolSize({ initialNodeCount: 3 }, 5, 7), 7, 'the instance groups say');
-  assert.equal(nodePoolSize({ initialNodeCount: 3 }, 5, 0), 0, 'a pool at zero in a cluster with nodes');
-  assert.equal(nodePoolSize({ initialNodeCount: 3 }, 5, null), 3, 'unreadable: the upper guess');
-  assert.equal(nodePoolSize({ initialNodeCount: 0 }, 5, null), 1);
-  assert.equal(nodePoolSize({ initialNodeCount: 3 }, 0, null), 0, 'a cluster with no node');
+  const Z3 = ['us-central1-a', 'us-central1-b', 'us-central1-c'];
+  const g = (zone: string, targetSize: number) => ({ zone, targetSize });
+  assert.deepEqual(
+    poolSize({ initialNodeCount: 3 }, Z3, 5, [g(Z3[0]!, 1), g(Z3[1]!, 1), g(Z3[2]!, 1)]),
+    { zones: Z3, nodesPerZone: 1, nodeCount: 3 },
+    'one group per zone: 1 per zone, 3 in all',
+  );
+  // Blue-green upgrade: instance_group_urls lists the blue and the green group of each zone (G8).
+  // terraform-provider-google (flattenNodePool) divides the total by the number of groups; the
+  // largest group per zone is the pool's size per zone, and a sum would double it.
+  assert.deepEqual(poolSize({}, Z3, 5, [g(Z3[0]!, 1), g(Z3[1]!, 1), g(Z3[2]!, 1), g(Z3[0]!, 0), g(Z3[1]!, 1), g(Z3[2]!, 0)]), {
+    zones: Z3,
+    nodesPerZone: 1,
+    nodeCount: 4,
+  });
+  assert.deepEqual(
+    poolSize({}, [], 5, [g('us-east1-b', 2)]),
+    { zones: ['us-east1-b'], nodesPerZone: 2, nodeCount: 2 },
+    'zones from the groups when none are listed',
+  );
+  assert.deepEqual(poolSize({ initialNodeCount: 3 }, Z3, 5, null), { zones: Z3, nodesPerZone: 3, nodeCount: 9 }, 'unreadable: the upper guess, per zone');
+  assert.deepEqual(poolSize({ initialNodeCount: 0 }, ['z-a'], 5, null), { zones: ['z-a'], nodesPerZone: 1, nodeCount: 1 });
+  assert.deepEqual(poolSize({ initialNodeCount: 3 }, Z3, 0, null), { zones: Z3, nodesPerZone: 0, nodeCount: 0 }, 'a cluster with no node');
 });
 
-test('the GKE adapter reports each pool as the sum of its instance groups, and falls back to the guess when one cannot be read', async () => {
+test('M2: autoscaling limits are read in the mode the pool uses (per zone or total), with its location policy, and sent back in that mode only', () => {
+  // The gRPC client fills unset int32 with 0 (G6): a pool with total limits reads min/max 0.
+  const grpcTotal = { enabled: true, minNodeCount: 0, maxNodeCount: 0, totalMinNodeCount: 2, totalMaxNodeCount: 6, locationPolicy: 'ANY' };
+  assert.deepEqual(autoscalingOf(grpcTotal), { limits: 'total', minNodeCount: 2, maxNodeCount: 6, locationPolicy: 'ANY' });
+  // REST (proto3 JSON) omits unset fields; enums may come as numbers.
+  assert.deepEqual(autoscalingOf({ enabled: true, totalMaxNodeCount: 4, locationPolicy: 1 }), {
+    limits: 'total',
+    minNodeCount: 0,
+    maxNodeCount: 4,
+    locationPolicy: 'BALANCED',
+  });
+  assert.deepEqual(
+    autoscalingOf({
+      enabled: true,
+      minNodeCount: 1,
+      maxNodeCount: 3,
+      totalMinNodeCount: 0,
+      totalMaxNodeCount: 0,
+      locationPolicy: 'LOCATION_POLICY_UNSPECIFIED',
+    }),
+    {
+      limits: 'per-zone',
+      minNodeCount: 1,
+      maxNodeCount: 3,
+      locationPolicy: null,
+    },
+  );
+  assert.equal(autoscalingOf({ enabled: false, minNodeCount: 1, maxNodeCount: 3 }), null);
+  // The total_* and *_node_count fields exclude each other (cluster_service.proto #L6026-6036).
+  assert.deepEqual(autoscalingWire({ limits: 'total', minNodeCount: 0, maxNodeCount: 6, locationPolicy: 'ANY' }), {
+    enabled: true,
+    totalMinNodeCount: 0,
+    totalMaxNodeCount: 6,
+    locationPolicy: 'ANY',
+  });
+  assert.deepEqual(autoscalingWire({ limits: 'per-zone', minNodeCount: 1, maxNodeCount: 3, locationPolicy: null }), {
+    enabled: true,
+    minNodeCount: 1,
+    maxNodeCount: 3,
+  });
+});
+
+test('M1: the GKE adapter reports each pool per zone (and in total) from its instance groups, and falls back to the guess when one cannot be read', async () => {
   const url = (zone: string, pool: string) =>
     `https://www.googleapis.com/compute/v1/projects/p-1/zones/${zone}/instanceGroupManagers/gke-gpu-${pool}-${zone}-grp`;
   const cluster = {
@@ -222,13 +284,13 @@ test('the GKE adapter reports each pool as the sum of its instance groups, and f
   });
   const [listed] = await directory.list();
   assert.deepEqual(
-    listed?.nodePools.map((p) => [p.name, p.nodeCount]),
+    listed?.nodePools.map((p) => [p.name, p.nodesPerZone, p.zones.length, p.nodeCount]),
     [
-      ['a', 3],
-      ['b', 0],
-      ['c', 2],
+      ['a', 2, 2, 3],
+      ['b', 0, 1, 0],
+      ['c', 2, 1, 2],
     ],
-    'a: 2 + 1 across zones; b: really at zero; c: unreadable, guessed',
+    'a: 2 and 1 in two zones (per zone: the larger, never the sum); b: really at zero; c: unreadable, guessed',
   );
   assert.ok(asked.every((u) => u.startsWith('https://compute.googleapis.com/compute/v1/projects/p-1/zones/')));
   const got = await directory.get('projects/p-1/locations/us-central1/clusters/gpu');
@@ -237,6 +299,7 @@ test('the GKE adapter reports each pool as the sum of its instance groups, and f
     got?.nodePools.map((p) => p.nodeCount),
     [3, 0, 2],
   );
+  assert.deepEqual(got?.nodePools[0]?.zones, ['us-central1-a', 'us-central1-b']);
 });
 
 test("GKE operations: the type numbers are the proto's (SET_NODE_POOL_SIZE, DELETE_CLUSTER), names as well as numbers", async () => {
