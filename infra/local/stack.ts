@@ -15,7 +15,7 @@ import { startEmulators, checkEmulatorPrerequisites, freeEmulatorPorts, freeStab
 import { startKube, kubeBinariesPresent, type KubeStack } from './kube.ts';
 import { FUNCTIONS } from '../../functions/manifest.ts';
 import { startStorageControlServer, type StorageControlServer } from './storage-control-server.ts';
-import { startClusterDirectoryServer, type ClusterDirectoryServer } from './cluster-directory-server.ts';
+import { startGkeServer, type GkeServer } from './gke-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -100,7 +100,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const timers: NodeJS.Timeout[] = [];
   let pubsub: PubSub | undefined;
   let storageControl: StorageControlServer | undefined;
-  let clusterDirectory: ClusterDirectoryServer | undefined;
+  let clusterDirectory: GkeServer | undefined;
   const stop = async () => {
     for (const t of timers) clearInterval(t);
     await pubsub?.close().catch(() => undefined);
@@ -145,11 +145,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       createDelayMs: opts.cacheCreateDelayMs ?? 1500,
     });
 
-    // No emulator exists for GKE's cluster API either: a fake directory for teardown (list, resize,
-    // delete, operations) and for bringing pools back. It holds one managed cluster made now, so it
-    // is never idle within a day; tests seed their own. It is a list, not the Kubernetes above:
-    // scaling its pools removes no simulated node.
-    clusterDirectory = await startClusterDirectoryServer({
+    // No emulator exists for GKE's cluster API either: a GKE + Compute REST server (gke-server.ts)
+    // that the production adapter reaches through the real client (FERRY_GKE_API_ENDPOINT). It
+    // holds one managed regional cluster made now, so it is never idle within a day; tests seed
+    // their own. It is a list, not the Kubernetes above: scaling its pools removes no simulated node.
+    clusterDirectory = await startGkeServer({
       port: await pickPort(ports, 7091),
       project: projectId,
       seed: [
@@ -191,7 +191,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_STORAGE_CONTROL_EMULATOR_HOST: storageControl.host,
       FERRY_BUCKET_LOCATION: bucketLocation,
       // No GKE locally: teardown lists, scales and deletes clusters in the fake directory above.
-      FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: clusterDirectory.host,
+      FERRY_GKE_API_ENDPOINT: clusterDirectory.endpoint,
+      FERRY_COMPUTE_API_ENDPOINT: clusterDirectory.endpoint,
       // Nothing local should probe the GCE metadata server for credentials (it is not there).
       METADATA_SERVER_DETECTION: 'none',
     };

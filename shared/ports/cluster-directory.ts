@@ -13,10 +13,10 @@
  * | CLUSTER_INVALID      | INVALID_ARGUMENT (3)| e.g. a negative node count               |
  * | CLUSTER_UNAVAILABLE (retryable) | UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL | try later |
  *
- * Adapters: shared/adapters/cluster-directory-gke.ts (`@google-cloud/container` ClusterManagerClient),
- * infra/local/cluster-directory-fake.ts (stateful, clock-driven; there is no GKE emulator), and
- * shared/adapters/cluster-directory-http.ts (that fake as the local stack serves it). All are held
- * to test/contract/cluster-directory.contract.ts; shared/composition/cluster-directory.ts picks one from Settings.
+ * Adapter: shared/adapters/cluster-directory-gke.ts (`@google-cloud/container` ClusterManagerClient),
+ * against GKE or — FERRY_GKE_API_ENDPOINT / FERRY_COMPUTE_API_ENDPOINT — the local GKE REST server
+ * infra/local/gke-server.ts (there is no GKE emulator). Held to test/contract/cluster-directory.contract.ts
+ * against both; shared/composition/cluster-directory.ts builds it from Settings.
  */
 import type { ClusterStatus, InventoryNodePool, PoolAutoscaling } from '../domain/teardown-inventory.ts';
 import type { ClusterErrorCode } from '../domain/reasons/errors.ts';

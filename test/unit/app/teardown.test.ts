@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FakeStorageControl } from '../../../infra/local/storage-control-fake.ts';
-import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
+import { gkeRest } from '../../helpers/gke-rest.ts';
 import { runTeardown, type TeardownDeps } from '../../../shared/app/teardown.ts';
 import { recordTargetActivity } from '../../../shared/app/target-activity.ts';
 import { ensureClusterCapacity, continueCapacityRestores } from '../../../shared/app/cluster-capacity.ts';
@@ -127,7 +127,7 @@ async function setup(opts: { projectNumber?: string } = {}) {
   const control = new FakeStorageControl({ clock, createDelayMs: 1000, defaultLocation: 'US-CENTRAL1' });
   const records = new MemoryCacheRecords();
   const store = new MemoryStore();
-  const directory = new FakeClusterDirectory({
+  const directory = await gkeRest({
     clock,
     project: 'demo-ferry',
     pendingMs: 1000,

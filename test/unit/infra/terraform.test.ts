@@ -185,7 +185,7 @@ const CACHE_PERMISSIONS: Record<string, string> = {
 };
 
 /** Env vars that point a function at a local stand-in; none may be set in production. */
-const LOCAL_ONLY = /EMULATOR_HOST$|ALLOW_LOCAL|^KUBECONFIG$/;
+const LOCAL_ONLY = /EMULATOR_HOST$|_API_ENDPOINT$|ALLOW_LOCAL|^KUBECONFIG$/;
 
 type ZObject = z.ZodObject<Record<string, z.ZodType>>;
 const SCHEMAS = new Map<string, ZObject>(Object.entries(config).filter(([, v]) => !!v && typeof v === 'object' && 'shape' in v) as Array<[string, ZObject]>);
