@@ -391,3 +391,36 @@ test("GKE operations are named in the project of the cluster they act on, not th
   const del = await directory.deleteCluster('projects/123456789012/locations/us-central1-a/clusters/old');
   assert.equal(del.name, 'projects/123456789012/locations/us-central1-a/operations/operation-2');
 });
+
+test("REST server: every route ferry uses is the proto's google.api.http path for that rpc (cluster_service.proto)", async () => {
+  // The oracle is the proto the client is generated from: the server's paths are read from it here.
+  const proto = readFileSync(
+    join(import.meta.dirname, '../../../node_modules/@google-cloud/container/build/protos/google/container/v1/cluster_service.proto'),
+    'utf8',
+  );
+  const http = (rpc: string): { verb: string; template: string } => {
+    const m = new RegExp(`rpc ${rpc}\\([^)]*\\)[^{]*\\{\\s*option \\(google\\.api\\.http\\) = \\{\\s*(get|post|delete|put|patch): "([^"]+)"`).exec(proto);
+    assert.ok(m, `${rpc} has a google.api.http annotation`);
+    return { verb: m[1]!.toUpperCase(), template: m[2]! };
+  };
+  const { srv } = await rest({ pendingMs: 0, durationMs: 0 });
+  const cluster = srv.state.seed({ location: 'us-central1', name: 'paths', nodePools: [{ name: 'p', nodeCount: 1, autoscaling: null }] });
+  const fill = (template: string, name: string) => template.replace(/\{[a-z_]+=[^}]+\}/, name);
+  const cases: Array<[string, string, unknown]> = [
+    ['ListClusters', 'projects/demo-ferry/locations/-', undefined],
+    ['GetCluster', cluster, undefined],
+    ['SetNodePoolSize', `${cluster}/nodePools/p`, { nodeCount: 1 }],
+    ['SetNodePoolAutoscaling', `${cluster}/nodePools/p`, { autoscaling: { enabled: true, minNodeCount: 1, maxNodeCount: 2 } }],
+  ];
+  for (const [rpc, name, body] of cases) {
+    const { verb, template } = http(rpc);
+    const res = await fetch(`${srv.endpoint}${fill(template, name)}`, { method: verb, ...(body ? { body: JSON.stringify(body) } : {}) });
+    assert.ok(res.status === 200 || res.status === 400, `${rpc}: ${verb} ${template} is served (HTTP ${res.status})`);
+    if (res.status === 400) assert.equal(((await res.json()) as { error: { status: string } }).error.status, 'FAILED_PRECONDITION', `${rpc}: only busy`);
+  }
+  const op = (await (await fetch(`${srv.endpoint}${fill(http('DeleteCluster').template, cluster)}`, { method: http('DeleteCluster').verb })).json()) as {
+    name: string;
+  };
+  const got = await fetch(`${srv.endpoint}${fill(http('GetOperation').template, `projects/demo-ferry/locations/us-central1/operations/${op.name}`)}`);
+  assert.equal(got.status, 200, 'GetOperation at its annotated path');
+});
