@@ -135,10 +135,16 @@ export const CacheConfig = z.object({
   FERRY_CACHE_MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(600),
 });
 
+/** `http://host:port` (or https) of a local stand-in for a Google API, as STORAGE_EMULATOR_HOST is for GCS. */
+const apiEndpoint = z
+  .string()
+  .regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/, 'must be http://host:port')
+  .optional();
+
 /**
  * Scheduled teardown of idle caches, Deployments and clusters (shared/domain/teardown.ts policy).
- * Clusters are listed on GKE (FERRY_GKE_PROJECT, default the function's project) or, locally, in the
- * stack's cluster directory fake (FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST); with
+ * Clusters are listed on GKE (FERRY_GKE_PROJECT, default the function's project) or, locally, on the
+ * stack's GKE REST server (FERRY_GKE_API_ENDPOINT, FERRY_COMPUTE_API_ENDPOINT); with
  * FERRY_TEARDOWN_CLUSTERS=off only caches and Deployments are considered.
  */
 export const TeardownConfig = z.object({
@@ -167,11 +173,13 @@ export const TeardownConfig = z.object({
     .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a GCP / Kubernetes label key')
     .default('ferry-protect'),
   FERRY_TEARDOWN_CLUSTERS: z.enum(['gke', 'off']).default('gke'),
-  /** The local stack's GKE cluster directory fake (host:port); unset: the real GKE API. */
-  FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: z
-    .string()
-    .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port')
-    .optional(),
+  /**
+   * `http://host:port` of a server speaking the GKE API (REST): the same client, REST transport, no
+   * credentials (the local stack's infra/local/gke-server.ts); unset: the real GKE API.
+   */
+  FERRY_GKE_API_ENDPOINT: apiEndpoint,
+  /** `http://host:port` of a server speaking Compute Engine's instanceGroupManagers API; unset: the real one. */
+  FERRY_COMPUTE_API_ENDPOINT: apiEndpoint,
   FERRY_GKE_PROJECT: z
     .string()
     .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id')

@@ -15,7 +15,7 @@ import { startEmulators, checkEmulatorPrerequisites, freeEmulatorPorts, freeStab
 import { startKube, kubeBinariesPresent, type KubeStack } from './kube.ts';
 import { FUNCTIONS } from '../../functions/manifest.ts';
 import { startStorageControlGrpcServer, type StorageControlGrpcServer } from './storage-control-grpc-server.ts';
-import { startClusterDirectoryServer, type ClusterDirectoryServer } from './cluster-directory-server.ts';
+import { startGkeServer, type GkeServer } from './gke-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 import { seedLocalPolicy } from './seed-policy.ts';
 
@@ -114,7 +114,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const timers: NodeJS.Timeout[] = [];
   let pubsub: PubSub | undefined;
   let storageControl: StorageControlGrpcServer | undefined;
-  let clusterDirectory: ClusterDirectoryServer | undefined;
+  let clusterDirectory: GkeServer | undefined;
   const stop = async () => {
     for (const t of timers) clearInterval(t);
     await pubsub?.close().catch(() => undefined);
@@ -162,11 +162,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       createDelayMs: opts.cacheCreateDelayMs ?? 1500,
     });
 
-    // No emulator exists for GKE's cluster API either: a fake directory for teardown (list, resize,
-    // delete, operations) and for bringing pools back. It holds one managed cluster made now, so it
-    // is never idle within a day; tests seed their own. It is a list, not the Kubernetes above:
-    // scaling its pools removes no simulated node.
-    clusterDirectory = await startClusterDirectoryServer({
+    // No emulator exists for GKE's cluster API either: a GKE + Compute REST server (gke-server.ts)
+    // that the production adapter reaches through the real client (FERRY_GKE_API_ENDPOINT). It
+    // holds one managed regional cluster made now, so it is never idle within a day; tests seed
+    // their own. It is a list, not the Kubernetes above: scaling its pools removes no simulated node.
+    clusterDirectory = await startGkeServer({
       port: await pickPort(ports, 7091),
       project: projectId,
       seed: [
@@ -175,8 +175,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           name: 'ferry-local-gpu',
           labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
           nodePools: [
-            { name: 'l4-pool', nodeCount: 2, autoscaling: null },
-            { name: 'h100-pool', nodeCount: 1, autoscaling: { minNodeCount: 1, maxNodeCount: 2 } },
+            // Regional (3 zones): GKE sizes are per zone (docs/UPSTREAM.md G7).
+            { name: 'l4-pool', nodeCount: 1, zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'], autoscaling: null },
+            {
+              name: 'h100-pool',
+              nodeCount: 1,
+              zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'],
+              autoscaling: { limits: 'total', minNodeCount: 1, maxNodeCount: 3, locationPolicy: 'ANY' },
+            },
           ],
         },
       ],
@@ -207,7 +213,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_STORAGE_CONTROL_ADMIN_HOST: storageControl.adminHost,
       FERRY_BUCKET_LOCATION: bucketLocation,
       // No GKE locally: teardown lists, scales and deletes clusters in the fake directory above.
-      FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST: clusterDirectory.host,
+      FERRY_GKE_API_ENDPOINT: clusterDirectory.endpoint,
+      FERRY_COMPUTE_API_ENDPOINT: clusterDirectory.endpoint,
       // Nothing local should probe the GCE metadata server for credentials (it is not there).
       METADATA_SERVER_DETECTION: 'none',
     };

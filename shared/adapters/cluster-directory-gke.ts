@@ -4,14 +4,21 @@
  * and delete return a GKE Operation (not an LRO): `getOperation` polls it by its full name
  * `projects/P/locations/L/operations/OP`. Enums come as strings or numbers: both are mapped.
  *
- * GKE's API has no current size per node pool. A pool's nodes are its managed instance groups
- * (`instanceGroupUrls`, one per zone), so its size is the sum of their `targetSize`, read from the
- * Compute Engine API (`compute.instanceGroupManagers.get`). When that cannot be read, the size is
- * a guess (see `nodePoolSize`); bringing pools back therefore relies on what teardown remembered,
- * never on the size reported now.
+ * GKE sizes are per zone (docs/UPSTREAM.md G7): `SetNodePoolSize.node_count` is applied in every
+ * zone of the pool. GKE's API has no current size per node pool; a pool's nodes are its managed
+ * instance groups (`instanceGroupUrls`, one per zone, G8), read from the Compute Engine API
+ * (`compute.instanceGroupManagers.get` → `targetSize`). See `poolSize` for how per-zone sizes,
+ * zones and the total come out of them. When they cannot be read, the size is a guess; bringing
+ * pools back therefore relies on what teardown remembered, never on the size reported now.
+ *
+ * Endpoints: `apiEndpoint` / `computeEndpoint` (`http://host:port`, FERRY_GKE_API_ENDPOINT and
+ * FERRY_COMPUTE_API_ENDPOINT) point the same ClusterManagerClient, in its REST transport
+ * (`fallback: true`: HTTP/1.1 + JSON, google-gax fallbackRest.js), and the Compute reads at a local
+ * server with no credentials (google-auth-library PassThroughClient), as STORAGE_EMULATOR_HOST does
+ * for GCS. infra/local/gke-server.ts is that server.
  */
 import { FerryError } from '../domain/errors.ts';
-import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool } from '../domain/teardown-inventory.ts';
+import { CLUSTER_STATUSES, type ClusterStatus, type InventoryNodePool, type PoolAutoscaling } from '../domain/teardown-inventory.ts';
 import type { ClusterDirectory, ClusterDirectoryErrorCode, GkeOperation, GkeOperationStatus, ManagedCluster } from '../ports/cluster-directory.ts';
 
 type Client = InstanceType<(typeof import('@google-cloud/container'))['v1']['ClusterManagerClient']>;
@@ -77,55 +84,156 @@ export function instanceGroupManagerUrl(url: string): string | null {
   return m ? `https://compute.googleapis.com/compute/v1/projects/${m[1]}/zones/${m[2]}/instanceGroupManagers/${m[3]}` : null;
 }
 
+/** The zone of a canonical instance group manager URL. */
+const zoneOfGroup = (url: string): string => /\/zones\/([^/]+)\//.exec(url)?.[1] ?? '';
+
+export interface PoolSize {
+  zones: string[];
+  nodesPerZone: number;
+  nodeCount: number;
+}
+
 /**
- * A node pool's size: the instance groups' total when it could be read; otherwise a guess — 0 when
- * the cluster has no node at all, else the pool's initialNodeCount (at least 1), an upper guess, so
- * teardown may resize a pool to 0 again (harmless) but never skips one that has nodes.
+ * A node pool's size from its instance groups' sizes (`groups`: zone and targetSize of each, null
+ * when they could not be read) and its zones (`zones`: NodePool.locations, else the cluster's, G9):
+ * - nodes per zone: per zone, the largest group's targetSize; then the largest zone. One group per
+ *   zone normally (G8). During a blue-green upgrade a zone holds a blue and a green group
+ *   (`instance_group_urls` lists both): terraform-provider-google divides the groups' total by
+ *   their number (`flattenNodePool`, "They should all have the same size"), which halves the size
+ *   while the green group is still empty; the largest group is the pool's size per zone then.
+ *   Never the sum: a sum, sent back through setNodePoolSize, multiplies the pool by its zones (M1);
+ * - total: every group's targetSize added up (the nodes that exist, both colours included);
+ * - zones: the pool's, else the groups' zones.
+ * Without readable groups it is a guess: 0 when the cluster has no node at all, else the pool's
+ * initialNodeCount per zone (at least 1; terraform `initial_node_count` is per zone in multi-zone
+ * pools), an upper guess, so teardown may resize a pool to 0 again (harmless) but never skips one
+ * that has nodes.
  */
-export function nodePoolSize(pool: { initialNodeCount?: number | null }, clusterNodeCount: number | null | undefined, groupsTotal: number | null): number {
-  if (groupsTotal !== null) return groupsTotal;
-  if (clusterNodeCount === 0) return 0;
-  return Math.max(pool.initialNodeCount ?? 0, 1);
+export function poolSize(
+  pool: { initialNodeCount?: number | null },
+  zones: readonly string[],
+  clusterNodeCount: number | null | undefined,
+  groups: ReadonlyArray<{ zone: string; targetSize: number }> | null,
+): PoolSize {
+  const z = [...new Set(zones.length ? zones : (groups ?? []).map((g) => g.zone))].filter(Boolean).sort();
+  if (groups !== null) {
+    const perZone = new Map<string, number>();
+    for (const g of groups) perZone.set(g.zone, Math.max(perZone.get(g.zone) ?? 0, g.targetSize));
+    return { zones: z, nodesPerZone: Math.max(0, ...perZone.values()), nodeCount: groups.reduce((a, g) => a + g.targetSize, 0) };
+  }
+  const per = clusterNodeCount === 0 ? 0 : Math.max(pool.initialNodeCount ?? 0, 1);
+  return { zones: z, nodesPerZone: per, nodeCount: per * Math.max(1, z.length) };
+}
+
+/** The proto's `NodePoolAutoscaling` as the client returns it (gRPC: unset int32 = 0; REST: absent). */
+export interface AutoscalingWire {
+  enabled?: boolean | null;
+  minNodeCount?: number | null;
+  maxNodeCount?: number | null;
+  totalMinNodeCount?: number | null;
+  totalMaxNodeCount?: number | null;
+  locationPolicy?: unknown;
+}
+
+/**
+ * Which limits a pool uses (cluster_service.proto `NodePoolAutoscaling` #L5994-6037: the
+ * `total_*_node_count` fields "are mutually exclusive with the *_node_count fields"): total when
+ * either total field is non-zero, else per zone. An unset int32 reads as 0 over gRPC (G6) and is
+ * absent over REST, so `??` cannot tell them apart (M2): both read as 0 here.
+ */
+export function autoscalingOf(a: AutoscalingWire | null | undefined): PoolAutoscaling | null {
+  if (!a?.enabled) return null;
+  const n = (x: number | null | undefined): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+  const total = n(a.totalMinNodeCount) > 0 || n(a.totalMaxNodeCount) > 0;
+  // LocationPolicy: LOCATION_POLICY_UNSPECIFIED = 0, BALANCED = 1, ANY = 2 (#L5997-6007).
+  const p = a.locationPolicy;
+  const locationPolicy = p === 'BALANCED' || p === 1 ? 'BALANCED' : p === 'ANY' || p === 2 ? 'ANY' : null;
+  return total
+    ? { limits: 'total', minNodeCount: n(a.totalMinNodeCount), maxNodeCount: n(a.totalMaxNodeCount), locationPolicy }
+    : { limits: 'per-zone', minNodeCount: n(a.minNodeCount), maxNodeCount: n(a.maxNodeCount), locationPolicy };
+}
+
+/** A PoolAutoscaling as the NodePoolAutoscaling to send: only the fields of its mode (never both). */
+export function autoscalingWire(a: PoolAutoscaling): {
+  enabled: true;
+  minNodeCount?: number;
+  maxNodeCount?: number;
+  totalMinNodeCount?: number;
+  totalMaxNodeCount?: number;
+  locationPolicy?: 'BALANCED' | 'ANY';
+} {
+  return {
+    enabled: true,
+    ...(a.limits === 'total'
+      ? { totalMinNodeCount: a.minNodeCount, totalMaxNodeCount: a.maxNodeCount }
+      : { minNodeCount: a.minNodeCount, maxNodeCount: a.maxNodeCount }),
+    ...(a.locationPolicy ? { locationPolicy: a.locationPolicy } : {}),
+  };
 }
 
 export interface GkeDirectoryOptions {
-  /** Reads one instance group manager's targetSize (default: the Compute Engine API with ADC). */
+  /** Reads one instance group manager's targetSize (default: the Compute Engine API with ADC, or `computeEndpoint`). */
   groupSize?: (url: string) => Promise<number>;
   /** A ClusterManagerClient (tests pass a stand-in); default: created on first use. */
   client?: Client;
+  /** `http://host:port` of a GKE API server (FERRY_GKE_API_ENDPOINT): REST transport, no credentials. */
+  apiEndpoint?: string | undefined;
+  /** `http://host:port` of a Compute Engine API server (FERRY_COMPUTE_API_ENDPOINT): no credentials. */
+  computeEndpoint?: string | undefined;
+}
+
+/** `http://host:port` → its parts; anything else is refused (the settings parser checks it first). */
+export function parseEndpoint(url: string): { protocol: 'http' | 'https'; host: string; port: number } {
+  const u = new URL(url);
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname.replace(/\/$/, '') !== '' || u.search)
+    throw new FerryError('CLUSTER_INVALID', `not an API endpoint (http://host:port): ${url}`);
+  const protocol = u.protocol === 'http:' ? 'http' : 'https';
+  return { protocol, host: u.hostname, port: u.port ? Number(u.port) : protocol === 'http' ? 80 : 443 };
 }
 
 export class GkeClusterDirectory implements ClusterDirectory {
   private client: Client | undefined;
   private readonly project: string;
   private readonly groupSize: (url: string) => Promise<number>;
+  private readonly apiEndpoint: string | undefined;
+  private readonly computeEndpoint: string | undefined;
   private auth: import('google-auth-library').GoogleAuth | undefined;
   constructor(project: string, opts: GkeDirectoryOptions = {}) {
     this.project = project;
     this.client = opts.client;
+    this.apiEndpoint = opts.apiEndpoint;
+    this.computeEndpoint = opts.computeEndpoint;
     this.groupSize = opts.groupSize ?? ((url) => this.readGroupSize(url));
   }
 
-  /** compute.instanceGroupManagers.get → targetSize. */
+  /** compute.instanceGroupManagers.get → targetSize (at `computeEndpoint` when set, without credentials). */
   private async readGroupSize(url: string): Promise<number> {
-    if (!this.auth) {
-      const { GoogleAuth } = await import('google-auth-library');
-      this.auth = new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/cloud-platform' });
+    let data: { targetSize?: unknown };
+    if (this.computeEndpoint) {
+      const local = this.computeEndpoint.replace(/\/$/, '') + new URL(url).pathname;
+      const res = await fetch(local, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`GET ${local}: HTTP ${res.status}`);
+      data = (await res.json()) as { targetSize?: unknown };
+    } else {
+      if (!this.auth) {
+        const { GoogleAuth } = await import('google-auth-library');
+        this.auth = new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/cloud-platform' });
+      }
+      const http = await this.auth.getClient();
+      data = (await http.request<{ targetSize?: unknown }>({ url, method: 'GET', timeout: 10_000 })).data;
     }
-    const http = await this.auth.getClient();
-    const res = await http.request<{ targetSize?: unknown }>({ url, method: 'GET', timeout: 10_000 });
-    const n = res.data.targetSize;
+    // InstanceGroupManager.targetSize is an int32 (compute v1), a JSON number.
+    const n = data.targetSize;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error(`no targetSize in ${url}`);
     return n;
   }
 
-  /** Sum of the pool's instance groups' sizes; null when there are none or any cannot be read. */
-  private async groupsTotal(urls: readonly string[] | null | undefined): Promise<number | null> {
+  /** Zone and targetSize of each of the pool's instance groups; null when there are none or any cannot be read. */
+  private async groups(urls: readonly string[] | null | undefined): Promise<Array<{ zone: string; targetSize: number }> | null> {
     const canonical = (urls ?? []).map(instanceGroupManagerUrl);
     if (canonical.length === 0 || canonical.some((u) => u === null)) return null;
     try {
-      const sizes = await Promise.all(canonical.map((u) => this.groupSize(u!)));
-      return sizes.reduce((a, b) => a + b, 0);
+      return await Promise.all(canonical.map(async (u) => ({ zone: zoneOfGroup(u!), targetSize: await this.groupSize(u!) })));
     } catch {
       return null;
     }
@@ -134,7 +242,19 @@ export class GkeClusterDirectory implements ClusterDirectory {
   private async gke(): Promise<Client> {
     if (!this.client) {
       const { v1 } = await import('@google-cloud/container');
-      this.client = new v1.ClusterManagerClient();
+      if (this.apiEndpoint) {
+        // The REST transport against a local server: google-gax fallback.js createStub takes
+        // `protocol`, `servicePath`/`apiEndpoint` and `port`; PassThroughClient sends no credentials.
+        const { PassThroughClient } = await import('google-auth-library');
+        const e = parseEndpoint(this.apiEndpoint);
+        this.client = new v1.ClusterManagerClient({
+          fallback: true,
+          protocol: e.protocol,
+          apiEndpoint: e.host,
+          port: e.port,
+          authClient: new PassThroughClient(),
+        });
+      } else this.client = new v1.ClusterManagerClient();
     }
     return this.client;
   }
@@ -166,20 +286,22 @@ export class GkeClusterDirectory implements ClusterDirectory {
     }
   }
 
-  async setNodePoolSize(nodePool: string, nodeCount: number): Promise<GkeOperation> {
+  async setNodePoolSize(nodePool: string, nodesPerZone: number): Promise<GkeOperation> {
     const gke = await this.gke();
     try {
-      const [op] = await gke.setNodePoolSize({ name: nodePool, nodeCount });
+      // SetNodePoolSizeRequest.node_count: "The desired node count for the pool", per zone (G7).
+      const [op] = await gke.setNodePoolSize({ name: nodePool, nodeCount: nodesPerZone });
       return this.op(op as GkeOp, 'set-node-pool-size', nodePool);
     } catch (e) {
       throw gkeError(e, `resize ${nodePool}`);
     }
   }
 
-  async setNodePoolAutoscaling(nodePool: string, bounds: { minNodeCount: number; maxNodeCount: number }): Promise<GkeOperation> {
+  async setNodePoolAutoscaling(nodePool: string, autoscaling: PoolAutoscaling): Promise<GkeOperation> {
     const gke = await this.gke();
     try {
-      const [op] = await gke.setNodePoolAutoscaling({ name: nodePool, autoscaling: { enabled: true, ...bounds } });
+      // The whole NodePoolAutoscaling is replaced: send the mode's limits and the location policy.
+      const [op] = await gke.setNodePoolAutoscaling({ name: nodePool, autoscaling: autoscalingWire(autoscaling) });
       return this.op(op as GkeOp, 'other', nodePool);
     } catch (e) {
       throw gkeError(e, `set autoscaling of ${nodePool}`);
@@ -235,6 +357,7 @@ export class GkeClusterDirectory implements ClusterDirectory {
   private async view(c: {
     name?: string | null;
     location?: string | null;
+    locations?: string[] | null;
     resourceLabels?: Record<string, string> | null;
     labelFingerprint?: string | null;
     status?: unknown;
@@ -242,28 +365,24 @@ export class GkeClusterDirectory implements ClusterDirectory {
     currentNodeCount?: number | null;
     nodePools?: Array<{
       name?: string | null;
+      locations?: string[] | null;
       initialNodeCount?: number | null;
       instanceGroupUrls?: string[] | null;
-      autoscaling?: {
-        enabled?: boolean | null;
-        minNodeCount?: number | null;
-        maxNodeCount?: number | null;
-        totalMinNodeCount?: number | null;
-        totalMaxNodeCount?: number | null;
-      } | null;
+      autoscaling?: AutoscalingWire | null;
     }> | null;
   }): Promise<ManagedCluster> {
     const location = c.location ?? '-';
-    const totals = await Promise.all((c.nodePools ?? []).map((p) => this.groupsTotal(p.instanceGroupUrls)));
+    const groups = await Promise.all((c.nodePools ?? []).map((p) => this.groups(p.instanceGroupUrls)));
     const pools: InventoryNodePool[] = (c.nodePools ?? []).map((p, i) => ({
       name: p.name ?? '',
-      nodeCount: nodePoolSize(p, c.currentNodeCount, totals[i] ?? null),
-      autoscaling: p.autoscaling?.enabled
-        ? {
-            minNodeCount: p.autoscaling.minNodeCount ?? p.autoscaling.totalMinNodeCount ?? 0,
-            maxNodeCount: p.autoscaling.maxNodeCount ?? p.autoscaling.totalMaxNodeCount ?? 0,
-          }
-        : null,
+      // NodePool.locations; when empty the cluster's locations apply (G9), else the groups' zones.
+      ...poolSize(
+        p,
+        p.locations?.length ? p.locations : c.locations?.length ? c.locations : (p.instanceGroupUrls ?? []).map(zoneOfGroup),
+        c.currentNodeCount,
+        groups[i] ?? null,
+      ),
+      autoscaling: autoscalingOf(p.autoscaling),
     }));
     return {
       name: `projects/${this.project}/locations/${location}/clusters/${c.name ?? ''}`,

@@ -10,13 +10,19 @@
  *   targetKeys (`clusterKey~namespace~name`), the only key of a target.
  * - `scaled-down-cluster-ids`: `scaledDownClusters/{id}` ids were `project~location~cluster`; they
  *   are now the cluster's clusterKey (`project.location.cluster`), via scaledDownId.
+ * - `scaled-down-per-zone`: `scaledDownClusters` records of schema version 1 held each pool's total
+ *   (the sum over its instance groups) and per-zone autoscaling limits only; they are rewritten as
+ *   version 2 through `upgradeScaledDown` (zones unknown, `nodesPerZone` null: a deploy divides the
+ *   total by the pool's zones then). ferry reads version 1 the same way without it; the migration
+ *   makes the stored records say so (docs/UPSTREAM.md M1).
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { clusterKey, targetKey } from '../domain/names.ts';
 import { firestoreError, runTransaction } from './firestore.ts';
 import { scaledDownId } from './firestore-teardown.ts';
+import { ScaledDownCluster, ScaledDownClusterV2 } from '../domain/scaled-down-cluster.ts';
 
-export const MIGRATIONS = ['autodeploy-pending-target-keys', 'scaled-down-cluster-ids'] as const;
+export const MIGRATIONS = ['autodeploy-pending-target-keys', 'scaled-down-cluster-ids', 'scaled-down-per-zone'] as const;
 export type MigrationName = (typeof MIGRATIONS)[number];
 
 export interface MigrationChange {
@@ -128,17 +134,49 @@ async function scaledDownClusterIds(db: Firestore, dryRun: boolean, report: Migr
   }
 }
 
+async function scaledDownPerZone(db: Firestore, dryRun: boolean, report: MigrationReport): Promise<void> {
+  const migration = 'scaled-down-per-zone';
+  const snap = await db.collection('scaledDownClusters').get();
+  for (const doc of snap.docs) {
+    report.scanned[migration]++;
+    if (doc.get('schemaVersion') !== 1) continue;
+    const parsed = ScaledDownCluster.safeParse(doc.data());
+    if (!parsed.success) {
+      report.problems.push({ migration, path: doc.ref.path, message: `not a scaledDownClusters record: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
+      continue;
+    }
+    if (!dryRun) {
+      const done = await runTransaction(db, async (t) => {
+        const fresh = await t.get(doc.ref);
+        if (!fresh.exists || fresh.get('schemaVersion') !== 1) return false;
+        const up = ScaledDownCluster.safeParse(fresh.data());
+        if (!up.success) return false;
+        t.set(doc.ref, ScaledDownClusterV2.parse(up.data));
+        return true;
+      });
+      if (!done) continue;
+    }
+    report.changes.push({
+      migration,
+      path: doc.ref.path,
+      action: 'rewrite',
+      detail: `schema version 1 → 2: ${parsed.data.pools.map((p) => `${p.name} ${p.nodeCount} nodes in total (zones not recorded)`).join(', ') || 'no pools'}`,
+    });
+  }
+}
+
 /** Runs every migration in order; `dryRun` reads and reports without writing. */
 export async function migrateFirestore(db: Firestore, opts: { dryRun: boolean }): Promise<MigrationReport> {
   const report: MigrationReport = {
     dryRun: opts.dryRun,
-    scanned: { 'autodeploy-pending-target-keys': 0, 'scaled-down-cluster-ids': 0 },
+    scanned: { 'autodeploy-pending-target-keys': 0, 'scaled-down-cluster-ids': 0, 'scaled-down-per-zone': 0 },
     changes: [],
     problems: [],
   };
   const steps: Record<MigrationName, (db: Firestore, dryRun: boolean, report: MigrationReport) => Promise<void>> = {
     'autodeploy-pending-target-keys': autodeployPendingTargetKeys,
     'scaled-down-cluster-ids': scaledDownClusterIds,
+    'scaled-down-per-zone': scaledDownPerZone,
   };
   for (const name of MIGRATIONS) {
     try {

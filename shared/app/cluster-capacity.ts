@@ -14,9 +14,12 @@ export type CapacityCheck = { ok: true; restored: RestoredPool[]; pending: strin
 
 export interface RestoredPool {
   pool: string;
-  /** `resize`: nodeCount nodes; `autoscaling`: the autoscaler minimum back to minNodeCount. */
+  /** `resize`: nodesPerZone nodes in each zone; `autoscaling`: the autoscaler minimum back (per zone or in total, as `limits` says). */
   kind: 'resize' | 'autoscaling';
+  zones: string[];
+  /** resize: nodes per zone; autoscaling: the minimum put back. */
   nodeCount: number;
+  limits: 'per-zone' | 'total';
   operation: string;
 }
 
@@ -58,9 +61,20 @@ export async function ensureClusterCapacity(
     try {
       const op =
         step.kind === 'resize'
-          ? await directory.setNodePoolSize(nodePoolName(cluster, step.pool), step.nodeCount)
-          : await directory.setNodePoolAutoscaling(nodePoolName(cluster, step.pool), { minNodeCount: step.minNodeCount, maxNodeCount: step.maxNodeCount });
-      restored.push({ pool: step.pool, kind: step.kind, nodeCount: step.kind === 'resize' ? step.nodeCount : step.minNodeCount, operation: op.name });
+          ? await directory.setNodePoolSize(nodePoolName(cluster, step.pool), step.nodesPerZone)
+          : await directory.setNodePoolAutoscaling(nodePoolName(cluster, step.pool), step.autoscaling);
+      restored.push(
+        step.kind === 'resize'
+          ? { pool: step.pool, kind: 'resize', zones: step.zones, nodeCount: step.nodesPerZone, limits: 'per-zone', operation: op.name }
+          : {
+              pool: step.pool,
+              kind: 'autoscaling',
+              zones: step.zones,
+              nodeCount: step.autoscaling.minNodeCount,
+              limits: step.autoscaling.limits,
+              operation: op.name,
+            },
+      );
     } catch (e) {
       if (asFerryError(e).code !== 'CLUSTER_CONFLICT') throw e;
       pending.push(step.pool);
@@ -77,9 +91,17 @@ export async function ensureClusterCapacity(
   } else if (memory && pending.length) {
     // Nothing remembered (fixed pools at zero get the fallback size): remember what is left to do.
     await memory.saveScaledDown({
-      schemaVersion: 1,
+      schemaVersion: 2,
       cluster,
-      pools: c.nodePools.filter((p) => pending.includes(p.name)).map((p) => ({ name: p.name, nodeCount: opts.fallbackSize ?? 1, autoscaling: null })),
+      pools: c.nodePools
+        .filter((p) => pending.includes(p.name))
+        .map((p) => ({
+          name: p.name,
+          zones: [...p.zones],
+          nodesPerZone: opts.fallbackSize ?? 1,
+          nodeCount: (opts.fallbackSize ?? 1) * Math.max(1, p.zones.length),
+          autoscaling: null,
+        })),
       runId: 'deploy',
       at: (opts.now ?? new Date()).toISOString(),
       restoreRequestedAt: (opts.now ?? new Date()).toISOString(),

@@ -355,10 +355,8 @@ async function executeOne(
         for (const pool of a.nodePools) {
           const p = c?.nodePools.find((x) => x.name === pool);
           if (p?.autoscaling && p.autoscaling.minNodeCount > 0) {
-            const op = await follow(
-              dir,
-              dir.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { minNodeCount: 0, maxNodeCount: p.autoscaling.maxNodeCount }),
-            );
+            // Lower the minimum in the mode the pool uses (per zone or total: G7), nothing else.
+            const op = await follow(dir, dir.setNodePoolAutoscaling(nodePoolName(a.cluster, pool), { ...p.autoscaling, minNodeCount: 0 }));
             if (op.status !== 'DONE' || op.error) return unfinished(op, `autoscaling minimum of ${pool} → 0`);
           }
           const op = await follow(dir, dir.setNodePoolSize(nodePoolName(a.cluster, pool), 0));

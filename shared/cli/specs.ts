@@ -370,7 +370,7 @@ export const SPECS: readonly CommandSpec[] = [
     summary: 'move Firestore documents stored under an older key spelling to the current one (idempotent)',
     synopsis: ['migrate [flags]'],
     description:
-      'Moves documents an older ferry stored under another spelling of a key (validation claims listing autodeploy targets as cluster|namespace|name; scaledDownClusters records named P~L~C) to the one ferry uses now. Idempotent: run it after deploying a new ferry; a second run reports nothing to do. A document it cannot migrate is left as it is and named.',
+      'Moves documents an older ferry stored under another spelling of a key (validation claims listing autodeploy targets as cluster|namespace|name; scaledDownClusters records named P~L~C; scaledDownClusters records of schema version 1, which held pool totals, as version 2) to the one ferry uses now. Idempotent: run it after deploying a new ferry; a second run reports nothing to do. A document it cannot migrate is left as it is and named.',
     args: [],
     arity: [0, 0],
     flags: [{ name: 'dry-run', type: 'boolean', default: false, description: 'read and report what would change; write nothing' }],

@@ -111,7 +111,8 @@ export async function teardownCliDeps(
   const directory = clusterDirectory({
     mode: s.FERRY_TEARDOWN_CLUSTERS,
     project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT,
-    emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST,
+    apiEndpoint: s.FERRY_GKE_API_ENDPOINT,
+    computeEndpoint: s.FERRY_COMPUTE_API_ENDPOINT,
   });
   return {
     deps: {

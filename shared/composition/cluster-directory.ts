@@ -1,23 +1,24 @@
 /**
- * Builds the GKE cluster directory from configuration: the local stack's fake over loopback when
- * FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST is set, else GKE (its SDK loads on first use), or none when
- * FERRY_TEARDOWN_CLUSTERS=off.
+ * Builds the GKE cluster directory from configuration: GKE (its SDK loads on first use) — at
+ * FERRY_GKE_API_ENDPOINT / FERRY_COMPUTE_API_ENDPOINT when set (the local stack's REST server, same
+ * client, no credentials) — or none when FERRY_TEARDOWN_CLUSTERS=off.
  */
 import type { ClusterCapacity, ClusterDirectory } from '../ports/cluster-directory.ts';
 import { GkeClusterDirectory } from '../adapters/cluster-directory-gke.ts';
-import { HttpClusterDirectory } from '../adapters/cluster-directory-http.ts';
 
 export interface DirectoryWiring {
   mode: 'gke' | 'off';
   project: string;
-  /** `127.0.0.1:PORT` of the local stack's fake (FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST): used instead of GKE. */
-  emulatorHost?: string | undefined;
+  /** `http://host:port` of a GKE API server (FERRY_GKE_API_ENDPOINT): used instead of GKE. */
+  apiEndpoint?: string | undefined;
+  /** `http://host:port` of a Compute Engine API server (FERRY_COMPUTE_API_ENDPOINT). */
+  computeEndpoint?: string | undefined;
 }
 
-/** The ClusterDirectory for this configuration: GKE in `project`, the local stack's fake, or none (`off`). */
+/** The ClusterDirectory for this configuration: GKE in `project` (or its stand-in), or none (`off`). */
 export function clusterDirectory(opts: DirectoryWiring): (ClusterDirectory & { close(): Promise<void> }) | null {
   if (opts.mode === 'off') return null;
-  return opts.emulatorHost ? new HttpClusterDirectory(opts.emulatorHost) : new GkeClusterDirectory(opts.project);
+  return new GkeClusterDirectory(opts.project, { apiEndpoint: opts.apiEndpoint, computeEndpoint: opts.computeEndpoint });
 }
 
 /** The deploy side (onDeployRequest, reconcileRollouts): bring pools back, never list or delete. */

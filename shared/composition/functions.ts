@@ -92,7 +92,8 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
     clusterDirectory: capacityDirectory({
       mode: s.FERRY_TEARDOWN_CLUSTERS,
       project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT,
-      emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST,
+      apiEndpoint: s.FERRY_GKE_API_ENDPOINT,
+      computeEndpoint: s.FERRY_COMPUTE_API_ENDPOINT,
     }),
     scaledDown: new FirestoreTeardownStore(db),
   };
@@ -123,7 +124,8 @@ export function teardownDeps(s: Settings, log: Logger): { deps: TeardownDeps; op
       directory: clusterDirectory({
         mode: s.FERRY_TEARDOWN_CLUSTERS,
         project: s.FERRY_GKE_PROJECT ?? s.GOOGLE_CLOUD_PROJECT,
-        emulatorHost: s.FERRY_CLUSTER_DIRECTORY_EMULATOR_HOST,
+        apiEndpoint: s.FERRY_GKE_API_ENDPOINT,
+        computeEndpoint: s.FERRY_COMPUTE_API_ENDPOINT,
       }),
       clock: systemClock,
       logger: log,

@@ -82,11 +82,47 @@ export interface InventoryTarget {
   version: string;
 }
 
+/**
+ * A node pool's autoscaler limits, in the mode the pool uses (cluster_service.proto
+ * `NodePoolAutoscaling`, docs/UPSTREAM.md G7): `per-zone` — `min/max_node_count`, "for one
+ * location"; `total` — `total_min/max_node_count`, for the whole pool. The two modes exclude each
+ * other, so limits are always written back in the mode they were read in. `locationPolicy` is the
+ * pool's `location_policy` (null: unspecified), sent back unchanged (SetNodePoolAutoscaling replaces
+ * the whole autoscaling config).
+ */
+export const AUTOSCALING_LIMITS = ['per-zone', 'total'] as const;
+export const LOCATION_POLICIES = ['BALANCED', 'ANY'] as const;
+export const PoolAutoscaling = z.object({
+  limits: z.enum(AUTOSCALING_LIMITS),
+  minNodeCount: z.int().min(0),
+  maxNodeCount: z.int().min(0),
+  locationPolicy: z.enum(LOCATION_POLICIES).nullable(),
+});
+export type PoolAutoscaling = z.infer<typeof PoolAutoscaling>;
+
 export interface InventoryNodePool {
   name: string;
+  /** The zones of its nodes (`NodePool.locations`, else the cluster's), sorted. */
+  zones: string[];
+  /**
+   * Nodes in one zone: what `setNodePoolSize` sets in every zone (G7). One instance group per zone
+   * (G8); when zones differ (an autoscaled pool, a blue-green upgrade), the largest zone's count.
+   */
+  nodesPerZone: number;
+  /** Nodes in the whole pool (every instance group's targetSize added up). */
   nodeCount: number;
-  /** Autoscaler bounds when autoscaling is on. */
-  autoscaling: { minNodeCount: number; maxNodeCount: number } | null;
+  /** Autoscaler limits when autoscaling is on. */
+  autoscaling: PoolAutoscaling | null;
+}
+
+/** `1 per zone × 3 zones (us-central1-a, us-central1-b, us-central1-c) = 3 nodes`, for messages. */
+export function describePoolSize(p: Pick<InventoryNodePool, 'zones' | 'nodesPerZone' | 'nodeCount' | 'autoscaling'>): string {
+  const zones = p.zones.length ? ` × ${p.zones.length} zone${p.zones.length === 1 ? '' : 's'} (${p.zones.join(', ')})` : '';
+  const a = p.autoscaling;
+  const auto = a
+    ? `, autoscaling ${a.minNodeCount}–${a.maxNodeCount} ${a.limits === 'total' ? 'in total' : 'per zone'}${a.locationPolicy ? ` (${a.locationPolicy})` : ''}`
+    : '';
+  return `${p.nodesPerZone} per zone${zones} = ${p.nodeCount} node${p.nodeCount === 1 ? '' : 's'}${auto}`;
 }
 
 export const CLUSTER_STATUSES = ['PROVISIONING', 'RUNNING', 'RECONCILING', 'STOPPING', 'ERROR', 'DEGRADED', 'UNKNOWN'] as const;

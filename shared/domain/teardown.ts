@@ -23,6 +23,7 @@ import { cacheId, sameCluster } from './names.ts';
 import { codesOf } from './reasons/catalogue.ts';
 import { ACTION_REASON_CATALOGUE, SKIP_REASON_CATALOGUE, type ConfirmReason } from './reasons/teardown.ts';
 import {
+  describePoolSize,
   type InventoryRollout,
   type InventoryTarget,
   MANAGED_LABEL_KEY,
@@ -358,10 +359,8 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
       });
       continue;
     }
-    const pools = cl.nodePools
-      .filter((p) => p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0)
-      .map((p) => p.name)
-      .sort();
+    const up = cl.nodePools.filter((p) => p.nodeCount > 0 || (p.autoscaling?.minNodeCount ?? 0) > 0).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const pools = up.map((p) => p.name);
     if (pools.length === 0) {
       skip(ref, 'ALREADY_TORN_DOWN', 'every node pool is at zero');
       continue;
@@ -369,7 +368,7 @@ export function planTeardown(inventory: TeardownInventory, policy: TeardownPolic
     candidates.push({
       action: { kind: 'scale-node-pools', cluster: cl.name, nodePools: pools },
       reason: 'IDLE_CLUSTER',
-      message: `cluster ${cl.name} idle ${formatDuration(idle.seconds)} (TTL ${formatDuration(policy.idleTtlSeconds.cluster)}): scale node pools ${pools.join(', ')} to 0`,
+      message: `cluster ${cl.name} idle ${formatDuration(idle.seconds)} (TTL ${formatDuration(policy.idleTtlSeconds.cluster)}): scale node pools ${up.map((p) => `${p.name} (${describePoolSize(p)})`).join(', ')} to 0`,
       idleSince: idle.since,
       idleSeconds: idle.seconds,
       expectVersion: cl.version,

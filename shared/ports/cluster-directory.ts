@@ -13,12 +13,12 @@
  * | CLUSTER_INVALID      | INVALID_ARGUMENT (3)| e.g. a negative node count               |
  * | CLUSTER_UNAVAILABLE (retryable) | UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL | try later |
  *
- * Adapters: shared/adapters/cluster-directory-gke.ts (`@google-cloud/container` ClusterManagerClient),
- * infra/local/cluster-directory-fake.ts (stateful, clock-driven; there is no GKE emulator), and
- * shared/adapters/cluster-directory-http.ts (that fake as the local stack serves it). All are held
- * to test/contract/cluster-directory.contract.ts; shared/composition/cluster-directory.ts picks one from Settings.
+ * Adapter: shared/adapters/cluster-directory-gke.ts (`@google-cloud/container` ClusterManagerClient),
+ * against GKE or — FERRY_GKE_API_ENDPOINT / FERRY_COMPUTE_API_ENDPOINT — the local GKE REST server
+ * infra/local/gke-server.ts (there is no GKE emulator). Held to test/contract/cluster-directory.contract.ts
+ * against both; shared/composition/cluster-directory.ts builds it from Settings.
  */
-import type { ClusterStatus, InventoryNodePool } from '../domain/teardown-inventory.ts';
+import type { ClusterStatus, InventoryNodePool, PoolAutoscaling } from '../domain/teardown-inventory.ts';
 import type { ClusterErrorCode } from '../domain/reasons/errors.ts';
 
 export const CLUSTER_DIRECTORY_ERROR_CODES = [
@@ -61,10 +61,17 @@ export interface ClusterDirectory {
   list(filter?: { label?: { key: string; value: string } }): Promise<ManagedCluster[]>;
   /** One cluster; null when it does not exist. */
   get(name: string): Promise<ManagedCluster | null>;
-  /** Resize `…/clusters/C/nodePools/NP` (fixed size; the autoscaler's minimum is not changed). */
-  setNodePoolSize(nodePool: string, nodeCount: number): Promise<GkeOperation>;
-  /** Set a node pool's autoscaling bounds (`min = 0` so it can shrink to nothing). */
-  setNodePoolAutoscaling(nodePool: string, bounds: { minNodeCount: number; maxNodeCount: number }): Promise<GkeOperation>;
+  /**
+   * Resize `…/clusters/C/nodePools/NP` to `nodesPerZone` nodes in each of its zones
+   * (`SetNodePoolSize.node_count` is per zone, docs/UPSTREAM.md G7; the autoscaler's minimum is
+   * not changed).
+   */
+  setNodePoolSize(nodePool: string, nodesPerZone: number): Promise<GkeOperation>;
+  /**
+   * Set a node pool's autoscaler limits, in the mode given (per zone or total) with its location
+   * policy: GKE replaces the whole autoscaling config (`min = 0` so it can shrink to nothing).
+   */
+  setNodePoolAutoscaling(nodePool: string, autoscaling: PoolAutoscaling): Promise<GkeOperation>;
   deleteCluster(name: string): Promise<GkeOperation>;
   getOperation(name: string): Promise<GkeOperation>;
 }
@@ -81,6 +88,9 @@ export const nodePoolName = (cluster: string, pool: string): string => `${cluste
 export function clusterVersion(c: ManagedCluster): string {
   const pools = [...c.nodePools]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .map((p) => `${p.name}=${p.nodeCount}${p.autoscaling ? `[${p.autoscaling.minNodeCount}-${p.autoscaling.maxNodeCount}]` : ''}`);
+    .map(
+      (p) =>
+        `${p.name}=${p.nodesPerZone}x${p.zones.join('+')}=${p.nodeCount}${p.autoscaling ? `[${p.autoscaling.limits}:${p.autoscaling.minNodeCount}-${p.autoscaling.maxNodeCount}:${p.autoscaling.locationPolicy ?? ''}]` : ''}`,
+    );
   return `${c.labelFingerprint}|${c.status}|${pools.join(',')}`;
 }

@@ -1,6 +1,7 @@
 /**
- * The ClusterDirectory contract: what every adapter of the port (GKE through
- * `@google-cloud/container`, the in-process fake) must do, as one ordered suite. Register it with a
+ * The ClusterDirectory contract: what the adapter of the port (GKE through
+ * `@google-cloud/container`) must do, against GKE or the local GKE REST server
+ * (infra/local/gke-server.ts), as one ordered suite. Register it with a
  * subject factory, or `{skip: reason}` when the subject is not available (GKE without credentials):
  * every test is then reported as skipped, never as passed.
  *
@@ -20,7 +21,7 @@ export interface ClusterContractSubject {
   /** A cluster labelled managed-by=ferry, RUNNING, with `pool` (fixed size, > 0 nodes). */
   cluster: string;
   pool: string;
-  /** The size to restore the pool to at the end. */
+  /** The size (nodes per zone) to restore the pool to at the end. */
   poolSize: number;
   /** Polls until done (a fake moves its clock between polls instead of sleeping). */
   eventually<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean): Promise<T>;
@@ -119,6 +120,16 @@ export function clusterDirectoryContract(label: string, source: ClusterSubjectSo
       assert.equal(c?.nodePools.find((p) => p.name === s.pool)?.nodeCount, 0);
       const back = await done(s, await s.directory.setNodePoolSize(nodePoolName(s.cluster, s.pool), s.poolSize));
       assert.equal(back.error, null);
+      // SetNodePoolSize.node_count is per zone (cluster_service.proto #L473-475, docs/UPSTREAM.md G7):
+      // every zone of the pool gets poolSize nodes.
+      const up = await s.eventually(
+        'the pool is back, per zone',
+        () => s.directory.get(s.cluster),
+        (x) => x?.status === 'RUNNING' && x.nodePools.find((p) => p.name === s.pool)?.nodesPerZone === s.poolSize,
+      );
+      const p = up?.nodePools.find((x) => x.name === s.pool);
+      assert.ok(p && p.zones.length >= 1);
+      assert.equal(p.nodeCount, s.poolSize * p.zones.length, `${s.poolSize} in each of ${p.zones.join(', ')}`);
     });
 
     t('an operation in flight: the cluster is not RUNNING and a second operation is CLUSTER_CONFLICT', async (s, skip) => {

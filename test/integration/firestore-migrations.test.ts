@@ -57,12 +57,12 @@ const model: ModelDoc = {
   },
 };
 const record = (cluster: string, runId: string): ScaledDownCluster => ({
-  schemaVersion: 1,
+  schemaVersion: 2,
   cluster,
   runId,
   at: iso,
   restoreRequestedAt: null,
-  pools: [{ name: 'l4', nodeCount: 2, autoscaling: null }],
+  pools: [{ name: 'l4', zones: ['us-central1-a'], nodesPerZone: 2, nodeCount: 2, autoscaling: null }],
 });
 const OLD_ID = `demo-ferry~us-central1~${NAME}`;
 const DUP = `${NAME}-dup`;
@@ -148,5 +148,53 @@ test('ferry migrate moves old key spellings to names.ts keys: dry run first, ide
   const again = await cli([]);
   assert.equal(again.code, 0, again.err);
   assert.doesNotMatch(again.out, new RegExp(MODEL));
-  assert.match(again.out, /read: autodeploy-pending-target-keys \d+, scaled-down-cluster-ids \d+/);
+  assert.match(again.out, /read: autodeploy-pending-target-keys \d+, scaled-down-cluster-ids \d+, scaled-down-per-zone \d+/);
+});
+
+test('ferry migrate rewrites scaledDownClusters records of schema version 1 (pool totals) as version 2, explicitly; ferry reads either', async () => {
+  const cluster = `projects/demo-ferry/locations/us-central1/clusters/${NAME}-v1`;
+  const ref = db.collection('scaledDownClusters').doc(`demo-ferry.us-central1.${NAME}-v1`);
+  // As ferry before #16 wrote it: the sum of the instance groups' targetSize (3 zones × 1 node).
+  const v1 = {
+    schemaVersion: 1,
+    cluster,
+    runId: 'run-v1',
+    at: iso,
+    restoreRequestedAt: null,
+    pools: [
+      { name: 'l4', nodeCount: 3, autoscaling: null },
+      { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 1, maxNodeCount: 4 } },
+    ],
+  };
+  await ref.set(v1);
+  try {
+    assert.equal((await store.getScaledDown(cluster))?.pools[0]?.nodesPerZone, null, 'read before migrating: the total, per-zone size unknown');
+    const dry = await migrateFirestore(db, { dryRun: true });
+    assert.deepEqual(
+      dry.changes.filter((c) => c.path === ref.path).map((c) => [c.migration, c.action]),
+      [['scaled-down-per-zone', 'rewrite']],
+    );
+    assert.equal((await ref.get()).get('schemaVersion'), 1, 'dry run wrote nothing');
+    const report = await migrateFirestore(db, { dryRun: false });
+    assert.match(report.changes.find((c) => c.path === ref.path)?.detail ?? '', /l4 3 nodes in total \(zones not recorded\)/);
+    const doc = (await ref.get()).data();
+    assert.equal(doc?.['schemaVersion'], 2);
+    assert.deepEqual(doc?.['pools'], [
+      { name: 'l4', zones: [], nodesPerZone: null, nodeCount: 3, autoscaling: null },
+      {
+        name: 'auto',
+        zones: [],
+        nodesPerZone: null,
+        nodeCount: 2,
+        autoscaling: { limits: 'per-zone', minNodeCount: 1, maxNodeCount: 4, locationPolicy: null },
+      },
+    ]);
+    assert.deepEqual(
+      (await migrateFirestore(db, { dryRun: false })).changes.filter((c) => c.path === ref.path),
+      [],
+      'idempotent',
+    );
+  } finally {
+    await ref.delete();
+  }
 });

@@ -166,14 +166,20 @@ test('scaledDownClusters in Firestore: the sizes teardown remembered round-trip,
   const cluster = `projects/demo-ferry/locations/us-central1/clusters/${BUCKET}`;
   const at = new Date().toISOString();
   await store.saveScaledDown({
-    schemaVersion: 1,
+    schemaVersion: 2,
     cluster,
     runId: 'run-it',
     at,
     restoreRequestedAt: null,
     pools: [
-      { name: 'l4', nodeCount: 3, autoscaling: null },
-      { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } },
+      { name: 'l4', zones: ['us-central1-a'], nodesPerZone: 3, nodeCount: 3, autoscaling: null },
+      {
+        name: 'auto',
+        zones: ['us-central1-a'],
+        nodesPerZone: 2,
+        nodeCount: 2,
+        autoscaling: { limits: 'per-zone', minNodeCount: 2, maxNodeCount: 6, locationPolicy: null },
+      },
     ],
   });
   assert.deepEqual(
@@ -188,7 +194,15 @@ test('scaledDownClusters in Firestore: the sizes teardown remembered round-trip,
   await store.saveScaledDown({
     ...(await store.getScaledDown(cluster))!,
     restoreRequestedAt: at,
-    pools: [{ name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } }],
+    pools: [
+      {
+        name: 'auto',
+        zones: ['us-central1-a'],
+        nodesPerZone: 2,
+        nodeCount: 2,
+        autoscaling: { limits: 'per-zone', minNodeCount: 2, maxNodeCount: 6, locationPolicy: null },
+      },
+    ],
   });
   assert.deepEqual(
     (await store.listRestoring()).filter((r) => r.cluster === cluster).map((r) => r.pools.map((p) => p.name)),
@@ -199,12 +213,12 @@ test('scaledDownClusters in Firestore: the sizes teardown remembered round-trip,
   await store.clearScaledDown(cluster); // a no-op when there is none
   // A deploy may name the project by number: the record teardown wrote by project id is found.
   await store.saveScaledDown({
-    schemaVersion: 1,
+    schemaVersion: 2,
     cluster,
     runId: 'run-it',
     at,
     restoreRequestedAt: null,
-    pools: [{ name: 'l4', nodeCount: 3, autoscaling: null }],
+    pools: [{ name: 'l4', zones: ['us-central1-a'], nodesPerZone: 3, nodeCount: 3, autoscaling: null }],
   });
   const byNumber = cluster.replace('projects/demo-ferry/', 'projects/123456789012/');
   assert.equal((await store.getScaledDown(byNumber))?.cluster, cluster);
@@ -212,7 +226,7 @@ test('scaledDownClusters in Firestore: the sizes teardown remembered round-trip,
   await store.clearScaledDown(cluster);
   assert.equal(await store.getScaledDown(byNumber), undefined);
   // A name that is not a GKE cluster path still gets a valid document id.
-  await store.saveScaledDown({ schemaVersion: 1, cluster: 'odd/name with spaces', runId: 'r', at, restoreRequestedAt: null, pools: [] });
+  await store.saveScaledDown({ schemaVersion: 2, cluster: 'odd/name with spaces', runId: 'r', at, restoreRequestedAt: null, pools: [] });
   assert.equal((await store.getScaledDown('odd/name with spaces'))?.cluster, 'odd/name with spaces');
   await store.clearScaledDown('odd/name with spaces');
 });

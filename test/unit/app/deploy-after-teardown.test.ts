@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleDeployRequest, type RolloutDeps } from '../../../shared/app/rollouts.ts';
 import { MemoryPolicyStore, policyWithCluster } from '../../helpers/policy.ts';
-import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
+import { gkeRest, type GkeRest } from '../../helpers/gke-rest.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import type { RejectedRequest, RolloutState } from '../../../shared/ports/rollout-state.ts';
 import type { CheckpointState } from '../../../shared/ports/checkpoint-state.ts';
@@ -18,7 +18,7 @@ import { NODE_PROVISION_SECONDS } from '../../../shared/domain/rendered-spec.ts'
 const CLUSTER = 'projects/demo-ferry/locations/us-central1/clusters/gpu';
 const clock = { now: () => new Date('2026-06-01T12:00:00.000Z') };
 
-function deps(directory: FakeClusterDirectory) {
+function deps(directory: GkeRest) {
   const rejected: RejectedRequest[] = [];
   let admitted = 0;
   const deadlines: number[] = [];
@@ -76,7 +76,7 @@ const msg = (cluster: string) => ({
 });
 
 test('a deploy to a deleted cluster is refused with CLUSTER_DELETED, nothing admitted', async () => {
-  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+  const directory = await gkeRest({ clock });
   const { d, rejected, admittedCalls } = deps(directory);
   const out = await handleDeployRequest(msg(CLUSTER), d);
   assert.equal(out.outcome, 'rejected');
@@ -86,7 +86,7 @@ test('a deploy to a deleted cluster is refused with CLUSTER_DELETED, nothing adm
 });
 
 test('a deploy to a cluster whose fixed node pool is at zero resizes it back, then goes on', async () => {
-  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+  const directory = await gkeRest({ clock });
   directory.seed({ location: 'us-central1', name: 'gpu', nodePools: [{ name: 'l4', nodeCount: 0, autoscaling: null }] });
   const { d, admittedCalls, deadlines } = deps(directory);
   const out = await handleDeployRequest(msg(CLUSTER), d);
@@ -101,7 +101,7 @@ test('a deploy to a cluster whose fixed node pool is at zero resizes it back, th
 });
 
 test('a deploy to a cluster with capacity gets the usual progress deadline and no GKE writes', async () => {
-  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+  const directory = await gkeRest({ clock });
   directory.seed({ location: 'us-central1', name: 'gpu', nodePools: [{ name: 'l4', nodeCount: 2, autoscaling: null }] });
   const { d, deadlines } = deps(directory);
   await handleDeployRequest(msg(CLUSTER), d);
@@ -113,7 +113,7 @@ test('a deploy to a cluster with capacity gets the usual progress deadline and n
 });
 
 test('the local cluster is never looked up in the directory', async () => {
-  const directory = new FakeClusterDirectory({ clock, project: 'demo-ferry' });
+  const directory = await gkeRest({ clock });
   const { d } = deps(directory);
   await handleDeployRequest(msg('local'), d);
   assert.deepEqual(directory.calls, []);

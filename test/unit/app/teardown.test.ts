@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { storageControlHarness } from '../../helpers/storage-control.ts';
-import { FakeClusterDirectory } from '../../../infra/local/cluster-directory-fake.ts';
+import { gkeRest } from '../../helpers/gke-rest.ts';
 import { runTeardown, type TeardownDeps } from '../../../shared/app/teardown.ts';
 import { recordTargetActivity } from '../../../shared/app/target-activity.ts';
 import { ensureClusterCapacity, continueCapacityRestores } from '../../../shared/app/cluster-capacity.ts';
@@ -117,6 +117,7 @@ function fakeClusters(deployments: Map<string, { replicas: number; labels?: Reco
   return { provider, scaled };
 }
 
+const Z3 = ['us-central1-a', 'us-central1-b', 'us-central1-c'];
 const H = 3600_000;
 const GKE = 'projects/demo-ferry/locations/us-central1/clusters/gpu';
 
@@ -131,7 +132,7 @@ async function setup(opts: { projectNumber?: string } = {}) {
   const control = sc.control;
   const records = new MemoryCacheRecords();
   const store = new MemoryStore();
-  const directory = new FakeClusterDirectory({
+  const directory = await gkeRest({
     clock,
     project: 'demo-ferry',
     pendingMs: 1000,
@@ -466,7 +467,7 @@ test('ensureClusterCapacity: a deleted cluster is refused; fixed pools at zero w
   assert.equal((await s.directory.get(GKE))?.nodePools.find((p) => p.name === 'l4')?.nodeCount, 1);
 });
 
-test('teardown then deploy: the pools come back to the size and autoscaler minimum they had, and the record is cleared', async () => {
+test('teardown then deploy on a regional cluster: 1 node per zone comes back as 1 per zone (M1), a pool with total limits gets its total minimum back (M2), and the record is cleared', async () => {
   const s = await setup();
   s.directory.seed({
     location: 'us-central1',
@@ -474,8 +475,8 @@ test('teardown then deploy: the pools come back to the size and autoscaler minim
     labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
     createTime: s.clock.now().toISOString(),
     nodePools: [
-      { name: 'l4', nodeCount: 3, autoscaling: null },
-      { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } },
+      { name: 'l4', nodeCount: 1, zones: Z3, autoscaling: null },
+      { name: 'auto', nodeCount: 1, zones: Z3, autoscaling: { limits: 'total', minNodeCount: 2, maxNodeCount: 6, locationPolicy: 'ANY' } },
     ],
   });
   s.target(GKE, 'm', 0);
@@ -485,11 +486,19 @@ test('teardown then deploy: the pools come back to the size and autoscaler minim
     run.results.map((r) => r.outcome),
     ['done'],
   );
+  assert.match(run.results[0]!.message, /l4 \(1 per zone × 3 zones \(us-central1-a, us-central1-b, us-central1-c\) = 3 nodes\)/);
   const remembered = s.store.scaledDown.get(GKE);
   assert.deepEqual(remembered?.pools, [
-    { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 2, maxNodeCount: 6 } },
-    { name: 'l4', nodeCount: 3, autoscaling: null },
+    { name: 'auto', zones: Z3, nodesPerZone: 1, nodeCount: 3, autoscaling: { limits: 'total', minNodeCount: 2, maxNodeCount: 6, locationPolicy: 'ANY' } },
+    { name: 'l4', zones: Z3, nodesPerZone: 1, nodeCount: 3, autoscaling: null },
   ]);
+  // The total minimum was lowered, in total mode (never switched to per-zone limits).
+  assert.deepEqual((await s.directory.get(GKE))?.nodePools.find((p) => p.name === 'auto')?.autoscaling, {
+    limits: 'total',
+    minNodeCount: 0,
+    maxNodeCount: 6,
+    locationPolicy: 'ANY',
+  });
   assert.equal(remembered?.runId, run.id);
 
   // A second teardown run (pools already at zero) must not overwrite the remembered sizes with 0.
@@ -500,7 +509,7 @@ test('teardown then deploy: the pools come back to the size and autoscaler minim
   // GKE (and the fake) run one operation per cluster: the first pool starts, the second waits.
   const r = await ensureClusterCapacity(GKE, s.directory, s.store, { now: s.clock.now() });
   assert.ok(r.ok);
-  assert.deepEqual(r.ok && r.restored.map((x) => `${x.pool}:${x.kind}:${x.nodeCount}`), ['l4:resize:3']);
+  assert.deepEqual(r.ok && r.restored.map((x) => `${x.pool}:${x.kind}:${x.nodeCount}`), ['l4:resize:1'], '1 per zone, not the total 3');
   assert.deepEqual(r.ok && r.pending, ['auto']);
   assert.deepEqual(
     s.store.scaledDown.get(GKE)?.pools.map((p) => p.name),
@@ -516,8 +525,11 @@ test('teardown then deploy: the pools come back to the size and autoscaler minim
   assert.equal(s.store.scaledDown.has(GKE), false, 'every pool is on its way back: the record is gone');
   s.clock.advance(10_000);
   const c = await s.directory.get(GKE);
-  assert.equal(c?.nodePools.find((p) => p.name === 'l4')?.nodeCount, 3);
-  assert.deepEqual(c?.nodePools.find((p) => p.name === 'auto')?.autoscaling, { minNodeCount: 2, maxNodeCount: 6 });
+  assert.deepEqual(
+    c?.nodePools.filter((p) => p.name === 'l4').map((p) => [p.nodesPerZone, p.nodeCount]),
+    [[1, 3]],
+  );
+  assert.deepEqual(c?.nodePools.find((p) => p.name === 'auto')?.autoscaling, { limits: 'total', minNodeCount: 2, maxNodeCount: 6, locationPolicy: 'ANY' });
   assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, log), { clusters: 0, restored: 0, pending: 0, failed: 0 });
 });
 
@@ -646,7 +658,11 @@ test('teardown then a deploy naming the project by number: the pools come back t
     run.results.map((r) => r.outcome),
     ['done'],
   );
-  assert.deepEqual(s.store.scaledDown.get(GKE)?.pools, [{ name: 'l4', nodeCount: 3, autoscaling: null }], 'recorded under the name GKE listed (project id)');
+  assert.deepEqual(
+    s.store.scaledDown.get(GKE)?.pools,
+    [{ name: 'l4', zones: ['us-central1-a'], nodesPerZone: 3, nodeCount: 3, autoscaling: null }],
+    'recorded under the name GKE listed (project id)',
+  );
 
   const byNumber = 'projects/123456789012/locations/us-central1/clusters/gpu';
   const r = await ensureClusterCapacity(byNumber, s.directory, s.store, { now: s.clock.now() });
@@ -670,12 +686,12 @@ test('teardown keeps one record per cluster: a record a deploy wrote with the pr
   // What ensureClusterCapacity leaves when a deploy by number could not start a pool yet.
   const byNumber = 'projects/123456789012/locations/us-central1/clusters/gpu';
   await s.store.saveScaledDown({
-    schemaVersion: 1,
+    schemaVersion: 2,
     cluster: byNumber,
     runId: 'deploy',
     at: s.clock.now().toISOString(),
     restoreRequestedAt: s.clock.now().toISOString(),
-    pools: [{ name: 'old', nodeCount: 1, autoscaling: null }],
+    pools: [{ name: 'old', zones: ['us-central1-a'], nodesPerZone: 1, nodeCount: 1, autoscaling: null }],
   });
   s.clock.advance(30 * H);
   const run = await runTeardown(s.deps, { policy: { idleTtlSeconds: { cache: 3600, deployment: 3600, cluster: 3600 } }, operationPollMs: 1000 });
@@ -753,18 +769,18 @@ test('ensureClusterCapacity: without a teardown record, a fixed pool GKE refuses
   const r = await ensureClusterCapacity(GKE, s.directory, s.store, { now: s.clock.now() });
   assert.deepEqual(r.ok && r.restored.map((x) => [x.pool, x.nodeCount]), [['a', 1]]);
   assert.deepEqual(r.ok && r.pending, ['b']);
-  assert.deepEqual(s.store.scaledDown.get(GKE)?.pools, [{ name: 'b', nodeCount: 1, autoscaling: null }]);
+  assert.deepEqual(s.store.scaledDown.get(GKE)?.pools, [{ name: 'b', zones: ['us-central1-a'], nodesPerZone: 1, nodeCount: 1, autoscaling: null }]);
   s.clock.advance(10_000);
   assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, memoryLogger()), { clusters: 1, restored: 1, pending: 0, failed: 0 });
   assert.equal(s.store.scaledDown.has(GKE), false);
 
   await s.store.saveScaledDown({
-    schemaVersion: 1,
+    schemaVersion: 2,
     cluster: `${GKE}x`,
     runId: 'r',
     at: s.clock.now().toISOString(),
     restoreRequestedAt: s.clock.now().toISOString(),
-    pools: [{ name: 'a', nodeCount: 2, autoscaling: null }],
+    pools: [{ name: 'a', zones: ['us-central1-a'], nodesPerZone: 2, nodeCount: 2, autoscaling: null }],
   });
   const log = memoryLogger();
   assert.deepEqual(await continueCapacityRestores(s.directory, s.store, s.clock, log), { clusters: 1, restored: 0, pending: 0, failed: 0 });

@@ -16,9 +16,18 @@ import {
   type InventoryTarget,
   type InventoryCluster,
   type InventoryRollout,
+  type InventoryNodePool,
 } from '../../../shared/domain/teardown-inventory.ts';
 import { nextActivity } from '../../../shared/domain/teardown-run.ts';
-import { rememberPools, findScaledDown, restorePlan } from '../../../shared/domain/scaled-down-cluster.ts';
+import {
+  rememberPools,
+  findScaledDown,
+  restorePlan,
+  rememberedPerZone,
+  upgradeScaledDown,
+  ScaledDownCluster,
+  type ScaledDownClusterV1,
+} from '../../../shared/domain/scaled-down-cluster.ts';
 import { cacheId } from '../../../shared/domain/names.ts';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -85,11 +94,22 @@ const clusterArb: fc.Arbitrary<InventoryCluster> = fc.record({
   status: fc.constantFrom('RUNNING', 'RUNNING', 'RUNNING', 'PROVISIONING', 'RECONCILING', 'ERROR' as const),
   nodePools: fc
     .array(
-      fc.record({
-        name: fc.constantFrom('gpu', 'cpu', 'l4'),
-        nodeCount: fc.nat(3),
-        autoscaling: fc.option(fc.record({ minNodeCount: fc.nat(2), maxNodeCount: fc.integer({ min: 2, max: 5 }) }), { nil: null }),
-      }),
+      fc
+        .record({
+          name: fc.constantFrom('gpu', 'cpu', 'l4'),
+          zones: fc.constantFrom<string[]>(['us-central1-a'], ['us-central1-a', 'us-central1-b', 'us-central1-c']),
+          nodesPerZone: fc.nat(3),
+          autoscaling: fc.option(
+            fc.record({
+              limits: fc.constantFrom('per-zone', 'total' as const),
+              minNodeCount: fc.nat(2),
+              maxNodeCount: fc.integer({ min: 2, max: 5 }),
+              locationPolicy: fc.constantFrom(null, 'BALANCED', 'ANY' as const),
+            }),
+            { nil: null },
+          ),
+        })
+        .map((p) => ({ ...p, nodeCount: p.nodesPerZone * p.zones.length })),
       { maxLength: 3 },
     )
     .map((ps) => ps.filter((p, i) => ps.findIndex((q) => q.name === p.name) === i)),
@@ -458,7 +478,7 @@ describe('examples', () => {
             name: cl,
             labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
             status: 'RUNNING',
-            nodePools: [{ name: 'gpu', nodeCount: 2, autoscaling: null }],
+            nodePools: [{ name: 'gpu', zones: ['l-a'], nodesPerZone: 2, nodeCount: 2, autoscaling: null }],
             createdAt: old,
             version: 'f',
           },
@@ -478,15 +498,24 @@ describe('examples', () => {
       labels: { [MANAGED_LABEL_KEY]: MANAGED_LABEL_VALUE },
       status: 'RUNNING',
       nodePools: [
-        { name: 'b', nodeCount: 0, autoscaling: { minNodeCount: 1, maxNodeCount: 3 } },
-        { name: 'a', nodeCount: 2, autoscaling: null },
-        { name: 'z', nodeCount: 0, autoscaling: null },
+        {
+          name: 'b',
+          zones: ['l-a'],
+          nodesPerZone: 0,
+          nodeCount: 0,
+          autoscaling: { limits: 'per-zone', minNodeCount: 1, maxNodeCount: 3, locationPolicy: null },
+        },
+        { name: 'a', zones: ['l-a', 'l-b', 'l-c'], nodesPerZone: 2, nodeCount: 6, autoscaling: null },
+        { name: 'z', zones: ['l-a'], nodesPerZone: 0, nodeCount: 0, autoscaling: null },
       ],
       createdAt: old,
       version: 'f',
     };
     const plan = planTeardown({ caches: [], targets: [], clusters: [cl], inFlight: [] }, policy, NOW);
     assert.deepEqual(plan.actions[0]!.action, { kind: 'scale-node-pools', cluster: cl.name, nodePools: ['a', 'b'] });
+    // The plan says each pool's size per zone, its zones and its total (GKE sizes are per zone).
+    assert.match(plan.actions[0]!.message, /a \(2 per zone × 3 zones \(l-a, l-b, l-c\) = 6 nodes\)/);
+    assert.match(plan.actions[0]!.message, /b \(0 per zone × 1 zone \(l-a\) = 0 nodes, autoscaling 1–3 per zone\)/);
     const del = planTeardown({ caches: [], targets: [], clusters: [cl], inFlight: [] }, { ...policy, clusterMode: 'delete' }, NOW);
     assert.deepEqual(del.actions[0]!.action, { kind: 'delete-cluster', cluster: cl.name });
   });
@@ -513,9 +542,74 @@ describe('nextActivity', () => {
 });
 
 describe('bringing node pools back', () => {
-  const fixed = (name: string, nodeCount: number) => ({ name, nodeCount, autoscaling: null });
-  const auto = (name: string, nodeCount: number, min: number, max: number) => ({ name, nodeCount, autoscaling: { minNodeCount: min, maxNodeCount: max } });
+  const Z1 = ['us-central1-a'];
+  const Z3 = ['us-central1-a', 'us-central1-b', 'us-central1-c'];
+  const fixed = (name: string, perZone: number, zones = Z1): InventoryNodePool => ({
+    name,
+    zones,
+    nodesPerZone: perZone,
+    nodeCount: perZone * zones.length,
+    autoscaling: null,
+  });
+  const auto = (
+    name: string,
+    perZone: number,
+    min: number,
+    max: number,
+    zones = Z1,
+    limits: 'per-zone' | 'total' = 'per-zone',
+    locationPolicy: 'BALANCED' | 'ANY' | null = null,
+  ): InventoryNodePool => ({
+    name,
+    zones,
+    nodesPerZone: perZone,
+    nodeCount: perZone * zones.length,
+    autoscaling: { limits, minNodeCount: min, maxNodeCount: max, locationPolicy },
+  });
   const ctx = { runId: 'run-1', now: NOW };
+
+  test('M1: a regional pool of 1 node per zone is remembered as 1 per zone in its 3 zones and comes back as 1 per zone, not 3', () => {
+    const remembered = rememberPools(undefined, 'c', [fixed('gpu', 1, Z3)], ['gpu'], ctx);
+    assert.deepEqual(remembered.pools, [{ name: 'gpu', zones: Z3, nodesPerZone: 1, nodeCount: 3, autoscaling: null }]);
+    // setNodePoolSize(node_count) is per zone (cluster_service.proto #L473-475): 1, not the total 3.
+    assert.deepEqual(restorePlan([fixed('gpu', 0, Z3)], remembered), [{ kind: 'resize', pool: 'gpu', nodesPerZone: 1, zones: Z3, source: 'remembered' }]);
+  });
+
+  test('M1: a version-1 record (the total over instance groups) is read explicitly and restored as that total divided by the zones', () => {
+    const v1 = {
+      schemaVersion: 1,
+      cluster: 'c',
+      pools: [
+        { name: 'gpu', nodeCount: 3, autoscaling: null },
+        { name: 'auto', nodeCount: 2, autoscaling: { minNodeCount: 1, maxNodeCount: 4 } },
+      ],
+      runId: 'r',
+      at: NOW.toISOString(),
+      restoreRequestedAt: null,
+    };
+    const read = ScaledDownCluster.parse(v1);
+    assert.equal(read.schemaVersion, 2);
+    assert.deepEqual(read.pools[0], { name: 'gpu', zones: [], nodesPerZone: null, nodeCount: 3, autoscaling: null });
+    assert.deepEqual(read.pools[1]!.autoscaling, { limits: 'per-zone', minNodeCount: 1, maxNodeCount: 4, locationPolicy: null });
+    assert.deepEqual(upgradeScaledDown(v1 as ScaledDownClusterV1), read);
+    assert.deepEqual(restorePlan([fixed('gpu', 0, Z3), auto('auto', 0, 0, 4, Z3)], read), [
+      { kind: 'resize', pool: 'gpu', nodesPerZone: 1, zones: Z3, source: 'remembered' },
+      { kind: 'autoscaling', pool: 'auto', zones: Z3, autoscaling: { limits: 'per-zone', minNodeCount: 1, maxNodeCount: 4, locationPolicy: null } },
+    ]);
+    assert.equal(rememberedPerZone(read.pools[0]!, ['z-a', 'z-b']), 2, 'rounded up: a pool with nodes gets at least one per zone');
+  });
+
+  test('M2: a pool with total limits gets its total minimum back, in total mode with its location policy, never per-zone limits', () => {
+    const before = auto('t', 1, 2, 6, Z3, 'total', 'ANY');
+    const remembered = rememberPools(undefined, 'c', [before], ['t'], ctx);
+    assert.deepEqual(remembered.pools[0]!.autoscaling, { limits: 'total', minNodeCount: 2, maxNodeCount: 6, locationPolicy: 'ANY' });
+    const down = auto('t', 0, 0, 6, Z3, 'total', 'ANY');
+    assert.deepEqual(restorePlan([down], remembered), [
+      { kind: 'autoscaling', pool: 't', zones: Z3, autoscaling: { limits: 'total', minNodeCount: 2, maxNodeCount: 6, locationPolicy: 'ANY' } },
+    ]);
+    // Someone switched the pool to per-zone limits meanwhile: leave it as they set it.
+    assert.deepEqual(restorePlan([auto('t', 0, 0, 2, Z3, 'per-zone')], remembered), []);
+  });
 
   test('rememberPools keeps the sizes of the pools being scaled down, and never overwrites a remembered size with 0', () => {
     const first = rememberPools(undefined, 'c', [fixed('a', 3), auto('b', 2, 1, 5), fixed('x', 7)], ['a', 'b'], ctx);
@@ -545,17 +639,17 @@ describe('bringing node pools back', () => {
   test('restorePlan: remembered size / autoscaler minimum; 1 node for an unremembered fixed pool; autoscaled pools otherwise left alone', () => {
     const remembered = rememberPools(undefined, 'c', [fixed('a', 3), auto('b', 2, 2, 6)], ['a', 'b'], ctx);
     assert.deepEqual(restorePlan([fixed('a', 0), auto('b', 0, 0, 6), fixed('new', 0), auto('free', 0, 0, 3), fixed('up', 2)], remembered), [
-      { kind: 'resize', pool: 'a', nodeCount: 3, source: 'remembered' },
-      { kind: 'autoscaling', pool: 'b', minNodeCount: 2, maxNodeCount: 6 },
-      { kind: 'resize', pool: 'new', nodeCount: 1, source: 'default' },
+      { kind: 'resize', pool: 'a', nodesPerZone: 3, zones: Z1, source: 'remembered' },
+      { kind: 'autoscaling', pool: 'b', zones: Z1, autoscaling: { limits: 'per-zone', minNodeCount: 2, maxNodeCount: 6, locationPolicy: null } },
+      { kind: 'resize', pool: 'new', nodesPerZone: 1, zones: Z1, source: 'default' },
     ]);
     assert.deepEqual(
       restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], remembered),
-      [{ kind: 'resize', pool: 'a', nodeCount: 3, source: 'remembered' }],
+      [{ kind: 'resize', pool: 'a', nodesPerZone: 3, zones: Z1, source: 'remembered' }],
       'a remembered pool is resized whatever size is reported (GKE reports none)',
     );
     assert.deepEqual(restorePlan([fixed('a', 3), auto('b', 2, 2, 6)], undefined), [], 'nothing remembered, nothing at zero: nothing to do');
-    assert.deepEqual(restorePlan([fixed('a', 0)], undefined, 2), [{ kind: 'resize', pool: 'a', nodeCount: 2, source: 'default' }]);
+    assert.deepEqual(restorePlan([fixed('a', 0)], undefined, 2), [{ kind: 'resize', pool: 'a', nodesPerZone: 2, zones: Z1, source: 'default' }]);
   });
 
   test('restorePlan brings remembered pools back to exactly what was remembered, never shrinks any other pool, and never asks for less than 1 node', () => {
@@ -565,7 +659,8 @@ describe('bringing node pools back', () => {
           fc.record({
             name: fc.constantFrom('a', 'b', 'c', 'd'),
             n: fc.nat(5),
-            auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }),
+            zones: fc.constantFrom(Z1, Z3),
+            auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3), limits: fc.constantFrom('per-zone', 'total' as const) }), { nil: null }),
           }),
           { maxLength: 4 },
         ),
@@ -573,16 +668,17 @@ describe('bringing node pools back', () => {
           fc.record({
             name: fc.constantFrom('a', 'b', 'c', 'd'),
             n: fc.nat(5),
-            auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3) }), { nil: null }),
+            zones: fc.constantFrom(Z1, Z3),
+            auto: fc.option(fc.record({ min: fc.nat(3), extra: fc.nat(3), limits: fc.constantFrom('per-zone', 'total' as const) }), { nil: null }),
           }),
           { maxLength: 4 },
         ),
         (cur, mem) => {
-          const pool = (p: { name: string; n: number; auto: { min: number; extra: number } | null }) =>
-            p.auto ? auto(p.name, p.n, p.auto.min, p.auto.min + p.auto.extra) : fixed(p.name, p.n);
+          const pool = (p: { name: string; n: number; zones: string[]; auto: { min: number; extra: number; limits: 'per-zone' | 'total' } | null }) =>
+            p.auto ? auto(p.name, p.n, p.auto.min, p.auto.min + p.auto.extra, p.zones, p.auto.limits) : fixed(p.name, p.n, p.zones);
           const current = [...new Map(cur.map((p) => [p.name, pool(p)])).values()];
           const remembered = {
-            schemaVersion: 1 as const,
+            schemaVersion: 2 as const,
             cluster: 'c',
             runId: 'r',
             at: NOW.toISOString(),
@@ -593,13 +689,19 @@ describe('bringing node pools back', () => {
             const p = current.find((x) => x.name === step.pool)!;
             if (step.kind === 'resize') {
               assert.equal(p.autoscaling, null);
-              assert.ok(step.nodeCount >= 1);
+              assert.ok(step.nodesPerZone >= 1);
               const r = remembered.pools.find((x) => x.name === step.pool);
-              if (step.source === 'remembered') assert.equal(step.nodeCount, r!.autoscaling ? r!.autoscaling.minNodeCount : r!.nodeCount);
-              else assert.equal(p.nodeCount, 0, 'a pool nothing was remembered for is resized only from zero');
+              if (step.source === 'remembered') {
+                const a = r!.autoscaling;
+                const want = a ? (a.limits === 'per-zone' ? a.minNodeCount : Math.ceil(a.minNodeCount / p.zones.length)) : r!.nodesPerZone;
+                assert.equal(step.nodesPerZone, want, 'per zone, never a total');
+              } else assert.equal(p.nodeCount, 0, 'a pool nothing was remembered for is resized only from zero');
             } else {
-              assert.ok(p.autoscaling && step.minNodeCount > p.autoscaling.minNodeCount);
-              assert.ok(step.maxNodeCount >= p.autoscaling.maxNodeCount && step.maxNodeCount >= step.minNodeCount);
+              const a = step.autoscaling;
+              assert.ok(p.autoscaling && a.minNodeCount > p.autoscaling.minNodeCount);
+              assert.equal(a.limits, p.autoscaling.limits, 'never switches between per-zone and total limits');
+              assert.equal(a.locationPolicy, p.autoscaling.locationPolicy);
+              assert.ok(a.maxNodeCount >= p.autoscaling.maxNodeCount && a.maxNodeCount >= a.minNodeCount);
             }
           }
           // Every fixed pool at zero gets a resize.
