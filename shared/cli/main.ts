@@ -3,6 +3,7 @@
  * `ferry --help` stays instant. Variables not set in the environment come from .ferry/local.env
  * (written by `npm start`), so the CLI talks to the local stack without any setup.
  */
+import { FERRY_VERSION } from './version.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliEnv, exportForSdks } from './settings.ts';
@@ -85,7 +86,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return name ? EXIT.ok : EXIT.usage;
   }
   if (name === '--version') {
-    io.stdout('ferry 0.1.0\n');
+    io.stdout(`ferry ${FERRY_VERSION}\n`);
     return EXIT.ok;
   }
   const entry = COMMANDS[name];
