@@ -23,6 +23,7 @@ interface CommandEntry {
 const LOADERS: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./commands/validate.ts')).validateCommand,
   upload: async () => (await import('./commands/upload.ts')).uploadCommand,
+  verify: async () => (await import('./commands/verify.ts')).verifyCommand,
   plan: async () => (await import('./commands/plan.ts')).planCommand,
   status: async () => (await import('./commands/status.ts')).statusCommand,
   deploy: async () => (await import('./commands/deploy.ts')).deployCommand,
