@@ -27,7 +27,7 @@ import { planRolloutCaches, ensureCaches, type CacheDeps } from './caches.ts';
 import type { ClusterCapacity } from '../ports/cluster-directory.ts';
 import type { ScaledDownPools } from '../ports/teardown-store.ts';
 import { ensureClusterCapacity } from './cluster-capacity.ts';
-import { assertValidatedContent } from './integrity.ts';
+import { assertValidatedContent, renderedContentKey } from './integrity.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 
 export interface RolloutDeps {
@@ -391,7 +391,7 @@ async function carryOut(actions: Action[], cluster: ClusterClient, deps: Rollout
         // The bytes served are the bytes validated: re-list the version right before applying.
         if (deps.objects && rollout) {
           const version = await deps.versions.getVersion(rollout.model, rollout.version);
-          if (version) await assertValidatedContent(version, deps.objects);
+          if (version) await assertValidatedContent(version, deps.objects, renderedContentKey(rollout));
         }
         // What the target ran before (its last good spec) tells which of its extras are now stale.
         const target = await deps.rollouts.getTarget(a.target);

@@ -151,6 +151,10 @@ export class MemoryCheckpointState implements CheckpointState {
   async getVersion(m: string, v: string) {
     return this.versions.get(`${m}/${v}`);
   }
+  async recordDrift(m: string, v: string, drift: NonNullable<VersionDoc['drift']> | null) {
+    const doc = this.versions.get(`${m}/${v}`);
+    if (doc) this.versions.set(`${m}/${v}`, { ...doc, drift });
+  }
   async listModels() {
     return [...this.models.values()];
   }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { handleCheckpointUpload, type UploadDeps } from '../../../shared/app/checkpoint-upload.ts';
 import { uploadCheckpointFiles } from '../../../shared/app/upload-checkpoint.ts';
 import { verifyCheckpoint } from '../../../shared/app/verify-checkpoint.ts';
-import { assertValidatedContent } from '../../../shared/app/integrity.ts';
+import { assertValidatedContent, checkServedContent } from '../../../shared/app/integrity.ts';
 import { listLocalFiles } from '../../../shared/adapters/local-dir.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
 import { crc32cBase64 } from '../../../shared/domain/crc32c.ts';
@@ -202,4 +202,51 @@ test('right before an apply: the validated content passes; an overwrite after va
       return true;
     },
   );
+});
+
+test('drift: an overwrite of a served version is flagged on the version with its targets, published once, and cleared when the content is back', async () => {
+  const { bucket, state, deps, event, ferryUpload, flipOneByte } = setup();
+  await ferryUpload();
+  await handleCheckpointUpload(event(PREFIX + MANIFEST_FILE), deps);
+  const v = (await state.getVersion('llama', 'v1'))!;
+  const key = v.contentKey!;
+  // One target serves v1 through its last good rollout, rendered with the validated content key.
+  const rollout = { id: 'ro-1', model: 'llama', version: 'v1', spec: { deployment: { metadata: { annotations: { 'ferry.dev/checkpoint-digest': key } } } } };
+  const target = { key: 'local/serving/llama', lastGood: { rolloutId: 'ro-1' }, activeRolloutId: null };
+  const published: unknown[] = [];
+  const drift = {
+    targets: async () => [target] as never,
+    rollouts: { getRollout: async (id: string) => (id === 'ro-1' ? (rollout as never) : undefined) },
+    versions: state,
+    objects: () => bucket,
+    publisher: { publishJson: async (_t: string, data: unknown) => (published.push(data), 'm') } as never,
+    resultsTopic: 'results',
+    clock: deps.clock,
+    logger: memoryLogger(),
+  };
+  assert.deepEqual(await checkServedContent(drift), { checked: 1, drifted: 0, cleared: 0, failed: 0 });
+
+  flipOneByte(SHARD);
+  const r = await checkServedContent(drift);
+  assert.equal(r.drifted, 1);
+  const flagged = await state.getVersion('llama', 'v1');
+  assert.deepEqual(flagged?.drift && { changed: flagged.drift.changed, targets: flagged.drift.targets }, {
+    changed: [SHARD],
+    targets: ['local/serving/llama'],
+  });
+  assert.equal(published.length, 1);
+  assert.deepEqual((published[0] as Record<string, unknown>)['code'], 'CONTENT_CHANGED');
+  await checkServedContent(drift);
+  assert.equal(published.length, 1, 'announced once');
+
+  // The overwrite is validated again (version.files now the new content): the target was rendered
+  // with the old content key, so it still serves bytes other than those validated at its deploy.
+  await handleCheckpointUpload(event(PREFIX + SHARD), deps);
+  assert.equal((await checkServedContent(drift)).drifted, 1);
+
+  // A new deploy of the re-validated content: the target's rollout now carries its content key.
+  rollout.spec.deployment.metadata.annotations['ferry.dev/checkpoint-digest'] = (await state.getVersion('llama', 'v1'))!.contentKey!;
+  const back = await checkServedContent(drift);
+  assert.equal(back.cleared, 1);
+  assert.equal((await state.getVersion('llama', 'v1'))?.drift, null);
 });
