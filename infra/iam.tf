@@ -50,9 +50,11 @@ resource "google_project_iam_member" "datastore_user" {
 # ---- Cloud Storage ----------------------------------------------------------------------------------
 
 # onCheckpointUpload lists a version's files and reads shard headers (ranged reads); the reconciler
-# resumes validations whose worker died, so it lists the version and reads headers too.
+# resumes validations whose worker died, so it lists the version and reads headers too. The rollout
+# functions (onDeployRequest, and the reconciler advancing rollouts) list the version right before
+# applying, to refuse a content that is not the validated one (CONTENT_CHANGED, issue #20).
 resource "google_storage_bucket_iam_member" "model_object_viewer" {
-  for_each = toset(["onCheckpointUpload", "reconcileRollouts"])
+  for_each = toset(["onCheckpointUpload", "onDeployRequest", "reconcileRollouts"])
 
   bucket = google_storage_bucket.models.name
   role   = "roles/storage.objectViewer"

@@ -274,6 +274,16 @@ export class FirestoreCheckpointState implements CheckpointState {
     });
   }
 
+  async recordDrift(model: string, version: string, drift: NonNullable<VersionDoc['drift']> | null): Promise<void> {
+    try {
+      // update(): only the one field, and never creates a version document that is not there.
+      await this.versionRef(model, version).update({ drift });
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 5) return; // NOT_FOUND: the version is gone
+      throw firestoreError(e, 'recordDrift');
+    }
+  }
+
   async getModel(model: string): Promise<ModelDoc | undefined> {
     try {
       const snap = await this.modelRef(model).get();

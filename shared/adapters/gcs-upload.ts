@@ -43,6 +43,7 @@ export function gcsUploader(bucket: string, storage = new Storage(), opts: Uploa
             destination: objectName,
             resumable: size > RESUMABLE_ABOVE,
             validation: 'crc32c',
+            ...(callOpts.metadata ? { metadata: { metadata: callOpts.metadata } } : {}),
             // UploadOptions.onUploadProgress (@google-cloud/storage@8.4.0 build/esm/src/bucket.d.ts,
             // typed `(progressEvent: any) => void`) is attached to the write stream's 'progress'
             // event: `{ bytesWritten, contentLength }`, bytes of the file handed to the request so
@@ -50,7 +51,10 @@ export function gcsUploader(bucket: string, storage = new Storage(), opts: Uploa
             // build/esm/src/resumable-upload.js for resumable ones).
             ...(onProgress ? { onUploadProgress: (evt: { bytesWritten?: unknown }) => onProgress(Number(evt.bytesWritten) || 0) } : {}),
           });
-          return { size, generation: generationOf(file.metadata.generation) };
+          // `validation: 'crc32c'` made the SDK compare the CRC32C it computed while sending with the
+          // one GCS stored (FILE_NO_UPLOAD otherwise), so the stored one is the local file's.
+          crc ??= typeof file.metadata.crc32c === 'string' ? file.metadata.crc32c : (await CRC32C.fromFile(localPath)).toString();
+          return { size, generation: generationOf(file.metadata.generation), crc32c: crc };
         } catch (e) {
           const err = uploadError(e, objectName);
           if (!err.retryable || attempt >= attempts) throw err;
@@ -64,8 +68,27 @@ export function gcsUploader(bucket: string, storage = new Storage(), opts: Uploa
             .catch(() => undefined);
           if (stored && Number(stored.size) === size && stored.crc32c === crc) {
             onProgress?.(size);
-            return { size, generation: generationOf(stored.generation) };
+            return { size, generation: generationOf(stored.generation), crc32c: crc };
           }
+        }
+      }
+    },
+    async writeObject(objectName, data, callOpts) {
+      const file = b.file(objectName);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await file.save(Buffer.from(data), {
+            resumable: false,
+            validation: 'crc32c',
+            contentType: callOpts.contentType,
+            ...(callOpts.metadata ? { metadata: { metadata: callOpts.metadata } } : {}),
+          });
+          const [m] = await file.getMetadata();
+          return { size: Number(m.size ?? data.length), generation: generationOf(m.generation), crc32c: String(m.crc32c ?? '') };
+        } catch (e) {
+          const err = uploadError(e, objectName);
+          if (!err.retryable || attempt >= attempts) throw err;
+          await sleep(backoff(attempt));
         }
       }
     },

@@ -94,6 +94,7 @@ export function gcsObjectStore(bucketName: string, opts: GcsObjectStoreOptions =
             ...(m.md5Hash ? { md5Hash: m.md5Hash } : {}),
             ...(m.crc32c ? { crc32c: m.crc32c } : {}),
             ...(m.updated ? { updated: m.updated } : {}),
+            ...(m.metadata && typeof m.metadata === 'object' ? { metadata: customMetadata(m.metadata) } : {}),
           });
         }
         pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
@@ -214,4 +215,11 @@ export function mapStorageError(e: unknown, what: string): FerryError {
   return new FerryError('STORAGE_ERROR', `${what}: ${status !== undefined ? `Cloud Storage answered ${status}` : 'request failed'} (${message})`, {
     cause: e,
   });
+}
+
+/** Custom metadata as strings (the JSON API's `metadata` map; a null value means "removed"). */
+function customMetadata(m: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) if (v !== null && v !== undefined) out[k] = String(v);
+  return out;
 }

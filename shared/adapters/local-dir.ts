@@ -8,9 +8,12 @@
  * with a reason code (see listLocalFiles). `validate` and `upload` list through the same function,
  * so they always see the same files.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { lstat, open, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../domain/errors.ts';
+import { hfBlobSha256 } from '../domain/manifest.ts';
 import type { ObjectInfo, ObjectStore, ReadStats } from '../ports/object-store.ts';
 import type { SourceFile } from '../ports/uploader.ts';
 
@@ -204,4 +207,52 @@ function mapFsError(e: unknown, file: string): FerryError {
     return new FerryError('STORAGE_FORBIDDEN', `permission denied: ${file}`, { cause: e, hint: 'Check the file permissions.' });
   }
   return new FerryError('STORAGE_UNAVAILABLE', `reading ${file} failed: ${message}`, { retryable: true, cause: e });
+}
+
+/**
+ * Hugging Face cache blobs named by their sha256 (shared/domain/manifest.ts `hfBlobSha256`, from
+ * huggingface_hub's file_download.py) are hashed and checked against their name before anything is
+ * uploaded; the files come back with `sha256` set for the manifest. Any mismatch refuses the upload
+ * with HF_BLOB_HASH_MISMATCH naming every damaged file. Files not linked to such a blob are left
+ * as they are. Reads each such file once, `concurrency` files at a time.
+ */
+export async function checkHfBlobHashes(
+  files: readonly LocalFile[],
+  opts: { concurrency?: number; onBytes?: (n: number) => void } = {},
+): Promise<{ files: LocalFile[]; checked: number; bytes: number }> {
+  const todo = files.map((f, i) => ({ f, i, want: f.linkTarget ? hfBlobSha256(path.basename(f.linkTarget)) : undefined })).filter((x) => x.want);
+  const out = [...files];
+  const bad: string[] = [];
+  let bytes = 0;
+  let next = 0;
+  const worker = async () => {
+    for (let k = next++; k < todo.length; k = next++) {
+      const { f, i, want } = todo[k]!;
+      const got = await sha256OfFile(f.path, opts.onBytes).catch((e: unknown) => {
+        throw mapFsError(e, f.path);
+      });
+      bytes += f.size;
+      if (got !== want) bad.push(`${f.name} -> blobs/${want}: its bytes hash to ${got}`);
+      else out[i] = { ...f, sha256: got };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, todo.length)) }, worker));
+  if (bad.length) {
+    bad.sort();
+    throw new FerryError(
+      'HF_BLOB_HASH_MISMATCH',
+      `${bad.length} Hugging Face blob(s) do not match the sha256 they are named by: ${bad.slice(0, 5).join('; ')}${bad.length > 5 ? ` (and ${bad.length - 5} more)` : ''}`,
+      { details: { files: bad } },
+    );
+  }
+  return { files: out, checked: todo.length, bytes };
+}
+
+async function sha256OfFile(file: string, onBytes?: (n: number) => void): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    onBytes?.(chunk.length);
+  }
+  return h.digest('hex');
 }

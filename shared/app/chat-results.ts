@@ -24,6 +24,7 @@ export async function handleDeployResult(
     return { outcome: 'ignored', reason: 'RESULT_INVALID' };
   }
   const result = parsed.result;
+  if (result.kind === 'integrity') return { outcome: 'not-from-chat' }; // not an answer to a command
   if (result.kind === 'rejected') {
     const rec = await deps.commands.findByDeployMessage(result.messageId);
     if (!rec) return { outcome: 'not-from-chat' };

@@ -16,6 +16,7 @@ import { asFerryError } from '../domain/errors.ts';
 import { parseObjectPath, checkCompleteness, contentKey, maxGeneration, trustedBucket, versionUri, INDEX_FILE } from '../domain/upload.ts';
 import type { UploadEventReason } from '../domain/reasons/upload.ts';
 import { validateCheckpoint, parseIndex } from './validate-checkpoint.ts';
+import { awaitedManifest } from '../domain/manifest.ts';
 
 export interface UploadDeps {
   objects: (bucket: string) => ObjectStore;
@@ -77,6 +78,9 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
   if (!completeness.complete && completeness.needsIndex && index) {
     completeness = checkCompleteness(listing, path.prefix, await readIndexShards(store, index));
   }
+  // A `ferry upload` (its objects carry the marker) is complete when its manifest, written last, is there.
+  const manifestAwaited = completeness.complete ? awaitedManifest(listing, path.prefix) : undefined;
+  if (manifestAwaited) completeness = { complete: false, missing: [manifestAwaited] };
   if (!completeness.complete) {
     const missing = completeness.needsIndex ? [INDEX_FILE] : completeness.missing;
     await deps.state.recordIncomplete(ref, { generation: maxGeneration(listing), missing, eventId: event.id, now: deps.clock.now() });
@@ -122,7 +126,7 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     contentKey: key,
     generation,
     valid: report.ok,
-    summary: { ...report.summary, io: report.io },
+    summary: { ...report.summary, io: report.io, manifest: report.manifest },
     errors: report.errors,
     warnings: report.warnings,
     now,

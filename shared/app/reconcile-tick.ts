@@ -13,8 +13,9 @@ import { advanceCaches } from './caches.ts';
 import { recordTargetActivity } from './target-activity.ts';
 import { continueCapacityRestores } from './cluster-capacity.ts';
 import { resumeStaleValidations, type UploadDeps } from './checkpoint-upload.ts';
+import { checkServedContent } from './integrity.ts';
 
-export const TICK_STEPS = ['rollouts', 'caches', 'activity', 'capacity', 'validations'] as const;
+export const TICK_STEPS = ['rollouts', 'caches', 'activity', 'capacity', 'validations', 'integrity'] as const;
 export type TickStepName = (typeof TICK_STEPS)[number];
 
 export interface TickStep {
@@ -87,6 +88,25 @@ export function reconcileSteps(d: ReconcileDeps): TickStep[] {
       run: async (logger) => {
         const r = await resumeStaleValidations({ ...d.upload, logger });
         return some(r) ? r : null;
+      },
+    },
+    {
+      name: 'integrity',
+      // Issue #20: served versions re-listed (no object read) and compared with their validated content.
+      does: 'checked the content of served versions',
+      run: async (logger) => {
+        if (!rollout.objects) return null;
+        const r = await checkServedContent({
+          targets: () => d.activity.listTargets(),
+          rollouts: rollout.rollouts,
+          versions: rollout.versions,
+          objects: rollout.objects,
+          publisher: rollout.publisher,
+          resultsTopic: rollout.config.resultsTopic,
+          clock: rollout.clock,
+          logger,
+        });
+        return r.drifted || r.cleared || r.failed ? r : null;
       },
     },
   ];

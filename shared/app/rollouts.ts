@@ -30,6 +30,8 @@ import { planRolloutCaches, ensureCaches, type CacheDeps } from './caches.ts';
 import type { ClusterCapacity } from '../ports/cluster-directory.ts';
 import type { ScaledDownPools } from '../ports/teardown-store.ts';
 import { ensureClusterCapacity } from './cluster-capacity.ts';
+import { assertValidatedContent, renderedContentKey } from './integrity.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;
@@ -58,6 +60,11 @@ export interface RolloutDeps {
   clusterDirectory?: ClusterCapacity | null | undefined;
   /** The sizes teardown remembered (`scaledDownClusters`); without it pools come back at 1 node. */
   scaledDown?: ScaledDownPools | null | undefined;
+  /**
+   * The bucket, read-only: with it, the version is re-listed right before each apply and a content
+   * that is not the validated one is refused (CONTENT_CHANGED; shared/app/integrity.ts).
+   */
+  objects?: ((bucket: string) => ObjectStore) | undefined;
 }
 
 export interface DeployMessage {
@@ -391,7 +398,7 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
   const obs: Observation = { kind: 'cluster', deployment: deployment ?? null, pods, lastGoodRolloutId: target.lastGood?.rolloutId ?? null };
   let step = nextStep(r, obs, now);
   try {
-    await carryOut(step.actions, cluster, deps, log);
+    await carryOut(step.actions, cluster, deps, log, r);
   } catch (e) {
     const err = asFerryError(e, 'APPLY_FAILED');
     if (err.retryable) throw err;
@@ -434,10 +441,15 @@ async function finish(
   return { phase: after.phase, changed: true };
 }
 
-async function carryOut(actions: Action[], cluster: ClusterClient, deps: RolloutDeps, log: Logger): Promise<void> {
+async function carryOut(actions: Action[], cluster: ClusterClient, deps: RolloutDeps, log: Logger, rollout?: Rollout): Promise<void> {
   for (const a of actions) {
     switch (a.kind) {
       case 'apply': {
+        // The bytes served are the bytes validated: re-list the version right before applying.
+        if (deps.objects && rollout) {
+          const version = await deps.versions.getVersion(rollout.model, rollout.version);
+          if (version) await assertValidatedContent(version, deps.objects, renderedContentKey(rollout));
+        }
         // What the target ran before (its last good spec) tells which of its extras are now stale.
         const target = await deps.rollouts.getTarget(a.target);
         const before = target?.lastGood ? await deps.rollouts.getRollout(target.lastGood.rolloutId) : undefined;

@@ -3,9 +3,15 @@
  * at the end: every other file first (shards in parallel), then the index, then config.json.
  * The files come listed (shared/adapters/local-dir.ts `listLocalFiles`): a symlink's bytes are
  * read from its target and uploaded under the link's name.
+ *
+ * With `manifest` (what `ferry upload` does), every object carries ferry's upload marker and
+ * `ferry.manifest.json` is written after config.json, as the very last object: each file's name,
+ * size, the CRC32C the bucket stored and the sha256 when it is known. The marker tells the
+ * upload-complete gate to wait for the manifest (shared/domain/manifest.ts).
  */
 import { FerryError } from '../domain/errors.ts';
 import { CONFIG_FILE, INDEX_FILE, SINGLE_FILE } from '../domain/upload.ts';
+import { MANIFEST_FILE, UPLOAD_MARKER, buildManifest, type ManifestEntry } from '../domain/manifest.ts';
 import type { SourceFile, Uploader } from '../ports/uploader.ts';
 
 /** One file finished. */
@@ -26,6 +32,8 @@ export interface UploadCheckpointOptions {
   onFileBytes?: (file: string, sent: number) => void;
   /** A file is uploaded. */
   onProgress?: (p: UploadProgress) => void;
+  /** Write ferry.manifest.json last (needs an uploader with writeObject), naming the tool version and uploader. */
+  manifest?: { toolVersion: string; uploader: string; now: () => Date };
 }
 
 /**
@@ -50,11 +58,18 @@ export function assertHasCheckpointFiles(files: readonly SourceFile[], where: st
 }
 
 export async function uploadCheckpointFiles(
-  files: readonly SourceFile[],
+  allFiles: readonly SourceFile[],
   prefix: string,
   uploader: Uploader,
   opts: UploadCheckpointOptions = {},
-): Promise<{ files: number; bytes: number }> {
+): Promise<{ files: number; bytes: number; manifest?: { generation: string; files: number } }> {
+  // An earlier upload's manifest in the folder (a folder copied back from a bucket) is not sent:
+  // the manifest of this upload is written last, from what this upload stored.
+  const files = opts.manifest ? allFiles.filter((f) => f.name !== MANIFEST_FILE) : allFiles;
+  const writeObject = uploader.writeObject?.bind(uploader);
+  if (opts.manifest && !writeObject) throw new FerryError('INTERNAL', 'this uploader cannot write the manifest');
+  const metadata = opts.manifest ? { [UPLOAD_MARKER.key]: UPLOAD_MARKER.value } : undefined;
+  const entries: ManifestEntry[] = [];
   const byName = new Map(files.map((f) => [f.name, f]));
   const totalBytes = files.reduce((a, f) => a + f.size, 0);
   const last = [INDEX_FILE, CONFIG_FILE].filter((f) => byName.has(f));
@@ -64,7 +79,14 @@ export async function uploadCheckpointFiles(
   const one = async (f: SourceFile) => {
     opts.onFileStart?.(f.name, f.size);
     const onBytes = opts.onFileBytes;
-    const { size } = await uploader.upload(f.path, prefix + f.name, onBytes ? { onProgress: (sent) => onBytes(f.name, sent) } : {});
+    const { size, crc32c } = await uploader.upload(f.path, prefix + f.name, {
+      ...(onBytes ? { onProgress: (sent: number) => onBytes(f.name, sent) } : {}),
+      ...(metadata ? { metadata } : {}),
+    });
+    if (opts.manifest) {
+      if (!crc32c) throw new FerryError('INTERNAL', `the uploader returned no CRC32C for ${f.name}`);
+      entries.push({ name: f.name, size, crc32c, ...(f.sha256 ? { sha256: f.sha256 } : {}) });
+    }
     doneFiles++;
     doneBytes += size;
     opts.onProgress?.({ file: f.name, bytes: size, doneFiles, totalFiles: files.length, doneBytes, totalBytes });
@@ -75,5 +97,11 @@ export async function uploadCheckpointFiles(
   });
   await Promise.all(workers);
   for (const name of last) await one(byName.get(name)!);
-  return { files: files.length, bytes: totalBytes };
+  if (!opts.manifest || !writeObject) return { files: files.length, bytes: totalBytes };
+  const m = opts.manifest;
+  const body = new TextEncoder().encode(
+    JSON.stringify(buildManifest({ files: entries, toolVersion: m.toolVersion, uploader: m.uploader, createdAt: m.now() }), null, 1) + '\n',
+  );
+  const written = await writeObject(prefix + MANIFEST_FILE, body, { contentType: 'application/json', ...(metadata ? { metadata } : {}) });
+  return { files: files.length, bytes: totalBytes, manifest: { generation: written.generation, files: entries.length } };
 }

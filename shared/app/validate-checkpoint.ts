@@ -24,6 +24,8 @@ import { evaluateCheckpoint, type ShardHeaderInput } from '../domain/checkpoint-
 import { parseShardHeader } from '../domain/safetensors.ts';
 import { needsMoreBytes, type ParsedShardHeader } from '../domain/safetensors-format.ts';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.ts';
+import { MANIFEST_FILE, MAX_MANIFEST_BYTES, compareWithManifest, parseManifest } from '../domain/manifest.ts';
+import { error as findingError, type Finding as FindingT } from '../domain/findings.ts';
 
 // Re-exported so callers (the upload gate, the CLI) reuse the same name/index rules.
 export {
@@ -57,6 +59,11 @@ export const ValidationReport = z.object({
   summary: CheckpointSummary,
   io: z.object({ requests: z.number(), bytesRead: z.number() }),
   files: z.array(z.object({ name: z.string(), size: z.number(), generation: z.string() })),
+  /**
+   * `ferry.manifest.json` (shared/domain/manifest.ts): `present` (the listing was compared with it),
+   * `absent` (another tool uploaded the version: "no manifest"), `invalid` (FERRY_MANIFEST_INVALID).
+   */
+  manifest: z.enum(['present', 'absent', 'invalid']),
 });
 export type ValidationReport = z.infer<typeof ValidationReport>;
 
@@ -91,16 +98,49 @@ export async function validateCheckpoint(store: ObjectStore, prefix: string, opt
   }));
 
   const evaluation = evaluateCheckpoint({ files, index, config: configBytes, shards });
+  const integrity = await checkManifest(store, p, files, listing);
+  const findings = [...evaluation.findings, ...integrity.findings];
   const after = store.stats();
   return {
-    ok: evaluation.ok,
+    ok: evaluation.ok && !integrity.findings.some((f) => f.severity === 'error'),
     location: `${store.location.replace(/\/+$/, '')}/${p}`,
     prefix: p,
-    errors: evaluation.findings.filter((f) => f.severity === 'error'),
-    warnings: evaluation.findings.filter((f) => f.severity === 'warning'),
+    errors: findings.filter((f) => f.severity === 'error'),
+    warnings: findings.filter((f) => f.severity === 'warning'),
     summary: evaluation.summary,
     io: { requests: after.requests - before.requests, bytesRead: after.bytesRead - before.bytesRead },
     files: files.map((f) => ({ name: f.name, size: f.size, generation: f.generation })),
+    manifest: integrity.manifest,
+  };
+}
+
+/**
+ * The listing against `ferry.manifest.json` when the version has one: one read of the manifest,
+ * none of any other file (sizes and CRC32Cs come with the listing). Issue #20.
+ */
+async function checkManifest(
+  store: ObjectStore,
+  prefix: string,
+  files: readonly CheckpointFile[],
+  listing: readonly ObjectInfo[],
+): Promise<{ manifest: ValidationReport['manifest']; findings: FindingT[] }> {
+  const m = files.find((f) => f.name === MANIFEST_FILE);
+  if (!m) return { manifest: 'absent', findings: [] };
+  if (m.size > MAX_MANIFEST_BYTES) {
+    return {
+      manifest: 'invalid',
+      findings: [findingError('FERRY_MANIFEST_INVALID', MANIFEST_FILE, `${MANIFEST_FILE} is ${m.size} bytes, above ${MAX_MANIFEST_BYTES}`)],
+    };
+  }
+  const parsed = parseManifest(await readExactly(store, prefix + MANIFEST_FILE, 0, m.size, m.generation));
+  if (!parsed.ok) return { manifest: 'invalid', findings: [findingError('FERRY_MANIFEST_INVALID', MANIFEST_FILE, `${MANIFEST_FILE}: ${parsed.message}`)] };
+  const crc = new Map(listing.map((o) => [o.name.slice(prefix.length), o.crc32c]));
+  return {
+    manifest: 'present',
+    findings: compareWithManifest(
+      files.map((f) => ({ ...f, crc32c: crc.get(f.name) })),
+      parsed.manifest,
+    ),
   };
 }
 

@@ -3,6 +3,7 @@
  * `ferry --help` stays instant. Variables not set in the environment come from .ferry/local.env
  * (written by `npm start`), so the CLI talks to the local stack without any setup.
  */
+import { FERRY_VERSION } from './version.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliEnv, exportForSdks } from './settings.ts';
@@ -22,6 +23,7 @@ interface CommandEntry {
 const LOADERS: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./commands/validate.ts')).validateCommand,
   upload: async () => (await import('./commands/upload.ts')).uploadCommand,
+  verify: async () => (await import('./commands/verify.ts')).verifyCommand,
   plan: async () => (await import('./commands/plan.ts')).planCommand,
   status: async () => (await import('./commands/status.ts')).statusCommand,
   deploy: async () => (await import('./commands/deploy.ts')).deployCommand,
@@ -86,7 +88,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return name ? EXIT.ok : EXIT.usage;
   }
   if (name === '--version') {
-    io.stdout('ferry 0.1.0\n');
+    io.stdout(`ferry ${FERRY_VERSION}\n`);
     return EXIT.ok;
   }
   const entry = COMMANDS[name];

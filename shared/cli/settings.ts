@@ -36,3 +36,11 @@ export function cliEnv(checkoutRoot: string): Record<string, string | undefined>
 export function exportForSdks(env: Record<string, string | undefined>): void {
   exportSdkEnv(env, process.env);
 }
+
+/**
+ * Who runs `ferry upload`, for its manifest: FERRY_UPLOADER when set (CI: the pipeline), else the
+ * local user name (USER / USERNAME). Free text, recorded, never trusted for access.
+ */
+export function uploaderName(env: Record<string, string | undefined>): string {
+  return (env['FERRY_UPLOADER'] ?? env['USER'] ?? env['USERNAME'] ?? 'unknown').slice(0, 256);
+}

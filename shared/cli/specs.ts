@@ -153,6 +153,35 @@ export const SPECS: readonly CommandSpec[] = [
     ],
   },
   {
+    name: 'verify',
+    summary: 'check that the bytes are the bytes uploaded: the manifest, and with --full every byte (CRC32C, sha256)',
+    synopsis: ['verify <dir | gs://bucket/prefix> [flags]'],
+    description:
+      "Compares the listing's sizes and CRC32Cs with ferry.manifest.json. With --full, reads every byte (parallel ranged reads for gs://) and compares each file's CRC32C and sha256 with what Cloud Storage stored, the manifest, and the sha256 a Hugging Face blob is named by.",
+    args: [{ name: '<dir | gs://bucket/prefix>', description: 'a local checkpoint folder or a GCS prefix', complete: 'dir' }],
+    arity: [1, 1],
+    flags: [
+      { name: 'full', type: 'boolean', default: false, description: 'read and hash every byte' },
+      { name: 'concurrency', type: 'int', min: 1, max: 256, placeholder: 'N', default: 8, description: 'ranged reads (8 MiB each) in flight with --full' },
+      {
+        name: 'progress',
+        type: 'enum',
+        values: ['auto', 'bar', 'lines', 'none'],
+        default: 'auto',
+        description: 'progress of --full on stderr: bytes, rate and ETA (auto: bar on a terminal, lines otherwise, none with -o json|yaml)',
+      },
+    ],
+    output: true,
+    exitCodes: [[0, 'verified: every comparison matched'], [1, 'a mismatch (each file named)'], USAGE_IO],
+    examples: [
+      { description: 'Compare a version with its manifest (one listing, one small read)', command: 'ferry verify gs://my-models/models/llama-3-8b/v1' },
+      {
+        description: 'Read every byte of a Hugging Face snapshot and check each blob against its sha256 name',
+        command: 'ferry verify ~/.cache/huggingface/hub/models--org--name/snapshots/abc123 --full',
+      },
+    ],
+  },
+  {
     name: 'plan',
     summary: 'size a checkpoint for serving: GPUs/TPU chips and tensor-parallel size per accelerator, and the cheapest',
     synopsis: ['plan <model>@<version|latest> | <dir> | gs://bucket/prefix [flags]'],

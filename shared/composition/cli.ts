@@ -157,3 +157,8 @@ export async function localCheckpoint(dir: string): Promise<ObjectStore> {
 export async function localCheckpointFiles(dir: string) {
   return (await import('../adapters/local-dir.ts')).listLocalFiles(dir);
 }
+
+/** Hugging Face blobs named by their sha256, hashed and checked before an upload (issue #20). */
+export async function checkHfBlobs(files: readonly import('../adapters/local-dir.ts').LocalFile[], opts: { onBytes?: (n: number) => void } = {}) {
+  return (await import('../adapters/local-dir.ts')).checkHfBlobHashes(files, opts);
+}

@@ -71,6 +71,7 @@ export function uploadDeps(s: Settings, log: Logger): UploadDeps {
 
 export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
   const db = firestoreClient(s.GOOGLE_CLOUD_PROJECT);
+  let gcs: ReturnType<typeof gcsClient> | undefined;
   const clusters = kubeClusters(s);
   return {
     rollouts: new FirestoreRolloutState(db),
@@ -96,6 +97,8 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
       computeEndpoint: s.FERRY_COMPUTE_API_ENDPOINT,
     }),
     scaledDown: new FirestoreTeardownStore(db),
+    // The version is re-listed before each apply (CONTENT_CHANGED): issue #20.
+    objects: (bucket) => gcsObjectStore(bucket, { storage: (gcs ??= gcsClient(s)) }),
   };
 }
 

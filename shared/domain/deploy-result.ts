@@ -22,6 +22,15 @@ export const DeployResult = z.discriminatedUnion('kind', [
     reason: z.string(),
     message: z.string(),
   }),
+  // Issue #20: a served version's content changed after validation (shared/app/integrity.ts).
+  z.looseObject({
+    kind: z.literal('integrity'),
+    model: z.string(),
+    version: z.string(),
+    code: z.literal('CONTENT_CHANGED'),
+    targets: z.array(z.string()),
+    message: z.string(),
+  }),
 ]);
 export type DeployResult = z.infer<typeof DeployResult>;
 

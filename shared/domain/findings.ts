@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { codesOf } from './reasons/catalogue.ts';
 import { CHECKPOINT_FINDINGS, SHARD_FINDINGS } from './reasons/validation.ts';
+import { INTEGRITY_FINDINGS } from './reasons/integrity.ts';
 
 /** Codes about one safetensors file; what each means and what to do: reasons/validation.ts. */
 export const SHARD_FINDING_CODES = codesOf(SHARD_FINDINGS);
@@ -13,7 +14,10 @@ export const SHARD_FINDING_CODES = codesOf(SHARD_FINDINGS);
 /** Codes about the checkpoint as a whole (listing, index, config, cross-shard consistency). */
 export const CHECKPOINT_FINDING_CODES = codesOf(CHECKPOINT_FINDINGS);
 
-export const FINDING_CODES = [...SHARD_FINDING_CODES, ...CHECKPOINT_FINDING_CODES] as const;
+/** Codes about the manifest and bytes read in full (issue #20). */
+export const INTEGRITY_FINDING_CODES = codesOf(INTEGRITY_FINDINGS);
+
+export const FINDING_CODES = [...SHARD_FINDING_CODES, ...CHECKPOINT_FINDING_CODES, ...INTEGRITY_FINDING_CODES] as const;
 export const FindingCode = z.enum(FINDING_CODES);
 export type FindingCode = z.infer<typeof FindingCode>;
 

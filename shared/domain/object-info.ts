@@ -12,4 +12,6 @@ export interface ObjectInfo {
   md5Hash?: string;
   crc32c?: string;
   updated?: string;
+  /** Custom metadata (`x-goog-meta-*`), when the listing has any: e.g. ferry upload's marker (shared/domain/manifest.ts). */
+  metadata?: Record<string, string>;
 }

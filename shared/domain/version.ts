@@ -94,6 +94,15 @@ export const VersionDoc = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   validatedAt: z.string().nullable(),
+  /**
+   * Issue #20: set by the reconciler when a served version's content (object, generation) is no
+   * longer the validated one — `changed`/`added`/`removed` name the files, `targets` who serves it.
+   * null or absent: not seen changed.
+   */
+  drift: z
+    .object({ changed: z.array(z.string()), added: z.array(z.string()), removed: z.array(z.string()), targets: z.array(z.string()), seenAt: z.string() })
+    .nullable()
+    .optional(),
 });
 export type VersionDoc = z.infer<typeof VersionDoc>;
 

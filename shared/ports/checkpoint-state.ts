@@ -45,6 +45,8 @@ export interface CheckpointState {
 
   getModel(model: string): Promise<ModelDoc | undefined>;
   getVersion(model: string, version: string): Promise<VersionDoc | undefined>;
+  /** Issue #20: flag (or with null clear) content changed after validation on the version. */
+  recordDrift(model: string, version: string, drift: NonNullable<VersionDoc['drift']> | null): Promise<void>;
   listModels(): Promise<ModelDoc[]>;
   listVersions(model: string): Promise<VersionDoc[]>;
   /** Versions of a model in one status (a single-field query: it reads only the matches). */

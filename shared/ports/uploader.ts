@@ -9,6 +9,8 @@ export interface SourceFile {
   /** Absolute path of the bytes: the file itself, or the regular file a symlink resolves to. */
   path: string;
   size: number;
+  /** The sha256 of the bytes in hex, when known and checked (a Hugging Face blob named by it). */
+  sha256?: string;
 }
 
 export interface UploadCallOptions {
@@ -17,8 +19,20 @@ export interface UploadCallOptions {
    * so after a retry the count starts again from zero.
    */
   onProgress?: (bytesSent: number) => void;
+  /** Custom metadata to store on the object (e.g. ferry upload's marker, shared/domain/manifest.ts). */
+  metadata?: Record<string, string>;
+}
+
+/** What one upload stored: its size, generation and the CRC32C (base64) the bucket stored. */
+export interface UploadedObject {
+  size: number;
+  generation: string;
+  /** GCS's `crc32c` of the stored object (absent only from fakes that do not compute it). */
+  crc32c?: string;
 }
 
 export interface Uploader {
-  upload(localPath: string, objectName: string, opts?: UploadCallOptions): Promise<{ size: number; generation: string }>;
+  upload(localPath: string, objectName: string, opts?: UploadCallOptions): Promise<UploadedObject>;
+  /** Writes a small object from memory (the manifest): one request, with a CRC32C check. */
+  writeObject?(objectName: string, data: Uint8Array, opts: { contentType: string; metadata?: Record<string, string> }): Promise<UploadedObject>;
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, on this machine. Prints JSON (and writes it to
  * .ferry/bench-results.json); BENCHMARKS.md records the numbers with date and machine.
- *   npm run bench -- stack coldload validate upload rollout serve console     (default: all)
+ *   npm run bench -- stack coldload validate upload rollout serve console verify     (default: all but verify)
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ if (which.has('coldload')) {
   say('coldload: functions entry module vs functions-framework hello world…');
   record('coldload', await (await import('./coldload.bench.ts')).run());
 }
-const needsStack = ['validate', 'upload', 'rollout', 'serve', 'console'].some((k) => which.has(k));
+const needsStack = ['validate', 'upload', 'rollout', 'serve', 'console', 'verify'].some((k) => which.has(k));
 if (needsStack) {
   say('starting a local stack for the remaining benchmarks…');
   const stack = await startStack({
@@ -55,6 +55,10 @@ if (needsStack) {
     if (which.has('console')) {
       say('console: first paint of the models page, 50 models × 20 versions…');
       record('console', await (await import('./console.bench.ts')).run(stack.env));
+    }
+    if (which.has('verify')) {
+      say('verify: ferry verify --full vs a plain @google-cloud/storage download of the same files…');
+      record('verify', await (await import('./verify.bench.ts')).run(stack.env));
     }
     if (which.has('rollout')) {
       say('rollout: request → applied latency, and 100 requests over 10 targets…');

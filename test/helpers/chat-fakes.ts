@@ -151,6 +151,7 @@ export class FakeVersions implements CheckpointState {
   takePendingAutodeploy = notUsed('takePendingAutodeploy') as CheckpointState['takePendingAutodeploy'];
   autodeployPublished = notUsed('autodeployPublished') as CheckpointState['autodeployPublished'];
   setAutodeploy = notUsed('setAutodeploy') as CheckpointState['setAutodeploy'];
+  recordDrift = notUsed('recordDrift') as CheckpointState['recordDrift'];
   private async wait() {
     if (this.block) await this.block;
   }

@@ -2,6 +2,7 @@
  * In-memory stand-ins for the ports, for unit tests of use cases. They run the same pure domain
  * decisions the Firestore adapter runs inside its transactions, and can be told to fail.
  */
+import { crc32cBase64 } from '../../shared/domain/crc32c.ts';
 import type { ObjectInfo, ObjectStore, ReadStats } from '../../shared/ports/object-store.ts';
 import type { CheckpointState, VersionRef } from '../../shared/ports/checkpoint-state.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
@@ -27,15 +28,15 @@ import { FerryError } from '../../shared/domain/errors.ts';
 /** A bucket in memory: objects with generations; `failNext` makes the next calls throw. */
 export class MemoryBucket implements ObjectStore {
   readonly location = 'mem://bucket';
-  readonly objects = new Map<string, { bytes: Uint8Array; generation: string }>();
+  readonly objects = new Map<string, { bytes: Uint8Array; generation: string; metadata?: Record<string, string> }>();
   private gen = 1_700_000_000_000_000n;
   private counters: ReadStats = { requests: 0, bytesRead: 0 };
   /** Fail the `nth` next call of `op` (1 = the very next one). */
   failures: Array<{ op: 'list' | 'read'; error: Error; nth?: number }> = [];
 
-  put(name: string, bytes: Uint8Array): string {
+  put(name: string, bytes: Uint8Array, metadata?: Record<string, string>): string {
     this.gen += 1n;
-    this.objects.set(name, { bytes, generation: this.gen.toString() });
+    this.objects.set(name, { bytes, generation: this.gen.toString(), ...(metadata ? { metadata } : {}) });
     return this.gen.toString();
   }
   private maybeFail(op: 'list' | 'read'): void {
@@ -52,10 +53,19 @@ export class MemoryBucket implements ObjectStore {
   async list(prefix: string): Promise<ObjectInfo[]> {
     this.counters.requests++;
     this.maybeFail('list');
-    return [...this.objects.entries()]
-      .filter(([n]) => n.startsWith(prefix))
-      .map(([name, o]) => ({ name, size: o.bytes.length, generation: o.generation }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return (
+      [...this.objects.entries()]
+        .filter(([n]) => n.startsWith(prefix))
+        // Like GCS, every listed object has its CRC32C (and custom metadata when it was set).
+        .map(([name, o]) => ({
+          name,
+          size: o.bytes.length,
+          generation: o.generation,
+          crc32c: crc32cBase64(o.bytes),
+          ...(o.metadata ? { metadata: o.metadata } : {}),
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name))
+    );
   }
   async read(name: string, start: number, endExclusive: number, generation?: string): Promise<Uint8Array> {
     this.counters.requests++;
@@ -140,6 +150,10 @@ export class MemoryCheckpointState implements CheckpointState {
   }
   async getVersion(m: string, v: string) {
     return this.versions.get(`${m}/${v}`);
+  }
+  async recordDrift(m: string, v: string, drift: NonNullable<VersionDoc['drift']> | null) {
+    const doc = this.versions.get(`${m}/${v}`);
+    if (doc) this.versions.set(`${m}/${v}`, { ...doc, drift });
   }
   async listModels() {
     return [...this.models.values()];

@@ -20,6 +20,8 @@ export interface StatusJson {
       missing: string[];
       validatedAt: string | null;
       updatedAt: string;
+      manifest: string | null;
+      drift: { changed: string[]; added: string[]; removed: string[]; targets: string[]; seenAt: string } | null;
     }>;
     rollouts: unknown[];
   }>;
@@ -44,7 +46,19 @@ function versionRow(v: VersionDoc) {
     missing: v.missing,
     validatedAt: v.validatedAt,
     updatedAt: v.updatedAt,
+    // Issue #20: ferry.manifest.json compared (present), not there (absent: "no manifest"), invalid.
+    manifest: typeof s['manifest'] === 'string' ? s['manifest'] : null,
+    drift: v.drift ?? null,
   };
+}
+
+/** The DETAIL column's integrity part: content changed after validation, or no manifest. */
+function integrityDetail(v: { status: string; manifest: string | null; drift: StatusJson['models'][number]['versions'][number]['drift'] }): string {
+  if (v.drift) {
+    const files = [...v.drift.changed, ...v.drift.added, ...v.drift.removed];
+    return `CONTENT_CHANGED after validation (served by ${v.drift.targets.join(', ')})${files.length ? `: ${files.slice(0, 3).join(', ')}` : ''}`;
+  }
+  return v.status === 'valid' && v.manifest === 'absent' ? 'no manifest' : '';
 }
 
 export async function statusCommand(args: string[], io: CliIo): Promise<number> {
@@ -97,7 +111,7 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
         ? `missing: ${v.missing.slice(0, 3).join(', ')}${v.missing.length > 3 ? ` (+${v.missing.length - 3})` : ''}`
         : v.errors.length
           ? `${(v.errors[0] as { code: string }).code}: ${(v.errors[0] as { message: string }).message}`
-          : '',
+          : integrityDetail(v),
     ]);
     table(io, ['VERSION', 'STATUS', 'RUNS', 'PARAMETERS', 'TENSORS', 'DETAIL'], rows);
     for (const r of m.rollouts as Array<Record<string, unknown>>) {

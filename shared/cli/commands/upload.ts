@@ -5,8 +5,9 @@ import { parseGsUri } from '../deps.ts';
 import { formatFailure } from '../failure.ts';
 import { progressRenderer, resolveProgressMode, formatBytes, formatRate, type ProgressChoice } from '../progress.ts';
 import { validateCheckpoint } from '../../app/validate-checkpoint.ts';
-import { bucketUploader, localCheckpoint, localCheckpointFiles, type LocalFile } from '../../composition/cli.ts';
-import { storageSettings } from '../settings.ts';
+import { bucketUploader, checkHfBlobs, localCheckpoint, localCheckpointFiles, type LocalFile } from '../../composition/cli.ts';
+import { storageSettings, uploaderName } from '../settings.ts';
+import { FERRY_VERSION } from '../version.ts';
 import { assertHasCheckpointFiles, uploadCheckpointFiles } from '../../app/upload-checkpoint.ts';
 import { isFerryError } from '../../domain/errors.ts';
 
@@ -19,6 +20,7 @@ const REFUSALS = new Set([
   'SYMLINK_OUTSIDE_ROOT',
   'SYMLINK_NOT_A_FILE',
   'NOT_A_REGULAR_FILE',
+  'HF_BLOB_HASH_MISMATCH',
 ]);
 
 /**
@@ -67,6 +69,19 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
 
   const linked = files.filter((f) => f.linkTarget).length;
   const mode = resolveProgressMode(progressChoice, { isTTY: process.stderr.isTTY === true, term: io.env['TERM'], json });
+
+  // A Hugging Face blob named by its sha256 must hash to it: a damaged download is not uploaded.
+  try {
+    const hf = await checkHfBlobs(files);
+    files = hf.files;
+    if (hf.checked && mode !== 'none')
+      io.stderr(`checked the sha256 of ${hf.checked} Hugging Face blob(s) (${formatBytes(hf.bytes)}): all match their names\n`);
+  } catch (e) {
+    if (!isFerryError(e) || !REFUSALS.has(e.code)) throw e;
+    io.stderr(formatFailure('upload', { code: e.code, message: e.message, hint: e.hint }));
+    io.stderr('Nothing was uploaded.\n');
+    return EXIT.failed;
+  }
   if (mode !== 'none') {
     io.stderr(
       `uploading ${files.length} files (${formatBytes(files.reduce((a, f) => a + f.size, 0))}${linked ? `, ${linked} through symlinks` : ''}) to gs://${bucket}/${prefix}\n`,
@@ -74,13 +89,15 @@ export async function uploadCommand(args: string[], io: CliIo): Promise<number> 
   }
   const progress = progressRenderer({ mode, files, write: io.stderr, now: () => performance.now(), columns: process.stderr.columns ?? 80 });
   const started = performance.now();
-  let result: { files: number; bytes: number };
+  let result: { files: number; bytes: number; manifest?: { generation: string; files: number } };
   try {
     result = await uploadCheckpointFiles(files, prefix, await bucketUploader(bucket, storageSettings(io.env)), {
       concurrency,
       onFileStart: (f) => progress.start(f),
       onFileBytes: (f, sent) => progress.bytes(f, sent),
       onProgress: (pr) => progress.done(pr.file),
+      // ferry.manifest.json last (shared/domain/manifest.ts): validation compares the bucket with it.
+      manifest: { toolVersion: FERRY_VERSION, uploader: uploaderName(io.env), now: () => new Date() },
     });
   } finally {
     progress.finish();

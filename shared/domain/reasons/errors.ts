@@ -3,6 +3,9 @@
  * and takes its hint from here unless the thrower knows a more specific one.
  */
 import type { Catalogue } from './catalogue.ts';
+import { INTEGRITY_ERRORS } from './integrity.ts';
+
+export { INTEGRITY_ERRORS };
 
 /** Cloud Storage, and the local file system the CLI reads checkpoints from. */
 export const STORAGE_ERRORS = {
@@ -356,6 +359,7 @@ export const FERRY_ERRORS = {
   ...CHAT_ERRORS,
   ...TEARDOWN_ERRORS,
   ...CONSOLE_ERRORS,
+  ...INTEGRITY_ERRORS,
   ...GENERAL_ERRORS,
 } as const satisfies Catalogue;
 export type FerryErrorCode = keyof typeof FERRY_ERRORS;

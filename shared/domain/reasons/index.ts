@@ -12,6 +12,7 @@ import * as upload from './upload.ts';
 import * as validation from './validation.ts';
 import * as cli from './cli.ts';
 import * as policy from './policy.ts';
+import * as integrity from './integrity.ts';
 
 export interface CatalogueSection {
   /** The exported name, e.g. STORAGE_ERRORS. */
@@ -45,6 +46,7 @@ export const CATALOGUE_GROUPS: readonly CatalogueGroup[] = [
       s('CHAT_ERRORS', 'Slack', errors.CHAT_ERRORS),
       s('TEARDOWN_ERRORS', 'Teardown', errors.TEARDOWN_ERRORS),
       s('CONSOLE_ERRORS', 'Web console', errors.CONSOLE_ERRORS),
+      s('INTEGRITY_ERRORS', 'Integrity of served bytes', integrity.INTEGRITY_ERRORS),
       s('GENERAL_ERRORS', 'Everywhere', errors.GENERAL_ERRORS),
       s('CLI_FAILURES', 'The CLI, for errors from outside ferry', cli.CLI_FAILURES),
     ],
@@ -76,6 +78,7 @@ export const CATALOGUE_GROUPS: readonly CatalogueGroup[] = [
       s('VALIDATION_SKIPS', 'Validation not run again', upload.VALIDATION_SKIPS),
       s('SHARD_FINDINGS', 'Findings about one safetensors file', validation.SHARD_FINDINGS),
       s('CHECKPOINT_FINDINGS', 'Findings about the whole checkpoint', validation.CHECKPOINT_FINDINGS),
+      s('INTEGRITY_FINDINGS', 'Findings about the manifest and the bytes', integrity.INTEGRITY_FINDINGS),
     ],
   },
   {

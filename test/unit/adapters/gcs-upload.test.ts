@@ -6,6 +6,7 @@
  * mid-body on the first request: a second attempt is made, and the object is written once.
  * (test/integration/upload-retry.test.ts does the same in front of the real Storage emulator.)
  */
+import { crc32cBase64 } from '../../../shared/domain/crc32c.ts';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -116,7 +117,7 @@ describe('gcsUploader against a local server that resets the first upload mid-bo
       const r = await gcsUploader('b', srv.storage, { attempts: 3, backoffMs: () => 5 }).upload(file, 'models/m/v1/model.safetensors', {
         onProgress: (n) => progress.push(n),
       });
-      assert.deepEqual(r, { size: bytes.length, generation: '1700000000000001' });
+      assert.deepEqual(r, { size: bytes.length, generation: '1700000000000001', crc32c: crc32cBase64(bytes) }, 'with the CRC32C stored, for the manifest');
       assert.equal(srv.seen.uploads, 2, 'the reset attempt and a second one');
       assert.equal(srv.seen.stored, 1, 'written once');
       assert.equal(srv.seen.lookups, 1, 'looked up once before the retry');

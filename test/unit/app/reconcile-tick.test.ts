@@ -60,6 +60,6 @@ test('the reconciler runs every step in order, and a store that is down stops no
   assert.ok(activityListed, 'activity was still recorded');
   assert.deepEqual(
     report.steps.map((s) => s.ok),
-    [false, true, true, true, true],
+    TICK_STEPS.map((name) => name !== 'rollouts'),
   );
 });
