@@ -35,7 +35,7 @@ function setup() {
     publisher: new MemoryPublisher(),
     clock: { now: () => new Date((t += 1000)) },
     logger: memoryLogger(),
-    config: { modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'deploys' },
+    config: { modelBuckets: ['b'], modelPrefix: 'models/', validationConcurrency: 4, claimLeaseMs: 60_000, deployTopic: 'deploys' },
   };
   // What gcsUploader does, into the memory bucket: the stored CRC32C comes back.
   const uploader: Uploader = {
