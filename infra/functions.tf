@@ -281,6 +281,7 @@ locals {
       env = {
         GOOGLE_CLOUD_PROJECT       = var.project_id
         FERRY_LOG_LEVEL            = var.log_level
+        NODE_ENV                   = "production"
         FERRY_CONSOLE_IAP_AUDIENCE = local.console_iap_audience
         FERRY_CONSOLE_POLL_SECONDS = var.console_poll_seconds
       }
