@@ -15,6 +15,8 @@ import type { AutodeployTarget } from '../domain/version.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { parseObjectPath, checkCompleteness, contentKey, maxGeneration, INDEX_FILE } from '../domain/upload.ts';
 import { validateCheckpoint, parseIndex } from './validate-checkpoint.ts';
+import { coverage } from '../domain/late-event.ts';
+import { decideClaim } from '../domain/version.ts';
 
 export interface UploadDeps {
   objects: (bucket: string) => ObjectStore;
@@ -41,7 +43,39 @@ export type UploadOutcome =
 /** Largest index file read whole; a 10,000-shard index with a million tensors is ~60 MB. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Deliveries of one object generation being handled in this instance, per state store. A
+ * redelivery or duplicate that arrives meanwhile waits for the first and does no work of its own
+ * (900 duplicates at 50 concurrent cost one listing and one claim, not 900).
+ */
+const inflight = new WeakMap<CheckpointState, Map<string, Promise<UploadOutcome>>>();
+
 export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps: UploadDeps): Promise<UploadOutcome> {
+  let mine = inflight.get(deps.state);
+  if (!mine) inflight.set(deps.state, (mine = new Map()));
+  const key = `${event.data.bucket}/${event.data.name}#${event.data.generation}`;
+  const first = mine.get(key);
+  // A first delivery that hangs (its reads never return) must not hold the others for ever: after
+  // one claim lease they go on alone, as a delivery in another instance would.
+  const o = first && (await Promise.race([first, sleepUnref(deps.config.claimLeaseMs)]));
+  if (o) {
+    deps.logger.debug('duplicate delivery of an object generation being handled; shared its outcome', { eventId: event.id, object: key });
+    if (o.outcome === 'validated') return { outcome: 'skipped', ref: o.ref, reason: 'ALREADY_VALIDATED', published: 0, gcsRequests: 0 };
+    if (o.outcome === 'skipped') return { ...o, published: 0, gcsRequests: 0 };
+    return o;
+  }
+  const p = handleOne(event, deps).finally(() => {
+    if (mine.get(key) === p) mine.delete(key);
+  });
+  mine.set(key, p);
+  return p;
+}
+
+function sleepUnref(ms: number): Promise<undefined> {
+  return new Promise((r) => setTimeout(() => r(undefined), ms).unref());
+}
+
+async function handleOne(event: StorageFinalizedEvent, deps: UploadDeps): Promise<UploadOutcome> {
   const { bucket, name } = event.data;
   const path = parseObjectPath(name, deps.config.modelPrefix);
   const log = deps.logger.child({ eventId: event.id, object: `gs://${bucket}/${name}`, generation: event.data.generation });
@@ -55,6 +89,9 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
   }
   const ref: VersionRef = { model: path.model, version: path.version, uri: `gs://${bucket}/${path.prefix.replace(/\/$/, '')}` };
   const vlog = log.child({ model: ref.model, version: ref.version });
+  const late = await skipCovered(ref, { name: name.slice(path.prefix.length), generation: event.data.generation }, event.id, deps, vlog);
+  if (late) return late;
+
   const store = deps.objects(bucket);
   const requestsBefore = store.stats().requests;
   const gcsRequests = () => store.stats().requests - requestsBefore;
@@ -121,6 +158,35 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
   else vlog.warn('checkpoint is invalid; it will not be deployed', { ...verdict, codes: [...new Set(report.errors.map((f) => f.code))] });
   const published = autodeploy.length ? await publishAutodeploy(ref, key, autodeploy, deps, vlog) : 0;
   return { outcome: 'validated', ref, valid: report.ok, applied, published, contentKey: key, gcsRequests: gcsRequests() };
+}
+
+/**
+ * O(1) for a late event: one read of the version document says whether this object generation is
+ * already part of a claimed or finished content (shared/domain/late-event.ts), without listing the
+ * prefix. A valid content also gets its pending autodeploy finished (one more read of its claim,
+ * as the listing path did); a running one is skipped only while its claim is alive, so a
+ * redelivery after a crash or a released claim still takes the validation over.
+ */
+async function skipCovered(
+  ref: VersionRef,
+  file: { name: string; generation: string },
+  eventId: string,
+  deps: UploadDeps,
+  log: Logger,
+): Promise<UploadOutcome | undefined> {
+  const c = coverage(await deps.state.getVersion(ref.model, ref.version), file);
+  if (c.kind === 'none') return undefined;
+  if (c.kind === 'finished') {
+    const published = c.valid ? await publishPending(ref, c.contentKey, eventId, deps, log) : 0;
+    log.info('late event: this object generation is part of a validated content; no work', { contentKey: c.contentKey, reason: 'ALREADY_VALIDATED' });
+    return { outcome: 'skipped', ref, reason: 'ALREADY_VALIDATED', published, gcsRequests: 0 };
+  }
+  const claim = await deps.state.getClaim(ref, c.contentKey);
+  if (!claim) return undefined;
+  const d = decideClaim(claim, { contentKey: c.contentKey, generation: claim.generation, eventId, now: deps.clock.now(), leaseMs: deps.config.claimLeaseMs });
+  if (d.action !== 'skip') return undefined;
+  log.info('late event: this object generation is part of a content being validated; no work', { contentKey: c.contentKey, reason: d.reason });
+  return { outcome: 'skipped', ref, reason: d.reason, published: 0, gcsRequests: 0 };
 }
 
 async function readIndexShards(store: ObjectStore, index: ObjectInfo): Promise<string[] | 'unparseable'> {
@@ -194,7 +260,8 @@ export async function resumeStaleValidations(deps: UploadDeps): Promise<{ resume
         data: { bucket: m[1]!, name: `${m[2]}/config.json`, generation: config.generation },
       };
       try {
-        await handleCheckpointUpload(event, deps);
+        // Not through the single flight: the delivery this resumes may still hang in this instance.
+        await handleOne(event, deps);
         resumed++;
         deps.logger.warn('resumed a validation whose worker stopped', { model: v.model, version: v.version, contentKey: v.contentKey });
       } catch (e) {

@@ -135,6 +135,9 @@ export class MemoryCheckpointState implements CheckpointState {
     const c = this.claims.get(this.ckey(ref, contentKey));
     if (c) this.claims.set(this.ckey(ref, contentKey), { ...c, autodeployPending: c.autodeployPending.filter((k) => k !== targetKey) });
   }
+  async getClaim(ref: VersionRef, contentKey: string) {
+    return this.claims.get(this.ckey(ref, contentKey));
+  }
   async getModel(m: string) {
     return this.models.get(m);
   }
