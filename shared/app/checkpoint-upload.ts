@@ -40,6 +40,9 @@ export type UploadOutcome =
   | { outcome: 'skipped'; ref: VersionRef; reason: string; published: number; gcsRequests: number }
   | { outcome: 'validated'; ref: VersionRef; valid: boolean; applied: boolean; published: number; contentKey: string; gcsRequests: number };
 
+/** Claims of one content taken at most this many times: the next one records VALIDATION_ATTEMPTS_EXHAUSTED. */
+export const MAX_CLAIM_ATTEMPTS = 3;
+
 /** Largest index file read whole; a 10,000-shard index with a million tensors is ~60 MB. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
@@ -127,6 +130,14 @@ async function handleOne(event: StorageFinalizedEvent, deps: UploadDeps): Promis
     return { outcome: 'skipped', ref, reason: claim.reason, published, gcsRequests: gcsRequests() };
   }
 
+  if (claim.claim.attempts > MAX_CLAIM_ATTEMPTS) {
+    // Every earlier worker died holding this claim (a crash, or memory, on this very content): a
+    // poison checkpoint must not take the instance down on every redelivery and reconciler tick.
+    const message = `the validation of this content was started ${claim.claim.attempts - 1} times and never finished; not retried again`;
+    await deps.state.failValidation(ref, { contentKey: key, code: 'VALIDATION_ATTEMPTS_EXHAUSTED', message, now: deps.clock.now() });
+    vlog.error('checkpoint validation abandoned after repeated worker deaths', { code: 'VALIDATION_ATTEMPTS_EXHAUSTED', contentKey: key });
+    return { outcome: 'validated', ref, valid: false, applied: true, published: 0, contentKey: key, gcsRequests: gcsRequests() };
+  }
   vlog.info('checkpoint complete; validating headers', { contentKey: key, files: files.length, attempt: claim.claim.attempts });
   let report;
   try {
