@@ -24,6 +24,7 @@ import {
   type ClaimDecision,
 } from '../domain/version.ts';
 import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
+import { pickLatest } from '../domain/latest.ts';
 import type { z } from 'zod';
 
 /** gRPC status codes that mean "try again". */
@@ -252,7 +253,11 @@ export class FirestoreCheckpointState implements CheckpointState {
       if (applied) {
         t.set(
           this.modelRef(ref.model),
-          applyLatestValid(model.doc, { version: ref.version, validatedAt: outcome.now, contentKey: outcome.contentKey }, outcome.valid),
+          applyLatestValid(
+            model.doc,
+            { version: ref.version, validatedAt: outcome.now, contentKey: outcome.contentKey, generation: outcome.generation },
+            outcome.valid,
+          ),
         );
       }
       if (claimSnap.exists) {
@@ -372,9 +377,10 @@ export class FirestoreCheckpointState implements CheckpointState {
 
   async latestValidVersion(model: string): Promise<VersionDoc | undefined> {
     try {
-      const snap = await this.modelRef(model).collection('versions').where('status', '==', 'valid').orderBy('validatedAt', 'desc').limit(1).get();
-      const d = snap.docs[0];
-      return d ? parse(VersionDoc, d.data(), d.ref.path) : undefined;
+      // "latest" is by upload order (shared/domain/latest.ts), which no index orders: a model has
+      // few valid versions, so read them and pick.
+      const snap = await this.modelRef(model).collection('versions').where('status', '==', 'valid').get();
+      return pickLatest(snap.docs.map((d) => parse(VersionDoc, d.data(), d.ref.path)));
     } catch (e) {
       throw firestoreError(e, 'latestValidVersion');
     }
