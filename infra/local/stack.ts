@@ -17,6 +17,7 @@ import { FUNCTIONS } from '../../functions/manifest.ts';
 import { startStorageControlServer, type StorageControlServer } from './storage-control-server.ts';
 import { startClusterDirectoryServer, type ClusterDirectoryServer } from './cluster-directory-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
+import { provePaths, watchFunctionsHost } from './stack-health.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';
@@ -101,7 +102,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let pubsub: PubSub | undefined;
   let storageControl: StorageControlServer | undefined;
   let clusterDirectory: ClusterDirectoryServer | undefined;
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const t of timers) clearInterval(t);
     await pubsub?.close().catch(() => undefined);
     await host?.stop();
@@ -195,17 +198,31 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (slack) env['FERRY_SLACK_URL'] = functionUrls[slack.name]!;
 
     log('starting the Cloud Functions (functions-framework)…');
-    host = startProcess({
-      name: 'functions',
-      command: process.execPath,
-      args: [join(REPO_ROOT, 'infra/local/functions-host.ts'), JSON.stringify(functionPorts)],
-      logFile: join(dir, 'logs', 'functions.log'),
-      env: { ...process.env, ...env, FERRY_LOG_LEVEL: process.env['FERRY_LOG_LEVEL'] ?? 'debug' },
-      cwd: REPO_ROOT,
-    });
-    for (const fn of FUNCTIONS) {
-      await waitUntil(`function ${fn.name}`, () => portOpen(functionPorts[fn.name]!), { proc: host, timeoutMs: 30_000 });
-    }
+    const startHost = async () => {
+      const h = startProcess({
+        name: 'functions',
+        command: process.execPath,
+        args: [join(REPO_ROOT, 'infra/local/functions-host.ts'), JSON.stringify(functionPorts)],
+        logFile: join(dir, 'logs', 'functions.log'),
+        env: { ...process.env, ...env, FERRY_LOG_LEVEL: process.env['FERRY_LOG_LEVEL'] ?? 'debug' },
+        cwd: REPO_ROOT,
+      });
+      host = h;
+      for (const fn of FUNCTIONS) {
+        await waitUntil(`function ${fn.name}`, () => portOpen(functionPorts[fn.name]!), { proc: h, timeoutMs: 30_000 });
+      }
+    };
+    await startHost();
+    // A functions host that dies is restarted (events it missed are redelivered by the event
+    // delivery and Pub/Sub push); see infra/local/stack-health.ts.
+    timers.push(
+      watchFunctionsHost(
+        () => host,
+        startHost,
+        log,
+        () => stopping,
+      ),
+    );
 
     // Pub/Sub push subscriptions and the local Cloud Scheduler.
     pubsub = new PubSub({ projectId, apiEndpoint: em.pubsubHost });
@@ -237,6 +254,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       writeFileSync(envFile, `# written by \`npm start\` (${new Date().toISOString()}); removed when it stops\n${body}\n`, { mode: 0o600 });
       chmodSync(envFile, 0o600); // the mode above applies only to a new file
     }
+    // `ready` means every path carried a real message (issue #23), not just that ports are open.
+    await provePaths(env, log);
     return { env, functionUrls, kube: k, emulators: em, stop };
   } catch (e) {
     await stop();
