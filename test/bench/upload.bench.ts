@@ -2,7 +2,9 @@
  * A 200-shard checkpoint uploaded all at once, in random order, to the local stack: how many
  * validations (must be 1), how many GCS requests the upload function made in all (counted per
  * event by the function itself and summed from its log), and the time from the last finalize to
- * `valid`.
+ * `valid`, split (from the local event delivery's records, FERRY_EVENTS_URL) into the delivery's
+ * part — the last-finalized object's event waiting to be handed over — and ferry's own part, from
+ * that event reaching onCheckpointUpload to `valid`.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,6 +59,7 @@ export async function run(env: Record<string, string>, shards = Number(process.e
     outcomes[e.result.outcome] = (outcomes[e.result.outcome] ?? 0) + 1;
   }
   const summary = doc.summary as { io?: { requests: number } };
+  const split = await deliverySplit(env, prefix, Date.parse(doc.validatedAt!));
   return {
     shards,
     files: files.length,
@@ -64,10 +67,38 @@ export async function run(env: Record<string, string>, shards = Number(process.e
     validations: doc.validations,
     uploadMs,
     lastFinalizeToValidMs: validMs,
+    ...split,
     eventsHandled: events,
     outcomes,
     gcsRequestsTotal: requests,
     gcsRequestsPerFile: Number((requests / files.length).toFixed(2)),
     validationRequests: summary.io?.requests,
+  };
+}
+
+interface DeliveryRecord {
+  enqueuedAt: number;
+  lastAttemptAt: number | null;
+  lastAttemptMs: number | null;
+  attempts: number;
+  state: string;
+}
+
+/** The event delivery's share of last finalize → valid, and ferry's own. */
+async function deliverySplit(env: Record<string, string>, prefix: string, validAt: number): Promise<Record<string, number | null>> {
+  const url = env['FERRY_EVENTS_URL'];
+  if (!url) return { deliveryDelayMs: null, ferryOwnMs: null };
+  const recs = (await (await fetch(`${url}/deliveries?prefix=${encodeURIComponent(prefix)}`)).json()) as DeliveryRecord[];
+  if (!recs.length) return { deliveryDelayMs: null, ferryOwnMs: null };
+  const last = recs.reduce((a, b) => (b.enqueuedAt > a.enqueuedAt ? b : a));
+  const waits = recs.map((r) => (r.lastAttemptAt ?? r.enqueuedAt) - r.enqueuedAt).sort((a, b) => a - b);
+  return {
+    eventsDelivered: recs.filter((r) => r.state === 'delivered').length,
+    eventsRetried: recs.filter((r) => r.attempts > 1).length,
+    deliveryDelayMs: (last.lastAttemptAt ?? last.enqueuedAt) - last.enqueuedAt,
+    deliveryDelayP50Ms: waits[Math.floor(waits.length / 2)] ?? null,
+    deliveryDelayMaxMs: waits[waits.length - 1] ?? null,
+    ferryOwnMs: last.lastAttemptAt === null ? null : validAt - last.lastAttemptAt,
+    functionMsMax: Math.max(...recs.map((r) => r.lastAttemptMs ?? 0)),
   };
 }
