@@ -49,17 +49,19 @@ export async function run(env: Record<string, string>, shards = Number(process.e
   const log = readFileSync(join(env['FERRY_STACK_DIR']!, 'logs', 'functions.log'), 'utf8').split('\n');
   let events = 0;
   let requests = 0;
+  let validatingEvent: string | undefined;
   const outcomes: Record<string, number> = {};
   for (const line of log) {
     if (!line.includes(model) || !line.includes('"event handled"')) continue;
-    const e = JSON.parse(line) as { result?: { outcome: string; gcsRequests?: number } };
+    const e = JSON.parse(line) as { eventId?: string; result?: { outcome: string; gcsRequests?: number } };
     if (!e.result) continue;
+    if (e.result.outcome === 'validated') validatingEvent = e.eventId;
     events++;
     requests += e.result.gcsRequests ?? 0;
     outcomes[e.result.outcome] = (outcomes[e.result.outcome] ?? 0) + 1;
   }
   const summary = doc.summary as { io?: { requests: number } };
-  const split = await deliverySplit(env, prefix, Date.parse(doc.validatedAt!));
+  const split = await deliverySplit(env, prefix, Date.parse(doc.validatedAt!), validatingEvent, files.length);
   return {
     shards,
     files: files.length,
@@ -77,6 +79,7 @@ export async function run(env: Record<string, string>, shards = Number(process.e
 }
 
 interface DeliveryRecord {
+  id: string;
   enqueuedAt: number;
   lastAttemptAt: number | null;
   lastAttemptMs: number | null;
@@ -84,21 +87,40 @@ interface DeliveryRecord {
   state: string;
 }
 
-/** The event delivery's share of last finalize → valid, and ferry's own. */
-async function deliverySplit(env: Record<string, string>, prefix: string, validAt: number): Promise<Record<string, number | null>> {
+/**
+ * The event delivery's share of last finalize → valid, and ferry's own: the delivery's delay is from
+ * the last event being queued (the upload's last finalize) to the validating event being handed to
+ * onCheckpointUpload; ferry's own is from then to `valid`. Waits (bounded) for every event to be delivered.
+ */
+async function deliverySplit(
+  env: Record<string, string>,
+  prefix: string,
+  validAt: number,
+  validatingEvent: string | undefined,
+  files: number,
+): Promise<Record<string, number | null>> {
   const url = env['FERRY_EVENTS_URL'];
   if (!url) return { deliveryDelayMs: null, ferryOwnMs: null };
-  const recs = (await (await fetch(`${url}/deliveries?prefix=${encodeURIComponent(prefix)}`)).json()) as DeliveryRecord[];
+  let recs: DeliveryRecord[];
+  const deadline = Date.now() + 180_000;
+  do {
+    recs = (await (await fetch(`${url}/deliveries?prefix=${encodeURIComponent(prefix)}`)).json()) as DeliveryRecord[];
+    if (recs.length >= files && recs.every((r) => r.state === 'delivered')) break;
+    await sleep(500);
+  } while (Date.now() < deadline);
   if (!recs.length) return { deliveryDelayMs: null, ferryOwnMs: null };
-  const last = recs.reduce((a, b) => (b.enqueuedAt > a.enqueuedAt ? b : a));
+  const lastQueued = Math.max(...recs.map((r) => r.enqueuedAt));
+  const v = recs.find((r) => r.id === validatingEvent);
   const waits = recs.map((r) => (r.lastAttemptAt ?? r.enqueuedAt) - r.enqueuedAt).sort((a, b) => a - b);
+  const fn = recs.map((r) => r.lastAttemptMs ?? 0).sort((a, b) => a - b);
   return {
     eventsDelivered: recs.filter((r) => r.state === 'delivered').length,
     eventsRetried: recs.filter((r) => r.attempts > 1).length,
-    deliveryDelayMs: (last.lastAttemptAt ?? last.enqueuedAt) - last.enqueuedAt,
-    deliveryDelayP50Ms: waits[Math.floor(waits.length / 2)] ?? null,
-    deliveryDelayMaxMs: waits[waits.length - 1] ?? null,
-    ferryOwnMs: last.lastAttemptAt === null ? null : validAt - last.lastAttemptAt,
-    functionMsMax: Math.max(...recs.map((r) => r.lastAttemptMs ?? 0)),
+    deliveryDelayMs: v?.lastAttemptAt ? Math.max(0, v.lastAttemptAt - lastQueued) : null,
+    ferryOwnMs: v?.lastAttemptAt ? validAt - v.lastAttemptAt : null,
+    queueWaitP50Ms: waits[Math.floor(waits.length / 2)] ?? null,
+    queueWaitMaxMs: waits[waits.length - 1] ?? null,
+    functionMsP50: fn[Math.floor(fn.length / 2)] ?? null,
+    functionMsMax: fn[fn.length - 1] ?? null,
   };
 }
