@@ -71,7 +71,7 @@ const NO_ADAPTERS_MESSAGE =
 const bareBuiltins = builtinModules.filter((m) => !m.startsWith('_') && !m.startsWith('node:'));
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', '.ferry/', 'infra/local/storage-forwarder/'] },
+  { ignores: ['node_modules/', 'dist/', '.ferry/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -48,8 +48,9 @@ resource "google_firestore_field" "rejected_requests_ttl" {
 }
 
 # ---- composite indexes ----------------------------------------------------------------------------
-# models/{m}/versions: where('status','==','valid').orderBy('validatedAt','desc') — the latest valid
-# version (shared/adapters/firestore.ts). The other queries (rollouts by phase `in`, by model and/or
+# models/{m}/versions: where('status','==','valid').orderBy('validatedAt','desc') served the latest
+# valid version until "latest" became upload order (#23, shared/domain/latest.ts: it is now picked in
+# code from where('status','==','valid')); kept until no deployed ferry still runs that query. The other queries (rollouts by phase `in`, by model and/or
 # targetKey with equality only) are served by the automatic single-field indexes.
 
 resource "google_firestore_index" "versions_status_validated_at" {

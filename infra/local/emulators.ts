@@ -11,9 +11,10 @@
  *     "rules runtime" jar that cannot be downloaded here; infra/local/rules-runtime/RulesRuntime.java
  *     is an always-permit stand-in compiled once with javac into the cache. storage.rules are NOT
  *     evaluated locally (GCS JSON API calls never consult them anyway).
- *   - Functions: only to run the dev-only storage forwarder (infra/local/storage-forwarder), which
- *     relays object-finalize events to ferry's functions-framework upload handler as binary-mode
- *     CloudEvents (the Storage emulator can only notify functions inside the same firebase process).
+ *   - Storage events: no Functions emulator. infra/local/storage-events-tap.ts is preloaded into the
+ *     firebase process and takes the Storage emulator's finalize events where it emits them; a
+ *     bounded queue with retries (infra/local/event-delivery.ts) delivers them to ferry's
+ *     functions-framework upload handler as Eventarc would (binary-mode CloudEvents, at least once).
  *
  * Run alone: `./node_modules/.bin/node infra/local/emulators.ts` (state under .ferry/emulators-dev;
  * prints `export KEY=VALUE` lines; Ctrl-C stops everything).
@@ -21,9 +22,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freeStablePort, portOpen, startProcess, tailLog, waitUntil, type ManagedProcess } from './proc.ts';
 
@@ -45,17 +45,19 @@ export interface EmulatorOptions {
   dir: string;
   /** A demo-* project id (firebase then never reaches for real credentials or the network). */
   projectId: string;
-  /** The bucket whose finalize events the forwarder relays. */
+  /** The bucket ferry watches (written into the firebase config; events of every bucket are delivered). */
   bucket: string;
   /**
    * Ports; any not given are firebase.json's, or a free port when that one is busy. Tests should
    * pass free ports for all of them.
    */
   ports?: Partial<EmulatorPorts>;
-  /** Where the forwarder POSTs finalize CloudEvents. Unset: events are logged and dropped. */
+  /** Where finalize CloudEvents are delivered. Unset: events are logged and dropped. */
   uploadFunctionUrl?: string;
-  /** Start the Functions emulator with the storage forwarder (default true). */
+  /** Deliver Storage events (default true). */
   functions?: boolean;
+  /** Deliveries in flight at once (default 8). */
+  eventConcurrency?: number;
   /** Startup budget (default 120 s). */
   timeoutMs?: number;
   log?: (m: string) => void;
@@ -70,10 +72,12 @@ export interface EmulatorStack {
   /** http://127.0.0.1:P (the STORAGE_EMULATOR_HOST form @google-cloud/storage wants). */
   storageHost: string;
   ports: EmulatorPorts;
-  /** GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST, FIREBASE_STORAGE_EMULATOR_HOST. */
+  /** GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST, FIREBASE_STORAGE_EMULATOR_HOST, FERRY_EVENTS_URL (event delivery status). */
   env: Record<string, string>;
   /** The firebase process's log (every emulator's output is relayed into it). */
   logFile: string;
+  /** The Storage-event delivery's status API (http://127.0.0.1:P; GET /status, /deliveries?prefix=), when delivering. */
+  eventDeliveryUrl?: string;
   /** The firebase process and everything it spawned (the JVMs run in their own sessions). */
   processes(): ProcInfo[];
   stop(): Promise<void>;
@@ -96,7 +100,7 @@ export function processAlive(p: ProcInfo): boolean {
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
 const rootConfigFile = join(repoRoot, 'firebase.json');
-const forwarderDir = join(here, 'storage-forwarder');
+const eventsTap = join(here, 'storage-events-tap.ts');
 const rulesRuntimeSource = join(here, 'rules-runtime', 'RulesRuntime.java');
 const firebaseCli = join(repoRoot, 'node_modules', 'firebase-tools', 'lib', 'bin', 'firebase.js');
 const repoNode = join(repoRoot, 'node_modules', 'node', 'bin', 'node');
@@ -105,7 +109,6 @@ const SDK_PLATFORM = '/usr/lib/google-cloud-sdk/platform';
 const FIRESTORE_JAR = `${SDK_PLATFORM}/cloud-firestore-emulator/cloud-firestore-emulator.jar`;
 const PUBSUB_LAUNCHER = `${SDK_PLATFORM}/pubsub-emulator/bin/cloud-pubsub-emulator`;
 const FIRESTORE_MAIN = 'com.google.cloud.datastore.emulator.firestore.CloudFirestore';
-const FORWARDER_ENTRY_POINT = 'ferryStorageForwarder';
 
 const PORT_KEYS = ['firestore', 'pubsub', 'storage', 'functions', 'hub', 'logging', 'eventarc', 'tasks'] as const;
 const FALLBACK_PORTS: EmulatorPorts = {
@@ -182,25 +185,12 @@ export function checkEmulatorPrerequisites(): string[] {
   if (!existsSync(firebaseCli)) {
     problems.push(`firebase-tools is not installed in ${join(repoRoot, 'node_modules')}: run npm ci at the repository root`);
   }
-  if (!resolvesFrom(forwarderDir, 'firebase-functions') || !resolvesFrom(forwarderDir, 'firebase-admin')) {
-    problems.push('firebase-functions/firebase-admin (devDependencies, used by the storage forwarder) are not installed: run npm ci at the repository root');
-  }
   if (nodeForFirebase() === undefined) {
     problems.push(
-      'Node 24 is needed to run the Functions emulator on the nodejs24 runtime: run npm ci at the repository root (it installs node@24 into node_modules)',
+      'Node 24 is needed to run firebase with the TypeScript storage-events tap: run npm ci at the repository root (it installs node@24 into node_modules)',
     );
   }
   return problems;
-}
-
-/** The forwarder has no node_modules of its own: its SDKs must resolve (upwards) from its directory. */
-function resolvesFrom(dir: string, mod: string): boolean {
-  try {
-    createRequire(join(dir, 'package.json')).resolve(mod);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function nodeForFirebase(): string | undefined {
@@ -376,35 +366,20 @@ function writeGeneratedConfig(opts: EmulatorOptions, emuDir: string, ports: Emul
   const storage = (cfg['storage'] ?? {}) as JsonObject;
   copyFileSync(join(repoRoot, String(storage['rules'] ?? 'storage.rules')), join(emuDir, 'storage.rules'));
   cfg['storage'] = { ...storage, rules: 'storage.rules' };
-  const fns = (Array.isArray(cfg['functions']) ? cfg['functions'] : [cfg['functions']]) as JsonObject[];
-  cfg['functions'] = fns.map((f) => ({
-    ...f,
-    source: relative(emuDir, join(repoRoot, String(f['source']))),
-    // Param values (.env) for the forwarder live with the generated config, not in the source dir.
-    configDir: 'forwarder-env',
-  }));
-  const envDir = join(emuDir, 'forwarder-env');
-  mkdirSync(envDir, { recursive: true });
-  const dotenv = [`FERRY_BUCKET=${JSON.stringify(opts.bucket)}`, `FERRY_UPLOAD_FUNCTION_URL=${JSON.stringify(opts.uploadFunctionUrl ?? '')}`];
-  writeFileSync(join(envDir, '.env'), dotenv.join('\n') + '\n');
+  // No Functions emulator (see the header): storage events go through the tap.
+  delete cfg['functions'];
+  delete emus['functions'];
   const file = join(emuDir, 'firebase.json');
   writeFileSync(file, JSON.stringify(cfg, null, 2) + '\n');
   return file;
 }
 
-interface Backends {
-  backends?: { functionTriggers?: { entryPoint?: string; name?: string; eventTrigger?: { eventFilters?: Record<string, string> } }[] }[];
-}
-
-async function forwarderLoaded(functionsPort: number, bucket: string): Promise<boolean> {
-  const res = await fetch(`http://127.0.0.1:${functionsPort}/backends`, { signal: AbortSignal.timeout(2000) });
+/** The tap's status API answers (it is installed, and knows where to deliver). */
+async function deliveryReady(url: string): Promise<boolean> {
+  const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(2000) });
   if (!res.ok) return false;
-  const body = (await res.json()) as Backends;
-  return (body.backends ?? []).some((b) =>
-    (b.functionTriggers ?? []).some(
-      (t) => (t.entryPoint ?? t.name)?.endsWith(FORWARDER_ENTRY_POINT) === true && t.eventTrigger?.eventFilters?.['bucket'] === bucket,
-    ),
-  );
+  const body = (await res.json()) as { url?: unknown };
+  return typeof body.url === 'string' || body.url === null;
 }
 
 /** Written by firebase into its cwd (emuDir), one per JVM emulator. */
@@ -453,9 +428,11 @@ export async function startEmulators(opts: EmulatorOptions): Promise<EmulatorSta
   writeFileSync(logFile, '');
   for (const f of JVM_LOGS) rmSync(join(emuDir, f), { force: true }); // firebase recreates them
 
-  const only = ['firestore', 'pubsub', 'storage', ...(withFunctions ? ['functions'] : [])].join(',');
+  const only = ['firestore', 'pubsub', 'storage'].join(',');
+  const deliveryPort = withFunctions ? await freeStablePort(new Set(Object.values(ports))) : 0;
+  const eventDeliveryUrl = withFunctions ? `http://127.0.0.1:${deliveryPort}` : undefined;
   const env: NodeJS.ProcessEnv = { ...process.env };
-  // A caller's emulator variables must not leak into firebase or the forwarder.
+  // A caller's emulator variables must not leak into firebase.
   for (const k of Object.keys(env)) if (k.endsWith('_EMULATOR_HOST')) delete env[k];
   Object.assign(env, {
     CI: 'true',
@@ -466,15 +443,27 @@ export async function startEmulators(opts: EmulatorOptions): Promise<EmulatorSta
     PUBSUB_EMULATOR_BINARY_PATH: PUBSUB_LAUNCHER,
     STORAGE_EMULATOR_BINARY_PATH: art.rulesJar,
     FERRY_BUCKET: opts.bucket,
-    FERRY_UPLOAD_FUNCTION_URL: opts.uploadFunctionUrl ?? '',
+    FERRY_UPLOAD_FUNCTION_URL: withFunctions ? (opts.uploadFunctionUrl ?? '') : '',
+    FERRY_EVENT_DELIVERY_PORT: String(deliveryPort),
+    FERRY_EVENT_CONCURRENCY: String(opts.eventConcurrency ?? 8),
     // The Storage emulator keeps blobs under os.tmpdir()/firebase/storage, shared by every instance
     // on the machine: one stack starting would delete another's objects. Each stack gets its own.
     TMPDIR: join(emuDir, 'tmp'),
   });
   mkdirSync(join(emuDir, 'tmp'), { recursive: true });
   const node = nodeForFirebase()!;
-  const args = [firebaseCli, 'emulators:start', '--only', only, '--project', opts.projectId, '--config', configFile];
-  log(`starting: firebase ${args.slice(1).join(' ')} (log: ${logFile})`);
+  const args = [
+    ...(withFunctions ? ['--import', pathToFileURL(eventsTap).href] : []),
+    firebaseCli,
+    'emulators:start',
+    '--only',
+    only,
+    '--project',
+    opts.projectId,
+    '--config',
+    configFile,
+  ];
+  log(`starting: firebase ${args.slice(args.indexOf(firebaseCli) + 1).join(' ')} (log: ${logFile})`);
   const started = Date.now();
   const proc = startProcess({ name: 'firebase emulators', command: node, args, logFile, env, cwd: emuDir });
 
@@ -518,7 +507,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<EmulatorSta
       await wait('Firestore emulator', () => httpOk(`http://127.0.0.1:${ports.firestore}/`));
       await wait('Pub/Sub emulator', () => httpOk(`http://127.0.0.1:${ports.pubsub}/`));
       await wait('Storage emulator', () => httpOk(`http://127.0.0.1:${ports.storage}/storage/v1/b/${encodeURIComponent(opts.bucket)}/o?maxResults=1`));
-      if (withFunctions) await wait('storage forwarder function', () => forwarderLoaded(ports.functions, opts.bucket));
+      if (eventDeliveryUrl) await wait('Storage event delivery', () => deliveryReady(eventDeliveryUrl));
     };
     const readyP = ready();
     readyP.catch(() => undefined); // if the clash watch wins, the stop below fails the waits: nothing to report twice
@@ -548,12 +537,14 @@ export async function startEmulators(opts: EmulatorOptions): Promise<EmulatorSta
     storageHost,
     ports,
     logFile,
+    ...(eventDeliveryUrl ? { eventDeliveryUrl } : {}),
     env: {
       GOOGLE_CLOUD_PROJECT: opts.projectId,
       FIRESTORE_EMULATOR_HOST: firestoreHost,
       PUBSUB_EMULATOR_HOST: pubsubHost,
       STORAGE_EMULATOR_HOST: storageHost,
       FIREBASE_STORAGE_EMULATOR_HOST: `127.0.0.1:${ports.storage}`,
+      ...(eventDeliveryUrl ? { FERRY_EVENTS_URL: eventDeliveryUrl } : {}),
     },
     processes() {
       track();
@@ -649,7 +640,8 @@ async function main(): Promise<void> {
   const stack = await startEmulators({ dir, projectId, bucket, uploadFunctionUrl, log });
   for (const [k, v] of Object.entries(stack.env)) console.log(`export ${k}=${v}`);
   console.log(`export FERRY_BUCKET=${bucket}`);
-  log(`bucket ${bucket}; forwarder -> ${uploadFunctionUrl ?? '(unset: set FERRY_UPLOAD_FUNCTION_URL to forward finalize events)'}`);
+  log(`bucket ${bucket}; finalize events -> ${uploadFunctionUrl ?? '(unset: set FERRY_UPLOAD_FUNCTION_URL to deliver finalize events)'}`);
+  if (stack.eventDeliveryUrl) log(`event delivery status: ${stack.eventDeliveryUrl}/status`);
   log(`log: ${stack.logFile}; Ctrl-C to stop`);
   let stopping = false;
   const shutdown = async () => {

@@ -18,6 +18,7 @@ import { startStorageControlGrpcServer, type StorageControlGrpcServer } from './
 import { startGkeServer, type GkeServer } from './gke-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 import { seedLocalPolicy } from './seed-policy.ts';
+import { provePaths, watchFunctionsHost } from './stack-health.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';
@@ -115,7 +116,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let pubsub: PubSub | undefined;
   let storageControl: StorageControlGrpcServer | undefined;
   let clusterDirectory: GkeServer | undefined;
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const t of timers) clearInterval(t);
     await pubsub?.close().catch(() => undefined);
     await host?.stop();
@@ -228,17 +231,31 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       log('deploy policy seeded from infra/local/policy.json');
 
     log('starting the Cloud Functions (functions-framework)…');
-    host = startProcess({
-      name: 'functions',
-      command: process.execPath,
-      args: [join(REPO_ROOT, 'infra/local/functions-host.ts'), JSON.stringify(functionPorts)],
-      logFile: join(dir, 'logs', 'functions.log'),
-      env: { ...process.env, ...env, FERRY_LOG_LEVEL: process.env['FERRY_LOG_LEVEL'] ?? 'debug' },
-      cwd: REPO_ROOT,
-    });
-    for (const fn of FUNCTIONS) {
-      await waitUntil(`function ${fn.name}`, () => portOpen(functionPorts[fn.name]!), { proc: host, timeoutMs: 30_000 });
-    }
+    const startHost = async () => {
+      const h = startProcess({
+        name: 'functions',
+        command: process.execPath,
+        args: [join(REPO_ROOT, 'infra/local/functions-host.ts'), JSON.stringify(functionPorts)],
+        logFile: join(dir, 'logs', 'functions.log'),
+        env: { ...process.env, ...env, FERRY_LOG_LEVEL: process.env['FERRY_LOG_LEVEL'] ?? 'debug' },
+        cwd: REPO_ROOT,
+      });
+      host = h;
+      for (const fn of FUNCTIONS) {
+        await waitUntil(`function ${fn.name}`, () => portOpen(functionPorts[fn.name]!), { proc: h, timeoutMs: 30_000 });
+      }
+    };
+    await startHost();
+    // A functions host that dies is restarted (events it missed are redelivered by the event
+    // delivery and Pub/Sub push); see infra/local/stack-health.ts.
+    timers.push(
+      watchFunctionsHost(
+        () => host,
+        startHost,
+        log,
+        () => stopping,
+      ),
+    );
 
     // Pub/Sub push subscriptions and the local Cloud Scheduler.
     pubsub = new PubSub({ projectId, apiEndpoint: em.pubsubHost });
@@ -270,6 +287,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       writeFileSync(envFile, `# written by \`npm start\` (${new Date().toISOString()}); removed when it stops\n${body}\n`, { mode: 0o600 });
       chmodSync(envFile, 0o600); // the mode above applies only to a new file
     }
+    // `ready` means every path carried a real message (issue #23), not just that ports are open.
+    await provePaths(env, log);
     return { env, functionUrls, kube: k, emulators: em, stop };
   } catch (e) {
     await stop();

@@ -24,6 +24,7 @@ import {
   type ClaimDecision,
 } from '../domain/version.ts';
 import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
+import { pickLatest } from '../domain/latest.ts';
 import type { z } from 'zod';
 
 /** gRPC status codes that mean "try again". */
@@ -105,8 +106,20 @@ export function parseDoc<S extends z.ZodType>(schema: S, data: unknown, path: st
 }
 const parse = parseDoc;
 
+/**
+ * How claimValidation fights contention (issue #23: 900 duplicate events at 50 concurrent timed
+ * out, each opening a transaction on the same documents retried up to 50 times). Each round first
+ * reads the claim (a plain read: once anyone has claimed, everyone else skips), then tries one
+ * short transaction; contention backs off with jitter before the next round. What still fails is
+ * STATE_CONTENTION, retryable: the event is redelivered later, spread out by Eventarc's backoff.
+ */
+export const CLAIM_ROUNDS = 4;
+const CLAIM_TX_ATTEMPTS = 3;
+
 export class FirestoreCheckpointState implements CheckpointState {
   private readonly db: Firestore;
+  /** Claims being decided by this instance, by claim path: concurrent callers share one decision. */
+  private readonly claiming = new Map<string, Promise<ClaimDecision>>();
   constructor(db: Firestore) {
     this.db = db;
   }
@@ -154,37 +167,76 @@ export class FirestoreCheckpointState implements CheckpointState {
     ref: VersionRef,
     run: { contentKey: string; generation: string; files: VersionDoc['files']; eventId: string; now: Date; leaseMs: number },
   ): Promise<ClaimDecision> {
-    const now = run.now.toISOString();
-    // Late and duplicate events far outnumber the one that claims: they find the claim with a plain
-    // read and skip, instead of each opening a transaction on the same documents (which made the
-    // claimer's own transactions wait behind hundreds of others). Only a missing or expired claim
-    // goes on to the transaction, which decides again from what it reads.
-    try {
-      const pre = await this.claimRef(ref, run.contentKey).get();
-      if (pre.exists) {
-        const decision = decideClaim(parse(ValidationClaim, pre.data(), pre.ref.path), run);
-        if (decision.action === 'skip') return decision;
-      }
-    } catch (e) {
-      throw firestoreError(e, 'claimValidation');
+    // Single flight in this instance: concurrent deliveries of one content wait for the first
+    // one's decision. If it claimed, they skip (it is validating); if it skipped, so do they; if it
+    // failed, they fail the same way and are redelivered later instead of storming the documents.
+    const key = this.claimRef(ref, run.contentKey).path;
+    const running = this.claiming.get(key);
+    if (running) {
+      const d = await running;
+      return d.action === 'claim' ? { action: 'skip', reason: 'VALIDATION_IN_PROGRESS', claim: d.claim } : d;
     }
-    return this.tx('claimValidation', async (t) => {
-      const claimSnap = await t.get(this.claimRef(ref, run.contentKey));
-      const doc = await this.readVersion(t, ref, now);
-      const model = await this.readModel(t, ref.model, now);
-      const existing = claimSnap.exists ? parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path) : undefined;
-      const decision = decideClaim(existing, run);
-      if (decision.action === 'skip') return decision;
-      const started = applyValidationStart(doc, { ...run, now });
-      if (!started) {
-        // A later observation already owns the version: this content is stale before it starts.
-        return { action: 'skip', reason: 'ALREADY_VALIDATED', claim: decision.claim } as ClaimDecision;
+    const p = this.claimRounds(ref, run).finally(() => this.claiming.delete(key));
+    this.claiming.set(key, p);
+    return p;
+  }
+
+  private async claimRounds(
+    ref: VersionRef,
+    run: { contentKey: string; generation: string; files: VersionDoc['files']; eventId: string; now: Date; leaseMs: number },
+  ): Promise<ClaimDecision> {
+    for (let round = 0; ; round++) {
+      // Late and duplicate events far outnumber the one that claims: they find the claim with a
+      // plain read and skip. Only a missing or expired claim goes on to the transaction, which
+      // decides again from what it reads.
+      try {
+        const pre = await this.claimRef(ref, run.contentKey).get();
+        if (pre.exists) {
+          const decision = decideClaim(parse(ValidationClaim, pre.data(), pre.ref.path), run);
+          if (decision.action === 'skip') return decision;
+        }
+      } catch (e) {
+        throw firestoreError(e, 'claimValidation');
       }
-      if (!model.exists) t.set(this.modelRef(ref.model), model.doc);
-      t.set(this.claimRef(ref, run.contentKey), decision.claim);
-      t.set(this.versionRef(ref.model, ref.version), started);
-      return decision;
-    });
+      try {
+        return await this.db.runTransaction((t) => this.claimTx(t, ref, run), { maxAttempts: CLAIM_TX_ATTEMPTS });
+      } catch (e) {
+        if (round + 1 >= CLAIM_ROUNDS || !isTransactionContention(e)) throw firestoreError(e, 'claimValidation');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** round + Math.random() * 200));
+      }
+    }
+  }
+
+  private async claimTx(
+    t: Transaction,
+    ref: VersionRef,
+    run: { contentKey: string; generation: string; files: VersionDoc['files']; eventId: string; now: Date; leaseMs: number },
+  ): Promise<ClaimDecision> {
+    const now = run.now.toISOString();
+    const claimSnap = await t.get(this.claimRef(ref, run.contentKey));
+    const doc = await this.readVersion(t, ref, now);
+    const model = await this.readModel(t, ref.model, now);
+    const existing = claimSnap.exists ? parse(ValidationClaim, claimSnap.data(), claimSnap.ref.path) : undefined;
+    const decision = decideClaim(existing, run);
+    if (decision.action === 'skip') return decision;
+    const started = applyValidationStart(doc, { ...run, now });
+    if (!started) {
+      // A later observation already owns the version: this content is stale before it starts.
+      return { action: 'skip', reason: 'ALREADY_VALIDATED', claim: decision.claim } as ClaimDecision;
+    }
+    if (!model.exists) t.set(this.modelRef(ref.model), model.doc);
+    t.set(this.claimRef(ref, run.contentKey), decision.claim);
+    t.set(this.versionRef(ref.model, ref.version), started);
+    return decision;
+  }
+
+  async getClaim(ref: VersionRef, contentKey: string): Promise<ValidationClaim | undefined> {
+    try {
+      const snap = await this.claimRef(ref, contentKey).get();
+      return snap.exists ? parse(ValidationClaim, snap.data(), snap.ref.path) : undefined;
+    } catch (e) {
+      throw firestoreError(e, 'getClaim');
+    }
   }
 
   async finishValidation(
@@ -201,7 +253,11 @@ export class FirestoreCheckpointState implements CheckpointState {
       if (applied) {
         t.set(
           this.modelRef(ref.model),
-          applyLatestValid(model.doc, { version: ref.version, validatedAt: outcome.now, contentKey: outcome.contentKey }, outcome.valid),
+          applyLatestValid(
+            model.doc,
+            { version: ref.version, validatedAt: outcome.now, contentKey: outcome.contentKey, generation: outcome.generation },
+            outcome.valid,
+          ),
         );
       }
       if (claimSnap.exists) {
@@ -331,9 +387,10 @@ export class FirestoreCheckpointState implements CheckpointState {
 
   async latestValidVersion(model: string): Promise<VersionDoc | undefined> {
     try {
-      const snap = await this.modelRef(model).collection('versions').where('status', '==', 'valid').orderBy('validatedAt', 'desc').limit(1).get();
-      const d = snap.docs[0];
-      return d ? parse(VersionDoc, d.data(), d.ref.path) : undefined;
+      // "latest" is by upload order (shared/domain/latest.ts), which no index orders: a model has
+      // few valid versions, so read them and pick.
+      const snap = await this.modelRef(model).collection('versions').where('status', '==', 'valid').get();
+      return pickLatest(snap.docs.map((d) => parse(VersionDoc, d.data(), d.ref.path)));
     } catch (e) {
       throw firestoreError(e, 'latestValidVersion');
     }

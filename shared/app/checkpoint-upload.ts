@@ -17,6 +17,8 @@ import { parseObjectPath, checkCompleteness, contentKey, maxGeneration, trustedB
 import type { UploadEventReason } from '../domain/reasons/upload.ts';
 import { validateCheckpoint, parseIndex } from './validate-checkpoint.ts';
 import { awaitedManifest } from '../domain/manifest.ts';
+import { coverage } from '../domain/late-event.ts';
+import { decideClaim } from '../domain/version.ts';
 
 export interface UploadDeps {
   objects: (bucket: string) => ObjectStore;
@@ -43,10 +45,45 @@ export type UploadOutcome =
   | { outcome: 'skipped'; ref: VersionRef; reason: string; published: number; gcsRequests: number }
   | { outcome: 'validated'; ref: VersionRef; valid: boolean; applied: boolean; published: number; contentKey: string; gcsRequests: number };
 
+/** Claims of one content taken at most this many times: the next one records VALIDATION_ATTEMPTS_EXHAUSTED. */
+export const MAX_CLAIM_ATTEMPTS = 3;
+
 /** Largest index file read whole; a 10,000-shard index with a million tensors is ~60 MB. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Deliveries of one object generation being handled in this instance, per state store. A
+ * redelivery or duplicate that arrives meanwhile waits for the first and does no work of its own
+ * (900 duplicates at 50 concurrent cost one listing and one claim, not 900).
+ */
+const inflight = new WeakMap<CheckpointState, Map<string, Promise<UploadOutcome>>>();
+
 export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps: UploadDeps): Promise<UploadOutcome> {
+  let mine = inflight.get(deps.state);
+  if (!mine) inflight.set(deps.state, (mine = new Map()));
+  const key = `${event.data.bucket}/${event.data.name}#${event.data.generation}`;
+  const first = mine.get(key);
+  // A first delivery that hangs (its reads never return) must not hold the others for ever: after
+  // one claim lease they go on alone, as a delivery in another instance would.
+  const o = first && (await Promise.race([first, sleepUnref(deps.config.claimLeaseMs)]));
+  if (o) {
+    deps.logger.debug('duplicate delivery of an object generation being handled; shared its outcome', { eventId: event.id, object: key });
+    if (o.outcome === 'validated') return { outcome: 'skipped', ref: o.ref, reason: 'ALREADY_VALIDATED', published: 0, gcsRequests: 0 };
+    if (o.outcome === 'skipped') return { ...o, published: 0, gcsRequests: 0 };
+    return o;
+  }
+  const p = handleOne(event, deps).finally(() => {
+    if (mine.get(key) === p) mine.delete(key);
+  });
+  mine.set(key, p);
+  return p;
+}
+
+function sleepUnref(ms: number): Promise<undefined> {
+  return new Promise((r) => setTimeout(() => r(undefined), ms).unref());
+}
+
+async function handleOne(event: StorageFinalizedEvent, deps: UploadDeps): Promise<UploadOutcome> {
   const { name } = event.data;
   const log = deps.logger.child({ eventId: event.id, object: `gs://${event.data.bucket}/${name}`, generation: event.data.generation });
   // Only the model bucket(s) ferry owns: anything else is logged and acked before it is read or recorded.
@@ -68,6 +105,9 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
   }
   const ref: VersionRef = { model: path.model, version: path.version, uri: versionUri(bucket, path.prefix) };
   const vlog = log.child({ model: ref.model, version: ref.version });
+  const late = await skipCovered(ref, { name: name.slice(path.prefix.length), generation: event.data.generation }, event.id, deps, vlog);
+  if (late) return late;
+
   const store = deps.objects(bucket);
   const requestsBefore = store.stats().requests;
   const gcsRequests = () => store.stats().requests - requestsBefore;
@@ -106,6 +146,14 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
     return { outcome: 'skipped', ref, reason: claim.reason, published, gcsRequests: gcsRequests() };
   }
 
+  if (claim.claim.attempts > MAX_CLAIM_ATTEMPTS) {
+    // Every earlier worker died holding this claim (a crash, or memory, on this very content): a
+    // poison checkpoint must not take the instance down on every redelivery and reconciler tick.
+    const message = `the validation of this content was started ${claim.claim.attempts - 1} times and never finished; not retried again`;
+    await deps.state.failValidation(ref, { contentKey: key, code: 'VALIDATION_ATTEMPTS_EXHAUSTED', message, now: deps.clock.now() });
+    vlog.error('checkpoint validation abandoned after repeated worker deaths', { code: 'VALIDATION_ATTEMPTS_EXHAUSTED', contentKey: key });
+    return { outcome: 'validated', ref, valid: false, applied: true, published: 0, contentKey: key, gcsRequests: gcsRequests() };
+  }
   vlog.info('checkpoint complete; validating headers', { contentKey: key, files: files.length, attempt: claim.claim.attempts });
   let report;
   try {
@@ -137,6 +185,35 @@ export async function handleCheckpointUpload(event: StorageFinalizedEvent, deps:
   else vlog.warn('checkpoint is invalid; it will not be deployed', { ...verdict, codes: [...new Set(report.errors.map((f) => f.code))] });
   const published = autodeploy.length ? await publishAutodeploy(ref, key, autodeploy, deps, vlog) : 0;
   return { outcome: 'validated', ref, valid: report.ok, applied, published, contentKey: key, gcsRequests: gcsRequests() };
+}
+
+/**
+ * O(1) for a late event: one read of the version document says whether this object generation is
+ * already part of a claimed or finished content (shared/domain/late-event.ts), without listing the
+ * prefix. A valid content also gets its pending autodeploy finished (one more read of its claim,
+ * as the listing path did); a running one is skipped only while its claim is alive, so a
+ * redelivery after a crash or a released claim still takes the validation over.
+ */
+async function skipCovered(
+  ref: VersionRef,
+  file: { name: string; generation: string },
+  eventId: string,
+  deps: UploadDeps,
+  log: Logger,
+): Promise<UploadOutcome | undefined> {
+  const c = coverage(await deps.state.getVersion(ref.model, ref.version), file);
+  if (c.kind === 'none') return undefined;
+  if (c.kind === 'finished') {
+    const published = c.valid ? await publishPending(ref, c.contentKey, eventId, deps, log) : 0;
+    log.info('late event: this object generation is part of a validated content; no work', { contentKey: c.contentKey, reason: 'ALREADY_VALIDATED' });
+    return { outcome: 'skipped', ref, reason: 'ALREADY_VALIDATED', published, gcsRequests: 0 };
+  }
+  const claim = await deps.state.getClaim(ref, c.contentKey);
+  if (!claim) return undefined;
+  const d = decideClaim(claim, { contentKey: c.contentKey, generation: claim.generation, eventId, now: deps.clock.now(), leaseMs: deps.config.claimLeaseMs });
+  if (d.action !== 'skip') return undefined;
+  log.info('late event: this object generation is part of a content being validated; no work', { contentKey: c.contentKey, reason: d.reason });
+  return { outcome: 'skipped', ref, reason: d.reason, published: 0, gcsRequests: 0 };
 }
 
 async function readIndexShards(store: ObjectStore, index: ObjectInfo): Promise<string[] | 'unparseable'> {
@@ -210,7 +287,8 @@ export async function resumeStaleValidations(deps: UploadDeps): Promise<{ resume
         data: { bucket: m[1]!, name: `${m[2]}/config.json`, generation: config.generation },
       };
       try {
-        await handleCheckpointUpload(event, deps);
+        // Not through the single flight: the delivery this resumes may still hang in this instance.
+        await handleOne(event, deps);
         resumed++;
         deps.logger.warn('resumed a validation whose worker stopped', { model: v.model, version: v.version, contentKey: v.contentKey });
       } catch (e) {

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { FerryError } from '../domain/errors.ts';
-import { Finding } from '../domain/findings.ts';
+import { Finding, error } from '../domain/findings.ts';
 import {
   CheckpointSummary,
   normalizePrefix,
@@ -22,7 +22,7 @@ import {
 import { parseIndex, type ParsedIndex } from '../domain/checkpoint-files.ts';
 import { evaluateCheckpoint, type ShardHeaderInput } from '../domain/checkpoint-evaluation.ts';
 import { parseShardHeader } from '../domain/safetensors.ts';
-import { needsMoreBytes, type ParsedShardHeader } from '../domain/safetensors-format.ts';
+import { LENGTH_PREFIX_BYTES, MAX_VALIDATED_HEADER_BYTES, needsMoreBytes, type ParsedShardHeader } from '../domain/safetensors-format.ts';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.ts';
 import { MANIFEST_FILE, MAX_MANIFEST_BYTES, compareWithManifest, parseManifest } from '../domain/manifest.ts';
 import { error as findingError, type Finding as FindingT } from '../domain/findings.ts';
@@ -165,19 +165,90 @@ export async function readShardHeader(
   let buf: Uint8Array = new Uint8Array(0);
   let result = parseShardHeader(buf, file.size, file.name);
   let first = true;
-  while (needsMoreBytes(result)) {
-    const need = result.needMoreBytes;
-    if (need <= buf.length || need > file.size) {
-      throw new FerryError('INTERNAL', `header parser asked for ${need} bytes of ${object} holding ${buf.length} of ${file.size}`);
+  let release: (() => void) | undefined;
+  try {
+    while (needsMoreBytes(result)) {
+      const need = result.needMoreBytes;
+      if (need <= buf.length || need > file.size) {
+        throw new FerryError('INTERNAL', `header parser asked for ${need} bytes of ${object} holding ${buf.length} of ${file.size}`);
+      }
+      if (buf.length >= LENGTH_PREFIX_BYTES && release === undefined) {
+        // The header length is known: refuse what could exhaust the instance before reading it,
+        // and hold the rest of the header (and its parse) within the shared byte budget.
+        const n = Number(new DataView(buf.buffer, buf.byteOffset, LENGTH_PREFIX_BYTES).getBigUint64(0, true));
+        if (n > MAX_VALIDATED_HEADER_BYTES) return tooLargeToValidate(file.name, n);
+        release = await headerBudget.acquire(n);
+      }
+      const end = first ? Math.max(need, Math.min(file.size, firstReadBytes)) : need;
+      first = false;
+      const more = await readExactly(store, object, buf.length, end, file.generation);
+      buf = buf.length === 0 ? more : concat(buf, more);
+      result = parseShardHeader(buf, file.size, file.name);
     }
-    const end = first ? Math.max(need, Math.min(file.size, firstReadBytes)) : need;
-    first = false;
-    const more = await readExactly(store, object, buf.length, end, file.generation);
-    buf = buf.length === 0 ? more : concat(buf, more);
-    result = parseShardHeader(buf, file.size, file.name);
+    return result;
+  } finally {
+    release?.();
   }
-  return result;
 }
+
+function tooLargeToValidate(file: string, n: number): ParsedShardHeader {
+  return {
+    ok: false,
+    findings: [
+      error(
+        'HEADER_TOO_LARGE_TO_VALIDATE',
+        file,
+        `the JSON header is ${n} bytes: legal for safetensors (up to 100,000,000) but above ferry's ${MAX_VALIDATED_HEADER_BYTES}-byte validation limit, so it was not read`,
+      ),
+    ],
+    tensors: [],
+    tensorNames: null,
+    headerBytes: n,
+    metadata: null,
+  };
+}
+
+/**
+ * Header bytes being read and parsed at once in this process, across shards and concurrent
+ * validations: a parse costs up to ~22× the header in memory, so a few large headers run one after
+ * another instead of all together. A header alone is always admitted (it is ≤ the cap).
+ */
+export class ByteBudget {
+  private used = 0;
+  private readonly waiting: Array<{ n: number; go: () => void }> = [];
+  readonly capacity: number;
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+  /** Waits (first come, first served) until n bytes fit; resolves to the release function. */
+  async acquire(n: number): Promise<() => void> {
+    const take = Math.min(Math.max(0, n), this.capacity);
+    if (this.waiting.length === 0 && this.fits(take)) this.used += take;
+    else await new Promise<void>((go) => this.waiting.push({ n: take, go })); // reserved by drain()
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.used -= take;
+      this.drain();
+    };
+  }
+  get inUse(): number {
+    return this.used;
+  }
+  private fits(n: number): boolean {
+    return this.used === 0 || this.used + n <= this.capacity;
+  }
+  private drain(): void {
+    while (this.waiting.length && this.fits(this.waiting[0]!.n)) {
+      const w = this.waiting.shift()!;
+      this.used += w.n;
+      w.go();
+    }
+  }
+}
+
+const headerBudget = new ByteBudget(MAX_VALIDATED_HEADER_BYTES);
 
 async function readExactly(store: ObjectStore, object: string, start: number, endExclusive: number, generation: string): Promise<Uint8Array> {
   if (endExclusive <= start) return new Uint8Array(0);

@@ -41,6 +41,13 @@ export const dtypeBits = (dtype: string): number | undefined => DTYPE_BITS.get(d
 
 /** `MAX_HEADER_SIZE` of the reference reader: 100 MB, decimal. */
 export const MAX_HEADER_SIZE = 100_000_000;
+/**
+ * Largest header ferry validates (4 MB): legal headers go up to MAX_HEADER_SIZE, but parsing one
+ * costs up to ~22× its size in memory when it is dense with tensors (a 1M-tensor, 84 MB header
+ * peaked at 2.4 GB RSS; 8 MB / 100k tensors at +265 MB), and the functions have 512 MiB. A larger
+ * header is refused with HEADER_TOO_LARGE_TO_VALIDATE before it is read. See BENCHMARKS.md.
+ */
+export const MAX_VALIDATED_HEADER_BYTES = 4_000_000;
 /** The u64 header length prefix. */
 export const LENGTH_PREFIX_BYTES = 8;
 /** serde_json's recursion limit: a 128th nested container is an error. */

@@ -8,6 +8,7 @@ import { Target, targetKey } from './names.ts';
 import { Accelerator } from './accelerators.ts';
 import { CheckpointSummary, ModelConfigSummary } from './checkpoint.ts';
 import type { ValidationSkip } from './reasons/upload.ts';
+import { compareUploads } from './latest.ts';
 
 export const VERSION_STATUSES = ['incomplete', 'validating', 'valid', 'invalid', 'superseded'] as const;
 export const VersionStatus = z.enum(VERSION_STATUSES);
@@ -122,7 +123,8 @@ export const ModelDoc = z.object({
   model: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  latestValid: z.object({ version: z.string(), validatedAt: z.string(), contentKey: z.string() }).nullable(),
+  /** The latest valid version (shared/domain/latest.ts: the upload completed last); `generation` is its content's. */
+  latestValid: z.object({ version: z.string(), validatedAt: z.string(), contentKey: z.string(), generation: z.string().optional() }).nullable(),
   autodeploy: z.object({ targets: z.array(AutodeployTarget) }),
 });
 export type ModelDoc = z.infer<typeof ModelDoc>;
@@ -343,10 +345,14 @@ export function applyValidationError(doc: VersionDoc, r: { contentKey: string; c
   };
 }
 
-/** "latest" = the valid version validated last. */
-export function applyLatestValid(model: ModelDoc, v: { version: string; validatedAt: string; contentKey: string }, valid: boolean): ModelDoc {
+/** "latest" = the valid version whose upload completed last (shared/domain/latest.ts). */
+export function applyLatestValid(
+  model: ModelDoc,
+  v: { version: string; validatedAt: string; contentKey: string; generation?: string },
+  valid: boolean,
+): ModelDoc {
   if (valid) {
-    if (model.latestValid && model.latestValid.validatedAt > v.validatedAt) return model;
+    if (model.latestValid && model.latestValid.version !== v.version && compareUploads(model.latestValid, v) > 0) return model;
     return { ...model, latestValid: v, updatedAt: v.validatedAt };
   }
   // The version that was latest turned invalid (its content was overwritten with a bad one).

@@ -1,5 +1,5 @@
 /** Where models, versions and validation claims live (Firestore in production and locally). */
-import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationOutcome, VersionDoc } from '../domain/version.ts';
+import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationClaim, ValidationOutcome, VersionDoc } from '../domain/version.ts';
 
 export interface VersionRef {
   model: string;
@@ -43,6 +43,8 @@ export interface CheckpointState {
   /** The deploy request for this target is published. */
   autodeployPublished(ref: VersionRef, contentKey: string, targetKey: string): Promise<void>;
 
+  /** The validation claim of one content, if any (a plain read). */
+  getClaim(ref: VersionRef, contentKey: string): Promise<ValidationClaim | undefined>;
   getModel(model: string): Promise<ModelDoc | undefined>;
   getVersion(model: string, version: string): Promise<VersionDoc | undefined>;
   /** Issue #20: flag (or with null clear) content changed after validation on the version. */

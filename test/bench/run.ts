@@ -1,14 +1,16 @@
 /**
  * `npm run bench`: every benchmark, on this machine. Prints JSON (and writes it to
  * .ferry/bench-results.json); BENCHMARKS.md records the numbers with date and machine.
- *   npm run bench -- stack coldload validate upload rollout serve console verify     (default: all but verify)
+ *   npm run bench -- stack coldload headers validate upload rollout serve console verify     (default: all but verify)
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { startStack, REPO_ROOT } from '../../infra/local/stack.ts';
 
-const which = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['stack', 'coldload', 'validate', 'upload', 'rollout', 'serve', 'console']);
+const which = new Set(
+  process.argv.slice(2).length ? process.argv.slice(2) : ['stack', 'coldload', 'headers', 'validate', 'upload', 'rollout', 'serve', 'console'],
+);
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release() },
@@ -30,6 +32,10 @@ if (which.has('stack')) {
 if (which.has('coldload')) {
   say('coldload: functions entry module vs functions-framework hello world…');
   record('coldload', await (await import('./coldload.bench.ts')).run());
+}
+if (which.has('headers')) {
+  say('headers: peak RSS of validating the largest legal safetensors headers…');
+  record('headers', await (await import('./headers.bench.ts')).run());
 }
 const needsStack = ['validate', 'upload', 'rollout', 'serve', 'console', 'verify'].some((k) => which.has(k));
 if (needsStack) {

@@ -150,6 +150,7 @@ export class FakeVersions implements CheckpointState {
   failValidation = notUsed('failValidation') as CheckpointState['failValidation'];
   takePendingAutodeploy = notUsed('takePendingAutodeploy') as CheckpointState['takePendingAutodeploy'];
   autodeployPublished = notUsed('autodeployPublished') as CheckpointState['autodeployPublished'];
+  getClaim = notUsed('getClaim') as CheckpointState['getClaim'];
   setAutodeploy = notUsed('setAutodeploy') as CheckpointState['setAutodeploy'];
   recordDrift = notUsed('recordDrift') as CheckpointState['recordDrift'];
   private async wait() {

@@ -6,6 +6,7 @@ import { crc32cBase64 } from '../../shared/domain/crc32c.ts';
 import type { ObjectInfo, ObjectStore, ReadStats } from '../../shared/ports/object-store.ts';
 import type { CheckpointState, VersionRef } from '../../shared/ports/checkpoint-state.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
+import { pickLatest } from '../../shared/domain/latest.ts';
 import {
   newVersionDoc,
   newModelDoc,
@@ -116,7 +117,11 @@ export class MemoryCheckpointState implements CheckpointState {
     const model = this.model(ref.model, o.now);
     const targets = applied && o.valid ? model.autodeploy.targets : [];
     this.versions.set(this.vkey(ref), doc);
-    if (applied) this.models.set(ref.model, applyLatestValid(model, { version: ref.version, validatedAt: o.now, contentKey: o.contentKey }, o.valid));
+    if (applied)
+      this.models.set(
+        ref.model,
+        applyLatestValid(model, { version: ref.version, validatedAt: o.now, contentKey: o.contentKey, generation: o.generation }, o.valid),
+      );
     const c = this.claims.get(this.ckey(ref, o.contentKey));
     if (c)
       this.claims.set(this.ckey(ref, o.contentKey), closeClaim(c, { applied, valid: o.valid, now: o.now, pending: targets, publishLeaseMs: o.publishLeaseMs }));
@@ -145,6 +150,9 @@ export class MemoryCheckpointState implements CheckpointState {
     const c = this.claims.get(this.ckey(ref, contentKey));
     if (c) this.claims.set(this.ckey(ref, contentKey), { ...c, autodeployPending: c.autodeployPending.filter((k) => k !== targetKey) });
   }
+  async getClaim(ref: VersionRef, contentKey: string) {
+    return this.claims.get(this.ckey(ref, contentKey));
+  }
   async getModel(m: string) {
     return this.models.get(m);
   }
@@ -165,7 +173,7 @@ export class MemoryCheckpointState implements CheckpointState {
     return (await this.listVersions(m)).filter((v) => v.status === status);
   }
   async latestValidVersion(m: string) {
-    return (await this.listVersions(m)).filter((v) => v.status === 'valid').sort((a, b) => (b.validatedAt ?? '').localeCompare(a.validatedAt ?? ''))[0];
+    return pickLatest((await this.listVersions(m)).filter((v) => v.status === 'valid'));
   }
   async setAutodeploy(m: string, targets: AutodeployTarget[], now: Date) {
     const next = { ...this.model(m, now.toISOString()), autodeploy: { targets } };

@@ -1,8 +1,9 @@
 /**
  * The local emulator stack behaves the way ferry relies on:
  *  (a) an object written to the Storage emulator reaches a functions-framework cloudEvent function as
- *      a google.cloud.storage.object.v1.finalized CloudEvent (through the dev-only forwarder), and an
- *      overwrite arrives again with a new generation;
+ *      a google.cloud.storage.object.v1.finalized CloudEvent (through the dev-only event delivery), an
+ *      overwrite arrives again with a new generation, an error answer is retried, and a burst of
+ *      uploads costs no process per event;
  *  (b) a Pub/Sub push subscription delivers to a functions-framework function as
  *      google.cloud.pubsub.topic.v1.messagePublished with the data and attributes;
  *  (c) Firestore create() of an existing document fails with ALREADY_EXISTS (gRPC 6).
@@ -53,8 +54,14 @@ const EVENT_TIMEOUT_MS = 60_000;
 
 const uploads: Received[] = [];
 const published: Received[] = [];
+const rejected = new Map<string, number>();
 cloudEvent('emutestUpload', (ce: CloudEvent<unknown>) => {
-  if ((ce.data as StorageData | undefined)?.name?.startsWith('reject/')) throw new Error('emutest: rejected on purpose');
+  const name = (ce.data as StorageData | undefined)?.name ?? '';
+  // reject/…: refused twice, then accepted (the delivery must retry until then).
+  if (name.startsWith('reject/') && (rejected.get(name) ?? 0) < 2) {
+    rejected.set(name, (rejected.get(name) ?? 0) + 1);
+    throw new Error('emutest: rejected on purpose');
+  }
   uploads.push({ id: ce.id, type: ce.type, source: ce.source, subject: ce.subject, data: ce.data });
 });
 cloudEvent('emutestPubsub', (ce: CloudEvent<unknown>) => {
@@ -82,7 +89,7 @@ function close(server: Server | undefined): Promise<void> {
   return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
 }
 
-describe('local emulators (firebase-tools: Firestore, Pub/Sub, Storage + forwarder)', { timeout: 300_000 }, () => {
+describe('local emulators (firebase-tools: Firestore, Pub/Sub, Storage + event delivery)', { timeout: 300_000 }, () => {
   let dir = '';
   let stack: EmulatorStack | undefined;
   let uploadServer: Server | undefined;
@@ -134,10 +141,13 @@ describe('local emulators (firebase-tools: Firestore, Pub/Sub, Storage + forward
     assert.equal(pg, '', `processes still referring to ${dir}:\n${pg}`);
   });
 
-  it('starts firebase, the JVM emulators and the forwarder', () => {
+  it('starts firebase, the JVM emulators and the Storage event delivery (no Functions emulator)', () => {
     const comms = tracked.map((p) => p.comm);
     assert.ok(comms.filter((c) => c === 'java').length >= 3, `expected firestore, pubsub and rules-runtime JVMs: ${comms.join(',')}`);
-    assert.match(readFileSync(stack!.logFile, 'utf8'), /ferryStorageForwarder/);
+    const text = readFileSync(stack!.logFile, 'utf8');
+    assert.match(text, /ferry storage-events tap installed/);
+    assert.doesNotMatch(text, /functions: Watching/);
+    assert.ok(stack!.eventDeliveryUrl);
   });
 
   it('(a) a Storage upload reaches the function as a finalized CloudEvent; an overwrite arrives with a new generation', async () => {
@@ -170,13 +180,23 @@ describe('local emulators (firebase-tools: Firestore, Pub/Sub, Storage + forward
     assert.notEqual(ev2.id, ev1.id);
   });
 
-  it('(a) a failing upload function is visible in the emulator log (the forwarder propagates non-2xx)', async () => {
+  it('(a) an event the function answers with an error is retried until acknowledged, and shows in the status API', async () => {
     const name = 'reject/model.safetensors';
     await storage.bucket(BUCKET).file(name).save(Buffer.from('x'), { resumable: false });
-    await waitFor('forwarder failure in the log', () => {
-      const text = readFileSync(stack!.logFile, 'utf8');
-      return /ferry-forwarder: .* answered 500 for gs:\/\/[^ ]+\/reject\/model\.safetensors/.test(text) ? true : undefined;
-    });
+    await waitFor('the rejected event, delivered on its third attempt', () => uploads.find((e) => (e.data as StorageData).name === name));
+    const res = await fetch(`${stack!.eventDeliveryUrl}/deliveries?prefix=reject/`);
+    const [rec] = (await res.json()) as { state: string; attempts: number; lastStatus: number }[];
+    assert.equal(rec?.state, 'delivered');
+    assert.equal(rec?.attempts, 3);
+    assert.match(readFileSync(stack!.logFile, 'utf8'), /event-delivery: attempt failed; retrying/);
+  });
+
+  it('(a) a burst of 60 uploads is delivered in full without a process per event', async () => {
+    const before = stack!.processes().length;
+    const names = Array.from({ length: 60 }, (_, i) => `burst/s${i}.bin`);
+    await Promise.all(names.map((n) => storage.bucket(BUCKET).file(n).save(Buffer.from(n), { resumable: false })));
+    await waitFor('every burst event', () => (names.every((n) => uploads.some((e) => (e.data as StorageData).name === n)) ? true : undefined));
+    assert.ok(stack!.processes().length <= before, `processes grew from ${before} to ${stack!.processes().length}`);
   });
 
   it('(b) a Pub/Sub push subscription delivers messagePublished with data and attributes', async () => {

@@ -253,6 +253,11 @@ export const UPLOAD_ERRORS = {
     meaning: 'A folder given to `ferry upload` holds no *.safetensors file.',
     hint: 'Point ferry at the folder that holds the weights: for a Hugging Face cache, …/models--<org>--<name>/snapshots/<revision>/.',
   },
+  VALIDATION_ATTEMPTS_EXHAUSTED: {
+    meaning:
+      'The validation of this content was started 3 times and never finished (its worker died each time, e.g. out of memory); ferry stopped retrying it.',
+    hint: 'Run `ferry validate` on the version locally to see what stops it, then upload a fixed checkpoint as a new version.',
+  },
   VALIDATION_FAILED: {
     meaning: 'Validating an uploaded version failed for a reason ferry does not classify.',
     hint: 'Read the message, then upload the version again (or run `ferry validate` on it).',

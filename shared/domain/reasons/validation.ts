@@ -18,6 +18,11 @@ export const SHARD_FINDINGS = {
     meaning: "The header length is above 100,000,000 bytes (the reference reader's MAX_HEADER_SIZE).",
     hint: RE_EXPORT,
   },
+  HEADER_TOO_LARGE_TO_VALIDATE: {
+    meaning:
+      "The header is legal (at most 100,000,000 bytes) but above ferry's 4,000,000-byte validation limit: parsing it could exhaust the function's memory.",
+    hint: 'Export the checkpoint again with smaller shards (`save_pretrained(..., max_shard_size=...)`) or a smaller `__metadata__`, and upload it as a new version.',
+  },
   HEADER_BEYOND_FILE: { meaning: '8 + header length is past the end of the file.', hint: 'The file is cut off or not safetensors: upload it again.' },
   HEADER_NOT_UTF8: { meaning: 'The header bytes are not valid UTF-8.', hint: RE_EXPORT },
   HEADER_INVALID_JSON: {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { pickLatest } from '../../../shared/domain/latest.ts';
 import {
   newVersionDoc,
   applyIncomplete,
@@ -80,7 +81,7 @@ test('a permanent validation error marks only the current content invalid', () =
   assert.equal(applyValidationError(d, { contentKey: 'other', code: 'X', message: 'y', now: T(2) }), null);
 });
 
-test('latest valid version: the last validated wins; an overwritten-invalid latest is cleared', () => {
+test('latest valid version: without generations the version name decides; an overwritten-invalid latest is cleared', () => {
   let m = newModelDoc('m', T(0));
   m = applyLatestValid(m, { version: 'v1', validatedAt: T(1), contentKey: 'a' }, true);
   m = applyLatestValid(m, { version: 'v2', validatedAt: T(2), contentKey: 'b' }, true);
@@ -177,4 +178,19 @@ test('VersionDoc.summary is typed: the checkpoint summary plus io; old documents
   assert.equal(VersionSummary.safeParse({ ...full, tensorBytes: 'lots' }).success, false, 'a count that is no number is refused');
   const doc = { ...newVersionDoc('m', 'v', 'gs://b/models/m/v', '2026-01-01T00:00:00.000Z'), summary: old };
   assert.equal(VersionDoc.parse(doc).summary?.tensorBytes, 20);
+});
+
+test('latest is the version uploaded last, not the one validated last (v1 and v2 uploaded together)', () => {
+  let m = newModelDoc('m', T(0));
+  // v2's upload completed after v1's (higher generation), but its validation finished first.
+  m = applyLatestValid(m, { version: 'v2', validatedAt: T(1), contentKey: 'b', generation: '1700000000000200' }, true);
+  m = applyLatestValid(m, { version: 'v1', validatedAt: T(2), contentKey: 'a', generation: '1700000000000100' }, true);
+  assert.equal(m.latestValid?.version, 'v2');
+  // An overwrite of v1 completed later still makes v1 the latest upload.
+  m = applyLatestValid(m, { version: 'v1', validatedAt: T(3), contentKey: 'c', generation: '1700000000000300' }, true);
+  assert.equal(m.latestValid?.version, 'v1');
+  const doc = (version: string, observedGeneration: string) => ({ version, observedGeneration });
+  assert.equal(pickLatest([doc('v1', '100'), doc('v3', '90'), doc('v2', '300')])?.version, 'v2');
+  assert.equal(pickLatest([doc('a', '5'), doc('b', '5')])?.version, 'b', 'a tie goes to the version name');
+  assert.equal(pickLatest([]), undefined);
 });

@@ -948,11 +948,13 @@ describe('storage, Firestore, secrets', () => {
       fields: blocks(i, 'fields').map((x) => `${str(x['field_path'])} ${str(x['order'] ?? x['array_config'])}`),
     }));
     const needed: Array<{ collection: string; fields: string[]; where: string }> = [];
+    const scanned = new Set<string>();
     const dir = join(ROOT, 'shared/adapters');
     for (const file of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
       const src = readFileSync(join(dir, file), 'utf8');
       for (const m of src.matchAll(/\.collection(?:Group)?\('(\w+)'\)((?:\s*\.(?:where|orderBy|limit|select)\([^)]*\))+)/g)) {
         const chain = m[2]!;
+        scanned.add(m[1]!);
         const wheres = [...chain.matchAll(/\.where\('([\w.]+)',\s*'([^']+)'/g)].map((w) => ({ field: w[1]!, op: w[2]! }));
         const orders = [...chain.matchAll(/\.orderBy\('([\w.]+)'(?:,\s*'(asc|desc)')?\)/g)].map((o) => ({ field: o[1]!, dir: o[2] ?? 'asc' }));
         const fields = new Set([...wheres.map((w) => w.field), ...orders.map((o) => o.field)]);
@@ -962,10 +964,9 @@ describe('storage, Firestore, secrets', () => {
         needed.push({ collection: m[1]!, fields: [...eq, ...ord], where: `${file}: ${m[0].replace(/\s+/g, ' ')}` });
       }
     }
-    assert.ok(
-      needed.some((n) => n.collection === 'versions'),
-      'found the latest-valid-version query',
-    );
+    // The scan reads the adapters' queries (the versions-by-status one among them); "latest" is
+    // picked in code since #23 (shared/domain/latest.ts), so that one needs no composite index.
+    assert.ok(scanned.has('versions'), 'found the versions-by-status query');
     for (const n of needed) {
       assert.ok(
         indexes.some((i) => i.collection === n.collection && JSON.stringify(i.fields) === JSON.stringify(n.fields)),
