@@ -13,6 +13,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gcsObjectStore, storageClient } from '../../shared/adapters/gcs.ts';
+import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
 import { memoryLogger } from '../../shared/adapters/logging.ts';
 import { assertValidatedContent, checkServedContent } from '../../shared/app/integrity.ts';
@@ -75,9 +76,13 @@ async function uploaded(): Promise<{ model: string; uri: string; doc: VersionDoc
   return { model, uri, doc };
 }
 
-/** Writes an object as another tool would (no ferry marker): a new generation. */
+/**
+ * Writes an object as another tool would (no ferry marker): a new generation. Through ferry's
+ * writer for its retry only: the emulator drops kept-alive sockets under load (write EPIPE).
+ */
+const writer = gcsUploader(env.FERRY_BUCKET, storage);
 async function overwrite(model: string, name: string, bytes: Buffer): Promise<void> {
-  await bucket.file(`models/${model}/v1/${name}`).save(bytes, { resumable: false });
+  await writer.writeObject!(`models/${model}/v1/${name}`, bytes, { contentType: 'application/octet-stream' });
 }
 
 test('ferry upload of a Hugging Face snapshot: the manifest is written last with the blobs’ sha256, the version validates with it, and verify --full passes on both sides', async () => {

@@ -175,10 +175,12 @@ test('a deployed version streams every byte, then serves completions and metrics
   assert.equal(activity.metricsError, null);
 });
 
-test('a flag vLLM does not know crash-loops the pod and the rollout is rolled back', async () => {
+// The policy (infra/local/policy.json) admits --max-model-len with any value, so the bad value reaches
+// vLLM's parser (an unknown flag would be refused by the policy before any rollout).
+test('a flag value vLLM refuses crash-loops the pod and the rollout is rolled back', async () => {
   const good = await deploy(request('llama-flag'));
   assert.equal(good.phase, 'succeeded', `${good.reason}: ${good.message}`);
-  const bad = await deploy(request('llama-flag', { vllmArgs: ['--no-such-flag=1'] }), 240_000);
+  const bad = await deploy(request('llama-flag', { vllmArgs: ['--max-model-len=not-a-number'] }), 240_000);
   assert.equal(bad.phase, 'rolled_back', `${bad.reason}: ${bad.message}`);
   assert.ok(
     bad.history.some((h) => h.phase === 'failed'),
