@@ -13,6 +13,29 @@ resource "google_firestore_database" "this" {
   depends_on = [google_project_service.enabled]
 }
 
+# ---- the deploy policy's own database ------------------------------------------------------------
+# `policy/current` and its audit records (`policyVersions/{n}`) live apart from ferry's state, so
+# Firestore IAM — which is per database (IAM Conditions on resource.type/resource.name, iam.tf) — can
+# let the functions only read them and only var.policy_admins write them (`ferry policy set`, with
+# the admin's own credentials; docs/policy.md). The functions get its id as FERRY_POLICY_DATABASE.
+# A deployment whose policy is still in (default) moves it with `ferry policy` (docs/policy.md).
+
+locals {
+  policy_database_id = "${var.name_prefix}-policy"
+}
+
+resource "google_firestore_database" "policy" {
+  project                           = var.project_id
+  name                              = local.policy_database_id
+  location_id                       = coalesce(var.firestore_location, var.region)
+  type                              = "FIRESTORE_NATIVE"
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  deletion_policy                   = "ABANDON"
+
+  depends_on = [google_project_service.enabled]
+}
+
 # ---- TTL: exactly-once and rejection records carry `expireAt` (shared/adapters/firestore-rollouts.ts)
 # `index_config {}` drops the single-field indexes on expireAt: no query reads it, and indexing a
 # monotonically increasing timestamp only adds write cost.

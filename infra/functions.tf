@@ -82,6 +82,7 @@ locals {
         FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
         FERRY_GKE_PROJECT            = local.gke_project_id
+        FERRY_POLICY_DATABASE        = google_firestore_database.policy.name
       }
       secrets       = {}
       mount_secrets = false
@@ -119,6 +120,7 @@ locals {
         FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
         FERRY_GKE_PROJECT            = local.gke_project_id
+        FERRY_POLICY_DATABASE        = google_firestore_database.policy.name
       }
       secrets       = {}
       mount_secrets = false

@@ -38,13 +38,72 @@ resource "google_service_account" "build" {
 }
 
 # ---- Firestore: the functions that read and write state (all of them) -----------------------------
+# Firestore IAM is granted on the project and narrowed per database with IAM Conditions: Firestore
+# databases support the resource.type and resource.name attributes (IAM attribute reference,
+# docs.cloud.google.com/iam/docs/conditions-attribute-reference: "Firestore: Databases"); the type is
+# firestore.googleapis.com/Database and the name projects/{project}/databases/{database}
+# (@google-cloud/firestore 9.4.1 build/protos/google/firestore/admin/v1/database.proto, the Database
+# resource annotation; docs/UPSTREAM.md). The name is matched by its suffix, which is exact inside a
+# project-level binding and does not depend on whether IAM spells the project by id or number.
+# Permissions that are not checked on a database (resourcemanager.projects.get) pass the type clause.
 
+locals {
+  policy_database_condition = "resource.type == \"firestore.googleapis.com/Database\" && resource.name.endsWith(\"/databases/${local.policy_database_id}\")"
+}
+
+# Read and write ferry's state: every database but the deploy policy's (firestore.tf), which no
+# function may write — only var.policy_admins (below).
 resource "google_project_iam_member" "datastore_user" {
   for_each = local.functions
 
   project = var.project_id
   role    = "roles/datastore.user"
   member  = google_service_account.fn[each.key].member
+
+  condition {
+    title       = "not-the-policy-database"
+    description = "Every Firestore database but ${local.policy_database_id}, the deploy policy's (written by policy admins only)."
+    expression  = "!(${local.policy_database_condition})"
+  }
+
+  # Adding the condition replaces the binding: add the conditioned one before the old one goes, so
+  # the functions never lose Firestore during the apply.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# The functions that check deploys against the policy (onDeployRequest, and reconcileRollouts, which
+# admits what it advances through the same use case) read it: roles/datastore.viewer on the policy
+# database only.
+resource "google_project_iam_member" "policy_reader" {
+  for_each = toset(["onDeployRequest", "reconcileRollouts"])
+
+  project = var.project_id
+  role    = "roles/datastore.viewer"
+  member  = google_service_account.fn[each.key].member
+
+  condition {
+    title       = "the-policy-database"
+    description = "Read the deploy policy (${local.policy_database_id}) and nothing else."
+    expression  = local.policy_database_condition
+  }
+}
+
+# `ferry policy set` (with the caller's own credentials): the policy admins read and write the
+# policy database, and nothing else through this grant.
+resource "google_project_iam_member" "policy_admin" {
+  for_each = var.policy_admins
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = each.value
+
+  condition {
+    title       = "the-policy-database"
+    description = "Change the deploy policy (${local.policy_database_id}) and nothing else."
+    expression  = local.policy_database_condition
+  }
 }
 
 # ---- Cloud Storage ----------------------------------------------------------------------------------

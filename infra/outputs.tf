@@ -90,3 +90,8 @@ output "gke_rbac_manifest" {
     ]
   })
 }
+
+output "policy_database" {
+  description = "Firestore database of the deploy policy: set FERRY_POLICY_DATABASE to it for `ferry policy` (a policy admin's own credentials write it)."
+  value       = google_firestore_database.policy.name
+}

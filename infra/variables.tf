@@ -380,6 +380,17 @@ variable "state_readers" {
   }
 }
 
+variable "policy_admins" {
+  description = "IAM members that may change the deploy policy (`ferry policy set`, with their own credentials): roles/datastore.user on the policy's Firestore database only. No function may write it. Empty: nobody (set the first policy before leaving it empty)."
+  type        = set(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.policy_admins : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):", m))])
+    error_message = "policy_admins must be IAM members such as group:ferry-policy@example.com; allUsers and allAuthenticatedUsers are refused."
+  }
+}
+
 # ---- the web console (console.tf) ----------------------------------------------------------------------
 
 variable "console_domain" {

@@ -40,6 +40,17 @@ export const StorageConfig = z.object({
 
 export const DeployConfig = z.object({
   FERRY_DEPLOY_TOPIC: z.string().min(3).default('ferry-deploy-requests'),
+  /**
+   * The Firestore database that holds the deploy policy (`policy/current`, `policyVersions/*`).
+   * Terraform gives the policy a database of its own (`<name_prefix>-policy`) that the functions may
+   * only read and only policy_admins may write (docs/policy.md). Default: `(default)`, the database
+   * everything else lives in (the local stack). Database ids: 4–63 chars, lowercase letters, digits
+   * and '-', starting with a letter and not ending with '-' (docs/UPSTREAM.md).
+   */
+  FERRY_POLICY_DATABASE: z
+    .string()
+    .regex(/^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/, "must be a Firestore database id (4-63 chars: a-z, 0-9, '-'; starts with a letter) or (default)")
+    .default('(default)'),
   FERRY_RESULTS_TOPIC: z.string().min(3).optional(),
   /** Kubeconfig for the cluster named `local` (the local stack writes it). */
   KUBECONFIG: z.string().optional(),

@@ -12,12 +12,20 @@ import { parsePolicy, policyDiff } from '../../shared/domain/policy.ts';
 
 export const LOCAL_POLICY_FILE = join(import.meta.dirname, 'policy.json');
 
-export async function seedLocalPolicy(opts: { projectId: string; firestoreHost: string }): Promise<'seeded' | 'kept'> {
+export async function seedLocalPolicy(opts: { projectId: string; firestoreHost: string; databaseId: string }): Promise<'seeded' | 'kept'> {
   const parsed = parsePolicy(JSON.parse(readFileSync(LOCAL_POLICY_FILE, 'utf8')));
   if (!parsed.ok) throw new Error(`${LOCAL_POLICY_FILE} is not a valid policy: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   const [host, port] = opts.firestoreHost.split(':');
   // The emulator takes any token; "owner" bypasses its security rules.
-  const db = new Firestore({ projectId: opts.projectId, host: host!, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
+  // The policy's own database (FERRY_POLICY_DATABASE): the emulator opens a named one on first use.
+  const db = new Firestore({
+    projectId: opts.projectId,
+    databaseId: opts.databaseId,
+    host: host!,
+    port: Number(port),
+    ssl: false,
+    customHeaders: { Authorization: 'Bearer owner' },
+  });
   try {
     const store = new FirestorePolicyStore(db);
     if (await store.current()) return 'kept';

@@ -201,6 +201,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_MODEL_PREFIX: 'models/',
       FERRY_DEPLOY_TOPIC: 'ferry-deploy-requests',
       FERRY_RESULTS_TOPIC: 'ferry-deploy-results',
+      // The deploy policy in a database of its own, as in production (infra/firestore.tf); the
+      // Firestore emulator opens a named database on first use.
+      FERRY_POLICY_DATABASE: 'ferry-policy',
       FERRY_SLACK_SIGNING_SECRET: slackSecret(dir),
       // Chat-ops locally: the Slack user id ULOCALDEV may run every /ferry command (sign requests with
       // the secret above), and replies may go to http://127.0.0.1 — never set that flag in production.
@@ -227,7 +230,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (slack) env['FERRY_SLACK_URL'] = functionUrls[slack.name]!;
 
     // The deploy policy the demo and the tests deploy within (infra/local/policy.json).
-    if ((await seedLocalPolicy({ projectId, firestoreHost: env['FIRESTORE_EMULATOR_HOST']! })) === 'seeded')
+    if ((await seedLocalPolicy({ projectId, firestoreHost: env['FIRESTORE_EMULATOR_HOST']!, databaseId: env['FERRY_POLICY_DATABASE']! })) === 'seeded')
       log('deploy policy seeded from infra/local/policy.json');
 
     log('starting the Cloud Functions (functions-framework)…');

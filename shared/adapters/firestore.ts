@@ -75,16 +75,32 @@ export function firestoreError(e: unknown, what: string): FerryError {
   return new FerryError('STATE_ERROR', `Firestore ${what} failed: ${message}`, { cause: e });
 }
 
-let shared: Firestore | undefined;
-/** One client per process (Cloud Functions reuse instances between invocations). */
-export function firestoreClient(projectId?: string): Firestore {
-  shared ??= newFirestoreClient(projectId);
-  return shared;
+/** The database every client opens unless told otherwise. */
+export const DEFAULT_DATABASE = '(default)';
+
+const shared = new Map<string, Firestore>();
+/**
+ * One client per process and database (Cloud Functions reuse instances between invocations). The
+ * deploy policy may live in a database of its own (FERRY_POLICY_DATABASE); everything else is in
+ * `(default)`.
+ */
+export function firestoreClient(projectId?: string, databaseId: string = DEFAULT_DATABASE): Firestore {
+  let db = shared.get(databaseId);
+  if (!db) shared.set(databaseId, (db = newFirestoreClient(projectId, databaseId)));
+  return db;
 }
 
-/** A client the caller owns and terminates (a CLI command's realtime listeners). */
-export function newFirestoreClient(projectId?: string): Firestore {
-  return new Firestore({ ...(projectId ? { projectId } : {}), ignoreUndefinedProperties: true });
+/**
+ * A client the caller owns and terminates (a CLI command's realtime listeners). `databaseId` is the
+ * SDK's Settings.databaseId (@google-cloud/firestore 9.4.1 types/firestore.d.ts); left out for
+ * `(default)`, which is what the SDK opens without it.
+ */
+export function newFirestoreClient(projectId?: string, databaseId: string = DEFAULT_DATABASE): Firestore {
+  return new Firestore({
+    ...(projectId ? { projectId } : {}),
+    ...(databaseId !== DEFAULT_DATABASE ? { databaseId } : {}),
+    ignoreUndefinedProperties: true,
+  });
 }
 
 /** A stored document, checked against its schema; a mismatch is STATE_CORRUPT, never silently used. */

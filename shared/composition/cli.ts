@@ -31,8 +31,11 @@ export async function firestoreStores(s: Settings) {
     state: new FirestoreCheckpointState(db),
     rollouts: new FirestoreRolloutState(db),
     cacheRecords: new FirestoreCacheRecords(db),
-    /** `ferry policy`: the deploy policy and its audit records. */
-    policy: new (await import('../adapters/firestore-policy.ts')).FirestorePolicyStore(db),
+    /**
+     * `ferry policy`: the deploy policy and its audit records, in FERRY_POLICY_DATABASE, with the
+     * caller's own credentials (in production only policy_admins may write that database).
+     */
+    policy: new (await import('../adapters/firestore-policy.ts')).FirestorePolicyStore(firestoreClient(s.GOOGLE_CLOUD_PROJECT, s.FERRY_POLICY_DATABASE)),
     /** `ferry migrate`: stored keys moved to the spelling ferry uses now. */
     migrate: async (opts: { dryRun: boolean }): Promise<MigrationReport> => (await import('../adapters/firestore-migrations.ts')).migrateFirestore(db, opts),
   };

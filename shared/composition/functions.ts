@@ -50,6 +50,15 @@ function modelBuckets(s: Settings): readonly string[] {
   return s.FERRY_MODEL_BUCKETS;
 }
 
+/**
+ * The deploy policy's store, on the database FERRY_POLICY_DATABASE names: in production a database
+ * of its own that the functions may only read (roles/datastore.viewer conditioned on it,
+ * infra/iam.tf); changes come from `ferry policy set` with a policy admin's own credentials.
+ */
+export function policyStore(s: Settings): FirestorePolicyStore {
+  return new FirestorePolicyStore(firestoreClient(s.GOOGLE_CLOUD_PROJECT, s.FERRY_POLICY_DATABASE));
+}
+
 export function uploadDeps(s: Settings, log: Logger): UploadDeps {
   const gcs = gcsClient(s);
   return {
@@ -75,7 +84,7 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
   const clusters = kubeClusters(s);
   return {
     rollouts: new FirestoreRolloutState(db),
-    policy: new FirestorePolicyStore(db),
+    policy: policyStore(s),
     versions: new FirestoreCheckpointState(db),
     clusters,
     caches: cacheDeps({ config: cacheSettings(s), db, clusters, storage: () => gcsClient(s), projectId: s.GOOGLE_CLOUD_PROJECT }),

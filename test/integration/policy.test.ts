@@ -39,11 +39,13 @@ const env = stackEnv(
   'FERRY_URL_ON_CHECKPOINT_UPLOAD',
   'FERRY_URL_ON_DEPLOY_REQUEST',
   'FERRY_SLACK_SIGNING_SECRET',
+  'FERRY_POLICY_DATABASE',
 );
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
 const versions = new FirestoreCheckpointState(db);
 const rollouts = new FirestoreRolloutState(db);
-const policyStore = new FirestorePolicyStore(db);
+// The policy has a database of its own (FERRY_POLICY_DATABASE), locally as in production.
+const policyStore = new FirestorePolicyStore(firestoreClient(env.GOOGLE_CLOUD_PROJECT, env.FERRY_POLICY_DATABASE));
 const pubsub = new PubSub({ projectId: env.GOOGLE_CLOUD_PROJECT });
 const topic = pubsub.topic(env.FERRY_DEPLOY_TOPIC, { batching: { maxMessages: 1 } });
 const model = uniqueName('pol');

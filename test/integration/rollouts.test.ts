@@ -30,6 +30,7 @@ const env = stackEnv(
   'FERRY_DEPLOY_TOPIC',
   'KUBECONFIG',
   'FERRY_KUBE_ADMIN_KUBECONFIG',
+  'FERRY_POLICY_DATABASE',
 );
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
 const versions = new FirestoreCheckpointState(db);
@@ -204,7 +205,8 @@ test('a crash between steps is finished by the scheduled reconciler', async () =
   });
   const deps: RolloutDeps = {
     rollouts: crashing,
-    policy: new FirestorePolicyStore(db),
+    // The policy's own database (FERRY_POLICY_DATABASE), as the functions open it.
+    policy: new FirestorePolicyStore(firestoreClient(env.GOOGLE_CLOUD_PROJECT, env.FERRY_POLICY_DATABASE)),
     versions,
     clusters: clusterProvider({ localKubeconfig: env.KUBECONFIG }),
     publisher: new PubSubPublisher(pubsubClient(env.GOOGLE_CLOUD_PROJECT)),

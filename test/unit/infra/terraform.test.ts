@@ -164,6 +164,8 @@ function codeUse(name: string): CodeUse {
 /** Clients in the wiring → the role their service account needs. Extend with each new client. */
 const CAPABILITIES: Array<{ what: string; marker: RegExp; role: string }> = [
   { what: 'Firestore', marker: /\bfirestoreClient\(/, role: 'roles/datastore.user' },
+  // The deploy policy's own database, read-only (shared/composition/functions.ts policyStore).
+  { what: 'reading the deploy policy', marker: /\bpolicyStore\(/, role: 'roles/datastore.viewer' },
   { what: 'GKE clusters', marker: /\bclusterProvider\(/, role: 'roles/container.clusterViewer' },
   { what: 'reading checkpoints in the model bucket', marker: /\bgcsObjectStore\(/, role: 'roles/storage.objectViewer' },
   { what: 'Anywhere Cache management (Storage Control)', marker: /\bcacheDeps\(/, role: 'custom:anywhere_cache_manager' },
@@ -916,6 +918,78 @@ describe('IAM: least privilege', () => {
   });
 });
 
+describe("the deploy policy's database: the functions read it, only policy_admins write it (docs/policy.md)", () => {
+  const policyDb = tf.resources.get('google_firestore_database.policy');
+  const dbId = evaluate(tf, policyDb?.['name'], 'defaults');
+  // Firestore databases take IAM Conditions on resource.type and resource.name
+  // (docs.cloud.google.com/iam/docs/conditions-attribute-reference); type and name pattern from the
+  // Database resource annotation in @google-cloud/firestore 9.4.1
+  // build/protos/google/firestore/admin/v1/database.proto (docs/UPSTREAM.md).
+  const ON_POLICY_DB = `resource.type == "firestore.googleapis.com/Database" && resource.name.endsWith("/databases/${String(dbId)}")`;
+  const conditionOf = (g: Grant) => evaluate(tf, block(g.block, 'condition')?.['expression'], 'defaults');
+  /** Predefined Firestore roles that can write documents (every datastore role but the read-only ones). */
+  const writes = (role: string) => /^roles\/datastore\./.test(role) && !/^roles\/datastore\.(viewer|indexViewer|statisticsViewer|backupsViewer)$/.test(role);
+  const fnSas = new Set(tfFunctions.flatMap(([, b]) => saRef(block(b, 'service_config')?.['service_account_email'])));
+  const readsPolicy = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bpolicyStore\(/.test(codeUse(f.name).code)).map((f) => f.name);
+
+  test('it is a native database of its own, named for the code (FERRY_POLICY_DATABASE)', () => {
+    assert.ok(policyDb, 'google_firestore_database.policy');
+    assert.equal(dbId, 'ferry-policy');
+    assert.notEqual(dbId, '(default)');
+    assert.ok(config.DeployConfig.shape.FERRY_POLICY_DATABASE.safeParse(dbId).success, `${String(dbId)} is a database id the config accepts`);
+    assert.equal(policyDb['location_id'], tf.resources.get('google_firestore_database.this')!['location_id'], 'next to the state');
+  });
+
+  test('no function identity may write it: their Firestore write grants exclude it by condition', () => {
+    const fnWrites = GRANTS.filter((g) => writes(g.role) && saRef(g.member).some((sa) => fnSas.has(sa)));
+    assert.ok(fnWrites.length >= FUNCTIONS.length, 'every function writes its state');
+    for (const g of fnWrites) {
+      assert.equal(conditionOf(g), `!(${ON_POLICY_DB})`, `${g.address}: every database but the policy's`);
+      assert.deepEqual(block(g.block, 'lifecycle'), { create_before_destroy: true }, `${g.address}: replaced without a gap`);
+    }
+    // Nor anyone else but the policy admins: every other Firestore write grant excludes it too.
+    for (const g of GRANTS.filter((x) => writes(x.role) && x.address !== 'google_project_iam_member.policy_admin')) {
+      assert.equal(conditionOf(g), `!(${ON_POLICY_DB})`, `${g.address} may not write the policy`);
+    }
+  });
+
+  test('the policy admins (var.policy_admins) may write it, and nothing else through that grant', () => {
+    const g = GRANTS.find((x) => x.address === 'google_project_iam_member.policy_admin');
+    assert.ok(g, 'google_project_iam_member.policy_admin');
+    assert.equal(g.role, 'roles/datastore.user');
+    assert.equal(soleRef(g.block['for_each'])?.kind, 'var');
+    assert.equal(soleRef(g.block['for_each'])?.name, 'policy_admins');
+    assert.equal(conditionOf(g), ON_POLICY_DB);
+    assert.deepEqual(tf.variables.get('policy_admins')?.['default'], []);
+    assert.ok(Array.isArray(tf.example['policy_admins']) && (tf.example['policy_admins'] as unknown[]).length > 0, 'the example tfvars names some');
+  });
+
+  test('the functions that check deploys read it (viewer on that database only, FERRY_POLICY_DATABASE set); the others do not', () => {
+    assert.deepEqual([...readsPolicy].sort(), ['onDeployRequest', 'reconcileRollouts']);
+    for (const fn of FUNCTIONS) {
+      const [, f] = tfFunctionFor(fn.name);
+      const [sa] = saRef(block(f, 'service_config')?.['service_account_email']);
+      const viewers = grantsOf(sa!).filter((g) => g.role === 'roles/datastore.viewer');
+      const env = envOf(f);
+      if (readsPolicy.includes(fn.name)) {
+        assert.equal(viewers.length, 1, `${fn.name} reads the policy`);
+        assert.equal(conditionOf(viewers[0]!), ON_POLICY_DB, `${fn.name}: on the policy database only`);
+        assert.ok(references(tf, env['FERRY_POLICY_DATABASE'], 'google_firestore_database.policy'), `${fn.name}: FERRY_POLICY_DATABASE names it`);
+      } else {
+        assert.deepEqual(viewers, [], `${fn.name} does not read the policy`);
+        assert.ok(!('FERRY_POLICY_DATABASE' in env), `${fn.name} has no FERRY_POLICY_DATABASE`);
+      }
+    }
+  });
+
+  test('the CLI finds it: an output names it; the code opens it only for the policy store', () => {
+    assert.ok(references(tf, tf.outputs.get('policy_database')?.['value'], 'google_firestore_database.policy'));
+    const wiring = read('shared/composition/functions.ts') + read('shared/composition/cli.ts');
+    assert.equal([...wiring.matchAll(/FERRY_POLICY_DATABASE\)/g)].length, 2, 'policyStore and the CLI policy store, nothing else');
+    assert.match(wiring, /new FirestorePolicyStore\(firestoreClient\(s\.GOOGLE_CLOUD_PROJECT, s\.FERRY_POLICY_DATABASE\)\)/);
+  });
+});
+
 describe('storage, Firestore, secrets', () => {
   test('the model bucket is IAM-only (uniform access) and never public', () => {
     const b = tf.resources.get('google_storage_bucket.models');
@@ -927,9 +1001,16 @@ describe('storage, Firestore, secrets', () => {
 
   test('Firestore is native, with TTL on expireAt for the exactly-once and rejection records', () => {
     const dbs = ofType(tf, 'google_firestore_database');
-    assert.equal(dbs.length, 1);
-    assert.equal(dbs[0]![1]['type'], 'FIRESTORE_NATIVE');
-    assert.equal(dbs[0]![1]['name'], '(default)', 'the code opens the (default) database');
+    assert.deepEqual(
+      dbs.map(([k]) => k).sort(),
+      ['google_firestore_database.policy', 'google_firestore_database.this'],
+      "ferry's state and the deploy policy's own",
+    );
+    for (const [k, d] of dbs) {
+      assert.equal(d['type'], 'FIRESTORE_NATIVE', k);
+      assert.equal(d['delete_protection_state'], 'DELETE_PROTECTION_ENABLED', k);
+    }
+    assert.equal(tf.resources.get('google_firestore_database.this')!['name'], '(default)', 'the code opens the (default) database for its state');
     const src = read('shared/adapters/firestore-rollouts.ts');
     const ttl = ofType(tf, 'google_firestore_field').filter(([, fld]) => 'ttl_config' in fld);
     for (const collection of ['deployRequests', 'idempotencyKeys', 'rejectedRequests']) {
