@@ -1,11 +1,13 @@
 /**
  * The deploy policy in Firestore: `policy/current` {version, policy, updatedAt, updatedBy} and one
  * `policyVersions/{version}` audit record per change (who, when, the diff, the whole document).
- * Who may change it is Firestore IAM (infra/firestore.tf); ferry's functions only read it.
+ * It lives in a database of its own (FERRY_POLICY_DATABASE, infra/firestore.tf): Firestore IAM lets
+ * ferry's functions only read it and only policy_admins write it (infra/iam.tf).
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import type { PolicyAuditRecord, PolicyStore, StoredPolicy } from '../ports/policy-store.ts';
+import { FerryError } from '../domain/errors.ts';
 import { firestoreError, parseDoc, runTransaction } from './firestore.ts';
 
 const Stored = z.object({ version: z.int().min(1), policy: z.unknown(), updatedAt: z.string(), updatedBy: z.string() });
@@ -51,7 +53,15 @@ export class FirestorePolicyStore implements PolicyStore {
         return { ok: true as const, version };
       });
     } catch (e) {
-      throw firestoreError(e, 'write the deploy policy');
+      const err = firestoreError(e, 'write the deploy policy');
+      // In production only policy_admins may write the policy's database (infra/iam.tf), and
+      // `ferry policy set` runs with the caller's own credentials: say so, not "give the function…".
+      if (err.code === 'STATE_FORBIDDEN')
+        throw new FerryError(err.code, err.message, {
+          cause: e,
+          hint: 'Ask to be added to policy_admins (Terraform): only they may change the deploy policy, with their own credentials (docs/policy.md).',
+        });
+      throw err;
     }
   }
 

@@ -12,6 +12,7 @@ import { parseConfig, Settings } from '../../../shared/config.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
 import { policyStore } from '../../../shared/composition/functions.ts';
 import { firestoreClient } from '../../../shared/adapters/firestore.ts';
+import { FirestorePolicyStore } from '../../../shared/adapters/firestore-policy.ts';
 
 const ENV = { GOOGLE_CLOUD_PROJECT: 'demo-ferry' };
 
@@ -43,4 +44,14 @@ test('the policy store opens FERRY_POLICY_DATABASE; the shared client stays on (
   // One client per database and process, like the (default) one.
   assert.equal((policyStore(s) as unknown as { db: Firestore }).db, db);
   assert.equal(firestoreClient(s.GOOGLE_CLOUD_PROJECT, 'ferry-policy'), db);
+});
+
+test('a refused write (not a policy admin) says who may change the policy, not "give the function…"', async () => {
+  // What the client library rejects with when IAM refuses: gRPC status 7, PERMISSION_DENIED.
+  const denied = Object.assign(new Error('7 PERMISSION_DENIED: Missing or insufficient permissions.'), { code: 7 });
+  const db = { runTransaction: () => Promise.reject(denied) } as unknown as Firestore;
+  await assert.rejects(
+    new FirestorePolicyStore(db).replace({ policy: {}, expectedVersion: null, by: 'test', now: new Date(0), diff: [] }),
+    (e: unknown) => e instanceof FerryError && e.code === 'STATE_FORBIDDEN' && /policy_admins/.test(e.hint) && e.cause === denied,
+  );
 });
