@@ -7,6 +7,10 @@ import { Firestore, type Transaction, type DocumentReference } from '@google-clo
 import { FerryError } from '../domain/errors.ts';
 import {
   VersionDoc,
+  VersionBrief,
+  VERSION_BRIEF_FIELDS,
+  VersionSize,
+  VERSION_SIZE_FIELDS,
   ModelDoc,
   ValidationClaim,
   newVersionDoc,
@@ -373,6 +377,40 @@ export class FirestoreCheckpointState implements CheckpointState {
       return snap.docs.map((d) => parse(VersionDoc, d.data(), d.ref.path));
     } catch (e) {
       throw firestoreError(e, 'listVersions');
+    }
+  }
+
+  async listVersionBriefs(): Promise<VersionBrief[]> {
+    try {
+      // One collection-group query over every models/{m}/versions instead of one query per model;
+      // select() sends only the brief's fields (StructuredQuery.select, a Projection: "the fields
+      // to return"; @google-cloud/firestore@9.4.1 build/protos/google/firestore/v1/query.proto#L259).
+      // It neither filters nor orders on a field, so it needs no collection-group field index
+      // (those are not maintained by default): only document-name order, the order the SDK's own
+      // CollectionGroup.getPartitions queries by (build/src/collection-group.js#L71).
+      const snap = await this.db
+        .collectionGroup('versions')
+        .select(...VERSION_BRIEF_FIELDS)
+        .get();
+      // Only versions under models/ (a `versions` collection anywhere else is not ours to read).
+      return snap.docs.filter((d) => d.ref.parent.parent?.parent.id === 'models').map((d) => parse(VersionBrief, d.data(), d.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'listVersionBriefs');
+    }
+  }
+
+  async getTensorBytes(refs: ReadonlyArray<{ model: string; version: string }>): Promise<Array<{ model: string; version: string; tensorBytes: number | null }>> {
+    if (!refs.length) return [];
+    try {
+      // One BatchGetDocuments for all of them, with a field mask (@google-cloud/firestore@9.4.1
+      // build/protos/google/firestore/v1/firestore.proto#L458 BatchGetDocumentsRequest.mask).
+      const snaps = await this.db.getAll(...refs.map((r) => this.versionRef(r.model, r.version)), { fieldMask: VERSION_SIZE_FIELDS });
+      return snaps
+        .filter((s) => s.exists)
+        .map((s) => parse(VersionSize, s.data(), s.ref.path))
+        .map((v) => ({ model: v.model, version: v.version, tensorBytes: v.summary?.tensorBytes ?? null }));
+    } catch (e) {
+      throw firestoreError(e, 'getTensorBytes');
     }
   }
 

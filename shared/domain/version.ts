@@ -107,6 +107,23 @@ export const VersionDoc = z.object({
 });
 export type VersionDoc = z.infer<typeof VersionDoc>;
 
+/**
+ * The few fields of a version a list of every model shows (the console's models page): read with a
+ * field mask, so the big parts of a version (files, runs, findings) are not shipped.
+ */
+export const VersionBrief = VersionDoc.pick({ model: true, version: true, status: true, createdAt: true });
+export type VersionBrief = z.infer<typeof VersionBrief>;
+export const VERSION_BRIEF_FIELDS = Object.keys(VersionBrief.shape) as Array<keyof VersionBrief>;
+
+/** A version read for its size only (field mask `summary.tensorBytes`); no summary: not validated. */
+export const VersionSize = z.object({
+  model: z.string(),
+  version: z.string(),
+  summary: VersionSummary.pick({ tensorBytes: true }).nullish(),
+});
+export type VersionSize = z.infer<typeof VersionSize>;
+export const VERSION_SIZE_FIELDS = ['model', 'version', 'summary.tensorBytes'];
+
 /** Where a newly valid version of the model is deployed automatically (fields as in a deploy request). */
 export const AutodeployTarget = Target.extend({
   replicas: z.number().int().min(0).max(64).optional(),

@@ -1,5 +1,5 @@
 /** Where models, versions and validation claims live (Firestore in production and locally). */
-import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationClaim, ValidationOutcome, VersionDoc } from '../domain/version.ts';
+import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationClaim, ValidationOutcome, VersionBrief, VersionDoc } from '../domain/version.ts';
 
 export interface VersionRef {
   model: string;
@@ -51,6 +51,16 @@ export interface CheckpointState {
   recordDrift(model: string, version: string, drift: NonNullable<VersionDoc['drift']> | null): Promise<void>;
   listModels(): Promise<ModelDoc[]>;
   listVersions(model: string): Promise<VersionDoc[]>;
+  /**
+   * Every version of every model, only the VersionBrief fields, in one read (not one per model):
+   * what a page listing all models needs.
+   */
+  listVersionBriefs(): Promise<VersionBrief[]>;
+  /**
+   * The tensor bytes of each of these versions that exists (null: not validated), in one batched
+   * read of only those fields; missing versions are left out.
+   */
+  getTensorBytes(refs: ReadonlyArray<{ model: string; version: string }>): Promise<Array<{ model: string; version: string; tensorBytes: number | null }>>;
   /** Versions of a model in one status (a single-field query: it reads only the matches). */
   listVersionsWithStatus(model: string, status: VersionDoc['status']): Promise<VersionDoc[]>;
   /** Newest valid version of a model (by validation time), if any. */

@@ -9,6 +9,7 @@ import type { Publisher } from '../../shared/ports/publisher.ts';
 import { pickLatest } from '../../shared/domain/latest.ts';
 import {
   newVersionDoc,
+  VersionBrief,
   newModelDoc,
   applyIncomplete,
   decideClaim,
@@ -168,6 +169,15 @@ export class MemoryCheckpointState implements CheckpointState {
   }
   async listVersions(m: string) {
     return [...this.versions.values()].filter((v) => v.model === m);
+  }
+  async getTensorBytes(refs: ReadonlyArray<{ model: string; version: string }>) {
+    return refs.flatMap((r) => {
+      const v = this.versions.get(this.vkey(r));
+      return v ? [{ model: v.model, version: v.version, tensorBytes: v.summary?.tensorBytes ?? null }] : [];
+    });
+  }
+  async listVersionBriefs() {
+    return [...this.versions.values()].map((v) => VersionBrief.parse(v));
   }
   async listVersionsWithStatus(m: string, status: VersionDoc['status']) {
     return (await this.listVersions(m)).filter((v) => v.status === status);
