@@ -399,7 +399,9 @@ export class FirestoreCheckpointState implements CheckpointState {
     }
   }
 
-  async getTensorBytes(refs: ReadonlyArray<{ model: string; version: string }>): Promise<Array<{ model: string; version: string; tensorBytes: number | null }>> {
+  async getTensorBytes(
+    refs: ReadonlyArray<{ model: string; version: string }>,
+  ): Promise<Array<{ model: string; version: string; tensorBytes: number | null }>> {
     if (!refs.length) return [];
     try {
       // One BatchGetDocuments for all of them, with a field mask (@google-cloud/firestore@9.4.1

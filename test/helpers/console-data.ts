@@ -255,7 +255,11 @@ export function memoryReads(d: ConsoleData): ConsoleReads {
       listVersions: async (m) => clone(d.versions.filter((v) => v.model === m)),
       listVersionBriefs: async () => d.versions.map((v) => VersionBrief.parse(v)),
       getTensorBytes: async (refs) =>
-        refs.flatMap((r) => d.versions.filter((v) => v.model === r.model && v.version === r.version).map((v) => ({ model: v.model, version: v.version, tensorBytes: v.summary?.tensorBytes ?? null }))),
+        refs.flatMap((r) =>
+          d.versions
+            .filter((v) => v.model === r.model && v.version === r.version)
+            .map((v) => ({ model: v.model, version: v.version, tensorBytes: v.summary?.tensorBytes ?? null })),
+        ),
       getVersion: async (m, v) => clone(d.versions.find((x) => x.model === m && x.version === v)),
     },
     rollouts: {

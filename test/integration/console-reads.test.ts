@@ -26,7 +26,10 @@ test('Firestore: version briefs, sizes of some versions and rollouts by id, each
   // A stray `versions` collection elsewhere: the collection-group query sees it, the adapter leaves it out.
   const stray = db.collection('elsewhere').doc(PREFIX);
   written.add(stray.path);
-  await stray.collection('versions').doc('v1').set({ model: `${PREFIX}-a`, version: 'stray', status: 'valid', createdAt: 'x' });
+  await stray
+    .collection('versions')
+    .doc('v1')
+    .set({ model: `${PREFIX}-a`, version: 'stray', status: 'valid', createdAt: 'x' });
 
   await checkConsoleReads(
     {

@@ -282,7 +282,12 @@ function countedReads(data: ConsoleData): { reads: ConsoleDeps['reads']; calls: 
     ) as T;
   const r = memoryReads(data);
   return {
-    reads: { versions: wrap('versions', r.versions), rollouts: wrap('rollouts', r.rollouts), caches: wrap('caches', r.caches), teardown: wrap('teardown', r.teardown) },
+    reads: {
+      versions: wrap('versions', r.versions),
+      rollouts: wrap('rollouts', r.rollouts),
+      caches: wrap('caches', r.caches),
+      teardown: wrap('teardown', r.teardown),
+    },
     calls,
   };
 }
