@@ -960,7 +960,7 @@ describe('storage, Firestore, secrets', () => {
         const orders = [...chain.matchAll(/\.orderBy\('([\w.]+)'(?:,\s*'(asc|desc)')?\)/g)].map((o) => ({ field: o[1]!, dir: o[2] ?? 'asc' }));
         const fields = new Set([...wheres.map((w) => w.field), ...orders.map((o) => o.field)]);
         // Collection-group scope has no automatic single-field indexes (Firestore "index overview",
-        // docs/UPSTREAM.md F3): such a query on any field needs a COLLECTION_GROUP index.
+        // docs/UPSTREAM.md D3): such a query on any field needs a COLLECTION_GROUP index.
         const group = m[0].startsWith('.collectionGroup');
         if (group) groups.add(m[1]!);
         if (group ? fields.size < 1 : fields.size < 2 || (!orders.length && wheres.every((w) => ['==', 'in'].includes(w.op)))) continue;
