@@ -62,8 +62,9 @@ export interface RolloutDeps {
   /** The sizes teardown remembered (`scaledDownClusters`); without it pools come back at 1 node. */
   scaledDown?: ScaledDownPools | null | undefined;
   /**
-   * The bucket, read-only: with it, the version is re-listed right before each apply and a content
-   * that is not the validated one is refused (CONTENT_CHANGED; shared/app/integrity.ts).
+   * The bucket: with it, the version is re-listed right before each apply and a content that is not
+   * the validated one is refused (CONTENT_CHANGED; shared/app/integrity.ts); where the store offers
+   * setTemporaryHold, the version's objects are then held (shared/app/holds.ts).
    */
   objects?: ((bucket: string) => ObjectStore) | undefined;
 }

@@ -1,6 +1,6 @@
 /**
- * Read-only view of a bucket (or a local directory) as far as ferry needs it: one listing of a
- * prefix, and ranged reads of objects. Adapters: shared/adapters/gcs.ts (GCS / Storage emulator),
+ * A bucket (or a local directory) as far as ferry needs it: one listing of a prefix, ranged reads
+ * of objects, and (GCS only) temporary holds on objects. Adapters: shared/adapters/gcs.ts (GCS / Storage emulator),
  * shared/adapters/local-dir.ts (a directory on disk).
  */
 import type { ObjectInfo } from '../domain/object-info.ts';
