@@ -26,6 +26,7 @@ import {
   applyLatestValid,
   type AutodeployTarget,
   type ClaimDecision,
+  type VersionHolds,
 } from '../domain/version.ts';
 import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
 import { pickLatest } from '../domain/latest.ts';
@@ -341,6 +342,46 @@ export class FirestoreCheckpointState implements CheckpointState {
     } catch (e) {
       if ((e as { code?: unknown }).code === 5) return; // NOT_FOUND: the version is gone
       throw firestoreError(e, 'recordDrift');
+    }
+  }
+
+  async recordHolds(model: string, version: string, holds: VersionHolds | null, opts: { ifRolloutId?: string } = {}): Promise<boolean> {
+    const ref = this.versionRef(model, version);
+    if (holds !== null || opts.ifRolloutId === undefined) {
+      try {
+        // update(): only the one field, and never creates a version document that is not there.
+        await ref.update({ holds });
+        return true;
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 5) return false; // NOT_FOUND: the version is gone
+        throw firestoreError(e, 'recordHolds');
+      }
+    }
+    const expected = opts.ifRolloutId;
+    return this.tx('recordHolds', async (t) => {
+      const snap = await t.get(ref);
+      if (!snap.exists) return false;
+      const cur = parse(VersionDoc, snap.data(), snap.ref.path);
+      if (cur.holds?.rolloutId !== expected) return false; // a rollout set holds since: its note stays
+      t.update(ref, { holds: null });
+      return true;
+    });
+  }
+
+  async listHeldVersions(): Promise<VersionDoc[]> {
+    try {
+      const out: VersionDoc[] = [];
+      for (const m of await this.db
+        .collection('models')
+        .get()
+        .then((s) => s.docs)) {
+        // `!= null` matches documents where the field is set and not null (automatic single-field index).
+        const snap = await m.ref.collection('versions').where('holds', '!=', null).get();
+        out.push(...snap.docs.map((d) => parse(VersionDoc, d.data(), d.ref.path)));
+      }
+      return out;
+    } catch (e) {
+      throw firestoreError(e, 'listHeldVersions');
     }
   }
 

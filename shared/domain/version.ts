@@ -104,8 +104,16 @@ export const VersionDoc = z.object({
     .object({ changed: z.array(z.string()), added: z.array(z.string()), removed: z.array(z.string()), targets: z.array(z.string()), seenAt: z.string() })
     .nullable()
     .optional(),
+  /**
+   * Issue #20: ferry may hold this version's objects (GCS temporary holds, shared/app/holds.ts):
+   * written before the first hold is set, cleared after the reconciler released them all. The
+   * reconciler's list of what to look at; which objects ferry holds is the `ferry-hold` marker on
+   * the objects themselves. `rolloutId`: the rollout that last set them.
+   */
+  holds: z.object({ rolloutId: z.string(), at: z.string() }).nullable().optional(),
 });
 export type VersionDoc = z.infer<typeof VersionDoc>;
+export type VersionHolds = NonNullable<VersionDoc['holds']>;
 
 /**
  * The few fields of a version a list of every model shows (the console's models page): read with a

@@ -1,5 +1,5 @@
 /** Where models, versions and validation claims live (Firestore in production and locally). */
-import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationClaim, ValidationOutcome, VersionBrief, VersionDoc } from '../domain/version.ts';
+import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationClaim, ValidationOutcome, VersionBrief, VersionDoc, VersionHolds } from '../domain/version.ts';
 
 export interface VersionRef {
   model: string;
@@ -49,6 +49,14 @@ export interface CheckpointState {
   getVersion(model: string, version: string): Promise<VersionDoc | undefined>;
   /** Issue #20: flag (or with null clear) content changed after validation on the version. */
   recordDrift(model: string, version: string, drift: NonNullable<VersionDoc['drift']> | null): Promise<void>;
+  /**
+   * Issue #20: note that ferry may hold the version's objects (`holds`), or with null that it holds
+   * none any more. A clear with `ifRolloutId` applies only while the stored `holds.rolloutId` is
+   * that one (a rollout that set holds since then keeps its note). False when nothing was written.
+   */
+  recordHolds(model: string, version: string, holds: VersionHolds | null, opts?: { ifRolloutId?: string }): Promise<boolean>;
+  /** Every version whose `holds` note is set (per model: a single-field query that reads only the matches). */
+  listHeldVersions(): Promise<VersionDoc[]>;
   listModels(): Promise<ModelDoc[]>;
   listVersions(model: string): Promise<VersionDoc[]>;
   /**

@@ -156,6 +156,8 @@ export class FakeVersions implements CheckpointState {
   getClaim = notUsed('getClaim') as CheckpointState['getClaim'];
   setAutodeploy = notUsed('setAutodeploy') as CheckpointState['setAutodeploy'];
   recordDrift = notUsed('recordDrift') as CheckpointState['recordDrift'];
+  recordHolds = notUsed('recordHolds') as CheckpointState['recordHolds'];
+  listHeldVersions = notUsed('listHeldVersions') as CheckpointState['listHeldVersions'];
   private async wait() {
     if (this.block) await this.block;
   }

@@ -167,6 +167,8 @@ const CAPABILITIES: Array<{ what: string; marker: RegExp; role: string }> = [
   { what: 'GKE clusters', marker: /\bclusterProvider\(/, role: 'roles/container.clusterViewer' },
   { what: 'reading checkpoints in the model bucket', marker: /\bgcsObjectStore\(/, role: 'roles/storage.objectViewer' },
   { what: 'Anywhere Cache management (Storage Control)', marker: /\bcacheDeps\(/, role: 'custom:anywhere_cache_manager' },
+  // Issue #20: an object store built with holds sets/releases temporary holds (objects.patch).
+  { what: 'temporary holds on model objects', marker: /\bgcsObjectStore\([^\n]*\bholds:\s*true\b/, role: 'custom:model_object_holder' },
   { what: 'GKE teardown (list clusters, resize node pools, delete clusters)', marker: /\bclusterDirectory\(/, role: 'custom:gke_teardown' },
   { what: 'GKE capacity (bring node pools back before a deploy)', marker: /\bcapacityDirectory\(/, role: 'custom:gke_capacity' },
 ];
@@ -826,6 +828,27 @@ describe('IAM: least privilege', () => {
     }
     const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
     assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas, 'granted to the cache-managing functions only');
+  });
+
+  test('the temporary-hold role has exactly storage.objects.update, on the model bucket, for the functions that hold objects', () => {
+    // objects.patch (temporaryHold + custom metadata, shared/adapters/gcs.ts setTemporaryHold) needs
+    // storage.objects.update; the functions whose wiring builds the object store with holds get it.
+    const users = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bgcsObjectStore\([^\n]*\bholds:\s*true\b/.test(codeUse(f.name).code));
+    assert.ok(
+      users.some((f) => f.name === 'onDeployRequest') && users.some((f) => f.name === 'reconcileRollouts'),
+      `hold users: ${users.map((f) => f.name).join(', ')}`,
+    );
+    assert.ok(/\bsetMetadata\(\s*\{\s*temporaryHold:/.test(read('shared/adapters/gcs.ts')), 'the adapter sets holds with File#setMetadata (objects.patch)');
+    const role = tf.resources.get('google_project_iam_custom_role.model_object_holder');
+    assert.ok(role, 'custom role model_object_holder');
+    assert.deepEqual(role['permissions'], ['storage.objects.update']);
+    const grants = GRANTS.filter((g) => g.role === 'custom:model_object_holder');
+    for (const g of grants) {
+      assert.equal(g.type, 'google_storage_bucket_iam_member', `${g.address} is granted on a bucket, not the project`);
+      assert.ok(references(tf, g.block['bucket'], 'google_storage_bucket.models'), `${g.address} is on the model bucket`);
+    }
+    const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
+    assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas, 'granted to the functions that hold objects, and only to them');
   });
 
   test('the GKE teardown role has exactly the permissions the GKE cluster directory calls, granted only to teardownIdle', () => {
