@@ -19,6 +19,7 @@ import { startGkeServer, type GkeServer } from './gke-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 import { seedLocalPolicy } from './seed-policy.ts';
 import { provePaths, watchFunctionsHost } from './stack-health.ts';
+import { cleanLeftovers, recordStackProcesses, PROCESS_RECORD } from './leftovers.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';
@@ -101,7 +102,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ports = opts.ports ?? 'default';
   mkdirSync(join(dir, 'logs'), { recursive: true });
 
+  // A previous stack of this checkout killed outright left processes, ports and sockets: clean them (leftovers.ts).
+  const defaultDir = opts.dir === undefined;
+  await cleanLeftovers({
+    dir,
+    repoRoot: REPO_ROOT,
+    log,
+    siblings: true,
+    ...(defaultDir ? { staleRecords: { file: STACK_RECORD, alsoRemove: [join(REPO_ROOT, '.ferry', 'local.env')] } } : {}),
+  });
+
   ensurePrerequisites(log);
+  const unrecord = recordStackProcesses(dir);
 
   const functionPorts: Record<string, number> = {};
   let next = DEFAULT_FUNCTION_PORT;
@@ -126,6 +138,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await clusterDirectory?.stop().catch(() => undefined);
     await Promise.allSettled([kube?.stop(), emulators?.stop()]);
     await stopAll();
+    unrecord();
+    rmSync(join(dir, PROCESS_RECORD), { force: true });
   };
 
   try {
