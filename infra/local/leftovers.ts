@@ -327,7 +327,7 @@ export async function cleanLeftovers(opts: CleanOptions): Promise<Cleaned> {
       rmSync(tmp, { recursive: true, force: true });
       out.files.push(tmp);
       opts.log(
-        `cleaned: ${sockets} stale socket(s) and ${entries.length - sockets} temp entr${entries.length - sockets === 1 ? 'y' : 'ies'} in ${relative(opts.repoRoot, tmp) || tmp} ${from}`,
+        `cleaned: temp dir ${relative(opts.repoRoot, tmp) || tmp} (${sockets} stale socket(s), ${entries.length - sockets} other entr${entries.length - sockets === 1 ? 'y' : 'ies'}) ${from}`,
       );
     }
     rmSync(join(dir, PROCESS_RECORD), { force: true });

@@ -23,7 +23,7 @@ export interface StackPiecesInput {
   gkeEndpoint: string;
 }
 
-const RESTART = 'Restart the stack: Ctrl-C (if it still runs), then `npm start`.';
+const RESTART = 'The stack has stopped: start it again with `npm start`.';
 
 const portOf = (url: string): number => Number(new URL(url.includes('://') ? url : `http://${url}`).port);
 
@@ -47,7 +47,7 @@ export function stackPieces(i: StackPiecesInput): Piece[] {
       name: 'the functions host',
       process: i.host,
       restart: i.restartHost,
-      advice: `It died repeatedly: see ${join(i.dir, 'logs', 'functions.log')}, then restart the stack (\`npm start\`).`,
+      advice: `It died repeatedly: see ${join(i.dir, 'logs', 'functions.log')}, then start the stack again (\`npm start\`).`,
     },
     {
       name: 'the firebase emulators process (Storage emulator and event delivery)',

@@ -4,7 +4,8 @@
  * exits) or a server (dead when its probe fails `failuresToDead` times in a row). A dead piece that
  * can be restarted safely (it keeps no state: the functions host) is restarted, at most
  * `maxRestarts` times per `restartWindowMs`; any other dead piece stops the whole stack with one
- * message naming it and saying what to do. Nothing is done once the stack is stopping.
+ * message naming it and saying what to do (given to `onFatal`, which prints it and stops the
+ * stack). Nothing is done once the stack is stopping.
  */
 
 export interface WatchedProcess {
@@ -78,7 +79,7 @@ export function watchPieces(pieces: Piece[], opts: WatchOptions): Watcher {
     }
     const why = p.restart
       ? `${reason}; it died ${maxRestarts + 1} times within ${Math.round(window / 60_000)} min`
-      : `${reason}; it cannot be restarted without losing state`;
+      : `${reason}; the stack does not restart it`;
     return stopStack(p, why);
   };
 
@@ -86,9 +87,8 @@ export function watchPieces(pieces: Piece[], opts: WatchOptions): Watcher {
     if (quiet()) return;
     fatal = true;
     clearInterval(timer);
-    const message = `ferry: STOPPING: ${p.name} died (${why}). ${p.advice}`;
-    opts.log(message);
-    await opts.onFatal(message);
+    // onFatal prints it (once, on stderr): the log may be going to a file nobody reads.
+    await opts.onFatal(`ferry: STOPPING: ${p.name} died (${why}). ${p.advice}`);
   };
 
   const tick = (): void => {

@@ -84,9 +84,9 @@ test('a piece that cannot be restarted safely stops the stack once, naming it, e
     assert.equal(fatal.length, 1);
     assert.equal(
       fatal[0],
-      'ferry: STOPPING: the Pub/Sub emulator died (it stopped answering: 3 probes in a row failed; it cannot be restarted without losing state). Restart the stack.',
+      'ferry: STOPPING: the Pub/Sub emulator died (it stopped answering: 3 probes in a row failed; the stack does not restart it). Restart the stack.',
     );
-    assert.ok(log.includes(fatal[0]!));
+    assert.deepEqual(log, []);
   } finally {
     w.stop();
   }
