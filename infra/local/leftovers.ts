@@ -182,7 +182,8 @@ export function listeningPorts(pid: number): number[] {
     const text = safeRead(table);
     for (const line of text.split('\n').slice(1)) {
       const c = line.trim().split(/\s+/);
-      // local_address is c[1] (hex ip:port), st is c[3] (0A = LISTEN), inode is c[9] (proc(5)).
+      // local_address is c[1] (hex ip:port), st is c[3] (0A = LISTEN), inode is c[9]: Linux
+      // net/ipv4/tcp_ipv4.c get_tcp4_sock's seq_printf, include/net/tcp_states.h (docs/UPSTREAM.md E5).
       if (c[3] === '0A' && inodes.has(c[9] ?? '')) ports.add(parseInt(c[1]!.split(':')[1]!, 16));
     }
   }
