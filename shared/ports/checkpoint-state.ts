@@ -1,5 +1,15 @@
 /** Where models, versions and validation claims live (Firestore in production and locally). */
-import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationClaim, ValidationOutcome, VersionBrief, VersionDoc, VersionHolds } from '../domain/version.ts';
+import type {
+  AutodeployTarget,
+  ClaimDecision,
+  ModelDoc,
+  PinnedFile,
+  ValidationClaim,
+  ValidationOutcome,
+  VersionBrief,
+  VersionDoc,
+  VersionHolds,
+} from '../domain/version.ts';
 
 export interface VersionRef {
   model: string;
