@@ -120,6 +120,32 @@ resource "google_storage_bucket_iam_member" "model_object_viewer" {
   member = google_service_account.fn[each.key].member
 }
 
+# Temporary holds on the objects of served versions (issue #20, shared/app/holds.ts): one
+# objects.patch sets `temporaryHold` and ferry's `ferry-hold` metadata marker, and the reconciler
+# releases them. objects.patch needs storage.objects.update (and nothing else: the rollout functions
+# already list and read through model_object_viewer). The narrowest predefined role that has it,
+# roles/storage.objectUser, also creates and deletes objects, so a custom role with this one
+# permission, on the model bucket only: onDeployRequest holds before its first apply, the
+# reconciler holds before the applies it advances and releases holds no target needs any more.
+
+resource "google_project_iam_custom_role" "model_object_holder" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_model_object_holder"
+  title       = "ferry model object holder"
+  description = "Set and release temporary holds (and ferry's marker) on the model bucket's objects."
+  permissions = ["storage.objects.update"]
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_storage_bucket_iam_member" "model_object_holder" {
+  for_each = toset(["onDeployRequest", "reconcileRollouts"])
+
+  bucket = google_storage_bucket.models.name
+  role   = google_project_iam_custom_role.model_object_holder.id
+  member = google_service_account.fn[each.key].member
+}
+
 # ---- Anywhere Cache (Storage Control API): the rollout functions manage zonal caches -------------
 # roles/storage.admin holds these permissions, and far more (deleting the bucket, rewriting its IAM).
 # This role has only what the cache use cases call (shared/app/caches.ts and shared/app/teardown.ts →

@@ -80,6 +80,8 @@ export interface EmulatorStack {
   eventDeliveryUrl?: string;
   /** The firebase process and everything it spawned (the JVMs run in their own sessions). */
   processes(): ProcInfo[];
+  /** The firebase process (Storage emulator and event delivery inside; the stack watches it). */
+  firebase: ManagedProcess;
   stop(): Promise<void>;
 }
 
@@ -546,6 +548,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<EmulatorSta
       FIREBASE_STORAGE_EMULATOR_HOST: `127.0.0.1:${ports.storage}`,
       ...(eventDeliveryUrl ? { FERRY_EVENTS_URL: eventDeliveryUrl } : {}),
     },
+    firebase: proc,
     processes() {
       track();
       return descendants(proc.pid).map((p) => ({ pid: p.pid, comm: p.comm, rssKiB: rssKiB(p.pid), starttime: p.starttime }));

@@ -96,6 +96,8 @@ export interface KubeStack {
   nodes: Array<{ name: string; zone: string; accelerator: string; gpus: number }>;
   /** Process ids of etcd, kube-apiserver, kube-controller-manager, kube-scheduler. */
   pids: Record<string, number>;
+  /** Those processes (the running stack watches them: watch-pieces.ts). */
+  processes: ManagedProcess[];
   /** Directory of the components' logs. */
   logDir: string;
   stop(): Promise<void>;
@@ -482,6 +484,7 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
       adminKubeconfig: kubeconfigs.admin,
       nodes: nodes.map((n) => ({ name: n.name, zone: n.zone, accelerator: n.accelerator, gpus: n.gpus })),
       pids: Object.fromEntries(procs.map((p) => [p.name, p.pid])),
+      processes: [...procs],
       logDir,
       stop,
     };

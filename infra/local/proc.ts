@@ -31,6 +31,13 @@ export interface StartOptions {
 
 const running = new Set<ManagedProcess>();
 
+/** Told of every process startProcess starts (infra/local/leftovers.ts records them for the next start). */
+const startListeners = new Set<(p: ManagedProcess) => void>();
+export function onProcessStart(listener: (p: ManagedProcess) => void): () => void {
+  startListeners.add(listener);
+  return () => startListeners.delete(listener);
+}
+
 export function startProcess(opts: StartOptions): ManagedProcess {
   const fd = openSync(opts.logFile, 'a');
   const child = spawn(opts.command, opts.args, {
@@ -67,6 +74,7 @@ export function startProcess(opts: StartOptions): ManagedProcess {
     },
   };
   running.add(proc);
+  for (const l of startListeners) l(proc);
   return proc;
 }
 

@@ -1,6 +1,7 @@
 /**
  * A local stack that tells the truth (issue #23): `ferry: ready` only after every path carried one
- * real message end to end, and a watch that restarts a dead functions host or names the dead piece.
+ * real message end to end. (While it runs, watch-pieces.ts restarts a dead functions host or stops
+ * the stack naming the dead piece.)
  *
  *  - Storage → onCheckpointUpload: a canary object (outside the models/ prefix, so ferry answers
  *    "ignored" with 2xx) is written to the Storage emulator, and the event delivery must report its
@@ -130,38 +131,4 @@ export async function provePaths(env: Record<string, string>, log: (m: string) =
   const dead = checks.filter((c) => !c.ok);
   if (dead.length) throw new Error(`not ready: ${dead.map((c) => `${c.path}: ${c.detail}`).join('; ')}`);
   return checks;
-}
-
-/**
- * Checks the functions host every 2 s; a host that died (crash, kill -9, OOM) is restarted and
- * said so. Nothing is restarted once `stopping()` says the stack is going down.
- */
-export function watchFunctionsHost(
-  current: () => { pid: number; exited: Promise<number | null> } | undefined,
-  restart: () => Promise<void>,
-  log: (m: string) => void,
-  stopping: () => boolean,
-): NodeJS.Timeout {
-  let busy = false;
-  const watched = new WeakSet<object>();
-  const t = setInterval(() => {
-    const h = current();
-    if (!h || busy || watched.has(h)) return;
-    watched.add(h);
-    void h.exited.then(async (code) => {
-      if (stopping()) return;
-      busy = true;
-      log(`the functions host (pid ${h.pid}) died (exit ${code}); restarting it — missed events are redelivered`);
-      try {
-        await restart();
-        log('the functions host is back');
-      } catch (e) {
-        log(`the functions host could not be restarted: ${(e as Error).message}`);
-      } finally {
-        busy = false;
-      }
-    });
-  }, 2000);
-  t.unref();
-  return t;
 }

@@ -18,7 +18,10 @@ import { startStorageControlGrpcServer, type StorageControlGrpcServer } from './
 import { startGkeServer, type GkeServer } from './gke-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 import { seedLocalPolicy } from './seed-policy.ts';
-import { provePaths, watchFunctionsHost } from './stack-health.ts';
+import { provePaths } from './stack-health.ts';
+import { watchPieces, type Watcher } from './watch-pieces.ts';
+import { stackPieces } from './stack-pieces.ts';
+import { cleanLeftovers, recordStackProcesses, PROCESS_RECORD } from './leftovers.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT = 'demo-ferry';
@@ -40,6 +43,8 @@ export interface StackOptions {
   /** Where to write KEY=VALUE lines for the CLI (default .ferry/local.env; null: don't). */
   envFile?: string | null;
   log?: (msg: string) => void;
+  /** A dead piece that cannot be restarted stopped the stack (default: print the message, exit 1). */
+  onFatal?: (message: string) => void;
 }
 
 export interface Stack {
@@ -101,7 +106,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ports = opts.ports ?? 'default';
   mkdirSync(join(dir, 'logs'), { recursive: true });
 
+  // A previous stack of this checkout killed outright left processes, ports and sockets: clean them (leftovers.ts).
+  const defaultDir = opts.dir === undefined;
+  await cleanLeftovers({
+    dir,
+    repoRoot: REPO_ROOT,
+    log,
+    siblings: true,
+    ...(defaultDir ? { staleRecords: { file: STACK_RECORD, alsoRemove: [join(REPO_ROOT, '.ferry', 'local.env')] } } : {}),
+  });
+
   ensurePrerequisites(log);
+  const unrecord = recordStackProcesses(dir);
 
   const functionPorts: Record<string, number> = {};
   let next = DEFAULT_FUNCTION_PORT;
@@ -113,6 +129,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let emulators: EmulatorStack | undefined;
   let host: ManagedProcess | undefined;
   const timers: NodeJS.Timeout[] = [];
+  let watcher: Watcher | undefined;
   let pubsub: PubSub | undefined;
   let storageControl: StorageControlGrpcServer | undefined;
   let clusterDirectory: GkeServer | undefined;
@@ -120,12 +137,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const stop = async () => {
     stopping = true;
     for (const t of timers) clearInterval(t);
+    watcher?.stop();
     await pubsub?.close().catch(() => undefined);
     await host?.stop();
     await storageControl?.stop().catch(() => undefined);
     await clusterDirectory?.stop().catch(() => undefined);
     await Promise.allSettled([kube?.stop(), emulators?.stop()]);
     await stopAll();
+    unrecord();
+    rmSync(join(dir, PROCESS_RECORD), { force: true });
   };
 
   try {
@@ -249,15 +269,32 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       }
     };
     await startHost();
-    // A functions host that dies is restarted (events it missed are redelivered by the event
-    // delivery and Pub/Sub push); see infra/local/stack-health.ts.
-    timers.push(
-      watchFunctionsHost(
-        () => host,
-        startHost,
+    // Every piece is watched: a dead functions host is restarted (events it missed are redelivered
+    // by the event delivery and Pub/Sub push); any other dead piece stops the stack, naming it.
+    watcher = watchPieces(
+      stackPieces({
+        dir,
+        host: () => host,
+        restartHost: startHost,
+        emulators: em,
+        kube: k,
+        storageControlEndpoint: storageControl.endpoint,
+        gkeEndpoint: clusterDirectory.endpoint,
+      }),
+      {
         log,
-        () => stopping,
-      ),
+        stopping: () => stopping,
+        onFatal: async (message) => {
+          await stop();
+          (
+            opts.onFatal ??
+            ((m: string) => {
+              process.stderr.write(`${m}\n`);
+              process.exit(1);
+            })
+          )(message);
+        },
+      },
     );
 
     // Pub/Sub push subscriptions and the local Cloud Scheduler.
@@ -329,7 +366,16 @@ async function cli(): Promise<void> {
   const t0 = Date.now();
   let stack: Stack;
   try {
-    stack = await startStack({ scheduleEverySeconds: Number(process.env['FERRY_LOCAL_SCHEDULE_SECONDS'] ?? 5) });
+    stack = await startStack({
+      scheduleEverySeconds: Number(process.env['FERRY_LOCAL_SCHEDULE_SECONDS'] ?? 5),
+      // A dead piece stopped the stack (watch-pieces.ts): nothing may point at it any more.
+      onFatal: (m) => {
+        rmSync(STACK_RECORD, { force: true });
+        rmSync(join(REPO_ROOT, '.ferry', 'local.env'), { force: true });
+        process.stderr.write(`${m}\n`);
+        process.exit(1);
+      },
+    });
   } catch (e) {
     process.stderr.write(`ferry: the local stack failed to start:\n${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);

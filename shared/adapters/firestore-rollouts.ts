@@ -132,6 +132,16 @@ export class FirestoreRolloutState implements RolloutState {
     }
   }
 
+  async getRollouts(ids: readonly string[]): Promise<Rollout[]> {
+    if (!ids.length) return [];
+    try {
+      const snaps = await this.db.getAll(...ids.map((id) => this.rolloutRef(id)));
+      return snaps.filter((s) => s.exists).map((s) => parse(Rollout, s.data(), s.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'getRollouts');
+    }
+  }
+
   async getTarget(target: Target): Promise<TargetState | undefined> {
     try {
       const snap = await this.targetRef(targetKey(target)).get();

@@ -7,6 +7,10 @@ import { Firestore, type Transaction, type DocumentReference } from '@google-clo
 import { FerryError } from '../domain/errors.ts';
 import {
   VersionDoc,
+  VersionBrief,
+  VERSION_BRIEF_FIELDS,
+  VersionSize,
+  VERSION_SIZE_FIELDS,
   ModelDoc,
   ValidationClaim,
   newVersionDoc,
@@ -22,6 +26,7 @@ import {
   applyLatestValid,
   type AutodeployTarget,
   type ClaimDecision,
+  type VersionHolds,
 } from '../domain/version.ts';
 import type { CheckpointState, VersionRef } from '../ports/checkpoint-state.ts';
 import { pickLatest } from '../domain/latest.ts';
@@ -356,6 +361,46 @@ export class FirestoreCheckpointState implements CheckpointState {
     }
   }
 
+  async recordHolds(model: string, version: string, holds: VersionHolds | null, opts: { ifRolloutId?: string } = {}): Promise<boolean> {
+    const ref = this.versionRef(model, version);
+    if (holds !== null || opts.ifRolloutId === undefined) {
+      try {
+        // update(): only the one field, and never creates a version document that is not there.
+        await ref.update({ holds });
+        return true;
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 5) return false; // NOT_FOUND: the version is gone
+        throw firestoreError(e, 'recordHolds');
+      }
+    }
+    const expected = opts.ifRolloutId;
+    return this.tx('recordHolds', async (t) => {
+      const snap = await t.get(ref);
+      if (!snap.exists) return false;
+      const cur = parse(VersionDoc, snap.data(), snap.ref.path);
+      if (cur.holds?.rolloutId !== expected) return false; // a rollout set holds since: its note stays
+      t.update(ref, { holds: null });
+      return true;
+    });
+  }
+
+  async listHeldVersions(): Promise<VersionDoc[]> {
+    try {
+      const out: VersionDoc[] = [];
+      for (const m of await this.db
+        .collection('models')
+        .get()
+        .then((s) => s.docs)) {
+        // `!= null` matches documents where the field is set and not null (automatic single-field index).
+        const snap = await m.ref.collection('versions').where('holds', '!=', null).get();
+        out.push(...snap.docs.map((d) => parse(VersionDoc, d.data(), d.ref.path)));
+      }
+      return out;
+    } catch (e) {
+      throw firestoreError(e, 'listHeldVersions');
+    }
+  }
+
   async getModel(model: string): Promise<ModelDoc | undefined> {
     try {
       const snap = await this.modelRef(model).get();
@@ -389,6 +434,42 @@ export class FirestoreCheckpointState implements CheckpointState {
       return snap.docs.map((d) => parse(VersionDoc, d.data(), d.ref.path));
     } catch (e) {
       throw firestoreError(e, 'listVersions');
+    }
+  }
+
+  async listVersionBriefs(): Promise<VersionBrief[]> {
+    try {
+      // One collection-group query over every models/{m}/versions instead of one query per model;
+      // select() sends only the brief's fields (StructuredQuery.select, a Projection: "the fields
+      // to return"; @google-cloud/firestore@9.4.1 build/protos/google/firestore/v1/query.proto#L259).
+      // It neither filters nor orders on a field, so it needs no collection-group field index
+      // (those are not maintained by default): only document-name order, the order the SDK's own
+      // CollectionGroup.getPartitions queries by (build/src/collection-group.js#L71).
+      const snap = await this.db
+        .collectionGroup('versions')
+        .select(...VERSION_BRIEF_FIELDS)
+        .get();
+      // Only versions under models/ (a `versions` collection anywhere else is not ours to read).
+      return snap.docs.filter((d) => d.ref.parent.parent?.parent.id === 'models').map((d) => parse(VersionBrief, d.data(), d.ref.path));
+    } catch (e) {
+      throw firestoreError(e, 'listVersionBriefs');
+    }
+  }
+
+  async getTensorBytes(
+    refs: ReadonlyArray<{ model: string; version: string }>,
+  ): Promise<Array<{ model: string; version: string; tensorBytes: number | null }>> {
+    if (!refs.length) return [];
+    try {
+      // One BatchGetDocuments for all of them, with a field mask (@google-cloud/firestore@9.4.1
+      // build/protos/google/firestore/v1/firestore.proto#L458 BatchGetDocumentsRequest.mask).
+      const snaps = await this.db.getAll(...refs.map((r) => this.versionRef(r.model, r.version)), { fieldMask: VERSION_SIZE_FIELDS });
+      return snaps
+        .filter((s) => s.exists)
+        .map((s) => parse(VersionSize, s.data(), s.ref.path))
+        .map((v) => ({ model: v.model, version: v.version, tensorBytes: v.summary?.tensorBytes ?? null }));
+    } catch (e) {
+      throw firestoreError(e, 'getTensorBytes');
     }
   }
 

@@ -8,7 +8,8 @@
  */
 import { Storage, type StorageOptions } from '@google-cloud/storage';
 import { FerryError } from '../domain/errors.ts';
-import type { ObjectInfo, ObjectStore, ReadStats } from '../ports/object-store.ts';
+import { HOLD_MARKER_KEY } from '../domain/holds.ts';
+import type { HoldChange, HoldOutcome, ObjectInfo, ObjectStore, ReadStats } from '../ports/object-store.ts';
 
 /** Where a Storage client talks to; the caller (shared/composition) takes these from its Settings. */
 export interface StorageClientOptions {
@@ -27,6 +28,11 @@ export interface GcsObjectStoreOptions {
   retryOptions?: StorageOptions['retryOptions'];
   /** fetch used for ranged reads (default: the global fetch). */
   fetch?: typeof fetch;
+  /**
+   * Issue #20: offer setTemporaryHold (PATCH, storage.objects.update on the bucket). Only the wiring
+   * of functions granted that permission sets it (test/unit/infra checks the grant by this flag).
+   */
+  holds?: boolean;
 }
 
 /**
@@ -95,6 +101,9 @@ export function gcsObjectStore(bucketName: string, opts: GcsObjectStoreOptions =
             ...(m.crc32c ? { crc32c: m.crc32c } : {}),
             ...(m.updated ? { updated: m.updated } : {}),
             ...(m.metadata && typeof m.metadata === 'object' ? { metadata: customMetadata(m.metadata) } : {}),
+            ...(m.metageneration !== undefined ? { metageneration: String(m.metageneration) } : {}),
+            // The JSON API object resource's `temporaryHold` (storage.proto StorageObject.temporary_hold).
+            ...(m.temporaryHold === true ? { temporaryHold: true } : {}),
           });
         }
         pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
@@ -132,8 +141,47 @@ export function gcsObjectStore(bucketName: string, opts: GcsObjectStoreOptions =
     },
 
     stats: () => ({ ...counters }),
+
+    ...(opts.holds ? { setTemporaryHold } : {}),
   };
+
+  async function setTemporaryHold(name: string, change: HoldChange, at: { generation: string; metageneration: string }): Promise<HoldOutcome> {
+    if (holdsUnsupported.has(storage)) return 'unsupported';
+    counters.requests++;
+    try {
+      // One objects.patch: `temporaryHold` and the custom `metadata` key together (a null value
+      // removes a key: the SDK's File#setMetadata docs), only while the object is at the generation
+      // and metageneration the caller listed (`ifGenerationMatch`/`ifMetagenerationMatch` query
+      // parameters; with the metageneration precondition the SDK also retries it safely).
+      await bucket
+        .file(name)
+        .setMetadata(
+          { temporaryHold: change.hold, metadata: { [HOLD_MARKER_KEY]: change.marker } },
+          { ifGenerationMatch: at.generation, ifMetagenerationMatch: at.metageneration },
+        );
+      return 'done';
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 412 || status === 404) return 'conflict';
+      if (status === 501) {
+        // The Storage emulator has no object PATCH on the JSON API path (docs/UPSTREAM.md H4).
+        holdsUnsupported.add(storage);
+        return 'unsupported';
+      }
+      const what = `${change.hold ? 'setting' : 'releasing'} a temporary hold on gs://${bucketName}/${name}#${at.generation}`;
+      if (status === 401 || status === 403) {
+        throw new FerryError('HOLD_FAILED', `${what}: permission denied (${e instanceof Error ? e.message : String(e)})`, {
+          cause: e,
+          hint: `Grant this function's service account storage.objects.update on gs://${bucketName} (Terraform: google_storage_bucket_iam_member.model_object_holder in infra/iam.tf, then terraform apply).`,
+        });
+      }
+      throw mapStorageError(e, what);
+    }
+  }
 }
+
+/** Storage clients that answered 501 to an object PATCH (the Storage emulator): holds are not tried again. */
+const holdsUnsupported = new WeakSet<Storage>();
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',

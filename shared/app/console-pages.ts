@@ -4,7 +4,7 @@
  * caches with their estimated cost; teardown runs; rejected deploy requests.
  */
 import { z } from 'zod';
-import type { ModelDoc, StoredFinding, VersionDoc } from '../domain/version.ts';
+import type { ModelDoc, StoredFinding, VersionBrief, VersionDoc } from '../domain/version.ts';
 import type { Rollout } from '../domain/rollout.ts';
 import type { TargetState } from '../domain/target-state.ts';
 import type { CacheRecord } from '../domain/cache-record.ts';
@@ -28,13 +28,13 @@ const seconds = (from: string, to: string): number => (Date.parse(to) - Date.par
 
 export interface ModelRow {
   model: ModelDoc;
-  versions: VersionDoc[];
+  versions: VersionBrief[];
 }
 
 export function modelsPage(rows: readonly ModelRow[]): Rendered {
   const sorted = [...rows].sort((x, y) => x.model.model.localeCompare(y.model.model));
   const body = sorted.map(({ model, versions }) => {
-    const count = (s: VersionDoc['status']) => versions.filter((v) => v.status === s).length;
+    const count = (s: VersionBrief['status']) => versions.filter((v) => v.status === s).length;
     const newest = byNewest(versions)[0];
     const other = versions.length - count('valid') - count('invalid');
     return html`<tr>

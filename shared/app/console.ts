@@ -121,9 +121,16 @@ async function route(segments: readonly string[], query: Record<string, unknown>
     case undefined:
     case 'models': {
       if (second === undefined) {
-        const models = await reads.versions.listModels();
-        const rows = await Promise.all(models.map(async (model) => ({ model, versions: await reads.versions.listVersions(model.model) })));
-        return pages.modelsPage(rows);
+        // Two reads whatever the number of models (not one per model): the models, and every
+        // version's few listed fields in one query.
+        const [models, briefs] = await Promise.all([reads.versions.listModels(), reads.versions.listVersionBriefs()]);
+        const byModel = new Map<string, typeof briefs>();
+        for (const v of briefs) {
+          const list = byModel.get(v.model);
+          if (list) list.push(v);
+          else byModel.set(v.model, [v]);
+        }
+        return pages.modelsPage(models.map((model) => ({ model, versions: byModel.get(model.model) ?? [] })));
       }
       const model = await reads.versions.getModel(second);
       if (!model) return undefined;
@@ -167,17 +174,15 @@ async function route(segments: readonly string[], query: Record<string, unknown>
       const records = await reads.caches.list();
       // A cache's size is estimated from the versions its targets run (their rollouts' versions).
       const rolloutIds = [...new Set(records.flatMap((c) => c.targets.map((t) => t.rolloutId)))];
-      const rollouts = new Map((await Promise.all(rolloutIds.map((id) => reads.rollouts.getRollout(id)))).flatMap((r) => (r ? [[r.id, r] as const] : [])));
+      // Three reads whatever the number of caches: the caches, their rollouts (one batch), those
+      // rollouts' versions' sizes (one batch).
+      const rollouts = new Map((await reads.rollouts.getRollouts(rolloutIds)).map((r) => [r.id, r] as const));
       const versionKeys = [...new Set([...rollouts.values()].map((r) => `${r.model}\u0000${r.version}`))];
-      const bytes = new Map(
-        await Promise.all(
-          versionKeys.map(async (k) => {
-            const [m, v] = k.split('\u0000') as [string, string];
-            const doc = await reads.versions.getVersion(m, v);
-            return [k, doc?.summary?.tensorBytes ?? null] as const;
-          }),
-        ),
-      );
+      const refs = versionKeys.map((k) => {
+        const [model, version] = k.split('\u0000') as [string, string];
+        return { model, version };
+      });
+      const bytes = new Map((await reads.versions.getTensorBytes(refs)).map((s): [string, number | null] => [`${s.model}\u0000${s.version}`, s.tensorBytes]));
       return pages.cachesPage(
         records.map((record) => {
           const keys = [

@@ -14,8 +14,9 @@ import { recordTargetActivity } from './target-activity.ts';
 import { continueCapacityRestores } from './cluster-capacity.ts';
 import { resumeStaleValidations, type UploadDeps } from './checkpoint-upload.ts';
 import { checkServedContent } from './integrity.ts';
+import { releaseUnusedHolds } from './holds.ts';
 
-export const TICK_STEPS = ['rollouts', 'caches', 'activity', 'capacity', 'validations', 'integrity'] as const;
+export const TICK_STEPS = ['rollouts', 'caches', 'activity', 'capacity', 'validations', 'integrity', 'holds'] as const;
 export type TickStepName = (typeof TICK_STEPS)[number];
 
 export interface TickStep {
@@ -107,6 +108,23 @@ export function reconcileSteps(d: ReconcileDeps): TickStep[] {
           logger,
         });
         return r.drifted || r.cleared || r.failed ? r : null;
+      },
+    },
+    {
+      name: 'holds',
+      // Issue #20: temporary holds ferry set on versions no target uses any more are released.
+      does: 'released temporary holds on versions no longer in use',
+      run: async (logger) => {
+        if (!rollout.objects) return null;
+        const r = await releaseUnusedHolds({
+          targets: () => d.activity.listTargets(),
+          rollouts: rollout.rollouts,
+          versions: rollout.versions,
+          teardownRuns: () => d.activity.listRuns(20),
+          objects: rollout.objects,
+          logger,
+        });
+        return r.released || r.failed ? r : null;
       },
     },
   ];

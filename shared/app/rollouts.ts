@@ -31,6 +31,7 @@ import type { ClusterCapacity } from '../ports/cluster-directory.ts';
 import type { ScaledDownPools } from '../ports/teardown-store.ts';
 import { ensureClusterCapacity } from './cluster-capacity.ts';
 import { assertValidatedContent, renderedContentKey } from './integrity.ts';
+import { holdVersion } from './holds.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 
 export interface RolloutDeps {
@@ -61,8 +62,9 @@ export interface RolloutDeps {
   /** The sizes teardown remembered (`scaledDownClusters`); without it pools come back at 1 node. */
   scaledDown?: ScaledDownPools | null | undefined;
   /**
-   * The bucket, read-only: with it, the version is re-listed right before each apply and a content
-   * that is not the validated one is refused (CONTENT_CHANGED; shared/app/integrity.ts).
+   * The bucket: with it, the version is re-listed right before each apply and a content that is not
+   * the validated one is refused (CONTENT_CHANGED; shared/app/integrity.ts); where the store offers
+   * setTemporaryHold, the version's objects are then held (shared/app/holds.ts).
    */
   objects?: ((bucket: string) => ObjectStore) | undefined;
 }
@@ -448,7 +450,10 @@ async function carryOut(actions: Action[], cluster: ClusterClient, deps: Rollout
         // The bytes served are the bytes validated: re-list the version right before applying.
         if (deps.objects && rollout) {
           const version = await deps.versions.getVersion(rollout.model, rollout.version);
-          if (version) await assertValidatedContent(version, deps.objects, renderedContentKey(rollout));
+          if (version) {
+            await assertValidatedContent(version, deps.objects, renderedContentKey(rollout));
+            await pinVersion(version, rollout.id, deps, log);
+          }
         }
         // What the target ran before (its last good spec) tells which of its extras are now stale.
         const target = await deps.rollouts.getTarget(a.target);
@@ -477,6 +482,39 @@ async function carryOut(actions: Action[], cluster: ClusterClient, deps: Rollout
         await publishResult(deps, { kind: 'rollout', rolloutId: a.rolloutId, target: a.target, phase: a.phase, reason: a.reason, message: a.message }, log);
         break;
     }
+  }
+}
+
+/** Holds reported unsupported already (logged once per process, HOLDS_UNSUPPORTED). */
+let holdsUnsupportedLogged = false;
+
+/**
+ * Temporary holds on the version's objects before applying (shared/app/holds.ts). A failure to hold
+ * does not stop the rollout: the re-listing just before (CONTENT_CHANGED) and the reconciler's drift
+ * check still guard the content, and refusing would turn a missing IAM grant or a GCS hiccup into
+ * an outage of every deploy. It is logged on the rollout with HOLD_FAILED and the next step; only a
+ * content change found while holding refuses the apply.
+ */
+async function pinVersion(version: VersionDoc, rolloutId: string, deps: RolloutDeps, log: Logger): Promise<void> {
+  if (!deps.objects) return;
+  try {
+    const r = await holdVersion(version, rolloutId, { objects: deps.objects, versions: deps.versions, clock: deps.clock, logger: log });
+    if (r.status === 'held')
+      log.info(`held ${r.held} object(s) of ${version.model}/${version.version} (GCS temporary holds)`, { held: r.held, heldByOthers: r.others });
+    else if (!holdsUnsupportedLogged) {
+      holdsUnsupportedLogged = true;
+      log.warn('holds unsupported here (the Storage emulator answers 501 to object PATCH): rolling out without temporary holds; the drift check is the guard', {
+        code: 'HOLDS_UNSUPPORTED',
+      });
+    }
+  } catch (e) {
+    const err = asFerryError(e, 'HOLD_FAILED');
+    if (err.code === 'CONTENT_CHANGED') throw err;
+    log.warn(`could not hold ${version.model}/${version.version}'s objects; applying without temporary holds: ${err.message}`, {
+      code: 'HOLD_FAILED',
+      cause: err.code,
+      hint: err.hint ?? "Grant the function's service account storage.objects.update on the model bucket (infra/iam.tf model_object_holder).",
+    });
   }
 }
 

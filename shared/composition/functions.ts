@@ -106,8 +106,9 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
       computeEndpoint: s.FERRY_COMPUTE_API_ENDPOINT,
     }),
     scaledDown: new FirestoreTeardownStore(db),
-    // The version is re-listed before each apply (CONTENT_CHANGED): issue #20.
-    objects: (bucket) => gcsObjectStore(bucket, { storage: (gcs ??= gcsClient(s)) }),
+    // The version is re-listed before each apply (CONTENT_CHANGED), and its objects are held while
+    // served (temporary holds: storage.objects.update, infra/iam.tf model_object_holder): issue #20.
+    objects: (bucket) => gcsObjectStore(bucket, { storage: (gcs ??= gcsClient(s)), holds: true }),
   };
 }
 

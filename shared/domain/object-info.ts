@@ -14,4 +14,8 @@ export interface ObjectInfo {
   updated?: string;
   /** Custom metadata (`x-goog-meta-*`), when the listing has any: e.g. ferry upload's marker (shared/domain/manifest.ts). */
   metadata?: Record<string, string>;
+  /** GCS metageneration (changes with every metadata PATCH of this generation); absent for local files. */
+  metageneration?: string;
+  /** The JSON API object resource's `temporaryHold` (storage/v2 storage.proto StorageObject.temporary_hold): true while held. */
+  temporaryHold?: boolean;
 }

@@ -104,8 +104,33 @@ export const VersionDoc = z.object({
     .object({ changed: z.array(z.string()), added: z.array(z.string()), removed: z.array(z.string()), targets: z.array(z.string()), seenAt: z.string() })
     .nullable()
     .optional(),
+  /**
+   * Issue #20: ferry may hold this version's objects (GCS temporary holds, shared/app/holds.ts):
+   * written before the first hold is set, cleared after the reconciler released them all. The
+   * reconciler's list of what to look at; which objects ferry holds is the `ferry-hold` marker on
+   * the objects themselves. `rolloutId`: the rollout that last set them.
+   */
+  holds: z.object({ rolloutId: z.string(), at: z.string() }).nullable().optional(),
 });
 export type VersionDoc = z.infer<typeof VersionDoc>;
+export type VersionHolds = NonNullable<VersionDoc['holds']>;
+
+/**
+ * The few fields of a version a list of every model shows (the console's models page): read with a
+ * field mask, so the big parts of a version (files, runs, findings) are not shipped.
+ */
+export const VersionBrief = VersionDoc.pick({ model: true, version: true, status: true, createdAt: true });
+export type VersionBrief = z.infer<typeof VersionBrief>;
+export const VERSION_BRIEF_FIELDS = Object.keys(VersionBrief.shape) as Array<keyof VersionBrief>;
+
+/** A version read for its size only (field mask `summary.tensorBytes`); no summary: not validated. */
+export const VersionSize = z.object({
+  model: z.string(),
+  version: z.string(),
+  summary: VersionSummary.pick({ tensorBytes: true }).nullish(),
+});
+export type VersionSize = z.infer<typeof VersionSize>;
+export const VERSION_SIZE_FIELDS = ['model', 'version', 'summary.tensorBytes'];
 
 /** Where a newly valid version of the model is deployed automatically (fields as in a deploy request). */
 export const AutodeployTarget = Target.extend({

@@ -1,5 +1,15 @@
 /** Where models, versions and validation claims live (Firestore in production and locally). */
-import type { AutodeployTarget, ClaimDecision, ModelDoc, PinnedFile, ValidationClaim, ValidationOutcome, VersionDoc } from '../domain/version.ts';
+import type {
+  AutodeployTarget,
+  ClaimDecision,
+  ModelDoc,
+  PinnedFile,
+  ValidationClaim,
+  ValidationOutcome,
+  VersionBrief,
+  VersionDoc,
+  VersionHolds,
+} from '../domain/version.ts';
 
 export interface VersionRef {
   model: string;
@@ -49,8 +59,26 @@ export interface CheckpointState {
   getVersion(model: string, version: string): Promise<VersionDoc | undefined>;
   /** Issue #20: flag (or with null clear) content changed after validation on the version. */
   recordDrift(model: string, version: string, drift: NonNullable<VersionDoc['drift']> | null): Promise<void>;
+  /**
+   * Issue #20: note that ferry may hold the version's objects (`holds`), or with null that it holds
+   * none any more. A clear with `ifRolloutId` applies only while the stored `holds.rolloutId` is
+   * that one (a rollout that set holds since then keeps its note). False when nothing was written.
+   */
+  recordHolds(model: string, version: string, holds: VersionHolds | null, opts?: { ifRolloutId?: string }): Promise<boolean>;
+  /** Every version whose `holds` note is set (per model: a single-field query that reads only the matches). */
+  listHeldVersions(): Promise<VersionDoc[]>;
   listModels(): Promise<ModelDoc[]>;
   listVersions(model: string): Promise<VersionDoc[]>;
+  /**
+   * Every version of every model, only the VersionBrief fields, in one read (not one per model):
+   * what a page listing all models needs.
+   */
+  listVersionBriefs(): Promise<VersionBrief[]>;
+  /**
+   * The tensor bytes of each of these versions that exists (null: not validated), in one batched
+   * read of only those fields; missing versions are left out.
+   */
+  getTensorBytes(refs: ReadonlyArray<{ model: string; version: string }>): Promise<Array<{ model: string; version: string; tensorBytes: number | null }>>;
   /** Versions of a model in one status (a single-field query: it reads only the matches). */
   listVersionsWithStatus(model: string, status: VersionDoc['status']): Promise<VersionDoc[]>;
   /** Newest valid version of a model (by validation time), if any. */

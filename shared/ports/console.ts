@@ -18,8 +18,8 @@ export interface IapVerifier {
 }
 
 export interface ConsoleReads {
-  versions: Pick<CheckpointState, 'listModels' | 'listVersions' | 'getModel' | 'getVersion'>;
-  rollouts: Pick<RolloutState, 'listRollouts' | 'getRollout' | 'listRejected'>;
+  versions: Pick<CheckpointState, 'listModels' | 'listVersions' | 'listVersionBriefs' | 'getModel' | 'getVersion' | 'getTensorBytes'>;
+  rollouts: Pick<RolloutState, 'listRollouts' | 'getRollout' | 'getRollouts' | 'listRejected'>;
   caches: Pick<CacheRecords, 'list'>;
   teardown: Pick<TeardownStore, 'listRuns' | 'listTargets'>;
 }

@@ -37,6 +37,8 @@ export interface RolloutState {
   listRejected(model?: string, limit?: number): Promise<RejectedRequest[]>;
 
   getRollout(id: string): Promise<Rollout | undefined>;
+  /** These rollouts, in one batched read; ids with no rollout are left out. */
+  getRollouts(ids: readonly string[]): Promise<Rollout[]>;
   getTarget(target: Target): Promise<TargetState | undefined>;
   /** Rollouts not in a terminal phase. */
   listInFlight(): Promise<Rollout[]>;

@@ -10,7 +10,7 @@ import type { Rollout } from '../../shared/domain/rollout.ts';
 import type { TargetState } from '../../shared/domain/target-state.ts';
 import type { RejectedRequest, RolloutState } from '../../shared/ports/rollout-state.ts';
 import type { CheckpointState } from '../../shared/ports/checkpoint-state.ts';
-import type { ModelDoc, VersionDoc } from '../../shared/domain/version.ts';
+import { VersionBrief, type ModelDoc, type VersionDoc } from '../../shared/domain/version.ts';
 import { targetKey, type Target } from '../../shared/domain/names.ts';
 import { slackSignature } from '../../shared/domain/slack.ts';
 
@@ -127,6 +127,9 @@ export class FakeRollouts implements RolloutState {
   async getRollout(id: string) {
     return this.rollouts.get(id);
   }
+  async getRollouts(ids: readonly string[]) {
+    return ids.flatMap((id) => this.rollouts.get(id) ?? []);
+  }
   async getTarget(target: Target) {
     return this.targets.get(targetKey(target));
   }
@@ -153,6 +156,8 @@ export class FakeVersions implements CheckpointState {
   getClaim = notUsed('getClaim') as CheckpointState['getClaim'];
   setAutodeploy = notUsed('setAutodeploy') as CheckpointState['setAutodeploy'];
   recordDrift = notUsed('recordDrift') as CheckpointState['recordDrift'];
+  recordHolds = notUsed('recordHolds') as CheckpointState['recordHolds'];
+  listHeldVersions = notUsed('listHeldVersions') as CheckpointState['listHeldVersions'];
   private async wait() {
     if (this.block) await this.block;
   }
@@ -171,6 +176,17 @@ export class FakeVersions implements CheckpointState {
   async listVersions(model: string) {
     await this.wait();
     return [...this.versions.values()].filter((v) => v.model === model);
+  }
+  async getTensorBytes(refs: ReadonlyArray<{ model: string; version: string }>) {
+    await this.wait();
+    return refs.flatMap((r) => {
+      const v = this.versions.get(`${r.model}/${r.version}`);
+      return v ? [{ model: v.model, version: v.version, tensorBytes: v.summary?.tensorBytes ?? null }] : [];
+    });
+  }
+  async listVersionBriefs() {
+    await this.wait();
+    return [...this.versions.values()].map((v) => VersionBrief.parse(v));
   }
   async listVersionsWithStatus(model: string, status: VersionDoc['status']) {
     return (await this.listVersions(model)).filter((v) => v.status === status);

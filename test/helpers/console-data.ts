@@ -12,6 +12,7 @@ import {
   applyValidationStart,
   newModelDoc,
   newVersionDoc,
+  VersionBrief,
   type ModelDoc,
   type StoredFinding,
   type VersionDoc,
@@ -252,10 +253,18 @@ export function memoryReads(d: ConsoleData): ConsoleReads {
       listModels: async () => clone(d.models),
       getModel: async (m) => clone(d.models.find((x) => x.model === m)),
       listVersions: async (m) => clone(d.versions.filter((v) => v.model === m)),
+      listVersionBriefs: async () => d.versions.map((v) => VersionBrief.parse(v)),
+      getTensorBytes: async (refs) =>
+        refs.flatMap((r) =>
+          d.versions
+            .filter((v) => v.model === r.model && v.version === r.version)
+            .map((v) => ({ model: v.model, version: v.version, tensorBytes: v.summary?.tensorBytes ?? null })),
+        ),
       getVersion: async (m, v) => clone(d.versions.find((x) => x.model === m && x.version === v)),
     },
     rollouts: {
       getRollout: async (id) => clone(d.rollouts.find((r) => r.id === id)),
+      getRollouts: async (ids) => clone(d.rollouts.filter((r) => ids.includes(r.id))),
       listRollouts: async (f) =>
         clone(
           d.rollouts

@@ -3,12 +3,14 @@
  * decisions the Firestore adapter runs inside its transactions, and can be told to fail.
  */
 import { crc32cBase64 } from '../../shared/domain/crc32c.ts';
-import type { ObjectInfo, ObjectStore, ReadStats } from '../../shared/ports/object-store.ts';
+import type { HoldChange, HoldOutcome, ObjectInfo, ObjectStore, ReadStats } from '../../shared/ports/object-store.ts';
+import { HOLD_MARKER_KEY } from '../../shared/domain/holds.ts';
 import type { CheckpointState, VersionRef } from '../../shared/ports/checkpoint-state.ts';
 import type { Publisher } from '../../shared/ports/publisher.ts';
 import { pickLatest } from '../../shared/domain/latest.ts';
 import {
   newVersionDoc,
+  VersionBrief,
   newModelDoc,
   applyIncomplete,
   decideClaim,
@@ -23,24 +25,77 @@ import {
   type VersionDoc,
   type ValidationClaim,
   type AutodeployTarget,
+  type VersionHolds,
 } from '../../shared/domain/version.ts';
 import { FerryError } from '../../shared/domain/errors.ts';
 
-/** A bucket in memory: objects with generations; `failNext` makes the next calls throw. */
+/**
+ * A bucket in memory: objects with generations; `failNext` makes the next calls throw.
+ *
+ * Temporary holds (issue #20), opt-in with `{ holds: 'enforced' }`, as GCS has them: a PATCH of
+ * `temporaryHold` and custom metadata bumps the object's metageneration and applies only while the
+ * object is at the given generation and metageneration (objects.patch `ifGenerationMatch` /
+ * `ifMetagenerationMatch`, else 412); a null metadata value removes the key (File#setMetadata docs);
+ * a held object cannot be overwritten or deleted (storage.proto StorageObject.temporary_hold: "the
+ * object is protected against deletion and overwrites"). `{ holds: 'unsupported' }` answers like the
+ * Storage emulator through the GCS adapter (501 → 'unsupported'). Default: no holds (a local directory).
+ */
 export class MemoryBucket implements ObjectStore {
   readonly location = 'mem://bucket';
-  readonly objects = new Map<string, { bytes: Uint8Array; generation: string; metadata?: Record<string, string> }>();
+  readonly objects = new Map<
+    string,
+    { bytes: Uint8Array; generation: string; metadata?: Record<string, string>; metageneration?: number; temporaryHold?: boolean }
+  >();
   private gen = 1_700_000_000_000_000n;
   private counters: ReadStats = { requests: 0, bytesRead: 0 };
   /** Fail the `nth` next call of `op` (1 = the very next one). */
-  failures: Array<{ op: 'list' | 'read'; error: Error; nth?: number }> = [];
+  failures: Array<{ op: 'list' | 'read' | 'hold'; error: Error; nth?: number }> = [];
+  /** Every hold PATCH asked for, in order (name, change, outcome). */
+  readonly holdCalls: Array<{ name: string; hold: boolean; marker: string | null; outcome: HoldOutcome }> = [];
+  setTemporaryHold?: ObjectStore['setTemporaryHold'];
+
+  constructor(opts: { holds?: 'enforced' | 'unsupported' } = {}) {
+    if (opts.holds === 'enforced') this.setTemporaryHold = (name, change, at) => this.patchHold(name, change, at);
+    if (opts.holds === 'unsupported') {
+      this.setTemporaryHold = async (name, change) => {
+        this.holdCalls.push({ name, ...change, outcome: 'unsupported' });
+        return 'unsupported';
+      };
+    }
+  }
 
   put(name: string, bytes: Uint8Array, metadata?: Record<string, string>): string {
+    if (this.objects.get(name)?.temporaryHold) throw new FerryError('STORAGE_FORBIDDEN', `${name} is under a temporary hold: it cannot be overwritten`);
     this.gen += 1n;
-    this.objects.set(name, { bytes, generation: this.gen.toString(), ...(metadata ? { metadata } : {}) });
+    this.objects.set(name, { bytes, generation: this.gen.toString(), metageneration: 1, ...(metadata ? { metadata } : {}) });
     return this.gen.toString();
   }
-  private maybeFail(op: 'list' | 'read'): void {
+  delete(name: string): void {
+    if (this.objects.get(name)?.temporaryHold) throw new FerryError('STORAGE_FORBIDDEN', `${name} is under a temporary hold: it cannot be deleted`);
+    this.objects.delete(name);
+  }
+  /** Someone other than ferry holds the object (no ferry marker). */
+  holdAsOthers(name: string): void {
+    const o = this.objects.get(name);
+    if (!o) throw new Error(`no object ${name}`);
+    this.objects.set(name, { ...o, temporaryHold: true, metageneration: (o.metageneration ?? 1) + 1 });
+  }
+  private async patchHold(name: string, change: HoldChange, at: { generation: string; metageneration: string }): Promise<HoldOutcome> {
+    this.counters.requests++;
+    this.maybeFail('hold');
+    const o = this.objects.get(name);
+    let outcome: HoldOutcome = 'conflict';
+    if (o && o.generation === at.generation && String(o.metageneration ?? 1) === at.metageneration) {
+      const metadata = { ...o.metadata };
+      if (change.marker === null) delete metadata[HOLD_MARKER_KEY];
+      else metadata[HOLD_MARKER_KEY] = change.marker;
+      this.objects.set(name, { ...o, temporaryHold: change.hold, metadata, metageneration: (o.metageneration ?? 1) + 1 });
+      outcome = 'done';
+    }
+    this.holdCalls.push({ name, ...change, outcome });
+    return outcome;
+  }
+  private maybeFail(op: 'list' | 'read' | 'hold'): void {
     const i = this.failures.findIndex((f) => f.op === op);
     if (i < 0) return;
     const f = this.failures[i]!;
@@ -63,7 +118,9 @@ export class MemoryBucket implements ObjectStore {
           size: o.bytes.length,
           generation: o.generation,
           crc32c: crc32cBase64(o.bytes),
-          ...(o.metadata ? { metadata: o.metadata } : {}),
+          ...(o.metadata && Object.keys(o.metadata).length ? { metadata: o.metadata } : {}),
+          ...(this.setTemporaryHold ? { metageneration: String(o.metageneration ?? 1) } : {}),
+          ...(o.temporaryHold ? { temporaryHold: true } : {}),
         }))
         .sort((a, b) => a.name.localeCompare(b.name))
     );
@@ -163,11 +220,30 @@ export class MemoryCheckpointState implements CheckpointState {
     const doc = this.versions.get(`${m}/${v}`);
     if (doc) this.versions.set(`${m}/${v}`, { ...doc, drift });
   }
+  async recordHolds(m: string, v: string, holds: VersionHolds | null, opts: { ifRolloutId?: string } = {}) {
+    const doc = this.versions.get(`${m}/${v}`);
+    if (!doc) return false;
+    if (holds === null && opts.ifRolloutId !== undefined && doc.holds?.rolloutId !== opts.ifRolloutId) return false;
+    this.versions.set(`${m}/${v}`, { ...doc, holds });
+    return true;
+  }
+  async listHeldVersions() {
+    return [...this.versions.values()].filter((v) => v.holds);
+  }
   async listModels() {
     return [...this.models.values()];
   }
   async listVersions(m: string) {
     return [...this.versions.values()].filter((v) => v.model === m);
+  }
+  async getTensorBytes(refs: ReadonlyArray<{ model: string; version: string }>) {
+    return refs.flatMap((r) => {
+      const v = this.versions.get(this.vkey(r));
+      return v ? [{ model: v.model, version: v.version, tensorBytes: v.summary?.tensorBytes ?? null }] : [];
+    });
+  }
+  async listVersionBriefs() {
+    return [...this.versions.values()].map((v) => VersionBrief.parse(v));
   }
   async listVersionsWithStatus(m: string, status: VersionDoc['status']) {
     return (await this.listVersions(m)).filter((v) => v.status === status);

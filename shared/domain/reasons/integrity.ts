@@ -42,7 +42,13 @@ export const INTEGRITY_ERRORS = {
     hint: 'Download the model again (`hf download <repo> --force-download`), then upload again.',
   },
   HOLD_FAILED: {
-    meaning: "Setting or releasing a Cloud Storage temporary hold on a served version's object failed.",
-    hint: 'Grant the ferry service account roles/storage.objectAdmin on the bucket (see infra/iam.tf); the next reconcile tick retries.',
+    meaning:
+      "Setting or releasing a Cloud Storage temporary hold on a served version's object failed. A rollout goes on without the hold (the re-listing before the apply and the drift check still guard the content); a release is retried by the next reconcile tick.",
+    hint: "Grant the function's service account storage.objects.update on the model bucket (the custom role model_object_holder in infra/iam.tf; run terraform apply).",
+  },
+  HOLDS_UNSUPPORTED: {
+    meaning:
+      'The object store cannot hold objects: the Storage emulator answers 501 to object PATCH. ferry goes on without holds; the drift check on each reconcile tick is the only guard there.',
+    hint: 'Nothing to do locally; in Google Cloud, check that the functions talk to Cloud Storage (STORAGE_EMULATOR_HOST unset).',
   },
 } as const satisfies Catalogue;

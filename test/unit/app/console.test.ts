@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { handleConsoleRequest, DEV_COOKIE, type ConsoleDeps, type ConsoleRequest } from '../../../shared/app/console.ts';
-import { memoryReads, sampleData, type ConsoleData } from '../../helpers/console-data.ts';
+import { bulkData, memoryReads, sampleData, type ConsoleData } from '../../helpers/console-data.ts';
 import { CACHE_STORAGE_USD_PER_GIB_HOUR, estimateCacheCost } from '../../../shared/domain/cache-cost.ts';
 import type { IapVerifier } from '../../../shared/ports/console.ts';
 import type { Logger } from '../../../shared/ports/logger.ts';
@@ -265,4 +265,51 @@ test('the Content-Security-Policy allows exactly the inline style and script the
   assert.doesNotMatch(r.text, /style="/, 'no inline style attributes (the CSP would block them)');
   assert.equal(r.headers['x-content-type-options'], 'nosniff');
   assert.equal(r.headers['x-frame-options'], 'DENY');
+});
+
+/** memoryReads with every read counted by name. */
+function countedReads(data: ConsoleData): { reads: ConsoleDeps['reads']; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const wrap = <T extends object>(part: string, o: T): T =>
+    Object.fromEntries(
+      Object.entries(o).map(([name, fn]) => [
+        name,
+        (...args: unknown[]) => {
+          calls.set(`${part}.${name}`, (calls.get(`${part}.${name}`) ?? 0) + 1);
+          return (fn as (...a: unknown[]) => unknown)(...args);
+        },
+      ]),
+    ) as T;
+  const r = memoryReads(data);
+  return {
+    reads: {
+      versions: wrap('versions', r.versions),
+      rollouts: wrap('rollouts', r.rollouts),
+      caches: wrap('caches', r.caches),
+      teardown: wrap('teardown', r.teardown),
+    },
+    calls,
+  };
+}
+
+test('models page: two reads whatever the number of models (no query per model), same rows as per-model reads', async () => {
+  for (const models of [1, 30]) {
+    const data = bulkData(models, 4);
+    const { reads, calls } = countedReads(data);
+    const r = await get('/models', deps(data, { reads }));
+    assert.equal(r.status, 200);
+    assert.deepEqual(Object.fromEntries(calls), { 'versions.listModels': 1, 'versions.listVersionBriefs': 1 });
+    assert.match(visible(r.text), new RegExp(`Models \\(${models}\\)`));
+    // Every model's row counts its own 4 versions (the briefs are grouped by model, none lost).
+    for (const m of data.models) assert.match(visible(r.text), new RegExp(` ${m.model} 4 \\d \\d \\d `));
+  }
+});
+
+test('caches page: one batched read of the rollouts and one of the versions sizes, not one per cache target', async () => {
+  const data = sampleData();
+  const { reads, calls } = countedReads(data);
+  const r = await get('/caches', deps(data, { reads }));
+  // The size came through the batched read: the estimate needs it.
+  assert.match(visible(r.text), /local~default~llama \$\d+\.\d\d\/day/);
+  assert.deepEqual(Object.fromEntries(calls), { 'caches.list': 1, 'rollouts.getRollouts': 1, 'versions.getTensorBytes': 1 });
 });

@@ -169,6 +169,8 @@ const CAPABILITIES: Array<{ what: string; marker: RegExp; role: string }> = [
   { what: 'GKE clusters', marker: /\bclusterProvider\(/, role: 'roles/container.clusterViewer' },
   { what: 'reading checkpoints in the model bucket', marker: /\bgcsObjectStore\(/, role: 'roles/storage.objectViewer' },
   { what: 'Anywhere Cache management (Storage Control)', marker: /\bcacheDeps\(/, role: 'custom:anywhere_cache_manager' },
+  // Issue #20: an object store built with holds sets/releases temporary holds (objects.patch).
+  { what: 'temporary holds on model objects', marker: /\bgcsObjectStore\([^\n]*\bholds:\s*true\b/, role: 'custom:model_object_holder' },
   { what: 'GKE teardown (list clusters, resize node pools, delete clusters)', marker: /\bclusterDirectory\(/, role: 'custom:gke_teardown' },
   { what: 'GKE capacity (bring node pools back before a deploy)', marker: /\bcapacityDirectory\(/, role: 'custom:gke_capacity' },
 ];
@@ -830,6 +832,27 @@ describe('IAM: least privilege', () => {
     assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas, 'granted to the cache-managing functions only');
   });
 
+  test('the temporary-hold role has exactly storage.objects.update, on the model bucket, for the functions that hold objects', () => {
+    // objects.patch (temporaryHold + custom metadata, shared/adapters/gcs.ts setTemporaryHold) needs
+    // storage.objects.update; the functions whose wiring builds the object store with holds get it.
+    const users = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bgcsObjectStore\([^\n]*\bholds:\s*true\b/.test(codeUse(f.name).code));
+    assert.ok(
+      users.some((f) => f.name === 'onDeployRequest') && users.some((f) => f.name === 'reconcileRollouts'),
+      `hold users: ${users.map((f) => f.name).join(', ')}`,
+    );
+    assert.ok(/\bsetMetadata\(\s*\{\s*temporaryHold:/.test(read('shared/adapters/gcs.ts')), 'the adapter sets holds with File#setMetadata (objects.patch)');
+    const role = tf.resources.get('google_project_iam_custom_role.model_object_holder');
+    assert.ok(role, 'custom role model_object_holder');
+    assert.deepEqual(role['permissions'], ['storage.objects.update']);
+    const grants = GRANTS.filter((g) => g.role === 'custom:model_object_holder');
+    for (const g of grants) {
+      assert.equal(g.type, 'google_storage_bucket_iam_member', `${g.address} is granted on a bucket, not the project`);
+      assert.ok(references(tf, g.block['bucket'], 'google_storage_bucket.models'), `${g.address} is on the model bucket`);
+    }
+    const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
+    assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas, 'granted to the functions that hold objects, and only to them');
+  });
+
   test('the GKE teardown role has exactly the permissions the GKE cluster directory calls, granted only to teardownIdle', () => {
     // ClusterManagerClient methods (shared/adapters/cluster-directory-gke.ts) → the IAM permission each needs.
     const GKE_PERMISSIONS: Record<string, string> = {
@@ -1028,8 +1051,9 @@ describe('storage, Firestore, secrets', () => {
       scope: i['query_scope'] ?? 'COLLECTION',
       fields: blocks(i, 'fields').map((x) => `${str(x['field_path'])} ${str(x['order'] ?? x['array_config'])}`),
     }));
-    const needed: Array<{ collection: string; fields: string[]; where: string }> = [];
+    const needed: Array<{ collection: string; scope: string; fields: string[]; where: string }> = [];
     const scanned = new Set<string>();
+    const groups = new Set<string>();
     const dir = join(ROOT, 'shared/adapters');
     for (const file of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
       const src = readFileSync(join(dir, file), 'utf8');
@@ -1039,18 +1063,32 @@ describe('storage, Firestore, secrets', () => {
         const wheres = [...chain.matchAll(/\.where\('([\w.]+)',\s*'([^']+)'/g)].map((w) => ({ field: w[1]!, op: w[2]! }));
         const orders = [...chain.matchAll(/\.orderBy\('([\w.]+)'(?:,\s*'(asc|desc)')?\)/g)].map((o) => ({ field: o[1]!, dir: o[2] ?? 'asc' }));
         const fields = new Set([...wheres.map((w) => w.field), ...orders.map((o) => o.field)]);
-        if (fields.size < 2 || (!orders.length && wheres.every((w) => ['==', 'in'].includes(w.op)))) continue;
+        // Collection-group scope has no automatic single-field indexes (Firestore "index overview",
+        // docs/UPSTREAM.md D3): such a query on any field needs a COLLECTION_GROUP index.
+        const group = m[0].startsWith('.collectionGroup');
+        if (group) groups.add(m[1]!);
+        if (group ? fields.size < 1 : fields.size < 2 || (!orders.length && wheres.every((w) => ['==', 'in'].includes(w.op)))) continue;
         const eq = wheres.filter((w) => !orders.some((o) => o.field === w.field)).map((w) => `${w.field} ASCENDING`);
         const ord = orders.map((o) => `${o.field} ${o.dir === 'desc' ? 'DESCENDING' : 'ASCENDING'}`);
-        needed.push({ collection: m[1]!, fields: [...eq, ...ord], where: `${file}: ${m[0].replace(/\s+/g, ' ')}` });
+        needed.push({
+          collection: m[1]!,
+          scope: group ? 'COLLECTION_GROUP' : 'COLLECTION',
+          fields: [...eq, ...ord],
+          where: `${file}: ${m[0].replace(/\s+/g, ' ')}`,
+        });
       }
     }
     // The scan reads the adapters' queries (the versions-by-status one among them); "latest" is
     // picked in code since #23 (shared/domain/latest.ts), so that one needs no composite index.
     assert.ok(scanned.has('versions'), 'found the versions-by-status query');
+    // The console's every-version read (#21) is a collection-group query that filters and orders
+    // nothing, so it needs no index at all.
+    assert.ok(groups.has('versions'), 'found the versions collection-group query');
     for (const n of needed) {
       assert.ok(
-        indexes.some((i) => i.collection === n.collection && JSON.stringify(i.fields) === JSON.stringify(n.fields)),
+        indexes.some(
+          (i) => i.collection === n.collection && (n.scope === 'COLLECTION' || i.scope === n.scope) && JSON.stringify(i.fields) === JSON.stringify(n.fields),
+        ),
         `composite index ${n.collection}(${n.fields.join(', ')}) for ${n.where}`,
       );
     }
