@@ -13,50 +13,43 @@ import { didYouMean } from '../spec.ts';
 
 export const SCHEMA_ID = 'https://github.com/ferry/ferry/schemas/deploy-request.schema.json';
 
-/** The deploy request as senders write it (defaults not applied: `io: 'input'`). */
-export function deployRequestJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(DeployRequest, {
+/**
+ * A document schema as senders write it (defaults not applied: `io: 'input'`). Rules with no JSON
+ * Schema form (refinements) stay `any` here; ferry still applies them and names the rule broken.
+ * The cluster rule is a refinement too: it is written as the same rule in a pattern.
+ */
+function documentJsonSchema(schema: z.ZodType, head: { $id: string; title: string; description: string }): Record<string, unknown> {
+  const generated = z.toJSONSchema(schema, {
     io: 'input',
     target: 'draft-2020-12',
-    // Cross-field rules (superRefine: tensor parallel vs accelerator count, TPU image checks) have
-    // no JSON Schema form; ferry still applies them and says which rule a request broke.
     unrepresentable: 'any',
-    // The cluster rule is a refinement (no JSON Schema form of its own): the same rule as a pattern.
     override: (ctx) => {
       if (ctx.zodSchema === ClusterName) ctx.jsonSchema.pattern = `^(?:${LOCAL_CLUSTER}|${GKE_CLUSTER_RE.source.replace(/^\^|\$$/g, '')})$`;
     },
   }) as Record<string, unknown>;
-  return {
-    $schema: generated['$schema'],
+  return { $schema: generated['$schema'], ...head, ...Object.fromEntries(Object.entries(generated).filter(([k]) => k !== '$schema')) };
+}
+
+/** The deploy request as senders write it. */
+export function deployRequestJsonSchema(): Record<string, unknown> {
+  return documentJsonSchema(DeployRequest, {
     $id: SCHEMA_ID,
     title: `ferry deploy request (${API_VERSION})`,
     description:
       'A request to put one version of a model on one target. Rules that involve several fields (tensorParallelSize vs accelerator.count, TPU images, streamer.distributed on TPUs, vllmArgs flags ferry owns) are checked by ferry itself; a request that breaks one is rejected with the rule it broke.',
-    ...Object.fromEntries(Object.entries(generated).filter(([k]) => k !== '$schema')),
-  };
+  });
 }
 
 export const POLICY_SCHEMA_ID = 'https://github.com/ferry/ferry/schemas/policy.schema.json';
 
-/** The deploy policy document (`ferry policy set -f`), as written (defaults not applied). */
+/** The deploy policy document (`ferry policy set -f`), as written. */
 export function policyJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(PolicyDoc, {
-    io: 'input',
-    target: 'draft-2020-12',
-    // Refinements (system namespaces refused, repositories without tags) are checked by ferry itself.
-    unrepresentable: 'any',
-    override: (ctx) => {
-      if (ctx.zodSchema === ClusterName) ctx.jsonSchema.pattern = `^(?:${LOCAL_CLUSTER}|${GKE_CLUSTER_RE.source.replace(/^\^|\$$/g, '')})$`;
-    },
-  }) as Record<string, unknown>;
-  return {
-    $schema: generated['$schema'],
+  return documentJsonSchema(PolicyDoc, {
     $id: POLICY_SCHEMA_ID,
     title: `ferry deploy policy (${POLICY_API_VERSION})`,
     description:
       'Who may deploy what, where (docs/policy.md). Rules a JSON Schema cannot say (system namespaces are never targets, repositories carry no tag, slackUsers only on slack grants) are checked by `ferry policy set` and named when broken.',
-    ...Object.fromEntries(Object.entries(generated).filter(([k]) => k !== '$schema')),
-  };
+  });
 }
 
 export const SCHEMAS: Readonly<Record<string, () => Record<string, unknown>>> = { 'deploy-request': deployRequestJsonSchema, policy: policyJsonSchema };
