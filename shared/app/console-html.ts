@@ -51,6 +51,24 @@ export const links = {
 };
 export const a = (href: string, text: unknown, cls?: string): Html => html`<a href="${href}" ${cls ? raw(` class="${esc(cls)}"`) : ''}>${text}</a>`;
 
+/** A column heading: its label, or [label, 'n'] for a right-aligned number column. */
+export type Column = string | readonly [string, 'n'];
+/** A table of rows under its column headings, or the `empty` note when there are none. */
+export function table(columns: readonly Column[], rows: readonly unknown[], empty: Html): Html {
+  if (!rows.length) return html`<p class="muted">${empty}</p>`;
+  const th = (c: Column) => (typeof c === 'string' ? html`<th>${c}</th>` : html`<th class="n">${c[0]}</th>`);
+  return html`<table>
+    <thead>
+      <tr>
+        ${columns.map(th)}
+      </tr>
+    </thead>
+    <tbody>
+      ${rows}
+    </tbody>
+  </table>`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formatting
 

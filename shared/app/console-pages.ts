@@ -13,7 +13,7 @@ import type { RejectedRequest } from '../ports/rollout-state.ts';
 import { diffVersions, versionFacts } from '../domain/version-diff.ts';
 import { isTerminalPhase } from '../domain/rollout.ts';
 import { CACHE_PRICE_SOURCE, type CacheCost } from '../domain/cache-cost.ts';
-import { a, badge, barChart, fmtBytes, fmtCount, fmtDuration, html, links, raw, time, type Bar, type Html } from './console-html.ts';
+import { a, badge, barChart, fmtBytes, fmtCount, fmtDuration, html, links, raw, table, time, type Bar, type Html } from './console-html.ts';
 
 export interface Rendered {
   title: string;
@@ -56,28 +56,11 @@ export function modelsPage(rows: readonly ModelRow[]): Rendered {
   return {
     title: 'Models',
     main: html`<h1>Models <span class="muted">(${rows.length})</span></h1>
-      ${
-        rows.length
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th>Model</th>
-                  <th class="n">Versions</th>
-                  <th class="n">Valid</th>
-                  <th class="n">Invalid</th>
-                  <th class="n">Other</th>
-                  <th>Latest valid</th>
-                  <th>Newest</th>
-                  <th>Autodeploy</th>
-                  <th>Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${body}
-              </tbody>
-            </table>`
-          : html`<p class="muted">No model yet: upload one with <code>ferry upload</code>.</p>`
-      }`,
+      ${table(
+        ['Model', ['Versions', 'n'], ['Valid', 'n'], ['Invalid', 'n'], ['Other', 'n'], 'Latest valid', 'Newest', 'Autodeploy', 'Updated'],
+        body,
+        html`No model yet: upload one with <code>ferry upload</code>.`,
+      )}`,
   };
 }
 
@@ -212,24 +195,7 @@ export function versionPage(v: VersionDoc, versions: readonly VersionDoc[], comp
         }
       </dl>
       <h2>Findings (${findings.length})</h2>
-      ${
-        findings.length
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th>Severity</th>
-                  <th>Code</th>
-                  <th>File</th>
-                  <th>Tensor</th>
-                  <th>Message</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${findings}
-              </tbody>
-            </table>`
-          : html`<p class="muted">No findings.</p>`
-      }
+      ${table(['Severity', 'Code', 'File', 'Tensor', 'Message'], findings, html`No findings.`)}
       <h2>What changed ${compareWith ? html`from ${a(links.version(v.model, compareWith.version), compareWith.version)}` : ''}</h2>
       <p>${compareWith ? changes(compareWith, v) : raw('<span class="muted">first version</span>')}</p>
       ${form}
@@ -508,25 +474,11 @@ export function targetsPage(targets: readonly TargetState[], recent: readonly Ro
   return {
     title: 'Targets',
     main: html`<h1>Targets <span class="muted">(${targets.length})</span></h1>
-      ${
-        targets.length
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th>Target</th>
-                  <th>Active rollout</th>
-                  <th>Queued</th>
-                  <th>Serving (last good)</th>
-                  <th>Latest rollout</th>
-                  <th>Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${rows}
-              </tbody>
-            </table>`
-          : html`<p class="muted">No target yet: deploy with <code>ferry deploy</code>.</p>`
-      }`,
+      ${table(
+        ['Target', 'Active rollout', 'Queued', 'Serving (last good)', 'Latest rollout', 'Updated'],
+        rows,
+        html`No target yet: deploy with <code>ferry deploy</code>.`,
+      )}`,
   };
 }
 
@@ -583,28 +535,11 @@ export function cachesPage(rows: readonly CacheRow[]): Rendered {
   return {
     title: 'Caches',
     main: html`<h1>Anywhere Caches <span class="muted">(${rows.length})</span></h1>
-      ${
-        rows.length
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th>Bucket</th>
-                  <th>Zone</th>
-                  <th>State</th>
-                  <th class="n">TTL</th>
-                  <th>Last use</th>
-                  <th>Relied on by</th>
-                  <th class="n">Est. cost</th>
-                  <th>Created by</th>
-                  <th>Last error</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${body}
-              </tbody>
-            </table>`
-          : html`<p class="muted">No cache yet: a deploy with <code>cache.mode</code> set creates them.</p>`
-      }
+      ${table(
+        ['Bucket', 'Zone', 'State', ['TTL', 'n'], 'Last use', 'Relied on by', ['Est. cost', 'n'], 'Created by', 'Last error'],
+        body,
+        html`No cache yet: a deploy with <code>cache.mode</code> set creates them.`,
+      )}
       <p class="muted">
         Estimated storage cost: the tensor bytes of the versions its targets run × the documented storage rate per GiB-hour × 24, from ${CACHE_PRICE_SOURCE}.
         Reads and data transfer are not included.
@@ -687,24 +622,6 @@ export function rejectedPage(rejected: readonly RejectedRequest[]): Rendered {
   return {
     title: 'Rejected requests',
     main: html`<h1>Rejected deploy requests <span class="muted">(${rejected.length})</span></h1>
-      ${
-        rejected.length
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th>Received</th>
-                  <th>Model</th>
-                  <th>Reason</th>
-                  <th>Why</th>
-                  <th>Source</th>
-                  <th>Message id</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${rows}
-              </tbody>
-            </table>`
-          : html`<p class="muted">No deploy request was refused.</p>`
-      }`,
+      ${table(['Received', 'Model', 'Reason', 'Why', 'Source', 'Message id'], rows, html`No deploy request was refused.`)}`,
   };
 }

@@ -3,7 +3,8 @@
  * against the local stack: a valid and an invalid version (uploaded, validated by onCheckpointUpload),
  * a succeeded rollout with an Anywhere Cache and a rolled-back one (deploy requests through Pub/Sub,
  * run on the simulated cluster) — then the pages that show them, a live update without a reload,
- * and 401 for a missing or forged IAP assertion. Screenshots of the main pages go to docs/screenshots/.
+ * and 401 for a missing or forged IAP assertion. Screenshots of the main pages go to .ferry/screenshots/
+ * (docs/screenshots/ with FERRY_UPDATE_SCREENSHOTS=1).
  *
  * Skips (with the reason) without the local stack (run it through `npm test`) or without Chromium
  * (`apt-get install chromium`; FERRY_CHROMIUM names another binary).
@@ -27,7 +28,9 @@ import type { VersionDoc } from '../../shared/domain/version.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 
 const CHROMIUM = process.env['FERRY_CHROMIUM'] ?? '/usr/bin/chromium';
-const SHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
+// README's screenshots are rewritten only on request (FERRY_UPDATE_SCREENSHOTS=1, when the UI
+// changes); an ordinary run writes them under .ferry/ so `npm test` leaves the tree clean.
+const SHOTS = join(import.meta.dirname, '..', '..', ...(process.env['FERRY_UPDATE_SCREENSHOTS'] === '1' ? ['docs', 'screenshots'] : ['.ferry', 'screenshots']));
 const skip = !process.env['FERRY_TEST_STACK']
   ? 'needs the local stack: run it through `npm test` (or set FERRY_TEST_STACK=1 with the env of a running `npm start`)'
   : !existsSync(CHROMIUM)
