@@ -150,12 +150,10 @@ export async function checkServedContent(d: DriftDeps): Promise<{ checked: numbe
           .catch((e: unknown) => log.error('could not publish the drift', { error: asFerryError(e) }));
       }
       if (d.alert) {
-        await d
-          .alert(driftMessage({ model: s.model, version: s.version, targets, why: check.why, ...check.diff }))
-          .catch((e: unknown) => {
-            const err = asFerryError(e);
-            log.error(`could not post the drift alert to Slack: ${err.message}`, { code: err.code, error: err });
-          });
+        await d.alert(driftMessage({ model: s.model, version: s.version, targets, why: check.why, ...check.diff })).catch((e: unknown) => {
+          const err = asFerryError(e);
+          log.error(`could not post the drift alert to Slack: ${err.message}`, { code: err.code, error: err });
+        });
       }
     } catch (e) {
       failed++;
