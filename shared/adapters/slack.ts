@@ -116,8 +116,10 @@ export function safeHost(url: string): string {
 /**
  * The Notify port on a Slack incoming webhook (teardown summaries, alerts): the same poster, one
  * fixed URL. The URL is checked once here (CONFIG_INVALID naming the setting, value hidden) so a
- * wrong secret fails the function's start, not each post. A webhook that Slack no longer knows
- * (404/410: deleted or the app removed) says so instead of talking about response URLs.
+ * wrong secret fails the function's start, not each post. A webhook whose channel is gone says so
+ * instead of talking about response URLs: Slack answers 404 channel_not_found and 410
+ * channel_is_archived (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks;
+ * docs/UPSTREAM.md L3).
  */
 export function slackWebhook(url: string, opts: SlackChatOptions & { setting: string }): Notify {
   const ok = checkResponseUrl(url, { allowLocal: opts.allowLocal });
@@ -133,8 +135,8 @@ export function slackWebhook(url: string, opts: SlackChatOptions & { setting: st
       await chat.respond(url, message);
     } catch (e) {
       if (e instanceof FerryError && e.code === 'CHAT_URL_EXPIRED')
-        throw new FerryError('CHAT_URL_EXPIRED', `Slack no longer accepts posts to the incoming webhook in ${opts.setting}`, {
-          hint: `Create a new incoming webhook in the Slack app and store its URL in the secret behind ${opts.setting}.`,
+        throw new FerryError('CHAT_URL_EXPIRED', `Slack no longer accepts posts to the incoming webhook in ${opts.setting} (its channel is gone or archived)`, {
+          hint: `Create a new incoming webhook for a live channel in the Slack app and store its URL in the secret behind ${opts.setting}.`,
           cause: e,
         });
       throw e;

@@ -16,7 +16,9 @@ const server = createServer((req, res) => {
   req.on('data', (c) => (body += c));
   req.on('end', () => {
     received.push({ path: req.url ?? '', body: JSON.parse(body) });
-    res.end('ok');
+    // A webhook whose channel was deleted: 404 channel_not_found (docs/UPSTREAM.md L3).
+    if (req.url?.includes('/gone/')) res.statusCode = 404;
+    res.end(res.statusCode === 404 ? 'channel_not_found' : 'ok');
   });
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -54,6 +56,19 @@ test("an alerts webhook that is not Slack's is refused at start, without echoing
       assert.ok(e instanceof FerryError && e.code === 'CONFIG_INVALID');
       assert.match(e.message, /FERRY_ALERTS_SLACK_WEBHOOK_URL \(value hidden\)/);
       assert.ok(!e.message.includes('evil.example.com'));
+      return true;
+    },
+  );
+});
+
+test('a webhook whose channel is gone: CHAT_URL_EXPIRED naming the setting, not a response_url', async () => {
+  const d = await wiringWith({ FERRY_ALERTS_SLACK_WEBHOOK_URL: `http://127.0.0.1:${port}/services/T1/gone/secret` });
+  await assert.rejects(
+    d.alert!(driftMessage({ model: 'llama', version: 'v1', targets: [], why: 'x', changed: ['a'], added: [], removed: [] })),
+    (e: unknown) => {
+      assert.ok(e instanceof FerryError && e.code === 'CHAT_URL_EXPIRED');
+      assert.match(e.message, /incoming webhook in FERRY_ALERTS_SLACK_WEBHOOK_URL/);
+      assert.ok(!e.message.includes('secret'), 'the URL is not echoed');
       return true;
     },
   );
