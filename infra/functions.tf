@@ -122,8 +122,11 @@ locals {
         FERRY_GKE_PROJECT            = local.gke_project_id
         FERRY_POLICY_DATABASE        = google_firestore_database.policy.name
       }
-      secrets       = {}
-      mount_secrets = false
+      # Drift alerts to Slack, only when asked for (the secret then needs a version).
+      secrets = {
+        FERRY_ALERTS_SLACK_WEBHOOK_URL = google_secret_manager_secret.alerts_slack_webhook.secret_id
+      }
+      mount_secrets = var.alerts_slack_notify
       event_trigger = []
       invoker       = google_service_account.pubsub_push.member
     }
@@ -372,6 +375,7 @@ resource "google_cloudfunctions2_function" "fn" {
     google_secret_manager_secret_iam_member.secret_accessor,
     google_secret_manager_secret_version.slack_signing_secret,
     google_secret_manager_secret_version.teardown_slack_webhook,
+    google_secret_manager_secret_version.alerts_slack_webhook,
     google_artifact_registry_repository_iam_member.build_writer,
     google_storage_bucket_iam_member.build_source_reader,
     google_project_iam_member.build_log_writer,

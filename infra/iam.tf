@@ -276,13 +276,15 @@ resource "google_pubsub_topic_iam_member" "publisher" {
 }
 
 # ---- Secret Manager: each function reads the secrets it mounts (local.functions[*].secrets) ------------
-# teardownIdle's webhook is read only when var.teardown_slack_notify mounts it; granted either way
-# (the secret holds nothing else).
+# teardownIdle's webhook is read only when var.teardown_slack_notify mounts it, reconcileRollouts'
+# alerts webhook only when var.alerts_slack_notify does; granted either way (each secret holds
+# nothing else).
 
 locals {
   secret_readers = {
-    slackCommand = google_secret_manager_secret.slack_signing_secret.secret_id
-    teardownIdle = google_secret_manager_secret.teardown_slack_webhook.secret_id
+    slackCommand      = google_secret_manager_secret.slack_signing_secret.secret_id
+    teardownIdle      = google_secret_manager_secret.teardown_slack_webhook.secret_id
+    reconcileRollouts = google_secret_manager_secret.alerts_slack_webhook.secret_id
   }
 }
 

@@ -44,3 +44,27 @@ resource "google_secret_manager_secret_version" "teardown_slack_webhook" {
   secret      = google_secret_manager_secret.teardown_slack_webhook.id
   secret_data = var.teardown_slack_webhook_url
 }
+
+# Optional: a Slack incoming webhook for unsolicited alerts from the reconciler (reconcileRollouts,
+# FERRY_ALERTS_SLACK_WEBHOOK_URL): a served version whose content changed after validation (drift,
+# issue #20), once per change. Same life cycle as the teardown webhook: read only when
+# var.alerts_slack_notify is true; the value from var.alerts_slack_webhook_url or out of band:
+#   printf %s "$WEBHOOK_URL" | gcloud secrets versions add <name_prefix>-alerts-slack-webhook --data-file=-
+
+resource "google_secret_manager_secret" "alerts_slack_webhook" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-alerts-slack-webhook"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_secret_manager_secret_version" "alerts_slack_webhook" {
+  count = var.alerts_slack_webhook_url == null ? 0 : 1
+
+  secret      = google_secret_manager_secret.alerts_slack_webhook.id
+  secret_data = var.alerts_slack_webhook_url
+}

@@ -206,6 +206,19 @@ variable "teardown_slack_webhook_url" {
   sensitive   = true
 }
 
+variable "alerts_slack_notify" {
+  description = "Post reconciler alerts (a served version whose content changed after validation) to the Slack incoming webhook in the alerts webhook secret (which must then have a version)."
+  type        = bool
+  default     = false
+}
+
+variable "alerts_slack_webhook_url" {
+  description = "Slack incoming webhook URL (https://hooks.slack.com/services/...) for reconciler alerts. Optional: when null, add the secret version yourself. When set, the value is stored in the Terraform state."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
 variable "scheduler_time_zone" {
   description = "Time zone of the Cloud Scheduler jobs."
   type        = string

@@ -201,6 +201,13 @@ export const TeardownConfig = z.object({
    * FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL, locally).
    */
   FERRY_TEARDOWN_SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be a Slack incoming webhook URL' }).optional(),
+  /**
+   * A Slack incoming webhook (Secret Manager in production) for unsolicited alerts from the
+   * reconciler: a served version whose content changed after validation (drift, issue #20), posted
+   * once per change. Unset: no alert (status and the results topic still say it). Same URL rules as
+   * FERRY_TEARDOWN_SLACK_WEBHOOK_URL.
+   */
+  FERRY_ALERTS_SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be a Slack incoming webhook URL' }).optional(),
 });
 
 /**

@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Chat } from '../ports/chat.ts';
+import type { Notify } from '../ports/notifier.ts';
 import type { ChatMessage } from '../domain/chat-blocks.ts';
 import { checkResponseUrl } from '../domain/slack.ts';
 import { FerryError } from '../domain/errors.ts';
@@ -110,4 +111,35 @@ export function safeHost(url: string): string {
   } catch {
     return '(not a URL)';
   }
+}
+
+/**
+ * The Notify port on a Slack incoming webhook (teardown summaries, alerts): the same poster, one
+ * fixed URL. The URL is checked once here (CONFIG_INVALID naming the setting, value hidden) so a
+ * wrong secret fails the function's start, not each post. A webhook whose channel is gone says so
+ * instead of talking about response URLs: Slack answers 404 channel_not_found and 410
+ * channel_is_archived (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks;
+ * docs/UPSTREAM.md L3).
+ */
+export function slackWebhook(url: string, opts: SlackChatOptions & { setting: string }): Notify {
+  const ok = checkResponseUrl(url, { allowLocal: opts.allowLocal });
+  if (!ok.ok)
+    throw new FerryError(
+      'CONFIG_INVALID',
+      `invalid configuration: ${opts.setting} (value hidden): must be a Slack incoming webhook (https://hooks.slack.com/services/…)`,
+      { hint: `Create an incoming webhook in the Slack app and store its URL in the secret behind ${opts.setting}.` },
+    );
+  const chat = new SlackResponseUrlChat(opts);
+  return async (message) => {
+    try {
+      await chat.respond(url, message);
+    } catch (e) {
+      if (e instanceof FerryError && e.code === 'CHAT_URL_EXPIRED')
+        throw new FerryError('CHAT_URL_EXPIRED', `Slack no longer accepts posts to the incoming webhook in ${opts.setting} (its channel is gone or archived)`, {
+          hint: `Create a new incoming webhook for a live channel in the Slack app and store its URL in the secret behind ${opts.setting}.`,
+          cause: e,
+        });
+      throw e;
+    }
+  };
 }

@@ -2,7 +2,8 @@
  * Integrity of what is served (issue #20): the version's content — its set of (object, generation)
  * — is re-listed and compared with the one ferry validated, right before a rollout applies
  * (CONTENT_CHANGED refuses it) and on every reconcile tick for the versions targets serve or are
- * rolling out (drift: flagged on the version, logged, published on the results topic). One
+ * rolling out (drift: flagged on the version, logged, published on the results topic and, when
+ * FERRY_ALERTS_SLACK_WEBHOOK_URL is set, posted to Slack). One
  * listing of the version's prefix per version; no object is read.
  *
  * "The validated content" is two things, both checked: the version's `files` (what its last
@@ -24,6 +25,8 @@ import type { RolloutState } from '../ports/rollout-state.ts';
 import type { Publisher } from '../ports/publisher.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { Notify } from '../ports/notifier.ts';
+import { driftMessage } from '../domain/chat-drift.ts';
 
 /** gs://bucket/models/m/v → bucket and the version's prefix (ending in `/`). */
 export function versionLocation(uri: string): { bucket: string; prefix: string } {
@@ -78,6 +81,8 @@ export interface DriftDeps {
   objects: (bucket: string) => ObjectStore;
   publisher: Publisher;
   resultsTopic?: string | undefined;
+  /** Optional Slack alert (FERRY_ALERTS_SLACK_WEBHOOK_URL), posted with the results message: once per change. */
+  alert?: Notify | undefined;
   clock: Clock;
   logger: Logger;
 }
@@ -86,7 +91,8 @@ export interface DriftDeps {
  * The reconciler's drift check: each version a target serves (its last good rollout) or is rolling
  * out (its active rollout), against its validated content and the content key that rollout was
  * rendered with. A change is flagged on the version (`drift`, with the targets), logged as an error
- * and published once on the results topic (`kind: integrity`, code CONTENT_CHANGED); when the
+ * and published once on the results topic (`kind: integrity`, code CONTENT_CHANGED) and to the
+ * alerts webhook (a failed post is logged with its code, never fatal); when the
  * content is the validated one again, the flag is cleared.
  */
 export async function checkServedContent(d: DriftDeps): Promise<{ checked: number; drifted: number; cleared: number; failed: number }> {
@@ -142,6 +148,12 @@ export async function checkServedContent(d: DriftDeps): Promise<{ checked: numbe
             { kind: 'integrity' },
           )
           .catch((e: unknown) => log.error('could not publish the drift', { error: asFerryError(e) }));
+      }
+      if (d.alert) {
+        await d.alert(driftMessage({ model: s.model, version: s.version, targets, why: check.why, ...check.diff })).catch((e: unknown) => {
+          const err = asFerryError(e);
+          log.error(`could not post the drift alert to Slack: ${err.message}`, { code: err.code, error: err });
+        });
       }
     } catch (e) {
       failed++;

@@ -8,6 +8,7 @@ import { asFerryError } from '../domain/errors.ts';
 import type { FerryErrorCode } from '../domain/reasons/errors.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { TeardownStore } from '../ports/teardown-store.ts';
+import type { Notify } from '../ports/notifier.ts';
 import { advanceAll, type RolloutDeps } from './rollouts.ts';
 import { advanceCaches } from './caches.ts';
 import { recordTargetActivity } from './target-activity.ts';
@@ -40,6 +41,8 @@ export interface ReconcileDeps {
   upload: UploadDeps;
   /** Where target activity is recorded for teardown (`targetActivity/{key}`). */
   activity: TeardownStore;
+  /** Unsolicited alerts (FERRY_ALERTS_SLACK_WEBHOOK_URL): drift. Unset: none. */
+  alert?: Notify | undefined;
 }
 
 const some = (r: Record<string, number>) => Object.values(r).some((n) => n > 0);
@@ -104,6 +107,7 @@ export function reconcileSteps(d: ReconcileDeps): TickStep[] {
           objects: rollout.objects,
           publisher: rollout.publisher,
           resultsTopic: rollout.config.resultsTopic,
+          alert: d.alert,
           clock: rollout.clock,
           logger,
         });

@@ -21,10 +21,9 @@ import type { Settings } from '../config.ts';
 import type { TeardownTickDeps } from '../app/teardown-tick.ts';
 import type { TeardownRun } from '../domain/teardown-run.ts';
 import { teardownMessage } from '../domain/chat-teardown.ts';
-import { checkResponseUrl } from '../domain/slack.ts';
 import { FerryError } from '../domain/errors.ts';
 import { FirestoreChatCommands } from '../adapters/firestore-chat.ts';
-import { SlackResponseUrlChat } from '../adapters/slack.ts';
+import { SlackResponseUrlChat, slackWebhook } from '../adapters/slack.ts';
 import type { TeardownDeps, TeardownOptions } from '../app/teardown.ts';
 import { FirestoreTeardownStore } from '../adapters/firestore-teardown.ts';
 import { capacityDirectory, clusterDirectory } from './cluster-directory.ts';
@@ -114,16 +113,10 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
 
 export function teardownDeps(s: Settings, log: Logger): { deps: TeardownDeps; options: TeardownOptions; reply: TeardownTickDeps['reply'] } {
   const chat = new SlackResponseUrlChat({ allowLocal: s.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL });
-  const webhook = s.FERRY_TEARDOWN_SLACK_WEBHOOK_URL;
-  if (webhook) {
-    const ok = checkResponseUrl(webhook, { allowLocal: s.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL });
-    if (!ok.ok)
-      throw new FerryError(
-        'CONFIG_INVALID',
-        `invalid configuration: FERRY_TEARDOWN_SLACK_WEBHOOK_URL (value hidden): must be a Slack incoming webhook (https://hooks.slack.com/services/…)`,
-        { hint: 'Create an incoming webhook in the Slack app and store its URL in the teardown webhook secret.' },
-      );
-  }
+  // The run summary to Slack (an incoming webhook; the URL is checked here, at start).
+  const notify = s.FERRY_TEARDOWN_SLACK_WEBHOOK_URL
+    ? slackWebhook(s.FERRY_TEARDOWN_SLACK_WEBHOOK_URL, { allowLocal: s.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL, setting: 'FERRY_TEARDOWN_SLACK_WEBHOOK_URL' })
+    : undefined;
   const db = firestoreClient(s.GOOGLE_CLOUD_PROJECT);
   const clusters = kubeClusters(s);
   const caches = cacheDeps({ config: cacheSettings(s), db, clusters, storage: () => gcsClient(s), projectId: s.GOOGLE_CLOUD_PROJECT });
@@ -142,7 +135,7 @@ export function teardownDeps(s: Settings, log: Logger): { deps: TeardownDeps; op
       }),
       clock: systemClock,
       logger: log,
-      ...(webhook ? { notify: (run: TeardownRun) => chat.respond(webhook, teardownMessage(run)) } : {}),
+      ...(notify ? { notify: (run: TeardownRun) => notify(teardownMessage(run)) } : {}),
     },
     options: { policy: teardownPolicyFromConfig(s) },
     // `/ferry teardown plan`: the plan is posted back to the command that asked.
@@ -167,7 +160,16 @@ export function teardownPolicyFromConfig(cfg: Settings): NonNullable<TeardownOpt
 
 /** The reconciler: the deploy and upload dependencies, and where target activity is recorded. */
 export function reconcileDeps(s: Settings, log: Logger): ReconcileDeps {
-  return { rollout: rolloutDeps(s, log), upload: uploadDeps(s, log), activity: new FirestoreTeardownStore(firestoreClient(s.GOOGLE_CLOUD_PROJECT)) };
+  // Drift alerts (issue #20) to Slack, only when the alerts webhook is set (the URL is checked here, at start).
+  const alert = s.FERRY_ALERTS_SLACK_WEBHOOK_URL
+    ? slackWebhook(s.FERRY_ALERTS_SLACK_WEBHOOK_URL, { allowLocal: s.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL, setting: 'FERRY_ALERTS_SLACK_WEBHOOK_URL' })
+    : undefined;
+  return {
+    rollout: rolloutDeps(s, log),
+    upload: uploadDeps(s, log),
+    activity: new FirestoreTeardownStore(firestoreClient(s.GOOGLE_CLOUD_PROJECT)),
+    ...(alert ? { alert } : {}),
+  };
 }
 
 export function cacheSettings(s: Settings) {

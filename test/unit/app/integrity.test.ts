@@ -20,6 +20,14 @@ import type { StorageFinalizedEvent } from '../../../shared/domain/events.ts';
 import type { Uploader } from '../../../shared/ports/uploader.ts';
 import { MemoryBucket, MemoryCheckpointState, MemoryPublisher } from '../../helpers/memory.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DriftDeps } from '../../../shared/app/integrity.ts';
+import { reconcileSteps, runTick } from '../../../shared/app/reconcile-tick.ts';
+import { slackWebhook } from '../../../shared/adapters/slack.ts';
+import { DRIFT_FILES_SHOWN, driftMessage } from '../../../shared/domain/chat-drift.ts';
+import { MAX_SECTION } from '../../../shared/domain/chat-blocks.ts';
+import type { Notify } from '../../../shared/ports/notifier.ts';
 
 const LLAMA = join(import.meta.dirname, '..', '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const PREFIX = 'models/llama/v1/';
@@ -249,4 +257,132 @@ test('drift: an overwrite of a served version is flagged on the version with its
   const back = await checkServedContent(drift);
   assert.equal(back.cleared, 1);
   assert.equal((await state.getVersion('llama', 'v1'))?.drift, null);
+});
+
+// ---- Drift alerts to Slack (FERRY_ALERTS_SLACK_WEBHOOK_URL): the real poster over real HTTP ----------
+
+/** A local incoming webhook: records each post and answers with `status` (200 by default). */
+async function webhookServer() {
+  const posts: Array<{ path: string; body: { text: string; blocks: unknown[] } }> = [];
+  let status = 200;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      posts.push({ path: req.url ?? '', body: JSON.parse(body) });
+      res.statusCode = status;
+      res.end(status === 200 ? 'ok' : 'internal_error');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T1/B1/secret`;
+  return { posts, url, fail: (s: number) => void (status = s), close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** A served v1 (one target, rendered with the validated key) and the drift check's deps with `alert`. */
+async function servedVersion(alert: Notify | undefined) {
+  const s = setup();
+  await s.ferryUpload();
+  await handleCheckpointUpload(s.event(PREFIX + MANIFEST_FILE), s.deps);
+  const key = (await s.state.getVersion('llama', 'v1'))!.contentKey!;
+  const rollout = { id: 'ro-1', model: 'llama', version: 'v1', spec: { deployment: { metadata: { annotations: { 'ferry.dev/checkpoint-digest': key } } } } };
+  const target = { key: 'local/serving/llama', lastGood: { rolloutId: 'ro-1' }, activeRolloutId: null };
+  const published: unknown[] = [];
+  const logger = memoryLogger();
+  const drift: DriftDeps = {
+    targets: async () => [target] as never,
+    rollouts: { getRollout: async (id: string) => (id === 'ro-1' ? (rollout as never) : undefined) },
+    versions: s.state,
+    objects: () => s.bucket,
+    publisher: { publishJson: async (_t: string, data: unknown) => (published.push(data), 'm') } as never,
+    resultsTopic: 'results',
+    alert,
+    clock: s.deps.clock,
+    logger,
+  };
+  return { ...s, drift, published, logger };
+}
+
+test('drift alert: posted to the alerts webhook once when drift appears (model, version, files, targets, CONTENT_CHANGED, what to do), not again on the next tick', async (t) => {
+  const hook = await webhookServer();
+  t.after(hook.close);
+  const alert = slackWebhook(hook.url, { allowLocal: true, setting: 'FERRY_ALERTS_SLACK_WEBHOOK_URL' });
+  const { drift, flipOneByte, published } = await servedVersion(alert);
+
+  await checkServedContent(drift);
+  assert.equal(hook.posts.length, 0, 'nothing to say while the content is the validated one');
+
+  flipOneByte(SHARD);
+  assert.equal((await checkServedContent(drift)).drifted, 1);
+  assert.equal(hook.posts.length, 1);
+  assert.equal(published.length, 1, 'with the results message');
+  const { path, body } = hook.posts[0]!;
+  assert.equal(path, '/services/T1/B1/secret');
+  assert.match(body.text, /llama\/v1 changed after validation \(CONTENT_CHANGED\); served by local\/serving\/llama/);
+  const blocks = JSON.stringify(body.blocks);
+  for (const part of ['llama', 'v1', SHARD, 'local/serving/llama', 'CONTENT_CHANGED', 'Upload the checkpoint again as a new version']) {
+    assert.ok(blocks.includes(part), `the alert names ${part}`);
+  }
+
+  assert.equal((await checkServedContent(drift)).drifted, 1, 'still drifted');
+  await checkServedContent(drift);
+  assert.equal(hook.posts.length, 1, 'posted once per change, not every tick');
+});
+
+test('drift alert: not posted without a webhook; the flag and the results message are unchanged', async () => {
+  const { drift, flipOneByte, published, state } = await servedVersion(undefined);
+  flipOneByte(SHARD);
+  assert.equal((await checkServedContent(drift)).drifted, 1);
+  assert.equal(published.length, 1);
+  assert.deepEqual((await state.getVersion('llama', 'v1'))?.drift?.changed, [SHARD]);
+});
+
+test('drift alert: a failing webhook is logged with its code and does not break the check or the tick', async (t) => {
+  const hook = await webhookServer();
+  t.after(hook.close);
+  hook.fail(500);
+  const alert = slackWebhook(hook.url, { allowLocal: true, setting: 'FERRY_ALERTS_SLACK_WEBHOOK_URL' });
+  const { drift, flipOneByte, published, state, logger } = await servedVersion(alert);
+  flipOneByte(SHARD);
+  assert.deepEqual(await checkServedContent(drift), { checked: 1, drifted: 1, cleared: 0, failed: 0 });
+  assert.equal(hook.posts.length, 1, 'a 5xx is not retried: Slack may have posted it');
+  assert.equal(published.length, 1, 'the results message still went out');
+  assert.deepEqual((await state.getVersion('llama', 'v1'))?.drift?.changed, [SHARD], 'the version is still flagged');
+  const failed = logger.entries.find((e) => String(e['message']).startsWith('could not post the drift alert to Slack'));
+  assert.equal(failed?.['code'], 'CHAT_POST_FAILED');
+
+  // In the tick: the integrity step is ok and the steps after it run.
+  const alert2: Notify = async () => {
+    throw new FerryError('CHAT_POST_FAILED', 'Slack answered 500');
+  };
+  const again = await servedVersion(alert2);
+  again.flipOneByte(SHARD);
+  const steps = reconcileSteps({
+    rollout: {
+      rollouts: again.drift.rollouts,
+      versions: again.state,
+      objects: again.drift.objects,
+      publisher: again.drift.publisher,
+      config: { resultsTopic: 'results' },
+      clock: again.drift.clock,
+    } as never,
+    upload: {} as never,
+    activity: { listTargets: again.drift.targets } as never,
+    alert: alert2,
+  }).filter((s) => s.name === 'integrity');
+  const report = await runTick(steps, memoryLogger());
+  assert.deepEqual(report.failed, []);
+  assert.deepEqual(report.steps[0], { step: 'integrity', ok: true, result: { checked: 1, drifted: 1, cleared: 0, failed: 0 } });
+});
+
+test('drift alert message: long file lists are truncated with a count, names escaped, inside Block Kit limits', () => {
+  const changed = Array.from({ length: 400 }, (_, i) => `shard-<${i}>.safetensors`);
+  const m = driftMessage({ model: 'llama', version: 'v1', targets: ['a/b/c'], why: 'x', changed, added: ['new.bin'], removed: [] });
+  const text = JSON.stringify(m.blocks);
+  assert.ok(text.includes(`shard-&lt;${DRIFT_FILES_SHOWN - 1}&gt;.safetensors`));
+  assert.ok(!text.includes(`shard-&lt;${DRIFT_FILES_SHOWN}&gt;.safetensors`));
+  assert.ok(text.includes(`…and ${400 - DRIFT_FILES_SHOWN} more`));
+  assert.ok(text.includes('*Added (1):*'));
+  assert.ok(!text.includes('Removed'));
+  for (const b of m.blocks ?? []) if (b.type === 'section' && b.text) assert.ok(b.text.text.length <= MAX_SECTION);
 });

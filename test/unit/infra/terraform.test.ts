@@ -1130,6 +1130,42 @@ describe('storage, Firestore, secrets', () => {
     assert.equal(tf.variables.get('teardown_slack_notify')?.['default'], false);
   });
 
+  test('the alerts webhook (drift, issue #20): a secret mounted for the function that runs the drift check, only when asked for, and granted', () => {
+    assert.ok(tf.resources.get('google_secret_manager_secret.alerts_slack_webhook'));
+    assert.equal(tf.resources.get('google_secret_manager_secret_version.alerts_slack_webhook')?.['secret_data'], '${var.alerts_slack_webhook_url}');
+    const v = tf.variables.get('alerts_slack_webhook_url');
+    assert.equal(v?.['sensitive'], true);
+    assert.equal(v?.['default'], null);
+    assert.ok(!('alerts_slack_webhook_url' in tf.example), 'the example tfvars holds no secret');
+    assert.equal(tf.variables.get('alerts_slack_notify')?.['default'], false);
+    // Where the setting is read (the drift check's wiring), it is mounted from the secret, and the
+    // function's service account may read exactly that secret.
+    // The drift check runs in the reconciler's tick: the functions wired with reconcileDeps (which reads the setting).
+    const runners = FUNCTIONS.filter((fn) => /\.reconcileDeps\b/.test(functionFile(fn.name)));
+    assert.deepEqual(
+      runners.map((fn) => fn.name),
+      ['reconcileRollouts'],
+    );
+    for (const fn of runners) {
+      assert.match(codeUse(fn.name).code, /\bs\.FERRY_ALERTS_SLACK_WEBHOOK_URL\b/, `${fn.name}'s wiring reads the alerts webhook`);
+      const [, f] = tfFunctionFor(fn.name);
+      const mounted = secretEnvOf(f).filter((m) => m['key'] === 'FERRY_ALERTS_SLACK_WEBHOOK_URL');
+      assert.deepEqual(
+        mounted.map((m) => m[WHEN]),
+        ['var.alerts_slack_notify'],
+        `${fn.name} mounts FERRY_ALERTS_SLACK_WEBHOOK_URL when alerts are on`,
+      );
+      assert.ok(references(tf, mounted[0]!['secret'], 'google_secret_manager_secret.alerts_slack_webhook'));
+      const [sa] = saRef(block(f, 'service_config')?.['service_account_email']);
+      assert.ok(
+        grantsOf(sa!).some(
+          (g) => g.role === 'roles/secretmanager.secretAccessor' && references(tf, g.block['secret_id'], 'google_secret_manager_secret.alerts_slack_webhook'),
+        ),
+        `${sa} may read the alerts webhook secret`,
+      );
+    }
+  });
+
   test('README documents the deployment and every IAM role granted', () => {
     const readme = readFileSync(join(INFRA, 'README.md'), 'utf8');
     for (const role of new Set(GRANTS.map((g) => g.role.replace(/^custom:/, '')))) assert.ok(readme.includes(role), `infra/README.md explains ${role}`);
