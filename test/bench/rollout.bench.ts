@@ -50,11 +50,11 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
   const done: number[] = [];
   for (let i = 0; i < N; i++) {
     const t0 = Date.now();
-    const messageId = await publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, req('bench-lat', `lat-${i}`, i));
+    const messageId = await publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, req('ferry-bench-lat', `lat-${i}`, i));
     // Applied = the API server holds a Deployment whose pod template carries this rollout's id.
     const r = await waitRollout(messageId, () => true);
     for (;;) {
-      const d = await apps.readNamespacedDeployment({ namespace: 'bench-lat', name: `lat-${i}` }).catch(() => undefined);
+      const d = await apps.readNamespacedDeployment({ namespace: 'ferry-bench-lat', name: `lat-${i}` }).catch(() => undefined);
       if (d?.spec?.template.metadata?.annotations?.['ferry.dev/rollout-id'] === r.id) break;
       if (Date.now() - t0 > 120_000) throw new Error(`lat-${i} was never applied`);
       await sleep(10);
@@ -63,15 +63,15 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
     const fin = await waitRollout(messageId, (p) => isTerminalPhase(p as never));
     done.push(Date.parse(fin.updatedAt) - t0);
     // Free the GPU for the next sample (the simulated cluster has 8 L4s).
-    await apps.deleteNamespacedDeployment({ namespace: 'bench-lat', name: `lat-${i}` }).catch(() => undefined);
+    await apps.deleteNamespacedDeployment({ namespace: 'ferry-bench-lat', name: `lat-${i}` }).catch(() => undefined);
   }
-  await core.deleteNamespace({ name: 'bench-lat' }).catch(() => undefined);
+  await core.deleteNamespace({ name: 'ferry-bench-lat' }).catch(() => undefined);
 
   // 2. 100 requests over 10 targets, all published at once (5 targets on L4, 5 on H100).
   const t1 = Date.now();
   const ids = await Promise.all(
     Array.from({ length: 100 }, (_, i) =>
-      publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, req('bench-load', `t-${i % 10}`, i, i % 10 < 5 ? 'nvidia-l4' : 'nvidia-h100-80gb')),
+      publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, req('ferry-bench-load', `t-${i % 10}`, i, i % 10 < 5 ? 'nvidia-l4' : 'nvidia-h100-80gb')),
     ),
   );
   const finals = await Promise.all(ids.map((m) => waitRollout(m, (p) => isTerminalPhase(p as never))));
@@ -79,7 +79,7 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
   const distinct = new Map(finals.map((r) => [r.id, r.phase]));
   const phases: Record<string, number> = {};
   for (const p of distinct.values()) phases[p] = (phases[p] ?? 0) + 1;
-  await core.deleteNamespace({ name: 'bench-load' }).catch(() => undefined);
+  await core.deleteNamespace({ name: 'ferry-bench-load' }).catch(() => undefined);
   return {
     sequential: { requests: N, appliedMs: { p50: pct(applied, 50), p95: pct(applied, 95) }, succeededMs: { p50: pct(done, 50), p95: pct(done, 95) } },
     burst: { requests: 100, targets: 10, handled: finals.length, distinctRollouts: distinct.size, phases, allSettledMs },

@@ -47,7 +47,8 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   const model = `bench-serve-${Date.now().toString(36)}`;
-  const ns = 'bench-serve';
+  // Inside the local deploy policy's namespaces (infra/local/policy.json: ferry-*).
+  const ns = 'ferry-bench-serve';
   const N = Number(process.env['FERRY_BENCH_SERVE_RUNS'] ?? 5);
   const runs: Array<Record<string, number>> = [];
   for (let i = 0; i < N; i++) {
