@@ -8,10 +8,6 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { gcsObjectStore, storageClient } from '../../shared/adapters/gcs.ts';
 import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
@@ -23,39 +19,18 @@ import type { VersionDoc } from '../../shared/domain/version.ts';
 import { eventually, stackEnv, uniqueName } from '../helpers/stack-env.ts';
 import { makeHfCache } from '../helpers/hf-cache.ts';
 import { LLAMA_DIR } from '../helpers/upload-version.ts';
+import { freshShell } from '../helpers/fresh-shell.ts';
 
 const env = stackEnv('FERRY_TEST_LOCAL_ENV', 'GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'FERRY_BUCKET');
-const LAUNCHER = join(import.meta.dirname, '..', '..', 'shared', 'cli', 'ferry.mjs');
 const storage = storageClient({ emulatorHost: env.STORAGE_EMULATOR_HOST, projectId: env.GOOGLE_CLOUD_PROJECT });
 const bucket = storage.bucket(env.FERRY_BUCKET);
 const state = new FirestoreCheckpointState(firestoreClient(env.GOOGLE_CLOUD_PROJECT));
 const SHARD = 'model-00003-of-00006.safetensors';
 
-const home = mkdtempSync(join(tmpdir(), 'ferry-home-'));
-const shell = mkdtempSync(join(tmpdir(), 'ferry-shell-'));
-mkdirSync(join(shell, '.ferry'));
-copyFileSync(env.FERRY_TEST_LOCAL_ENV, join(shell, '.ferry', 'local.env'));
 const hf = makeHfCache(LLAMA_DIR, { repo: 'ferry-test/tiny-llama-integrity' });
-after(() => {
-  hf.cleanup();
-  for (const d of [home, shell]) rmSync(d, { recursive: true, force: true });
-});
+after(() => hf.cleanup());
 
-function ferry(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('node', [LAUNCHER, ...args], { cwd: shell, env: { PATH: process.env['PATH']!, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    p.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 180_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
+const ferry = freshShell(env.FERRY_TEST_LOCAL_ENV, { timeoutMs: 180_000 });
 
 const settledAfter = (model: string, after: number) =>
   eventually(
