@@ -10,6 +10,19 @@ import type { CommandSpec, FlagSpec } from './spec.ts';
 
 const USAGE_IO = [2, 'usage error, or ferry could not read its input or reach a backend (credentials, network, stopped local stack)'] as const;
 
+/** `--wait` and its `--timeout`: deploy and rollback follow the rollout they publish. */
+const WAIT_FLAGS: readonly FlagSpec[] = [
+  { name: 'wait', type: 'boolean', default: false, description: 'follow the rollout until it ends' },
+  {
+    name: 'timeout',
+    type: 'int',
+    min: 1,
+    placeholder: 'S',
+    default: 1800,
+    description: 'with --wait: seconds to wait before giving up (the rollout goes on)',
+  },
+];
+
 const TARGET_FLAGS: readonly FlagSpec[] = [
   {
     name: 'cluster',
@@ -239,15 +252,7 @@ export const SPECS: readonly CommandSpec[] = [
     flags: [
       ...REQUEST_FLAGS,
       { name: 'idempotency-key', type: 'string', placeholder: 'K', defaultText: 'none', description: 'a key that makes a repeated request a no-op' },
-      { name: 'wait', type: 'boolean', default: false, description: 'follow the rollout until it ends' },
-      {
-        name: 'timeout',
-        type: 'int',
-        min: 1,
-        placeholder: 'S',
-        default: 1800,
-        description: 'with --wait: seconds to wait before giving up (the rollout goes on)',
-      },
+      ...WAIT_FLAGS,
     ],
     output: true,
     exitCodes: [
@@ -292,11 +297,7 @@ export const SPECS: readonly CommandSpec[] = [
     description: 'Re-deploys the newest succeeded rollout of the target whose version differs from what it runs now, as a new deploy request.',
     args: [],
     arity: [0, 0],
-    flags: [
-      ...TARGET_FLAGS,
-      { name: 'wait', type: 'boolean', default: false, description: 'follow the rollout until it ends' },
-      { name: 'timeout', type: 'int', min: 1, placeholder: 'S', default: 1800, description: 'with --wait: seconds to wait before giving up' },
-    ],
+    flags: [...TARGET_FLAGS, ...WAIT_FLAGS],
     output: true,
     exitCodes: [[0, 'published (with --wait: the rollout succeeded)'], [1, 'no previous good version, or with --wait the rollout did not succeed'], USAGE_IO],
     examples: [
