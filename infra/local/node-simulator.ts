@@ -678,7 +678,10 @@ export async function startNodeSimulator(kubeconfigPath: string, opts: Simulator
     st.ready = false;
     st.containerStartedAt = new Date();
     st.containerName = main.name;
-    const c = startVllmContainer({ pod: `${st.namespace}/${st.name}`, command: main.command, args: main.args ?? [], env, gpus, ip: st.podIP }, serving);
+    const c = startVllmContainer(
+      { pod: `${st.namespace}/${st.name}`, command: main.command, args: main.args ?? [], env, gpus, ip: st.podIP, zone: node.node.zone },
+      serving,
+    );
     st.container = c;
     st.stage = 'running';
     await patchServingRetrying(st, pod);

@@ -15,6 +15,7 @@ import { startEmulators, checkEmulatorPrerequisites, freeEmulatorPorts, freeStab
 import { startKube, kubeBinariesPresent, type KubeStack } from './kube.ts';
 import { FUNCTIONS } from '../../functions/manifest.ts';
 import { startStorageControlGrpcServer, type StorageControlGrpcServer } from './storage-control-grpc-server.ts';
+import { servingRatesFromEnv } from './vllm-sim/time-model.ts';
 import { startGkeServer, type GkeServer } from './gke-server.ts';
 import { MANAGED_LABEL_KEY, MANAGED_LABEL_VALUE } from '../../shared/domain/teardown-inventory.ts';
 import { seedLocalPolicy } from './seed-policy.ts';
@@ -40,6 +41,8 @@ export interface StackOptions {
   scheduleEverySeconds?: number;
   /** The Storage Control fake turns a new Anywhere Cache RUNNING this long after creation (ms, default 1500). */
   cacheCreateDelayMs?: number;
+  /** Time model of the serving stand-in (default: FERRY_SIM_* env, then time-model.ts defaults; docs/serving-sim.md). */
+  serving?: { bytesPerSecond?: number; cacheClientBytesPerSecond?: number };
   /** Where to write KEY=VALUE lines for the CLI (default .ferry/local.env; null: don't). */
   envFile?: string | null;
   log?: (msg: string) => void;
@@ -164,7 +167,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         ...(ports === 'free' ? { ports: { etcdClient: await freeStablePort(), etcdPeer: await freeStablePort(), apiserver: await freeStablePort() } } : {}),
         log,
         // vLLM pods run the serving stand-in (infra/local/vllm-sim), streaming from the Storage emulator.
-        simulator: { podReadyDelayMs: opts.podReadyDelayMs ?? 1500, serving: { storageHost: () => emulators?.storageHost } },
+        // Zonal caches are asked of the Storage Control server below (started later, hence the getter).
+        simulator: {
+          podReadyDelayMs: opts.podReadyDelayMs ?? 1500,
+          serving: {
+            storageHost: () => emulators?.storageHost,
+            storageControl: () => (storageControl ? { endpoint: storageControl.endpoint, adminHost: storageControl.adminHost } : undefined),
+            ...servingRatesFromEnv(process.env),
+            ...opts.serving,
+          },
+        },
       }),
     ]);
     if (started[0].status === 'fulfilled') emulators = started[0].value;

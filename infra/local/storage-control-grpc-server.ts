@@ -32,6 +32,10 @@
  * Time comes from a Clock evaluated lazily at each call, so tests move a manual clock.
  * Test hooks (in process: `server.admin`; across processes: the loopback HTTP admin on `adminHost`,
  * client `storageControlAdmin(adminHost)`): reset, setOptions, failNext, failNextOperation, stats.
+ * Simulation plumbing on the same admin (`/admin/cache-reads`, `recordReads`): the serving stand-in
+ * (./vllm-sim/) reports the objects a pod in a zone read, and the cache of that zone answers which
+ * came from it and ingests misses by its admission policy (./vllm-sim/time-model.ts). Real GCS does
+ * this inside the service; the contents live here, with the cache (docs/serving-sim.md "Time").
  *
  * Alone: ./node_modules/.bin/node infra/local/storage-control-grpc-server.ts [--port N] [--location US-CENTRAL1]
  */
@@ -53,6 +57,7 @@ import {
   type BucketLocation,
 } from '../../shared/domain/cache.ts';
 import { CACHE_ADMISSION_POLICIES } from '../../shared/domain/deploy-request.ts';
+import { CacheContents, type ObjectRead, type ReadOutcome } from './vllm-sim/time-model.ts';
 import { ZONE_RE } from '../../shared/domain/names.ts';
 import { startLoopbackServer, runAlone, bodyText, type JsonAnswer, type LoopbackServer } from './loopback-server.ts';
 import { loopbackJson } from '../../shared/adapters/loopback-json.ts';
@@ -122,6 +127,8 @@ interface Entry {
   readyAt: number;
   disabledAt: number | null;
   pending: { applyAt: number; ttlSeconds: number; admissionPolicy: string } | null;
+  /** What the cache holds (filled on read; simulation plumbing, see recordReads). */
+  contents: CacheContents;
 }
 interface Op {
   name: string;
@@ -253,6 +260,7 @@ export class AnywhereCacheModel {
       readyAt: now + this.createDelayMs,
       disabledAt: null,
       pending: null,
+      contents: new CacheContents(),
     });
     return this.opView(this.newOp('create', bucket, zone, now, { ttlSeconds: ttl, admissionPolicy: policy }));
   }
@@ -313,6 +321,28 @@ export class AnywhereCacheModel {
     e.pending = null;
     e.updateTime = now;
     return this.view(e);
+  }
+
+  /**
+   * Simulation plumbing, not an API of Google's (docs/serving-sim.md "Time"): the serving stand-in
+   * reads the bytes from the Storage emulator and reports here, per object, the reads a client in
+   * `zone` made. Real GCS serves and fills the cache inside the service; here the cache's contents
+   * live in this server with the cache they belong to (created, deleted, reset with it). A cache
+   * serves and ingests only while RUNNING; otherwise every read is the bucket's.
+   */
+  recordReads(bucket: string, zone: string, objects: readonly ObjectRead[]): { state: string | null; reads: ReadOutcome[]; storedBytes: number } {
+    this.tick();
+    const e = this.caches.get(key(bucket, zone));
+    const now = this.now();
+    if (!e || e.state !== 'RUNNING') {
+      return {
+        state: e?.state ?? null,
+        reads: objects.map((o) => ({ name: o.name, bytes: o.bytes, source: 'bucket', ingested: false })),
+        storedBytes: e ? e.contents.storedBytes(now, e.ttlSeconds) : 0,
+      };
+    }
+    const reads = objects.map((o) => e.contents.read(o, e.admissionPolicy, now, e.ttlSeconds));
+    return { state: e.state, reads, storedBytes: e.contents.storedBytes(now, e.ttlSeconds) };
   }
 
   getOperation(req: { name?: string }): object {
@@ -554,6 +584,11 @@ export async function startStorageControlGrpcServer(
 
 // ---- the loopback HTTP admin (test hooks across processes) --------------------------------------------
 
+const isObjectRead = (o: unknown): o is ObjectRead => {
+  const r = o as Partial<ObjectRead> | null;
+  return !!r && typeof r.name === 'string' && typeof r.generation === 'string' && Number.isSafeInteger(r.bytes) && (r.bytes ?? -1) >= 0;
+};
+
 async function adminAnswer(model: AnywhereCacheModel, req: import('node:http').IncomingMessage): Promise<JsonAnswer> {
   try {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -581,6 +616,12 @@ async function adminAnswer(model: AnywhereCacheModel, req: import('node:http').I
       }
       case '/admin/stats':
         return { status: 200, payload: { result: model.stats() } };
+      case '/admin/cache-reads': {
+        const objects = Array.isArray(b['objects']) ? (b['objects'] as unknown[]) : null;
+        if (typeof b['bucket'] !== 'string' || typeof b['zone'] !== 'string' || !objects || !objects.every(isObjectRead))
+          return { status: 400, payload: { error: { message: 'cache-reads needs {bucket, zone, objects: [{name, generation, bytes}]}' } } };
+        return { status: 200, payload: { result: model.recordReads(b['bucket'], b['zone'], objects) } };
+      }
       default:
         return { status: 404, payload: { error: { message: `no such admin endpoint ${path}` } } };
     }
@@ -604,6 +645,9 @@ export function storageControlAdmin(adminHost: string) {
     failNext: (method: AdminMethod, code: CacheErrorCode) => call<null>('/admin/fail', { method, code }),
     failNextOperation: (code: CacheErrorCode) => call<null>('/admin/fail-operation', { code }),
     stats: () => call<{ calls: Record<AdminMethod, number>; caches: number }>('/admin/stats'),
+    /** Simulation plumbing for the serving stand-in (AnywhereCacheModel.recordReads). */
+    recordReads: (bucket: string, zone: string, objects: ObjectRead[]) =>
+      call<{ state: string | null; reads: ReadOutcome[]; storedBytes: number }>('/admin/cache-reads', { bucket, zone, objects }),
   };
 }
 

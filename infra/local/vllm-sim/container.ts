@@ -6,10 +6,13 @@
  * `/health`, the OpenAI API and `/metrics`. Whatever fails ends the container with an exit code and
  * the error on its log, as vLLM would — the node simulator then crash-loops the pod.
  *
- * Time is modelled, not measured: the load takes at least bytes ÷ `bytesPerSecond` (default
- * 1.1 GiB/s: the Run:ai streamer's GCS rate on an L4 node that issue #18 names; within the "1–2+ GiB/s
- * per pod" of shared/domain/rendered-spec.ts STARTUP, whose startup budget deliberately assumes only
- * 100 MiB/s). Real reads here that take longer count as they are.
+ * Time is modelled, not measured (./time-model.ts, docs/serving-sim.md "Time"): the load takes at
+ * least bucket bytes ÷ the bucket rate + cache bytes ÷ the cache rate. Which bytes a zonal Anywhere
+ * Cache serves is asked of the local Storage Control server: the real `@google-cloud/storage-control`
+ * client gets the cache of the bucket in the pod's zone (the node's `topology.kubernetes.io/zone`),
+ * and, when it is RUNNING, the reads are reported to that server's simulation plumbing, which answers
+ * hit or miss and ingests by the cache's admission policy. Real reads here that take longer count as
+ * they are.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
@@ -17,6 +20,9 @@ import { parseShardHeader } from '../../../shared/domain/safetensors.ts';
 import { needsMoreBytes } from '../../../shared/domain/safetensors-format.ts';
 import { parseServeArgs, streamerEnv, type ServeArgs } from './args.ts';
 import { DEFAULT_STREAMER_VERSION, naturalsizeBinary, parseGsPath, streamerListing } from './listing.ts';
+import { StorageControlCacheControl } from '../../../shared/adapters/storage-control.ts';
+import { storageControlAdmin } from '../storage-control-grpc-server.ts';
+import { DEFAULT_BUCKET_BYTES_PER_SECOND, cacheRateForLoad, modelledLoadSeconds, splitBySource, type ObjectRead, type ReadOutcome } from './time-model.ts';
 import { chatPrompt, completionText, countTokens, renderMetrics, vllmLogLine, type MetricsState } from './openai.ts';
 
 export const SIMULATED_VLLM_VERSION = '0.11.2';
@@ -36,13 +42,19 @@ export interface ContainerSpec {
   gpus: number;
   /** The pod IP to listen on. */
   ip: string;
+  /** The node's `topology.kubernetes.io/zone` (where a zonal cache can serve the reads). */
+  zone?: string;
 }
 
 export interface ServingSimOptions {
   /** http://127.0.0.1:P of the Storage emulator (read when a container starts). */
   storageHost: () => string | undefined;
-  /** Modelled streaming rate from the bucket (bytes/s, default 1.1 GiB/s). */
+  /** Modelled streaming rate from the bucket (bytes/s, default 1.1 GiB/s; time-model.ts). */
   bytesPerSecond?: number;
+  /** The local Storage Control server (gRPC endpoint and admin host), read when a load starts; without it no cache serves. */
+  storageControl?: () => { endpoint: string; adminHost: string } | undefined;
+  /** Most bytes/s one pod takes from a zonal cache (default unlimited: the cache's own limit applies; time-model.ts). */
+  cacheClientBytesPerSecond?: number;
   /** Streamer version in the image (listing rules; default DEFAULT_STREAMER_VERSION). */
   streamerVersion?: string;
   /** Modelled decode speed per request (tokens/s, default 200). */
@@ -54,6 +66,12 @@ export interface LoadReport {
   bytes: number;
   /** Modelled seconds of the load (what the logs print). */
   seconds: number;
+  /** Bytes served by the zonal cache and by the bucket (they add up to `bytes`). */
+  cacheBytes: number;
+  bucketBytes: number;
+  /** The zone the pod read from, and the state of the bucket's cache there (null: none). */
+  zone: string | null;
+  cacheState: string | null;
   weightsDigest: string;
 }
 
@@ -127,7 +145,10 @@ export function startVllmContainer(spec: ContainerSpec, opts: ServingSimOptions)
       concurrency,
       chunk,
       version,
-      bytesPerSecond: opts.bytesPerSecond ?? 1.1 * GiB,
+      bytesPerSecond: opts.bytesPerSecond ?? DEFAULT_BUCKET_BYTES_PER_SECOND,
+      cacheClientBytesPerSecond: opts.cacheClientBytesPerSecond ?? Infinity,
+      zone: spec.zone ?? null,
+      storageControl: opts.storageControl?.(),
       info,
       isStopped: () => stopped,
     });
@@ -322,8 +343,41 @@ interface StreamOptions {
   chunk: number;
   version: string;
   bytesPerSecond: number;
+  cacheClientBytesPerSecond: number;
+  zone: string | null;
+  storageControl: { endpoint: string; adminHost: string } | undefined;
   info: (where: string, m: string) => void;
   isStopped: () => boolean;
+}
+
+/** Loads reading from each zonal cache right now (they share its bandwidth limit). */
+const loadsPerCache = new Map<string, number>();
+
+/**
+ * Which of the load's objects the zonal cache serves: the real client gets the cache (state RUNNING?),
+ * then the reads go to the Storage Control server's simulation plumbing. No zone, no server, no cache,
+ * or a cache that is not RUNNING: every byte comes from the bucket.
+ */
+async function cacheReads(
+  bucket: string,
+  objects: ObjectRead[],
+  o: StreamOptions,
+): Promise<{ state: string | null; reads: ReadOutcome[]; storedBytes: number }> {
+  const fromBucket = { state: null, reads: objects.map((x) => ({ name: x.name, bytes: x.bytes, source: 'bucket' as const, ingested: false })), storedBytes: 0 };
+  if (!o.zone || !o.storageControl) return fromBucket;
+  const client = new StorageControlCacheControl({ apiEndpoint: o.storageControl.endpoint });
+  try {
+    const cache = await client.get(bucket, o.zone);
+    if (!cache) return fromBucket;
+    if (cache.state !== 'running') return { ...fromBucket, state: cache.rawState };
+    return await storageControlAdmin(o.storageControl.adminHost).recordReads(bucket, o.zone, objects);
+  } catch (e) {
+    // A cache that cannot be reached serves nothing; the bucket still does (as GCS falls back).
+    o.info('ferry_vllm_sim', `[ferry vllm-sim] zonal cache lookup failed (${e instanceof Error ? e.message : String(e)}); reading from the bucket`);
+    return fromBucket;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }
 
 async function gcsJson(url: string): Promise<unknown> {
@@ -356,18 +410,19 @@ async function rangeRead(host: string, bucket: string, name: string, start: numb
 async function streamModel(host: string, bucket: string, prefix: string, a: ServeArgs, o: StreamOptions): Promise<LoadReport> {
   const t0 = performance.now();
   // List the way the streamer's GCS client does (no delimiter; listing.ts applies the version's rules).
-  const objects: Array<{ name: string; size: number }> = [];
+  const objects: Array<{ name: string; size: number; generation: string }> = [];
   let pageToken: string | undefined;
   do {
     const q = new URLSearchParams({ prefix, ...(pageToken ? { pageToken } : {}) });
     const page = (await gcsJson(`${host}/storage/v1/b/${encodeURIComponent(bucket)}/o?${q}`)) as {
-      items?: Array<{ name: string; size: string }>;
+      items?: Array<{ name: string; size: string; generation?: string }>;
       nextPageToken?: string;
     };
-    for (const it of page.items ?? []) objects.push({ name: it.name, size: Number(it.size) });
+    for (const it of page.items ?? []) objects.push({ name: it.name, size: Number(it.size), generation: String(it.generation ?? '0') });
     pageToken = page.nextPageToken;
   } while (pageToken);
   const sizes = new Map(objects.map((x) => [x.name, x.size]));
+  const generations = new Map(objects.map((x) => [x.name, x.generation]));
   const files = streamerListing(
     objects.map((x) => x.name),
     prefix,
@@ -426,11 +481,36 @@ async function streamModel(host: string, bucket: string, prefix: string, a: Serv
       chunkDigests.push(`${t.file}\0${t.start}\0${createHash('sha256').update(buf).digest('hex')}`);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, Math.max(1, tasks.length)) }, worker));
+  // Where the bytes come from: the zonal cache of the pod's zone, or the bucket (time-model.ts).
+  const cacheKey = `${bucket}/${o.zone ?? ''}`;
+  loadsPerCache.set(cacheKey, (loadsPerCache.get(cacheKey) ?? 0) + 1);
+  let split: { cacheBytes: number; bucketBytes: number };
+  let cache: Awaited<ReturnType<typeof cacheReads>>;
+  let cacheRate: number;
+  try {
+    cache = await cacheReads(
+      bucket,
+      files.map((name) => ({ name, generation: generations.get(name)!, bytes: sizes.get(name)! })),
+      o,
+    );
+    split = splitBySource(cache.reads);
+    cacheRate = cacheRateForLoad(cache.storedBytes, loadsPerCache.get(cacheKey) ?? 1, o.cacheClientBytesPerSecond);
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, Math.max(1, tasks.length)) }, worker));
+  } finally {
+    loadsPerCache.set(cacheKey, (loadsPerCache.get(cacheKey) ?? 1) - 1);
+  }
   const measured = (performance.now() - t0) / 1000;
-  const modelled = total / o.bytesPerSecond;
+  const modelled = modelledLoadSeconds(split, { bucketBytesPerSecond: o.bytesPerSecond, cacheBytesPerSecond: cacheRate });
   if (modelled > measured) await sleep((modelled - measured) * 1000);
   const seconds = Math.max(measured, modelled);
+  // The stand-in's own line (not vLLM's, not the streamer's): where the bytes came from.
+  const ingested = cache.reads.filter((r) => r.ingested).reduce((n, r) => n + r.bytes, 0);
+  o.info(
+    'ferry_vllm_sim',
+    `[ferry vllm-sim] simulated load sources: zone=${o.zone ?? 'none'} cache=${cache.state ?? 'none'} ` +
+      `cache_bytes=${split.cacheBytes} bucket_bytes=${split.bucketBytes} ingested_bytes=${ingested} ` +
+      `(${naturalsizeBinary(split.cacheBytes)} from the zonal cache, ${naturalsizeBinary(split.bucketBytes)} from the bucket)`,
+  );
   const weightsDigest = createHash('sha256')
     .update(files.join('\n') + '\n' + chunkDigests.slice().sort().join('\n'))
     .digest('hex');
@@ -441,5 +521,13 @@ async function streamModel(host: string, bucket: string, prefix: string, a: Serv
   );
   // vLLM gpu_model_runner.py load_model: "Model loading took %.4f GiB and %.6f seconds" (per GPU: 1/TP of the weights).
   o.info('gpu_model_runner.py:2653', `Model loading took ${(total / a.tensorParallelSize / GiB).toFixed(4)} GiB and ${seconds.toFixed(6)} seconds`);
-  return { files: files.map((f) => `gs://${bucket}/${f}`), bytes: total, seconds, weightsDigest };
+  return {
+    files: files.map((f) => `gs://${bucket}/${f}`),
+    bytes: total,
+    seconds,
+    weightsDigest,
+    ...split,
+    zone: o.zone,
+    cacheState: cache.state,
+  };
 }
