@@ -1,54 +1,26 @@
 /**
  * `vllm serve` command-line parsing for the simulated vLLM pods (pure). The container's `command`
- * and `args` are read the way vLLM's argparse-based `FlexibleArgumentParser` reads them, for every
- * flag in VLLM_FLAGS; an unknown flag or a bad value is an argparse error (exit code 2 and
- * `vllm serve: error: …` on stderr), as the real server would print before crash-looping.
+ * and `args` are read the way vLLM's argparse-based `FlexibleArgumentParser` reads them, with the
+ * flag table of the pinned image (./flags-v0.11.2.ts, sources there and in docs/UPSTREAM.md V18); an
+ * unknown flag or a bad value is an argparse error (exit code 2, `usage: …` and `vllm serve: error: …`
+ * on stderr), as the real server prints before crash-looping.
  *
- * Source of the table (docs/UPSTREAM.md V13): vLLM's `EngineArgs.add_cli_args` /
- * `make_arg_parser` (vllm/engine/arg_utils.py, vllm/entrypoints/openai/cli_args.py) and the config
- * dataclasses they are generated from (vllm/config/*.py). The pinned image is
- * `vllm/vllm-openai:v0.11.2` (shared/domain/rendered-spec.ts DEFAULT_IMAGE); the v0.11.2 tag itself
- * could not be brought here (the repository is larger than the fetch limit and PyPI is not
- * reachable from this machine), so the flags come from the stored revisions named in V13. The table
- * is a subset: the flags ferry renders and the ones a request commonly passes through; a flag that
- * vLLM has but the table lacks is refused like an unknown one (the simulation errs on the loud side).
- *
- * Parsing rules reproduced (CPython argparse, vLLM's FlexibleArgumentParser):
- *  - `--flag=value` and `--flag value`; `--flag_name` reads as `--flag-name` (FlexibleArgumentParser);
- *  - unambiguous prefixes of long flags (argparse `allow_abbrev`, as ferry's shared/domain/vllm.ts
- *    assumes too); an ambiguous prefix is an error;
- *  - booleans are `BooleanOptionalAction` (`--x` / `--no-x`) for config fields, `store_true` for a few;
- *  - the model is `--model` or, for `vllm serve`, the first positional (`model_tag`, which wins).
+ * Parsing rules reproduced (CPython 3.12 argparse, vLLM's FlexibleArgumentParser):
+ *  - `--flag=value` and `--flag value`; `--flag_name` reads as `--flag-name` (underscores before the
+ *    first `.` of a `--` argument become dashes);
+ *  - `--json-flag.key value` / `--json-flag.a.b=value` / `--json-flag.list+ a,b` are merged into one
+ *    JSON object and passed as `--json-flag '{…}'` (FlexibleArgumentParser.parse_args);
+ *  - unambiguous prefixes of long options (argparse `allow_abbrev`, as ferry's shared/domain/vllm.ts
+ *    assumes too); an ambiguous prefix is an error naming the matches;
+ *  - bool config fields are `BooleanOptionalAction` (`--x` / `--no-x`), a few flags `store_true`;
+ *  - a one-letter short option takes its value glued (`-q fp8`, `-qfp8`); `-tp=2` splits at `=`;
+ *  - the model is the first positional (`model_tag`) for `vllm serve`, else `--model`.
+ * Messages follow argparse (`invalid int value: 'x'`, `invalid choice: 'x' (choose from a, b)`,
+ * `expected one argument`, `unrecognized arguments: …`) and vLLM's `optional_type`/`parse_type`
+ * (`Value x cannot be converted to <class 'int'>.`). A function's repr carries a memory address in
+ * real vLLM; the stand-in prints a fixed one (FUNCTION_ADDRESS).
  */
-
-export type FlagKind =
-  | { type: 'str' }
-  | { type: 'int' }
-  | { type: 'float' }
-  /** vLLM's `human_readable_int`: 1k = 1000, 1K = 1024, also m/M, g/G. */
-  | { type: 'hint' }
-  | { type: 'json' }
-  | { type: 'choice'; choices: readonly string[] }
-  | { type: 'bool-opt' }
-  | { type: 'store-true' }
-  | { type: 'list' };
-
-export interface FlagSpec {
-  /** Canonical long name with dashes, e.g. `--max-model-len`. */
-  name: string;
-  kind: FlagKind;
-  aliases?: readonly string[];
-}
-
-const str = { type: 'str' } as const;
-const int = { type: 'int' } as const;
-const float = { type: 'float' } as const;
-const hint = { type: 'hint' } as const;
-const json = { type: 'json' } as const;
-const boolOpt = { type: 'bool-opt' } as const;
-const storeTrue = { type: 'store-true' } as const;
-const list = { type: 'list' } as const;
-const choice = (...choices: string[]): FlagKind => ({ type: 'choice', choices });
+import { VLLM_V0_11_2_FLAGS, RUNAI_LOADER_EXTRA_KEYS, type FlagRow, type ValueType } from './flags-v0.11.2.ts';
 
 /** Load formats registered in vLLM's model loader registry (vllm/model_executor/model_loader/__init__.py). */
 export const LOAD_FORMATS = [
@@ -67,77 +39,6 @@ export const LOAD_FORMATS = [
   'fastsafetensors',
 ] as const;
 
-export const VLLM_FLAGS: readonly FlagSpec[] = [
-  // ModelConfig
-  { name: '--model', kind: str },
-  { name: '--tokenizer', kind: str },
-  { name: '--tokenizer-mode', kind: choice('auto', 'slow', 'mistral', 'custom') },
-  { name: '--trust-remote-code', kind: boolOpt },
-  { name: '--dtype', kind: choice('auto', 'half', 'float16', 'bfloat16', 'float', 'float32') },
-  { name: '--seed', kind: int },
-  { name: '--revision', kind: str },
-  { name: '--code-revision', kind: str },
-  { name: '--tokenizer-revision', kind: str },
-  { name: '--max-model-len', kind: hint },
-  { name: '--quantization', kind: str, aliases: ['-q'] },
-  { name: '--enforce-eager', kind: boolOpt },
-  { name: '--max-logprobs', kind: int },
-  { name: '--served-model-name', kind: list },
-  { name: '--generation-config', kind: str },
-  { name: '--override-generation-config', kind: json },
-  { name: '--hf-overrides', kind: json },
-  { name: '--enable-sleep-mode', kind: boolOpt },
-  // LoadConfig
-  { name: '--load-format', kind: choice(...LOAD_FORMATS) },
-  { name: '--download-dir', kind: str },
-  { name: '--model-loader-extra-config', kind: json },
-  { name: '--ignore-patterns', kind: list },
-  { name: '--use-tqdm-on-load', kind: boolOpt },
-  // ParallelConfig
-  { name: '--tensor-parallel-size', kind: int, aliases: ['-tp'] },
-  { name: '--pipeline-parallel-size', kind: int, aliases: ['-pp'] },
-  { name: '--data-parallel-size', kind: int, aliases: ['-dp'] },
-  { name: '--enable-expert-parallel', kind: boolOpt },
-  { name: '--distributed-executor-backend', kind: choice('ray', 'mp', 'uni', 'external_launcher') },
-  // CacheConfig
-  { name: '--gpu-memory-utilization', kind: float },
-  { name: '--kv-cache-dtype', kind: choice('auto', 'fp8', 'fp8_e4m3', 'fp8_e5m2', 'fp8_inc') },
-  { name: '--block-size', kind: choice('1', '8', '16', '32', '64', '128') },
-  { name: '--swap-space', kind: float },
-  { name: '--cpu-offload-gb', kind: float },
-  { name: '--enable-prefix-caching', kind: boolOpt },
-  { name: '--calculate-kv-scales', kind: boolOpt },
-  // SchedulerConfig
-  { name: '--max-num-seqs', kind: int },
-  { name: '--max-num-batched-tokens', kind: hint },
-  { name: '--enable-chunked-prefill', kind: boolOpt },
-  { name: '--scheduling-policy', kind: choice('fcfs', 'priority') },
-  // Multimodal, LoRA, speculative, compilation
-  { name: '--limit-mm-per-prompt', kind: json },
-  { name: '--enable-lora', kind: boolOpt },
-  { name: '--max-loras', kind: int },
-  { name: '--max-lora-rank', kind: int },
-  { name: '--speculative-config', kind: json },
-  { name: '--compilation-config', kind: json, aliases: ['-O'] },
-  // ObservabilityConfig, engine
-  { name: '--disable-log-stats', kind: storeTrue },
-  { name: '--enable-log-requests', kind: boolOpt },
-  // API server (vllm/entrypoints/openai/cli_args.py)
-  { name: '--host', kind: str },
-  { name: '--port', kind: int },
-  { name: '--uvicorn-log-level', kind: choice('debug', 'info', 'warning', 'error', 'critical', 'trace') },
-  { name: '--api-key', kind: list },
-  { name: '--chat-template', kind: str },
-  { name: '--response-role', kind: str },
-  { name: '--enable-auto-tool-choice', kind: storeTrue },
-  { name: '--tool-call-parser', kind: str },
-  { name: '--reasoning-parser', kind: str },
-  { name: '--disable-uvicorn-access-log', kind: storeTrue },
-  { name: '--disable-frontend-multiprocessing', kind: storeTrue },
-  { name: '--root-path', kind: str },
-  { name: '--max-log-len', kind: int },
-];
-
 export interface ServeArgs {
   model: string;
   servedModelNames: string[];
@@ -148,56 +49,147 @@ export interface ServeArgs {
   port: number;
   host: string;
   maxModelLen: number | null;
-  /** Every flag given, by canonical name (last one wins, as in argparse). */
+  /** Every flag given, by its first option string (last one wins, as in argparse). */
   values: Record<string, unknown>;
 }
 
 export type ParseResult = { ok: true; args: ServeArgs } | { ok: false; exitCode: number; stderr: string };
 
 export const USAGE = 'usage: vllm serve [model_tag] [options]';
-
-/** `human_readable_int` of vLLM: decimal (k, m, g) and binary (K, M, G) suffixes; plain ints. */
-export function humanReadableInt(value: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  const mult: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
-  const out = n * mult[m[2]!]!;
-  if (m[2] === '' && m[1]!.includes('.')) return null;
-  return Number.isSafeInteger(Math.round(out)) ? Math.round(out) : null;
-}
+/** Stands for the memory address in a Python function's repr (`<function loads at 0x…>`). */
+export const FUNCTION_ADDRESS = '0x7f0000000000';
 
 const pyRepr = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-function convert(spec: FlagSpec, raw: string): { ok: true; value: unknown } | { ok: false; message: string } {
-  const label = [spec.name, ...(spec.aliases ?? [])].join('/');
-  const invalid = (what: string): { ok: false; message: string } => ({ ok: false, message: `argument ${label}: invalid ${what} value: ${pyRepr(raw)}` });
-  switch (spec.kind.type) {
+/** Python `int(str)`: optional sign, digits with single underscores between them, surrounding whitespace. */
+function pyInt(raw: string): number | null {
+  const t = raw.trim();
+  if (!/^[-+]?\d+(?:_\d+)*$/.test(t)) return null;
+  const n = Number(t.replaceAll('_', ''));
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** Python `float(str)`: decimal or exponent forms, inf/nan. */
+function pyFloat(raw: string): number | null {
+  const t = raw.trim().toLowerCase().replaceAll('_', '');
+  if (/^[-+]?(inf|infinity)$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
+  if (/^[-+]?nan$/.test(t)) return NaN;
+  return /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/.test(t) ? Number(t) : null;
+}
+
+/**
+ * vLLM's `human_readable_int` (arg_utils.py, E in flags-v0.11.2.ts): `1k` = 1000, `1K` = 1024, m/M,
+ * g/G; decimals only with decimal suffixes; else a plain Python int. null: a ValueError; a string: the
+ * ArgumentTypeError message (decimal with a binary suffix).
+ */
+export function humanReadableIntResult(value: string): number | null | { error: string } {
+  const v = value.trim();
+  const m = /^(\d+(?:\.\d+)?)([kKmMgGtT])$/.exec(v);
+  if (m) {
+    const [, num, suffix] = m as unknown as [string, string, string];
+    const dec: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9 };
+    const bin: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
+    if (suffix in dec) return Math.trunc(Number(num) * dec[suffix]!);
+    if (suffix in bin) {
+      if (num.includes('.'))
+        return { error: `Decimals are not allowed with binary suffixes like ${suffix}. Did you mean to use ${num}${suffix.toLowerCase()} instead?` };
+      return Number(num) * bin[suffix]!;
+    }
+  }
+  return pyInt(v);
+}
+
+/** `human_readable_int` as a number, or null when vLLM refuses the value. */
+export function humanReadableInt(value: string): number | null {
+  const r = humanReadableIntResult(value);
+  return typeof r === 'number' ? r : null;
+}
+
+const TYPE_REPR: Record<ValueType, string> = {
+  str: "<class 'str'>",
+  int: "<class 'int'>",
+  float: "<class 'float'>",
+  human_int: `<function human_readable_int at ${FUNCTION_ADDRESS}>`,
+  json: `<function loads at ${FUNCTION_ADDRESS}>`,
+  json_loads: `<function loads at ${FUNCTION_ADDRESS}>`,
+  dict_or_str: `<function loads at ${FUNCTION_ADDRESS}>`,
+  dataclass: "<class 'dict'>",
+  bool_type: "<class 'bool'>",
+};
+
+const nameOf = (row: FlagRow): string =>
+  row.action === 'boolean_optional' ? row.flags.flatMap((f) => [f, `--no-${f.slice(2)}`]).join('/') : row.flags.join('/');
+
+type Converted = { ok: true; value: unknown } | { ok: false; message: string };
+
+/** One value through the row's `type` (and vLLM's optional_type / parse_type wrappers). */
+function convertValue(row: FlagRow, raw: string): Converted {
+  const type = row.type ?? 'str';
+  if (row.optional && (raw === '' || raw === 'None')) return { ok: true, value: null };
+  // parse_type: a ValueError becomes "Value X cannot be converted to T." (optional rows, and json rows).
+  const wrapped = (): Converted => ({ ok: false, message: `Value ${raw} cannot be converted to ${TYPE_REPR[type]}.` });
+  // argparse's own message when the type callable raises ValueError.
+  const plain = (name: string): Converted => ({ ok: false, message: `invalid ${name} value: ${pyRepr(raw)}` });
+  const bad = (name: string): Converted => (row.optional ? wrapped() : plain(name));
+  switch (type) {
     case 'str':
       return { ok: true, value: raw };
-    case 'int':
-      return /^[-+]?\d+$/.test(raw.trim()) ? { ok: true, value: Number(raw) } : invalid('int');
-    case 'float': {
-      const v = Number(raw);
-      return raw.trim() !== '' && Number.isFinite(v) ? { ok: true, value: v } : invalid('float');
+    case 'bool_type':
+      return { ok: true, value: raw !== '' };
+    case 'int': {
+      const v = pyInt(raw);
+      return v === null ? bad('int') : { ok: true, value: v };
     }
-    case 'hint': {
-      const v = humanReadableInt(raw);
-      return v === null ? invalid('human_readable_int') : { ok: true, value: v };
+    case 'float': {
+      const v = pyFloat(raw);
+      return v === null ? bad('float') : { ok: true, value: v };
+    }
+    case 'human_int': {
+      const r = humanReadableIntResult(raw);
+      if (r !== null && typeof r === 'object') return { ok: false, message: r.error };
+      return r === null ? bad('human_readable_int') : { ok: true, value: r };
     }
     case 'json':
+    case 'json_loads':
       try {
         return { ok: true, value: JSON.parse(raw) as unknown };
       } catch {
-        return invalid('loads');
+        return type === 'json_loads' ? plain('loads') : wrapped();
       }
-    case 'choice':
-      return spec.kind.choices.includes(raw)
-        ? { ok: true, value: raw }
-        : { ok: false, message: `argument ${label}: invalid choice: ${pyRepr(raw)} (choose from ${spec.kind.choices.map(pyRepr).join(', ')})` };
-    default:
-      return { ok: true, value: raw };
+    case 'dict_or_str':
+      // union_dict_and_str: only a `{…}` value is JSON; anything else stays a string.
+      if (!/^\s*\{[\s\S]*\}\s*$/.test(raw)) return { ok: true, value: raw };
+      try {
+        return { ok: true, value: JSON.parse(raw) as unknown };
+      } catch {
+        return wrapped();
+      }
+    case 'dataclass':
+      // pydantic TypeAdapter(cls).validate_json: the stand-in checks JSON and an object, not the fields.
+      try {
+        const v = JSON.parse(raw) as unknown;
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) return { ok: true, value: v };
+        return {
+          ok: false,
+          message: `1 validation error for ${row.dataclass}\n  Input should be an object [type=dataclass_type, input_value=${raw}, input_type=str]`,
+        };
+      } catch (e) {
+        return {
+          ok: false,
+          message: `1 validation error for ${row.dataclass}\n  Invalid JSON: ${e instanceof Error ? e.message : String(e)} [type=json_invalid, input_value=${pyRepr(raw)}, input_type=str]`,
+        };
+      }
   }
+}
+
+function convert(row: FlagRow, raw: string): Converted {
+  const c = convertValue(row, raw);
+  if (!c.ok) return { ok: false, message: `argument ${nameOf(row)}: ${c.message}` };
+  if (row.choices && !row.choices.includes(String(c.value))) {
+    // CPython argparse _check_value: str() of the value and of each choice.
+    return { ok: false, message: `argument ${nameOf(row)}: invalid choice: ${pyRepr(String(c.value))} (choose from ${row.choices.join(', ')})` };
+  }
+  return c;
 }
 
 /** Which entrypoint a container runs: `vllm serve` (positional model allowed) or the api_server module. */
@@ -210,6 +202,55 @@ export function entrypointOf(command: readonly string[] | undefined): 'serve' | 
   return null;
 }
 
+const isOption = (a: string): boolean => a.startsWith('-') && a !== '-' && !/^-\d/.test(a);
+
+/** FlexibleArgumentParser's pre-pass: `--a_b` → `--a-b`, and dotted JSON keys merged into one JSON value. */
+export function flexiblePrepass(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const arg of args) {
+    if (!arg.startsWith('--')) {
+      out.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const key = eq === -1 ? arg : arg.slice(0, eq);
+    const dot = key.indexOf('.');
+    const head = (dot === -1 ? key : key.slice(0, dot)).replaceAll('_', '-');
+    out.push(head + (dot === -1 ? '' : key.slice(dot)) + (eq === -1 ? '' : arg.slice(eq)));
+  }
+  const merged = new Map<string, Record<string, unknown>>();
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const a = out[i]!;
+    if (!(a.startsWith('-') && a.split('=', 1)[0]!.includes('.'))) {
+      kept.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    let key = eq === -1 ? a : a.slice(0, eq);
+    let value = eq === -1 ? (out[++i] ?? '') : a.slice(eq + 1);
+    if (key.endsWith('+')) {
+      key = key.slice(0, -1);
+      value = JSON.stringify(value.split(','));
+    }
+    const [flag, ...path] = key.split('.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = value;
+    }
+    const root = merged.get(flag!) ?? {};
+    let node = root;
+    for (const p of path.slice(0, -1)) node = (node[p] = typeof node[p] === 'object' && node[p] !== null ? node[p] : {}) as Record<string, unknown>;
+    const last = path[path.length - 1]!;
+    node[last] = Array.isArray(parsed) && Array.isArray(node[last]) ? [...(node[last] as unknown[]), ...parsed] : parsed;
+    merged.set(flag!, root);
+  }
+  for (const [flag, obj] of merged) kept.push(flag, JSON.stringify(obj));
+  return kept;
+}
+
 /** Parses a container's command + args as vLLM would. */
 export function parseServeArgs(command: readonly string[] | undefined, args: readonly string[]): ParseResult {
   const fail = (message: string): ParseResult => ({ ok: false, exitCode: 2, stderr: `${USAGE}\nvllm serve: error: ${message}\n` });
@@ -217,108 +258,146 @@ export function parseServeArgs(command: readonly string[] | undefined, args: rea
   if (entry === null) {
     return { ok: false, exitCode: 127, stderr: `exec: ${JSON.stringify((command ?? [])[0] ?? '')}: not a vLLM server entrypoint\n` };
   }
-  const byName = new Map<string, FlagSpec>();
-  for (const f of VLLM_FLAGS) {
-    byName.set(f.name, f);
-    for (const a of f.aliases ?? []) byName.set(a, f);
+  const byOption = new Map<string, { row: FlagRow; negated: boolean }>();
+  for (const r of VLLM_V0_11_2_FLAGS) {
+    for (const f of r.flags) {
+      byOption.set(f, { row: r, negated: false });
+      if (r.action === 'boolean_optional') byOption.set(`--no-${f.slice(2)}`, { row: r, negated: true });
+    }
   }
+  const longOptions = [...byOption.keys()].filter((k) => k.startsWith('--'));
+  const shortOptions = [...byOption.keys()].filter((k) => !k.startsWith('--'));
+  type Found = { row: FlagRow; negated: boolean; inline?: string };
+  /** argparse _parse_optional: exact, `=`-split, glued one-letter short, then unique prefix. */
+  const resolve = (arg: string): Found | { error: string } | null => {
+    const exact = byOption.get(arg);
+    if (exact) return exact;
+    const eq = arg.indexOf('=');
+    if (eq !== -1) {
+      const hit = byOption.get(arg.slice(0, eq));
+      if (hit) return { ...hit, inline: arg.slice(eq + 1) };
+    }
+    if (arg.startsWith('--')) {
+      const name = eq === -1 ? arg : arg.slice(0, eq);
+      const matches = longOptions.filter((o) => o.startsWith(name));
+      if (matches.length === 1) return { ...byOption.get(matches[0]!)!, ...(eq === -1 ? {} : { inline: arg.slice(eq + 1) }) };
+      if (matches.length > 1) return { error: `ambiguous option: ${name} could match ${matches.join(', ')}` };
+      return null;
+    }
+    const glued = byOption.get(arg.slice(0, 2));
+    if (glued && arg.length > 2) return { ...glued, inline: arg.slice(2) };
+    const matches = shortOptions.filter((o) => o.startsWith(arg));
+    if (matches.length === 1) return byOption.get(matches[0]!)!;
+    if (matches.length > 1) return { error: `ambiguous option: ${arg} could match ${matches.join(', ')}` };
+    return null;
+  };
+  const argv = flexiblePrepass(args);
   const values: Record<string, unknown> = {};
   const positionals: string[] = [];
   const unknown: string[] = [];
-  const resolve = (name: string): { spec: FlagSpec; negated: boolean } | { error: string } | null => {
-    const exact = byName.get(name);
-    if (exact) return { spec: exact, negated: false };
-    if (name.startsWith('--no-')) {
-      const base = byName.get(`--${name.slice(5)}`);
-      if (base?.kind.type === 'bool-opt') return { spec: base, negated: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
     }
-    if (!name.startsWith('--')) return null;
-    const candidates = new Set<string>();
-    for (const f of VLLM_FLAGS) {
-      if (f.name.startsWith(name)) candidates.add(f.name);
-      if (f.kind.type === 'bool-opt' && `--no-${f.name.slice(2)}`.startsWith(name)) candidates.add(`--no-${f.name.slice(2)}`);
-    }
-    if (candidates.size === 1) return resolve([...candidates][0]!);
-    if (candidates.size > 1) return { error: `ambiguous option: ${name} could match ${[...candidates].join(', ')}` };
-    return null;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
+    if (!isOption(arg)) {
       positionals.push(arg);
       continue;
     }
-    const eq = arg.indexOf('=');
-    let name = eq === -1 ? arg : arg.slice(0, eq);
-    if (name.startsWith('--')) name = `--${name.slice(2).replaceAll('_', '-')}`;
-    let inline: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-    // Short aliases glued to their value (`-tp2`, `-O3`), as argparse accepts.
-    if (!name.startsWith('--') && !byName.has(name)) {
-      const short = [...byName.keys()].filter((k) => !k.startsWith('--') && name.startsWith(k)).sort((a, b) => b.length - a.length)[0];
-      if (short && inline === undefined) {
-        inline = name.slice(short.length);
-        name = short;
-      }
-    }
-    const found = resolve(name);
+    const found = resolve(arg);
     if (found === null) {
-      // argparse leaves an unknown flag's would-be value as an unrecognized positional too.
       unknown.push(arg);
       continue;
     }
     if ('error' in found) return fail(found.error);
-    const spec = found.spec;
-    const kind = spec.kind.type;
-    if (kind === 'bool-opt' || kind === 'store-true') {
-      if (inline !== undefined) return fail(`argument ${spec.name}: ignored explicit argument ${pyRepr(inline)}`);
-      values[spec.name] = !found.negated;
+    const { row, negated, inline } = found;
+    const key = row.flags[0]!;
+    if (row.action === 'boolean_optional' || row.action === 'store_true') {
+      if (inline !== undefined) return fail(`argument ${nameOf(row)}: ignored explicit argument ${pyRepr(inline)}`);
+      values[key] = !negated;
       continue;
     }
-    if (kind === 'list') {
-      const items: string[] = [];
-      if (inline !== undefined) items.push(inline);
-      else while (i + 1 < args.length && !args[i + 1]!.startsWith('-')) items.push(args[++i]!);
-      if (items.length === 0) return fail(`argument ${spec.name}: expected at least one argument`);
-      values[spec.name] = items;
+    if (row.action === 'optional_const') {
+      if (inline !== undefined) values[key] = inline;
+      else if (i + 1 < argv.length && !isOption(argv[i + 1]!)) values[key] = argv[++i];
+      else values[key] = true;
+      continue;
+    }
+    if (row.nargs === '+') {
+      const raws: string[] = [];
+      if (inline !== undefined) raws.push(inline);
+      else while (i + 1 < argv.length && !isOption(argv[i + 1]!)) raws.push(argv[++i]!);
+      if (raws.length === 0) return fail(`argument ${nameOf(row)}: expected at least one argument`);
+      const items: unknown[] = [];
+      for (const r of raws) {
+        const c = convert(row, r);
+        if (!c.ok) return fail(c.message);
+        items.push(c.value);
+      }
+      values[key] = items;
       continue;
     }
     let raw = inline;
     if (raw === undefined) {
-      const next = args[i + 1];
-      if (next === undefined || (next.startsWith('-') && !/^-\d/.test(next)))
-        return fail(`argument ${[spec.name, ...(spec.aliases ?? [])].join('/')}: expected one argument`);
+      const next = argv[i + 1];
+      if (next === undefined || isOption(next)) return fail(`argument ${nameOf(row)}: expected one argument`);
       raw = next;
       i++;
     }
-    const converted = convert(spec, raw);
-    if (!converted.ok) return fail(converted.message);
-    values[spec.name] = converted.value;
+    const c = convert(row, raw);
+    if (!c.ok) return fail(c.message);
+    values[key] = row.action === 'append' ? [...((values[key] as unknown[] | undefined) ?? []), c.value] : c.value;
   }
-  if (entry === 'api_server' && positionals.length > 0) unknown.push(...positionals);
-  else if (positionals.length > 1) unknown.push(...positionals.slice(1));
+  // make_arg_parser: one optional positional, `model_tag`; argparse leaves the rest unrecognized.
+  if (positionals.length > 1) unknown.push(...positionals.slice(1));
   if (unknown.length) return fail(`unrecognized arguments: ${unknown.join(' ')}`);
-  // vllm serve: the positional model_tag wins over --model (vllm/entrypoints/cli/serve.py).
+  // vllm serve: the positional model_tag wins over --model (vllm/entrypoints/cli/serve.py); the
+  // api_server module reads --model (default: ModelConfig.model).
   const model = (entry === 'serve' ? positionals[0] : undefined) ?? (values['--model'] as string | undefined) ?? 'Qwen/Qwen3-0.6B';
   const extra = values['--model-loader-extra-config'];
-  if (extra !== undefined && (extra === null || typeof extra !== 'object' || Array.isArray(extra))) {
-    return fail(`argument --model-loader-extra-config: invalid loads value: ${pyRepr(JSON.stringify(extra))}`);
+  if (typeof extra === 'string') {
+    // A non-JSON string passes argparse (union_dict_and_str) and fails when LoadConfig is validated.
+    return {
+      ok: false,
+      exitCode: 1,
+      stderr: `pydantic_core._pydantic_core.ValidationError: 1 validation error for LoadConfig\nmodel_loader_extra_config\n  Input should be a valid dictionary [type=dict_type, input_value=${pyRepr(extra)}, input_type=str]\n`,
+    };
   }
   const tp = (values['--tensor-parallel-size'] as number | undefined) ?? 1;
-  const served = (values['--served-model-name'] as string[] | undefined) ?? [model];
+  const served = (values['--served-model-name'] as string[] | null | undefined) ?? [model];
   return {
     ok: true,
     args: {
       model,
       servedModelNames: served,
-      loadFormat: (values['--load-format'] as string | undefined) ?? 'auto',
+      loadFormat: ((values['--load-format'] as string | undefined) ?? 'auto').toLowerCase(),
       tensorParallelSize: tp,
       loaderExtraConfig: (extra as Record<string, unknown> | undefined) ?? {},
       port: (values['--port'] as number | undefined) ?? 8000,
-      host: (values['--host'] as string | undefined) ?? '0.0.0.0',
-      maxModelLen: (values['--max-model-len'] as number | undefined) ?? null,
+      host: (values['--host'] as string | null | undefined) ?? '0.0.0.0',
+      maxModelLen: (values['--max-model-len'] as number | null | undefined) ?? null,
       values,
     },
   };
+}
+
+/**
+ * What the Run:ai loader makes of `--model-loader-extra-config` (RUNAI_LOADER_EXTRA_KEYS): the keys
+ * it reads with the right type, and the ones it ignores silently (another key, or the wrong type).
+ */
+export function runaiExtraConfig(extra: Record<string, unknown>): { applied: Record<string, unknown>; ignored: string[] } {
+  const applied: Record<string, unknown> = {};
+  const ignored: string[] = [];
+  for (const [k, v] of Object.entries(extra)) {
+    const want = (RUNAI_LOADER_EXTRA_KEYS as Record<string, string>)[k];
+    // isinstance(v, int) / isinstance(v, bool). (Python also counts a bool as an int; the stand-in, like
+    // streamerEnv below, does not: a JSON true for concurrency is not a count.)
+    const ok = want === 'int' ? Number.isInteger(v) : want === 'bool' ? typeof v === 'boolean' : false;
+    if (ok) applied[k] = v;
+    else ignored.push(k);
+  }
+  return { applied, ignored };
 }
 
 /**

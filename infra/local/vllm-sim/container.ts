@@ -18,7 +18,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createHash, randomUUID } from 'node:crypto';
 import { parseShardHeader } from '../../../shared/domain/safetensors.ts';
 import { needsMoreBytes } from '../../../shared/domain/safetensors-format.ts';
-import { parseServeArgs, streamerEnv, type ServeArgs } from './args.ts';
+import { LOAD_FORMATS, parseServeArgs, runaiExtraConfig, streamerEnv, type ServeArgs } from './args.ts';
 import { DEFAULT_STREAMER_VERSION, naturalsizeBinary, parseGsPath, streamerListing } from './listing.ts';
 import { StorageControlCacheControl } from '../../../shared/adapters/storage-control.ts';
 import { storageControlAdmin } from '../storage-control-grpc-server.ts';
@@ -126,6 +126,13 @@ export function startVllmContainer(spec: ContainerSpec, opts: ServingSimOptions)
         `ValueError: tensor_parallel_size=${a.tensorParallelSize} needs ${a.tensorParallelSize} GPUs, but the container has ${spec.gpus} (simulated check)`,
       ]);
     }
+    if (!(LOAD_FORMATS as readonly string[]).includes(a.loadFormat)) {
+      // --load-format takes any string at parse time (str | LoadFormats); the loader registry refuses it.
+      throw new Exit(1, [
+        vllmLogLine('ERROR', 'core.py:708', 'EngineCore failed to start.'),
+        `ValueError: Load format \`${a.loadFormat}\` is not supported. Supported formats: ${LOAD_FORMATS.join(', ')}`,
+      ]);
+    }
     const gs = parseGsPath(a.model);
     if (a.loadFormat !== 'runai_streamer' || !gs) {
       throw new Exit(1, [
@@ -135,6 +142,11 @@ export function startVllmContainer(spec: ContainerSpec, opts: ServingSimOptions)
     }
     const host = opts.storageHost();
     if (!host) throw new Exit(1, ['RuntimeError: no Storage endpoint (the simulator was started without STORAGE_EMULATOR_HOST)']);
+    const extra = runaiExtraConfig(a.loaderExtraConfig);
+    if (extra.ignored.length > 0) {
+      // The stand-in's own line: vLLM ignores these keys without a word (flags-v0.11.2.ts RUNAI_LOADER_EXTRA_KEYS).
+      info('ferry_vllm_sim', `[ferry vllm-sim] --model-loader-extra-config keys the Run:ai loader ignores: ${extra.ignored.join(', ')}`);
+    }
     const env = streamerEnv(a.loaderExtraConfig, spec.env);
     const concurrency = Math.max(1, Number.parseInt(env['RUNAI_STREAMER_CONCURRENCY'] ?? '', 10) || DEFAULT_STREAMER_CONCURRENCY);
     const chunkEnv = Number.parseInt(env['RUNAI_STREAMER_CHUNK_BYTESIZE'] ?? '', 10);

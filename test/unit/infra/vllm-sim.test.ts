@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseServeArgs, humanReadableInt, streamerEnv, entrypointOf } from '../../../infra/local/vllm-sim/args.ts';
+import { parseServeArgs, humanReadableInt, streamerEnv, entrypointOf, runaiExtraConfig } from '../../../infra/local/vllm-sim/args.ts';
 import { streamerListing, listsTopLevelOnly, parseGsPath, naturalsizeBinary } from '../../../infra/local/vllm-sim/listing.ts';
 import { renderMetrics, completionText, chatPrompt } from '../../../infra/local/vllm-sim/openai.ts';
 import { selectLogLines } from '../../../infra/local/vllm-sim/kubelet.ts';
@@ -48,27 +48,110 @@ test('command vllm serve with the model as first positional parses (and wins ove
   assert.equal(a.tensorParallelSize, 4);
   assert.deepEqual(a.servedModelNames, ['m', 'alias']);
   assert.equal(ok(['vllm', 'serve'], ['gs://x/a', '--model=gs://x/b']).model, 'gs://x/a');
-  assert.equal(ok(['vllm', 'serve'], ['-tp2']).tensorParallelSize, 2);
+  assert.equal(ok(['vllm', 'serve'], ['-tp=2']).tensorParallelSize, 2);
+  // CPython argparse _get_option_tuples glues a value only to a one-letter short option (-q, -O):
+  // `-tp2` is no option at all.
+  assert.match(err(['vllm', 'serve'], ['-tp2']), /unrecognized arguments: -tp2/);
+  assert.equal(ok(['vllm', 'serve'], ['-qfp8']).values['--quantization'], 'fp8');
 });
 
-test('the api_server module takes no positional model', () => {
-  assert.equal(entrypointOf(['python3', '-m', 'vllm.entrypoints.openai.api_server']), 'api_server');
-  assert.match(err(['python3', '-m', 'vllm.entrypoints.openai.api_server'], ['gs://b/m']), /unrecognized arguments: gs:\/\/b\/m/);
+// cli_args.py make_arg_parser (both entrypoints use it) declares one optional positional, model_tag;
+// only `vllm serve` turns it into the model, the api_server module reads --model.
+test('the api_server module parses model_tag but serves --model; a second positional is unrecognized', () => {
+  const api = ['python3', '-m', 'vllm.entrypoints.openai.api_server'];
+  assert.equal(entrypointOf(api), 'api_server');
+  assert.equal(ok(api, ['gs://b/m', '--model=gs://b/n']).model, 'gs://b/n');
+  assert.match(err(api, ['gs://b/m', 'extra']), /unrecognized arguments: extra/);
   assert.equal(parseServeArgs(['/bin/sh', '-c'], []).ok, false);
 });
 
-test('unknown flags and bad values are argparse errors with exit code 2', () => {
+test('unknown flags and bad values are argparse errors with exit code 2, in argparse’s and vLLM’s words', () => {
   const r = parseServeArgs(undefined, ['--model=gs://b/m', '--no-such-flag=1']);
   assert.ok(!r.ok);
   assert.equal(r.exitCode, 2);
   assert.equal(r.stderr, 'usage: vllm serve [model_tag] [options]\nvllm serve: error: unrecognized arguments: --no-such-flag=1\n');
+  // A misspelled flag is unknown, not abbreviated (no option starts with it).
+  assert.match(err(undefined, ['--tensor-paralel-size=2']), /unrecognized arguments: --tensor-paralel-size=2$/m);
+  // Plain `type=int` / `type=float` (non-optional fields): argparse's own message.
   assert.match(err(undefined, ['--tensor-parallel-size=two']), /argument --tensor-parallel-size\/-tp: invalid int value: 'two'/);
   assert.match(err(undefined, ['--gpu-memory-utilization=lots']), /argument --gpu-memory-utilization: invalid float value: 'lots'/);
-  assert.match(err(undefined, ['--load-format=streamer']), /argument --load-format: invalid choice: 'streamer' \(choose from 'auto', /);
-  assert.match(err(undefined, ['--model-loader-extra-config={bad']), /argument --model-loader-extra-config: invalid loads value: '\{bad'/);
-  assert.match(err(undefined, ['--max-model-len=8x']), /invalid human_readable_int value: '8x'/);
+  // Optional fields go through vLLM's optional_type/parse_type (arg_utils.py): its ArgumentTypeError text.
+  assert.match(err(undefined, ['--seed=x']), /argument --seed: Value x cannot be converted to <class 'int'>\./);
+  assert.match(
+    err(undefined, ['--max-model-len=8x']),
+    /argument --max-model-len: Value 8x cannot be converted to <function human_readable_int at 0x[0-9a-f]+>\./,
+  );
+  assert.match(
+    err(undefined, ['--max-model-len=1.5K']),
+    /argument --max-model-len: Decimals are not allowed with binary suffixes like K\. Did you mean to use 1\.5k instead\?/,
+  );
+  // Choices: argparse _check_value, sorted Literal members (literal_to_kwargs).
+  assert.match(err(undefined, ['--dtype=fp16']), /argument --dtype: invalid choice: 'fp16' \(choose from auto, bfloat16, float, float16, float32, half\)/);
+  assert.match(err(undefined, ['--scheduling-policy', 'lifo']), /invalid choice: 'lifo' \(choose from fcfs, priority\)/);
+  // JSON: `{…}` that is not JSON is refused by union_dict_and_str / parse_type(json.loads).
+  assert.match(
+    err(undefined, ['--model-loader-extra-config={bad}']),
+    /argument --model-loader-extra-config: Value \{bad\} cannot be converted to <function loads at 0x[0-9a-f]+>\./,
+  );
   assert.match(err(undefined, ['--port']), /argument --port: expected one argument/);
-  assert.match(err(undefined, ['--enforce-eager=yes']), /ignored explicit argument 'yes'/);
+  assert.match(err(undefined, ['--enforce-eager=yes']), /argument --enforce-eager\/--no-enforce-eager: ignored explicit argument 'yes'/);
+  assert.match(err(undefined, ['--served-model-name']), /argument --served-model-name: expected at least one argument/);
+});
+
+test('what argparse lets through and vLLM refuses later: any --load-format string, a non-JSON extra config', () => {
+  // load_format: str | LoadFormats — `str` in the union, so no choices at parse time.
+  assert.equal(ok(undefined, ['--load-format=streamer']).loadFormat, 'streamer');
+  // union_dict_and_str keeps a non-`{…}` value as a string; LoadConfig's validation then fails (exit 1).
+  const r = parseServeArgs(undefined, ['--model-loader-extra-config=concurrency=16']);
+  assert.ok(!r.ok);
+  assert.equal(r.exitCode, 1);
+  assert.match(r.stderr, /validation error for LoadConfig\nmodel_loader_extra_config\n {2}Input should be a valid dictionary/);
+});
+
+test('the v0.11.2 table: flags from both sources, JSON keys passed one by one, deprecated flags still parse', () => {
+  const a = ok(undefined, [
+    '--model=gs://b/m',
+    '--enable-auto-tool-choice',
+    '--tool-call-parser=hermes',
+    '--no-enable-log-requests',
+    '--compilation-config.level=3',
+    '--compilation-config.cudagraph_capture_sizes+=1,2',
+    '--uvicorn-log-level=warning',
+    '--collect-detailed-traces',
+    'model,worker',
+    '--guided-decoding-backend=xgrammar',
+    '--kv-cache-memory-bytes=2G',
+    '--allowed-origins=["https://a"]',
+    '--middleware=a.b',
+    '--middleware=c.d',
+    '--hf-token',
+  ]);
+  assert.equal(a.values['--enable-auto-tool-choice'], true);
+  assert.equal(a.values['--enable-log-requests'], false);
+  assert.deepEqual(a.values['--compilation-config'], { level: 3, cudagraph_capture_sizes: ['1', '2'] });
+  assert.deepEqual(a.values['--collect-detailed-traces'], ['model,worker']);
+  assert.equal(a.values['--kv-cache-memory-bytes'], 2 * 2 ** 30);
+  assert.deepEqual(a.values['--allowed-origins'], ['https://a']);
+  assert.deepEqual(a.values['--middleware'], ['a.b', 'c.d']);
+  assert.equal(a.values['--hf-token'], true);
+  assert.match(err(undefined, ['--allowed-origins=*']), /argument --allowed-origins: invalid loads value: '\*'/);
+  assert.match(err(undefined, ['--compilation-config={"level": 3']), /argument --compilation-config\/-O: Value|1 validation error for CompilationConfig/);
+  assert.match(err(undefined, ['--collect-detailed-traces=gpu']), /invalid choice: 'gpu' \(choose from all, model, worker, None, model,worker,/);
+  // An optional field takes 'None' (optional_type).
+  assert.equal(ok(undefined, ['--max-model-len=None']).maxModelLen, null);
+  // The one flag of the stored revision that no release has is not in the table.
+  assert.match(err(undefined, ['--external_parameters={}']), /unrecognized arguments: --external-parameters=\{\}/);
+});
+
+test('--model-loader-extra-config keys against the Run:ai loader: concurrency, memory_limit (int), distributed (bool)', () => {
+  assert.deepEqual(runaiExtraConfig({ concurrency: 16, memory_limit: 5368709120, distributed: true }), {
+    applied: { concurrency: 16, memory_limit: 5368709120, distributed: true },
+    ignored: [],
+  });
+  assert.deepEqual(runaiExtraConfig({ concurrency: '16', distributed: 1, chunk_size: 8 }), {
+    applied: {},
+    ignored: ['concurrency', 'distributed', 'chunk_size'],
+  });
 });
 
 test('argparse conveniences: underscores, abbreviations, --no- booleans, human-readable ints', () => {
