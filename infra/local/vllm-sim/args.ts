@@ -1,7 +1,7 @@
 /**
  * `vllm serve` command-line parsing for the simulated vLLM pods (pure). The container's `command`
  * and `args` are read the way vLLM's argparse-based `FlexibleArgumentParser` reads them, with the
- * flag table of the pinned image (./flags-v0.11.2.ts, sources there and in docs/UPSTREAM.md V18); an
+ * flag table of the pinned image (./flags-v0.11.2.ts, sources there and in docs/UPSTREAM.md V19); an
  * unknown flag or a bad value is an argparse error (exit code 2, `usage: …` and `vllm serve: error: …`
  * on stderr), as the real server prints before crash-looping.
  *

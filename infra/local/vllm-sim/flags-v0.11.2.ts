@@ -2,7 +2,7 @@
  * The `vllm serve` flag table of the pinned image `vllm/vllm-openai:v0.11.2`, as data (read by ./args.ts).
  *
  * Transcribed by hand, row by row, from vLLM's own source (no Python or vLLM runs here, so the
- * parser could not be dumped mechanically; docs/serving-sim.md "Flags" and docs/UPSTREAM.md V18):
+ * parser could not be dumped mechanically; docs/serving-sim.md "Flags" and docs/UPSTREAM.md V19):
  *  - E: vllm-project/vllm@99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b vllm/engine/arg_utils.py —
  *    `EngineArgs.add_cli_args`, `AsyncEngineArgs.add_cli_args`, the EngineArgs field annotations and
  *    `_compute_kwargs` (how a field's type becomes argparse kwargs). The v0.11.2 tag's own commit could
@@ -68,7 +68,7 @@ export interface FlagRow {
   src: string;
 }
 
-/** The source revisions (recorded in docs/UPSTREAM.md V18). */
+/** The source revisions (recorded in docs/UPSTREAM.md V19). */
 export const FLAG_SOURCES = {
   tag: 'v0.11.2',
   engineArgs: 'vllm-project/vllm@99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b:vllm/engine/arg_utils.py',
@@ -306,7 +306,7 @@ export const VLLM_V0_11_2_FLAGS: readonly FlagRow[] = [
 
 /**
  * `--model-loader-extra-config` keys the Run:ai loader reads (RunaiModelStreamerLoader.__init__,
- * vllm/model_executor/model_loader/runai_streamer_loader.py; docs/UPSTREAM.md V18): a key of another
+ * vllm/model_executor/model_loader/runai_streamer_loader.py; docs/UPSTREAM.md V20): a key of another
  * type, and any other key, is ignored without an error.
  */
 export const RUNAI_LOADER_EXTRA_KEYS = { concurrency: 'int', memory_limit: 'int', distributed: 'bool' } as const;

@@ -5,31 +5,31 @@
  * (Rapid) Cache in the pod's zone. What each read is served from follows Google's rules for that cache:
  *  - only reads from a VM in the cache's zone are served by, and ingested into, that cache; data is
  *    ingested on a cache miss (docs.cloud.google.com/storage/docs/rapid/rapid-cache "How does it
- *    work?"; docs/UPSTREAM.md C20);
+ *    work?"; docs/UPSTREAM.md S12);
  *  - the admission policy decides, per miss, whether the missed data is inserted: `admit-on-first-miss`
  *    (default) inserts it at the first miss, `admit-on-second-miss` only at the second
  *    (@google-cloud/storage-control 0.8.2 build/protos/google/storage/control/v2/storage_control.proto
  *    #L982-986, AnywhereCache.admission_policy = 9;
- *    gcloud storage buckets anywhere-caches create --admission-policy; UPSTREAM C21);
+ *    gcloud storage buckets anywhere-caches create --admission-policy; UPSTREAM S12);
  *  - `ttl` is "how long a cache entry can live" (same proto #L976-980, AnywhereCache.ttl = 3): an entry
- *    older than the cache's TTL is gone and the next read misses again (UPSTREAM C21);
+ *    older than the cache's TTL is gone and the next read misses again (UPSTREAM S14);
  *  - the cache is strongly consistent: a new generation of an object is a different entry.
  *
  * Rates (bytes/s), each configurable on the stack (ServingSimOptions):
  *  - from the bucket: DEFAULT_BUCKET_BYTES_PER_SECOND, 1.1 GiB/s, the Run:ai streamer's GCS rate on an
- *    L4 node as issue #18 states it (UPSTREAM C22 says what that figure does and does not rest on);
+ *    L4 node as issue #18 states it (UPSTREAM V21 says what that figure does and does not rest on);
  *  - from the cache: the cache's bandwidth limit, which "starts at 100 Gbps and scales at the rate of
  *    20 Gbps per 1 TiB of stored data" (rapid-cache "Cache size and bandwidth limit autoscaling";
- *    UPSTREAM C20), shared by the loads that read from it at once, and capped by what one pod can take
+ *    UPSTREAM S13), shared by the loads that read from it at once, and capped by what one pod can take
  *    (`cacheClientBytesPerSecond`, unlimited by default: the VM's NIC is not modelled).
  */
 
 export const GiB = 2 ** 30;
 export const TiB = 2 ** 40;
 
-/** Run:ai streamer from GCS on an L4 node (issue #18's figure; UPSTREAM C22). */
+/** Run:ai streamer from GCS on an L4 node (issue #18's figure; UPSTREAM V21). */
 export const DEFAULT_BUCKET_BYTES_PER_SECOND = 1.1 * GiB;
-/** Rapid Cache bandwidth limit: 100 Gbps to start … (rapid-cache docs; UPSTREAM C20). */
+/** Rapid Cache bandwidth limit: 100 Gbps to start … (rapid-cache docs; UPSTREAM S13). */
 export const CACHE_BASE_BITS_PER_SECOND = 100e9;
 /** … plus 20 Gbps per TiB of data stored in the cache. */
 export const CACHE_BITS_PER_SECOND_PER_TIB = 20e9;

@@ -2,7 +2,7 @@
  * The serving stand-in's time model (infra/local/vllm-sim/time-model.ts): bytes from the bucket vs
  * the zonal Anywhere Cache, the admission policies, TTL, the cache's bandwidth rule — and the Storage
  * Control server keeping each cache's contents (created through the real client, over gRPC).
- * Sources: docs/UPSTREAM.md C20 (Rapid Cache docs), C21 (storage_control.proto AnywhereCache), C22.
+ * Sources: docs/UPSTREAM.md S12–S14 (Rapid Cache docs, storage_control.proto AnywhereCache), V21.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
