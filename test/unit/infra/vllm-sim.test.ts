@@ -274,3 +274,21 @@ test('kubelet log options: tailLines, timestamps, limitBytes', () => {
   assert.equal(selectLogLines(lines, q('tailLines=1&timestamps=true')), '2026-12-06T12:00:00.123000000Z c\n');
   assert.equal(selectLogLines(lines, q('limitBytes=3')), 'a\nb');
 });
+
+test('every flag the local deploy policy admits is a flag of the v0.11.2 table, and its allowed values parse', async () => {
+  const { readFileSync } = await import('node:fs');
+  const policy = JSON.parse(readFileSync(new URL('../../../infra/local/policy.json', import.meta.url), 'utf8')) as {
+    vllmFlags: Record<string, { values?: string[] }>;
+  };
+  const sample: Record<string, string | null> = {
+    '--max-model-len': '4096',
+    '--max-num-seqs': '16',
+    '--gpu-memory-utilization': '0.85',
+    '--enforce-eager': null,
+    '--served-model-name': 'llama',
+  };
+  for (const [flag, rule] of Object.entries(policy.vllmFlags)) {
+    const values = rule.values ?? [sample[flag] ?? null];
+    for (const v of values) ok(['vllm', 'serve'], ['gs://b/m', ...(v === null ? [flag] : [`${flag}=${v}`])]);
+  }
+});
