@@ -51,6 +51,7 @@ export async function handleDeployResult(
     message: result.message,
     // The stored Deployment status may be from before the end; the result message says it all.
     detail: undefined,
+    ...(result.gate ? { gate: result.gate } : {}),
   };
   const message = rolloutMessage(view, { consoleProject: deps.config.consoleProject });
   const posted = await postToCommand(commandId, `final:${rollout.id}`, message, deps, log);

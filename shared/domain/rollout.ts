@@ -12,24 +12,27 @@ import { DeployRequest } from './deploy-request.ts';
 import { LATEST, Target, targetKey } from './names.ts';
 import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, specOf, templateRolloutId, type RenderedSpec } from './rendered-spec.ts';
 import { RolloutCachePlan } from './cache.ts';
+import { Gate } from './gate.ts';
+import { Verification } from './verification.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Phases and transitions
 
-export const ROLLOUT_PHASES = ['pending', 'caching', 'applying', 'progressing', 'succeeded', 'failed', 'rolling_back', 'rolled_back', 'superseded'] as const;
+export const ROLLOUT_PHASES = ['pending', 'caching', 'applying', 'progressing', 'verifying', 'succeeded', 'failed', 'rolling_back', 'rolled_back', 'superseded'] as const;
 export const RolloutPhase = z.enum(ROLLOUT_PHASES);
 export type RolloutPhase = z.infer<typeof RolloutPhase>;
 
 export const TERMINAL_PHASES = ['succeeded', 'failed', 'rolled_back', 'superseded'] as const satisfies readonly RolloutPhase[];
 export const isTerminalPhase = (p: RolloutPhase): boolean => (TERMINAL_PHASES as readonly RolloutPhase[]).includes(p);
 /** Phases in which the target is busy with this rollout (one per target). */
-export const ACTIVE_PHASES = ['caching', 'applying', 'progressing', 'rolling_back'] as const satisfies readonly RolloutPhase[];
+export const ACTIVE_PHASES = ['caching', 'applying', 'progressing', 'verifying', 'rolling_back'] as const satisfies readonly RolloutPhase[];
 
 export const LEGAL_TRANSITIONS: Readonly<Record<RolloutPhase, readonly RolloutPhase[]>> = {
   pending: ['caching', 'applying', 'superseded'],
   caching: ['applying'],
   applying: ['progressing', 'failed'],
-  progressing: ['succeeded', 'failed'],
+  progressing: ['verifying', 'succeeded', 'failed'],
+  verifying: ['succeeded', 'failed'],
   failed: ['rolling_back'],
   rolling_back: ['rolled_back', 'failed'],
   succeeded: [],
@@ -126,6 +129,13 @@ export const Rollout = z.object({
   supersededBy: RolloutId.nullable(),
   /** The zonal caches to have running before applying (null: cache.mode off). */
   cache: RolloutCachePlan.nullable().default(null),
+  /**
+   * The promotion gate this rollout must pass before it succeeds (the request's, or the model's
+   * default gate when the request has none; null: no gate, `progressing → succeeded` directly).
+   */
+  gate: Gate.nullable().default(null),
+  /** The gate's run (`verifying`): attempts, pods asked, the verdict and its answers. */
+  verification: Verification.nullable().default(null),
 });
 export type Rollout = z.infer<typeof Rollout>;
 
@@ -147,6 +157,8 @@ export interface NewRolloutInput {
   previousGoodRolloutId?: string | null;
   /** planCache(...) output; null/absent: no caching phase. */
   cache?: RolloutCachePlan | null;
+  /** The gate to pass (request.gate or the model's default); null/absent: none. */
+  gate?: Gate | null;
   now: Date;
 }
 
@@ -192,6 +204,8 @@ export function newRollout(input: NewRolloutInput): Rollout {
     detail: null,
     supersededBy: null,
     cache: input.cache ?? null,
+    gate: input.gate ?? null,
+    verification: null,
   });
 }
 

@@ -30,6 +30,20 @@ export interface ClusterClient {
    * without it (test fakes) mean "not reachable".
    */
   podProxyGet?(namespace: string, pod: string, port: number, path: string): Promise<string>;
+  /**
+   * POST a JSON body to `path` on a pod's port through the same pod proxy (the promotion gate's
+   * prompts to `/v1/completions`). Any HTTP status comes back as it is (the caller tells the API
+   * server's own `Status` errors from the pod's); network errors and the timeout throw
+   * CLUSTER_UNAVAILABLE (retryable). The body read is capped at `maxBytes`.
+   */
+  podProxyPost?(
+    namespace: string,
+    pod: string,
+    port: number,
+    path: string,
+    body: unknown,
+    opts: { timeoutMs: number; maxBytes: number },
+  ): Promise<{ status: number; body: string }>;
 }
 
 /** Resolves a target's `cluster` (`local` or a GKE resource name) to a client. */

@@ -431,8 +431,11 @@ async function streamModel(host: string, bucket: string, prefix: string, a: Serv
   const modelled = total / o.bytesPerSecond;
   if (modelled > measured) await sleep((modelled - measured) * 1000);
   const seconds = Math.max(measured, modelled);
+  // The weights are the bytes, not where they are stored: names are relative to the model's prefix,
+  // so the same checkpoint uploaded as another version answers the same, and an altered one does not.
+  const rel = (name: string): string => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
   const weightsDigest = createHash('sha256')
-    .update(files.join('\n') + '\n' + chunkDigests.slice().sort().join('\n'))
+    .update(files.map(rel).join('\n') + '\n' + chunkDigests.map((d) => rel(d)).sort().join('\n'))
     .digest('hex');
   // runai-model-streamer@0.15.0:py/runai_model_streamer/runai_model_streamer/file_streamer/file_streamer.py#L62-64
   o.info(

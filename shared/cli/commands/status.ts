@@ -1,6 +1,7 @@
 import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import type { VersionDoc } from '../../domain/version.ts';
+import { describeVerdict, failingPrompts, type Verification } from '../../domain/verification.ts';
 
 export interface StatusJson {
   models: Array<{
@@ -80,6 +81,10 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
       requestedBy: r.request.requestedBy,
+      // Issue #19: the gate in force (prompt count, threshold, timeout) and its run: every prompt's
+      // expected and actual answer, latency and the pod asked.
+      gate: r.gate ? { prompts: r.gate.prompts.length, passThreshold: r.gate.passThreshold, timeoutSeconds: r.gate.timeoutSeconds } : null,
+      verification: r.verification,
     }));
     json.models.push({
       model: m.model,
@@ -118,6 +123,7 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       io.stdout(
         `  rollout ${String(r['id'])}: ${String(r['phase'])} ${String(r['version'])} → ${JSON.stringify(r['target'])} ${r['reason'] ? `(${String(r['reason'])})` : ''}\n`,
       );
+      for (const line of gateLines(r['verification'] as Verification | null, r['phase'] as string)) io.stdout(`    ${line}\n`);
     }
   }
   if (json.rejectedRequests.length) {
@@ -126,6 +132,16 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       io.stdout(`  ${String(r['messageId'])}  ${String(r['reason'])}: ${String(r['message'] ?? '')}\n`);
   }
   return EXIT.ok;
+}
+
+/** What the gate found, under its rollout: the verdict, then the failing prompts (expected vs got). */
+export function gateLines(v: Verification | null, phase: string): string[] {
+  if (!v) return [];
+  if (!v.verdict) {
+    const running = phase === 'verifying' ? `gate running (run ${v.attempts})` : `gate: no verdict after ${v.attempts} run(s)`;
+    return [`${running}${v.lastError ? `; last error: ${v.lastError}` : ''}`];
+  }
+  return [describeVerdict(v.verdict).replace(/: .*/, ''), ...failingPrompts(v.verdict, 5).map((l) => `  ✗ ${l}`)];
 }
 
 export function table(io: CliIo, head: string[], rows: string[][]): void {
