@@ -43,8 +43,7 @@ export interface GateRunInput {
   now: () => Date;
 }
 
-const isReady = (p: V1Pod): boolean =>
-  !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+const isReady = (p: V1Pod): boolean => !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** The new template's Ready pods, by name, at most MAX_GATE_PODS. */
 export function gatePods(rollout: Rollout, pods: readonly V1Pod[]): string[] {

@@ -34,7 +34,7 @@ import { assertValidatedContent, renderedContentKey } from './integrity.ts';
 import { holdVersion } from './holds.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { GateStore } from '../ports/gate-store.ts';
-import type { Gate } from '../domain/gate.ts';
+import { effectiveGate, type Gate } from '../domain/gate.ts';
 import { runGate } from './gate-run.ts';
 
 export interface RolloutDeps {
@@ -252,9 +252,8 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
  * redelivers) rather than deploying ungated what should be gated.
  */
 async function gateFor(request: DeployRequest, deps: RolloutDeps): Promise<Gate | null> {
-  if (request.gate) return request.gate;
-  if (!deps.gates) return null;
-  return (await deps.gates.get(request.model))?.gate ?? null;
+  const modelDefault = request.gate || !deps.gates ? null : ((await deps.gates.get(request.model))?.gate ?? null);
+  return effectiveGate(request.gate, modelDefault)?.gate ?? null;
 }
 
 /** The stored policy, parsed, and the decision for this request (a bad stored policy refuses everything). */
@@ -470,7 +469,7 @@ async function verify(r: Rollout, step: StepResult, cluster: ClusterClient, deps
     baselineFrom: baseline?.rolloutId ?? null,
   });
   const outcome = await runGate({ rollout: claimed, gate, cluster, baseline, deadline: until, now: () => deps.clock.now() });
-  if (outcome.kind === 'unreachable') log.warn(`gate: no verdict: ${outcome.message}`, { code: 'GATE_RUN_UNREACHABLE' });
+  if (outcome.kind === 'unreachable') log.warn(`gate: no verdict yet (the rollout fails GateTimeout if none comes in time): ${outcome.message}`, { pods: outcome.pods });
   const after = nextStep(claimed, { kind: 'gate', outcome }, deps.clock.now());
   return actAndFinish(claimed, after, cluster, deps, log, deps.clock.now());
 }
@@ -550,7 +549,15 @@ async function carryOut(actions: Action[], cluster: ClusterClient, deps: Rollout
       case 'notify':
         await publishResult(
           deps,
-          { kind: 'rollout', rolloutId: a.rolloutId, target: a.target, phase: a.phase, reason: a.reason, message: a.message, ...(a.gate ? { gate: a.gate } : {}) },
+          {
+            kind: 'rollout',
+            rolloutId: a.rolloutId,
+            target: a.target,
+            phase: a.phase,
+            reason: a.reason,
+            message: a.message,
+            ...(a.gate ? { gate: a.gate } : {}),
+          },
           log,
         );
         break;

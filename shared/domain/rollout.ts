@@ -18,7 +18,18 @@ import { Verification } from './verification.ts';
 // ---------------------------------------------------------------------------------------------
 // Phases and transitions
 
-export const ROLLOUT_PHASES = ['pending', 'caching', 'applying', 'progressing', 'verifying', 'succeeded', 'failed', 'rolling_back', 'rolled_back', 'superseded'] as const;
+export const ROLLOUT_PHASES = [
+  'pending',
+  'caching',
+  'applying',
+  'progressing',
+  'verifying',
+  'succeeded',
+  'failed',
+  'rolling_back',
+  'rolled_back',
+  'superseded',
+] as const;
 export const RolloutPhase = z.enum(ROLLOUT_PHASES);
 export type RolloutPhase = z.infer<typeof RolloutPhase>;
 

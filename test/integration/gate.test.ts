@@ -23,7 +23,15 @@ import { ANNOTATIONS } from '../../shared/domain/rendered-spec.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 import type { GateInput } from '../../shared/domain/gate.ts';
 
-const env = stackEnv('GOOGLE_CLOUD_PROJECT', 'STORAGE_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FERRY_BUCKET', 'FERRY_DEPLOY_TOPIC', 'FERRY_KUBE_ADMIN_KUBECONFIG');
+const env = stackEnv(
+  'GOOGLE_CLOUD_PROJECT',
+  'STORAGE_EMULATOR_HOST',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'FERRY_BUCKET',
+  'FERRY_DEPLOY_TOPIC',
+  'FERRY_KUBE_ADMIN_KUBECONFIG',
+);
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
 const rollouts = new FirestoreRolloutState(db);
 const pubsub = new PubSub({ projectId: env.GOOGLE_CLOUD_PROJECT });
@@ -150,7 +158,12 @@ test('a gate that cannot get its answers within its timeout fails closed (GateTi
   // 16 prompts of 512 tokens: the stand-in generates at its modelled rate (200 tokens/s), so the
   // answers need about 40 s, far more than the gate's 10 s.
   const slow: GateInput = {
-    prompts: Array.from({ length: 16 }, (_, i) => ({ name: `long${i + 1}`, prompt: `Tell a long story number ${i + 1}`, maxTokens: 512, sameAsPrevious: true })),
+    prompts: Array.from({ length: 16 }, (_, i) => ({
+      name: `long${i + 1}`,
+      prompt: `Tell a long story number ${i + 1}`,
+      maxTokens: 512,
+      sameAsPrevious: true,
+    })),
     timeoutSeconds: 10,
   };
   const r = await deploy(request('llama-gate-slow', 'v1', { gate: slow }));

@@ -435,7 +435,14 @@ async function streamModel(host: string, bucket: string, prefix: string, a: Serv
   // so the same checkpoint uploaded as another version answers the same, and an altered one does not.
   const rel = (name: string): string => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
   const weightsDigest = createHash('sha256')
-    .update(files.map(rel).join('\n') + '\n' + chunkDigests.map((d) => rel(d)).sort().join('\n'))
+    .update(
+      files.map(rel).join('\n') +
+        '\n' +
+        chunkDigests
+          .map((d) => rel(d))
+          .sort()
+          .join('\n'),
+    )
     .digest('hex');
   // runai-model-streamer@0.15.0:py/runai_model_streamer/runai_model_streamer/file_streamer/file_streamer.py#L62-64
   o.info(

@@ -120,7 +120,7 @@ export const ROLLOUT_REASON_CATALOGUE = {
   },
   /** verifying → failed */
   GateTimeout: {
-    meaning: "The gate did not get every answer from the new pods within its timeoutSeconds; the rollout failed closed.",
+    meaning: 'The gate did not get every answer from the new pods within its timeoutSeconds; the rollout failed closed.',
     hint: "Read the rollout's message for the last error: check that ferry may POST to pods/proxy (the ferry-deployer ClusterRole), that the pods answer /v1/completions, or raise the gate's timeoutSeconds.",
   },
   /** → failed */

@@ -15,7 +15,7 @@ import {
   type RolloutPhase,
 } from '../../../shared/domain/rollout.ts';
 import { deploymentStatus } from '../../../shared/domain/deployment-status.ts';
-import { nextStep, type Action, type Observation, type StepResult } from '../../../shared/domain/rollout-step.ts';
+import { nextStep, type Action, type Observation } from '../../../shared/domain/rollout-step.ts';
 import { TargetState, admitRollout, newTargetState, releaseTarget } from '../../../shared/domain/target-state.ts';
 import type { CacheObservation } from '../../../shared/domain/cache.ts';
 import { DeployRequest } from '../../../shared/domain/deploy-request.ts';
