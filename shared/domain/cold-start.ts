@@ -30,7 +30,7 @@ export const MAX_LOAD_LINE_CHARS = 300;
  * The Run:ai streamer's summary, printed when its FileStreamer context exits:
  *   runai-model-streamer@0.15.0:py/runai_model_streamer/runai_model_streamer/file_streamer/file_streamer.py#L62-64
  *     print(f"[RunAI Streamer] Overall time to stream {humanize.naturalsize(size, binary=True)} of all files to {self.device_str}: {round(elapsed_time, 2)}s, {humanize.naturalsize(throughput, binary=True)}/s", flush=True)
- *   @0.14.0:…/file_streamer.py#L61 has no ` to {device}`; @0.15.1–0.15.9 (…#L66-68) log the same text
+ *   @0.14.0:…/file_streamer.py#L61 has no ` to {device}`; @0.15.1–0.15.9 (…#L66-68 at 0.15.3, #L69-71 at 0.15.9) log the same text
  *   with logger.info instead of print (commit cc9769a, "Use logger in python layers").
  * `size` is FileStreamer.total_size, Σ of every chunk requested in the context (file_streamer.py#L93):
  * the 8-byte length and the JSON header of each file (safetensors_pytorch.py#L55-67
