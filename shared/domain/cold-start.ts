@@ -122,6 +122,8 @@ function splitStamp(raw: string): Stamped {
 
 const truncate = (s: string): string => (s.length > MAX_LOAD_LINE_CHARS ? `${s.slice(0, MAX_LOAD_LINE_CHARS - 1)}…` : s);
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
+/** Four significant digits: tiny local loads (KiB at a fraction of a GiB/s) keep a rate above 0. */
+const sig = (x: number): number => (x === 0 || !Number.isFinite(x) ? x : Number(x.toPrecision(4)));
 
 /**
  * The weights load of one container's log (read with or without `timestamps=true`), or null when
@@ -162,7 +164,7 @@ export function parseLoadLines(log: string): LoadFigures | null {
       return {
         bytes,
         seconds: last.seconds,
-        gibPerSecond: gibPerSecond === null ? null : round(gibPerSecond, 3),
+        gibPerSecond: gibPerSecond === null ? null : sig(gibPerSecond),
         source: 'runai-streamer',
         parserFor: LOG_PARSER_VLLM_VERSION,
         line: truncate(last.s.text),
@@ -454,7 +456,7 @@ export function summarizeColdStarts(pods: readonly PodColdStart[], prediction: L
       measured = {
         seconds: l.seconds,
         bytes: l.bytes,
-        gibPerSecond: round(prediction.bytes / GiB / l.seconds, 3),
+        gibPerSecond: sig(prediction.bytes / GiB / l.seconds),
         pod: slow.pod,
         rateFrom: 'predicted-bytes/vllm-seconds',
       };

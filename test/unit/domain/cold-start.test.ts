@@ -68,7 +68,7 @@ test("streamer 0.14.0's line has no device (file_streamer.py#L61); a vLLM 0.7.3 
   assert.ok(f);
   assert.equal(f.bytes, Math.round(942.3 * MiB));
   assert.equal(f.seconds, 0.18);
-  assert.equal(f.gibPerSecond, Math.round(((942.3 * MiB) / 0.18 / GiB) * 1000) / 1000);
+  assert.equal(f.gibPerSecond, 5.112, '942.3 MiB / 0.18 s, four significant digits');
 });
 
 test("streamer ≥ 0.15.1 logs through Python logging: the line keeps a logger's prefix (runai-model-streamer#135, sglang#22749)", () => {
@@ -77,14 +77,14 @@ test("streamer ≥ 0.15.1 logs through Python logging: the line keeps a logger's
   assert.equal(a?.seconds, 41.52);
   const b = parseLoadLines('[2026-04-16 19:06:53 PP0 TP0] [RunAI Streamer] Overall time to stream 69.3 GiB of all files to cpu: 119.64s, 593.2 MiB/s');
   assert.equal(b?.seconds, 119.64);
-  assert.equal(b?.gibPerSecond, Math.round(((69.3 * GiB) / 119.64 / GiB) * 1000) / 1000);
+  assert.equal(b?.gibPerSecond, 0.5792);
 });
 
 test('a rate of 0.0 s uses the printed rate; tiny loads print Bytes', () => {
   // The streamer's own notebook output (run-ai/runai-model-streamer#7): 0.0s, 175.1 MiB/s.
   const f = parseLoadLines('[RunAI Streamer] Overall time to stream 429.4 KiB of all files: 0.0s, 175.1 MiB/s');
   assert.equal(f?.seconds, 0);
-  assert.equal(f?.gibPerSecond, Math.round(((175.1 * MiB) / GiB) * 1000) / 1000);
+  assert.equal(f?.gibPerSecond, 0.171);
   assert.equal(parseLoadLines('[RunAI Streamer] Overall time to stream 1000 Bytes of all files to cpu: 0.5s, 2000 Bytes/s')?.bytes, 1000);
 });
 
@@ -165,6 +165,9 @@ test("the local stand-in's lines parse to its real figures (infra/local/vllm-sim
   assert.equal(naturalsizeBinary(f.bytes!), naturalsizeBinary(bytes));
   assert.ok(Math.abs(f.bytes! - bytes) <= 0.05 * 1024, `${f.bytes} within naturalsize's rounding of ${bytes}`);
   assert.equal(f.seconds, 1.4);
+  // KiB at a fraction of a GiB/s still has a rate (four significant digits, not three decimals).
+  assert.equal(f.gibPerSecond, Number((f.bytes! / 1.4 / GiB).toPrecision(4)));
+  assert.ok(f.gibPerSecond! > 0);
   // Without the streamer's line, vLLM's seconds.
   const v = parseLoadLines(vllmLogLine('INFO', 'gpu_model_runner.py:2653', vllmLoadMessage(bytes, 2, seconds)));
   assert.equal(v?.seconds, seconds);
