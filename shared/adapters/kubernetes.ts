@@ -21,7 +21,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { FerryError } from '../domain/errors.ts';
 import { HPA_API_VERSION, HPA_FALLBACK_API_VERSION, type KubeObject, type KubeObjectRef } from '../domain/serving-profile.ts';
-import type { ClusterClient, ClusterProvider } from '../ports/cluster.ts';
+import { READ_POD_LOG_MAX_BYTES, type ClusterClient, type ClusterProvider, type ReadPodLogOptions } from '../ports/cluster.ts';
 
 export const FIELD_MANAGER = 'ferry';
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -245,6 +245,36 @@ export class KubeClusterClient implements ClusterClient {
       });
       req.end(payload);
     });
+  }
+
+  async readPodLog(namespace: string, pod: string, opts: ReadPodLogOptions): Promise<string> {
+    const what = `read the log of ${opts.container ? `container ${opts.container} of ` : ''}pod ${namespace}/${pod}`;
+    // core/v1 PodLogOptions (@kubernetes/client-node 2.0.1 CoreV1ApiReadNamespacedPodLogRequest):
+    // limitBytes "the number of bytes to read from the server before terminating the log output";
+    // timestamps "add an RFC3339 or RFC3339Nano timestamp at the beginning of every line".
+    const limit = opts.limitBytes;
+    const limitBytes = typeof limit === 'number' && Number.isInteger(limit) && limit > 0 ? Math.min(limit, READ_POD_LOG_MAX_BYTES) : READ_POD_LOG_MAX_BYTES;
+    const since = opts.sinceSeconds;
+    try {
+      const text = await this.core.readNamespacedPodLog({
+        name: pod,
+        namespace,
+        limitBytes,
+        ...(opts.container ? { container: opts.container } : {}),
+        ...(opts.timestamps ? { timestamps: true } : {}),
+        ...(typeof since === 'number' && Number.isInteger(since) && since > 0 ? { sinceSeconds: since } : {}),
+      });
+      // The server may return "slightly more" than limitBytes (the field's own doc): cut to the cap.
+      return Buffer.byteLength(text) > limitBytes ? Buffer.from(text).subarray(0, limitBytes).toString('utf8') : text;
+    } catch (e) {
+      // 400: the container has not started yet ("… is waiting to start: ContainerCreating") or is not
+      // in the pod; neither is a rendered-manifest problem (kubeError's reading of 400).
+      if (e instanceof ApiException && e.code === 400) {
+        const ferr = kubeError(e, what);
+        throw new FerryError('CLUSTER_UNAVAILABLE', ferr.message, { cause: e, retryable: true });
+      }
+      throw kubeError(e, what);
+    }
   }
 
   async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {
