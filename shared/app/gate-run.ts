@@ -138,6 +138,7 @@ export async function runGate(input: GateRunInput): Promise<GateRunOutcome> {
   if (pods.length === 0) return { kind: 'unreachable', message: `no Ready pod of rollout ${rollout.id} yet`, pods: [] };
   const port = gatePort(rollout);
   let firstAnswerAt: string | null = null;
+  const firstAnswers: Record<string, string> = {};
   try {
     const verdicts = await Promise.all(
       pods.map(async (pod): Promise<{ pod: string; verdict: GateVerdict }> => {
@@ -153,13 +154,16 @@ export async function runGate(input: GateRunInput): Promise<GateRunOutcome> {
         const answers: GateAnswer[] = [];
         for (const [i, p] of gate.prompts.entries()) {
           const a = await ask(input, pod, port, model, p, p.name ?? `p${i + 1}`);
-          if (a.text !== null && firstAnswerAt === null) firstAnswerAt = input.now().toISOString();
+          if (a.text !== null && firstAnswers[pod] === undefined) {
+            firstAnswers[pod] = input.now().toISOString();
+            firstAnswerAt ??= firstAnswers[pod]!;
+          }
           answers.push(a);
         }
         return { pod, verdict: evaluateGate(gate, answers, input.baseline?.answers ?? null) };
       }),
     );
-    return { kind: 'answered', verdicts, baselineFrom: input.baseline?.rolloutId ?? null, firstAnswerAt };
+    return { kind: 'answered', verdicts, baselineFrom: input.baseline?.rolloutId ?? null, firstAnswerAt, firstAnswers };
   } catch (e) {
     if (e instanceof Unreachable) return { kind: 'unreachable', message: e.message, pods };
     throw e;

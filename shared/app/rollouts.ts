@@ -36,6 +36,9 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import type { GateStore } from '../ports/gate-store.ts';
 import { effectiveGate, type Gate } from '../domain/gate.ts';
 import { runGate } from './gate-run.ts';
+import { measureColdStart } from './cold-start.ts';
+import { deploymentStatus } from '../domain/deployment-status.ts';
+import { predictLoad, streamedBytes, summarizeColdStarts } from '../domain/cold-start.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;
@@ -207,6 +210,7 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   for (const w of rendered.warnings) rlog.warn(`render: ${w}`);
   const gate = await gateFor(request, deps);
   const rollout = newRollout({
+    coldStart: predictedColdStart(version, cachePlan),
     id: rolloutId,
     request,
     version: version.version,
@@ -244,6 +248,15 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
     }
   }
   return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase };
+}
+
+/**
+ * The load predicted before applying: the bytes the streamer reads ÷ the expected rate from where
+ * they come (a zonal cache when the rollout plans one, else the bucket; cold-start.ts predictLoad).
+ */
+function predictedColdStart(version: VersionDoc, cachePlan: RolloutCachePlan | null) {
+  const bytes = streamedBytes(version.summary as Parameters<typeof streamedBytes>[0]);
+  return bytes === null ? null : summarizeColdStarts([], predictLoad(bytes, cachePlan ? 'cache' : 'bucket'));
 }
 
 /**
@@ -414,7 +427,16 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
     cluster.getDeployment(r.target.namespace, r.target.name),
     cluster.listPods(r.target.namespace, `app.kubernetes.io/instance=${r.target.name}`),
   ]);
-  const obs: Observation = { kind: 'cluster', deployment: deployment ?? null, pods, lastGoodRolloutId: target.lastGood?.rolloutId ?? null };
+  // The Deployment is done: measure the new pods' cold start before the machine leaves progressing.
+  const done = r.phase === 'progressing' && deployment && deploymentStatus(deployment, pods, { rolloutId: r.id }).state === 'done';
+  const coldStart = done ? await measureColdStart(r, cluster, pods, deps.rollouts, log) : undefined;
+  const obs: Observation = {
+    kind: 'cluster',
+    deployment: deployment ?? null,
+    pods,
+    lastGoodRolloutId: target.lastGood?.rolloutId ?? null,
+    ...(coldStart ? { coldStart } : {}),
+  };
   const step = nextStep(r, obs, now);
   if (step.actions.some((a) => a.kind === 'run-gate')) return verify(r, step, cluster, deps, log);
   return actAndFinish(r, step, cluster, deps, log, now);
@@ -469,7 +491,8 @@ async function verify(r: Rollout, step: StepResult, cluster: ClusterClient, deps
     baselineFrom: baseline?.rolloutId ?? null,
   });
   const outcome = await runGate({ rollout: claimed, gate, cluster, baseline, deadline: until, now: () => deps.clock.now() });
-  if (outcome.kind === 'unreachable') log.warn(`gate: no verdict yet (the rollout fails GateTimeout if none comes in time): ${outcome.message}`, { pods: outcome.pods });
+  if (outcome.kind === 'unreachable')
+    log.warn(`gate: no verdict yet (the rollout fails GateTimeout if none comes in time): ${outcome.message}`, { pods: outcome.pods });
   const after = nextStep(claimed, { kind: 'gate', outcome }, deps.clock.now());
   return actAndFinish(claimed, after, cluster, deps, log, deps.clock.now());
 }

@@ -168,6 +168,9 @@ export type RolloutView = Pick<Rollout, 'id' | 'model' | 'version' | 'target' | 
   uri?: string | undefined;
   /** The promotion gate's verdict (issue #19), when the rollout had a gate and it ran. */
   gate?: GateSummary | undefined;
+  /** describeColdStart of the new pods' load (issue #19). */
+  coldStart?: string | undefined;
+  warnings?: ReadonlyArray<{ code: string; message: string }> | undefined;
 };
 
 /** The gate's verdict as one section: counts, then each failing prompt with expected vs got. */
@@ -213,6 +216,8 @@ export function rolloutMessage(r: RolloutView, opts: { consoleProject: string | 
     section(esc(r.detail && r.detail !== r.message ? `${r.message}\n${r.detail}` : r.message)),
   ];
   if (r.gate) blocks.push(section(gateSection(r.gate)));
+  if (r.coldStart) blocks.push(context([`:stopwatch: cold start: ${esc(r.coldStart)}`]));
+  for (const w of r.warnings ?? []) blocks.push(section(`:warning: \`${w.code}\` ${esc(w.message)}`));
   if (opts.note) blocks.push(section(opts.note));
   const ctx = [
     ...(r.requestedBy ? [`requested by ${esc(r.requestedBy)}`] : []),

@@ -24,6 +24,10 @@ export const DeployResult = z.discriminatedUnion('kind', [
     message: z.string(),
     /** Issue #19: the promotion gate's verdict, when the rollout had a gate and it ran. */
     gate: GateSummary.optional(),
+    /** Issue #19: the new pods' cold start in one line (describeColdStart). */
+    coldStart: z.string().optional(),
+    /** Issue #19: warnings that did not fail the rollout (SLOW_LOAD). */
+    warnings: z.array(z.object({ code: z.string(), message: z.string() })).optional(),
   }),
   // Issue #20: a served version's content changed after validation (shared/app/integrity.ts).
   z.looseObject({

@@ -34,7 +34,8 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { Target } from './names.ts';
 import { templateRolloutId, type RenderedSpec } from './rendered-spec.ts';
 import type { CacheObservation } from './cache.ts';
-import { DeploymentStatus, ROLLOUT_PHASES, Rollout, RolloutPhase, RolloutReason, isTerminalPhase, transition } from './rollout.ts';
+import { DeploymentStatus, ROLLOUT_PHASES, Rollout, RolloutPhase, RolloutReason, isTerminalPhase, transition, type RolloutWarning } from './rollout.ts';
+import { describeColdStart, slowLoad, summarizeColdStarts, type PodColdStart } from './cold-start.ts';
 import { combineVerdicts, describeVerdict, gateSummary, newVerification, type GateRunOutcome, type GateSummary } from './verification.ts';
 import { DEFAULT_CRASH_LOOP_MIN_RESTARTS, deploymentStatus } from './deployment-status.ts';
 
@@ -51,7 +52,18 @@ export type Observation =
    * annotation. `lastGoodRolloutId`: the target's last succeeded rollout, read when a pending rollout
    * starts (undefined = keep rollout.previousGoodRolloutId).
    */
-  | { kind: 'cluster'; deployment: V1Deployment | null; pods?: readonly V1Pod[]; lastGoodRolloutId?: string | null }
+  | {
+      kind: 'cluster';
+      deployment: V1Deployment | null;
+      pods?: readonly V1Pod[];
+      lastGoodRolloutId?: string | null;
+      /**
+       * Cold-start figures of the new pods (their timelines and the loads their logs report) and the
+       * model's recent load rates (GiB/s), measured when the Deployment is done: recorded as the
+       * rollout leaves `progressing` (issue #19).
+       */
+      coldStart?: { pods: readonly PodColdStart[]; recentRates: readonly number[] };
+    }
   /** A newer request took this queued rollout's place (see admitRollout). */
   | { kind: 'superseded'; byRolloutId: string }
   /**
@@ -84,7 +96,18 @@ export type Action =
    */
   | { kind: 'run-gate'; rolloutId: string; target: Target }
   /** Tell people (Slack, result topic): the rollout reached a terminal phase (with the gate's verdict, if it ran). */
-  | { kind: 'notify'; rolloutId: string; target: Target; phase: RolloutPhase; reason: RolloutReason; message: string; gate?: GateSummary };
+  | {
+      kind: 'notify';
+      rolloutId: string;
+      target: Target;
+      phase: RolloutPhase;
+      reason: RolloutReason;
+      message: string;
+      gate?: GateSummary;
+      /** describeColdStart of the rollout's cold start, when measured. */
+      coldStart?: string;
+      warnings?: RolloutWarning[];
+    };
 export const ACTION_KINDS = ['apply', 'reapply-previous', 'scale-to-zero', 'run-gate', 'notify'] as const satisfies readonly Action['kind'][];
 
 export interface StepOptions {
@@ -198,6 +221,7 @@ function clusterStep(r: Rollout, obs: Extract<Observation, { kind: 'cluster' }>,
       const st = deploymentStatus(d, obs.pods, { rolloutId: r.id, crashLoopMinRestarts: ctx.crashLoopMinRestarts });
       r = withDetail(r, st, ctx);
       if (st.state === 'done') {
+        if (obs.coldStart) r = recordColdStart(r, obs.coldStart, ctx);
         if (r.gate) {
           const n = r.gate.prompts.length;
           const verifying = transition(r, 'verifying', 'Verifying', ctx.now, `${st.message}; asking the new pods ${n} gate prompt${n === 1 ? '' : 's'}`);
@@ -255,6 +279,21 @@ function clusterStep(r: Rollout, obs: Extract<Observation, { kind: 'cluster' }>,
   }
 }
 
+/**
+ * The new pods' cold start, recorded once the Deployment is done: the slowest pod's load is the
+ * rollout's measured figure; a rate under half the model's recent median adds a SLOW_LOAD warning.
+ */
+function recordColdStart(r: Rollout, measured: { pods: readonly PodColdStart[]; recentRates: readonly number[] }, ctx: Ctx): Rollout {
+  const summary = summarizeColdStarts(measured.pods, r.coldStart?.predicted ?? null);
+  const rate = summary.measured?.gibPerSecond;
+  const warnings = [...r.warnings];
+  if (typeof rate === 'number' && !warnings.some((w) => w.code === 'SLOW_LOAD')) {
+    const judged = slowLoad(rate, measured.recentRates);
+    if (judged.slow) warnings.push({ code: 'SLOW_LOAD', message: `${describeColdStart(summary)}: ${judged.message}`, at: iso(ctx.now) });
+  }
+  return { ...r, coldStart: summary, warnings, updatedAt: maxIso(iso(ctx.now), r.updatedAt) };
+}
+
 /** A gate run's outcome, while verifying: the verdict decides; no verdict waits for the timeout. */
 function gateStep(r: Rollout, outcome: GateRunOutcome, ctx: Ctx): Rollout {
   const v = r.verification ?? newVerification(iso(ctx.now));
@@ -268,8 +307,14 @@ function gateStep(r: Rollout, outcome: GateRunOutcome, ctx: Ctx): Rollout {
     return gateTimedOut(r, ctx) ? failGateTimeout(r, ctx) : r;
   }
   const verdict = combineVerdicts(outcome.verdicts);
+  const firstAnswers = outcome.firstAnswers ?? {};
+  const coldStart = r.coldStart && {
+    ...r.coldStart,
+    pods: r.coldStart.pods.map((p) => (p.firstAnswerAt === null && firstAnswers[p.pod] ? { ...p, firstAnswerAt: firstAnswers[p.pod]! } : p)),
+  };
   r = {
     ...r,
+    coldStart,
     verification: {
       ...v,
       runUntil: null,
@@ -413,6 +458,8 @@ function notify(r: Rollout, ctx: Ctx): void {
     reason: r.reason,
     message: r.message,
     ...(verdict ? { gate: gateSummary(verdict) } : {}),
+    ...(r.coldStart?.measured ? { coldStart: describeColdStart(r.coldStart) } : {}),
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
   });
 }
 

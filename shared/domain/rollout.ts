@@ -7,13 +7,14 @@
 import { z } from 'zod';
 import { FerryError } from './errors.ts';
 import { codesOf } from './reasons/catalogue.ts';
-import { POD_FAILURE_REASON_CATALOGUE, ROLLOUT_REASON_CATALOGUE, STATUS_REASON_CATALOGUE } from './reasons/rollout.ts';
+import { POD_FAILURE_REASON_CATALOGUE, ROLLOUT_REASON_CATALOGUE, ROLLOUT_WARNING_CATALOGUE, STATUS_REASON_CATALOGUE } from './reasons/rollout.ts';
 import { DeployRequest } from './deploy-request.ts';
 import { LATEST, Target, targetKey } from './names.ts';
 import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, specOf, templateRolloutId, type RenderedSpec } from './rendered-spec.ts';
 import { RolloutCachePlan } from './cache.ts';
 import { Gate } from './gate.ts';
 import { Verification } from './verification.ts';
+import { ColdStartSummarySchema, type ColdStartSummary } from './cold-start.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Phases and transitions
@@ -69,6 +70,9 @@ export const ROLLOUT_REASONS = codesOf(ROLLOUT_REASON_CATALOGUE);
 export const RolloutReason = z.enum(ROLLOUT_REASONS);
 export type RolloutReason = z.infer<typeof RolloutReason>;
 
+/** Warnings a rollout can carry without failing (reasons/rollout.ts ROLLOUT_WARNING_CATALOGUE). */
+export const ROLLOUT_WARNINGS = codesOf(ROLLOUT_WARNING_CATALOGUE);
+
 // ---------------------------------------------------------------------------------------------
 // Schemas
 
@@ -105,6 +109,9 @@ export const RenderedSpecSchema = z.custom<RenderedSpec>(
         ))),
   'spec must be {deployment: Deployment, service: Service, extras?: Kubernetes objects}',
 );
+
+export const RolloutWarning = z.object({ code: z.enum(ROLLOUT_WARNINGS), message: z.string(), at: IsoTime });
+export type RolloutWarning = z.infer<typeof RolloutWarning>;
 
 export const Rollout = z.object({
   schemaVersion: z.literal(1),
@@ -147,6 +154,13 @@ export const Rollout = z.object({
   gate: Gate.nullable().default(null),
   /** The gate's run (`verifying`): attempts, pods asked, the verdict and its answers. */
   verification: Verification.nullable().default(null),
+  /**
+   * Cold-start telemetry (issue #19): the load predicted at admission, then, once the Deployment
+   * is done, each new pod's timeline and the weights' load as its logs report it.
+   */
+  coldStart: ColdStartSummarySchema.nullable().default(null),
+  /** Things to look at that did not fail the rollout (SLOW_LOAD). */
+  warnings: z.array(RolloutWarning).default([]),
 });
 export type Rollout = z.infer<typeof Rollout>;
 
@@ -170,6 +184,8 @@ export interface NewRolloutInput {
   cache?: RolloutCachePlan | null;
   /** The gate to pass (request.gate or the model's default); null/absent: none. */
   gate?: Gate | null;
+  /** The cold start predicted before applying (summarizeColdStarts([], predictLoad(…))); null/absent: none. */
+  coldStart?: ColdStartSummary | null;
   now: Date;
 }
 
@@ -217,6 +233,8 @@ export function newRollout(input: NewRolloutInput): Rollout {
     cache: input.cache ?? null,
     gate: input.gate ?? null,
     verification: null,
+    coldStart: input.coldStart ?? null,
+    warnings: [],
   });
 }
 

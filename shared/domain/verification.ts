@@ -68,7 +68,14 @@ export const newVerification = (startedAt: string): Verification => ({
 /** What one gate run reports back to the state machine. */
 export type GateRunOutcome =
   /** Every selected pod answered every prompt (an answer may still be an error vLLM returned). */
-  | { kind: 'answered'; verdicts: ReadonlyArray<{ pod: string; verdict: GateVerdict }>; baselineFrom: string | null; firstAnswerAt: string | null }
+  | {
+      kind: 'answered';
+      verdicts: ReadonlyArray<{ pod: string; verdict: GateVerdict }>;
+      baselineFrom: string | null;
+      firstAnswerAt: string | null;
+      /** pod → when its first answer arrived (cold-start telemetry's last step). */
+      firstAnswers?: Readonly<Record<string, string>>;
+    }
   /** No verdict: no new pod was reachable, or the run ran out of time. */
   | { kind: 'unreachable'; message: string; pods: readonly string[] };
 

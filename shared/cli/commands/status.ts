@@ -2,6 +2,8 @@ import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import type { VersionDoc } from '../../domain/version.ts';
 import { describeVerdict, failingPrompts, type Verification } from '../../domain/verification.ts';
+import { describeColdStart, type ColdStartSummary } from '../../domain/cold-start.ts';
+import type { RolloutWarning } from '../../domain/rollout.ts';
 
 export interface StatusJson {
   models: Array<{
@@ -85,6 +87,9 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       // expected and actual answer, latency and the pod asked.
       gate: r.gate ? { prompts: r.gate.prompts.length, passThreshold: r.gate.passThreshold, timeoutSeconds: r.gate.timeoutSeconds } : null,
       verification: r.verification,
+      // Cold-start telemetry: predicted and measured load, each new pod's timeline; SLOW_LOAD warnings.
+      coldStart: r.coldStart,
+      warnings: r.warnings,
     }));
     json.models.push({
       model: m.model,
@@ -124,6 +129,9 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
         `  rollout ${String(r['id'])}: ${String(r['phase'])} ${String(r['version'])} → ${JSON.stringify(r['target'])} ${r['reason'] ? `(${String(r['reason'])})` : ''}\n`,
       );
       for (const line of gateLines(r['verification'] as Verification | null, r['phase'] as string)) io.stdout(`    ${line}\n`);
+      const cold = r['coldStart'] as ColdStartSummary | null;
+      if (cold && (cold.measured || cold.pods.length)) io.stdout(`    load: ${describeColdStart(cold)}\n`);
+      for (const w of r['warnings'] as RolloutWarning[]) io.stdout(`    ⚠ ${w.code}: ${w.message}\n`);
     }
   }
   if (json.rejectedRequests.length) {

@@ -178,6 +178,14 @@ export const ROLLOUT_REASON_CATALOGUE = {
   },
 } as const satisfies Catalogue;
 
+/** Warnings on a rollout (`warnings`): something to look at that does not fail it (issue #19). */
+export const ROLLOUT_WARNING_CATALOGUE = {
+  SLOW_LOAD: {
+    meaning: "The new pods loaded the weights at less than half the model's recent median rate (docs/cold-start.md).",
+    hint: 'Check where the bytes came from (a cold or missing zonal cache, another region), the node type and the streamer concurrency; `ferry status <model>` lists the recent load figures.',
+  },
+} as const satisfies Catalogue;
+
 /** Why `/ferry rollback` (shared/app/rollback.ts) finds nothing to roll back to. */
 export const ROLLBACK_REFUSALS = {
   NO_GOOD_ROLLOUT: {

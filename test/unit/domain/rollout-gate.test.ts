@@ -10,6 +10,7 @@ import { Gate, evaluateGate, promptKey, type GateAnswer } from '../../../shared/
 import { Rollout } from '../../../shared/domain/rollout.ts';
 import { claimGateRun, nextStep, type Action, type Observation } from '../../../shared/domain/rollout-step.ts';
 import type { GateRunOutcome } from '../../../shared/domain/verification.ts';
+import { predictLoad, summarizeColdStarts, type PodColdStart } from '../../../shared/domain/cold-start.ts';
 import { at, cluster, complete, inProgress, kinds, makeRollout, phases, pod, step } from '../../helpers/rollouts.ts';
 
 const gate = Gate.parse({
@@ -161,4 +162,77 @@ test('a gate observation outside verifying changes nothing', () => {
   const s = nextStep(r, answered({ 'llama-a': answers('Paris', 'x') }), at(5));
   assert.equal(s.rollout, r);
   assert.deepEqual(s.actions, []);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Cold-start telemetry recorded as the Deployment is done
+
+const loadOf = (pod: string, gibPerSecond: number, seconds: number): PodColdStart => ({
+  pod,
+  node: 'node-a',
+  zone: 'us-central1-a',
+  scheduledAt: at(50).toISOString(),
+  startedAt: at(60).toISOString(),
+  loadedAt: at(60 + seconds).toISOString(),
+  readyAt: at(95).toISOString(),
+  firstAnswerAt: null,
+  load: { bytes: 2 ** 30 * gibPerSecond * seconds, seconds, gibPerSecond, source: 'runai-streamer', parserFor: 'v0.11.2', line: '…', at: null, lines: 1 },
+});
+
+test('cold start: the slowest new pod is the measured load; under half the recent median is SLOW_LOAD, carried by notify', () => {
+  const predicted = summarizeColdStarts([], predictLoad(4 * 2 ** 30, 'bucket'));
+  const r0 = { ...makeRollout('r-new'), coldStart: predicted };
+  const applying = step(r0, cluster(complete('r-prev'), [], 'r-prev'), at(1)).rollout;
+  const obs: Observation = {
+    kind: 'cluster',
+    deployment: complete('r-new'),
+    pods: [],
+    coldStart: { pods: [loadOf('llama-a', 1.2, 3.3), loadOf('llama-b', 0.4, 10)], recentRates: [1.1, 1.2, 1.0, 1.15] },
+  };
+  const s = step(applying, obs, at(100));
+  assert.equal(s.rollout.phase, 'succeeded');
+  assert.equal(s.rollout.coldStart?.predicted?.source, 'bucket');
+  assert.equal(s.rollout.coldStart?.measured?.pod, 'llama-b');
+  assert.equal(s.rollout.coldStart?.pods.length, 2);
+  assert.deepEqual(
+    s.rollout.warnings.map((w) => w.code),
+    ['SLOW_LOAD'],
+  );
+  assert.match(s.rollout.warnings[0]!.message, /0\.40 GiB\/s/);
+  const n = s.actions.find((a) => a.kind === 'notify') as Extract<Action, { kind: 'notify' }>;
+  assert.match(n.coldStart ?? '', /^loaded 4\.0 GiB in 10\.0 s \(0\.40 GiB\/s; predicted 3\.6 s from the bucket\)$/);
+  assert.deepEqual(
+    n.warnings?.map((w) => w.code),
+    ['SLOW_LOAD'],
+  );
+  assert.deepEqual(Rollout.parse(JSON.parse(JSON.stringify(s.rollout))), s.rollout);
+
+  // too few recent loads to judge: no warning
+  const fresh = step(applying, { ...obs, coldStart: { ...obs.coldStart!, recentRates: [1.1] } }, at(100));
+  assert.deepEqual(fresh.rollout.warnings, []);
+});
+
+test('cold start with a gate: recorded on entering verifying; each pod gets its first gated answer', () => {
+  const applying = step(makeRollout('r-new', { gate }), cluster(complete('r-prev'), [], 'r-prev'), at(1)).rollout;
+  const v = step(
+    applying,
+    { kind: 'cluster', deployment: complete('r-new'), pods: [], coldStart: { pods: [loadOf('llama-a', 1.1, 2)], recentRates: [] } },
+    at(100),
+  );
+  assert.equal(v.rollout.phase, 'verifying');
+  assert.equal(v.rollout.coldStart?.pods[0]?.firstAnswerAt, null);
+  const claimed = claimGateRun(v.rollout, at(101), at(131));
+  const outcome: Observation = {
+    kind: 'gate',
+    outcome: {
+      kind: 'answered',
+      verdicts: [{ pod: 'llama-a', verdict: evaluateGate(gate, answers(' Paris', 'x'), null) }],
+      baselineFrom: null,
+      firstAnswerAt: at(102).toISOString(),
+      firstAnswers: { 'llama-a': at(102).toISOString() },
+    },
+  };
+  const done = step(claimed, outcome, at(103));
+  assert.equal(done.rollout.phase, 'succeeded');
+  assert.equal(done.rollout.coldStart?.pods[0]?.firstAnswerAt, at(102).toISOString());
 });
