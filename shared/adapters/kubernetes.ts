@@ -178,7 +178,10 @@ export class KubeClusterClient implements ClusterClient {
 
   async podProxyGet(namespace: string, pod: string, port: number, path: string): Promise<string> {
     try {
-      return await this.core.connectGetNamespacedPodProxyWithPath({ name: `${pod}:${port}`, namespace, path: path.replace(/^\//, '') });
+      const body: unknown = await this.core.connectGetNamespacedPodProxyWithPath({ name: `${pod}:${port}`, namespace, path: path.replace(/^\//, '') });
+      // The generated client deserializes a JSON answer (vLLM's /v1/models) although its type says
+      // string: give callers the text either way.
+      return typeof body === 'string' ? body : JSON.stringify(body);
     } catch (e) {
       throw kubeError(e, `read ${path} of pod ${namespace}/${pod} through the API proxy`);
     }
