@@ -8,8 +8,9 @@
  * comes from the Pod object (podTimeline); the adapter and the rollout wire them together.
  */
 import { z } from 'zod';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { CONTAINER_NAME } from './rendered-spec.ts';
+import { ZONE_NODE_LABEL } from './cache.ts';
 
 const GiB = 2 ** 30;
 
@@ -255,6 +256,22 @@ export function loadedAt(load: LoadFigures | null, startedAt: string | null): st
   return Number.isFinite(ms) ? new Date(ms + Math.round(load.seconds * 1000)).toISOString() : null;
 }
 
+/** The zone of the node a pod runs on: its `topology.kubernetes.io/zone` label, else null. */
+export function nodeZone(node: V1Node | undefined): string | null {
+  return node?.metadata?.labels?.[ZONE_NODE_LABEL] ?? null;
+}
+
+/**
+ * One pod's record from what the API server gives: the Pod, its vLLM container's log (read with
+ * `timestamps=true` for a precise loadedAt; undefined when it could not be read) and its node's zone.
+ * `firstAnswerAt` stays null for the gate to fill.
+ */
+export function podColdStart(pod: V1Pod, log: string | undefined, zone: string | null): PodColdStart {
+  const t = podTimeline(pod);
+  const load = log === undefined ? null : parseLoadLines(log);
+  return { ...t, zone, loadedAt: loadedAt(load, t.startedAt), firstAnswerAt: null, load };
+}
+
 // ───────────────────────────── prediction ─────────────────────────────
 
 /**
@@ -468,10 +485,14 @@ export function summarizeColdStarts(pods: readonly PodColdStart[], prediction: L
 }
 
 function fmt(x: number): string {
-  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 0.01 || x === 0 ? x.toFixed(2) : x.toPrecision(2);
 }
 
-const gib = (bytes: number): string => `${(bytes / GiB).toFixed(1)} GiB`;
+/** 14.2 GiB, 348.0 KiB: the largest binary unit the size reaches (GiB at most, as people read loads). */
+const gib = (bytes: number): string => {
+  const [unit, scale] = bytes >= GiB ? ['GiB', GiB] : bytes >= 2 ** 20 ? ['MiB', 2 ** 20] : ['KiB', 2 ** 10];
+  return `${(bytes / scale).toFixed(1)} ${unit}`;
+};
 const secs = (s: number): string => `${s.toFixed(1)} s`;
 
 /**

@@ -19,7 +19,17 @@ import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 import type { VersionDoc } from '../../shared/domain/version.ts';
 import { FerryError } from '../../shared/domain/errors.ts';
-import { loadedAt, parseLoadLines, podTimeline, streamedBytes } from '../../shared/domain/cold-start.ts';
+import {
+  loadedAt,
+  nodeZone,
+  parseLoadLines,
+  podColdStart,
+  podTimeline,
+  streamedBytes,
+  summarizeColdStarts,
+  predictLoad,
+  describeColdStart,
+} from '../../shared/domain/cold-start.ts';
 import { naturalsizeBinary } from '../../infra/local/vllm-sim/listing.ts';
 
 const skip = !process.env['FERRY_TEST_STACK']
@@ -121,6 +131,15 @@ test('a streamed load read through the pod log API by ferry parses to the checkp
   assert.ok(ms(t.startedAt) <= ms(loaded), `${t.startedAt} ≤ ${loaded}`);
   // Ready's lastTransitionTime has whole seconds (metav1.Time): allow the truncation.
   assert.ok(ms(loaded) <= ms(t.readyAt) + 1000, `${loaded} ≤ ${t.readyAt}`);
+
+  // The record the rollout stores for this pod: its node's zone from the simulated node's labels.
+  const node = (await client.listNodes()).find((n) => n.metadata?.name === pod.spec?.nodeName);
+  const record = podColdStart(pod, log, nodeZone(node));
+  assert.match(record.zone ?? '', /^us-central1-[ab]$/);
+  assert.equal(record.loadedAt, loaded);
+  const summary = summarizeColdStarts([record], predictLoad(expected!, 'bucket'));
+  assert.equal(summary.measured?.bytes, load.bytes);
+  assert.match(describeColdStart(summary), /^loaded \d+\.\d KiB in \d+\.\d s \(0\.000\d+ GiB\/s; predicted 0\.0 s from the bucket\)$/);
 
   // limitBytes is honoured; a pod that is not there is CLUSTER_NOT_FOUND.
   const head = await client.readPodLog!(NS, name, { container: 'vllm', limitBytes: 64 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   ColdStartSummarySchema,
+  PodColdStartSchema,
   DEFAULT_BUCKET_GIBPS,
   LOG_PARSER_VLLM_VERSION,
   MAX_LOAD_LINE_CHARS,
@@ -16,6 +17,8 @@ import {
   describeColdStart,
   loadedAt,
   median,
+  nodeZone,
+  podColdStart,
   naturalsizeBytes,
   parseLoadLines,
   podTimeline,
@@ -227,6 +230,24 @@ test('loadedAt: the log line time when read with timestamps, else start + load s
   assert.equal(loadedAt(null, '2026-12-06T15:00:05.000Z'), null);
 });
 
+test('podColdStart puts the Pod, its log and its zone together; nodeZone reads topology.kubernetes.io/zone', () => {
+  const log = '2026-12-06T15:00:19.500000000Z [RunAI Streamer] Overall time to stream 14.2 GiB of all files to cpu: 13.1s, 1.1 GiB/s\n';
+  const zone = nodeZone({ metadata: { name: 'node-1', labels: { 'topology.kubernetes.io/zone': 'us-central1-a' } } });
+  assert.equal(zone, 'us-central1-a');
+  assert.equal(nodeZone({ metadata: { name: 'n' } }), null);
+  assert.equal(nodeZone(undefined), null);
+  const p = podColdStart(pod(), log, zone);
+  assert.equal(p.zone, 'us-central1-a');
+  assert.equal(p.loadedAt, '2026-12-06T15:00:19.500Z');
+  assert.equal(p.firstAnswerAt, null);
+  assert.equal(p.load?.bytes, Math.round(14.2 * GiB));
+  assert.equal(p.scheduledAt, '2026-12-06T15:00:00.000Z');
+  const unread = podColdStart(pod(), undefined, null);
+  assert.equal(unread.load, null);
+  assert.equal(unread.loadedAt, null);
+  assert.equal(PodColdStartSchema.safeParse(p).success, true);
+});
+
 test('predictLoad: bytes ÷ the rate for the source; the cache is capped by its zone limit share', () => {
   const b = predictLoad(14.2 * GiB, 'bucket');
   assert.equal(b.gibPerSecond, DEFAULT_BUCKET_GIBPS);
@@ -301,6 +322,9 @@ test("without the streamer's line the rate is the predicted bytes over vLLM's se
   assert.equal(describeColdStart(s), 'loaded in 20.0 s (1.00 GiB/s by vLLM’s time; predicted 10.0 s from the zonal cache)');
   assert.deepEqual(summarizeColdStarts([podCs('a', v)], null).measured, { seconds: 20, bytes: null, gibPerSecond: null, pod: 'a', rateFrom: null });
   assert.equal(describeColdStart(summarizeColdStarts([podCs('a', null)], null)), 'load not seen in the pod logs');
+  // A tiny local load reads in KiB and keeps its rate's digits.
+  const tiny = parseLoadLines(streamerSummaryLine(356_352, 1.397051));
+  assert.equal(describeColdStart(summarizeColdStarts([podCs('a', tiny)], null)), 'loaded 348.0 KiB in 1.4 s (0.00024 GiB/s)');
   assert.equal(describeColdStart(summarizeColdStarts([], predictLoad(GiB, 'bucket'))), 'no new pods measured (predicted 0.9 s from the bucket)');
 });
 
