@@ -8,7 +8,7 @@
  * a log line saying why.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { loadedAt, parseLoadLines, podTimeline, type PodColdStart } from '../domain/cold-start.ts';
+import { nodeZone, podColdStart, type PodColdStart } from '../domain/cold-start.ts';
 import { ANNOTATIONS, CONTAINER_NAME } from '../domain/rendered-spec.ts';
 import type { Rollout } from '../domain/rollout.ts';
 import { asFerryError } from '../domain/errors.ts';
@@ -20,8 +20,6 @@ import type { Logger } from '../ports/logger.ts';
 export const MAX_COLD_START_PODS = 3;
 /** Succeeded rollouts of the model whose rates make the median SLOW_LOAD compares with. */
 export const RECENT_LOADS = 10;
-/** The well-known node label with the node's zone (kubernetes.io/docs/reference/labels-annotations-taints). */
-const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
 export async function measureColdStart(
   r: Rollout,
@@ -36,10 +34,8 @@ export async function measureColdStart(
     .slice(0, MAX_COLD_START_PODS);
   const measured = await Promise.all(
     mine.map(async (p): Promise<PodColdStart> => {
-      const t = podTimeline(p);
-      const [logText, zone] = await Promise.all([podLog(r, cluster, t.pod, log), nodeZone(cluster, t.node, log)]);
-      const load = logText === null ? null : parseLoadLines(logText);
-      return { ...t, zone, load, loadedAt: loadedAt(load, t.startedAt), firstAnswerAt: null };
+      const [logText, zone] = await Promise.all([podLog(r, cluster, p.metadata!.name!, log), zoneOf(cluster, p.spec?.nodeName ?? null, log)]);
+      return podColdStart(p, logText ?? undefined, zone);
     }),
   );
   let recentRates: number[] = [];
@@ -61,12 +57,12 @@ async function podLog(r: Rollout, cluster: ClusterClient, pod: string, log: Logg
   }
 }
 
-async function nodeZone(cluster: ClusterClient, node: string | null, log: Logger): Promise<string | null> {
+async function zoneOf(cluster: ClusterClient, node: string | null, log: Logger): Promise<string | null> {
   if (!node) return null;
   try {
     // GKE (and the local node simulator) label each node with its own name as kubernetes.io/hostname.
     const [n] = await cluster.listNodes(`kubernetes.io/hostname=${node}`);
-    return n?.metadata?.labels?.[ZONE_LABEL] ?? null;
+    return nodeZone(n);
   } catch (e) {
     log.warn(`cold start: could not read node ${node}'s zone`, { error: asFerryError(e) });
     return null;
