@@ -444,12 +444,43 @@ export const SPECS: readonly CommandSpec[] = [
     ],
   },
   {
+    name: 'gate',
+    summary: "show, set or clear a model's default promotion gate (golden prompts every rollout must answer right)",
+    synopsis: ['gate show <model> [flags]', 'gate set <model> -f FILE [--dry-run] [flags]', 'gate clear <model> [flags]'],
+    description:
+      "A model's default promotion gate (docs/gate.md): golden prompts the new pods of every rollout of the model must answer right before the rollout succeeds, when its deploy request carries no `gate` of its own. `set` checks the file strictly, naming every problem by its path (INVALID_GATE), before any backend is asked, then stores it (Firestore models/<model>/settings/gate) and prints what was stored; `show` prints it; `clear` removes it.",
+    args: [
+      { name: 'show|set|clear', description: 'what to do', complete: ['show', 'set', 'clear'] },
+      { name: '<model>', description: 'the model whose default gate it is', complete: 'none' },
+    ],
+    arity: [2, 2],
+    flags: [
+      {
+        name: 'filename',
+        short: 'f',
+        type: 'file',
+        placeholder: 'FILE',
+        defaultText: 'required for set',
+        description: 'the gate (JSON, docs/gate.md), or - for stdin',
+      },
+      { name: 'dry-run', type: 'boolean', default: false, description: 'set: check the gate and print it; store nothing (needs no backend)' },
+    ],
+    output: true,
+    exitCodes: [[0, 'shown, stored, checked (--dry-run) or cleared'], [1, 'the gate file is not JSON or not a valid gate (each problem named)'], USAGE_IO],
+    examples: [
+      { description: 'Check a gate file without storing it', command: 'ferry gate set my-model -f gate.json --dry-run' },
+      { description: 'Gate every rollout of the model', command: 'ferry gate set my-model -f gate.json' },
+      { description: 'See the stored gate as JSON', command: 'ferry gate show my-model --json' },
+      { description: 'Stop gating the model by default', command: 'ferry gate clear my-model' },
+    ],
+  },
+  {
     name: 'schema',
-    summary: 'print the JSON Schema of a message ferry accepts (deploy-request) or of the deploy policy (policy)',
-    synopsis: ['schema deploy-request|policy [flags]'],
+    summary: 'print the JSON Schema of a message ferry accepts (deploy-request), of the deploy policy (policy) or of a promotion gate (gate)',
+    synopsis: ['schema deploy-request|policy|gate [flags]'],
     description:
       'Prints the JSON Schema (draft 2020-12) generated from the zod schema ferry validates deploy requests with, for systems that publish deploy messages. The same schema is committed at schemas/deploy-request.schema.json.',
-    args: [{ name: 'deploy-request|policy', description: 'the schema to print', complete: ['deploy-request', 'policy'] }],
+    args: [{ name: 'deploy-request|policy|gate', description: 'the schema to print', complete: ['deploy-request', 'policy', 'gate'] }],
     arity: [1, 1],
     flags: [],
     output: true,
