@@ -340,6 +340,13 @@ export const SPECS: readonly CommandSpec[] = [
         defaultText: "the deploy request's default (1)",
         description: 'pods serving the model',
       },
+      {
+        name: 'gate',
+        type: 'file',
+        placeholder: 'FILE',
+        defaultText: "the model's default gate (ferry gate set), if any",
+        description: 'a promotion gate (JSON, docs/gate.md; - for stdin) put on each deploy request the target publishes',
+      },
       { name: 'remove', type: 'boolean', default: false, description: 'remove the target instead of setting it' },
       { name: 'list', type: 'boolean', default: false, description: "list the model's autodeploy targets" },
     ],

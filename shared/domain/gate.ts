@@ -396,9 +396,14 @@ export function evaluateGate(gate: Gate, answers: readonly GateAnswer[], previou
   });
   const total = results.length;
   const passedCount = results.filter((r) => r.passed).length;
-  // ceil with a tolerance for binary floating point (0.07 × 100 is 7.000000000000001: 7 must pass, not 8).
-  const required = Math.max(1, Math.ceil(gate.passThreshold * total - 1e-9));
+  const required = requiredPasses(gate);
   return { passed: passedCount >= required, passedCount, total, threshold: gate.passThreshold, required, results, answers: baselineOut };
+}
+
+/** How many prompts must pass: ⌈passThreshold × prompts⌉, at least one. */
+export function requiredPasses(gate: Pick<Gate, 'passThreshold' | 'prompts'>): number {
+  // ceil with a tolerance for binary floating point (0.07 × 100 is 7.000000000000001: 7 must pass, not 8).
+  return Math.max(1, Math.ceil(gate.passThreshold * gate.prompts.length - 1e-9));
 }
 
 /** Which gate a rollout runs: the request's own, else the model's stored default, else none. */
@@ -411,7 +416,7 @@ export function effectiveGate(requestGate: Gate | undefined, modelDefault: Gate 
 /** The gate in a few lines for people (`ferry gate show`, status): each prompt, its form and what it expects. */
 export function describeGateLines(gate: Gate): string[] {
   const total = gate.prompts.length;
-  const required = Math.max(1, Math.ceil(gate.passThreshold * total - 1e-9));
+  const required = requiredPasses(gate);
   const lines = [
     `${total} prompt${total === 1 ? '' : 's'}; ${required === total ? 'all must pass' : `${required} of ${total} must pass (passThreshold ${gate.passThreshold})`}; timeout ${gate.timeoutSeconds} s`,
   ];

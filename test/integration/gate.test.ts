@@ -142,6 +142,14 @@ test('`ferry gate set|show|clear` against the emulator: stored as checked, shown
   assert.match(bad.err, /INVALID_GATE/);
   assert.equal((await gates.get(model))?.revision, 2);
 
+  // An autodeploy target carries its own gate (copied into each deploy request it publishes).
+  const auto = await ferry(env, ['autodeploy', model, '--cluster', 'local', '--namespace', 'ferry-gate-it', '--name', 'llama', '--gate', file]);
+  assert.equal(auto.code, 0, auto.err);
+  assert.match(auto.out, /gated \(2 prompts\)/);
+  const versions = new FirestoreCheckpointState(firestoreClient(env.GOOGLE_CLOUD_PROJECT));
+  cleanups.push(() => versions.setAutodeploy(model, [], new Date()));
+  assert.deepEqual((await versions.getModel(model))?.autodeploy.targets[0]?.gate, gateOf(GATE_INPUT));
+
   const cleared = await ferry(env, ['gate', 'clear', model]);
   assert.equal(cleared.code, 0, cleared.err);
   assert.match(cleared.out, new RegExp(`removed the default gate of ${model}`));

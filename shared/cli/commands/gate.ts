@@ -19,30 +19,41 @@ import type { StoredGate } from '../../ports/gate-store.ts';
 const MAX_GATE_FILE_BYTES = 64 * 1024;
 const SUBCOMMANDS = ['show', 'set', 'clear'];
 
-async function readGateFile(file: string, io: CliIo): Promise<unknown | number> {
+/** A gate file (`-` for stdin) as JSON, or the exit code after saying what is wrong. `name`: the command. */
+export async function readGateFile(file: string, io: CliIo, name = 'gate'): Promise<unknown | number> {
   let text: string;
   try {
     if (file === '-') {
-      if (!io.readStdin) return usageError('gate', '-f -: there is no standard input to read', io);
+      if (!io.readStdin) return usageError(name, `${name === 'gate' ? '-f' : '--gate'} -: there is no standard input to read`, io);
       text = await io.readStdin();
     } else text = await readFile(file, 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
     io.stderr(
-      `ferry gate: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e)}\n`,
+      `ferry ${name}: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e)}\n`,
     );
     return EXIT.usage;
   }
   if (Buffer.byteLength(text) > MAX_GATE_FILE_BYTES) {
-    io.stderr(`ferry gate: ${file} is ${Buffer.byteLength(text)} bytes; a gate file is at most ${MAX_GATE_FILE_BYTES}\n`);
+    io.stderr(`ferry ${name}: ${file} is ${Buffer.byteLength(text)} bytes; a gate file is at most ${MAX_GATE_FILE_BYTES}\n`);
     return EXIT.failed;
   }
   try {
     return JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text) as unknown;
   } catch (e) {
-    io.stderr(`ferry gate: ${file} is not JSON: ${(e as Error).message}\n`);
+    io.stderr(`ferry ${name}: ${file} is not JSON: ${(e as Error).message}\n`);
     return EXIT.failed;
   }
+}
+
+/** The gate in `raw`, or EXIT.failed after naming every problem (INVALID_GATE). */
+export function checkedGate(raw: unknown, file: string, io: CliIo, name = 'gate'): Gate | number {
+  const parsed = parseGate(raw);
+  if (parsed.ok) return parsed.gate;
+  io.stderr(`ferry ${name}: ${file} is not a valid gate (INVALID_GATE, ${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}):\n`);
+  for (const i of parsed.issues) io.stderr(`  ${i.path}: ${i.message}\n`);
+  io.stderr(`Fix them and run \`ferry ${name}\` again (docs/gate.md lists every rule and cap).\n`);
+  return EXIT.failed;
 }
 
 const showText = (s: StoredGate): string =>
@@ -66,14 +77,9 @@ export async function gateCommand(args: string[], io: CliIo): Promise<number> {
   if (what === 'set') {
     const raw = await readGateFile(file!, io);
     if (typeof raw === 'number') return raw;
-    const parsed = parseGate(raw);
-    if (!parsed.ok) {
-      io.stderr(`ferry gate: ${file} is not a valid gate (INVALID_GATE, ${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}):\n`);
-      for (const i of parsed.issues) io.stderr(`  ${i.path}: ${i.message}\n`);
-      io.stderr('Fix them and run `ferry gate set` again (docs/gate.md lists every rule and cap).\n');
-      return EXIT.failed;
-    }
-    next = parsed.gate;
+    const parsed = checkedGate(raw, file!, io);
+    if (typeof parsed === 'number') return parsed;
+    next = parsed;
     if (dryRun) {
       if (p.output !== 'text') emit(io, p.output, { model: model.data, dryRun: true, gate: next });
       else io.stdout(`${file} is a valid gate; nothing stored (dry run)\n${describeGateLines(next).join('\n')}\n`);

@@ -97,6 +97,19 @@ test('gate set --dry-run: a valid gate is checked and printed, nothing stored (n
   assert.match(noStdin.err, /no standard input/);
 });
 
+test('autodeploy --gate: the gate file is checked before any backend is asked; not with --list or --remove', async () => {
+  const target = ['--cluster', 'local', '--namespace', 'ns', '--name', 'd'];
+  const bad = await ferry(['autodeploy', 'my-model', ...target, '--gate', '-'], JSON.stringify({ prompts: [{ prompt: 'x', maxTokens: 4 }] }));
+  assert.equal(bad.code, 1, bad.err);
+  assert.match(bad.err, /^ferry autodeploy: - is not a valid gate \(INVALID_GATE, 1 problem\):\n {2}prompts\.0: this prompt checks nothing/);
+  const missing = await ferry(['autodeploy', 'my-model', ...target, '--gate', join(tmpdir(), 'no-such-dir-ferry', 'g.json')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /ferry autodeploy: cannot read .*: no such file/);
+  const list = await ferry(['autodeploy', 'my-model', '--list', '--gate', 'g.json']);
+  assert.equal(list.code, 2);
+  assert.match(list.err, /--gate goes with setting a target/);
+});
+
 test('gate: usage errors', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['gate', 'set', 'my-model'], /set needs the gate: -f gate\.json/],
