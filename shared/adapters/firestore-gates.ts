@@ -1,6 +1,6 @@
 /**
  * Models' default promotion gates in Firestore: one document `models/{model}/settings/gate`
- * {model, gate, updatedAt, updatedBy, revision}. A subcollection of its own (`settings`), so the
+ * {schemaVersion: 1, model, gate, updatedAt, updatedBy, revision}. A subcollection of its own (`settings`), so the
  * collection-group query over `versions` (listVersionBriefs) and the listings of `models` and
  * `models/{m}/versions` never see it; writing it does not create the model's own document either.
  * What is read back is parsed with the gate's schema: a gate stored by an incompatible ferry (or
@@ -14,6 +14,7 @@ import { FerryError } from '../domain/errors.ts';
 import { firestoreError, parseDoc, runTransaction } from './firestore.ts';
 
 const StoredGateDoc = z.object({
+  schemaVersion: z.literal(1),
   model: z.string(),
   gate: Gate,
   updatedAt: z.string(),
@@ -35,7 +36,8 @@ export class FirestoreGateStore implements GateStore {
 
   private parse(data: unknown, path: string, model: string): StoredGate {
     try {
-      return parseDoc(StoredGateDoc, data, path);
+      const { schemaVersion: _, ...stored } = parseDoc(StoredGateDoc, data, path);
+      return stored;
     } catch (e) {
       if (e instanceof FerryError && e.code === 'STATE_CORRUPT')
         throw new FerryError(e.code, `the default gate of ${model} is unreadable: ${e.message}`, {
@@ -69,7 +71,7 @@ export class FirestoreGateStore implements GateStore {
           updatedBy: by,
           revision: (prev?.success ? prev.data.revision : 0) + 1,
         };
-        t.set(ref, stored);
+        t.set(ref, { schemaVersion: 1, ...stored });
         return stored;
       });
     } catch (e) {

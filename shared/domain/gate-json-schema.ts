@@ -4,6 +4,12 @@
  * subset is refused when the gate is parsed (never silently ignored: an ignored `pattern` or
  * `oneOf` would let a wrong answer pass), and no keyword runs a backtracking regular expression.
  *
+ * Why not Ajv (in node_modules, as a devDependency for the tests): Ajv "treats JSON schemas as trusted
+ * as your application code"; for schemas from untrusted sources it warns that compiling can overflow
+ * the stack or be slow, validating can be slow, and `pattern` runs on the backtracking RegExp
+ * (https://ajv.js.org/security.html, "Untrusted schemas"). A gate's schema is untrusted input, so
+ * ferry implements this small subset itself, bounded in depth and free of regexes.
+ *
  * The subset (meanings as in JSON Schema draft 2020-12, Validation vocabulary §6):
  *   type (a name or a list of names: object, array, string, number, integer, boolean, null),
  *   properties, required, additionalProperties (boolean or a schema), items (one schema for every

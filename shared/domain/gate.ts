@@ -67,6 +67,20 @@ const cappedText = (max: number, what: string) =>
     .min(1, `${what} is empty`)
     .refine((s) => bytes(s) <= max, { error: (i) => `${what} is ${bytes(i.input as string)} bytes; the limit is ${kib(max)}` });
 
+/**
+ * A union's message: the problem of the branch whose type matched (zod's own is "Invalid input"),
+ * else `fallback`.
+ */
+function unionProblem(fallback: string) {
+  return (iss: { code?: string; errors?: unknown }): string => {
+    const branches = (Array.isArray(iss.errors) ? iss.errors : []) as Array<Array<{ code: string; path: PropertyKey[]; message: string }>>;
+    const matched = branches.find((b) => b.length > 0 && !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+    const first = matched?.[0];
+    if (!first) return fallback;
+    return first.path.length ? `${first.path.map(String).join('.')}: ${first.message}` : first.message;
+  };
+}
+
 export const GATE_PROMPT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** RE2's verdict on an expression: null when it compiles, else RE2's message. */
@@ -93,10 +107,16 @@ export const GateExpect = z.strictObject({
     .optional(),
   /** Each string appears in the answer (case-sensitive). */
   contains: z
-    .union([
-      cappedText(GATE_LIMITS.maxExpectedBytes, 'contains'),
-      z.array(cappedText(GATE_LIMITS.maxExpectedBytes, 'contains')).min(1, 'contains lists at least one string').max(GATE_LIMITS.maxContains),
-    ])
+    .union(
+      [
+        cappedText(GATE_LIMITS.maxExpectedBytes, 'contains'),
+        z
+          .array(cappedText(GATE_LIMITS.maxExpectedBytes, 'contains'))
+          .min(1, 'contains lists at least one string')
+          .max(GATE_LIMITS.maxContains, `contains lists at most ${GATE_LIMITS.maxContains} strings`),
+      ],
+      { error: unionProblem(`contains is a string or a list of 1-${GATE_LIMITS.maxContains} strings`) },
+    )
     .optional(),
   /** RE2 syntax; matches anywhere in the answer unless anchored with ^ and $. */
   regex: z
@@ -376,9 +396,14 @@ export function evaluateGate(gate: Gate, answers: readonly GateAnswer[], previou
   });
   const total = results.length;
   const passedCount = results.filter((r) => r.passed).length;
-  // ceil with a tolerance: 0.1 × 30 is 3.0000000000000004 in binary floating point, and needs 3.
-  const required = Math.max(1, Math.ceil(gate.passThreshold * total - 1e-9));
+  const required = requiredPasses(gate);
   return { passed: passedCount >= required, passedCount, total, threshold: gate.passThreshold, required, results, answers: baselineOut };
+}
+
+/** How many prompts must pass: ⌈passThreshold × prompts⌉, at least one. */
+export function requiredPasses(gate: Pick<Gate, 'passThreshold' | 'prompts'>): number {
+  // ceil with a tolerance for binary floating point (0.07 × 100 is 7.000000000000001: 7 must pass, not 8).
+  return Math.max(1, Math.ceil(gate.passThreshold * gate.prompts.length - 1e-9));
 }
 
 /** Which gate a rollout runs: the request's own, else the model's stored default, else none. */
@@ -386,4 +411,21 @@ export function effectiveGate(requestGate: Gate | undefined, modelDefault: Gate 
   if (requestGate) return { gate: requestGate, source: 'request' };
   if (modelDefault) return { gate: modelDefault, source: 'model' };
   return null;
+}
+
+/** The gate in a few lines for people (`ferry gate show`, status): each prompt, its form and what it expects. */
+export function describeGateLines(gate: Gate): string[] {
+  const total = gate.prompts.length;
+  const required = requiredPasses(gate);
+  const lines = [
+    `${total} prompt${total === 1 ? '' : 's'}; ${required === total ? 'all must pass' : `${required} of ${total} must pass (passThreshold ${gate.passThreshold})`}; timeout ${gate.timeoutSeconds} s`,
+  ];
+  for (const p of gate.prompts) {
+    const form = p.messages !== undefined ? `chat, ${p.messages.length} message${p.messages.length === 1 ? '' : 's'}` : 'completion';
+    lines.push(`  ${p.name}  (${form}, maxTokens ${p.maxTokens}, seed ${p.seed})`);
+    const asked = p.messages !== undefined ? `${p.messages.at(-1)!.role}: ${p.messages.at(-1)!.content}` : p.prompt!;
+    lines.push(`      asks    ${q(asked.replace(/\s+/g, ' '), 100)}`);
+    lines.push(`      expects ${describeExpect(p, undefined)}`);
+  }
+  return lines;
 }
