@@ -497,12 +497,16 @@ async function verify(r: Rollout, step: StepResult, cluster: ClusterClient, deps
   return actAndFinish(claimed, after, cluster, deps, log, deps.clock.now());
 }
 
-/** The previous good rollout's recorded gate answers (the `sameAsPrevious` baseline), if any. */
+/**
+ * The `sameAsPrevious` baseline: the answers recorded by the target's previous good rollout when it
+ * passed its gate — only when it served the same model (a target switched to another model has no
+ * previous answers to keep).
+ */
 async function baselineFor(r: Rollout, deps: RolloutDeps): Promise<{ rolloutId: string; answers: Record<string, string> } | null> {
   if (!r.previousGoodRolloutId) return null;
   const prev = await deps.rollouts.getRollout(r.previousGoodRolloutId);
-  const answers = prev?.verification?.verdict?.passed ? prev.verification.verdict.answers : null;
-  return answers ? { rolloutId: prev!.id, answers } : null;
+  if (!prev || prev.model !== r.model || !prev.verification?.verdict?.passed) return null;
+  return { rolloutId: prev.id, answers: prev.verification.verdict.answers };
 }
 
 async function observeCaches(r: Rollout, plan: RolloutCachePlan, deps: RolloutDeps, log: Logger): Promise<CacheObservation[]> {

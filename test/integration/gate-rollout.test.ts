@@ -14,8 +14,11 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, CoreV1Api, AppsV1Api } from '@kubernetes/client-node';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
-import { alteredCopy, uploadVersion } from '../helpers/upload-version.ts';
+import { alteredCopy, uploadVersion, LLAMA_DIR } from '../helpers/upload-version.ts';
+import { freshShell } from '../helpers/fresh-shell.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
@@ -31,7 +34,13 @@ const env = stackEnv(
   'FERRY_BUCKET',
   'FERRY_DEPLOY_TOPIC',
   'FERRY_KUBE_ADMIN_KUBECONFIG',
+  'FERRY_TEST_LOCAL_ENV',
 );
+const ferry = freshShell(env.FERRY_TEST_LOCAL_ENV, { timeoutMs: 120_000 });
+/** What the Run:ai streamer reads: every byte of every shard file (docs/UPSTREAM.md CS2). */
+const SHARD_BYTES = readdirSync(LLAMA_DIR)
+  .filter((f) => f.endsWith('.safetensors'))
+  .reduce((n, f) => n + statSync(join(LLAMA_DIR, f)).size, 0);
 const db = firestoreClient(env.GOOGLE_CLOUD_PROJECT);
 const rollouts = new FirestoreRolloutState(db);
 const pubsub = new PubSub({ projectId: env.GOOGLE_CLOUD_PROJECT });
@@ -42,6 +51,9 @@ const core = admin.makeApiClient(CoreV1Api);
 const apps = admin.makeApiClient(AppsV1Api);
 const model = uniqueName('gate');
 const NS = 'ferry-gate-it';
+/** Targets of this run (a target keeps its last good rollout across runs on one stack). */
+const TARGET = uniqueName('llama-gate');
+const SLOW_TARGET = uniqueName('llama-gate-slow');
 const altered = alteredCopy('model-00003-of-00006.safetensors');
 
 /** Eight words, then the same answer as the version before. */
@@ -97,7 +109,7 @@ after(async () => {
 });
 
 test('a version that answers as expected passes its gate; the same bytes as another version answer the same', async () => {
-  const first = await deploy(request('llama-gate', 'v1'));
+  const first = await deploy(request(TARGET, 'v1'));
   assert.equal(first.phase, 'succeeded', `${first.reason}: ${first.message}`);
   assert.equal(first.reason, 'GatePassed');
   assert.deepEqual(
@@ -119,7 +131,33 @@ test('a version that answers as expected passes its gate; the same bytes as anot
   assert.match(v.pods[0]!, /^llama-gate-/);
   assert.ok(v.firstAnswerAt && v.firstAnswerAt >= v.startedAt);
 
-  const same = await deploy(request('llama-gate', 'v2'));
+  // Cold start: predicted at admission, measured from the pod's own log lines, then its first answer.
+  const cold = first.coldStart!;
+  assert.equal(cold.predicted?.source, 'bucket');
+  assert.equal(cold.predicted?.bytes, SHARD_BYTES);
+  assert.equal(cold.pods.length, 1);
+  const pod = cold.pods[0]!;
+  assert.equal(pod.load?.source, 'runai-streamer');
+  // The streamer prints the size with one decimal of its unit (KiB here): within that rounding.
+  assert.ok(Math.abs(pod.load!.bytes! - SHARD_BYTES) <= 0.05 * 1024, `${pod.load!.bytes} vs ${SHARD_BYTES} bytes`);
+  assert.equal(cold.measured?.pod, pod.pod);
+  const steps = [pod.scheduledAt, pod.startedAt, pod.loadedAt, pod.readyAt, pod.firstAnswerAt];
+  assert.ok(
+    steps.every((t) => t !== null),
+    JSON.stringify(pod),
+  );
+  // Kubernetes times have whole seconds; the log line and the answer have milliseconds.
+  const secs = steps.map((t) => Math.floor(Date.parse(t!) / 1000));
+  assert.deepEqual([...secs].sort(), secs, `scheduled ≤ started ≤ loaded ≤ Ready ≤ first answer: ${steps.join(' ')}`);
+  assert.match(pod.zone ?? '', /^[a-z]+-[a-z]+\d-[a-z]$/);
+
+  // What a newcomer sees: the verdict and the load under the rollout in `ferry status`.
+  const status = await ferry('status', model);
+  assert.equal(status.code, 0, status.err);
+  assert.match(status.out, new RegExp(`rollout ${first.id}: succeeded v1 .*\\(GatePassed\\)\\n    gate passed 2/2 on llama-gate-`));
+  assert.match(status.out, /\n {4}load: loaded \d+\.\d KiB in \d+\.\d s \([\d.]+ GiB\/s; predicted \d+\.\d s from the bucket\)\n/);
+
+  const same = await deploy(request(TARGET, 'v2'));
   assert.equal(same.phase, 'succeeded', `${same.reason}: ${same.message}`);
   assert.equal(same.verification?.baselineFrom, first.id);
   assert.deepEqual(
@@ -133,9 +171,9 @@ test('a version that answers as expected passes its gate; the same bytes as anot
 
 test('altered tensor bytes validate but answer differently: GateFailed, rolled back to the previous version', async () => {
   const before = await rollouts.listRollouts({ model, limit: 20 });
-  const lastGood = before.find((r) => r.target.name === 'llama-gate' && r.phase === 'succeeded' && r.version === 'v2');
+  const lastGood = before.find((r) => r.target.name === TARGET && r.phase === 'succeeded' && r.version === 'v2');
   assert.ok(lastGood, 'v2 runs on the target (previous test)');
-  const bad = await deploy(request('llama-gate', 'v3'));
+  const bad = await deploy(request(TARGET, 'v3'));
   assert.equal(bad.phase, 'rolled_back', `${bad.reason}: ${bad.message}`);
   const failed = bad.history.find((h) => h.phase === 'failed');
   assert.equal(failed?.reason, 'GateFailed');
@@ -151,7 +189,18 @@ test('altered tensor bytes validate but answer differently: GateFailed, rolled b
   );
   assert.notEqual(words.actual, lastGood.verification!.verdict!.results[0]!.actual, 'the altered weights answer otherwise');
   // Back on v2's spec, for real.
-  assert.equal(await runningRollout('llama-gate'), lastGood.id);
+  assert.equal(await runningRollout(TARGET), lastGood.id);
+  const status = await ferry('status', model, '-o', 'json');
+  assert.equal(status.code, 0, status.err);
+  const shown = (
+    JSON.parse(status.out) as { models: Array<{ rollouts: Array<{ id: string; verification: typeof bad.verification }> }> }
+  ).models[0]!.rollouts.find((x) => x.id === bad.id);
+  assert.deepEqual(shown?.verification, bad.verification, '--json carries every prompt, expected and actual');
+  const text = await ferry('status', model);
+  assert.match(
+    text.out,
+    new RegExp(`rollout ${bad.id}: rolled_back v3 .*\\n    gate failed \\d/2 \\(threshold 100%\\) on llama-gate-[^\\n]*\\n      ✗ words: differs from the previous good version`),
+  );
 });
 
 test('a gate that cannot get its answers within its timeout fails closed (GateTimeout)', async () => {
@@ -166,13 +215,13 @@ test('a gate that cannot get its answers within its timeout fails closed (GateTi
     })),
     timeoutSeconds: 10,
   };
-  const r = await deploy(request('llama-gate-slow', 'v1', { gate: slow }));
+  const r = await deploy(request(SLOW_TARGET, 'v1', { gate: slow }));
   assert.equal(r.phase, 'failed', `${r.reason}: ${r.message}`);
   assert.equal(r.reason, 'GateTimeout');
   assert.match(r.message, /no gate verdict within 10s/);
   assert.equal(r.verification?.verdict, null, 'a gate never passes by default');
   assert.ok((r.verification?.attempts ?? 0) >= 1);
   // No previous good version on this target: scaled to zero, nothing left serving unverified.
-  const d = await apps.readNamespacedDeployment({ namespace: NS, name: 'llama-gate-slow' });
+  const d = await apps.readNamespacedDeployment({ namespace: NS, name: SLOW_TARGET });
   assert.equal(d.spec?.replicas, 0);
 });
