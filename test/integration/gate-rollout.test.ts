@@ -199,7 +199,9 @@ test('altered tensor bytes validate but answer differently: GateFailed, rolled b
   const text = await ferry('status', model);
   assert.match(
     text.out,
-    new RegExp(`rollout ${bad.id}: rolled_back v3 .*\\n    gate failed \\d/2 \\(threshold 100%\\) on llama-gate-[^\\n]*\\n      ✗ words: differs from the previous good version`),
+    new RegExp(
+      `rollout ${bad.id}: rolled_back v3 .*\\n    gate failed \\d/2 \\(threshold 100%\\) on llama-gate-[^\\n]*\\n      ✗ words: differs from the previous good version`,
+    ),
   );
 });
 
