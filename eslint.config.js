@@ -1,8 +1,9 @@
 // ESLint (flat config) for ferry. Its main job is to make README's architecture picture a checked
 // rule instead of a convention (issue #15, "Enforced"): every layer lists what it may import.
 //
-//   shared/domain    pure rules: imports only shared/domain, zod and node:crypto (hashing and HMAC are
-//                    pure functions of their input). Kubernetes and Slack object shapes may be imported
+//   shared/domain    pure rules: imports only shared/domain, zod, node:crypto (hashing and HMAC are
+//                    pure functions of their input) and re2js (RE2's linear-time regular expressions,
+//                    pure JS: a gate's regex, shared/domain/gate.ts). Kubernetes and Slack object shapes may be imported
 //                    as types only (`import type`): they are erased, no SDK code is loaded.
 //   shared/ports     interfaces: shared/ports, shared/domain, zod; Kubernetes object types (type only).
 //   shared/app       use cases: shared/app, shared/ports, shared/domain, zod, node:crypto (ids, hashes)
@@ -96,7 +97,11 @@ export default defineConfig(
   // ---- the layers (later blocks for the same file replace these two rules, so each block is complete)
   {
     files: ['shared/domain/**'],
-    rules: layer('shared/domain', ['\\./', 'zod$', 'node:crypto$'], 'imports only shared/domain, zod and node:crypto (pure code: no I/O, no SDK, no clock).'),
+    rules: layer(
+      'shared/domain',
+      ['\\./', 'zod$', 'node:crypto$', 're2js$'],
+      'imports only shared/domain, zod, node:crypto and re2js (pure code: no I/O, no SDK, no clock).',
+    ),
   },
   { files: ['shared/ports/**'], rules: layer('shared/ports', ['\\./', '\\.\\./domain/', 'zod$'], 'imports only shared/ports and shared/domain.') },
   {

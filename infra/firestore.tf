@@ -75,6 +75,28 @@ resource "google_firestore_field" "rejected_requests_ttl" {
 # valid version until "latest" became upload order (#23, shared/domain/latest.ts: it is now picked in
 # code from where('status','==','valid')); kept until no deployed ferry still runs that query. The other queries (rollouts by phase `in`, by model and/or
 # targetKey with equality only) are served by the automatic single-field indexes.
+# rollouts: where('model','==').where('phase','==','succeeded').orderBy('createdAt','desc') reads a
+# model's recent measured load rates for SLOW_LOAD (#19, firestore-rollouts.ts recentLoadRates).
+
+resource "google_firestore_index" "rollouts_model_phase_created_at" {
+  project     = var.project_id
+  database    = google_firestore_database.this.name
+  collection  = "rollouts"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "model"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "phase"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+}
 
 resource "google_firestore_index" "versions_status_validated_at" {
   project     = var.project_id

@@ -16,6 +16,10 @@ const IDEMPOTENCY_TTL_MS = 7 * 24 * 3600 * 1000;
 
 const parse = parseDoc;
 
+/** recentLoadRates reads at most this many succeeded rollouts looking for measured rates. */
+const LOAD_RATE_SCAN = 200;
+const LOAD_RATE_PAGE = 50;
+
 /** Firestore keeps what JSON keeps; a round trip drops undefined and normalises the spec objects. */
 const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -172,6 +176,42 @@ export class FirestoreRolloutState implements RolloutState {
         .slice(0, filter.limit ?? 100);
     } catch (e) {
       throw firestoreError(e, 'listRollouts');
+    }
+  }
+
+  /**
+   * where(model ==).where(phase == succeeded).orderBy(createdAt desc): the composite index
+   * rollouts(model, phase, createdAt desc) in infra/firestore.tf. Reads only the rate and the order
+   * key (field mask), a page at a time, until `limit` rates or LOAD_RATE_SCAN documents.
+   */
+  async recentLoadRates(model: string, limit: number): Promise<number[]> {
+    const want = Math.max(0, Math.min(Math.floor(limit), LOAD_RATE_SCAN));
+    const rates: number[] = [];
+    if (want === 0) return rates;
+    try {
+      let scanned = 0;
+      let after: FirebaseFirestore.QueryDocumentSnapshot | undefined;
+      while (rates.length < want && scanned < LOAD_RATE_SCAN) {
+        let q = this.db
+          .collection('rollouts')
+          .where('model', '==', model)
+          .where('phase', '==', 'succeeded')
+          .orderBy('createdAt', 'desc')
+          .select('coldStart.measured.gibPerSecond', 'createdAt')
+          .limit(Math.min(LOAD_RATE_PAGE, LOAD_RATE_SCAN - scanned));
+        if (after) q = q.startAfter(after);
+        const snap = await q.get();
+        for (const d of snap.docs) {
+          const rate: unknown = d.get('coldStart.measured.gibPerSecond');
+          if (typeof rate === 'number' && Number.isFinite(rate) && rate > 0 && rates.length < want) rates.push(rate);
+        }
+        scanned += snap.size;
+        if (snap.size === 0 || snap.size < LOAD_RATE_PAGE) break;
+        after = snap.docs[snap.docs.length - 1];
+      }
+      return rates;
+    } catch (e) {
+      throw firestoreError(e, 'recentLoadRates');
     }
   }
 

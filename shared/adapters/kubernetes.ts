@@ -17,9 +17,11 @@ import {
   type V1Pod,
   type V1Node,
 } from '@kubernetes/client-node';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { FerryError } from '../domain/errors.ts';
 import { HPA_API_VERSION, HPA_FALLBACK_API_VERSION, type KubeObject, type KubeObjectRef } from '../domain/serving-profile.ts';
-import type { ClusterClient, ClusterProvider } from '../ports/cluster.ts';
+import { READ_POD_LOG_MAX_BYTES, type ClusterClient, type ClusterProvider, type ReadPodLogOptions } from '../ports/cluster.ts';
 
 export const FIELD_MANAGER = 'ferry';
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -78,7 +80,9 @@ export class KubeClusterClient implements ClusterClient {
   private readonly objects: KubernetesObjectApi;
   private readonly apis: ApisApi;
   private served: Promise<ReadonlySet<string>> | undefined;
+  private readonly kc: KubeConfig;
   constructor(kc: KubeConfig) {
+    this.kc = kc;
     this.apps = kc.makeApiClient(AppsV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
     this.objects = KubernetesObjectApi.makeApiClient(kc);
@@ -174,9 +178,105 @@ export class KubeClusterClient implements ClusterClient {
 
   async podProxyGet(namespace: string, pod: string, port: number, path: string): Promise<string> {
     try {
-      return await this.core.connectGetNamespacedPodProxyWithPath({ name: `${pod}:${port}`, namespace, path: path.replace(/^\//, '') });
+      const body: unknown = await this.core.connectGetNamespacedPodProxyWithPath({ name: `${pod}:${port}`, namespace, path: path.replace(/^\//, '') });
+      // The generated client deserializes a JSON answer (vLLM's /v1/models) although its type says
+      // string: give callers the text either way.
+      return typeof body === 'string' ? body : JSON.stringify(body);
     } catch (e) {
       throw kubeError(e, `read ${path} of pod ${namespace}/${pod} through the API proxy`);
+    }
+  }
+
+  /**
+   * The generated client cannot send a body with a proxy call (CoreV1Api
+   * connectPostNamespacedPodProxyWithPath has no body parameter, @kubernetes/client-node 2.0.1
+   * dist/gen/apis/CoreV1Api.d.ts), so this is a plain request to the same path,
+   * `/api/v1/namespaces/{namespace}/pods/{name}/proxy/{path}`, with the kubeconfig's credentials
+   * (KubeConfig.applyToHTTPSOptions). RBAC: a POST is the `create` verb on `pods/proxy`
+   * (kubernetes.io/docs/reference/access-authn-authz/authorization/#determine-the-request-verb).
+   */
+  async podProxyPost(
+    namespace: string,
+    pod: string,
+    port: number,
+    path: string,
+    body: unknown,
+    opts: { timeoutMs: number; maxBytes: number },
+  ): Promise<{ status: number; body: string }> {
+    const what = `POST ${path} to pod ${namespace}/${pod} through the API proxy`;
+    const server = this.kc.getCurrentCluster()?.server;
+    if (!server) throw new FerryError('CLUSTER_UNAVAILABLE', `${what}: the kubeconfig names no cluster`);
+    const url = new URL(
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(`${pod}:${port}`)}/proxy/${path.replace(/^\//, '')}`,
+      server,
+    );
+    const payload = Buffer.from(JSON.stringify(body));
+    const options: RequestOptions = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': payload.length, accept: 'application/json' },
+    };
+    await this.kc.applyToHTTPSOptions(options);
+    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (message: string): void => {
+        if (settled) return;
+        settled = true;
+        req.destroy();
+        reject(new FerryError('CLUSTER_UNAVAILABLE', `${what}: ${message}`, { retryable: true }));
+      };
+      const req: ClientRequest = send(url, options, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > opts.maxBytes) return fail(`the answer is over ${opts.maxBytes} bytes`);
+          chunks.push(c);
+        });
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (e) => fail(e.message));
+      });
+      const timer = setTimeout(() => fail(`no answer within ${Math.round(opts.timeoutMs / 1000)}s`), opts.timeoutMs);
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        fail(e.message);
+      });
+      req.end(payload);
+    });
+  }
+
+  async readPodLog(namespace: string, pod: string, opts: ReadPodLogOptions): Promise<string> {
+    const what = `read the log of ${opts.container ? `container ${opts.container} of ` : ''}pod ${namespace}/${pod}`;
+    // core/v1 PodLogOptions (@kubernetes/client-node 2.0.1 CoreV1ApiReadNamespacedPodLogRequest):
+    // limitBytes "the number of bytes to read from the server before terminating the log output";
+    // timestamps "add an RFC3339 or RFC3339Nano timestamp at the beginning of every line".
+    const limit = opts.limitBytes;
+    const limitBytes = typeof limit === 'number' && Number.isInteger(limit) && limit > 0 ? Math.min(limit, READ_POD_LOG_MAX_BYTES) : READ_POD_LOG_MAX_BYTES;
+    const since = opts.sinceSeconds;
+    try {
+      const text = await this.core.readNamespacedPodLog({
+        name: pod,
+        namespace,
+        limitBytes,
+        ...(opts.container ? { container: opts.container } : {}),
+        ...(opts.timestamps ? { timestamps: true } : {}),
+        ...(typeof since === 'number' && Number.isInteger(since) && since > 0 ? { sinceSeconds: since } : {}),
+      });
+      // The server may return "slightly more" than limitBytes (the field's own doc): cut to the cap.
+      return Buffer.byteLength(text) > limitBytes ? Buffer.from(text).subarray(0, limitBytes).toString('utf8') : text;
+    } catch (e) {
+      // 400: the container has not started yet ("… is waiting to start: ContainerCreating") or is not
+      // in the pod; neither is a rendered-manifest problem (kubeError's reading of 400).
+      if (e instanceof ApiException && e.code === 400) {
+        const ferr = kubeError(e, what);
+        throw new FerryError('CLUSTER_UNAVAILABLE', ferr.message, { cause: e, retryable: true });
+      }
+      throw kubeError(e, what);
     }
   }
 

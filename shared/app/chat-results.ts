@@ -51,6 +51,9 @@ export async function handleDeployResult(
     message: result.message,
     // The stored Deployment status may be from before the end; the result message says it all.
     detail: undefined,
+    ...(result.gate ? { gate: result.gate } : {}),
+    ...(result.coldStart ? { coldStart: result.coldStart } : {}),
+    ...(result.warnings ? { warnings: result.warnings } : {}),
   };
   const message = rolloutMessage(view, { consoleProject: deps.config.consoleProject });
   const posted = await postToCommand(commandId, `final:${rollout.id}`, message, deps, log);

@@ -248,6 +248,7 @@ async function publishAutodeploy(ref: VersionRef, key: string, targets: Autodepl
       ...(t.replicas !== undefined ? { replicas: t.replicas } : {}),
       // Absent: sized from this version's checkpoint by the deploy path, as any deploy request.
       ...(t.accelerator !== undefined ? { accelerator: t.accelerator } : {}),
+      ...(t.gate !== undefined ? { gate: t.gate } : {}),
       requestedBy: { source: 'upload', principal: ref.uri },
       idempotencyKey: `upload-${key}-${tKey}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200),
     };

@@ -15,7 +15,7 @@ import type { PolicyStore } from '../ports/policy-store.ts';
 import { objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/rendered-spec.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
-import { nextStep, type Action, type Observation } from '../domain/rollout-step.ts';
+import { claimGateRun, nextStep, type Action, type Observation, type StepResult } from '../domain/rollout-step.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
 import type { DeployRefusal, DeployRejectReason } from '../domain/reasons/deploy.ts';
 import type { VersionDoc } from '../domain/version.ts';
@@ -33,6 +33,12 @@ import { ensureClusterCapacity } from './cluster-capacity.ts';
 import { assertValidatedContent, renderedContentKey } from './integrity.ts';
 import { holdVersion } from './holds.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
+import type { GateStore } from '../ports/gate-store.ts';
+import { effectiveGate, type Gate } from '../domain/gate.ts';
+import { runGate } from './gate-run.ts';
+import { measureColdStart } from './cold-start.ts';
+import { deploymentStatus } from '../domain/deployment-status.ts';
+import { predictLoad, streamedBytes, summarizeColdStarts } from '../domain/cold-start.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;
@@ -67,6 +73,8 @@ export interface RolloutDeps {
    * setTemporaryHold, the version's objects are then held (shared/app/holds.ts).
    */
   objects?: ((bucket: string) => ObjectStore) | undefined;
+  /** Models' default promotion gates (`ferry gate set`); a request's own `gate` wins. */
+  gates?: GateStore | undefined;
 }
 
 export interface DeployMessage {
@@ -200,13 +208,16 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
   if ('reject' in prepared) return reject(prepared.reject.reason, prepared.reject.message, [], request.requestedBy.source);
   const { rendered, cachePlan } = prepared;
   for (const w of rendered.warnings) rlog.warn(`render: ${w}`);
+  const gate = await gateFor(request, deps);
   const rollout = newRollout({
+    coldStart: predictedColdStart(version, cachePlan),
     id: rolloutId,
     request,
     version: version.version,
     spec: rendered,
     timeoutSeconds: rendered.rolloutTimeoutSeconds,
     cache: cachePlan,
+    gate,
     now,
   });
   const admitted = await deps.rollouts.admit({
@@ -237,6 +248,25 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
     }
   }
   return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase };
+}
+
+/**
+ * The load predicted before applying: the bytes the streamer reads ÷ the expected rate from where
+ * they come (a zonal cache when the rollout plans one, else the bucket; cold-start.ts predictLoad).
+ */
+function predictedColdStart(version: VersionDoc, cachePlan: RolloutCachePlan | null) {
+  const bytes = streamedBytes(version.summary as Parameters<typeof streamedBytes>[0]);
+  return bytes === null ? null : summarizeColdStarts([], predictLoad(bytes, cachePlan ? 'cache' : 'bucket'));
+}
+
+/**
+ * The gate a rollout of `request` must pass: the request's own, else the model's default gate
+ * (`ferry gate set`), else none. A store that cannot be read fails the delivery (retryable: Pub/Sub
+ * redelivers) rather than deploying ungated what should be gated.
+ */
+async function gateFor(request: DeployRequest, deps: RolloutDeps): Promise<Gate | null> {
+  const modelDefault = request.gate || !deps.gates ? null : ((await deps.gates.get(request.model))?.gate ?? null);
+  return effectiveGate(request.gate, modelDefault)?.gate ?? null;
 }
 
 /** The stored policy, parsed, and the decision for this request (a bad stored policy refuses everything). */
@@ -397,8 +427,31 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
     cluster.getDeployment(r.target.namespace, r.target.name),
     cluster.listPods(r.target.namespace, `app.kubernetes.io/instance=${r.target.name}`),
   ]);
-  const obs: Observation = { kind: 'cluster', deployment: deployment ?? null, pods, lastGoodRolloutId: target.lastGood?.rolloutId ?? null };
-  let step = nextStep(r, obs, now);
+  // The Deployment is done: measure the new pods' cold start before the machine leaves progressing.
+  const done = r.phase === 'progressing' && deployment && deploymentStatus(deployment, pods, { rolloutId: r.id }).state === 'done';
+  const coldStart = done ? await measureColdStart(r, cluster, pods, deps.rollouts, log) : undefined;
+  const obs: Observation = {
+    kind: 'cluster',
+    deployment: deployment ?? null,
+    pods,
+    lastGoodRolloutId: target.lastGood?.rolloutId ?? null,
+    ...(coldStart ? { coldStart } : {}),
+  };
+  const step = nextStep(r, obs, now);
+  if (step.actions.some((a) => a.kind === 'run-gate')) return verify(r, step, cluster, deps, log);
+  return actAndFinish(r, step, cluster, deps, log, now);
+}
+
+/** Carry out a step's actions (an apply the cluster refuses for good becomes apply-rejected), then save. */
+async function actAndFinish(
+  r: Rollout,
+  first: StepResult,
+  cluster: ClusterClient,
+  deps: RolloutDeps,
+  log: Logger,
+  now: Date,
+): Promise<{ phase: string; changed: boolean }> {
+  let step = first;
   try {
     await carryOut(step.actions, cluster, deps, log, r);
   } catch (e) {
@@ -412,6 +465,48 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
     await carryOut(step.actions, cluster, deps, log);
   }
   return finish(r, step, deps, log);
+}
+
+/** Longest single gate run inside one function invocation; a longer gate goes on in the next call. */
+const MAX_GATE_RUN_MS = 300_000;
+
+/**
+ * The `verifying` phase's run-gate action: claim the run (a conditional save, so one worker asks
+ * the pods), ask them every prompt, then feed the outcome back to the state machine and save.
+ */
+async function verify(r: Rollout, step: StepResult, cluster: ClusterClient, deps: RolloutDeps, log: Logger): Promise<{ phase: string; changed: boolean }> {
+  const current = step.rollout;
+  const gate = current.gate;
+  const v = current.verification;
+  if (!gate || !v) return finish(r, step, deps, log);
+  const now = deps.clock.now();
+  const left = Date.parse(v.startedAt) + gate.timeoutSeconds * 1000 - now.getTime();
+  const until = new Date(now.getTime() + Math.max(0, Math.min(left, MAX_GATE_RUN_MS)));
+  const claimed = claimGateRun(current, now, until);
+  const claim = await finish(r, { rollout: claimed, actions: step.actions.filter((a) => a.kind !== 'run-gate') }, deps, log);
+  if (!claim.changed) return claim; // another worker runs it
+  const baseline = await baselineFor(current, deps);
+  log.info(`gate: asking the new pods ${gate.prompts.length} prompt(s)`, {
+    attempt: claimed.verification?.attempts,
+    baselineFrom: baseline?.rolloutId ?? null,
+  });
+  const outcome = await runGate({ rollout: claimed, gate, cluster, baseline, deadline: until, now: () => deps.clock.now() });
+  if (outcome.kind === 'unreachable')
+    log.warn(`gate: no verdict yet (the rollout fails GateTimeout if none comes in time): ${outcome.message}`, { pods: outcome.pods });
+  const after = nextStep(claimed, { kind: 'gate', outcome }, deps.clock.now());
+  return actAndFinish(claimed, after, cluster, deps, log, deps.clock.now());
+}
+
+/**
+ * The `sameAsPrevious` baseline: the answers recorded by the target's previous good rollout when it
+ * passed its gate — only when it served the same model (a target switched to another model has no
+ * previous answers to keep).
+ */
+async function baselineFor(r: Rollout, deps: RolloutDeps): Promise<{ rolloutId: string; answers: Record<string, string> } | null> {
+  if (!r.previousGoodRolloutId) return null;
+  const prev = await deps.rollouts.getRollout(r.previousGoodRolloutId);
+  if (!prev || prev.model !== r.model || !prev.verification?.verdict?.passed) return null;
+  return { rolloutId: prev.id, answers: prev.verification.verdict.answers };
 }
 
 async function observeCaches(r: Rollout, plan: RolloutCachePlan, deps: RolloutDeps, log: Logger): Promise<CacheObservation[]> {
@@ -479,7 +574,19 @@ async function carryOut(actions: Action[], cluster: ClusterClient, deps: Rollout
         log.warn(`scaled ${a.target.namespace}/${a.target.name} to zero: no previous good version to roll back to`, { action: a.kind });
         break;
       case 'notify':
-        await publishResult(deps, { kind: 'rollout', rolloutId: a.rolloutId, target: a.target, phase: a.phase, reason: a.reason, message: a.message }, log);
+        await publishResult(
+          deps,
+          {
+            kind: 'rollout',
+            rolloutId: a.rolloutId,
+            target: a.target,
+            phase: a.phase,
+            reason: a.reason,
+            message: a.message,
+            ...(a.gate ? { gate: a.gate } : {}),
+          },
+          log,
+        );
         break;
     }
   }

@@ -35,6 +35,7 @@ const LOADERS: Record<string, () => Promise<Command>> = {
   schema: async () => (await import('./commands/schema.ts')).schemaCommand,
   migrate: async () => (await import('./commands/migrate.ts')).migrateCommand,
   policy: async () => (await import('./commands/policy.ts')).policyCommand,
+  gate: async () => (await import('./commands/gate.ts')).gateCommand,
   completion: async () => completionCommand,
   help: async () => helpCommand,
 };

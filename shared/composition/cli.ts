@@ -36,6 +36,8 @@ export async function firestoreStores(s: Settings) {
      * caller's own credentials (in production only policy_admins may write that database).
      */
     policy: new (await import('../adapters/firestore-policy.ts')).FirestorePolicyStore(firestoreClient(s.GOOGLE_CLOUD_PROJECT, s.FERRY_POLICY_DATABASE)),
+    /** `ferry gate`: models' default promotion gates (models/{model}/settings/gate). */
+    gates: new (await import('../adapters/firestore-gates.ts')).FirestoreGateStore(db),
     /** `ferry migrate`: stored keys moved to the spelling ferry uses now. */
     migrate: async (opts: { dryRun: boolean }): Promise<MigrationReport> => (await import('../adapters/firestore-migrations.ts')).migrateFirestore(db, opts),
   };

@@ -25,6 +25,7 @@ import { FerryError } from '../domain/errors.ts';
 import { FirestoreChatCommands } from '../adapters/firestore-chat.ts';
 import { SlackResponseUrlChat, slackWebhook } from '../adapters/slack.ts';
 import type { TeardownDeps, TeardownOptions } from '../app/teardown.ts';
+import { FirestoreGateStore } from '../adapters/firestore-gates.ts';
 import { FirestoreTeardownStore } from '../adapters/firestore-teardown.ts';
 import { capacityDirectory, clusterDirectory } from './cluster-directory.ts';
 
@@ -108,6 +109,8 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
     // The version is re-listed before each apply (CONTENT_CHANGED), and its objects are held while
     // served (temporary holds: storage.objects.update, infra/iam.tf model_object_holder): issue #20.
     objects: (bucket) => gcsObjectStore(bucket, { storage: (gcs ??= gcsClient(s)), holds: true }),
+    // Models' default promotion gates (`ferry gate set`), for requests that carry none: issue #19.
+    gates: new FirestoreGateStore(db),
   };
 }
 

@@ -7,6 +7,7 @@
 import type { ContextBlock, DividerBlock, HeaderBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/types';
 import type { Target } from './names.ts';
 import type { Rollout } from './rollout.ts';
+import type { GateSummary } from './verification.ts';
 import { usage } from './chat-command.ts';
 import type { VersionChange, VersionFacts } from './version-diff.ts';
 import { formatBytes, formatCount } from './version-diff.ts';
@@ -138,6 +139,7 @@ export const PHASE_EMOJI: Readonly<Record<string, string>> = {
   pending: ':hourglass_flowing_sand:',
   applying: ':arrows_counterclockwise:',
   progressing: ':arrows_counterclockwise:',
+  verifying: ':mag:',
   succeeded: ':white_check_mark:',
   failed: ':x:',
   rolling_back: ':leftwards_arrow_with_hook:',
@@ -149,6 +151,7 @@ const PHASE_HEADLINE: Readonly<Record<string, string>> = {
   pending: 'Rollout queued',
   applying: 'Rollout started',
   progressing: 'Rollout in progress',
+  verifying: 'Verifying the new version',
   succeeded: 'Rollout succeeded',
   failed: 'Rollout failed',
   rolling_back: 'Rolling back',
@@ -163,7 +166,25 @@ export type RolloutView = Pick<Rollout, 'id' | 'model' | 'version' | 'target' | 
   detail?: string | undefined;
   /** gs:// URI of the version's checkpoint. */
   uri?: string | undefined;
+  /** The promotion gate's verdict (issue #19), when the rollout had a gate and it ran. */
+  gate?: GateSummary | undefined;
+  /** describeColdStart of the new pods' load (issue #19). */
+  coldStart?: string | undefined;
+  warnings?: ReadonlyArray<{ code: string; message: string }> | undefined;
 };
+
+/** The gate's verdict as one section: counts, then each failing prompt with expected vs got. */
+export function gateSection(g: GateSummary): string {
+  const head = g.passed
+    ? `:white_check_mark: *Gate passed* ${g.passedCount}/${g.total} on \`${esc(g.pod)}\``
+    : `:x: *Gate failed* ${g.passedCount}/${g.total} (needs ${Math.round(g.threshold * 100)}%) on \`${esc(g.pod)}\``;
+  const lines = g.failing.map(
+    (f) =>
+      `• \`${esc(f.name)}\`: ${esc(f.failure)}\n   expected: ${esc(f.expected)}\n   got: ${f.actual === null ? '_no answer_' : `\`${esc(f.actual.replaceAll('`', "'"))}\``}`,
+  );
+  if (g.more) lines.push(`…and ${g.more} more failing prompt${g.more === 1 ? '' : 's'} (\`ferry status --json\`)`);
+  return [head, ...lines].join('\n');
+}
 
 function rolloutLinks(r: RolloutView, consoleProject: string | null): string[] {
   const out: string[] = [];
@@ -194,6 +215,9 @@ export function rolloutMessage(r: RolloutView, opts: { consoleProject: string | 
     ]),
     section(esc(r.detail && r.detail !== r.message ? `${r.message}\n${r.detail}` : r.message)),
   ];
+  if (r.gate) blocks.push(section(gateSection(r.gate)));
+  if (r.coldStart) blocks.push(context([`:stopwatch: cold start: ${esc(r.coldStart)}`]));
+  for (const w of r.warnings ?? []) blocks.push(section(`:warning: \`${w.code}\` ${esc(w.message)}`));
   if (opts.note) blocks.push(section(opts.note));
   const ctx = [
     ...(r.requestedBy ? [`requested by ${esc(r.requestedBy)}`] : []),

@@ -11,6 +11,7 @@ import { codesOf } from './reasons/catalogue.ts';
 import { REQUEST_PARSE_FAILURES } from './reasons/deploy.ts';
 import { LATEST, ModelName, Target, VersionRef, ZONE_RE } from './names.ts';
 import { Accelerator, isTpuType } from './accelerators.ts';
+import { Gate } from './gate.ts';
 import { Image, MIN_TPU_VLLM_VERSION, VllmArgs, isVllmOpenAiImage, isVllmTagOlderThan, isVllmTpuImage, parseImageReference } from './vllm.ts';
 
 export const API_VERSION = 'ferry/v1';
@@ -159,6 +160,11 @@ export const DeployRequest = z
     capacity: Capacity.optional(),
     /** Context/concurrency budget for sizing; absent: defaults. */
     sizing: Sizing.optional(),
+    /**
+     * Promotion gate: golden prompts the new pods must answer right before the rollout succeeds
+     * (shared/domain/gate.ts, docs/gate.md). Absent: the model's default gate (`ferry gate set`), if any.
+     */
+    gate: Gate.optional(),
     requestedBy: RequestedBy,
     idempotencyKey: z
       .string()
@@ -267,10 +273,12 @@ export function parseDeployRequest(input: Uint8Array | string): ParseDeployReque
     const issues = describeIssues(parsed.error);
     const first = issues[0];
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+    // Only the gate is wrong: say so by its own code (the gate's rules are docs/gate.md's, not the request's).
+    const onlyGate = issues.length > 0 && parsed.error.issues.every((i) => i.path[0] === 'gate');
     return {
       ok: false,
-      reason: 'SCHEMA',
-      message: `invalid deploy request: ${first ? `${first.path}: ${first.message}` : 'schema mismatch'}${more}`,
+      reason: onlyGate ? 'INVALID_GATE' : 'SCHEMA',
+      message: `invalid ${onlyGate ? 'gate in the deploy request' : 'deploy request'}: ${first ? `${first.path}: ${first.message}` : 'schema mismatch'}${more}`,
       issues,
     };
   }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { Target } from './names.ts';
+import { GateSummary } from './verification.ts';
 
 export const DeployResult = z.discriminatedUnion('kind', [
   z.looseObject({
@@ -21,6 +22,12 @@ export const DeployResult = z.discriminatedUnion('kind', [
     phase: z.string(),
     reason: z.string(),
     message: z.string(),
+    /** Issue #19: the promotion gate's verdict, when the rollout had a gate and it ran. */
+    gate: GateSummary.optional(),
+    /** Issue #19: the new pods' cold start in one line (describeColdStart). */
+    coldStart: z.string().optional(),
+    /** Issue #19: warnings that did not fail the rollout (SLOW_LOAD). */
+    warnings: z.array(z.object({ code: z.string(), message: z.string() })).optional(),
   }),
   // Issue #20: a served version's content changed after validation (shared/app/integrity.ts).
   z.looseObject({

@@ -1,11 +1,11 @@
 /**
  * The rollout state machine, pure. A rollout is one attempt to put a version on a target:
  *
- *   pending ─▶ [caching] ─▶ applying ─▶ progressing ─▶ succeeded
- *      │                       │             │
- *      │                       └─────────────┴──▶ failed ─▶ rolling_back ─▶ rolled_back
- *      │                                              ▲            │
- *      └─▶ superseded                                 └────────────┘ (rollback failed)
+ *   pending ─▶ [caching] ─▶ applying ─▶ progressing ─▶ [verifying] ─▶ succeeded
+ *      │                       │             │               │
+ *      │                       └─────────────┴───────────────┴──▶ failed ─▶ rolling_back ─▶ rolled_back
+ *      │                                                              ▲            │
+ *      └─▶ superseded                                                 └────────────┘ (rollback failed)
  *
  * `caching` is entered only by a rollout with a cache plan (request cache.mode ≠ off): its zonal
  * Anywhere Caches must run before the Deployment is applied, so the pods stream the weights through
@@ -13,6 +13,12 @@
  * maxWaitSeconds have passed (CacheWaitExceeded), or when every missing cache failed for good
  * (CachesUnavailable) — the last two with a warning in the history and in `cache.warnings`. A slow
  * or broken cache never stalls or fails a deploy; the weights then stream from the bucket directly.
+ *
+ * `verifying` is entered only by a rollout with a gate (issue #19): once the Deployment is done,
+ * the `run-gate` action asks the new pods the gate's prompts (shared/app/gate-run.ts) and reports
+ * a `gate` observation. A verdict that passes ends in `succeeded` (GatePassed); one that does not
+ * fails the new version (GateFailed) and rolls back like any failure. Without a verdict within the
+ * gate's timeoutSeconds the rollout fails closed (GateTimeout): a gate never passes by default.
  *
  * Terminal: succeeded, failed, rolled_back, superseded. `failed → rolling_back` is taken only in the
  * same step that enters `failed` (so a stored `failed` rollout is final), at most once, and only when
@@ -28,7 +34,9 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { Target } from './names.ts';
 import { templateRolloutId, type RenderedSpec } from './rendered-spec.ts';
 import type { CacheObservation } from './cache.ts';
-import { DeploymentStatus, ROLLOUT_PHASES, Rollout, RolloutPhase, RolloutReason, isTerminalPhase, transition } from './rollout.ts';
+import { DeploymentStatus, ROLLOUT_PHASES, Rollout, RolloutPhase, RolloutReason, isTerminalPhase, transition, type RolloutWarning } from './rollout.ts';
+import { describeColdStart, slowLoad, summarizeColdStarts, type PodColdStart } from './cold-start.ts';
+import { combineVerdicts, describeVerdict, gateSummary, newVerification, type GateRunOutcome, type GateSummary } from './verification.ts';
 import { DEFAULT_CRASH_LOOP_MIN_RESTARTS, deploymentStatus } from './deployment-status.ts';
 
 const iso = (d: Date): string => d.toISOString();
@@ -44,7 +52,18 @@ export type Observation =
    * annotation. `lastGoodRolloutId`: the target's last succeeded rollout, read when a pending rollout
    * starts (undefined = keep rollout.previousGoodRolloutId).
    */
-  | { kind: 'cluster'; deployment: V1Deployment | null; pods?: readonly V1Pod[]; lastGoodRolloutId?: string | null }
+  | {
+      kind: 'cluster';
+      deployment: V1Deployment | null;
+      pods?: readonly V1Pod[];
+      lastGoodRolloutId?: string | null;
+      /**
+       * Cold-start figures of the new pods (their timelines and the loads their logs report) and the
+       * model's recent load rates (GiB/s), measured when the Deployment is done: recorded as the
+       * rollout leaves `progressing` (issue #19).
+       */
+      coldStart?: { pods: readonly PodColdStart[]; recentRates: readonly number[] };
+    }
   /** A newer request took this queued rollout's place (see admitRollout). */
   | { kind: 'superseded'; byRolloutId: string }
   /**
@@ -58,8 +77,10 @@ export type Observation =
    * pending rollout (like `cluster`, with `lastGoodRolloutId`) and decides when `caching` ends. A
    * planned zone missing from `caches` counts as `unknown`.
    */
-  | { kind: 'caches'; caches: readonly CacheObservation[]; lastGoodRolloutId?: string | null };
-export const OBSERVATION_KINDS = ['cluster', 'superseded', 'apply-rejected', 'caches'] as const;
+  | { kind: 'caches'; caches: readonly CacheObservation[]; lastGoodRolloutId?: string | null }
+  /** What a gate run (the `run-gate` action) brought back: a verdict per pod, or why none. */
+  | { kind: 'gate'; outcome: GateRunOutcome };
+export const OBSERVATION_KINDS = ['cluster', 'superseded', 'apply-rejected', 'caches', 'gate'] as const;
 
 export type Action =
   /** Server-side apply spec.deployment and spec.service (fieldManager 'ferry', force). */
@@ -68,9 +89,26 @@ export type Action =
   | { kind: 'reapply-previous'; rolloutId: string; failedRolloutId: string; target: Target }
   /** Set the Deployment's replicas to 0 if it exists (NotFound is success). */
   | { kind: 'scale-to-zero'; rolloutId: string; target: Target }
-  /** Tell people (Slack, result topic): the rollout reached a terminal phase. */
-  | { kind: 'notify'; rolloutId: string; target: Target; phase: RolloutPhase; reason: RolloutReason; message: string };
-export const ACTION_KINDS = ['apply', 'reapply-previous', 'scale-to-zero', 'notify'] as const satisfies readonly Action['kind'][];
+  /**
+   * Send the rollout's gate prompts to the new pods and report a `gate` observation. Emitted while
+   * verifying when no run is in flight (verification.runUntil passed); the caller claims the run
+   * with claimGateRun before sending anything.
+   */
+  | { kind: 'run-gate'; rolloutId: string; target: Target }
+  /** Tell people (Slack, result topic): the rollout reached a terminal phase (with the gate's verdict, if it ran). */
+  | {
+      kind: 'notify';
+      rolloutId: string;
+      target: Target;
+      phase: RolloutPhase;
+      reason: RolloutReason;
+      message: string;
+      gate?: GateSummary;
+      /** describeColdStart of the rollout's cold start, when measured. */
+      coldStart?: string;
+      warnings?: RolloutWarning[];
+    };
+export const ACTION_KINDS = ['apply', 'reapply-previous', 'scale-to-zero', 'run-gate', 'notify'] as const satisfies readonly Action['kind'][];
 
 export interface StepOptions {
   /** How long an apply may take to show up in the Deployment's template (default 300 s). */
@@ -130,6 +168,12 @@ export function nextStep(rollout: Rollout, observation: Observation, now: Date, 
       if (r.phase === 'pending') r = start(r, observation.lastGoodRolloutId, ctx);
       if (r.phase === 'caching') r = cachingStep(r, observation.caches, ctx);
       break;
+    case 'gate':
+      if (r.phase === 'verifying') {
+        r = gateStep(r, observation.outcome, ctx);
+        if (r.phase === 'rolling_back') ctx.actions.push(reapply(r));
+      }
+      break;
     case 'cluster':
       // Follow the observation through as many phases as it justifies (pending → applying →
       // progressing → succeeded in one step if the cluster already shows it), so that a second call
@@ -177,6 +221,12 @@ function clusterStep(r: Rollout, obs: Extract<Observation, { kind: 'cluster' }>,
       const st = deploymentStatus(d, obs.pods, { rolloutId: r.id, crashLoopMinRestarts: ctx.crashLoopMinRestarts });
       r = withDetail(r, st, ctx);
       if (st.state === 'done') {
+        if (obs.coldStart) r = recordColdStart(r, obs.coldStart, ctx);
+        if (r.gate) {
+          const n = r.gate.prompts.length;
+          const verifying = transition(r, 'verifying', 'Verifying', ctx.now, `${st.message}; asking the new pods ${n} gate prompt${n === 1 ? '' : 's'}`);
+          return { ...verifying, verification: newVerification(verifying.updatedAt) };
+        }
         const ok = transition(r, 'succeeded', 'RolloutComplete', ctx.now, st.message);
         notify(ok, ctx);
         return ok;
@@ -185,6 +235,19 @@ function clusterStep(r: Rollout, obs: Extract<Observation, { kind: 'cluster' }>,
       if (overBudget(r, 'applying', r.timeoutSeconds, ctx)) {
         return failNewVersion(r, 'RolloutTimeout', `not done within ${r.timeoutSeconds}s: ${st.message}`, ctx);
       }
+      return r;
+    }
+    case 'verifying': {
+      if (!d) return handsOff(r, 'DeploymentDeleted', `deployment ${r.target.name} was deleted during the gate`, ctx);
+      if (seen !== r.id) {
+        return handsOff(r, 'DeploymentChanged', `deployment ${r.target.name} now rolls to ${seen ?? 'a template without a ferry rollout id'}`, ctx);
+      }
+      // The new pods may still crash while the gate runs: that fails the version like before.
+      const st = deploymentStatus(d, obs.pods, { rolloutId: r.id, crashLoopMinRestarts: ctx.crashLoopMinRestarts });
+      if (st.state === 'failed') return failNewVersion(withDetail(r, st, ctx), st.reason as RolloutReason, st.message, ctx);
+      if (gateTimedOut(r, ctx)) return failGateTimeout(r, ctx);
+      const v = r.verification;
+      if (!v?.runUntil || Date.parse(v.runUntil) <= ctx.now.getTime()) ctx.actions.push({ kind: 'run-gate', rolloutId: r.id, target: r.target });
       return r;
     }
     case 'rolling_back': {
@@ -214,6 +277,82 @@ function clusterStep(r: Rollout, obs: Extract<Observation, { kind: 'cluster' }>,
     default:
       return r;
   }
+}
+
+/**
+ * The new pods' cold start, recorded once the Deployment is done: the slowest pod's load is the
+ * rollout's measured figure; a rate under half the model's recent median adds a SLOW_LOAD warning.
+ */
+function recordColdStart(r: Rollout, measured: { pods: readonly PodColdStart[]; recentRates: readonly number[] }, ctx: Ctx): Rollout {
+  const summary = summarizeColdStarts(measured.pods, r.coldStart?.predicted ?? null);
+  const rate = summary.measured?.gibPerSecond;
+  const warnings = [...r.warnings];
+  if (typeof rate === 'number' && !warnings.some((w) => w.code === 'SLOW_LOAD')) {
+    const judged = slowLoad(rate, measured.recentRates);
+    if (judged.slow) warnings.push({ code: 'SLOW_LOAD', message: `${describeColdStart(summary)}: ${judged.message}`, at: iso(ctx.now) });
+  }
+  return { ...r, coldStart: summary, warnings, updatedAt: maxIso(iso(ctx.now), r.updatedAt) };
+}
+
+/** A gate run's outcome, while verifying: the verdict decides; no verdict waits for the timeout. */
+function gateStep(r: Rollout, outcome: GateRunOutcome, ctx: Ctx): Rollout {
+  const v = r.verification ?? newVerification(iso(ctx.now));
+  const updatedAt = maxIso(iso(ctx.now), r.updatedAt);
+  if (outcome.kind === 'unreachable') {
+    r = { ...r, verification: { ...v, runUntil: null, lastError: outcome.message, pods: [...outcome.pods] }, updatedAt };
+    return gateTimedOut(r, ctx) ? failGateTimeout(r, ctx) : r;
+  }
+  if (outcome.verdicts.length === 0) {
+    r = { ...r, verification: { ...v, runUntil: null, lastError: 'no new pod answered', pods: [] }, updatedAt };
+    return gateTimedOut(r, ctx) ? failGateTimeout(r, ctx) : r;
+  }
+  const verdict = combineVerdicts(outcome.verdicts);
+  const firstAnswers = outcome.firstAnswers ?? {};
+  const coldStart = r.coldStart && {
+    ...r.coldStart,
+    pods: r.coldStart.pods.map((p) => (p.firstAnswerAt === null && firstAnswers[p.pod] ? { ...p, firstAnswerAt: firstAnswers[p.pod]! } : p)),
+  };
+  r = {
+    ...r,
+    coldStart,
+    verification: {
+      ...v,
+      runUntil: null,
+      lastError: null,
+      pods: outcome.verdicts.map((x) => x.pod),
+      verdict,
+      baselineFrom: outcome.baselineFrom,
+      firstAnswerAt: v.firstAnswerAt ?? outcome.firstAnswerAt,
+    },
+    updatedAt,
+  };
+  if (!verdict.passed) return failNewVersion(r, 'GateFailed', describeVerdict(verdict), ctx);
+  const ok = transition(r, 'succeeded', 'GatePassed', ctx.now, describeVerdict(verdict));
+  notify(ok, ctx);
+  return ok;
+}
+
+/** The gate's timeoutSeconds have passed since the rollout entered `verifying`. */
+const gateTimedOut = (r: Rollout, ctx: Ctx): boolean => r.gate !== null && overBudget(r, 'verifying', r.gate.timeoutSeconds, ctx);
+
+function failGateTimeout(r: Rollout, ctx: Ctx): Rollout {
+  const v = r.verification;
+  const last = v?.lastError ? `; last error: ${v.lastError}` : v && v.attempts === 0 ? '; no gate run was started' : '';
+  return failNewVersion(r, 'GateTimeout', `no gate verdict within ${r.gate!.timeoutSeconds}s after ${v?.attempts ?? 0} run(s)${last}`, ctx);
+}
+
+/**
+ * Claim the gate run asked for by a `run-gate` action: count the attempt and mark it in flight until
+ * `until` (other workers see runUntil and leave the gate alone). Save the result conditionally
+ * before sending any prompt; a lost save means another worker runs it.
+ */
+export function claimGateRun(r: Rollout, now: Date, until: Date): Rollout {
+  if (r.phase !== 'verifying') return r;
+  const v = r.verification ?? newVerification(iso(now));
+  // Strictly later than the stored updatedAt, so a worker that read the rollout before this claim
+  // cannot save over it (saves are conditional on updatedAt).
+  const updatedAt = iso(new Date(Math.max(now.getTime(), Date.parse(r.updatedAt) + 1)));
+  return { ...r, verification: { ...v, attempts: v.attempts + 1, runUntil: iso(until) }, updatedAt };
 }
 
 /** pending → caching (with a cache plan) or applying; remembers the target's last good rollout. */
@@ -310,7 +449,18 @@ const reapply = (r: Rollout): Action => ({
 });
 
 function notify(r: Rollout, ctx: Ctx): void {
-  ctx.actions.push({ kind: 'notify', rolloutId: r.id, target: r.target, phase: r.phase, reason: r.reason, message: r.message });
+  const verdict = r.verification?.verdict;
+  ctx.actions.push({
+    kind: 'notify',
+    rolloutId: r.id,
+    target: r.target,
+    phase: r.phase,
+    reason: r.reason,
+    message: r.message,
+    ...(verdict ? { gate: gateSummary(verdict) } : {}),
+    ...(r.coldStart?.measured ? { coldStart: describeColdStart(r.coldStart) } : {}),
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
+  });
 }
 
 function withDetail(r: Rollout, st: DeploymentStatus, ctx: Ctx): Rollout {

@@ -7,29 +7,44 @@
 import { z } from 'zod';
 import { FerryError } from './errors.ts';
 import { codesOf } from './reasons/catalogue.ts';
-import { POD_FAILURE_REASON_CATALOGUE, ROLLOUT_REASON_CATALOGUE, STATUS_REASON_CATALOGUE } from './reasons/rollout.ts';
+import { POD_FAILURE_REASON_CATALOGUE, ROLLOUT_REASON_CATALOGUE, ROLLOUT_WARNING_CATALOGUE, STATUS_REASON_CATALOGUE } from './reasons/rollout.ts';
 import { DeployRequest } from './deploy-request.ts';
 import { LATEST, Target, targetKey } from './names.ts';
 import { ANNOTATIONS, ROLLOUT_ID_RE, specDigest, specOf, templateRolloutId, type RenderedSpec } from './rendered-spec.ts';
 import { RolloutCachePlan } from './cache.ts';
+import { Gate } from './gate.ts';
+import { Verification } from './verification.ts';
+import { ColdStartSummarySchema, type ColdStartSummary } from './cold-start.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Phases and transitions
 
-export const ROLLOUT_PHASES = ['pending', 'caching', 'applying', 'progressing', 'succeeded', 'failed', 'rolling_back', 'rolled_back', 'superseded'] as const;
+export const ROLLOUT_PHASES = [
+  'pending',
+  'caching',
+  'applying',
+  'progressing',
+  'verifying',
+  'succeeded',
+  'failed',
+  'rolling_back',
+  'rolled_back',
+  'superseded',
+] as const;
 export const RolloutPhase = z.enum(ROLLOUT_PHASES);
 export type RolloutPhase = z.infer<typeof RolloutPhase>;
 
 export const TERMINAL_PHASES = ['succeeded', 'failed', 'rolled_back', 'superseded'] as const satisfies readonly RolloutPhase[];
 export const isTerminalPhase = (p: RolloutPhase): boolean => (TERMINAL_PHASES as readonly RolloutPhase[]).includes(p);
 /** Phases in which the target is busy with this rollout (one per target). */
-export const ACTIVE_PHASES = ['caching', 'applying', 'progressing', 'rolling_back'] as const satisfies readonly RolloutPhase[];
+export const ACTIVE_PHASES = ['caching', 'applying', 'progressing', 'verifying', 'rolling_back'] as const satisfies readonly RolloutPhase[];
 
 export const LEGAL_TRANSITIONS: Readonly<Record<RolloutPhase, readonly RolloutPhase[]>> = {
   pending: ['caching', 'applying', 'superseded'],
   caching: ['applying'],
   applying: ['progressing', 'failed'],
-  progressing: ['succeeded', 'failed'],
+  progressing: ['verifying', 'succeeded', 'failed'],
+  verifying: ['succeeded', 'failed'],
   failed: ['rolling_back'],
   rolling_back: ['rolled_back', 'failed'],
   succeeded: [],
@@ -54,6 +69,9 @@ export type StatusReason = (typeof STATUS_REASONS)[number];
 export const ROLLOUT_REASONS = codesOf(ROLLOUT_REASON_CATALOGUE);
 export const RolloutReason = z.enum(ROLLOUT_REASONS);
 export type RolloutReason = z.infer<typeof RolloutReason>;
+
+/** Warnings a rollout can carry without failing (reasons/rollout.ts ROLLOUT_WARNING_CATALOGUE). */
+export const ROLLOUT_WARNINGS = codesOf(ROLLOUT_WARNING_CATALOGUE);
 
 // ---------------------------------------------------------------------------------------------
 // Schemas
@@ -92,6 +110,9 @@ export const RenderedSpecSchema = z.custom<RenderedSpec>(
   'spec must be {deployment: Deployment, service: Service, extras?: Kubernetes objects}',
 );
 
+export const RolloutWarning = z.object({ code: z.enum(ROLLOUT_WARNINGS), message: z.string(), at: IsoTime });
+export type RolloutWarning = z.infer<typeof RolloutWarning>;
+
 export const Rollout = z.object({
   schemaVersion: z.literal(1),
   id: RolloutId,
@@ -126,6 +147,20 @@ export const Rollout = z.object({
   supersededBy: RolloutId.nullable(),
   /** The zonal caches to have running before applying (null: cache.mode off). */
   cache: RolloutCachePlan.nullable().default(null),
+  /**
+   * The promotion gate this rollout must pass before it succeeds (the request's, or the model's
+   * default gate when the request has none; null: no gate, `progressing → succeeded` directly).
+   */
+  gate: Gate.nullable().default(null),
+  /** The gate's run (`verifying`): attempts, pods asked, the verdict and its answers. */
+  verification: Verification.nullable().default(null),
+  /**
+   * Cold-start telemetry (issue #19): the load predicted at admission, then, once the Deployment
+   * is done, each new pod's timeline and the weights' load as its logs report it.
+   */
+  coldStart: ColdStartSummarySchema.nullable().default(null),
+  /** Things to look at that did not fail the rollout (SLOW_LOAD). */
+  warnings: z.array(RolloutWarning).default([]),
 });
 export type Rollout = z.infer<typeof Rollout>;
 
@@ -147,6 +182,10 @@ export interface NewRolloutInput {
   previousGoodRolloutId?: string | null;
   /** planCache(...) output; null/absent: no caching phase. */
   cache?: RolloutCachePlan | null;
+  /** The gate to pass (request.gate or the model's default); null/absent: none. */
+  gate?: Gate | null;
+  /** The cold start predicted before applying (summarizeColdStarts([], predictLoad(…))); null/absent: none. */
+  coldStart?: ColdStartSummary | null;
   now: Date;
 }
 
@@ -192,6 +231,10 @@ export function newRollout(input: NewRolloutInput): Rollout {
     detail: null,
     supersededBy: null,
     cache: input.cache ?? null,
+    gate: input.gate ?? null,
+    verification: null,
+    coldStart: input.coldStart ?? null,
+    warnings: [],
   });
 }
 

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Target, targetKey } from './names.ts';
 import { Accelerator } from './accelerators.ts';
+import { Gate } from './gate.ts';
 import { CheckpointSummary, ModelConfigSummary } from './checkpoint.ts';
 import type { ValidationSkip } from './reasons/upload.ts';
 import { compareUploads } from './latest.ts';
@@ -140,6 +141,8 @@ export const AutodeployTarget = Target.extend({
    * from that version's checkpoint (shared/app/serving-plan.ts resolveAccelerator), as for `ferry deploy`.
    */
   accelerator: Accelerator.optional(),
+  /** Promotion gate put on each version's deploy request (docs/gate.md); absent: the model's default gate, if any. */
+  gate: Gate.optional(),
 });
 export type AutodeployTarget = z.infer<typeof AutodeployTarget>;
 

@@ -30,7 +30,40 @@ export interface ClusterClient {
    * without it (test fakes) mean "not reachable".
    */
   podProxyGet?(namespace: string, pod: string, port: number, path: string): Promise<string>;
+  /**
+   * POST a JSON body to `path` on a pod's port through the same pod proxy (the promotion gate's
+   * prompts to `/v1/completions`). Any HTTP status comes back as it is (the caller tells the API
+   * server's own `Status` errors from the pod's); network errors and the timeout throw
+   * CLUSTER_UNAVAILABLE (retryable). The body read is capped at `maxBytes`.
+   */
+  podProxyPost?(
+    namespace: string,
+    pod: string,
+    port: number,
+    path: string,
+    body: unknown,
+    opts: { timeoutMs: number; maxBytes: number },
+  ): Promise<{ status: number; body: string }>;
+  /**
+   * A container's log through the pod log API (`GET /api/v1/namespaces/NS/pods/POD/log`), from its
+   * start (or the last `sinceSeconds`), at most `limitBytes` (default and cap READ_POD_LOG_MAX_BYTES,
+   * 1 MiB, so a chatty pod cannot fill the function's memory). `timestamps`: each line starts with
+   * an RFC3339(Nano) time and a space. The current container only (not `previous`). A pod that is
+   * gone is CLUSTER_NOT_FOUND; a container not started yet is CLUSTER_UNAVAILABLE (retryable).
+   * Optional: clients without it (test fakes) mean "no logs".
+   */
+  readPodLog?(namespace: string, pod: string, opts: ReadPodLogOptions): Promise<string>;
 }
+
+export interface ReadPodLogOptions {
+  container?: string;
+  limitBytes?: number;
+  timestamps?: boolean;
+  sinceSeconds?: number;
+}
+
+/** Default and upper bound of ReadPodLogOptions.limitBytes. */
+export const READ_POD_LOG_MAX_BYTES = 1024 * 1024;
 
 /** Resolves a target's `cluster` (`local` or a GKE resource name) to a client. */
 export interface ClusterProvider {

@@ -44,6 +44,12 @@ export interface RolloutState {
   listInFlight(): Promise<Rollout[]>;
   listRollouts(filter: { model?: string; targetKey?: string; limit?: number }): Promise<Rollout[]>;
   /**
+   * The measured weight-load rates (GiB/s, `coldStart.measured.gibPerSecond`) of the model's most
+   * recent succeeded rollouts, newest first, at most `limit`; rollouts without one are skipped.
+   * What SLOW_LOAD compares a new load with (shared/domain/cold-start.ts slowLoad).
+   */
+  recentLoadRates(model: string, limit: number): Promise<number[]>;
+  /**
    * Save a step's result if the stored rollout is still `expectedUpdatedAt` (else another worker
    * got there first: returns false). A terminal rollout releases its target in the same
    * transaction; the returned `next` is the queued rollout promoted to active.

@@ -139,6 +139,16 @@ export class FakeRollouts implements RolloutState {
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, filter.limit ?? 100);
   }
+  async recentLoadRates(model: string, limit: number) {
+    return [...this.rollouts.values()]
+      .filter((r) => r.model === model && r.phase === 'succeeded')
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .flatMap((r) => {
+        const rate = (r as { coldStart?: { measured?: { gibPerSecond?: unknown } | null } }).coldStart?.measured?.gibPerSecond;
+        return typeof rate === 'number' && rate > 0 ? [rate] : [];
+      })
+      .slice(0, limit);
+  }
 }
 
 /** The parts of CheckpointState chat commands read. `block`, when set, holds every read. */

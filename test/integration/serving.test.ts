@@ -117,7 +117,7 @@ test('a deployed version streams every byte, then serves completions and metrics
 
   // Logs through the pod log API, as ferry's user (kubectl logs).
   const logs = await ferryCore.readNamespacedPodLog({ namespace: NS, name: podName, container: 'vllm', timestamps: true });
-  const streamed = /\[RunAI Streamer\] Overall time to stream (.+) of all files to cuda:0: ([\d.]+)s, (.+)\/s/.exec(logs);
+  const streamed = /\[RunAI Streamer\] Overall time to stream (.+) of all files to cpu: ([\d.]+)s, (.+)\/s/.exec(logs);
   assert.ok(streamed, logs);
   const kib = (SHARD_BYTES / 1024).toFixed(1);
   assert.ok(streamed[1] === `${kib} KiB` || streamed[1]!.endsWith('MiB') || streamed[1]!.endsWith('Bytes'), `${streamed[1]} for ${SHARD_BYTES} bytes`);

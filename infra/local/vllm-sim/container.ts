@@ -88,6 +88,31 @@ export interface VllmContainer {
   stop(): Promise<void>;
 }
 
+/**
+ * The streamer's summary line, as runai-model-streamer@0.15.0:py/runai_model_streamer/runai_model_streamer/
+ * file_streamer/file_streamer.py#L62-64 prints it: a bare `print(…, flush=True)` (no logging prefix),
+ * size = every byte requested (headers + tensors). The device is `cpu`: vLLM streams to "cpu" unless
+ * `distributed` is on with CUDA (weight_utils.py runai_safetensors_weights_iterator), and a
+ * distributed rank streams its partition to "cpu" too (distributed_streamer.py#L363); docs/UPSTREAM.md
+ * CS1–CS3. Parsed by shared/domain/cold-start.ts parseLoadLines.
+ */
+export function streamerSummaryLine(bytes: number, seconds: number): string {
+  return `[RunAI Streamer] Overall time to stream ${naturalsizeBinary(bytes)} of all files to cpu: ${pyFloat(Math.round(seconds * 100) / 100)}s, ${naturalsizeBinary(bytes / seconds)}/s`;
+}
+
+/**
+ * vLLM gpu_model_runner.py load_model: "Model loading took %.4f GiB and %.6f seconds" — the GiB is
+ * GPU memory the worker allocated (about 1/TP of the weights), docs/UPSTREAM.md CS4.
+ */
+export function vllmLoadMessage(bytes: number, tensorParallelSize: number, seconds: number): string {
+  return `Model loading took ${(bytes / tensorParallelSize / GiB).toFixed(4)} GiB and ${seconds.toFixed(6)} seconds`;
+}
+
+/** Python's str() of a float: `12.0`, not `12` (the streamer prints `round(elapsed, 2)`). */
+function pyFloat(x: number): string {
+  return Number.isInteger(x) ? x.toFixed(1) : String(x);
+}
+
 class Exit extends Error {
   readonly code: number;
   readonly lines: string[];
@@ -162,6 +187,7 @@ export function startVllmContainer(spec: ContainerSpec, opts: ServingSimOptions)
       zone: spec.zone ?? null,
       storageControl: opts.storageControl?.(),
       info,
+      say,
       isStopped: () => stopped,
     });
     if (stopped) return 0;
@@ -359,6 +385,8 @@ interface StreamOptions {
   zone: string | null;
   storageControl: { endpoint: string; adminHost: string } | undefined;
   info: (where: string, m: string) => void;
+  /** A raw stdout line (Python `print`), no vLLM logging prefix. */
+  say: (line: string) => void;
   isStopped: () => boolean;
 }
 
@@ -523,16 +551,21 @@ async function streamModel(host: string, bucket: string, prefix: string, a: Serv
       `cache_bytes=${split.cacheBytes} bucket_bytes=${split.bucketBytes} ingested_bytes=${ingested} ` +
       `(${naturalsizeBinary(split.cacheBytes)} from the zonal cache, ${naturalsizeBinary(split.bucketBytes)} from the bucket)`,
   );
+  // The weights are the bytes, not where they are stored: names are relative to the model's prefix,
+  // so the same checkpoint uploaded as another version answers the same, and an altered one does not.
+  const rel = (name: string): string => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
   const weightsDigest = createHash('sha256')
-    .update(files.join('\n') + '\n' + chunkDigests.slice().sort().join('\n'))
+    .update(
+      files.map(rel).join('\n') +
+        '\n' +
+        chunkDigests
+          .map((d) => rel(d))
+          .sort()
+          .join('\n'),
+    )
     .digest('hex');
-  // runai-model-streamer@0.15.0:py/runai_model_streamer/runai_model_streamer/file_streamer/file_streamer.py#L62-64
-  o.info(
-    'file_streamer.py:62',
-    `[RunAI Streamer] Overall time to stream ${naturalsizeBinary(total)} of all files to cuda:0: ${Math.round(seconds * 100) / 100}s, ${naturalsizeBinary(total / seconds)}/s`,
-  );
-  // vLLM gpu_model_runner.py load_model: "Model loading took %.4f GiB and %.6f seconds" (per GPU: 1/TP of the weights).
-  o.info('gpu_model_runner.py:2653', `Model loading took ${(total / a.tensorParallelSize / GiB).toFixed(4)} GiB and ${seconds.toFixed(6)} seconds`);
+  o.say(streamerSummaryLine(total, seconds));
+  o.info('gpu_model_runner.py:2653', vllmLoadMessage(total, a.tensorParallelSize, seconds));
   return {
     files: files.map((f) => `gs://${bucket}/${f}`),
     bytes: total,

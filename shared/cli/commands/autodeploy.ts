@@ -3,6 +3,7 @@ import { cliState } from '../deps.ts';
 import { AutodeployTarget } from '../../domain/version.ts';
 import { ModelName, Target, targetKey } from '../../domain/names.ts';
 import { describeIssues } from '../../domain/events.ts';
+import { checkedGate, readGateFile } from './gate.ts';
 
 /** The flag that set a field of the target, for error messages. */
 const FLAG_OF: Readonly<Record<string, string>> = { accelerator: '--accelerator', 'accelerator.type': '--accelerator', 'accelerator.count': '--gpus' };
@@ -22,6 +23,19 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
   if (p.given.has('gpus') && !p.given.has('accelerator'))
     return usageError('autodeploy', '--gpus goes with --accelerator (without both, ferry sizes each version)', io);
 
+  if (p.given.has('gate') && (p.flags['list'] || p.flags['remove']))
+    return usageError('autodeploy', '--gate goes with setting a target, not --list or --remove', io);
+  // The gate file is checked before any backend is asked, as `ferry gate set` does.
+  let gate: unknown;
+  if (p.flags['gate'] !== undefined) {
+    const file = p.flags['gate'] as string;
+    const raw = await readGateFile(file, io, 'autodeploy');
+    if (typeof raw === 'number') return raw;
+    const checked = checkedGate(raw, file, io, 'autodeploy');
+    if (typeof checked === 'number') return checked;
+    gate = checked;
+  }
+
   let target: AutodeployTarget | undefined;
   if (!p.flags['list']) {
     const where = { cluster: p.flags['cluster'], namespace: p.flags['namespace'], name: p.flags['name'] };
@@ -31,6 +45,7 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
           ...where,
           ...(p.flags['replicas'] !== undefined ? { replicas: p.flags['replicas'] } : {}),
           ...(p.flags['accelerator'] !== undefined ? { accelerator: { type: p.flags['accelerator'], count: p.flags['gpus'] } } : {}),
+          ...(gate !== undefined ? { gate } : {}),
         };
     const parsed = p.flags['remove'] ? Target.safeParse(raw) : AutodeployTarget.safeParse(raw);
     if (!parsed.success) {
@@ -46,7 +61,7 @@ export async function autodeployCommand(args: string[], io: CliIo): Promise<numb
     targets
       .map(
         (t) =>
-          `${model.data} → ${t.cluster}/${t.namespace}/${t.name}${t.replicas !== undefined ? ` replicas=${t.replicas}` : ''} ${t.accelerator ? `${t.accelerator.type} ×${t.accelerator.count}` : 'accelerator sized from each checkpoint'}\n`,
+          `${model.data} → ${t.cluster}/${t.namespace}/${t.name}${t.replicas !== undefined ? ` replicas=${t.replicas}` : ''} ${t.accelerator ? `${t.accelerator.type} ×${t.accelerator.count}` : 'accelerator sized from each checkpoint'}${t.gate ? `, gated (${t.gate.prompts.length} prompt${t.gate.prompts.length === 1 ? '' : 's'})` : ''}\n`,
       )
       .join('');
   if (!target) {

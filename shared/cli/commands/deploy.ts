@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { gateLines } from './status.ts';
 import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import type { OutputFormat } from '../spec.ts';
 import type { Settings } from '../../config.ts';
@@ -107,10 +108,12 @@ async function follow(messageId: string, settings: Settings, flags: FollowFlags,
             version: r.version,
             target: r.target,
             history: r.history,
+            verification: r.verification,
             messageId,
           });
         } else {
           io.stdout(`rollout ${r.id} ${r.phase}: ${r.message}\n`);
+          for (const line of gateLines(r.verification, r.phase)) io.stdout(`  ${line}\n`);
         }
         return r.phase === 'succeeded' ? EXIT.ok : EXIT.failed;
       }

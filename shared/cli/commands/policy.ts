@@ -42,7 +42,8 @@ async function readPolicyFile(file: string, io: CliIo): Promise<unknown | number
 }
 
 /** Who the audit record names: FERRY_ACTOR when set (CI), else the local user and host. */
-const actor = (env: Record<string, string | undefined>): string => env['FERRY_ACTOR'] ?? `cli:${env['USER'] ?? env['USERNAME'] ?? 'unknown'}@${hostname()}`;
+export const actor = (env: Record<string, string | undefined>): string =>
+  env['FERRY_ACTOR'] ?? `cli:${env['USER'] ?? env['USERNAME'] ?? 'unknown'}@${hostname()}`;
 
 export async function policyCommand(args: string[], io: CliIo): Promise<number> {
   const p = parseCommand('policy', args, io);

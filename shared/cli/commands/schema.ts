@@ -1,5 +1,5 @@
 /**
- * `ferry schema deploy-request`: the JSON Schema of the deploy request, generated from the zod schema
+ * `ferry schema deploy-request|policy|gate`: the JSON Schema of the deploy request (or policy, or gate), generated from the zod schema
  * ferry validates requests with (zod's z.toJSONSchema, draft 2020-12; https://zod.dev/json-schema),
  * for systems that publish deploy messages. The same document is committed at
  * schemas/deploy-request.schema.json; a unit test keeps the two equal.
@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { API_VERSION, DeployRequest } from '../../domain/deploy-request.ts';
 import { ClusterName, GKE_CLUSTER_RE, LOCAL_CLUSTER } from '../../domain/names.ts';
 import { POLICY_API_VERSION, PolicyDoc } from '../../domain/policy.ts';
+import { Gate } from '../../domain/gate.ts';
 import { EXIT, emit, parseCommand, usageError, type CliIo } from '../io.ts';
 import { didYouMean } from '../spec.ts';
 
@@ -52,7 +53,23 @@ export function policyJsonSchema(): Record<string, unknown> {
   });
 }
 
-export const SCHEMAS: Readonly<Record<string, () => Record<string, unknown>>> = { 'deploy-request': deployRequestJsonSchema, policy: policyJsonSchema };
+export const GATE_SCHEMA_ID = 'https://github.com/ferry/ferry/schemas/gate.schema.json';
+
+/** A promotion gate (`ferry gate set -f`, a deploy request's `gate`), as written. */
+export function gateJsonSchema(): Record<string, unknown> {
+  return documentJsonSchema(Gate, {
+    $id: GATE_SCHEMA_ID,
+    title: 'ferry promotion gate',
+    description:
+      'Golden prompts the new pods of a rollout must answer right before it succeeds (docs/gate.md). Rules a JSON Schema cannot say (exactly one of prompt or messages; expect or sameAsPrevious; byte caps; regexes in RE2 syntax; the jsonSchema subset; unique prompt names) are checked by ferry and named when broken.',
+  });
+}
+
+export const SCHEMAS: Readonly<Record<string, () => Record<string, unknown>>> = {
+  'deploy-request': deployRequestJsonSchema,
+  policy: policyJsonSchema,
+  gate: gateJsonSchema,
+};
 
 export async function schemaCommand(args: string[], io: CliIo): Promise<number> {
   const p = parseCommand('schema', args, io);

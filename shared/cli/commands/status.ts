@@ -1,6 +1,9 @@
 import { EXIT, emit, parseCommand, type CliIo } from '../io.ts';
 import { cliState } from '../deps.ts';
 import type { VersionDoc } from '../../domain/version.ts';
+import { describeVerdict, failingPrompts, type Verification } from '../../domain/verification.ts';
+import { describeColdStart, type ColdStartSummary } from '../../domain/cold-start.ts';
+import type { RolloutWarning } from '../../domain/rollout.ts';
 
 export interface StatusJson {
   models: Array<{
@@ -80,6 +83,13 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
       requestedBy: r.request.requestedBy,
+      // Issue #19: the gate in force (prompt count, threshold, timeout) and its run: every prompt's
+      // expected and actual answer, latency and the pod asked.
+      gate: r.gate ? { prompts: r.gate.prompts.length, passThreshold: r.gate.passThreshold, timeoutSeconds: r.gate.timeoutSeconds } : null,
+      verification: r.verification,
+      // Cold-start telemetry: predicted and measured load, each new pod's timeline; SLOW_LOAD warnings.
+      coldStart: r.coldStart,
+      warnings: r.warnings,
     }));
     json.models.push({
       model: m.model,
@@ -118,6 +128,10 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       io.stdout(
         `  rollout ${String(r['id'])}: ${String(r['phase'])} ${String(r['version'])} → ${JSON.stringify(r['target'])} ${r['reason'] ? `(${String(r['reason'])})` : ''}\n`,
       );
+      for (const line of gateLines(r['verification'] as Verification | null, r['phase'] as string)) io.stdout(`    ${line}\n`);
+      const cold = r['coldStart'] as ColdStartSummary | null;
+      if (cold && (cold.measured || cold.pods.length)) io.stdout(`    load: ${describeColdStart(cold)}\n`);
+      for (const w of r['warnings'] as RolloutWarning[]) io.stdout(`    ⚠ ${w.code}: ${w.message}\n`);
     }
   }
   if (json.rejectedRequests.length) {
@@ -126,6 +140,16 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       io.stdout(`  ${String(r['messageId'])}  ${String(r['reason'])}: ${String(r['message'] ?? '')}\n`);
   }
   return EXIT.ok;
+}
+
+/** What the gate found, under its rollout: the verdict, then the failing prompts (expected vs got). */
+export function gateLines(v: Verification | null, phase: string): string[] {
+  if (!v) return [];
+  if (!v.verdict) {
+    const running = phase === 'verifying' ? `gate running (run ${v.attempts})` : `gate: no verdict after ${v.attempts} run(s)`;
+    return [`${running}${v.lastError ? `; last error: ${v.lastError}` : ''}`];
+  }
+  return [describeVerdict(v.verdict).replace(/: .*/, ''), ...failingPrompts(v.verdict, 5).map((l) => `  ✗ ${l}`)];
 }
 
 export function table(io: CliIo, head: string[], rows: string[][]): void {

@@ -21,6 +21,11 @@ export const REQUEST_PARSE_FAILURES = {
     meaning: 'The deploy request does not match the schema; `issues` lists each field and what is wrong with it.',
     hint: 'Fix the fields the issues name (README: Deploy requests and rollouts) and send it again.',
   },
+  INVALID_GATE: {
+    meaning:
+      "The request's promotion gate (`gate`: golden prompts and what their answers must be) breaks a rule or a cap; `issues` names each problem (docs/gate.md).",
+    hint: 'Fix the gate fields the issues name (docs/gate.md lists every rule and cap) and send it again; `ferry gate set` checks a gate file the same way.',
+  },
   TOO_LARGE: {
     meaning: 'The deploy request is larger than 64 KiB.',
     hint: 'Send only the fields a deploy needs; a request is a few hundred bytes.',

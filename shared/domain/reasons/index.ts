@@ -67,6 +67,7 @@ export const CATALOGUE_GROUPS: readonly CatalogueGroup[] = [
     sections: [
       s('ROLLOUT_REASON_CATALOGUE', 'Rollouts', rollout.ROLLOUT_REASON_CATALOGUE),
       s('STATUS_REASON_CATALOGUE', 'Deployment status (`kubectl rollout status`)', rollout.STATUS_REASON_CATALOGUE),
+      s('ROLLOUT_WARNING_CATALOGUE', 'Rollout warnings', rollout.ROLLOUT_WARNING_CATALOGUE),
       s('ROLLBACK_REFUSALS', '`/ferry rollback`', rollout.ROLLBACK_REFUSALS),
     ],
   },

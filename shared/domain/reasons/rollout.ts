@@ -102,7 +102,27 @@ export const ROLLOUT_REASON_CATALOGUE = {
     meaning: 'The new version runs on every replica; the rollout succeeded.',
     hint: 'Nothing to do.',
   },
+  /** progressing → verifying (the rollout has a gate) */
+  Verifying: {
+    meaning: "The Deployment rolled out; ferry sends the gate's prompts to the new pods before calling it a success.",
+    hint: 'Nothing to do; `ferry status` shows the answers once the gate has run.',
+  },
+  /** verifying → succeeded */
+  GatePassed: {
+    meaning: "The new pods answered the gate's prompts as expected; the rollout succeeded.",
+    hint: 'Nothing to do.',
+  },
   // → failed because of the new version (then rolled back, or scaled to zero when nothing to go back to)
+  /** verifying → failed (issue #19's GATE_FAILED) */
+  GateFailed: {
+    meaning: "The new pods answered, but fewer of the gate's prompts passed than its threshold asks; the rollout failed.",
+    hint: 'Read the failing prompts in `ferry status` (expected vs got): a corrupted or wrong checkpoint answers differently. Fix the checkpoint or the gate, then deploy again.',
+  },
+  /** verifying → failed */
+  GateTimeout: {
+    meaning: 'The gate did not get every answer from the new pods within its timeoutSeconds; the rollout failed closed.',
+    hint: "Read the rollout's message for the last error: check that ferry may POST to pods/proxy (the ferry-deployer ClusterRole), that the pods answer /v1/completions, or raise the gate's timeoutSeconds.",
+  },
   /** → failed */
   ProgressDeadlineExceeded: {
     meaning: 'The new version made no progress within the progress deadline; the rollout failed.',
@@ -155,6 +175,14 @@ export const ROLLOUT_REASON_CATALOGUE = {
   Superseded: {
     meaning: 'A newer request for the same target replaced this queued rollout.',
     hint: 'Nothing to do: the newer rollout runs instead.',
+  },
+} as const satisfies Catalogue;
+
+/** Warnings on a rollout (`warnings`): something to look at that does not fail it (issue #19). */
+export const ROLLOUT_WARNING_CATALOGUE = {
+  SLOW_LOAD: {
+    meaning: "The new pods loaded the weights at less than half the model's recent median rate (docs/cold-start.md).",
+    hint: 'Check where the bytes came from (a cold or missing zonal cache, another region), the node type and the streamer concurrency; `ferry status <model>` lists the recent load figures.',
   },
 } as const satisfies Catalogue;
 

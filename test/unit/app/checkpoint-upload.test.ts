@@ -9,6 +9,7 @@ import { MemoryBucket, MemoryCheckpointState, MemoryPublisher } from '../../help
 import type { StorageFinalizedEvent } from '../../../shared/domain/events.ts';
 import { parseDeployRequest } from '../../../shared/domain/deploy-request.ts';
 import { resolveAccelerator } from '../../../shared/domain/serving-plan.ts';
+import { parseGate } from '../../../shared/domain/gate.ts';
 
 const LLAMA = join(import.meta.dirname, '..', '..', 'fixtures', 'checkpoints', 'llama-sharded');
 const PREFIX = 'models/llama/v1/';
@@ -192,6 +193,19 @@ test('an autodeploy target without an accelerator publishes a request without on
   // …and the serving plan the deploy function runs picks an accelerator from the stored summary.
   const sized = resolveAccelerator(parsed.request, (await state.getVersion('llama', 'v1'))!.summary);
   assert.ok(!('reject' in sized) && sized.recommended && sized.request.accelerator !== undefined, JSON.stringify(sized));
+});
+
+test("an autodeploy target's promotion gate is copied into the deploy request it publishes", async () => {
+  const { state, publisher, deps, event, uploadAll } = setup();
+  const gate = parseGate({ prompts: [{ prompt: 'The capital of France is', maxTokens: 8, expect: { contains: 'Paris' } }] });
+  assert.ok(gate.ok);
+  await state.setAutodeploy('llama', [{ ...autodeploy[0]!, gate: gate.gate }], new Date());
+  uploadAll();
+  const out = await handleCheckpointUpload(event(PREFIX + 'config.json'), deps);
+  assert.equal(out.outcome === 'validated' && out.published, 1);
+  const parsed = parseDeployRequest(JSON.stringify(publisher.messages[0]!.data));
+  assert.ok(parsed.ok, JSON.stringify(parsed));
+  assert.deepEqual(parsed.request.gate, gate.gate);
 });
 
 test('an event from a bucket ferry does not own is acked as FOREIGN_BUCKET: nothing read, nothing recorded', async () => {
