@@ -146,7 +146,7 @@ test('a second load in a zone whose cache holds the weights reads them from the 
     }
     loads.push(line);
     // The streamer's summary line is still there, with the load's effective rate.
-    assert.match(logs, /\[RunAI Streamer\] Overall time to stream .+ of all files to cuda:0: [\d.]+s, .+\/s/);
+    assert.match(logs, /\[RunAI Streamer\] Overall time to stream .+ of all files to cpu: [\d.]+s, .+\/s/);
   }
   assert.ok(
     loads.some((l) => l.cacheBytes === SHARD_BYTES),
