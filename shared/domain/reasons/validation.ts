@@ -72,6 +72,11 @@ export const CHECKPOINT_FINDINGS = {
     meaning: 'Sharded `*-NNNNN-of-MMMMM.safetensors` files without `model.safetensors.index.json`.',
     hint: 'Upload `model.safetensors.index.json` with the shards.',
   },
+  INDEX_TOO_LARGE_TO_VALIDATE: {
+    meaning:
+      "`model.safetensors.index.json` is above ferry's 25,000,000-byte validation limit (the largest real indexes, of trillion-parameter MoE models, are ~14 MB): parsing it could exhaust the function's memory, so it is refused from its size and not read.",
+    hint: 'Upload the index as the export wrote it (`save_pretrained` writes only `metadata` and `weight_map`), as a new version.',
+  },
   INDEX_INVALID_JSON: { meaning: 'The index is not valid JSON.', hint: 'Upload the index as written by the export again.' },
   INDEX_INVALID: {
     meaning: 'The index is JSON but not `{metadata?, weight_map: {tensor: shard}}`.',
