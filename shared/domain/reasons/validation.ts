@@ -133,7 +133,7 @@ export const CHECKPOINT_FINDINGS = {
   },
   NO_TENSORS: { meaning: 'The checkpoint holds no tensors at all.', hint: 'Upload the weights.' },
   FILE_TOO_LARGE: {
-    meaning: 'A JSON side file (index, config) is too large to be read safely.',
-    hint: 'Upload the index and config.json as the export wrote them.',
+    meaning: '`config.json` is above 4,000,000 bytes: too large to be read safely (the index has its own code, INDEX_TOO_LARGE_TO_VALIDATE).',
+    hint: 'Upload config.json as the export wrote it.',
   },
 } as const satisfies Catalogue;
