@@ -551,6 +551,8 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
     /** Stops what is left of `old` (a hung instance, or the process group of a dead one), starts it again, waits until ready. */
     const again = async (old: ManagedProcess, command: string, args: string[], ready: (p: ManagedProcess, from: number) => Promise<void>) => {
       await old.stop(2000);
+      // The stack is being stopped: start nothing it would not stop.
+      if (stopping) throw new Error(`${old.name}: not restarted, the cluster is stopping`);
       const from = logSize(old.logFile);
       const p = start(old.name, command, args, old);
       await ready(p, from);
