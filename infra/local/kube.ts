@@ -9,7 +9,7 @@
  *  - `ferry` (kubeconfig): least-privilege RBAC, exactly what the deploy controller needs;
  *  - `admin` (adminKubeconfig): group system:masters, for tests and the simulator.
  */
-import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync, accessSync, constants, readdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync, accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { join, delimiter, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
@@ -96,11 +96,31 @@ export interface KubeStack {
   nodes: Array<{ name: string; zone: string; accelerator: string; gpus: number }>;
   /** Process ids of etcd, kube-apiserver, kube-controller-manager, kube-scheduler. */
   pids: Record<string, number>;
-  /** Those processes (the running stack watches them: watch-pieces.ts). */
+  /** Those processes as started (the first instance of each; see `components` for the current ones). */
   processes: ManagedProcess[];
+  /** Each component, as the running stack watches it (stack-pieces.ts `kubePieces`). */
+  components: KubeComponent[];
   /** Directory of the components' logs. */
   logDir: string;
   stop(): Promise<void>;
+}
+
+/**
+ * One process of the control plane. kube-controller-manager and kube-scheduler keep no state of their
+ * own (everything they act on is in the apiserver, that is etcd; they rebuild their caches by listing
+ * and watching) and run without leader election (`--leader-elect=false`), so a dead one can be started
+ * again with the same flags: `restart` stops what is left of it (its whole process group), starts it,
+ * and waits until it is ready again. `healthy` asks its /healthz on its secure port (127.0.0.1 only).
+ * The apiserver keeps its state in etcd (a process of its own whose data directory is on disk) and
+ * reuses its serving certificate in `--cert-dir`, so it restarts too (ready again at /readyz). etcd has
+ * no `restart`: see docs/reliability.md.
+ */
+export interface KubeComponent {
+  name: string;
+  /** Its current process (a new one after each restart). */
+  process(): ManagedProcess;
+  restart?: () => Promise<void>;
+  healthy?: () => Promise<boolean>;
 }
 
 /**
@@ -173,9 +193,9 @@ function kubeconfigYaml(server: string, caPem: string, user: string, token: stri
 }
 
 /** GET over TLS with a bearer token, trusting `ca`; resolves with the status and body. */
-function httpsGet(url: string, token: string, ca: string): Promise<{ status: number; body: string }> {
+function httpsGet(url: string, token: string | undefined, ca: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 3000 }, (res) => {
+    const req = httpsRequest(url, { ca, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -227,9 +247,38 @@ async function killStale(root: string, log: (m: string) => void): Promise<void> 
   }
 }
 
-function logContains(file: string, needle: string): boolean {
+/** The log's text from byte `from` on ('' when unreadable). */
+function logSince(file: string, from: number): string {
   try {
-    return readFileSync(file, 'utf8').includes(needle);
+    return readFileSync(file).subarray(from).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+function logSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * True when GET https://127.0.0.1:<port>/healthz answers 200 "ok", anonymously, trusting the
+ * self-signed certificate the component wrote to its `--cert-dir` (any `*.crt` there).
+ */
+async function healthz(port: number, certDir: string): Promise<boolean> {
+  let ca = '';
+  try {
+    for (const f of readdirSync(certDir)) if (f.endsWith('.crt')) ca += readFileSync(join(certDir, f), 'utf8');
+  } catch {
+    return false;
+  }
+  if (!ca) return false;
+  try {
+    const r = await httpsGet(`https://127.0.0.1:${port}/healthz`, undefined, ca, 5000);
+    return r.status === 200 && r.body.trim() === 'ok';
   } catch {
     return false;
   }
@@ -326,9 +375,12 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
     return stopping;
   };
 
-  const start = (name: string, command: string, args: string[]): ManagedProcess => {
+  /** Starts a component; `replacing` is its dead (or hung) instance, whose place it takes. */
+  const start = (name: string, command: string, args: string[], replacing?: ManagedProcess): ManagedProcess => {
     const p = startProcess({ name, command, args, logFile: join(logDir, `${name}.log`) });
-    procs.push(p);
+    const at = replacing ? procs.indexOf(replacing) : -1;
+    if (at >= 0) procs.splice(at, 1, p);
+    else procs.push(p);
     void p.exited.then((code) => {
       if (stopping) return;
       died.set(name, code);
@@ -358,7 +410,7 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
     });
     log(`etcd ready on 127.0.0.1:${etcdClient} (${Date.now() - t0} ms)`);
 
-    const apiserver = start('kube-apiserver', join(binDir, 'kube-apiserver'), [
+    const apiserverArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -382,22 +434,25 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
       '--profiling=false',
       '--logtostderr=true',
       '--v=0',
-    ]);
+    ];
+    let apiserver = start('kube-apiserver', join(binDir, 'kube-apiserver'), apiserverArgs);
     const crtFile = join(certDir, 'apiserver.crt');
     let ca = '';
-    await waitUntil(
-      'kube-apiserver',
-      async () => {
-        if (!ca) {
-          if (!existsSync(crtFile)) return false;
-          ca = readFileSync(crtFile, 'utf8');
-          if (!ca.includes('END CERTIFICATE')) return ((ca = ''), false);
-        }
-        const r = await httpsGet(`${server}/readyz`, tokens.admin.token, ca);
-        return r.status === 200;
-      },
-      { proc: apiserver, timeoutMs: 60_000, intervalMs: 100 },
-    );
+    const apiserverReady = (p: ManagedProcess): Promise<void> =>
+      waitUntil(
+        'kube-apiserver',
+        async () => {
+          if (!ca) {
+            if (!existsSync(crtFile)) return false;
+            ca = readFileSync(crtFile, 'utf8');
+            if (!ca.includes('END CERTIFICATE')) return ((ca = ''), false);
+          }
+          const r = await httpsGet(`${server}/readyz`, tokens.admin.token, ca);
+          return r.status === 200;
+        },
+        { proc: p, timeoutMs: 60_000, intervalMs: 100 },
+      );
+    await apiserverReady(apiserver);
     log(`kube-apiserver ready at ${server} (${Date.now() - t0} ms)`);
 
     const kubeconfigs: Record<keyof typeof tokens, string> = {
@@ -410,28 +465,41 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
       writeFileSync(kubeconfigs[k], kubeconfigYaml(server, ca, t.user, t.token), { mode: 0o600 });
     }
 
-    const kcm = start('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
+    // /healthz on a secure port of their own, bound to 127.0.0.1 (1.20.2 `--help`: `--secure-port`
+    // "If 0, don't serve HTTPS at all"; a self-signed certificate is written to `--cert-dir`;
+    // `--authorization-always-allow-paths` defaults to [/healthz]; without `--authentication-kubeconfig`
+    // "all token requests are considered to be anonymous"), so the stack can ask whether they answer.
+    const healthPorts = { kcm: await freeStablePort(), sched: await freeStablePort() };
+    const secureServing = (name: string, port: number): string[] => [
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${join(root, `${name}-certs`)}`,
+    ];
+    const kcmArgs = [
       `--kubeconfig=${kubeconfigs.controllerManager}`,
       // deployment/replicaset: rollouts; garbagecollector: owned ReplicaSets/pods go with their owner;
       // namespace: namespace deletion; endpoint/endpointslice: Services get endpoints of Ready pods.
       '--controllers=deployment,replicaset,garbagecollector,namespace,endpoint,endpointslice',
+      // One instance, restarted by the stack when it dies (KubeComponent): nothing to elect.
       '--leader-elect=false',
       '--port=0',
-      '--secure-port=0',
+      ...secureServing('kube-controller-manager', healthPorts.kcm),
       '--use-service-account-credentials=false',
       '--logtostderr=true',
       '--v=0',
-    ]);
-    const sched = start('kube-scheduler', join(binDir, 'kube-scheduler'), [
+    ];
+    const schedArgs = [
       `--kubeconfig=${kubeconfigs.scheduler}`,
       '--leader-elect=false',
       '--port=0',
-      '--secure-port=0',
+      ...secureServing('kube-scheduler', healthPorts.sched),
       '--logtostderr=true',
       '--v=0',
       // server: its start; node_tree: each node it sees (our readiness signal); scheduler: each binding.
       '--vmodule=server=1,node_tree=2,scheduler=2',
-    ]);
+    ];
+    let kcm = start('kube-controller-manager', join(binDir, 'kube-controller-manager'), kcmArgs);
+    let sched = start('kube-scheduler', join(binDir, 'kube-scheduler'), schedArgs);
 
     // RBAC for the ferry user, applied as admin (server-side apply: idempotent).
     const adminKc = new KubeConfig();
@@ -458,25 +526,64 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
       nodes = simulator.nodes;
     }
 
-    // The controllers are ready once their informers have synced (1.20.2's log lines).
-    await waitUntil('kube-controller-manager', async () => logContains(kcm.logFile, 'Caches are synced for deployment'), {
-      proc: kcm,
-      timeoutMs: 60_000,
-      intervalMs: 100,
-    });
+    // The controllers are ready once their informers have synced (1.20.2's log lines). `from`: the log's
+    // length when this instance started (the log is appended to across restarts).
+    const kcmReady = (p: ManagedProcess, from: number): Promise<void> =>
+      waitUntil('kube-controller-manager', async () => logSince(p.logFile, from).includes('Caches are synced for deployment'), {
+        proc: p,
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
     // The scheduler logs no cache-sync line, but (--vmodule node_tree=2) each node entering its node tree.
-    const schedulerSees = (): boolean => {
-      let text = '';
-      try {
-        text = readFileSync(sched.logFile, 'utf8');
-      } catch {
-        return false;
-      }
-      if (!text.includes('Starting Kubernetes Scheduler')) return false;
-      return nodes.every((n) => text.includes(`Added node "${n.name}"`));
-    };
-    await waitUntil('kube-scheduler', async () => schedulerSees(), { proc: sched, timeoutMs: 60_000, intervalMs: 100 });
+    const schedReady = (p: ManagedProcess, from: number): Promise<void> =>
+      waitUntil(
+        'kube-scheduler',
+        async () => {
+          const text = logSince(p.logFile, from);
+          return text.includes('Starting Kubernetes Scheduler') && nodes.every((n) => text.includes(`Added node "${n.name}"`));
+        },
+        { proc: p, timeoutMs: 60_000, intervalMs: 100 },
+      );
+    await kcmReady(kcm, 0);
+    await schedReady(sched, 0);
     log(`Kubernetes ${KUBE_VERSION} ready (${Date.now() - t0} ms): ${nodes.length} simulated node(s); KUBECONFIG=${kubeconfigs.ferry}`);
+
+    /** Stops what is left of `old` (a hung instance, or the process group of a dead one), starts it again, waits until ready. */
+    const again = async (old: ManagedProcess, command: string, args: string[], ready: (p: ManagedProcess, from: number) => Promise<void>) => {
+      await old.stop(2000);
+      // The stack is being stopped: start nothing it would not stop.
+      if (stopping) throw new Error(`${old.name}: not restarted, the cluster is stopping`);
+      const from = logSize(old.logFile);
+      const p = start(old.name, command, args, old);
+      await ready(p, from);
+      return p;
+    };
+    const components: KubeComponent[] = [
+      { name: 'etcd', process: () => etcd },
+      {
+        name: 'kube-apiserver',
+        process: () => apiserver,
+        restart: async () => {
+          apiserver = await again(apiserver, join(binDir, 'kube-apiserver'), apiserverArgs, (p) => apiserverReady(p));
+        },
+      },
+      {
+        name: 'kube-controller-manager',
+        process: () => kcm,
+        restart: async () => {
+          kcm = await again(kcm, join(binDir, 'kube-controller-manager'), kcmArgs, kcmReady);
+        },
+        healthy: () => healthz(healthPorts.kcm, join(root, 'kube-controller-manager-certs')),
+      },
+      {
+        name: 'kube-scheduler',
+        process: () => sched,
+        restart: async () => {
+          sched = await again(sched, join(binDir, 'kube-scheduler'), schedArgs, schedReady);
+        },
+        healthy: () => healthz(healthPorts.sched, join(root, 'kube-scheduler-certs')),
+      },
+    ];
 
     return {
       server,
@@ -485,6 +592,7 @@ export async function startKube(opts: KubeStackOptions): Promise<KubeStack> {
       nodes: nodes.map((n) => ({ name: n.name, zone: n.zone, accelerator: n.accelerator, gpus: n.gpus })),
       pids: Object.fromEntries(procs.map((p) => [p.name, p.pid])),
       processes: [...procs],
+      components,
       logDir,
       stop,
     };

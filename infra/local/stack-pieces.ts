@@ -1,10 +1,13 @@
 /**
- * The pieces of a running local stack, as watch-pieces.ts watches them. Only the functions host is
- * restarted: it keeps no state (events it missed are redelivered by the event delivery and Pub/Sub
- * push). Every other piece holds state a restart would lose or silently fork — the emulators keep
- * their data in memory, the Storage emulator's event queue lives in the firebase process, etcd and
- * the apiserver hold the cluster, the node simulator, GKE and Storage Control servers live in the
- * stack's own process — so its death stops the stack with a message naming it.
+ * The pieces of a running local stack, as watch-pieces.ts watches them. Restarted when they die, as
+ * nothing is lost: the functions host (events it missed are redelivered by the event delivery and
+ * Pub/Sub push), kube-controller-manager and kube-scheduler (no state of their own: they re-list the
+ * apiserver; also restarted when their /healthz stops answering) and kube-apiserver (its state is in
+ * etcd, whose data directory is on disk). Every other piece holds state a restart would lose or
+ * silently fork — the emulators keep their data in memory, the Storage emulator's event queue lives
+ * in the firebase process, the node simulator's pods and serving containers, the GKE and Storage
+ * Control servers live in the stack's own process; etcd is the cluster's only copy — so its death
+ * stops the stack with a message naming it. docs/reliability.md "What the stack restarts".
  */
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -39,6 +42,22 @@ export async function simulatorBeating(adminKubeconfig: string, maxAgeMs = 60_00
   );
 }
 
+/** How often a restartable component's /healthz is asked; three failures in a row (30 s) restart it. */
+export const KUBE_HEALTH_EVERY_MS = 10_000;
+
+/** The control plane's processes: each restartable one with its restart and, when it has one, its /healthz probe. */
+export function kubePieces(kube: Pick<KubeStack, 'components'>): Piece[] {
+  return kube.components.map((c) => ({
+    name: c.name,
+    process: c.process,
+    ...(c.restart ? { restart: c.restart } : {}),
+    ...(c.healthy ? { probe: c.healthy, probeEveryMs: KUBE_HEALTH_EVERY_MS } : {}),
+    advice: c.restart
+      ? `It died repeatedly: see ${c.process().logFile}, then start the stack again (\`npm start\`).`
+      : `See ${c.process().logFile}. ${RESTART}`,
+  }));
+}
+
 export function stackPieces(i: StackPiecesInput): Piece[] {
   const em = i.emulators;
   const emLogs = join(i.dir, 'emulators');
@@ -62,9 +81,7 @@ export function stackPieces(i: StackPiecesInput): Piece[] {
     const port = portOf(em.eventDeliveryUrl);
     pieces.push({ name: 'the storage event delivery', probe: () => portOpen(port), advice: `See ${em.logFile}. ${RESTART}` });
   }
-  for (const p of i.kube.processes) {
-    pieces.push({ name: p.name, process: () => p, advice: `See ${p.logFile}. ${RESTART}` });
-  }
+  pieces.push(...kubePieces(i.kube));
   pieces.push(
     {
       name: 'the node simulator',

@@ -52,6 +52,8 @@ export function watchPieces(pieces: Piece[], opts: WatchOptions): Watcher {
   const state = pieces.map((p) => ({
     piece: p,
     busy: false,
+    /** A restart is under way: the exit of the instance it replaces (it may stop a hung one) is not a new death. */
+    restarting: false,
     fails: 0,
     lastProbe: 0,
     restarts: [] as number[],
@@ -68,6 +70,7 @@ export function watchPieces(pieces: Piece[], opts: WatchOptions): Watcher {
     if (p.restart && s.restarts.length < maxRestarts) {
       s.restarts.push(now);
       opts.log(`watch: ${p.name} died (${reason}); restarting it (${s.restarts.length}/${maxRestarts} in ${Math.round(window / 60_000)} min)`);
+      s.restarting = true;
       try {
         await p.restart();
         s.fails = 0;
@@ -75,6 +78,8 @@ export function watchPieces(pieces: Piece[], opts: WatchOptions): Watcher {
         return;
       } catch (e) {
         return stopStack(p, `${reason}; restarting it failed: ${(e as Error).message}`);
+      } finally {
+        s.restarting = false;
       }
     }
     const why = p.restart
@@ -100,7 +105,8 @@ export function watchPieces(pieces: Piece[], opts: WatchOptions): Watcher {
       if (proc && !s.watched.has(proc)) {
         s.watched.add(proc);
         void proc.exited.then(async (code) => {
-          if (quiet()) return;
+          // Replaced already, or being replaced (a restart after failed probes stops the hung instance).
+          if (quiet() || s.restarting || (p.process?.() !== undefined && p.process() !== proc)) return;
           s.busy = true;
           try {
             await die(s, `pid ${proc.pid} exited${code === null ? ' on a signal' : ` with code ${code}`}`);

@@ -15,7 +15,7 @@ import type { AutodeployTarget } from '../domain/version.ts';
 import { asFerryError } from '../domain/errors.ts';
 import { parseObjectPath, checkCompleteness, contentKey, maxGeneration, trustedBucket, versionUri, INDEX_FILE } from '../domain/upload.ts';
 import type { UploadEventReason } from '../domain/reasons/upload.ts';
-import { validateCheckpoint, parseIndex } from './validate-checkpoint.ts';
+import { validateCheckpoint, readIndex } from './validate-checkpoint.ts';
 import { awaitedManifest } from '../domain/manifest.ts';
 import { coverage } from '../domain/late-event.ts';
 import { decideClaim } from '../domain/version.ts';
@@ -47,9 +47,6 @@ export type UploadOutcome =
 
 /** Claims of one content taken at most this many times: the next one records VALIDATION_ATTEMPTS_EXHAUSTED. */
 export const MAX_CLAIM_ATTEMPTS = 3;
-
-/** Largest index file read whole; a 10,000-shard index with a million tensors is ~60 MB. */
-const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
 /**
  * Deliveries of one object generation being handled in this instance, per state store. A
@@ -217,8 +214,9 @@ async function skipCovered(
 }
 
 async function readIndexShards(store: ObjectStore, index: ObjectInfo): Promise<string[] | 'unparseable'> {
-  if (index.size > MAX_INDEX_BYTES) return 'unparseable';
-  const parsed = parseIndex(await store.read(index.name, 0, index.size, index.generation));
+  // Above MAX_INDEX_BYTES it is not read; the validator refuses it (INDEX_TOO_LARGE_TO_VALIDATE).
+  const parsed = await readIndex(store, index.name, index);
+  if (parsed === 'too-large') return 'unparseable';
   // An index with no usable weight_map cannot say what is missing; the validator reports it.
   return parsed.weightMap.size === 0 && !parsed.ok ? 'unparseable' : parsed.shardNames;
 }

@@ -17,6 +17,7 @@ import {
   relativeFiles,
   shardsToRead,
   sideFilesToRead,
+  MAX_INDEX_BYTES,
   type CheckpointFile,
 } from '../domain/checkpoint.ts';
 import { parseIndex, type ParsedIndex } from '../domain/checkpoint-files.ts';
@@ -84,12 +85,13 @@ export async function validateCheckpoint(store: ObjectStore, prefix: string, opt
 
   const listing = opts.listing ?? (await store.list(p));
   const files = relativeFiles(listing, p);
+  // Side files above their caps are left out here (sideFilesToRead) and refused by the evaluation.
   const side = sideFilesToRead(files);
-  const readWhole = (f: CheckpointFile | undefined): Promise<Uint8Array | undefined> =>
-    f === undefined ? Promise.resolve(undefined) : readExactly(store, p + f.name, 0, f.size, f.generation);
-
-  const [indexBytes, configBytes] = await Promise.all([readWhole(side.index), readWhole(side.config)]);
-  const index: ParsedIndex | undefined = indexBytes === undefined ? undefined : parseIndex(indexBytes);
+  const [read, configBytes] = await Promise.all([
+    side.index === undefined ? undefined : readIndex(store, p + side.index.name, side.index),
+    side.config === undefined ? undefined : readExactly(store, p + side.config.name, 0, side.config.size, side.config.generation),
+  ]);
+  const index: ParsedIndex | undefined = read === 'too-large' ? undefined : read;
 
   const shards = await mapLimit(shardsToRead(files, index), concurrency, async (f): Promise<ShardHeaderInput> => ({
     file: f.name,
@@ -112,6 +114,22 @@ export async function validateCheckpoint(store: ObjectStore, prefix: string, opt
     files: files.map((f) => ({ name: f.name, size: f.size, generation: f.generation })),
     manifest: integrity.manifest,
   };
+}
+
+/**
+ * Reads and parses `model.safetensors.index.json`, or 'too-large' without reading a byte when its
+ * listed size is above MAX_INDEX_BYTES (INDEX_TOO_LARGE_TO_VALIDATE). The read and the parse hold
+ * the same byte budget as header parses (an index costs several times its size while parsed), so
+ * concurrent validations in one instance never parse several large indexes and headers at once.
+ */
+export async function readIndex(store: ObjectStore, object: string, file: { size: number; generation: string }): Promise<ParsedIndex | 'too-large'> {
+  if (file.size > MAX_INDEX_BYTES) return 'too-large';
+  const release = await headerBudget.acquire(file.size);
+  try {
+    return parseIndex(await readExactly(store, object, 0, file.size, file.generation));
+  } finally {
+    release();
+  }
 }
 
 /**

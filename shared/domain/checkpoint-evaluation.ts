@@ -88,7 +88,13 @@ export function evaluateCheckpoint(input: CheckpointInput): CheckpointEvaluation
   const sharded = layout === 'sharded';
   const indexFile = byName.get(INDEX_FILE);
   if (sharded && indexFile && indexFile.size > MAX_INDEX_BYTES) {
-    findings.push(error('FILE_TOO_LARGE', INDEX_FILE, `the index is ${indexFile.size} bytes; more than ${MAX_INDEX_BYTES} are refused`));
+    findings.push(
+      error(
+        'INDEX_TOO_LARGE_TO_VALIDATE',
+        INDEX_FILE,
+        `the index is ${indexFile.size} bytes, above ferry's ${MAX_INDEX_BYTES}-byte validation limit (the largest real indexes are ~14 MB), so it was not read`,
+      ),
+    );
   }
   const usableIndex = sharded && index !== undefined && index.weightMap.size > 0 ? index : undefined;
   if (sharded && index) findings.push(...index.findings);

@@ -25,9 +25,18 @@ export const TOKENIZER_FILES = [
   'vocab.json',
   'vocab.txt',
 ] as const;
-/** Side files are read whole; above these sizes they are refused rather than buffered. */
-export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/**
+ * Side files are read whole, and parsing JSON costs several times its size in memory, so above these
+ * sizes they are refused from the listing's size, before any byte is read (issue #23; the function
+ * has 512 MiB). The index: the largest real ones are ~13.4 MB (a Kimi-K2-shaped index: 139,583
+ * tensors over 62 shards, written `json.dumps(index, indent=2)` as huggingface_hub does) and ~8.8 MB
+ * (DeepSeek-V3-shaped: 91,985 tensors); 25,000,000 bytes keeps 1.9× over the former, and the densest
+ * admitted index (short names, ~1M tensors) costs about what the densest admitted header does
+ * (BENCHMARKS.md "Peak memory of the largest legal headers"). Above it: INDEX_TOO_LARGE_TO_VALIDATE.
+ * config.json files are kilobytes; 4,000,000 bytes (the header cap) is far above any real one.
+ */
+export const MAX_INDEX_BYTES = 25_000_000;
+export const MAX_CONFIG_BYTES = 4_000_000;
 /** At most this many checkpoint-level findings per code (then one FINDINGS_TRUNCATED warning). */
 export const MAX_FINDINGS_PER_CODE = 50;
 /** huggingface.js refuses more shards than this; so do we. */

@@ -21,8 +21,14 @@ export const MANIFEST_FILE = 'ferry.manifest.json';
 export const MANIFEST_API_VERSION = 'ferry/manifest/v1';
 /** Custom metadata `ferry upload` puts on every object it writes (see the module comment). */
 export const UPLOAD_MARKER = { key: 'ferry-upload', value: 'manifest-last' } as const;
-/** A manifest larger than this is not read (100,000 files of ~200 bytes is 20 MB). */
-export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+/**
+ * A manifest larger than this is refused from its listed size, before any byte is read
+ * (FERRY_MANIFEST_INVALID): a parse holds several times its size (issue #23; the function has 512
+ * MiB). An entry is ~190 bytes as `ferry upload` writes it (with a sha256), so this is ~40,000
+ * files, 4× MAX_SHARDS (checkpoint.ts) — measured in BENCHMARKS.md "Peak memory of the largest
+ * legal headers".
+ */
+export const MAX_MANIFEST_BYTES = 8_000_000;
 
 const Base64Crc32c = z.string().regex(/^[A-Za-z0-9+/]{6}==$/, 'a CRC32C in base64 (4 bytes, as GCS reports it)');
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lowercase hex');

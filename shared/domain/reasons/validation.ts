@@ -72,6 +72,11 @@ export const CHECKPOINT_FINDINGS = {
     meaning: 'Sharded `*-NNNNN-of-MMMMM.safetensors` files without `model.safetensors.index.json`.',
     hint: 'Upload `model.safetensors.index.json` with the shards.',
   },
+  INDEX_TOO_LARGE_TO_VALIDATE: {
+    meaning:
+      "`model.safetensors.index.json` is above ferry's 25,000,000-byte validation limit (the largest real indexes, of trillion-parameter MoE models, are ~14 MB): parsing it could exhaust the function's memory, so it is refused from its size and not read.",
+    hint: 'Upload the index as the export wrote it (`save_pretrained` writes only `metadata` and `weight_map`), as a new version.',
+  },
   INDEX_INVALID_JSON: { meaning: 'The index is not valid JSON.', hint: 'Upload the index as written by the export again.' },
   INDEX_INVALID: {
     meaning: 'The index is JSON but not `{metadata?, weight_map: {tensor: shard}}`.',
@@ -128,7 +133,7 @@ export const CHECKPOINT_FINDINGS = {
   },
   NO_TENSORS: { meaning: 'The checkpoint holds no tensors at all.', hint: 'Upload the weights.' },
   FILE_TOO_LARGE: {
-    meaning: 'A JSON side file (index, config) is too large to be read safely.',
-    hint: 'Upload the index and config.json as the export wrote them.',
+    meaning: '`config.json` is above 4,000,000 bytes: too large to be read safely (the index has its own code, INDEX_TOO_LARGE_TO_VALIDATE).',
+    hint: 'Upload config.json as the export wrote it.',
   },
 } as const satisfies Catalogue;

@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_FIRST_READ_BYTES, MIN_FIRST_READ_BYTES, firstReadSize, mapLimit, validateCheckpoint } from '../../../shared/app/validate-checkpoint.ts';
 import { FerryError } from '../../../shared/domain/errors.ts';
+import { MAX_CONFIG_BYTES, MAX_INDEX_BYTES } from '../../../shared/domain/checkpoint.ts';
+import { MAX_MANIFEST_BYTES } from '../../../shared/domain/manifest.ts';
 import type { ObjectInfo, ObjectStore } from '../../../shared/ports/object-store.ts';
 
 const enc = new TextEncoder();
@@ -184,6 +186,66 @@ describe('validateCheckpoint (use case)', () => {
     assert.equal(r.ok, false);
     assert.deepEqual(r.errors.map((e) => e.code).sort(), ['CONFIG_MISSING', 'WEIGHTS_MISSING']);
     assert.equal(r.io.requests, 1);
+  });
+});
+
+describe('side files are capped by their listed size, before any byte is read (issue #23)', () => {
+  const listed = (objects: Record<string, Uint8Array>, sizes: Record<string, number>): ObjectInfo[] =>
+    Object.entries(objects).map(([name, b]) => ({ name, size: sizes[name] ?? b.length, generation: `g-${name.length}` }));
+
+  it('an index above MAX_INDEX_BYTES is INDEX_TOO_LARGE_TO_VALIDATE and never read', async () => {
+    const objects = checkpoint('m/v1/', 2, 2);
+    const store = memoryStore(objects);
+    const listing = listed(objects, { 'm/v1/model.safetensors.index.json': MAX_INDEX_BYTES + 1 });
+    const r = await validateCheckpoint(store, 'm/v1/', { listing });
+    assert.equal(r.ok, false);
+    const f = r.errors.find((e) => e.code === 'INDEX_TOO_LARGE_TO_VALIDATE');
+    assert.ok(f, JSON.stringify(r.errors));
+    assert.equal(f.file, 'model.safetensors.index.json');
+    assert.match(f.message, new RegExp(`${MAX_INDEX_BYTES + 1} bytes`));
+    assert.equal(store.calls.filter((c) => c.name.endsWith('.index.json')).length, 0);
+    assert.ok(!r.errors.some((e) => e.code === 'FILE_TOO_LARGE'));
+  });
+
+  it('an index of exactly MAX_INDEX_BYTES is read and judged (trailing whitespace is legal JSON)', async () => {
+    const objects = checkpoint('m/v1/', 2, 2);
+    const name = 'm/v1/model.safetensors.index.json';
+    const padded = new Uint8Array(MAX_INDEX_BYTES).fill(0x20);
+    padded.set(objects[name]!);
+    objects[name] = padded;
+    const store = memoryStore(objects);
+    const r = await validateCheckpoint(store, 'm/v1/');
+    assert.equal(r.ok, true, JSON.stringify(r.errors));
+    assert.equal(store.calls.filter((c) => c.name === name).length, 1);
+  });
+
+  it('config.json above MAX_CONFIG_BYTES is FILE_TOO_LARGE and never read', async () => {
+    const objects = checkpoint('m/v1/', 2, 2);
+    const store = memoryStore(objects);
+    const r = await validateCheckpoint(store, 'm/v1/', { listing: listed(objects, { 'm/v1/config.json': MAX_CONFIG_BYTES + 1 }) });
+    assert.ok(
+      r.errors.some((e) => e.code === 'FILE_TOO_LARGE' && e.file === 'config.json'),
+      JSON.stringify(r.errors),
+    );
+    assert.equal(store.calls.filter((c) => c.name.endsWith('config.json')).length, 0);
+  });
+
+  it('ferry.manifest.json above MAX_MANIFEST_BYTES is FERRY_MANIFEST_INVALID and never read', async () => {
+    const objects = { ...checkpoint('m/v1/', 2, 2), 'm/v1/ferry.manifest.json': enc.encode('{}') };
+    const store = memoryStore(objects);
+    const r = await validateCheckpoint(store, 'm/v1/', { listing: listed(objects, { 'm/v1/ferry.manifest.json': MAX_MANIFEST_BYTES + 1 }) });
+    assert.equal(r.manifest, 'invalid');
+    assert.ok(
+      r.errors.some((e) => e.code === 'FERRY_MANIFEST_INVALID' && e.message.includes(`above ${MAX_MANIFEST_BYTES}`)),
+      JSON.stringify(r.errors),
+    );
+    assert.equal(store.calls.filter((c) => c.name.endsWith('ferry.manifest.json')).length, 0);
+  });
+
+  it('the caps keep the largest real side files with margin', () => {
+    // A Kimi-K2-shaped index (139,583 tensors, indent=2) is ~13.4 MB: BENCHMARKS.md and checkpoint.ts.
+    assert.ok(MAX_INDEX_BYTES >= 1.5 * 13_400_000);
+    assert.ok(MAX_MANIFEST_BYTES >= 10_000 * 190 * 2);
   });
 });
 

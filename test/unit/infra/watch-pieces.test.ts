@@ -167,3 +167,42 @@ test('nothing is restarted or reported while the stack is stopping', async () =>
     w.stop();
   }
 });
+
+test('a hung process piece (alive, its probe failing) is restarted once: the exit of the instance the restart stops is no second death', async () => {
+  const log: string[] = [];
+  let current = new FakeProcess();
+  const hung = current;
+  let healthy = true;
+  let restarts = 0;
+  const w = watchPieces(
+    [
+      {
+        name: 'kube-scheduler',
+        process: () => current,
+        probe: async () => healthy,
+        restart: async () => {
+          restarts++;
+          current.die(null); // as kube.ts does: stop what is left of the hung instance first
+          await sleep(30); // then start a new one and wait until it is ready
+          current = new FakeProcess();
+          healthy = true;
+        },
+        advice: 'See its log.',
+      },
+    ],
+    { log: (m) => log.push(m), stopping: () => false, onFatal: () => undefined, intervalMs: 10, failuresToDead: 3 },
+  );
+  try {
+    await sleep(50); // watched
+    healthy = false;
+    await until('replaced', () => current !== hung && log.includes('watch: kube-scheduler is back'));
+    await sleep(200); // room for a wrong second restart
+    assert.equal(restarts, 1, log.join('\n'));
+    assert.ok(
+      log.some((l) => l.startsWith('watch: kube-scheduler died (it stopped answering: 3 probes in a row failed); restarting it (1/3')),
+      log.join('\n'),
+    );
+  } finally {
+    w.stop();
+  }
+});
