@@ -52,6 +52,13 @@ export const DeployConfig = z.object({
     .regex(/^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/, "must be a Firestore database id (4-63 chars: a-z, 0-9, '-'; starts with a letter) or (default)")
     .default('(default)'),
   FERRY_RESULTS_TOPIC: z.string().min(3).optional(),
+  /**
+   * After admitting a rollout, the deploy function follows it on the cluster (a Kubernetes watch on
+   * the Deployment and its pods) for at most this many seconds, so "pods Ready" becomes "succeeded"
+   * (or a crash loop becomes a rollback) at once instead of at the reconciler's next tick. Keep it
+   * below the deploy function's timeout (infra/functions.tf: 240 s → 180). 0: no follow.
+   */
+  FERRY_DEPLOY_FOLLOW_SECONDS: z.coerce.number().int().min(0).max(3540).default(180),
   /** Kubeconfig for the cluster named `local` (the local stack writes it). */
   KUBECONFIG: z.string().optional(),
   /**
