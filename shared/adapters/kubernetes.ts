@@ -185,9 +185,10 @@ export class KubeClusterClient implements ClusterClient {
 
   /**
    * List, then watch from the list's resourceVersion (the Kubernetes API's list+watch contract:
-   * kubernetes/website@main content/en/docs/reference/using-api/api-concepts.md "Efficient detection
-   * of changes": a watch from a too-old resourceVersion ends with an ERROR event whose Status has
-   * code 410 Gone, and the client must re-list). Two streams: the Deployment (fieldSelector on its
+   * kubernetes/website@0099629:content/en/docs/reference/using-api/api-concepts.md "Efficient
+   * detection of changes": a watch whose resourceVersion is no longer kept fails with 410 Gone and
+   * the client must re-list; "Watch bookmarks": allowWatchBookmarks, never at a fixed interval;
+   * docs/UPSTREAM.md K12). Two streams: the Deployment (fieldSelector on its
    * name) and its pods (label selector). @kubernetes/client-node 2.0.1 `Watch.watch`
    * (dist/watch.js): calls back (type, object) per event line, `done(err)` once when the stream
    * closes, errs or stays idle for 30 s (its requestTimeoutMs), and resolves to an AbortController.
