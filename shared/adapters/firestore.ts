@@ -195,8 +195,10 @@ export class FirestoreCheckpointState implements CheckpointState {
   async recordIncomplete(ref: VersionRef, obs: { generation: string; missing: string[]; eventId: string; now: Date }): Promise<void> {
     const now = obs.now.toISOString();
     await this.tx('recordIncomplete', async (t) => {
-      const doc = await this.readVersion(t, ref, now);
-      const model = await this.readModel(t, ref.model, now);
+      // One read for both (Transaction.getAll): every event of an upload still in progress runs this.
+      const [versionSnap, modelSnap] = await t.getAll(this.versionRef(ref.model, ref.version), this.modelRef(ref.model));
+      const doc = versionSnap!.exists ? parse(VersionDoc, versionSnap!.data(), versionSnap!.ref.path) : newVersionDoc(ref.model, ref.version, ref.uri, now);
+      const model = this.modelOf(modelSnap!, ref.model, now);
       const next = applyIncomplete(doc, { ...obs, now });
       if (!model.exists) t.set(this.modelRef(ref.model), model.doc);
       if (next) t.set(this.versionRef(ref.model, ref.version), next);

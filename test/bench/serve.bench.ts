@@ -3,10 +3,12 @@
  * serving stand-in (docs/serving-sim.md), split into ferry's share and the simulated pod's:
  *   validate  last object written → version `valid` in Firestore (finalize events + header validation),
  *             split (from the local event delivery's records, as the upload bench does) into
- *               deliveryDelay  last event queued by the emulator → the validating event handed to
- *                              onCheckpointUpload (the local Eventarc stand-in's queue)
- *               ferryOwn       that hand-over → `validatedAt` (listing, claim, headers, writes)
+ *               deliveryDelay  last object written → the validating event handed to onCheckpointUpload
+ *                              (0 when that event was handed over earlier: events of one upload run
+ *                              while it goes on, and one of them finds it complete)
+ *               ferryOwn       the later of the two → `validatedAt` (listing, claim, headers, writes)
  *               notice         `validatedAt` → the bench seeing `valid` (its 20 ms poll)
+ *             (deliveryDelay + ferryOwn + notice = validate.)
  *   admit     deploy request published → Deployment applied with this rollout's id
  *   schedule  applied → the new pod's container started (controllers, scheduler, simulated start overhead)
  *   load      container started → pod Ready (the simulated streamer load + the first probe)
@@ -190,8 +192,8 @@ async function deliverySplit(
   const lastQueued = Math.max(...recs.map((r) => r.enqueuedAt));
   return {
     lastWriteToQueued: lastQueued - tUploaded,
-    deliveryDelay: Math.max(0, v.lastAttemptAt - lastQueued),
-    ferryOwn: validAt - v.lastAttemptAt,
+    deliveryDelay: Math.max(0, v.lastAttemptAt - tUploaded),
+    ferryOwn: validAt - Math.max(v.lastAttemptAt, tUploaded),
     notice: tValid - validAt,
     eventsRetried: recs.filter((r) => r.attempts > 1).length,
   };
