@@ -83,6 +83,10 @@ locals {
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
         FERRY_GKE_PROJECT            = local.gke_project_id
         FERRY_POLICY_DATABASE        = google_firestore_database.policy.name
+        # Following a rollout after admitting it (a Kubernetes watch) holds the Pub/Sub push, and
+        # held pushes make later deploy requests wait (README "Deploy requests and rollouts"): off.
+        # At most the timeout (240 s) less a minute when turned on.
+        FERRY_DEPLOY_FOLLOW_SECONDS = 0
       }
       secrets       = {}
       mount_secrets = false

@@ -52,6 +52,15 @@ export const DeployConfig = z.object({
     .regex(/^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/, "must be a Firestore database id (4-63 chars: a-z, 0-9, '-'; starts with a letter) or (default)")
     .default('(default)'),
   FERRY_RESULTS_TOPIC: z.string().min(3).optional(),
+  /**
+   * After admitting a rollout, the deploy function may follow it on the cluster (a Kubernetes watch
+   * on the Deployment and its pods) for at most this many seconds, so "pods Ready" becomes
+   * "succeeded" (or a crash loop a rollback) at once instead of at the reconciler's next tick. It
+   * holds the Pub/Sub push meanwhile, and Pub/Sub limits the pushes outstanding per subscription:
+   * other deploy requests then wait (README "Deploy requests and rollouts"). Default 0: no follow.
+   * Keep it below the deploy function's timeout (infra/functions.tf: 240 s).
+   */
+  FERRY_DEPLOY_FOLLOW_SECONDS: z.coerce.number().int().min(0).max(3540).default(0),
   /** Kubeconfig for the cluster named `local` (the local stack writes it). */
   KUBECONFIG: z.string().optional(),
   /**

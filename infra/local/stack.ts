@@ -318,7 +318,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       env[t.topicEnv!] = topicName;
       const [topic] = await pubsub.topic(topicName).get({ autoCreate: true });
       const endpoint = `${functionUrls[fn.name]}/projects/${projectId}/topics/${topicName}`;
-      await topic.createSubscription(`${fn.name}-push`, { pushConfig: { pushEndpoint: endpoint }, ackDeadlineSeconds: 60 });
+      // As infra/pubsub.tf: the deploy function holds its push while it follows the rollout
+      // (FERRY_DEPLOY_FOLLOW_SECONDS), so its deadline outlasts the function's timeout.
+      const ackDeadlineSeconds = fn.name === 'onDeployRequest' ? 300 : 60;
+      await topic.createSubscription(`${fn.name}-push`, { pushConfig: { pushEndpoint: endpoint }, ackDeadlineSeconds });
       if (t.kind === 'schedule') {
         const every = (t.localKeepsPeriod ? t.localEverySeconds : undefined) ?? opts.scheduleEverySeconds ?? t.localEverySeconds ?? 60;
         const tick = () => void topic.publishMessage({ json: { scheduledAt: new Date().toISOString() } }).catch(() => undefined);

@@ -12,6 +12,7 @@ import {
   ApiException,
   KubernetesObjectApi,
   ApisApi,
+  Watch,
   type V1Deployment,
   type V1Service,
   type V1Pod,
@@ -21,7 +22,14 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { FerryError } from '../domain/errors.ts';
 import { HPA_API_VERSION, HPA_FALLBACK_API_VERSION, type KubeObject, type KubeObjectRef } from '../domain/serving-profile.ts';
-import { READ_POD_LOG_MAX_BYTES, type ClusterClient, type ClusterProvider, type ReadPodLogOptions } from '../ports/cluster.ts';
+import {
+  READ_POD_LOG_MAX_BYTES,
+  type ClusterClient,
+  type ClusterProvider,
+  type ReadPodLogOptions,
+  type WatchHandle,
+  type WorkloadWatchHandlers,
+} from '../ports/cluster.ts';
 
 export const FIELD_MANAGER = 'ferry';
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -278,6 +286,87 @@ export class KubeClusterClient implements ClusterClient {
       }
       throw kubeError(e, what);
     }
+  }
+
+  /**
+   * List, then watch from the list's resourceVersion (the Kubernetes API's list+watch contract:
+   * kubernetes/website@0099629:content/en/docs/reference/using-api/api-concepts.md "Efficient
+   * detection of changes": a watch whose resourceVersion is no longer kept fails with 410 Gone and
+   * the client must re-list; "Watch bookmarks": allowWatchBookmarks, never at a fixed interval;
+   * docs/UPSTREAM.md K14). Two streams: the Deployment (fieldSelector on its
+   * name) and its pods (label selector). @kubernetes/client-node 2.0.1 `Watch.watch`
+   * (dist/watch.js): calls back (type, object) per event line, `done(err)` once when the stream
+   * closes, errs or stays idle for 30 s (its requestTimeoutMs), and resolves to an AbortController.
+   */
+  async watchWorkload(namespace: string, deployment: string, podSelector: string, handlers: WorkloadWatchHandlers): Promise<WatchHandle> {
+    const fieldSelector = `metadata.name=${deployment}`;
+    let lists;
+    try {
+      lists = await Promise.all([
+        this.apps.listNamespacedDeployment({ namespace, fieldSelector }),
+        this.core.listNamespacedPod({ namespace, labelSelector: podSelector }),
+      ]);
+    } catch (e) {
+      throw kubeError(e, `list Deployment ${namespace}/${deployment} and its pods to watch them`);
+    }
+    const [deployments, pods] = lists;
+    const controllers: AbortController[] = [];
+    let ended = false;
+    const end = (err: Error | null) => {
+      if (ended) return;
+      ended = true;
+      for (const c of controllers) c.abort();
+      handlers.onEnd(err);
+    };
+    const what = `watch Deployment ${namespace}/${deployment} and its pods`;
+    const onEvent = (type: string, obj: unknown) => {
+      if (ended || type === 'BOOKMARK') return;
+      if (type === 'ERROR') {
+        const st = (obj ?? {}) as { code?: number; reason?: string; message?: string };
+        const expired = st.code === 410;
+        return end(
+          new FerryError(
+            'CLUSTER_UNAVAILABLE',
+            `${what}: ${expired ? 'resourceVersion expired (410 Gone)' : `HTTP ${st.code ?? '?'} ${st.reason ?? ''}`}: ${st.message ?? ''}`,
+            {
+              retryable: true,
+              details: { status: st.code ?? null, reason: st.reason ?? null },
+            },
+          ),
+        );
+      }
+      handlers.onChange();
+    };
+    const onDone = (err: unknown) => {
+      if (!err) return end(null);
+      const status = (err as { statusCode?: number }).statusCode;
+      const message = err instanceof Error ? err.message : String(err);
+      end(new FerryError('CLUSTER_UNAVAILABLE', `${what}: ${status ? `HTTP ${status} ` : ''}${message}`, { cause: err, retryable: true }));
+    };
+    const watch = new Watch(this.kc);
+    const streams: Array<[string, Record<string, string | boolean>, string | undefined]> = [
+      [`/apis/apps/v1/namespaces/${namespace}/deployments`, { fieldSelector }, deployments.metadata?.resourceVersion],
+      [`/api/v1/namespaces/${namespace}/pods`, { labelSelector: podSelector }, pods.metadata?.resourceVersion],
+    ];
+    for (const [path, query, resourceVersion] of streams) {
+      if (ended) break;
+      let c: AbortController;
+      try {
+        c = await watch.watch(path, { ...query, allowWatchBookmarks: true, ...(resourceVersion ? { resourceVersion } : {}) }, onEvent, onDone);
+      } catch (e) {
+        ended = true;
+        for (const o of controllers) o.abort();
+        throw kubeError(e, what);
+      }
+      controllers.push(c);
+      if (ended) c.abort();
+    }
+    return {
+      stop: () => {
+        ended = true;
+        for (const c of controllers) c.abort();
+      },
+    };
   }
 
   async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {

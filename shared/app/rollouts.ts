@@ -39,6 +39,7 @@ import { runGate } from './gate-run.ts';
 import { measureColdStart } from './cold-start.ts';
 import { deploymentStatus } from '../domain/deployment-status.ts';
 import { predictLoad, streamedBytes, summarizeColdStarts } from '../domain/cold-start.ts';
+import { followDeployment, type FollowReport } from './follow-deployment.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;
@@ -57,6 +58,12 @@ export interface RolloutDeps {
     modelBuckets?: readonly string[] | undefined;
     /** FERRY_SERVING_NAMESPACES: where the vLLM service account may read the bucket. Unset: not checked. */
     servingNamespaces?: readonly string[] | undefined;
+    /**
+     * FERRY_DEPLOY_FOLLOW_SECONDS: after admitting a rollout, follow it on the cluster (watch its
+     * Deployment and pods, advance on each change) for at most this long (shared/app/follow-deployment.ts).
+     * 0 or unset: admit and return; the reconciler's ticks advance it.
+     */
+    followSeconds?: number | undefined;
   };
   /** Anywhere Cache management; without it a request with cache.mode other than off is refused. */
   caches?: CacheDeps | undefined;
@@ -89,7 +96,7 @@ export interface DeployMessage {
 export type DeployOutcome =
   | { outcome: 'rejected'; reason: DeployRejectReason; message: string }
   | { outcome: 'duplicate'; by: string; rolloutId: string | null }
-  | { outcome: 'admitted'; rolloutId: string; decision: 'start' | 'queued'; phase: string };
+  | { outcome: 'admitted'; rolloutId: string; decision: 'start' | 'queued'; phase: string; followed?: FollowReport };
 
 /** Rollout ids derive from the message, so a redelivered message maps to the same rollout. */
 export function rolloutIdFor(messageId: string, publishTime: string | undefined): string {
@@ -245,6 +252,15 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
     } catch (e) {
       // Admitted is what matters here: the reconciler carries the rollout on from its stored state.
       rlog.warn('first rollout step failed; the reconciler will retry it', { rolloutId, error: asFerryError(e) });
+    }
+    // Follow it on the cluster instead of waiting for the reconciler's ticks (never throws).
+    if (deps.config.followSeconds && !isTerminalPhase(phase as Rollout['phase'])) {
+      const followed = await followDeployment(
+        rolloutId,
+        { rollouts: deps.rollouts, clusters: deps.clusters, advance: (id) => advanceRollout(id, deps), logger: rlog },
+        { budgetMs: deps.config.followSeconds * 1000 },
+      );
+      return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase: followed.phase ?? phase, followed };
     }
   }
   return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase };

@@ -96,6 +96,7 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
       serviceAccountName: s.FERRY_VLLM_SERVICE_ACCOUNT,
       modelBuckets: s.FERRY_MODEL_BUCKETS,
       servingNamespaces: s.FERRY_SERVING_NAMESPACES,
+      followSeconds: s.FERRY_DEPLOY_FOLLOW_SECONDS,
     },
     // Where teardown may scale GKE clusters down, a deploy brings their node pools back (and the
     // reconciler finishes what GKE could not start at once); a deleted cluster is refused.

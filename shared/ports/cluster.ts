@@ -53,6 +53,25 @@ export interface ClusterClient {
    * Optional: clients without it (test fakes) mean "no logs".
    */
   readPodLog?(namespace: string, pod: string, opts: ReadPodLogOptions): Promise<string>;
+  /**
+   * Watches a target's workload: the Deployment `deployment` and the pods matching `podSelector` in
+   * `namespace` (a list for the resourceVersion, then a watch from it, as informers do). Calls
+   * `onChange` for every added, modified or deleted object, and `onEnd` once when the watch stops by
+   * itself: null when the server or an idle timeout closed it, else the error (e.g. WATCH_EXPIRED for
+   * 410 Gone). The caller re-lists (calls this again) to go on. Optional: clients without it (test
+   * fakes, other clusters) are polled instead (shared/app/follow-deployment.ts).
+   */
+  watchWorkload?(namespace: string, deployment: string, podSelector: string, handlers: WorkloadWatchHandlers): Promise<WatchHandle>;
+}
+
+export interface WorkloadWatchHandlers {
+  onChange(): void;
+  onEnd(err: Error | null): void;
+}
+
+/** A running watch; stop() ends it without calling onEnd. */
+export interface WatchHandle {
+  stop(): void;
 }
 
 export interface ReadPodLogOptions {

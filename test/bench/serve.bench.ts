@@ -1,17 +1,26 @@
 /**
  * Upload finished → first completion answered by the new version, on the local stack with the
  * serving stand-in (docs/serving-sim.md), split into ferry's share and the simulated pod's:
- *   validate  last object written → version `valid` in Firestore (finalize events + header validation)
+ *   validate  last object written → version `valid` in Firestore (finalize events + header validation),
+ *             split (from the local event delivery's records, as the upload bench does) into
+ *               deliveryDelay  last object written → the validating event handed to onCheckpointUpload
+ *                              (0 when that event was handed over earlier: events of one upload run
+ *                              while it goes on, and one of them finds it complete)
+ *               ferryOwn       the later of the two → `validatedAt` (listing, claim, headers, writes)
+ *               notice         `validatedAt` → the bench seeing `valid` (its 20 ms poll)
+ *             (deliveryDelay + ferryOwn + notice = validate.)
  *   admit     deploy request published → Deployment applied with this rollout's id
  *   schedule  applied → the new pod's container started (controllers, scheduler, simulated start overhead)
  *   load      container started → pod Ready (the simulated streamer load + the first probe)
- *   watch     pod Ready → rollout `succeeded` in Firestore (ferry noticing)
+ *   watch     pod Ready → rollout `succeeded` in Firestore (ferry noticing: the next reconcile tick,
+ *             or at once when the deploy function follows the rollout: FERRY_DEPLOY_FOLLOW_SECONDS=120
+ *             npm run bench -- serve)
  *   answer    first completion through the Service proxy, after `succeeded`
  * ferry's share = validate + admit + watch; simulated = schedule + load (+ answer, the server's).
  * The deploy is published the moment the version is valid, so no human time is counted.
  */
 import { join } from 'node:path';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Storage } from '@google-cloud/storage';
 import { KubeConfig, CoreV1Api, AppsV1Api } from '@kubernetes/client-node';
@@ -61,6 +70,7 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
     const tUploaded = Date.now();
     await until(`${version} valid`, async () => ((await versions.getVersion(model, version))?.status === 'valid' ? true : undefined));
     const tValid = Date.now();
+    const split = await deliverySplit(env, model, version, prefix, names.length, tUploaded, tValid);
     const messageId = await publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, {
       apiVersion: 'ferry/v1',
       model,
@@ -111,10 +121,10 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
       answer: tAnswered - tSucceeded,
       total: tAnswered - tUploaded,
     };
-    runs.push({ ...run, ferry: run.validate + run.admit + run.watch, simulated: run.schedule + run.load + run.answer });
+    runs.push({ ...run, ...split, ferry: run.validate + run.admit + run.watch, simulated: run.schedule + run.load + run.answer });
   }
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
-  const keys = ['total', 'ferry', 'simulated', 'validate', 'admit', 'schedule', 'load', 'watch', 'answer'];
+  const keys = ['total', 'ferry', 'simulated', 'validate', 'admit', 'schedule', 'load', 'watch', 'answer', ...SPLIT_KEYS];
   return {
     runs: N,
     ms: Object.fromEntries(
@@ -122,13 +132,69 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
         k,
         {
           p50: pct(
-            runs.map((r) => r[k]!),
+            runs.map((r) => r[k] ?? NaN),
             50,
           ),
-          max: Math.max(...runs.map((r) => r[k]!)),
+          max: Math.max(...runs.map((r) => r[k] ?? NaN)),
         },
       ]),
     ),
     goal: 'ferry share <= 2000 ms',
+    // The deploy function follows its rollout (watch) only when this is > 0 in the stack's environment.
+    followSeconds: Number(process.env['FERRY_DEPLOY_FOLLOW_SECONDS'] ?? 0),
+    // Every run, in order: the first pays the functions' cold paths (lazy SDK loads, first connections).
+    each: runs,
+  };
+}
+
+const SPLIT_KEYS = ['lastWriteToQueued', 'deliveryDelay', 'ferryOwn', 'notice', 'eventsRetried'] as const;
+
+interface DeliveryRecord {
+  id: string;
+  enqueuedAt: number;
+  lastAttemptAt: number | null;
+  state: string;
+  attempts: number;
+}
+
+/**
+ * The `validate` step split by the local event delivery's records (FERRY_EVENTS_URL, as
+ * upload.bench.ts does): which event validated comes from the function's `event handled` log line.
+ */
+async function deliverySplit(
+  env: Record<string, string>,
+  model: string,
+  version: string,
+  prefix: string,
+  files: number,
+  tUploaded: number,
+  tValid: number,
+): Promise<Partial<Record<(typeof SPLIT_KEYS)[number], number>>> {
+  const url = env['FERRY_EVENTS_URL'];
+  if (!url) return {};
+  const doc = await new FirestoreCheckpointState(firestoreClient(env['GOOGLE_CLOUD_PROJECT']!)).getVersion(model, version);
+  const validAt = Date.parse(doc?.validatedAt ?? '');
+  let recs: DeliveryRecord[];
+  const deadline = Date.now() + 30_000;
+  do {
+    recs = (await (await fetch(`${url}/deliveries?prefix=${encodeURIComponent(prefix)}`)).json()) as DeliveryRecord[];
+    if (recs.length >= files && recs.every((r) => r.state === 'delivered')) break;
+    await sleep(100);
+  } while (Date.now() < deadline);
+  let validating: string | undefined;
+  for (const line of readFileSync(join(env['FERRY_STACK_DIR']!, 'logs', 'functions.log'), 'utf8').split('\n')) {
+    if (!line.includes(model) || !line.includes('"event handled"')) continue;
+    const e = JSON.parse(line) as { eventId?: string; result?: { outcome?: string; ref?: { version?: string } } };
+    if (e.result?.outcome === 'validated' && e.result.ref?.version === version) validating = e.eventId;
+  }
+  const v = recs.find((r) => r.id === validating);
+  if (!recs.length || !v?.lastAttemptAt || Number.isNaN(validAt)) return {};
+  const lastQueued = Math.max(...recs.map((r) => r.enqueuedAt));
+  return {
+    lastWriteToQueued: lastQueued - tUploaded,
+    deliveryDelay: Math.max(0, v.lastAttemptAt - tUploaded),
+    ferryOwn: validAt - Math.max(v.lastAttemptAt, tUploaded),
+    notice: tValid - validAt,
+    eventsRetried: recs.filter((r) => r.attempts > 1).length,
   };
 }

@@ -481,6 +481,11 @@ describe('functions ↔ functions/manifest.ts', () => {
             assert.ok(lease > timeout, `validation lease (${lease} s) > function timeout (${timeout} s), or a live claim could be taken over`);
           }
         }
+        if ('FERRY_DEPLOY_FOLLOW_SECONDS' in env) {
+          const follow = num(evaluate(tf, env['FERRY_DEPLOY_FOLLOW_SECONDS'], 'defaults'));
+          // The follow runs after admission, inside the same request: it must end well before the timeout.
+          assert.ok(follow + 30 <= timeout, `follow budget (${follow} s) + 30 s for admission ≤ function timeout (${timeout} s)`);
+        }
       });
 
       test('its service account holds exactly the roles its code needs', () => {
