@@ -21,6 +21,8 @@ const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 export class FirestoreRolloutState implements RolloutState {
   private readonly db: Firestore;
+  /** Admissions in flight in this instance, by target and spec digest. */
+  private readonly admitting = new Map<string, Promise<AdmitResult>>();
   constructor(db: Firestore) {
     this.db = db;
   }
@@ -41,9 +43,31 @@ export class FirestoreRolloutState implements RolloutState {
   }
 
   async admit(req: Parameters<RolloutState['admit']>[0]): Promise<AdmitResult> {
-    // Duplicates first, without a transaction; any doubt (or error) leaves it to the transaction.
+    // Requests for one spec on one target arriving together in this instance: the first decides
+    // (in its transaction), the others wait for it and are then duplicates read without one (a burst
+    // of 60 otherwise opened 60 transactions on the target document at the same moment).
+    const sameSpec = `${req.rollout.targetKey}\n${req.rollout.specDigest}`;
+    const ahead = this.admitting.get(sameSpec);
+    if (ahead) {
+      await ahead.catch(() => undefined);
+      return this.admitOnce(req);
+    }
+    const decided = this.admitOnce(req);
+    this.admitting.set(sameSpec, decided);
+    try {
+      return await decided;
+    } finally {
+      if (this.admitting.get(sameSpec) === decided) this.admitting.delete(sameSpec);
+    }
+  }
+
+  /** Duplicates first, without a transaction; any doubt (or error) leaves it to the transaction. */
+  private async admitOnce(req: Parameters<RolloutState['admit']>[0]): Promise<AdmitResult> {
     const fast = await this.admitDuplicate(req).catch(() => null);
-    if (fast) return fast;
+    return fast ?? this.admitInTransaction(req);
+  }
+
+  private async admitInTransaction(req: Parameters<RolloutState['admit']>[0]): Promise<AdmitResult> {
     const { rollout, now } = req;
     const expireAt = new Date(now.getTime() + IDEMPOTENCY_TTL_MS);
     const keyId = req.idempotencyKey ? encodeURIComponent(req.idempotencyKey).slice(0, 1400) : undefined;

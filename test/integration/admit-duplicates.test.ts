@@ -70,3 +70,15 @@ test('the same new message delivered 10 times at once: one rollout, every answer
   for (const o of outs) if (o.outcome === 'duplicate') assert.equal(o.rolloutId, id);
   assert.equal((await state.listRollouts({ targetKey: `local~default~${target}` })).length, 1);
 });
+
+test('30 first-time requests for one spec at once: one transaction decides, the rest are duplicates of it', async () => {
+  const target = uniqueName('burst');
+  const before = transactions;
+  const outs = await Promise.all(Array.from({ length: 30 }, () => admit(pending(target), uniqueName('m'))));
+  const admitted = outs.filter((o) => o.outcome === 'admitted');
+  assert.equal(admitted.length, 1, JSON.stringify(outs));
+  const id = admitted[0]!.outcome === 'admitted' ? admitted[0]!.rollout.id : '';
+  for (const o of outs) if (o.outcome === 'duplicate') assert.deepEqual(o, { outcome: 'duplicate', by: 'specDigest', rolloutId: id });
+  assert.equal(transactions - before, 1, 'the others waited for the first and read its outcome');
+  assert.equal((await state.listRollouts({ targetKey: `local~default~${target}` })).length, 1);
+});
