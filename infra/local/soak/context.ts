@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, statSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { Storage, type Bucket } from '@google-cloud/storage';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
@@ -60,6 +61,56 @@ export async function post(url: string, headers: Record<string, string>, body: s
   } catch (e) {
     return { status: 0, text: String(e), ms: Date.now() - t0 };
   }
+}
+
+/**
+ * A declared body of `bytes` spaces: the server may answer (413, or an ack) and close before the client has sent
+ * it all; fetch then reports only "fetch failed", so node:http reads the early answer.
+ */
+export function postEarly(url: string, bytes: number, headers: Record<string, string>): Promise<HttpAnswer> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    let answered = false;
+    let error = '';
+    const done = (a: HttpAnswer): void => {
+      if (settled) return;
+      settled = true;
+      resolve(a);
+    };
+    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': bytes } }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), ms: Date.now() - t0 });
+        req.destroy();
+      });
+      res.on('error', () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), ms: Date.now() - t0 }));
+    });
+    req.setTimeout(60_000, () => req.destroy(new Error('timed out')));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      error = `${e.code ?? ''} ${e.message}`;
+    });
+    // The connection closed with no answer read (the server cut it at the cap without a word).
+    req.on('close', () => setTimeout(() => done({ status: 0, text: `closed without an answer ${error}`, ms: Date.now() - t0 }), 1000));
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    let left = bytes;
+    const pump = (): void => {
+      while (left > 0 && !req.destroyed) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    // Headers first: a server that refuses by Content-Length answers before any byte of the body
+    // (then nothing is written, and no EPIPE races the answer); otherwise send it all.
+    req.flushHeaders();
+    setTimeout(() => {
+      if (!answered) pump();
+    }, 1500);
+  });
 }
 
 /** An answer that leaks nothing: no HTML error page, no file paths, no stack trace. */

@@ -3,13 +3,13 @@
  * function, and Slack requests that are forged, stale, replayed, oversized or from users who may not
  * deploy. Every one must be refused (or ignored) with its reason, crash nothing and deploy nothing.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { slackSignature } from '../../../shared/domain/slack.ts';
-import { LLAMA, SOAK_NS, cleanAnswer, post, uid, waitFor, type HttpAnswer, type Scenario, type SoakContext } from './context.ts';
+import { LLAMA, SOAK_NS, cleanAnswer, post, postEarly, uid, waitFor, type HttpAnswer, type Scenario, type SoakContext } from './context.ts';
 import { validModel } from './deploys.ts';
 
 export const hostileNames: Scenario = {
@@ -111,62 +111,15 @@ export const hugeBodies: Scenario = {
         };
       }
     };
-    // A declared body: the server may answer (413, or an ack) and close before the client has sent
-    // it all; fetch then reports only "fetch failed", so node:http reads the early answer.
-    const postDeclared = (url: string, bytes: number, headers: Record<string, string>): Promise<HttpAnswer> => {
-      const t0 = Date.now();
-      return new Promise((resolve) => {
-        let settled = false;
-        let answered = false;
-        let error = '';
-        const done = (a: HttpAnswer): void => {
-          if (settled) return;
-          settled = true;
-          resolve(a);
-        };
-        const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': bytes } }, (res) => {
-          answered = true;
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), ms: Date.now() - t0 });
-            req.destroy();
-          });
-          res.on('error', () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), ms: Date.now() - t0 }));
-        });
-        req.setTimeout(60_000, () => req.destroy(new Error('timed out')));
-        req.on('error', (e: NodeJS.ErrnoException) => {
-          error = `${e.code ?? ''} ${e.message}`;
-        });
-        // The connection closed with no answer read (the server cut it at the cap without a word).
-        req.on('close', () => setTimeout(() => done({ status: 0, text: `closed without an answer ${error}`, ms: Date.now() - t0 }), 1000));
-        const chunk = Buffer.alloc(1024 * 1024, 0x20);
-        let left = bytes;
-        const pump = (): void => {
-          while (left > 0 && !req.destroyed) {
-            const n = Math.min(left, chunk.length);
-            left -= n;
-            if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void req.once('drain', pump);
-          }
-          req.end();
-        };
-        // Headers first: a server that refuses by Content-Length answers before any byte of the body
-        // (then nothing is written, and no EPIPE races the answer); otherwise send it all.
-        req.flushHeaders();
-        setTimeout(() => {
-          if (!answered) pump();
-        }, 1500);
-      });
-    };
     const ce = ctx.ceHeaders(`huge-${uid()}`, 'models/x/v1/config.json');
     const deployPath = `${ctx.urls.deploy}/projects/${ctx.env['GOOGLE_CLOUD_PROJECT']}/topics/${ctx.env['FERRY_DEPLOY_TOPIC']}`;
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const cases: Array<[string, () => Promise<HttpAnswer>]> = [
-      ['onCheckpointUpload, 64 MB declared', () => postDeclared(ctx.urls.upload, 64 * 1024 * 1024, ce)],
+      ['onCheckpointUpload, 64 MB declared', () => postEarly(ctx.urls.upload, 64 * 1024 * 1024, ce)],
       ['onCheckpointUpload, 16 MB chunked', () => postChunked(ctx.urls.upload, 16 * 1024 * 1024, ce)],
-      ['onDeployRequest, 64 MB declared', () => postDeclared(deployPath, 64 * 1024 * 1024, { 'content-type': 'application/json' })],
+      ['onDeployRequest, 64 MB declared', () => postEarly(deployPath, 64 * 1024 * 1024, { 'content-type': 'application/json' })],
       ['onDeployRequest, 16 MB chunked', () => postChunked(deployPath, 16 * 1024 * 1024, { 'content-type': 'application/json' })],
-      ['slackCommand, 8 MB declared', () => postDeclared(ctx.urls.slack, 8 * 1024 * 1024, form)],
+      ['slackCommand, 8 MB declared', () => postEarly(ctx.urls.slack, 8 * 1024 * 1024, form)],
       ['slackCommand, 8 MB chunked', () => postChunked(ctx.urls.slack, 8 * 1024 * 1024, form)],
     ];
     let held = 0;
