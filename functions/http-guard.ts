@@ -25,6 +25,8 @@
  *     readable, and a non-2xx answer would make Eventarc / Pub/Sub redeliver it until the
  *     message expires (Pub/Sub push: "any other status code … is a negative acknowledgement"
  *     https://cloud.google.com/pubsub/docs/push#receive_push).
+ *   The same for an event delivery whose body was read as text or octets (a non-JSON content
+ *   type): ferry's events are JSON, and the framework's event middleware throws on a string.
  * - Anything else that fails before the handler: 500 with no body; the detail goes to the log.
  */
 import { createRequire } from 'node:module';
@@ -124,7 +126,15 @@ function guardParser(factory: ParserFactory, signature: () => Signature | undefi
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > cap) return refuse('BODY_TOO_LARGE');
       inner(req, res, (err?: unknown) => {
-        if (err === undefined || err === null) return next();
+        if (err === undefined || err === null) {
+          // An event function's body read as text or octets (a non-JSON content type) is never
+          // readable: ferry's events are JSON (Eventarc storage data, Pub/Sub push envelopes), and
+          // the framework's event middleware would throw on it (`'context' in req.body` on a
+          // string, build/src/middleware/background_event_to_cloud_event.js#L46) → a 500, which the
+          // sender redelivers. Ack it with its code instead.
+          if (sig !== 'http' && (typeof req.body === 'string' || Buffer.isBuffer(req.body))) return refuse('BODY_MALFORMED');
+          return next();
+        }
         const code = bodyErrorCode(err);
         return code ? refuse(code, err) : next(err);
       });

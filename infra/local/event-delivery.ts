@@ -96,6 +96,23 @@ interface Entry {
   body: string;
 }
 
+/**
+ * A CloudEvent attribute as an HTTP header value: space, double-quote, percent and every character
+ * outside printable ASCII (U+0021–U+007E) percent-encoded as its UTF-8 bytes
+ * (cloudevents/spec@v1.0.2:cloudevents/bindings/http-protocol-binding.md#L212-L262, §3.1.3.2).
+ * Object names may hold any Unicode (GCS allows it); an unencoded one cannot be sent at all (a
+ * header is a ByteString), and the event was retried until it expired.
+ */
+export function ceHeaderValue(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const cp = ch.codePointAt(0)!;
+    if (cp >= 0x21 && cp <= 0x7e && ch !== '"' && ch !== '%') out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
 /** Eventarc's binary-mode request for a structured storage CloudEvent. */
 export function toBinaryMode(ce: StructuredCloudEvent): { headers: Record<string, string>; body: string; bucket: string; name: string; generation: string } {
   const data = { ...ce.data };
@@ -108,12 +125,12 @@ export function toBinaryMode(ce: StructuredCloudEvent): { headers: Record<string
   const bucket = typeof data['bucket'] === 'string' ? data['bucket'] : (m?.[1] ?? '');
   const name = typeof data['name'] === 'string' ? data['name'] : (m?.[2] ?? '');
   const headers: Record<string, string> = {
-    'ce-id': ce.id,
-    'ce-specversion': ce.specversion ?? '1.0',
-    'ce-type': ce.type,
-    'ce-source': `//storage.googleapis.com/projects/_/buckets/${bucket}`,
-    'ce-subject': `objects/${name}`,
-    'ce-time': ce.time ?? new Date().toISOString(),
+    'ce-id': ceHeaderValue(ce.id),
+    'ce-specversion': ceHeaderValue(ce.specversion ?? '1.0'),
+    'ce-type': ceHeaderValue(ce.type),
+    'ce-source': ceHeaderValue(`//storage.googleapis.com/projects/_/buckets/${bucket}`),
+    'ce-subject': ceHeaderValue(`objects/${name}`),
+    'ce-time': ceHeaderValue(ce.time ?? new Date().toISOString()),
     'content-type': 'application/json',
   };
   return { headers, body: JSON.stringify(data), bucket, name, generation: String(data['generation'] ?? '') };

@@ -20,7 +20,8 @@ export type AdmitResult =
 
 export interface RolloutState {
   /**
-   * In one transaction: refuse a message id or idempotency key seen before, or a spec already on
+   * Atomically (a duplicate may be answered from plain reads and create-only records, never by
+   * writing the target): refuse a message id or idempotency key seen before, or a spec already on
    * (or heading to) the target; otherwise store the rollout, admit it to its target (start or
    * queue, superseding a queued one via `supersede`), and remember the message id and key.
    */

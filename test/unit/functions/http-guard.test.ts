@@ -100,3 +100,28 @@ test('Eventarc: a well-formed JSON event that is not a storage event still reach
   assert.ok(a.status >= 200 && a.status < 300, `status ${a.status}`);
   noLeak(a);
 });
+
+test('Pub/Sub push and Eventarc: a body sent as text or octets (not JSON) is acked with BODY_MALFORMED, not a 500', async () => {
+  // Found by `npm run soak -- hostile-pushes`: text/plain made body-parser's text parser hand a string
+  // to functions-framework's event middleware, which threw (`'context' in <string>`) → 500, which
+  // Pub/Sub and Eventarc treat as a nack and redeliver until the message expires.
+  const push = JSON.stringify({ message: { data: 'e30=', messageId: 'm1' }, subscription: 's' });
+  const ce = {
+    'ce-id': 'e2',
+    'ce-specversion': '1.0',
+    'ce-type': 'google.cloud.storage.object.v1.finalized',
+    'ce-source': '//storage.googleapis.com/projects/_/buckets/b',
+  };
+  const cases: Array<[string, Record<string, string>]> = [
+    [urls['onDeployRequest']!, { 'content-type': 'text/plain' }],
+    [urls['onDeployRequest']!, { 'content-type': 'application/octet-stream' }],
+    [urls['onCheckpointUpload']!, { ...ce, 'content-type': 'text/plain' }],
+    [urls['onCheckpointUpload']!, { ...ce, 'content-type': 'application/octet-stream' }],
+  ];
+  for (const [url, headers] of cases) {
+    const a = await send(url, push, headers);
+    assert.equal(a.status, 200, `${url} ${headers['content-type']}: ${a.body}`);
+    assert.equal((JSON.parse(a.body) as { error: { code: string } }).error.code, 'BODY_MALFORMED');
+    noLeak(a);
+  }
+});

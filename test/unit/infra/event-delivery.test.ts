@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EventDelivery, backoffMs, toBinaryMode, type StructuredCloudEvent } from '../../../infra/local/event-delivery.ts';
+import { EventDelivery, backoffMs, ceHeaderValue, toBinaryMode, type StructuredCloudEvent } from '../../../infra/local/event-delivery.ts';
 import { freePort } from '../../../infra/local/proc.ts';
 
 interface Got {
@@ -56,15 +56,50 @@ describe('local Storage-event delivery', () => {
     (ev.data as Record<string, unknown>)['size'] = 12; // whatever the emulator gave
     const bin = toBinaryMode(ev);
     assert.equal(bin.headers['ce-source'], '//storage.googleapis.com/projects/_/buckets/b1');
-    assert.equal(bin.headers['ce-subject'], 'objects/models/m/v1/a b.safetensors');
+    assert.equal(bin.headers['ce-subject'], 'objects/models/m/v1/a%20b.safetensors');
     assert.equal(bin.headers['ce-type'], 'google.cloud.storage.object.v1.finalized');
-    assert.equal(bin.headers['ce-id'], ev.id);
+    assert.equal(decodeURIComponent(bin.headers['ce-id']!), ev.id);
     assert.equal(bin.headers['ce-specversion'], '1.0');
     assert.equal(bin.headers['content-type'], 'application/json');
     const body = JSON.parse(bin.body) as Record<string, unknown>;
     assert.equal(body['size'], '12');
     assert.equal(body['generation'], '17');
     assert.equal(bin.generation, '17');
+  });
+
+  it('percent-encodes header values as the CloudEvents HTTP binding says, so any object name can be sent', async () => {
+    // cloudevents/spec@v1.0.2 http-protocol-binding.md §3.1.3.2: space, '"', '%' and all outside U+0021-U+007E.
+    assert.equal(ceHeaderValue('objects/a b"c%d'), 'objects/a%20b%22c%25d');
+    assert.equal(ceHeaderValue('\u00e9\u202e\u0007'), '%C3%A9%E2%80%AE%07');
+    assert.equal(ceHeaderValue('\u{1F600}'), '%F0%9F%98%80');
+    // Found by the soak (hostile-names): names with an RTL override, a bell or CJK were never
+    // delivered (fetch refuses a non-ByteString header) and were retried until they expired.
+    const names = [
+      'models/m\u202eelif/v1/config.json',
+      'models/m\u0007\u001b[31m/v1/config.json',
+      'models/m-\u00e9\u6a21\u578b/v1/config.json',
+      'models/m/v1\u200b/x',
+    ];
+    const port = await freePort();
+    const got: Got[] = [];
+    const srv = await serve(port, (g, res) => {
+      got.push(g);
+      res.writeHead(204).end();
+    });
+    const d = new EventDelivery({ url: `http://127.0.0.1:${port}`, minBackoffMs: 10, maxBackoffMs: 20 });
+    try {
+      for (const n of names) d.enqueue(emulatorEvent(n, '1'));
+      await d.idle();
+      assert.equal(d.stats().delivered, names.length);
+      assert.equal(d.stats().failedAttempts, 0);
+      const subjects = got.map((g) => decodeURIComponent(String(g.headers['ce-subject']))).sort();
+      assert.deepEqual(subjects, names.map((n) => `objects/${n}`).sort());
+      // The body keeps the name as it is: that is what ferry reads.
+      assert.deepEqual(got.map((g) => (JSON.parse(g.body) as { name: string }).name).sort(), [...names].sort());
+    } finally {
+      d.stop();
+      await close(srv);
+    }
   });
 
   it('backs off exponentially with jitter, capped', () => {
