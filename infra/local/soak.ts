@@ -19,7 +19,7 @@ import { duplicateStorm, twoVersions, hostileHeader, malformedCloudEvents, deliv
 import { deployDuplicates, deployBurst, deployInFlight, deployRefusals, hostilePushes } from './soak/deploys.ts';
 import { hostileNames, hugeBodies, hostileSlack } from './soak/hostile.ts';
 import { loadBusy } from './soak/load.ts';
-import { hostKillUpload, hostKillRollout, firestoreDies, pubsubDies, apiserverDies } from './soak/restarts.ts';
+import { hostKillUpload, hostKillRollout, firestoreDies, pubsubDies, controlPlaneDies } from './soak/restarts.ts';
 
 /** In the order they run. The delivery figures come last: they sum up the whole run. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -40,7 +40,7 @@ export const SCENARIOS: readonly Scenario[] = [
   hostKillRollout,
   firestoreDies,
   pubsubDies,
-  apiserverDies,
+  controlPlaneDies,
   deliveryOverSoak,
 ];
 

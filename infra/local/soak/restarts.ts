@@ -2,9 +2,11 @@
  * Pieces that die. What the stack promises (docs/reliability.md, infra/local/stack-pieces.ts):
  * - the functions host keeps no state: it is restarted (at most 3 times in 10 min), and the storage
  *   event delivery and Pub/Sub push redeliver what it missed;
- * - the Firestore and Pub/Sub emulators keep their data in memory, and etcd/the apiserver hold the
- *   cluster: their death stops the whole stack with one message naming the piece, and the next
- *   start begins clean. Restarting an emulator in place would lose its data without saying so.
+ * - the Firestore and Pub/Sub emulators keep their data in memory: their death stops the whole
+ *   stack with one message naming the piece, and the next start begins clean. Restarting an
+ *   emulator in place would lose its data without saying so;
+ * - kube-apiserver, kube-controller-manager and kube-scheduler keep their state in etcd: they are
+ *   restarted (at most 3 times in 10 min each), and rollouts go on.
  * The host scenarios run against the soak's stack; the fatal ones each start a throwaway stack of
  * their own (free ports, .ferry/soak-fatal), kill the piece, check the stack stopped naming it and
  * left no process behind, and start once more in the same directory to show the restart works.
@@ -122,12 +124,11 @@ function pidOnPort(port: number): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-type Piece = 'firestore' | 'pubsub' | 'apiserver';
+type Piece = 'firestore' | 'pubsub';
 
 const PIECE_NAMES: Record<Piece, string> = {
   firestore: 'the Firestore emulator',
   pubsub: 'the Pub/Sub emulator',
-  apiserver: 'kube-apiserver',
 };
 
 async function fatal(piece: Piece): Promise<Figures> {
@@ -148,8 +149,7 @@ async function fatal(piece: Piece): Promise<Figures> {
   const stack: Stack = await start();
   const pids = [...stack.emulators.processes().map((p) => p.pid), ...stack.kube.processes.map((p) => p.pid)];
   const ports = [stack.emulators.ports.firestore, stack.emulators.ports.pubsub, stack.emulators.ports.storage];
-  const apiserver = stack.kube.processes.find((p) => p.name === 'kube-apiserver');
-  const victim = piece === 'apiserver' ? apiserver?.pid : pidOnPort(piece === 'firestore' ? stack.emulators.ports.firestore : stack.emulators.ports.pubsub);
+  const victim = pidOnPort(piece === 'firestore' ? stack.emulators.ports.firestore : stack.emulators.ports.pubsub);
   if (!victim) {
     await stack.stop();
     return { scenario: `${PIECE_NAMES[piece]} killed (kill -9)`, tried: 1, held: 0, lost: 0, duplicated: 0, stuck: 1, note: 'could not find its pid' };
@@ -204,7 +204,52 @@ export const firestoreDies = fatalScenario(
   'kill -9 of the Firestore emulator (own throwaway stack): the stack stops naming it; a new start is clean',
 );
 export const pubsubDies = fatalScenario('pubsub', 'kill -9 of the Pub/Sub emulator (own throwaway stack): the stack stops naming it; a new start is clean');
-export const apiserverDies = fatalScenario(
-  'apiserver',
-  'kill -9 of the kube-apiserver (own throwaway stack; its state is in etcd): the stack stops naming it; a new start is clean',
-);
+/** The pids of this stack's Kubernetes control plane, by binary (their flags name the stack's kube dir). */
+function controlPlanePids(stackDir: string): Record<string, number | undefined> {
+  const lines = spawnSync('pgrep', ['-af', `${stackDir}/kube/`], { encoding: 'utf8' }).stdout.split('\n');
+  const pid = (bin: string): number | undefined => {
+    const l = lines.find((x) => x.split(' ')[1]?.endsWith(`/${bin}`));
+    return l ? Number(l.split(' ')[0]) : undefined;
+  };
+  return { 'kube-apiserver': pid('kube-apiserver'), 'kube-controller-manager': pid('kube-controller-manager'), 'kube-scheduler': pid('kube-scheduler') };
+}
+
+export const controlPlaneDies: Scenario = {
+  name: 'control-plane-dies',
+  group: 'restarts',
+  what: 'kill -9 of kube-apiserver, kube-controller-manager and kube-scheduler: each is restarted (state in etcd), and a deploy after it succeeds',
+  async run(ctx) {
+    const before = controlPlanePids(ctx.stackDir);
+    const killed = Object.entries(before).filter((e): e is [string, number] => e[1] !== undefined);
+    for (const [, pid] of killed) process.kill(pid, 'SIGKILL');
+    const back = await waitFor(
+      async () => controlPlanePids(ctx.stackDir),
+      (now) => killed.every(([name, pid]) => now[name] !== undefined && now[name] !== pid),
+      120_000,
+      500,
+    );
+    // A rollout through ferry after the restarts: the apiserver answers, the scheduler binds, the
+    // Deployment controller rolls it out.
+    const model = await validModel(ctx);
+    const ns = `${SOAK_NS}-cp-${uid()}`;
+    const r = request(model, ns, 'after-restart');
+    const id = await ctx.rolloutForMessage(await ctx.publishDeploy(r), 180_000);
+    const { rollouts, ok } = await ctx.settledRollouts(`local~${ns}~${r.target.name}`, 240_000);
+    const done = rollouts.find((x) => x.id === id);
+    const dep = await ctx.deployment(ns, r.target.name);
+    await ctx.dropNamespace(ns);
+    const restarted = killed.filter(([name, pid]) => back.value[name] !== undefined && back.value[name] !== pid).map(([name]) => name);
+    const held = killed.length === 3 && restarted.length === 3 && done?.phase === 'succeeded' && dep?.rolloutId === done.id;
+    return [
+      {
+        scenario: 'kube-apiserver, controller-manager and scheduler killed (kill -9): restarted, a deploy after it succeeds',
+        tried: 1,
+        held: held ? 1 : 0,
+        lost: id ? 0 : 1,
+        duplicated: Math.max(0, rollouts.length - 1),
+        stuck: ok ? 0 : 1,
+        note: `killed ${killed.map(([n, p]) => `${n} ${p}`).join(', ') || 'nothing found'}; restarted: ${restarted.join(', ') || 'none'}; the deploy after: ${done?.phase ?? 'no rollout'}`,
+      },
+    ];
+  },
+};
