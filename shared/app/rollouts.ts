@@ -12,7 +12,7 @@ import { render } from '../domain/render.ts';
 import { versionBucketTrusted } from '../domain/upload.ts';
 import { checkDeploy, originOf, parsePolicy, type PolicyDecision } from '../domain/policy.ts';
 import type { PolicyStore } from '../ports/policy-store.ts';
-import { objectsToApply, staleObjects, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/rendered-spec.ts';
+import { objectsToApply, staleObjects, templateRolloutId, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/rendered-spec.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
 import { claimGateRun, nextStep, type Action, type Observation, type StepResult } from '../domain/rollout-step.ts';
@@ -443,8 +443,14 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
     cluster.getDeployment(r.target.namespace, r.target.name),
     cluster.listPods(r.target.namespace, `app.kubernetes.io/instance=${r.target.name}`),
   ]);
-  // The Deployment is done: measure the new pods' cold start before the machine leaves progressing.
-  const done = r.phase === 'progressing' && deployment && deploymentStatus(deployment, pods, { rolloutId: r.id }).state === 'done';
+  // The Deployment already rolls to this rollout and is done: measure the new pods' cold start
+  // before the machine leaves progressing (one step can go applying → progressing → done when the
+  // pods were quick).
+  const done =
+    (r.phase === 'applying' || r.phase === 'progressing') &&
+    deployment &&
+    templateRolloutId(deployment) === r.id &&
+    deploymentStatus(deployment, pods, { rolloutId: r.id }).state === 'done';
   const coldStart = done ? await measureColdStart(r, cluster, pods, deps.rollouts, log) : undefined;
   const obs: Observation = {
     kind: 'cluster',
