@@ -322,3 +322,35 @@ test('small messages: help, usage, ack, refusal of a request, errors', () => {
   assert.ok(allText(helpMessage('/ferry')).includes('/ferry deploy <model>@<version|latest> to <cluster>/<namespace>/<name>'));
   assert.equal(ackMessage({ commandId: 'sc-1', description: 'status', deploy: false }).response_type, 'ephemeral');
 });
+
+test('a rollout message shows the gate: counts, each failing prompt expected vs got (escaped), the cold start and SLOW_LOAD', () => {
+  const m = rolloutMessage(
+    rollout({
+      phase: 'rolled_back',
+      reason: 'RolledBack',
+      gate: {
+        passed: false,
+        passedCount: 1,
+        total: 3,
+        threshold: 1,
+        pod: 'llama-7f-abc',
+        failing: [
+          { name: 'capital', failure: 'expected to contain "Paris"', expected: 'contains "Paris"', actual: ' Lyon <!channel> `x`' },
+          { name: 'json', failure: 'no answer: timeout', expected: 'JSON matching the schema', actual: null },
+        ],
+        more: 2,
+      },
+      coldStart: 'loaded 14.2 GiB in 13.1 s (1.08 GiB/s; predicted 12.9 s from the bucket)',
+      warnings: [{ code: 'SLOW_LOAD', message: 'loaded at 0.40 GiB/s, under half the median 1.1 GiB/s' }],
+    }),
+    { consoleProject: null },
+  );
+  const text = JSON.stringify(m.blocks);
+  assert.match(text, /:x: \*Gate failed\* 1\/3 \(needs 100%\) on `llama-7f-abc`/);
+  assert.match(text, /• `capital`: expected to contain \\"Paris\\"\\n   expected: contains \\"Paris\\"/);
+  assert.match(text, /got: ` Lyon &lt;!channel&gt; 'x'`/);
+  assert.match(text, /got: _no answer_/);
+  assert.match(text, /…and 2 more failing prompts/);
+  assert.match(text, /:stopwatch: cold start: loaded 14\.2 GiB in 13\.1 s/);
+  assert.match(text, /:warning: `SLOW_LOAD` loaded at 0\.40 GiB\/s/);
+});
