@@ -12,6 +12,11 @@ import { followRequest, parseFollowRequest, type FollowRequestDeps } from '../..
 import type { ClusterClient, WorkloadWatchHandlers } from '../../../shared/ports/cluster.ts';
 import type { Rollout } from '../../../shared/domain/rollout.ts';
 import { memoryLogger } from '../../../shared/adapters/logging.ts';
+import { handleDeployRequest, type RolloutDeps } from '../../../shared/app/rollouts.ts';
+import type { RolloutState } from '../../../shared/ports/rollout-state.ts';
+import type { CheckpointState } from '../../../shared/ports/checkpoint-state.ts';
+import { MemoryPublisher } from '../../helpers/memory.ts';
+import { MemoryPolicyStore, policyWithCluster } from '../../helpers/policy.ts';
 
 const TARGET = { cluster: 'local', namespace: 'ferry-x', name: 'llama' };
 const ID = 'ro-20261206-120000-0123456789';
@@ -127,4 +132,85 @@ test('a rollout that cannot be read first is followed anyway (the follow reads i
   const out = await done;
   assert.equal(out.outcome, 'followed');
   assert.ok(s.log.entries.some((e) => String(e['message']).includes('could not read the rollout')));
+});
+
+// ---- the deploy side: handleDeployRequest hands a started rollout to the follow topic ----------
+
+function deployDeps(config: RolloutDeps['config'], publisher = new MemoryPublisher()) {
+  const rollouts = {
+    recordRejected: async () => assert.fail('not rejected'),
+    admit: async () => ({ outcome: 'admitted', decision: 'start' }),
+    // The first step after admission reads the rollout; none is stored here, so it stops early
+    // ("the reconciler will retry it") and the rollout stays in flight.
+    getRollout: async () => {
+      throw new Error('firestore unavailable');
+    },
+  } as unknown as RolloutState;
+  const versions = {
+    getVersion: async () => ({
+      model: 'm',
+      version: 'v1',
+      status: 'valid',
+      uri: 'gs://models/models/m/v1/',
+      summary: { tensorBytes: 1000, shards: 1 },
+      contentKey: 'k',
+      errors: [],
+      missing: [],
+    }),
+    getModel: async () => ({ model: 'm' }),
+  } as unknown as CheckpointState;
+  const d: RolloutDeps = {
+    rollouts,
+    policy: new MemoryPolicyStore(policyWithCluster('local', ['ns'])),
+    versions,
+    clusters: { get: async () => assert.fail('the deploy request does not follow') },
+    publisher,
+    clock: { now: () => new Date('2026-06-01T12:00:00.000Z') },
+    logger: memoryLogger(),
+    config,
+  };
+  return { d, publisher };
+}
+
+const deployMsg = {
+  messageId: 'msg-follow-1',
+  data: enc({
+    apiVersion: 'ferry/v1',
+    model: 'm',
+    version: 'v1',
+    target: { cluster: 'local', namespace: 'ns', name: 'm' },
+    accelerator: { type: 'nvidia-l4', count: 1 },
+    requestedBy: { source: 'cli', principal: 't' },
+  }),
+};
+
+test('a started rollout is handed to the follow topic as {rolloutId}, and the deploy request returns without following', async () => {
+  const { d, publisher } = deployDeps({ followTopic: 'ferry-follow-requests', followSeconds: 480 });
+  const out = await handleDeployRequest(deployMsg, d);
+  assert.equal(out.outcome, 'admitted');
+  if (out.outcome !== 'admitted') return;
+  assert.equal(out.follow, 'requested');
+  assert.deepEqual(publisher.messages, [{ topic: 'ferry-follow-requests', data: { rolloutId: out.rolloutId }, attributes: {} }]);
+  // What the follow function parses is exactly what the deploy function publishes.
+  const parsed = parseFollowRequest(enc(publisher.messages[0]!.data));
+  assert.deepEqual(parsed, { ok: true, request: { rolloutId: out.rolloutId } });
+});
+
+test('without a follow topic, or with a budget of 0, nothing is handed on', async () => {
+  for (const config of [{ followSeconds: 480 }, { followTopic: 'ferry-follow-requests', followSeconds: 0 }]) {
+    const { d, publisher } = deployDeps(config);
+    const out = await handleDeployRequest(deployMsg, d);
+    assert.equal(out.outcome, 'admitted');
+    assert.equal(out.outcome === 'admitted' && out.follow, undefined);
+    assert.deepEqual(publisher.messages, []);
+  }
+});
+
+test('a follow request that cannot be published leaves the rollout admitted (the reconciler carries it on)', async () => {
+  const publisher = new MemoryPublisher();
+  publisher.failures.push(Object.assign(new Error('pubsub unavailable'), { code: 14 }));
+  const { d } = deployDeps({ followTopic: 'ferry-follow-requests', followSeconds: 480 }, publisher);
+  const out = await handleDeployRequest(deployMsg, d);
+  assert.equal(out.outcome, 'admitted');
+  assert.equal(out.outcome === 'admitted' && out.follow, 'not-requested');
 });
