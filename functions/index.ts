@@ -6,6 +6,7 @@
 import './http-guard.ts'; // first: the body cap and the unreadable-body answers (see the file)
 export { onCheckpointUpload } from './onCheckpointUpload.ts';
 export { onDeployRequest } from './onDeployRequest.ts';
+export { followRollout } from './followRollout.ts';
 export { reconcileRollouts } from './reconcileRollouts.ts';
 export { slackCommand } from './slackCommand.ts';
 export { onChatCommand } from './onChatCommand.ts';

@@ -1,7 +1,7 @@
 /**
  * The deployed entry module (package.json `main`). Every Cloud Function runs as its own service,
  * where functions-framework starts with FUNCTION_TARGET naming that function: only its module is
- * loaded (its SDKs load on its first call), so a cold start does not pay for the other six. With no
+ * loaded (its SDKs load on its first call), so a cold start does not pay for the others. With no
  * known target (functions-framework given `--target` as a flag, local tools) every function loads,
  * exactly as ./index.ts does. BENCHMARKS.md has the measured difference.
  */
@@ -13,6 +13,7 @@ import { functionTarget } from './env.ts';
 const LOADERS = {
   onCheckpointUpload: () => import('./onCheckpointUpload.ts'),
   onDeployRequest: () => import('./onDeployRequest.ts'),
+  followRollout: () => import('./followRollout.ts'),
   reconcileRollouts: () => import('./reconcileRollouts.ts'),
   slackCommand: () => import('./slackCommand.ts'),
   onChatCommand: () => import('./onChatCommand.ts'),

@@ -17,6 +17,12 @@ export const FUNCTIONS = [
     summary: 'deploy request (Pub/Sub) → validated, deduplicated, rendered, admitted rollout',
   },
   {
+    name: 'followRollout',
+    signature: 'cloudevent',
+    trigger: { kind: 'pubsub', topicEnv: 'FERRY_FOLLOW_TOPIC', defaultTopic: 'ferry-follow-requests' },
+    summary: 'follow request (Pub/Sub, from onDeployRequest) → watch the rollout on the cluster and advance it on each change, for FERRY_DEPLOY_FOLLOW_SECONDS',
+  },
+  {
     name: 'reconcileRollouts',
     signature: 'cloudevent',
     trigger: { kind: 'schedule', topicEnv: 'FERRY_RECONCILE_TOPIC', defaultTopic: 'ferry-reconcile-tick', schedule: '* * * * *', localEverySeconds: 3 },

@@ -3,7 +3,7 @@ import * as ff from '@google-cloud/functions-framework';
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import { runPubsub, wire } from './edge.ts';
 
-const deps = wire(async () => (await import('../shared/composition/functions.ts')).rolloutDeps);
+const deps = wire(async () => (await import('../shared/composition/functions.ts')).deployDeps);
 
 export async function onDeployRequest(ce: CloudEvent<unknown>): Promise<void> {
   await runPubsub('onDeployRequest', ce, async (msg, log) => {

@@ -83,10 +83,49 @@ locals {
         FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
         FERRY_GKE_PROJECT            = local.gke_project_id
         FERRY_POLICY_DATABASE        = google_firestore_database.policy.name
-        # Following a rollout after admitting it (a Kubernetes watch) holds the Pub/Sub push, and
-        # held pushes make later deploy requests wait (README "Deploy requests and rollouts"): off.
-        # At most the timeout (240 s) less a minute when turned on.
-        FERRY_DEPLOY_FOLLOW_SECONDS = 0
+        # A started rollout is handed to followRollout ({rolloutId} on this topic) and the push is
+        # acked at once: a follow never holds a deploy request's push (README "Deploy requests and
+        # rollouts"). 0 turns the follow off (nothing is published).
+        FERRY_FOLLOW_TOPIC          = google_pubsub_topic.follow_requests.name
+        FERRY_DEPLOY_FOLLOW_SECONDS = 480
+      }
+      secrets       = {}
+      mount_secrets = false
+      event_trigger = []
+      # The push subscription's OIDC identity.
+      invoker = google_service_account.pubsub_push.member
+    }
+
+    # ---- Pub/Sub follow request → watch the rollout on the cluster, advance it on each change ------
+    followRollout = {
+      slug           = "follow-rollout"
+      description    = "follow request (Pub/Sub, from onDeployRequest) → watch the rollout on the cluster and advance it on each change"
+      account_id     = "follow"
+      sa_description = "Runs followRollout: watches an admitted rollout on GKE and advances it in Firestore until it ends."
+      # Mostly waiting on a Kubernetes watch; each change runs one rollout step (as onDeployRequest
+      # and the reconciler do). Sized like onDeployRequest; the timeout is the follow budget plus a
+      # minute, and the push subscription's ack deadline (600 s) outlasts it.
+      memory        = "512Mi"
+      cpu           = "1"
+      timeout       = 540
+      concurrency   = 4
+      min_instances = 0
+      max_instances = 10
+      ingress       = "ALLOW_INTERNAL_ONLY"
+      env = {
+        GOOGLE_CLOUD_PROJECT         = var.project_id
+        NODE_ENV                     = "production"
+        FERRY_LOG_LEVEL              = var.log_level
+        FERRY_FOLLOW_TOPIC           = google_pubsub_topic.follow_requests.name
+        FERRY_DEPLOY_FOLLOW_SECONDS  = 480
+        FERRY_RESULTS_TOPIC          = google_pubsub_topic.results.name
+        FERRY_MODEL_BUCKETS          = google_storage_bucket.models.name
+        FERRY_SERVING_NAMESPACES     = join(",", sort(tolist(var.serving_namespaces)))
+        FERRY_VLLM_SERVICE_ACCOUNT   = var.vllm_service_account
+        FERRY_BUCKET_LOCATION        = google_storage_bucket.models.location
+        FERRY_CACHE_MAX_WAIT_SECONDS = var.cache_max_wait_seconds
+        FERRY_GKE_PROJECT            = local.gke_project_id
+        FERRY_POLICY_DATABASE        = google_firestore_database.policy.name
       }
       secrets       = {}
       mount_secrets = false

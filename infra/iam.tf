@@ -77,7 +77,7 @@ resource "google_project_iam_member" "datastore_user" {
 # admits what it advances through the same use case) read it: roles/datastore.viewer on the policy
 # database only.
 resource "google_project_iam_member" "policy_reader" {
-  for_each = toset(["onDeployRequest", "reconcileRollouts"])
+  for_each = toset(["onDeployRequest", "followRollout", "reconcileRollouts"])
 
   project = var.project_id
   role    = "roles/datastore.viewer"
@@ -113,7 +113,7 @@ resource "google_project_iam_member" "policy_admin" {
 # functions (onDeployRequest, and the reconciler advancing rollouts) list the version right before
 # applying, to refuse a content that is not the validated one (CONTENT_CHANGED, issue #20).
 resource "google_storage_bucket_iam_member" "model_object_viewer" {
-  for_each = toset(["onCheckpointUpload", "onDeployRequest", "reconcileRollouts"])
+  for_each = toset(["onCheckpointUpload", "onDeployRequest", "followRollout", "reconcileRollouts"])
 
   bucket = google_storage_bucket.models.name
   role   = "roles/storage.objectViewer"
@@ -139,7 +139,7 @@ resource "google_project_iam_custom_role" "model_object_holder" {
 }
 
 resource "google_storage_bucket_iam_member" "model_object_holder" {
-  for_each = toset(["onDeployRequest", "reconcileRollouts"])
+  for_each = toset(["onDeployRequest", "followRollout", "reconcileRollouts"])
 
   bucket = google_storage_bucket.models.name
   role   = google_project_iam_custom_role.model_object_holder.id
@@ -173,7 +173,7 @@ resource "google_project_iam_custom_role" "anywhere_cache_manager" {
 }
 
 resource "google_storage_bucket_iam_member" "cache_manager" {
-  for_each = toset(["onDeployRequest", "reconcileRollouts", "teardownIdle"])
+  for_each = toset(["onDeployRequest", "followRollout", "reconcileRollouts", "teardownIdle"])
 
   bucket = google_storage_bucket.models.name
   role   = google_project_iam_custom_role.anywhere_cache_manager.id
@@ -236,7 +236,7 @@ resource "google_project_iam_custom_role" "gke_capacity" {
 }
 
 resource "google_project_iam_member" "gke_capacity" {
-  for_each = toset(["onDeployRequest", "reconcileRollouts"])
+  for_each = toset(["onDeployRequest", "followRollout", "reconcileRollouts"])
 
   project = local.gke_project_id
   role    = google_project_iam_custom_role.gke_capacity.id
@@ -253,8 +253,11 @@ locals {
     # A resumed validation that ends valid publishes the autodeploy requests it owes.
     "reconcileRollouts:deploy_requests" = { function = "reconcileRollouts", topic = google_pubsub_topic.deploy_requests.name }
     # Rejections and terminal rollout results.
-    "onDeployRequest:results"   = { function = "onDeployRequest", topic = google_pubsub_topic.results.name }
-    "reconcileRollouts:results" = { function = "reconcileRollouts", topic = google_pubsub_topic.results.name }
+    "onDeployRequest:results" = { function = "onDeployRequest", topic = google_pubsub_topic.results.name }
+    "followRollout:results"   = { function = "followRollout", topic = google_pubsub_topic.results.name }
+    # A started rollout is handed to followRollout.
+    "onDeployRequest:follow_requests" = { function = "onDeployRequest", topic = google_pubsub_topic.follow_requests.name }
+    "reconcileRollouts:results"       = { function = "reconcileRollouts", topic = google_pubsub_topic.results.name }
     # Slack: an accepted command is queued for the worker.
     "slackCommand:chat_commands" = { function = "slackCommand", topic = google_pubsub_topic.chat_commands.name }
     # `/ferry deploy` and `/ferry rollback` become deploy requests.
@@ -311,7 +314,7 @@ resource "google_secret_manager_secret_iam_member" "secret_accessor" {
 # teardownIdle reads the ferry Deployments (replicas, labels) and, with teardown_scale_deployments,
 # scales idle ones to zero.
 resource "google_project_iam_member" "container_developer" {
-  for_each = toset(["onDeployRequest", "reconcileRollouts", "teardownIdle"])
+  for_each = toset(["onDeployRequest", "followRollout", "reconcileRollouts", "teardownIdle"])
 
   project = local.gke_project_id
   role    = "roles/container.clusterViewer"

@@ -21,6 +21,18 @@ resource "google_pubsub_topic" "results" {
   depends_on = [google_project_service.enabled]
 }
 
+# Follow requests ({rolloutId}) from onDeployRequest to followRollout. A follow holds its push for up
+# to FERRY_DEPLOY_FOLLOW_SECONDS, and Pub/Sub paces a subscription's pushes by its acks
+# (docs/UPSTREAM.md F5): on a topic of its own that paces only follows, never deploy requests.
+resource "google_pubsub_topic" "follow_requests" {
+  project = var.project_id
+  name    = var.follow_topic
+  # A follow is worth little after its budget: the reconciler advances the rollout anyway.
+  message_retention_duration = "600s"
+
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_pubsub_topic" "chat_commands" {
   project = var.project_id
   name    = var.chat_topic
@@ -82,6 +94,19 @@ locals {
       minimum_backoff       = "10s"
       maximum_backoff       = "600s"
       max_delivery_attempts = var.max_delivery_attempts
+    }
+    followRollout = {
+      topic = google_pubsub_topic.follow_requests
+      # The maximum (600 s): longer than the follow function's timeout (540 s), which is longer than
+      # the follow budget (FERRY_DEPLOY_FOLLOW_SECONDS, 480 s) plus a minute.
+      ack_deadline_seconds = 600
+      # A follow request older than 10 minutes (the minimum retention) is past any follow budget.
+      message_retention_duration = "600s"
+      # A follow that threw (it rarely does: it logs and returns) is retried as deploy requests are;
+      # one the reconciler has long finished ends on the dead-letter topic.
+      minimum_backoff       = "10s"
+      maximum_backoff       = "600s"
+      max_delivery_attempts = 5
     }
     reconcileRollouts = {
       topic                = google_pubsub_topic.reconcile_tick

@@ -105,6 +105,12 @@ variable "results_topic" {
   default     = "ferry-deploy-results"
 }
 
+variable "follow_topic" {
+  description = "Topic onDeployRequest hands admitted rollouts to (FERRY_FOLLOW_TOPIC); followRollout follows each on the cluster on its own push subscription, so a follow never holds a deploy request's push."
+  type        = string
+  default     = "ferry-follow-requests"
+}
+
 variable "chat_topic" {
   description = "Topic where slackCommand queues accepted /ferry commands for onChatCommand (FERRY_CHAT_TOPIC)."
   type        = string

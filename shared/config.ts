@@ -53,14 +53,21 @@ export const DeployConfig = z.object({
     .default('(default)'),
   FERRY_RESULTS_TOPIC: z.string().min(3).optional(),
   /**
-   * After admitting a rollout, the deploy function may follow it on the cluster (a Kubernetes watch
-   * on the Deployment and its pods) for at most this many seconds, so "pods Ready" becomes
-   * "succeeded" (or a crash loop a rollback) at once instead of at the reconciler's next tick. It
-   * holds the Pub/Sub push meanwhile, and Pub/Sub limits the pushes outstanding per subscription:
-   * other deploy requests then wait (README "Deploy requests and rollouts"). Default 0: no follow.
-   * Keep it below the deploy function's timeout (infra/functions.tf: 240 s).
+   * Where the deploy function hands an admitted rollout to be followed: it publishes `{rolloutId}`
+   * here and acks its own push at once; the followRollout function (its own push subscription)
+   * watches the rollout on the cluster. Unset: no follow, the reconciler's ticks advance rollouts.
+   * Following never holds a deploy request's push, so it never paces admissions (README "Deploy
+   * requests and rollouts", docs/UPSTREAM.md F5).
    */
-  FERRY_DEPLOY_FOLLOW_SECONDS: z.coerce.number().int().min(0).max(3540).default(0),
+  FERRY_FOLLOW_TOPIC: z.string().min(3).optional(),
+  /**
+   * How long followRollout follows one rollout at most (a Kubernetes watch on the Deployment and its
+   * pods, advancing on each change), so "pods Ready" becomes "succeeded" (or a crash loop a
+   * rollback) at once instead of at the reconciler's next tick. 0: no follow. Only used where
+   * FERRY_FOLLOW_TOPIC is set. Keep it ≤ the follow function's timeout − 60 s (infra/functions.tf:
+   * 540 s) and the follow subscription's ack deadline (600 s, the Pub/Sub maximum) − 60 s.
+   */
+  FERRY_DEPLOY_FOLLOW_SECONDS: z.coerce.number().int().min(0).max(540).default(480),
   /** Kubeconfig for the cluster named `local` (the local stack writes it). */
   KUBECONFIG: z.string().optional(),
   /**

@@ -233,6 +233,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FERRY_MODEL_PREFIX: 'models/',
       FERRY_DEPLOY_TOPIC: 'ferry-deploy-requests',
       FERRY_RESULTS_TOPIC: 'ferry-deploy-results',
+      // Admitted rollouts are followed by followRollout on its own subscription (README "Deploy
+      // requests and rollouts"); FERRY_DEPLOY_FOLLOW_SECONDS keeps its default (480 s).
+      FERRY_FOLLOW_TOPIC: 'ferry-follow-requests',
       // The deploy policy in a database of its own, as in production (infra/firestore.tf); the
       // Firestore emulator opens a named database on first use.
       FERRY_POLICY_DATABASE: 'ferry-policy',
@@ -318,9 +321,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       env[t.topicEnv!] = topicName;
       const [topic] = await pubsub.topic(topicName).get({ autoCreate: true });
       const endpoint = `${functionUrls[fn.name]}/projects/${projectId}/topics/${topicName}`;
-      // As infra/pubsub.tf: the deploy function holds its push while it follows the rollout
-      // (FERRY_DEPLOY_FOLLOW_SECONDS), so its deadline outlasts the function's timeout.
-      const ackDeadlineSeconds = fn.name === 'onDeployRequest' ? 300 : 60;
+      // As infra/pubsub.tf: followRollout holds its push while it follows a rollout
+      // (FERRY_DEPLOY_FOLLOW_SECONDS), so its deadline (600 s, the maximum) outlasts the follow.
+      const ackDeadlineSeconds = fn.name === 'followRollout' ? 600 : fn.name === 'onDeployRequest' ? 300 : 60;
       await topic.createSubscription(`${fn.name}-push`, { pushConfig: { pushEndpoint: endpoint }, ackDeadlineSeconds });
       if (t.kind === 'schedule') {
         const every = (t.localKeepsPeriod ? t.localEverySeconds : undefined) ?? opts.scheduleEverySeconds ?? t.localEverySeconds ?? 60;

@@ -1,6 +1,7 @@
 /**
- * After admission, the deploy function follows its rollout on the cluster instead of leaving every
- * later step to the reconciler's next tick (a minute apart in production): it watches the target's
+ * After admission, followRollout (shared/app/follow-request.ts; handed the rollout by the deploy
+ * function through the follow topic) follows it on the cluster instead of leaving every later step
+ * to the reconciler's next tick (a minute apart in production): it watches the target's
  * Deployment and pods (ClusterClient.watchWorkload: list, then watch from the list's
  * resourceVersion) and calls advanceRollout on each change, until the rollout's phase is terminal
  * (isTerminalPhase: whatever phases the state machine has) or the follow budget runs out. Then it

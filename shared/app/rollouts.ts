@@ -39,7 +39,6 @@ import { runGate } from './gate-run.ts';
 import { measureColdStart } from './cold-start.ts';
 import { deploymentStatus } from '../domain/deployment-status.ts';
 import { predictLoad, streamedBytes, summarizeColdStarts } from '../domain/cold-start.ts';
-import { followDeployment, type FollowReport } from './follow-deployment.ts';
 
 export interface RolloutDeps {
   rollouts: RolloutState;
@@ -59,9 +58,14 @@ export interface RolloutDeps {
     /** FERRY_SERVING_NAMESPACES: where the vLLM service account may read the bucket. Unset: not checked. */
     servingNamespaces?: readonly string[] | undefined;
     /**
-     * FERRY_DEPLOY_FOLLOW_SECONDS: after admitting a rollout, follow it on the cluster (watch its
-     * Deployment and pods, advance on each change) for at most this long (shared/app/follow-deployment.ts).
-     * 0 or unset: admit and return; the reconciler's ticks advance it.
+     * FERRY_FOLLOW_TOPIC: after admitting and starting a rollout, the deploy request publishes
+     * `{rolloutId}` here and returns (its push is acked at once); followRollout follows it on its
+     * own subscription (shared/app/follow-request.ts). Unset: the reconciler's ticks advance it.
+     */
+    followTopic?: string | undefined;
+    /**
+     * FERRY_DEPLOY_FOLLOW_SECONDS: how long followRollout follows a rollout at most
+     * (shared/app/follow-deployment.ts); 0: no follow (nothing is published to followTopic either).
      */
     followSeconds?: number | undefined;
   };
@@ -96,7 +100,7 @@ export interface DeployMessage {
 export type DeployOutcome =
   | { outcome: 'rejected'; reason: DeployRejectReason; message: string }
   | { outcome: 'duplicate'; by: string; rolloutId: string | null }
-  | { outcome: 'admitted'; rolloutId: string; decision: 'start' | 'queued'; phase: string; followed?: FollowReport };
+  | { outcome: 'admitted'; rolloutId: string; decision: 'start' | 'queued'; phase: string; follow?: 'requested' | 'not-requested' };
 
 /** Rollout ids derive from the message, so a redelivered message maps to the same rollout. */
 export function rolloutIdFor(messageId: string, publishTime: string | undefined): string {
@@ -253,17 +257,32 @@ export async function handleDeployRequest(msg: DeployMessage, deps: RolloutDeps)
       // Admitted is what matters here: the reconciler carries the rollout on from its stored state.
       rlog.warn('first rollout step failed; the reconciler will retry it', { rolloutId, error: asFerryError(e) });
     }
-    // Follow it on the cluster instead of waiting for the reconciler's ticks (never throws).
-    if (deps.config.followSeconds && !isTerminalPhase(phase as Rollout['phase'])) {
-      const followed = await followDeployment(
-        rolloutId,
-        { rollouts: deps.rollouts, clusters: deps.clusters, advance: (id) => advanceRollout(id, deps), logger: rlog },
-        { budgetMs: deps.config.followSeconds * 1000 },
-      );
-      return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase: followed.phase ?? phase, followed };
+    // Hand it to followRollout (its own subscription) instead of following here: a follow inside
+    // this push would hold it, and Pub/Sub paces a subscription's pushes by their acks
+    // (docs/UPSTREAM.md F5), so later deploy requests would wait for it.
+    if (deps.config.followTopic && deps.config.followSeconds && !isTerminalPhase(phase as Rollout['phase'])) {
+      const follow = await requestFollow(rolloutId, deps, rlog);
+      return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase, follow };
     }
   }
   return { outcome: 'admitted', rolloutId, decision: admitted.decision, phase };
+}
+
+/**
+ * Publishes the follow request `{rolloutId}` (FollowRequest, shared/app/follow-request.ts) to
+ * deps.config.followTopic. Never throws: the rollout is admitted, and without a follow the
+ * reconciler's ticks carry it on.
+ */
+async function requestFollow(rolloutId: string, deps: RolloutDeps, log: Logger): Promise<'requested' | 'not-requested'> {
+  try {
+    await deps.publisher.publishJson(deps.config.followTopic!, { rolloutId });
+    log.info('follow requested', { rolloutId, topic: deps.config.followTopic });
+    return 'requested';
+  } catch (e) {
+    const err = asFerryError(e, 'PUBLISH_FAILED', true);
+    log.warn(`could not request a follow of ${rolloutId}; the reconciler carries it on: ${err.message}`, { code: err.code, rolloutId });
+    return 'not-requested';
+  }
 }
 
 /**

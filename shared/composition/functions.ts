@@ -115,6 +115,16 @@ export function rolloutDeps(s: Settings, log: Logger): RolloutDeps {
   };
 }
 
+/**
+ * The deploy function's deps: the rollout deps, plus the follow topic it hands started rollouts to
+ * (followRollout follows them on its own subscription). Apart from rolloutDeps so only the deploy
+ * function publishes follow requests.
+ */
+export function deployDeps(s: Settings, log: Logger): RolloutDeps {
+  const deps = rolloutDeps(s, log);
+  return { ...deps, config: { ...deps.config, followTopic: s.FERRY_FOLLOW_TOPIC } };
+}
+
 export function teardownDeps(s: Settings, log: Logger): { deps: TeardownDeps; options: TeardownOptions; reply: TeardownTickDeps['reply'] } {
   const chat = new SlackResponseUrlChat({ allowLocal: s.FERRY_SLACK_ALLOW_LOCAL_RESPONSE_URL });
   // The run summary to Slack (an incoming webhook; the URL is checked here, at start).

@@ -13,8 +13,8 @@
  *   schedule  applied → the new pod's container started (controllers, scheduler, simulated start overhead)
  *   load      container started → pod Ready (the simulated streamer load + the first probe)
  *   watch     pod Ready → rollout `succeeded` in Firestore (ferry noticing: the next reconcile tick,
- *             or at once when the deploy function follows the rollout: FERRY_DEPLOY_FOLLOW_SECONDS=120
- *             npm run bench -- serve)
+ *             or at once when followRollout follows the rollout, as the stack does by default;
+ *             FERRY_DEPLOY_FOLLOW_SECONDS=0 npm run bench -- serve measures the tick alone)
  *   answer    first completion through the Service proxy, after `succeeded`
  * ferry's share = validate + admit + watch; simulated = schedule + load (+ answer, the server's).
  * The deploy is published the moment the version is valid, so no human time is counted.
@@ -140,8 +140,8 @@ export async function run(env: Record<string, string>): Promise<Record<string, u
       ]),
     ),
     goal: 'ferry share <= 2000 ms',
-    // The deploy function follows its rollout (watch) only when this is > 0 in the stack's environment.
-    followSeconds: Number(process.env['FERRY_DEPLOY_FOLLOW_SECONDS'] ?? 0),
+    // followRollout follows the rollout (watch) unless this is 0 in the stack's environment (default 480).
+    followSeconds: Number(process.env['FERRY_DEPLOY_FOLLOW_SECONDS'] ?? 480),
     // Every run, in order: the first pays the functions' cold paths (lazy SDK loads, first connections).
     each: runs,
   };

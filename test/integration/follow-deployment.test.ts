@@ -1,25 +1,22 @@
 /**
- * The deploy function follows its rollout with a Kubernetes watch (shared/app/follow-deployment.ts)
- * on the local stack's real kube-apiserver: with the scheduled reconciler's ticks held back (its push
- * subscription switched to pull for the test, then restored), a deploy request handled in-process
- * still ends `succeeded`, advanced by the follow on the watch's changes. Without the follow the
- * rollout would sit in `progressing` until the next tick.
+ * The follow function (followRollout, its own push subscription) follows a rollout with a
+ * Kubernetes watch (shared/app/follow-deployment.ts) on the local stack's real kube-apiserver: with
+ * the scheduled reconciler's ticks held back (its push subscription switched to pull for the test,
+ * then restored), a deploy request published to the deploy topic is admitted by onDeployRequest,
+ * which hands `{rolloutId}` to the follow topic and acks; the rollout still ends `succeeded`, which
+ * only the follow can have done. Without it the rollout would sit in `progressing` until a tick.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PubSub } from '@google-cloud/pubsub';
+import { PubSub, type Message } from '@google-cloud/pubsub';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
-import { stackEnv, uniqueName } from '../helpers/stack-env.ts';
+import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
 import { uploadVersion } from '../helpers/upload-version.ts';
-import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
+import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
-import { FirestorePolicyStore } from '../../shared/adapters/firestore-policy.ts';
-import { clusterProvider } from '../../shared/adapters/kubernetes.ts';
-import { PubSubPublisher, pubsubClient } from '../../shared/adapters/pubsub.ts';
-import { handleDeployRequest, type RolloutDeps } from '../../shared/app/rollouts.ts';
-import { memoryLogger } from '../../shared/adapters/logging.ts';
-import { systemClock } from '../../shared/ports/clock.ts';
+import { parseFollowRequest } from '../../shared/app/follow-request.ts';
+import { isTerminalPhase } from '../../shared/domain/rollout.ts';
 
 const env = stackEnv(
   'GOOGLE_CLOUD_PROJECT',
@@ -27,6 +24,8 @@ const env = stackEnv(
   'FIRESTORE_EMULATOR_HOST',
   'PUBSUB_EMULATOR_HOST',
   'FERRY_BUCKET',
+  'FERRY_DEPLOY_TOPIC',
+  'FERRY_FOLLOW_TOPIC',
   'KUBECONFIG',
   'FERRY_KUBE_ADMIN_KUBECONFIG',
   'FERRY_POLICY_DATABASE',
@@ -42,9 +41,18 @@ const core = admin.makeApiClient(CoreV1Api);
 const model = uniqueName('follow');
 const NS = 'ferry-it-follow';
 let tickEndpoint: string | undefined;
+// A second subscription on the follow topic: sees the follow requests the deploy function publishes.
+const probe = pubsub.topic(env.FERRY_FOLLOW_TOPIC).subscription(uniqueName('follow-probe'));
+const followRequests: string[] = [];
 
 before(async () => {
   await uploadVersion(env, model, 'v1');
+  await probe.create();
+  probe.on('message', (m: Message) => {
+    const r = parseFollowRequest(m.data);
+    if (r.ok) followRequests.push(r.request.rolloutId);
+    m.ack();
+  });
   const [meta] = await ticks.getMetadata();
   tickEndpoint = meta.pushConfig?.pushEndpoint ?? undefined;
   assert.ok(tickEndpoint, 'the reconciler is reached by push');
@@ -55,23 +63,13 @@ before(async () => {
 });
 after(async () => {
   if (tickEndpoint) await ticks.modifyPushConfig({ pushEndpoint: tickEndpoint });
+  await probe.close().catch(() => undefined);
+  await probe.delete().catch(() => undefined);
   await pubsub.close();
   await core.deleteNamespace({ name: NS }).catch(() => undefined);
 });
 
-test('with no reconciler tick, the deploy function follows its rollout to succeeded through the watch', async () => {
-  const log = memoryLogger();
-  const deps: RolloutDeps = {
-    rollouts,
-    policy: new FirestorePolicyStore(firestoreClient(env.GOOGLE_CLOUD_PROJECT, env.FERRY_POLICY_DATABASE)),
-    versions: new FirestoreCheckpointState(db),
-    clusters: clusterProvider({ localKubeconfig: env.KUBECONFIG }),
-    publisher: new PubSubPublisher(pubsubClient(env.GOOGLE_CLOUD_PROJECT)),
-    clock: systemClock,
-    logger: log,
-    // Generous: on a busy machine the simulated pod may take a while; the follow ends at `succeeded`.
-    config: { followSeconds: 240 },
-  };
+test('with no reconciler tick, followRollout follows the rollout the deploy function admitted to succeeded', async () => {
   const request = {
     apiVersion: 'ferry/v1',
     model,
@@ -81,23 +79,26 @@ test('with no reconciler tick, the deploy function follows its rollout to succee
     replicas: 1,
     requestedBy: { source: 'pubsub', principal: 'integration-test' },
   };
-  const out = await handleDeployRequest(
-    { data: Buffer.from(JSON.stringify(request)), messageId: uniqueName('follow-msg'), publishTime: new Date().toISOString() },
-    deps,
+  const messageId = await pubsub.topic(env.FERRY_DEPLOY_TOPIC).publishMessage({ json: request });
+  const id = (await eventually(
+    `message ${messageId} handled`,
+    () => rollouts.rolloutIdForMessage(messageId),
+    (x) => x !== null,
+  ))!;
+  // Generous: on a busy machine the simulated pod may take a while; the follow ends at `succeeded`.
+  const r = await eventually(
+    `rollout ${id} succeeded`,
+    () => rollouts.getRollout(id),
+    (x) => !!x && isTerminalPhase(x.phase),
+    300_000,
+    500,
   );
-  assert.equal(out.outcome, 'admitted', JSON.stringify(out));
-  if (out.outcome !== 'admitted') return;
-  assert.ok(out.followed, 'the rollout was followed');
-  assert.equal(out.followed.ended, 'terminal', JSON.stringify(out.followed));
-  assert.equal(out.followed.mode, 'watch', 'followed through the Kubernetes watch, not by polling');
-  assert.ok(out.followed.watchEvents > 0, 'the watch reported the Deployment and pod changes');
-  assert.ok(out.followed.changed > 0, 'this worker saved the steps after admission');
-  const r = await rollouts.getRollout(out.rolloutId);
   assert.equal(r?.phase, 'succeeded', `${r?.reason}: ${r?.message}`);
-  // The step to `succeeded` was saved by this worker (finish() logs through its logger), and no
-  // tick was pushed meanwhile: the reconciler's push subscription was paused throughout.
-  assert.ok(
-    log.entries.some((e) => e['message'] === 'rollout succeeded' && e['rolloutId'] === out.rolloutId),
-    'the follow advanced the rollout to succeeded',
+  // The deploy function handed the rollout to the follow topic; no tick was pushed meanwhile (the
+  // reconciler's push subscription was paused throughout), so the follow advanced it.
+  await eventually(
+    `follow request for ${id} seen`,
+    async () => followRequests.includes(id),
+    (x) => x,
   );
 });

@@ -22,7 +22,7 @@ test('a malformed storage event is acked (no throw), so it never loops', async (
 });
 
 test('a malformed Pub/Sub event is acked (no throw) by every Pub/Sub function', async () => {
-  for (const f of [entry.onDeployRequest, entry.onChatCommand, entry.onDeployResult, entry.teardownIdle]) {
+  for (const f of [entry.onDeployRequest, entry.followRollout, entry.onChatCommand, entry.onDeployResult, entry.teardownIdle]) {
     await f(ce({ type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: 'not an object' } }));
   }
 });

@@ -481,10 +481,15 @@ describe('functions ↔ functions/manifest.ts', () => {
             assert.ok(lease > timeout, `validation lease (${lease} s) > function timeout (${timeout} s), or a live claim could be taken over`);
           }
         }
-        if ('FERRY_DEPLOY_FOLLOW_SECONDS' in env) {
+        if (fn.name === 'followRollout') {
+          // The follow function runs one follow per push: its budget ends a minute before its timeout.
+          assert.ok('FERRY_DEPLOY_FOLLOW_SECONDS' in env, 'followRollout is given its follow budget');
           const follow = num(evaluate(tf, env['FERRY_DEPLOY_FOLLOW_SECONDS'], 'defaults'));
-          // The follow runs after admission, inside the same request: it must end well before the timeout.
-          assert.ok(follow + 30 <= timeout, `follow budget (${follow} s) + 30 s for admission ≤ function timeout (${timeout} s)`);
+          assert.ok(follow > 0 && follow + 60 <= timeout, `follow budget (${follow} s) + 60 s ≤ function timeout (${timeout} s)`);
+        }
+        if ('FERRY_DEPLOY_FOLLOW_SECONDS' in env && fn.name !== 'followRollout') {
+          // Elsewhere it only says whether to hand rollouts to the follow topic: it must name one.
+          assert.ok('FERRY_FOLLOW_TOPIC' in env, `${fn.name} sets FERRY_DEPLOY_FOLLOW_SECONDS only with FERRY_FOLLOW_TOPIC`);
         }
       });
 
@@ -916,7 +921,7 @@ describe('IAM: least privilege', () => {
     assert.ok(role, 'custom role gke_capacity');
     assert.deepEqual([...(role['permissions'] as string[])].sort(), [...want].sort());
     const users = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => /\bcapacityDirectory\(/.test(codeUse(f.name).code));
-    assert.deepEqual(users.map((f) => f.name).sort(), ['onDeployRequest', 'reconcileRollouts']);
+    assert.deepEqual(users.map((f) => f.name).sort(), ['followRollout', 'onDeployRequest', 'reconcileRollouts']);
     const grants = GRANTS.filter((g) => g.role === 'custom:gke_capacity');
     const sas = users.map((f) => saRef(block(tfFunctionFor(f.name)[1], 'service_config')?.['service_account_email'])[0]).sort();
     assert.deepEqual(grants.flatMap((g) => saRef(g.member)).sort(), sas);
@@ -993,7 +998,7 @@ describe("the deploy policy's database: the functions read it, only policy_admin
   });
 
   test('the functions that check deploys read it (viewer on that database only, FERRY_POLICY_DATABASE set); the others do not', () => {
-    assert.deepEqual([...readsPolicy].sort(), ['onDeployRequest', 'reconcileRollouts']);
+    assert.deepEqual([...readsPolicy].sort(), ['followRollout', 'onDeployRequest', 'reconcileRollouts']);
     for (const fn of FUNCTIONS) {
       const [, f] = tfFunctionFor(fn.name);
       const [sa] = saRef(block(f, 'service_config')?.['service_account_email']);
