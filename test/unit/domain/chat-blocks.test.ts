@@ -347,7 +347,7 @@ test('a rollout message shows the gate: counts, each failing prompt expected vs 
   );
   const text = JSON.stringify(m.blocks);
   assert.match(text, /:x: \*Gate failed\* 1\/3 \(needs 100%\) on `llama-7f-abc`/);
-  assert.match(text, /• `capital`: expected to contain \\"Paris\\"\\n   expected: contains \\"Paris\\"/);
+  assert.match(text, /• `capital`: expected to contain \\"Paris\\"\\n {3}expected: contains \\"Paris\\"/);
   assert.match(text, /got: ` Lyon &lt;!channel&gt; 'x'`/);
   assert.match(text, /got: _no answer_/);
   assert.match(text, /…and 2 more failing prompts/);
