@@ -15,7 +15,7 @@ import type { PolicyStore } from '../ports/policy-store.ts';
 import { objectsToApply, staleObjects, templateRolloutId, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/rendered-spec.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
-import { claimGateRun, nextStep, type Action, type Observation, type StepResult } from '../domain/rollout-step.ts';
+import { CLUSTER_ACTIONS, claimAction, claimGateRun, isClaimed, nextStep, type Action, type Observation, type StepResult } from '../domain/rollout-step.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
 import type { DeployRefusal, DeployRejectReason } from '../domain/reasons/deploy.ts';
 import type { VersionDoc } from '../domain/version.ts';
@@ -434,6 +434,8 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
   const r = await deps.rollouts.getRollout(id);
   if (!r) return { phase: undefined, changed: false };
   if (isTerminalPhase(r.phase)) return { phase: r.phase, changed: false };
+  // Another worker is changing the cluster for it right now: its save comes next; look later.
+  if (isClaimed(r, deps.clock.now())) return { phase: r.phase, changed: false };
   const log = deps.logger.child({ rolloutId: r.id, model: r.model, version: r.version, target: r.targetKey });
   const target = await deps.rollouts.getTarget(r.target);
   if (target?.activeRolloutId !== r.id) return { phase: r.phase, changed: false }; // queued behind another
@@ -492,12 +494,26 @@ async function actAndFinish(
   log: Logger,
   now: Date,
 ): Promise<{ phase: string; changed: boolean }> {
+  let base = r;
   let step = first;
+  if (first.actions.some((a) => CLUSTER_ACTIONS.has(a.kind))) {
+    // Claim before touching the cluster (claimAction says why); the final save clears the claim.
+    const claimed = claimAction(r, now, new Date(now.getTime() + ACTION_CLAIM_MS));
+    const saved = await deps.rollouts.saveStep(claimed, r.updatedAt, now);
+    if (!saved.saved) return { phase: r.phase, changed: false }; // another worker advanced it first
+    base = claimed;
+    const updatedAt = first.rollout.updatedAt > claimed.updatedAt ? first.rollout.updatedAt : claimed.updatedAt;
+    step = { rollout: { ...first.rollout, actingUntil: null, updatedAt }, actions: first.actions };
+  }
   try {
     await carryOut(step.actions, cluster, deps, log, r);
   } catch (e) {
     const err = asFerryError(e, 'APPLY_FAILED');
-    if (err.retryable) throw err;
+    if (err.retryable) {
+      // Give the claim back, so the next tick retries at once rather than after it runs out.
+      if (base !== r) await deps.rollouts.saveStep({ ...base, actingUntil: null }, base.updatedAt, now).catch(() => undefined);
+      throw err;
+    }
     const failed = step.actions.find((a) => a.kind === 'apply' || a.kind === 'reapply-previous') as
       Extract<Action, { kind: 'apply' | 'reapply-previous' }> | undefined;
     if (!failed) throw err;
@@ -505,8 +521,11 @@ async function actAndFinish(
     step = nextStep(step.rollout, { kind: 'apply-rejected', action: failed.kind, message: err.message, code: err.code }, now);
     await carryOut(step.actions, cluster, deps, log);
   }
-  return finish(r, step, deps, log);
+  return finish(base, step, deps, log);
 }
+
+/** How long a claim to change the cluster holds (an apply with its content check and holds). */
+const ACTION_CLAIM_MS = 120_000;
 
 /** Longest single gate run inside one function invocation; a longer gate goes on in the next call. */
 const MAX_GATE_RUN_MS = 300_000;

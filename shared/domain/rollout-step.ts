@@ -355,6 +355,24 @@ export function claimGateRun(r: Rollout, now: Date, until: Date): Rollout {
   return { ...r, verification: { ...v, attempts: v.attempts + 1, runUntil: iso(until) }, updatedAt };
 }
 
+/** The actions that change the cluster (the others only tell people or ask the pods). */
+export const CLUSTER_ACTIONS: ReadonlySet<Action['kind']> = new Set(['apply', 'reapply-previous', 'scale-to-zero']);
+
+/**
+ * Claim the right to change the cluster for this rollout until `until`: saved (conditionally) before
+ * the step's cluster actions are carried out. Without it, a second worker (the follow and the
+ * reconciler's tick run at once) could observe the cluster after the first worker's apply but
+ * before its save, judge that apply as someone else's change (DeploymentChanged) and save first.
+ * updatedAt moves strictly on, so a worker that read the rollout before the claim loses its save.
+ */
+export function claimAction(r: Rollout, now: Date, until: Date): Rollout {
+  const updatedAt = iso(new Date(Math.max(now.getTime(), Date.parse(r.updatedAt) + 1)));
+  return { ...r, actingUntil: iso(until), updatedAt };
+}
+
+/** A claim another worker holds now (its actions may be half-way). */
+export const isClaimed = (r: Rollout, now: Date): boolean => r.actingUntil !== null && Date.parse(r.actingUntil) > now.getTime();
+
 /** pending → caching (with a cache plan) or applying; remembers the target's last good rollout. */
 function start(r: Rollout, lastGoodRolloutId: string | null | undefined, ctx: Ctx): Rollout {
   const lastGood = lastGoodRolloutId === undefined ? r.previousGoodRolloutId : lastGoodRolloutId;

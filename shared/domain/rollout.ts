@@ -161,6 +161,11 @@ export const Rollout = z.object({
   coldStart: ColdStartSummarySchema.nullable().default(null),
   /** Things to look at that did not fail the rollout (SLOW_LOAD). */
   warnings: z.array(RolloutWarning).default([]),
+  /**
+   * A worker is changing the cluster for this rollout until then (claimAction): others leave the
+   * rollout alone, so none of them judges the cluster half-way through another's apply.
+   */
+  actingUntil: IsoTime.nullable().default(null),
 });
 export type Rollout = z.infer<typeof Rollout>;
 
@@ -235,6 +240,7 @@ export function newRollout(input: NewRolloutInput): Rollout {
     verification: null,
     coldStart: input.coldStart ?? null,
     warnings: [],
+    actingUntil: null,
   });
 }
 
