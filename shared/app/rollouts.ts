@@ -15,7 +15,7 @@ import type { PolicyStore } from '../ports/policy-store.ts';
 import { objectsToApply, staleObjects, templateRolloutId, NODE_PROVISION_SECONDS, type Rendered, type RenderedSpec } from '../domain/rendered-spec.ts';
 import { resolveAccelerator } from '../domain/serving-plan.ts';
 import { newRollout, isTerminalPhase, type Rollout } from '../domain/rollout.ts';
-import { CLUSTER_ACTIONS, claimAction, claimGateRun, isClaimed, nextStep, type Action, type Observation, type StepResult } from '../domain/rollout-step.ts';
+import { claimAction, claimGateRun, isClaimed, nextStep, type Action, type Observation, type StepResult } from '../domain/rollout-step.ts';
 import { FerryError, asFerryError } from '../domain/errors.ts';
 import type { DeployRefusal, DeployRejectReason } from '../domain/reasons/deploy.ts';
 import type { VersionDoc } from '../domain/version.ts';
@@ -434,7 +434,7 @@ export async function advanceRollout(id: string, deps: RolloutDeps): Promise<{ p
   const r = await deps.rollouts.getRollout(id);
   if (!r) return { phase: undefined, changed: false };
   if (isTerminalPhase(r.phase)) return { phase: r.phase, changed: false };
-  // Another worker is changing the cluster for it right now: its save comes next; look later.
+  // Another worker is acting for it right now (claimAction): its save comes next; look later.
   if (isClaimed(r, deps.clock.now())) return { phase: r.phase, changed: false };
   const log = deps.logger.child({ rolloutId: r.id, model: r.model, version: r.version, target: r.targetKey });
   const target = await deps.rollouts.getTarget(r.target);
@@ -496,8 +496,8 @@ async function actAndFinish(
 ): Promise<{ phase: string; changed: boolean }> {
   let base = r;
   let step = first;
-  if (first.actions.some((a) => CLUSTER_ACTIONS.has(a.kind))) {
-    // Claim before touching the cluster (claimAction says why); the final save clears the claim.
+  if (first.actions.length > 0) {
+    // Claim before acting (claimAction says why); the final save clears the claim.
     const claimed = claimAction(r, now, new Date(now.getTime() + ACTION_CLAIM_MS));
     const saved = await deps.rollouts.saveStep(claimed, r.updatedAt, now);
     if (!saved.saved) return { phase: r.phase, changed: false }; // another worker advanced it first
@@ -524,7 +524,7 @@ async function actAndFinish(
   return finish(base, step, deps, log);
 }
 
-/** How long a claim to change the cluster holds (an apply with its content check and holds). */
+/** How long a claim to act holds (an apply with its content check and holds, a notification). */
 const ACTION_CLAIM_MS = 120_000;
 
 /** Longest single gate run inside one function invocation; a longer gate goes on in the next call. */

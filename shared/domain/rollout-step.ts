@@ -355,15 +355,13 @@ export function claimGateRun(r: Rollout, now: Date, until: Date): Rollout {
   return { ...r, verification: { ...v, attempts: v.attempts + 1, runUntil: iso(until) }, updatedAt };
 }
 
-/** The actions that change the cluster (the others only tell people or ask the pods). */
-export const CLUSTER_ACTIONS: ReadonlySet<Action['kind']> = new Set(['apply', 'reapply-previous', 'scale-to-zero']);
-
 /**
- * Claim the right to change the cluster for this rollout until `until`: saved (conditionally) before
- * the step's cluster actions are carried out. Without it, a second worker (the follow and the
- * reconciler's tick run at once) could observe the cluster after the first worker's apply but
- * before its save, judge that apply as someone else's change (DeploymentChanged) and save first.
- * updatedAt moves strictly on, so a worker that read the rollout before the claim loses its save.
+ * Claim the right to act for this rollout until `until`: saved (conditionally) before a step's
+ * actions (apply, rollback, scale, notify) are carried out. Without it, a second worker (the follow
+ * and the reconciler's tick run at once) could observe the cluster after the first worker's apply
+ * but before its save, judge that apply as someone else's change (DeploymentChanged), tell people
+ * so and save first. updatedAt moves strictly on, so a worker that read the rollout before the claim
+ * loses its claim and does nothing.
  */
 export function claimAction(r: Rollout, now: Date, until: Date): Rollout {
   const updatedAt = iso(new Date(Math.max(now.getTime(), Date.parse(r.updatedAt) + 1)));
