@@ -1,7 +1,8 @@
 /**
  * The demo's deploy step: publish a deploy request for the validated version to the local
- * cluster, follow the rollout to Ready, then publish a broken one (an image that crash-loops) and
- * watch ferry roll it back to the good version.
+ * cluster, with a promotion gate (the new pods must answer a golden prompt); follow the rollout
+ * through `verifying` to `succeeded`, show the gate's verdict and the pods' cold start, then publish
+ * a broken one (an image that crash-loops) and watch ferry roll it back to the good version.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
@@ -9,6 +10,8 @@ import { PubSubPublisher, pubsubClient } from '../../shared/adapters/pubsub.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
+import { describeVerdict } from '../../shared/domain/verification.ts';
+import { describeColdStart } from '../../shared/domain/cold-start.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 import { completeViaService, loadLines } from './vllm-sim/client.ts';
 
@@ -28,6 +31,11 @@ export async function deployStep(opts: { env: Record<string, string>; model: str
     replicas: 2,
     progressDeadlineSeconds: 60,
     requestedBy: { source: 'cli', principal: 'npm run demo' },
+    // docs/gate.md: the new pods must answer eight lowercase words; later versions must answer the same.
+    gate: {
+      prompts: [{ name: 'words', prompt: 'The ferry carries the weights across', maxTokens: 8, expect: { regex: '^( [a-z]+){8}$' }, sameAsPrevious: true }],
+      timeoutSeconds: 60,
+    },
   };
 
   const follow = async (messageId: string): Promise<Rollout> => {
@@ -54,6 +62,8 @@ export async function deployStep(opts: { env: Record<string, string>; model: str
   say(`publishing a deploy request: ${model}@${version} → local/demo/tiny-llama (2 replicas, 1× nvidia-l4 each)`);
   const good = await follow(await publisher.publishJson(env['FERRY_DEPLOY_TOPIC']!, request, { source: 'demo' }));
   if (good.phase !== 'succeeded') throw new Error(`the rollout ended ${good.phase}: ${good.message}`);
+  if (good.verification?.verdict) say(`  ${describeVerdict(good.verification.verdict)}`);
+  if (good.coldStart?.measured) say(`  cold start: ${describeColdStart(good.coldStart)}`);
 
   const kc = new KubeConfig();
   kc.loadFromFile(env['FERRY_KUBE_ADMIN_KUBECONFIG']!);
