@@ -13,13 +13,14 @@ import assert from 'node:assert/strict';
 import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { finishedRollout, rolloutForMessage } from '../helpers/deploy-wait.ts';
 import { uploadVersion as uploadReferenceVersion } from '../helpers/upload-version.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { FirestoreCacheRecords } from '../../shared/adapters/firestore-caches.ts';
 import { StorageControlCacheControl } from '../../shared/adapters/storage-control.ts';
 import { storageControlAdmin } from '../../infra/local/storage-control-grpc-server.ts';
-import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
+import type { Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 import { main } from '../../shared/cli/main.ts';
 import type { CachesJson } from '../../shared/cli/commands/caches.ts';
@@ -72,21 +73,9 @@ const request = (name: string, cache: DeployRequestInput['cache'], over: Partial
 
 async function deploy(name: string, cache: DeployRequestInput['cache']): Promise<string> {
   deployed.push(name);
-  const messageId = await topic.publishMessage({ json: request(name, cache) });
-  return (await eventually(
-    `message ${messageId} handled`,
-    () => rollouts.rolloutIdForMessage(messageId),
-    (x) => x !== null,
-  ))!;
+  return rolloutForMessage(rollouts, await topic.publishMessage({ json: request(name, cache) }));
 }
-const finished = (id: string) =>
-  eventually(
-    `rollout ${id} finished`,
-    () => rollouts.getRollout(id),
-    (r): r is Rollout => !!r && isTerminalPhase(r.phase),
-    150_000,
-    300,
-  );
+const finished = (id: string) => finishedRollout(rollouts, id);
 const phases = (r: Rollout) => r.history.map((h) => h.phase);
 const entered = (r: Rollout, phase: string) => Date.parse(r.history.find((h) => h.phase === phase)!.at);
 

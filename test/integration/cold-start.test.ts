@@ -10,12 +10,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
-import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { stackEnv, uniqueName } from '../helpers/stack-env.ts';
+import { deployAndFinish } from '../helpers/deploy-wait.ts';
 import { uploadVersion, LLAMA_DIR } from '../helpers/upload-version.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { clusterProvider } from '../../shared/adapters/kubernetes.ts';
-import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 import type { VersionDoc } from '../../shared/domain/version.ts';
 import { FerryError } from '../../shared/domain/errors.ts';
@@ -84,19 +84,7 @@ test('a streamed load read through the pod log API by ferry parses to the checkp
     progressDeadlineSeconds: 60,
     requestedBy: { source: 'pubsub', principal: 'integration-test' },
   };
-  const messageId = await pubsub!.topic(env['FERRY_DEPLOY_TOPIC']!, { batching: { maxMessages: 1 } }).publishMessage({ json: request });
-  const id = await eventually(
-    `message ${messageId} handled`,
-    () => rollouts.rolloutIdForMessage(messageId),
-    (x) => x !== null,
-  );
-  const r = await eventually(
-    `rollout ${id} finished`,
-    () => rollouts.getRollout(id!),
-    (x): x is Rollout => !!x && isTerminalPhase(x.phase),
-    150_000,
-    300,
-  );
+  const r = await deployAndFinish(pubsub!.topic(env['FERRY_DEPLOY_TOPIC']!, { batching: { maxMessages: 1 } }), rollouts, request);
   assert.equal(r.phase, 'succeeded', `${r.reason}: ${r.message}`);
 
   const client = await clusterProvider({ localKubeconfig: env['KUBECONFIG']! }).get('local');

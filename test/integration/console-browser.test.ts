@@ -19,11 +19,12 @@ import { Storage } from '@google-cloud/storage';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { deployAndFinish } from '../helpers/deploy-wait.ts';
 import { LLAMA_DIR } from '../helpers/upload-version.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { gcsUploader } from '../../shared/adapters/gcs-upload.ts';
-import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
+import type { Rollout } from '../../shared/domain/rollout.ts';
 import type { VersionDoc } from '../../shared/domain/version.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 
@@ -126,21 +127,7 @@ test('the console shows versions, rollouts and caches in a real browser; a missi
     requestedBy: { source: 'pubsub', principal: 'console-test' },
     ...over,
   });
-  const deploy = async (r: DeployRequestInput): Promise<Rollout> => {
-    const messageId = await topic.publishMessage({ json: r });
-    const id = (await eventually(
-      `message ${messageId} handled`,
-      () => rollouts.rolloutIdForMessage(messageId),
-      (x) => x !== null,
-    ))!;
-    return eventually(
-      `rollout ${id} finished`,
-      () => rollouts.getRollout(id),
-      (x): x is Rollout => !!x && isTerminalPhase(x.phase),
-      240_000,
-      300,
-    );
-  };
+  const deploy = (r: DeployRequestInput): Promise<Rollout> => deployAndFinish(topic, rollouts, r, 240_000);
   const good = await deploy(request());
   assert.equal(good.phase, 'succeeded', `${good.reason}: ${good.message}`);
   const bad = await deploy(request({ image: 'vllm/vllm-openai:fail-crash' }));

@@ -16,12 +16,13 @@ import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, CoreV1Api, AppsV1Api } from '@kubernetes/client-node';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { stackEnv, uniqueName } from '../helpers/stack-env.ts';
+import { deployAndFinish } from '../helpers/deploy-wait.ts';
 import { alteredCopy, uploadVersion, LLAMA_DIR } from '../helpers/upload-version.ts';
 import { freshShell } from '../helpers/fresh-shell.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
-import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
+import type { Rollout } from '../../shared/domain/rollout.ts';
 import { ANNOTATIONS } from '../../shared/domain/rendered-spec.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 import type { GateInput } from '../../shared/domain/gate.ts';
@@ -78,21 +79,7 @@ const request = (name: string, version: string, over: Partial<DeployRequestInput
   ...over,
 });
 
-const deploy = async (r: DeployRequestInput, timeoutMs = 240_000): Promise<Rollout> => {
-  const messageId = await topic.publishMessage({ json: r });
-  const id = await eventually(
-    `message ${messageId} handled`,
-    () => rollouts.rolloutIdForMessage(messageId),
-    (x) => x !== null,
-  );
-  return eventually(
-    `rollout ${id} finished`,
-    () => rollouts.getRollout(id!),
-    (x): x is Rollout => !!x && isTerminalPhase(x.phase),
-    timeoutMs,
-    300,
-  );
-};
+const deploy = (r: DeployRequestInput, timeoutMs = 240_000): Promise<Rollout> => deployAndFinish(topic, rollouts, r, timeoutMs);
 
 const runningRollout = async (name: string): Promise<string | undefined> =>
   (await apps.readNamespacedDeployment({ namespace: NS, name })).spec?.template.metadata?.annotations?.[ANNOTATIONS.rolloutId];

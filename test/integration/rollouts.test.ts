@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { finishedRollout, rolloutForMessage } from '../helpers/deploy-wait.ts';
 import { uploadVersion as uploadReferenceVersion } from '../helpers/upload-version.ts';
 import { firestoreClient, FirestoreCheckpointState } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
@@ -18,7 +19,7 @@ import { PubSubPublisher, pubsubClient } from '../../shared/adapters/pubsub.ts';
 import { handleDeployRequest, type RolloutDeps } from '../../shared/app/rollouts.ts';
 import { memoryLogger } from '../../shared/adapters/logging.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
-import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
+import { isTerminalPhase } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 
 const env = stackEnv(
@@ -59,22 +60,8 @@ const request = (name: string, over: Partial<DeployRequestInput> = {}): DeployRe
 });
 
 const publish = (r: unknown) => topic.publishMessage({ json: r });
-const rolloutOf = async (messageId: string) => {
-  const id = await eventually(
-    `message ${messageId} handled`,
-    () => rollouts.rolloutIdForMessage(messageId),
-    (x) => x !== null,
-  );
-  return id!;
-};
-const finished = (id: string, timeoutMs = 150_000) =>
-  eventually(
-    `rollout ${id} finished`,
-    () => rollouts.getRollout(id),
-    (r): r is Rollout => !!r && isTerminalPhase(r.phase),
-    timeoutMs,
-    300,
-  );
+const rolloutOf = (messageId: string) => rolloutForMessage(rollouts, messageId);
+const finished = (id: string, timeoutMs = 150_000) => finishedRollout(rollouts, id, timeoutMs);
 
 before(async () => {
   await uploadVersion('v1');

@@ -14,13 +14,14 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
-import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { stackEnv, uniqueName } from '../helpers/stack-env.ts';
+import { deployAndFinish } from '../helpers/deploy-wait.ts';
 import { uploadVersion as uploadReferenceVersion, LLAMA_DIR } from '../helpers/upload-version.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { StorageControlCacheControl } from '../../shared/adapters/storage-control.ts';
 import { storageControlAdmin } from '../../infra/local/storage-control-grpc-server.ts';
-import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
+import type { Rollout } from '../../shared/domain/rollout.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 
 const env = stackEnv(
@@ -66,21 +67,7 @@ const request = (name: string): DeployRequestInput => ({
   cache: { mode: 'all-zones', admissionPolicy: 'admit-on-first-miss' },
 });
 
-async function deploy(r: DeployRequestInput): Promise<Rollout> {
-  const messageId = await topic.publishMessage({ json: r });
-  const id = await eventually(
-    `message ${messageId} handled`,
-    () => rollouts.rolloutIdForMessage(messageId),
-    (x) => x !== null,
-  );
-  return eventually(
-    `rollout ${id} finished`,
-    () => rollouts.getRollout(id!),
-    (x): x is Rollout => !!x && isTerminalPhase(x.phase),
-    150_000,
-    300,
-  );
-}
+const deploy = (r: DeployRequestInput): Promise<Rollout> => deployAndFinish(topic, rollouts, r);
 
 /** No caches of the bucket, in the Storage Control server and in Firestore (as caches.test.ts does). */
 async function resetCaches(): Promise<void> {

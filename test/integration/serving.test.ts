@@ -13,11 +13,12 @@ import { request as httpsRequest } from 'node:https';
 import { PubSub } from '@google-cloud/pubsub';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { stackEnv, eventually, uniqueName } from '../helpers/stack-env.ts';
+import { deployAndFinish } from '../helpers/deploy-wait.ts';
 import { uploadVersion as uploadReferenceVersion, LLAMA_DIR } from '../helpers/upload-version.ts';
 import { firestoreClient } from '../../shared/adapters/firestore.ts';
 import { FirestoreRolloutState } from '../../shared/adapters/firestore-rollouts.ts';
 import { clusterProvider } from '../../shared/adapters/kubernetes.ts';
-import { isTerminalPhase, type Rollout } from '../../shared/domain/rollout.ts';
+import type { Rollout } from '../../shared/domain/rollout.ts';
 import { parseVllmActivity } from '../../shared/domain/teardown-run.ts';
 import type { DeployRequestInput } from '../../shared/domain/deploy-request.ts';
 import { FirestoreTeardownStore } from '../../shared/adapters/firestore-teardown.ts';
@@ -63,21 +64,7 @@ const request = (name: string, over: Partial<DeployRequestInput> = {}): DeployRe
   ...over,
 });
 
-const deploy = async (r: DeployRequestInput, timeoutMs = 150_000): Promise<Rollout> => {
-  const messageId = await topic.publishMessage({ json: r });
-  const id = await eventually(
-    `message ${messageId} handled`,
-    () => rollouts.rolloutIdForMessage(messageId),
-    (x) => x !== null,
-  );
-  return eventually(
-    `rollout ${id} finished`,
-    () => rollouts.getRollout(id!),
-    (x): x is Rollout => !!x && isTerminalPhase(x.phase),
-    timeoutMs,
-    300,
-  );
-};
+const deploy = (r: DeployRequestInput, timeoutMs = 150_000): Promise<Rollout> => deployAndFinish(topic, rollouts, r, timeoutMs);
 
 /** A request through the API server (as admin: ferry's role may only GET proxies). */
 async function apiserver(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
